@@ -1,0 +1,745 @@
+//! Answers: a parsed `Question` and the current catalog in, a `Reply` out. No I/O happens here.
+//!
+//! All wording the asker sees is written in this module, one function per kind of answer.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::grammar::{COMMANDS, Question};
+use super::resolve::{Resolved, resolve};
+use super::time::{ago, parse_when};
+use crate::catalog::graph::{self, Hop};
+use crate::catalog::snapshot::Entity;
+use crate::catalog::{Id, RelKind, Snapshot};
+use crate::chat::{Intent, ProvenanceNote, Reply, Section};
+use crate::sources::rotations::{Rotations, Shift};
+
+/// Longest list shown in one section; the rest is counted.
+const LIST_LIMIT: usize = 25;
+/// Most matches `find` returns in the JSON result.
+const FIND_LIMIT: usize = 100;
+
+/// What answering needs: the catalog, the rotations, and what "now" means.
+pub struct Context<'a> {
+    pub snap: &'a Snapshot,
+    pub rotations: &'a Rotations,
+    pub now: DateTime<Utc>,
+    pub default_depth: u32,
+}
+
+pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
+    if let Some(err) = &q.error {
+        let mut r = Reply::new(q.intent, &q.query);
+        r.view.headline = err.clone();
+        return r;
+    }
+    match q.intent {
+        Intent::Help => help(q),
+        Intent::Find => find(ctx, q),
+        Intent::Unknown => unknown(q),
+        _ => match resolve(ctx.snap, &q.subject) {
+            Resolved::None
+                if q.intent == Intent::Info && q.subject.split_whitespace().count() > 3 =>
+            {
+                unknown(q)
+            }
+            Resolved::None => not_found(ctx, q),
+            Resolved::Many(ids) => did_you_mean(ctx, q, &ids),
+            Resolved::One { id, note } => {
+                let mut r = match q.intent {
+                    Intent::Owner => owner(ctx, q, id),
+                    Intent::Oncall => oncall(ctx, q, id),
+                    Intent::Deps => deps(ctx, q, id),
+                    Intent::Dependents => dependents(ctx, q, id),
+                    _ => info(ctx, q, id),
+                };
+                decorate(ctx, &mut r, id, note);
+                r
+            }
+        },
+    }
+}
+
+/// What every answer about an entity carries: its reference, where it came from, its health.
+fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
+    let e = ctx.snap.entity(id);
+    r.entity = Some(e.key());
+    if let Some(n) = note {
+        r.warnings.insert(0, n);
+    }
+    if e.is_quarantined() {
+        r.view.badge = Some("degraded".into());
+        r.warnings.push(format!(
+            "{} is quarantined: {}. Fix it in {}:{}.",
+            e.key(),
+            e.reasons.join("; "),
+            e.origin.location,
+            e.origin.line
+        ));
+    }
+    for (kind, target) in e.dangling.iter() {
+        r.warnings.push(format!(
+            "{} ({}) is not in the catalog.",
+            target,
+            kind.as_str()
+        ));
+    }
+    r.provenance.insert(0, note_for("entity", e));
+    r.view.context.push(format!(
+        "Source: {} {}:{}{} · read {}",
+        e.origin.source,
+        e.origin.location,
+        e.origin.line,
+        e.origin
+            .commit
+            .as_deref()
+            .map(|c| format!(" @ {}", &c[..c.len().min(7)]))
+            .unwrap_or_default(),
+        ago(e.origin.fetched_at, ctx.now)
+    ));
+}
+
+fn note_for(fact: &str, e: &Entity) -> ProvenanceNote {
+    let p = e.origin.to_provenance();
+    ProvenanceNote {
+        fact: fact.to_string(),
+        source: p.source,
+        location: p.location,
+        line: p.line,
+        commit: p.commit,
+        fetched_at: p.fetched_at,
+    }
+}
+
+/// "name (kind)" for lists, with the namespace when it is not the default.
+fn label(e: &Entity) -> String {
+    let ns = if &*e.namespace == "default" {
+        String::new()
+    } else {
+        format!("{}/", e.namespace)
+    };
+    let badge = if e.is_quarantined() {
+        " [degraded]"
+    } else {
+        ""
+    };
+    format!(
+        "{ns}{} ({}){badge}",
+        e.display_name(),
+        e.kind.to_ascii_lowercase()
+    )
+}
+
+fn contact(e: &Entity) -> String {
+    let mut s = label(e);
+    if let Some(email) = e.profile.as_ref().and_then(|p| p.email.as_deref()) {
+        s.push_str(&format!(" · {email}"));
+    }
+    if let Some(ch) = e.annotation("slack.com/channel") {
+        s.push_str(&format!(" · #{}", ch.trim_start_matches('#')));
+    }
+    s
+}
+
+fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
+    let snap = ctx.snap;
+    let e = snap.entity(id);
+    let mut r = Reply::new(Intent::Owner, &q.query);
+    let (found, missing) = snap.owners(id);
+    let claim_source = format!("spec.owner in {}:{}", e.origin.location, e.origin.line);
+    let mut owners: Vec<Value> = found
+        .iter()
+        .map(|&o| json!({"ref": snap.entity(o).key(), "source": claim_source, "in_catalog": true}))
+        .collect();
+    owners.extend(
+        missing
+            .iter()
+            .map(|m| json!({"ref": m, "source": claim_source, "in_catalog": false})),
+    );
+    let key = e.key();
+    let conflicts: Vec<Value> = snap
+        .conflicts_for(&key)
+        .filter_map(|c| {
+            let o = c.ignored_owner.as_ref()?;
+            Some(json!({"ref": o, "source": format!("spec.owner in {}:{}", c.ignored.location, c.ignored.line)}))
+        })
+        .collect();
+    r.view.headline = match (found.first(), missing.first()) {
+        (Some(&o), _) => format!("{} is owned by {}", e.name, snap.entity(o).display_name()),
+        (None, Some(m)) => format!("{} is owned by {m}", e.name),
+        _ => format!("{} has no owner in the catalog", e.name),
+    };
+    for &o in &found {
+        let oe = snap.entity(o);
+        r.view.fields.push(("Owner".into(), contact(oe)));
+        if oe.kind_is("group") {
+            let members: Vec<String> = oe
+                .related(RelKind::HasMember)
+                .map(|m| snap.entity(m).display_name().to_string())
+                .collect();
+            if !members.is_empty() {
+                let more = members.len().saturating_sub(8);
+                let mut shown = members.into_iter().take(8).collect::<Vec<_>>().join(", ");
+                if more > 0 {
+                    shown.push_str(&format!(" and {more} more"));
+                }
+                r.view.fields.push(("Members".into(), shown));
+            }
+        }
+        if let Some((_, shifts)) = oncall_for(ctx, o, ctx.now) {
+            for (_, s) in shifts {
+                r.view.fields.push(("On call".into(), shift_line(ctx, &s)));
+            }
+        }
+        r.provenance.push(note_for("owner", oe));
+    }
+    for m in &missing {
+        r.view
+            .fields
+            .push(("Owner".into(), format!("{m} (not in the catalog)")));
+    }
+    if !conflicts.is_empty() {
+        r.view.sections.push(Section::new(
+            "Other sources disagree",
+            snap.conflicts_for(&key)
+                .filter_map(|c| {
+                    Some(format!(
+                        "{}:{} says {}",
+                        c.ignored.location,
+                        c.ignored.line,
+                        c.ignored_owner.as_ref()?
+                    ))
+                })
+                .collect(),
+            LIST_LIMIT,
+        ));
+    }
+    r.view.context.push(format!("Owner from {claim_source}"));
+    r.result = json!({"owners": owners, "conflicts": conflicts});
+    r
+}
+
+/// The chain walked from the entity to the covered one, and each covering rotation's shift.
+type OnCallFound = (Vec<Id>, Vec<(String, Shift)>);
+
+/// The first entity on the way from `id` to the teams above it that a rotation covers:
+/// the entity itself, then its owners (or a user's groups), then parent groups.
+/// Returns the chain walked and the shifts of every rotation covering that entity.
+fn oncall_for(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Option<OnCallFound> {
+    let snap = ctx.snap;
+    let mut parent: HashMap<Id, Id> = HashMap::new();
+    let mut queue = VecDeque::from([id]);
+    let mut seen = HashSet::from([id]);
+    while let Some(n) = queue.pop_front() {
+        let e = snap.entity(n);
+        let r = e.entity_ref();
+        let shifts: Vec<(String, Shift)> = ctx
+            .rotations
+            .covering(&r)
+            .map(|rot| (rot.name.clone(), rot.shift_at(at)))
+            .collect();
+        if !shifts.is_empty() {
+            let mut chain = vec![n];
+            let mut cur = n;
+            while let Some(&p) = parent.get(&cur) {
+                chain.push(p);
+                cur = p;
+            }
+            chain.reverse();
+            return Some((chain, shifts));
+        }
+        let next: Vec<Id> = if e.kind_is("group") {
+            e.related(RelKind::ChildOf).collect()
+        } else if e.kind_is("user") {
+            e.related(RelKind::MemberOf).collect()
+        } else {
+            e.related(RelKind::OwnedBy).collect()
+        };
+        for x in next {
+            if seen.insert(x) {
+                parent.insert(x, n);
+                queue.push_back(x);
+            }
+        }
+    }
+    None
+}
+
+fn person(ctx: &Context<'_>, s: &Shift) -> String {
+    match ctx.snap.get_ref(&s.person) {
+        Some(p) => contact(ctx.snap.entity(p)),
+        None => format!("{} (not in the catalog)", s.person.key()),
+    }
+}
+
+fn shift_line(ctx: &Context<'_>, s: &Shift) -> String {
+    format!(
+        "{} — {} until {}{}",
+        person(ctx, s),
+        s.rotation,
+        s.until.format("%a %d %b %H:%M UTC"),
+        if s.is_override { " (override)" } else { "" }
+    )
+}
+
+fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
+    let snap = ctx.snap;
+    let e = snap.entity(id);
+    let mut r = Reply::new(Intent::Oncall, &q.query);
+    let at = match q.at.as_deref().map(|s| parse_when(s, ctx.now)) {
+        None => ctx.now,
+        Some(Ok(t)) => t,
+        Some(Err(msg)) => {
+            r.view.headline = msg;
+            r.result = json!({"oncall": []});
+            return r;
+        }
+    };
+    let when = if at == ctx.now {
+        "now".to_string()
+    } else {
+        format!("at {}", at.format("%a %d %b %Y %H:%M UTC"))
+    };
+    let Some((chain, shifts)) = oncall_for(ctx, id, at) else {
+        r.view.headline = format!(
+            "No on-call rotation covers {} or the teams above it",
+            e.name
+        );
+        let (owners, _) = snap.owners(id);
+        let team = owners
+            .first()
+            .map(|&o| snap.entity(o).key())
+            .unwrap_or_else(|| e.key());
+        r.view.context.push(format!(
+            "Add a rotation covering {team} to {} to answer this.",
+            ctx.rotations.source
+        ));
+        r.result = json!({"oncall": [], "chain": [e.key()]});
+        return r;
+    };
+    let mut chain_refs: Vec<String> = chain.iter().map(|&c| snap.entity(c).key()).collect();
+    r.view.headline = match &shifts[..] {
+        [(_, s)] => format!("{} is on call for {} {when}", person_name(ctx, s), e.name),
+        _ => format!("{} rotations cover {} {when}", shifts.len(), e.name),
+    };
+    let mut list = Vec::new();
+    for (rot, s) in &shifts {
+        r.view.fields.push(("On call".into(), shift_line(ctx, s)));
+        list.push(json!({
+            "user": s.person.key(),
+            "rotation": rot,
+            "until": s.until.to_rfc3339(),
+            "source": ctx.rotations.source,
+        }));
+        if snap.get_ref(&s.person).is_none() {
+            r.warnings
+                .push(format!("{} is not in the catalog.", s.person.key()));
+        }
+    }
+    chain_refs.push(format!("rotation:{}", shifts[0].0));
+    chain_refs.push(shifts[0].1.person.key());
+    r.view.fields.push(("Chain".into(), chain_refs.join(" → ")));
+    r.view
+        .context
+        .push(format!("Rotation from {}", ctx.rotations.source));
+    r.result = json!({"oncall": list, "chain": chain_refs, "at": at.to_rfc3339()});
+    r
+}
+
+fn person_name(ctx: &Context<'_>, s: &Shift) -> String {
+    ctx.snap
+        .get_ref(&s.person)
+        .map(|p| ctx.snap.entity(p).display_name().to_string())
+        .unwrap_or_else(|| s.person.name.clone())
+}
+
+fn hop_json(snap: &Snapshot, h: &Hop) -> Value {
+    json!({
+        "ref": snap.entity(h.id).key(),
+        "depth": h.depth,
+        "path": h.path.iter().map(|&p| snap.entity(p).key()).collect::<Vec<_>>(),
+    })
+}
+
+fn hop_line(snap: &Snapshot, h: &Hop) -> String {
+    let e = snap.entity(h.id);
+    let via = if h.path.len() > 2 {
+        let mids: Vec<&str> = h.path[1..h.path.len() - 1]
+            .iter()
+            .map(|&p| &*snap.entity(p).name)
+            .collect();
+        format!(" via {}", mids.join(" → "))
+    } else {
+        String::new()
+    };
+    format!(
+        "{}{}{via}",
+        "  ".repeat(h.depth.saturating_sub(1) as usize),
+        label(e)
+    )
+}
+
+fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
+    let snap = ctx.snap;
+    let depth = q.depth.unwrap_or(ctx.default_depth);
+    let hops = graph::dependencies(snap, id, depth);
+    let mut r = Reply::new(Intent::Deps, &q.query);
+    let e = snap.entity(id);
+    r.view.headline = match hops.len() {
+        0 => format!("{} depends on nothing in the catalog", e.name),
+        n => format!(
+            "{} depends on {n} {}",
+            e.name,
+            plural(n, "entity", "entities")
+        ),
+    };
+    if !hops.is_empty() {
+        r.view.sections.push(Section::new(
+            "Dependencies",
+            hops.iter().map(|h| hop_line(snap, h)).collect(),
+            LIST_LIMIT,
+        ));
+    }
+    r.result = json!({
+        "dependencies": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
+        "depth": depth,
+    });
+    r
+}
+
+fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
+    let snap = ctx.snap;
+    let depth = q.depth.unwrap_or(ctx.default_depth);
+    let hops = graph::dependents(snap, id, depth);
+    let e = snap.entity(id);
+    let mut r = Reply::new(Intent::Dependents, &q.query);
+    let mut teams: BTreeSet<Id> = BTreeSet::new();
+    for h in &hops {
+        let (owners, _) = snap.owners(h.id);
+        teams.extend(owners);
+    }
+    r.view.headline = match hops.len() {
+        0 => format!("Nothing in the catalog depends on {}", e.name),
+        n => format!(
+            "{n} {} affected if {} goes down, owned by {} {}",
+            plural(n, "entity", "entities"),
+            e.name,
+            teams.len(),
+            plural(teams.len(), "team", "teams")
+        ),
+    };
+    if !hops.is_empty() {
+        r.view.sections.push(Section::new(
+            "Affected",
+            hops.iter().map(|h| hop_line(snap, h)).collect(),
+            LIST_LIMIT,
+        ));
+    }
+    let mut team_lines = Vec::new();
+    let mut oncall_json = Vec::new();
+    for &t in &teams {
+        let te = snap.entity(t);
+        let mut line = label(te);
+        if let Some((_, shifts)) = oncall_for(ctx, t, ctx.now) {
+            let people: Vec<String> = shifts.iter().map(|(_, s)| person_name(ctx, s)).collect();
+            line.push_str(&format!(" — on call: {}", people.join(", ")));
+            for (rot, s) in shifts {
+                oncall_json.push(json!({
+                    "team": te.key(), "user": s.person.key(), "rotation": rot,
+                    "until": s.until.to_rfc3339(), "source": ctx.rotations.source,
+                }));
+            }
+        } else {
+            line.push_str(" — no on-call rotation");
+        }
+        team_lines.push(line);
+    }
+    if !team_lines.is_empty() {
+        r.view
+            .sections
+            .push(Section::new("Teams to call", team_lines, LIST_LIMIT));
+    }
+    r.result = json!({
+        "dependents": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
+        "teams": teams.iter().map(|&t| snap.entity(t).key()).collect::<Vec<_>>(),
+        "oncall": oncall_json,
+        "depth": depth,
+    });
+    r
+}
+
+fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
+    let snap = ctx.snap;
+    let e = snap.entity(id);
+    let mut r = Reply::new(Intent::Info, &q.query);
+    r.view.headline = match &e.title {
+        Some(t) => format!("{t} ({} {})", e.kind, e.name),
+        None => format!("{} ({})", e.name, e.kind),
+    };
+    let refs =
+        |kind: RelKind| -> Vec<String> { e.related(kind).map(|t| snap.entity(t).key()).collect() };
+    let names = |kind: RelKind| -> Vec<String> {
+        e.related(kind)
+            .map(|t| snap.entity(t).name.to_string())
+            .collect()
+    };
+    let f = &mut r.view.fields;
+    if let Some(d) = &e.description {
+        f.push(("Description".into(), d.to_string()));
+    }
+    let (owners, missing) = snap.owners(id);
+    let mut owner_names: Vec<String> = owners.iter().map(|&o| contact(snap.entity(o))).collect();
+    owner_names.extend(missing.iter().map(|m| format!("{m} (not in the catalog)")));
+    if !owner_names.is_empty() {
+        f.push(("Owner".into(), owner_names.join(", ")));
+    }
+    for (label_, v) in [("Type", &e.spec_type), ("Lifecycle", &e.lifecycle)] {
+        if let Some(v) = v {
+            f.push((label_.into(), v.to_string()));
+        }
+    }
+    for (title, kind) in [
+        ("Part of", RelKind::PartOf),
+        ("Provides APIs", RelKind::ProvidesApi),
+        ("Consumes APIs", RelKind::ConsumesApi),
+        ("Depends on", RelKind::DependsOn),
+        ("Depended on by", RelKind::DependencyOf),
+        ("Provided by", RelKind::ApiProvidedBy),
+        ("Consumed by", RelKind::ApiConsumedBy),
+        ("Has parts", RelKind::HasPart),
+        ("Member of", RelKind::MemberOf),
+        ("Parent", RelKind::ChildOf),
+        ("Children", RelKind::ParentOf),
+        ("Members", RelKind::HasMember),
+        ("Owns", RelKind::OwnerOf),
+    ] {
+        let n = names(kind);
+        if !n.is_empty() {
+            let more = n.len().saturating_sub(10);
+            let mut s = n.into_iter().take(10).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                s.push_str(&format!(" and {more} more"));
+            }
+            f.push((title.into(), s));
+        }
+    }
+    if let Some(email) = e.profile.as_ref().and_then(|p| p.email.as_ref()) {
+        f.push(("E-mail".into(), email.to_string()));
+    }
+    if !e.tags.is_empty() {
+        f.push((
+            "Tags".into(),
+            e.tags
+                .iter()
+                .map(|t| t.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    if !e.links.is_empty() {
+        r.view.sections.push(Section::new(
+            "Links",
+            e.links
+                .iter()
+                .map(|l| match &l.title {
+                    Some(t) => format!("{t}: {}", l.url),
+                    None => l.url.to_string(),
+                })
+                .collect(),
+            10,
+        ));
+    }
+    let mut relations = serde_json::Map::new();
+    for rel in e.relations.iter() {
+        relations
+            .entry(rel.kind.as_str())
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+            .expect("array")
+            .push(Value::String(snap.entity(rel.target).key()));
+    }
+    r.result = json!({
+        "kind": &*e.kind,
+        "namespace": &*e.namespace,
+        "name": &*e.name,
+        "title": e.title.as_deref(),
+        "description": e.description.as_deref(),
+        "type": e.spec_type.as_deref(),
+        "lifecycle": e.lifecycle.as_deref(),
+        "owners": refs(RelKind::OwnedBy).into_iter().chain(missing).collect::<Vec<_>>(),
+        "tags": e.tags.iter().map(|t| t.to_string()).collect::<Vec<_>>(),
+        "links": e.links.iter().map(|l| json!({"url": &*l.url, "title": l.title.as_deref()})).collect::<Vec<_>>(),
+        "relations": relations,
+        "quarantined": e.is_quarantined(),
+        "reasons": e.reasons.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+    });
+    r
+}
+
+/// `find WORDS [key:value …]`: every word must appear in the name, title, description or tags.
+fn find(ctx: &Context<'_>, q: &Question) -> Reply {
+    let snap = ctx.snap;
+    let mut r = Reply::new(Intent::Find, &q.query);
+    let mut words = Vec::new();
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for tok in q.subject.split_whitespace() {
+        match tok.split_once(':') {
+            Some((k, v))
+                if !v.is_empty()
+                    && [
+                        "kind",
+                        "owner",
+                        "tag",
+                        "lifecycle",
+                        "system",
+                        "type",
+                        "namespace",
+                    ]
+                    .contains(&k.to_ascii_lowercase().as_str()) =>
+            {
+                filters.push((k.to_ascii_lowercase(), v.to_lowercase()))
+            }
+            _ => words.push(tok.to_lowercase()),
+        }
+    }
+    if words.is_empty() && filters.is_empty() {
+        r.view.headline =
+            "Find what? Try `find java kind:component` or `find owner:team-a`.".into();
+        r.result = json!({"matches": [], "total": 0});
+        return r;
+    }
+    let related_name = |e: &Entity, kind: RelKind, want: &str| {
+        e.related(kind).any(|t| {
+            let te = snap.entity(t);
+            te.name.eq_ignore_ascii_case(want) || te.key() == want
+        })
+    };
+    let mut matches: Vec<(u8, Id)> = Vec::new();
+    for (id, e) in snap.entities() {
+        let ok = filters.iter().all(|(k, v)| match k.as_str() {
+            "kind" => e.kind.eq_ignore_ascii_case(v),
+            "namespace" => e.namespace.eq_ignore_ascii_case(v),
+            "tag" => e.tags.iter().any(|t| t.eq_ignore_ascii_case(v)),
+            "lifecycle" => e
+                .lifecycle
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(v)),
+            "type" => e
+                .spec_type
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case(v)),
+            "owner" => related_name(e, RelKind::OwnedBy, v),
+            "system" => related_name(e, RelKind::PartOf, v),
+            _ => true,
+        });
+        if !ok {
+            continue;
+        }
+        let name = e.name.to_lowercase();
+        let mut rank = 0u8;
+        let all = words.iter().all(|w| {
+            if name.contains(w.as_str()) {
+                return true;
+            }
+            rank = 1;
+            e.title
+                .as_deref()
+                .is_some_and(|t| t.to_lowercase().contains(w.as_str()))
+                || e.description
+                    .as_deref()
+                    .is_some_and(|d| d.to_lowercase().contains(w.as_str()))
+                || e.tags.iter().any(|t| t.contains(w.as_str()))
+        });
+        if all {
+            matches.push((rank, id));
+        }
+    }
+    matches.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| snap.entity(a.1).name.cmp(&snap.entity(b.1).name))
+    });
+    let total = matches.len();
+    r.view.headline = match total {
+        0 => format!("Nothing in the catalog matches “{}”", q.subject),
+        n => format!(
+            "{n} {} “{}”",
+            plural(n, "entity matches", "entities match"),
+            q.subject
+        ),
+    };
+    if total > 0 {
+        r.view.sections.push(Section::new(
+            "",
+            matches
+                .iter()
+                .map(|&(_, id)| label(snap.entity(id)))
+                .collect(),
+            LIST_LIMIT,
+        ));
+    }
+    r.result = json!({
+        "matches": matches.iter().take(FIND_LIMIT).map(|&(_, id)| snap.entity(id).key()).collect::<Vec<_>>(),
+        "total": total,
+    });
+    r
+}
+
+fn help(q: &Question) -> Reply {
+    let mut r = Reply::new(Intent::Help, &q.query);
+    let topic = q.subject.to_lowercase();
+    let rows: Vec<_> = COMMANDS
+        .iter()
+        .filter(|c| {
+            topic.is_empty()
+                || c.usage.to_lowercase().contains(&topic)
+                || c.summary.to_lowercase().contains(&topic)
+        })
+        .collect();
+    r.view.headline = if rows.is_empty() {
+        format!("No command about “{topic}”. `help` lists them all.")
+    } else {
+        "Ask me about anything in the catalog:".into()
+    };
+    r.view.sections.push(Section::new(
+        "",
+        rows.iter()
+            .map(|c| format!("{:<58} {}", c.usage, c.summary))
+            .collect(),
+        LIST_LIMIT,
+    ));
+    r.result = json!({"commands": rows.iter().map(|c| json!({"usage": c.usage, "summary": c.summary})).collect::<Vec<_>>()});
+    r
+}
+
+fn unknown(q: &Question) -> Reply {
+    let mut r = Reply::new(Intent::Unknown, &q.query);
+    r.view.headline = format!("I don't understand “{}”. Try `help`.", q.query);
+    r
+}
+
+fn not_found(ctx: &Context<'_>, q: &Question) -> Reply {
+    let mut r = Reply::new(q.intent, &q.query);
+    r.view.headline = format!(
+        "No entity named “{}” in the catalog ({} entities). Try `find {}`.",
+        q.subject,
+        ctx.snap.len(),
+        q.subject
+    );
+    r
+}
+
+fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
+    let mut r = Reply::new(q.intent, &q.query);
+    r.view.headline = format!(
+        "More than one entity could be “{}”. Did you mean one of these?",
+        q.subject
+    );
+    r.suggestions = ids.iter().map(|&i| ctx.snap.entity(i).key()).collect();
+    r
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}

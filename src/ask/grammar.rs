@@ -1,0 +1,261 @@
+//! The one grammar every surface shares: a message in, a `Question` out.
+//!
+//! `COMMANDS` is the table the parser reads and the table `help` prints, so the two cannot
+//! drift. Adding a command: add a row here (patterns, usage, summary), a match arm in
+//! `answers::answer`, a message function, and a test that says the phrase and checks the reply.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::chat::Intent;
+
+/// One row of the grammar.
+pub struct Command {
+    pub intent: Intent,
+    /// Regexes over the cleaned message; the group `x` is the subject, `at` a time.
+    pub patterns: &'static [&'static str],
+    pub usage: &'static str,
+    pub summary: &'static str,
+}
+
+pub const COMMANDS: &[Command] = &[
+    Command {
+        intent: Intent::Owner,
+        patterns: &[
+            r"^(?:who\s+owns|who\s+is\s+the\s+owner\s+of|who\s+maintains|whose\s+is|owner\s+of|owners?)\s+(?P<x>.+)$",
+        ],
+        usage: "who owns X · owner X",
+        summary: "the team that owns X, how to reach it, and any disagreement about it",
+    },
+    Command {
+        intent: Intent::Oncall,
+        patterns: &[
+            r"^(?:who(?:'s|\s+is)\s+on[\s-]?call\s+(?:for|on)|who\s+do\s+i\s+page\s+for|on[\s-]?call(?:\s+for)?|pager\s+for)\s+(?P<x>.+?)(?:\s+at\s+(?P<at>.+))?$",
+        ],
+        usage: "who is on call for X · oncall X [at TIME]",
+        summary: "who is on call for X now (or at TIME), through X's team and rotation",
+    },
+    Command {
+        intent: Intent::Deps,
+        patterns: &[
+            r"^what\s+does\s+(?P<x>.+?)\s+(?:depend|rely)\s+on$",
+            r"^(?:deps|dependencies|dependencies\s+of|depends)\s+(?P<x>.+)$",
+        ],
+        usage: "what does X depend on · deps X [--depth N]",
+        summary: "what X needs: dependsOn, consumed APIs and their providers",
+    },
+    Command {
+        intent: Intent::Dependents,
+        patterns: &[
+            r"^what\s+(?:depends|relies)\s+on\s+(?P<x>.+)$",
+            r"^what\s+(?:breaks|fails|is\s+affected|goes\s+down)\s+if\s+(?P<x>.+?)(?:\s+(?:goes|is|went)\s+down|\s+(?:fails|breaks|dies|is\s+down))?$",
+            r"^(?:dependents|dependents\s+of|blast\s+radius|blast\s+radius\s+(?:of|for)|impact\s+of)\s+(?P<x>.+)$",
+        ],
+        usage: "what depends on X · dependents X · blast radius X [--depth N]",
+        summary: "what breaks if X goes down, with paths, affected teams and their on-call",
+    },
+    Command {
+        intent: Intent::Find,
+        patterns: &[r"^(?:find|search)(?:\s+(?P<x>.*))?$"],
+        usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T]",
+        summary: "search the catalog by words and filters",
+    },
+    Command {
+        intent: Intent::Help,
+        patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
+        usage: "help [TOPIC]",
+        summary: "this list, or the commands about TOPIC",
+    },
+    Command {
+        intent: Intent::Info,
+        patterns: &[r"^(?:info|show|describe|what\s+is|tell\s+me\s+about)\s+(?P<x>.+)$"],
+        usage: "X · info X",
+        summary: "the card for X: owner, lifecycle, system, links, relations",
+    },
+];
+
+static COMPILED: LazyLock<Vec<(Intent, Regex)>> = LazyLock::new(|| {
+    COMMANDS
+        .iter()
+        .flat_map(|c| {
+            c.patterns.iter().map(move |p| {
+                (
+                    c.intent,
+                    Regex::new(&format!("(?i){p}")).expect("grammar regex"),
+                )
+            })
+        })
+        .collect()
+});
+
+static DEPTH_FLAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|\s)(?:--depth[=\s]+|depth:)(\S+)").unwrap());
+
+/// A parsed message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    pub intent: Intent,
+    /// The message as asked, trimmed.
+    pub query: String,
+    /// What the question is about (an entity name, search words, a help topic).
+    pub subject: String,
+    /// `--depth N`, if given.
+    pub depth: Option<u32>,
+    /// `at TIME` for on-call questions, as written.
+    pub at: Option<String>,
+    /// A problem with the message itself (a bad `--depth`), shown instead of an answer.
+    pub error: Option<String>,
+}
+
+/// Parses a message. Anything no pattern matches is taken as an entity name (the `X` → info
+/// form); the answer decides whether that name means anything.
+pub fn parse(text: &str) -> Question {
+    let query = text.trim().to_string();
+    let mut s = clean(&query);
+    let mut depth = None;
+    let mut error = None;
+    if let Some(c) = DEPTH_FLAG.captures(&s) {
+        let raw = c[1].to_string();
+        match raw.parse::<u32>() {
+            Ok(n) if n >= 1 => depth = Some(n),
+            _ => {
+                error = Some(format!(
+                    "--depth takes a whole number of at least 1, not `{raw}`"
+                ))
+            }
+        }
+        s = DEPTH_FLAG.replace(&s, "").trim().to_string();
+    }
+    for (intent, re) in COMPILED.iter() {
+        if let Some(c) = re.captures(&s) {
+            let subject = c.name("x").map_or("", |m| m.as_str());
+            return Question {
+                intent: *intent,
+                query,
+                subject: strip_subject(subject),
+                depth,
+                at: c.name("at").map(|m| m.as_str().trim().to_string()),
+                error,
+            };
+        }
+    }
+    let intent = if s.is_empty() {
+        Intent::Help
+    } else {
+        Intent::Info
+    };
+    Question {
+        intent,
+        query,
+        subject: strip_subject(&s),
+        depth,
+        at: None,
+        error,
+    }
+}
+
+/// Removes what surrounds the question: a mention, `/sb`, a trailing question mark.
+fn clean(text: &str) -> String {
+    let mut s = text.trim();
+    for prefix in [
+        "/sb ",
+        "/sb",
+        "@switchboard",
+        "switchboard:",
+        "switchboard,",
+    ] {
+        if let Some(rest) = s.strip_prefix(prefix) {
+            s = rest.trim_start();
+        }
+    }
+    if s.starts_with("<@")
+        && let Some(end) = s.find('>')
+    {
+        s = s[end + 1..].trim_start();
+    }
+    s.trim_end_matches(['?', '!', '.', ' ']).trim().to_string()
+}
+
+/// Drops quotes and a leading article from a subject: "the `payments` service" → "payments service".
+fn strip_subject(s: &str) -> String {
+    let s = s.trim().trim_matches(['"', '\'', '`', '“', '”']);
+    let lower = s.to_ascii_lowercase();
+    let s = if lower.starts_with("the ") {
+        &s[4..]
+    } else {
+        s
+    };
+    s.replace('`', "").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(s: &str) -> (Intent, String) {
+        let q = parse(s);
+        (q.intent, q.subject)
+    }
+
+    #[test]
+    fn natural_phrases_and_short_commands_agree() {
+        assert_eq!(
+            q("who owns artist-lookup?"),
+            (Intent::Owner, "artist-lookup".into())
+        );
+        assert_eq!(
+            q("owner artist-lookup"),
+            (Intent::Owner, "artist-lookup".into())
+        );
+        assert_eq!(
+            q("Who is on call for checkout"),
+            (Intent::Oncall, "checkout".into())
+        );
+        assert_eq!(q("oncall checkout"), (Intent::Oncall, "checkout".into()));
+        assert_eq!(
+            q("what does www-artist depend on?"),
+            (Intent::Deps, "www-artist".into())
+        );
+        assert_eq!(q("deps www-artist"), (Intent::Deps, "www-artist".into()));
+        assert_eq!(
+            q("what depends on artist-lookup"),
+            (Intent::Dependents, "artist-lookup".into())
+        );
+        assert_eq!(
+            q("what breaks if fraud-service goes down?"),
+            (Intent::Dependents, "fraud-service".into())
+        );
+        assert_eq!(
+            q("blast radius petstore"),
+            (Intent::Dependents, "petstore".into())
+        );
+        assert_eq!(
+            q("find java kind:component"),
+            (Intent::Find, "java kind:component".into())
+        );
+        assert_eq!(q("artist-lookup"), (Intent::Info, "artist-lookup".into()));
+        assert_eq!(
+            q("/sb who owns the payment service"),
+            (Intent::Owner, "payment service".into())
+        );
+        assert_eq!(q(""), (Intent::Help, "".into()));
+    }
+
+    #[test]
+    fn flags_and_times_are_taken_out_of_the_subject() {
+        let d = parse("dependents artist-lookup --depth 2");
+        assert_eq!((d.subject.as_str(), d.depth), ("artist-lookup", Some(2)));
+        let o = parse("oncall team-a at 2026-11-20 03:00");
+        assert_eq!(o.subject, "team-a");
+        assert_eq!(o.at.as_deref(), Some("2026-11-20 03:00"));
+        assert!(parse("deps x --depth zero").error.is_some());
+    }
+
+    #[test]
+    fn every_command_has_usage_and_a_pattern() {
+        for c in COMMANDS {
+            assert!(!c.patterns.is_empty() && !c.usage.is_empty() && !c.summary.is_empty());
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Asking: the grammar, entity resolution, and the answers built from the snapshot.
+
+pub mod answers;
+pub mod grammar;
+pub mod resolve;
+pub mod time;
+
+pub use answers::{Context, answer};
+pub use grammar::{Question, parse};

@@ -1,0 +1,86 @@
+//! Reading the moments people type after `at`, and saying how long ago something happened.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+
+/// Parses `now`, RFC 3339, `YYYY-MM-DD[ HH:MM]`, `HH:MM` (today), `tomorrow [HH:MM]`,
+/// `in N minutes|hours|days`. Times without a zone are UTC.
+pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    let s = s.trim().to_ascii_lowercase();
+    if s == "now" {
+        return Ok(now);
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(&s.to_uppercase()) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(&s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
+        return Ok(d.and_time(NaiveTime::MIN).and_utc());
+    }
+    if let Ok(t) = NaiveTime::parse_from_str(&s, "%H:%M") {
+        return Ok(now.date_naive().and_time(t).and_utc());
+    }
+    if let Some(rest) = s.strip_prefix("tomorrow") {
+        let day = now.date_naive() + Duration::days(1);
+        let rest = rest.trim();
+        let t = if rest.is_empty() {
+            now.time()
+        } else {
+            NaiveTime::parse_from_str(rest, "%H:%M").map_err(|_| bad(&s))?
+        };
+        return Ok(day.and_time(t).and_utc());
+    }
+    if let Some(rest) = s.strip_prefix("in ") {
+        let mut parts = rest.split_whitespace();
+        let n: i64 = parts
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| bad(&s))?;
+        let d = match parts.next().unwrap_or("").trim_end_matches('s') {
+            "minute" | "min" => Duration::minutes(n),
+            "hour" | "h" => Duration::hours(n),
+            "day" | "d" => Duration::days(n),
+            "week" => Duration::weeks(n),
+            _ => return Err(bad(&s)),
+        };
+        return Ok(now + d);
+    }
+    Err(bad(&s))
+}
+
+fn bad(s: &str) -> String {
+    format!(
+        "I can't read the time `{s}`. Try 2026-11-20 03:00, 03:00, tomorrow 09:00, in 3 hours, or an RFC 3339 time (times are UTC)."
+    )
+}
+
+/// "just now", "5 min ago", "3 h ago", "2 days ago".
+pub fn ago(then: i64, now: DateTime<Utc>) -> String {
+    let secs = now.timestamp() - then;
+    match secs {
+        s if s < 60 => "just now".to_string(),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} days ago", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_time_forms_parse() {
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let t = |s| parse_when(s, now).unwrap().to_rfc3339();
+        assert_eq!(t("2026-11-20 03:00"), "2026-11-20T03:00:00+00:00");
+        assert_eq!(t("2026-11-20"), "2026-11-20T00:00:00+00:00");
+        assert_eq!(t("tomorrow 09:00"), "2026-11-23T09:00:00+00:00");
+        assert_eq!(t("in 3 hours"), "2026-11-22T13:00:00+00:00");
+        assert_eq!(t("2026-11-20T03:00:00+01:00"), "2026-11-20T02:00:00+00:00");
+        assert!(parse_when("next blue moon", now).is_err());
+    }
+}

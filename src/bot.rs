@@ -1,0 +1,66 @@
+//! The one entry point every surface calls: `Bot::handle(ChatEvent) -> Reply`.
+//!
+//! The bot holds the current catalog snapshot and rotations behind atomic pointers: a question
+//! loads them once and answers without I/O; a sync builds new ones and swaps them in.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use chrono::Utc;
+
+use crate::ask::{self, Context};
+use crate::catalog::Snapshot;
+use crate::chat::{ChatEvent, Reply};
+use crate::sources::rotations::Rotations;
+
+pub struct Bot {
+    snapshot: ArcSwap<Snapshot>,
+    rotations: ArcSwap<Rotations>,
+    default_depth: u32,
+}
+
+impl Bot {
+    pub fn new(snapshot: Snapshot, rotations: Rotations, default_depth: u32) -> Bot {
+        Bot {
+            snapshot: ArcSwap::from_pointee(snapshot),
+            rotations: ArcSwap::from_pointee(rotations),
+            default_depth,
+        }
+    }
+
+    /// Answers one message.
+    pub fn handle(&self, event: &ChatEvent) -> Reply {
+        let question = ask::parse(&event.text);
+        let span = tracing::info_span!(
+            "ask",
+            intent = ?question.intent,
+            platform = ?event.platform,
+            user = event.user.as_deref().unwrap_or("-"),
+        );
+        let _guard = span.enter();
+        let snap = self.snapshot.load();
+        let rotations = self.rotations.load();
+        let ctx = Context {
+            snap: &snap,
+            rotations: &rotations,
+            now: event.now.unwrap_or_else(Utc::now),
+            default_depth: self.default_depth,
+        };
+        let reply = ask::answer(&ctx, &question);
+        tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
+        reply
+    }
+
+    /// Replaces the catalog; questions already running finish on the old one.
+    pub fn swap_snapshot(&self, snapshot: Snapshot) {
+        self.snapshot.store(Arc::new(snapshot));
+    }
+
+    pub fn swap_rotations(&self, rotations: Rotations) {
+        self.rotations.store(Arc::new(rotations));
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+}

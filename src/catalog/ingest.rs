@@ -1,0 +1,132 @@
+//! From one file's bytes to entities: parse, identify, validate, and note Location targets.
+//!
+//! Every source (local files now, GitHub later) goes through `ingest_file`, so the same rules and
+//! the same messages apply wherever a catalog file comes from.
+
+use serde_json::Value;
+
+use super::model::{Provenance, RawEntity, identity};
+use super::parse::{self, ParseLimits};
+use super::refs::EntityRef;
+use super::snapshot::Problem;
+use super::validate::validate;
+
+/// A problem with a line number, as `switchboard check` prints it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineIssue {
+    pub line: u32,
+    pub message: String,
+    /// True when the problem quarantines an entity or loses a document.
+    pub fatal: bool,
+}
+
+/// What one file yielded.
+#[derive(Debug, Default)]
+pub struct FileReport {
+    pub entities: Vec<RawEntity>,
+    /// Documents or files that could not become entities at all.
+    pub problems: Vec<Problem>,
+    /// Every issue with its line, for `check`.
+    pub issues: Vec<LineIssue>,
+    /// Targets of Location entities (`spec.target` / `spec.targets`), as written.
+    pub targets: Vec<String>,
+}
+
+/// Where a file came from; copied into every entity's provenance.
+#[derive(Clone, Debug)]
+pub struct FileOrigin<'a> {
+    pub source: &'a str,
+    pub location: &'a str,
+    pub commit: Option<&'a str>,
+    pub fetched_at: i64,
+}
+
+pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) -> FileReport {
+    let mut report = FileReport::default();
+    let docs = match parse::parse_file(bytes, limits) {
+        Ok(d) => d,
+        Err(e) => {
+            report.problem(origin, 1, format!("file rejected: {e}"));
+            return report;
+        }
+    };
+    for doc in docs {
+        let body = match doc.value {
+            Ok(ref v) => v,
+            Err(ref e) => {
+                report.problem(origin, doc.line, e.clone());
+                continue;
+            }
+        };
+        let (kind, namespace, name) = match identity(body) {
+            Ok(id) => id,
+            Err(e) => {
+                report.problem(origin, doc.line, e);
+                continue;
+            }
+        };
+        let issues = validate(body);
+        let mut reasons = Vec::with_capacity(issues.len());
+        for i in issues {
+            let key = i.field.rsplit('.').next().unwrap_or("");
+            let line = if key.is_empty() {
+                doc.line
+            } else {
+                parse::line_of_key(&doc, key)
+            };
+            report.issues.push(LineIssue {
+                line,
+                message: format!("{kind} \"{name}\": {}", i.message),
+                fatal: true,
+            });
+            reasons.push(i.message);
+        }
+        if kind.eq_ignore_ascii_case("location") {
+            let spec = body.get("spec");
+            let kind_ok = spec
+                .and_then(|s| s.get("type"))
+                .and_then(Value::as_str)
+                .is_none_or(|t| t == "file");
+            if kind_ok {
+                let single = spec.and_then(|s| s.get("target")).and_then(Value::as_str);
+                let many = spec
+                    .and_then(|s| s.get("targets"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str);
+                report
+                    .targets
+                    .extend(single.into_iter().chain(many).map(str::to_string));
+            }
+        }
+        report.entities.push(RawEntity {
+            key: EntityRef::new(&kind, &namespace, &name).key(),
+            body: doc.value.unwrap_or(Value::Null),
+            provenance: Provenance {
+                source: origin.source.to_string(),
+                location: origin.location.to_string(),
+                line: doc.line,
+                commit: origin.commit.map(str::to_string),
+                fetched_at: origin.fetched_at,
+            },
+            reasons,
+        });
+    }
+    report
+}
+
+impl FileReport {
+    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String) {
+        self.issues.push(LineIssue {
+            line,
+            message: message.clone(),
+            fatal: true,
+        });
+        self.problems.push(Problem {
+            location: origin.location.to_string(),
+            line,
+            message,
+        });
+    }
+}

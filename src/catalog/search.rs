@@ -1,0 +1,205 @@
+//! Finding entities by what people type: exact names, names with typos, titles, and `find`.
+//!
+//! Names and titles are normalised (lowercase, any run of non-alphanumerics becomes `-`) and
+//! indexed by trigram. A fuzzy query gathers candidates from its rarer trigrams, then ranks them
+//! by edit distance, so it costs a few postings lists instead of a scan of the catalog.
+
+use std::collections::HashMap;
+
+use super::snapshot::{Entity, Id, Snapshot};
+
+/// Trigram postings over normalised names and titles.
+#[derive(Default)]
+pub struct NameIndex {
+    grams: HashMap<u32, Vec<Id>>,
+}
+
+/// Lowercases and turns every run of characters other than letters and digits into one `-`.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut dash = false;
+    for c in s.chars() {
+        if c.is_alphanumeric() {
+            if dash && !out.is_empty() {
+                out.push('-');
+            }
+            dash = false;
+            out.extend(c.to_lowercase());
+        } else {
+            dash = true;
+        }
+    }
+    out
+}
+
+fn trigrams(norm: &str) -> Vec<u32> {
+    let padded: Vec<u8> = std::iter::once(b'^')
+        .chain(norm.bytes())
+        .chain(std::iter::once(b'$'))
+        .collect();
+    let mut out: Vec<u32> = padded
+        .windows(3)
+        .map(|w| (w[0] as u32) << 16 | (w[1] as u32) << 8 | w[2] as u32)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A candidate and how close it is to the query (1.0 is identical).
+#[derive(Clone, Copy, Debug)]
+pub struct Scored {
+    pub id: Id,
+    pub score: f32,
+}
+
+impl NameIndex {
+    pub fn build(entities: &[Entity]) -> NameIndex {
+        let mut grams: HashMap<u32, Vec<Id>> = HashMap::new();
+        for (i, e) in entities.iter().enumerate() {
+            let mut g = trigrams(&normalize(&e.name));
+            if let Some(t) = &e.title {
+                g.extend(trigrams(&normalize(t)));
+                g.sort_unstable();
+                g.dedup();
+            }
+            for t in g {
+                grams.entry(t).or_default().push(i as Id);
+            }
+        }
+        for v in grams.values_mut() {
+            v.shrink_to_fit();
+        }
+        grams.shrink_to_fit();
+        NameIndex { grams }
+    }
+
+    /// Entities in any namespace whose name is exactly `name` (case-insensitive).
+    pub fn exact(&self, snap: &Snapshot, name: &str) -> Vec<Id> {
+        self.candidates(snap, &normalize(name), 64)
+            .into_iter()
+            .filter(|&id| snap.entity(id).name.eq_ignore_ascii_case(name))
+            .collect()
+    }
+
+    /// Ids sharing the most trigrams with `norm`, best first, at most `limit`.
+    fn candidates(&self, snap: &Snapshot, norm: &str, limit: usize) -> Vec<Id> {
+        let grams = trigrams(norm);
+        let mut lists: Vec<&Vec<Id>> = grams.iter().filter_map(|g| self.grams.get(g)).collect();
+        if lists.is_empty() {
+            return Vec::new();
+        }
+        lists.sort_by_key(|l| l.len());
+        // Very common trigrams ("com", "ent") say little and cost much: use the rarer ones,
+        // and never fewer than three lists.
+        let common = (snap.len() / 20).max(2_000);
+        let keep = lists.iter().filter(|l| l.len() <= common).count().max(3);
+        let mut counts: HashMap<Id, u16> = HashMap::new();
+        for l in lists.iter().take(keep) {
+            for &id in l.iter() {
+                *counts.entry(id).or_default() += 1;
+            }
+        }
+        let mut ranked: Vec<(Id, u16)> = counts.into_iter().collect();
+        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        ranked.truncate(limit);
+        ranked.into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// Entities whose name or title is close to `query`, best first.
+    pub fn fuzzy(&self, snap: &Snapshot, query: &str, limit: usize) -> Vec<Scored> {
+        let q = normalize(query);
+        if q.is_empty() {
+            return Vec::new();
+        }
+        let mut scored: Vec<Scored> = self
+            .candidates(snap, &q, 200)
+            .into_iter()
+            .map(|id| {
+                let e = snap.entity(id);
+                let mut s = similarity(&q, &normalize(&e.name));
+                if let Some(t) = &e.title {
+                    s = s.max(similarity(&q, &normalize(t)));
+                }
+                Scored { id, score: s }
+            })
+            .filter(|s| s.score >= 0.5)
+            .collect();
+        scored.sort_by(|a, b| {
+            b.score.total_cmp(&a.score).then_with(|| {
+                snap.entity(a.id)
+                    .name
+                    .len()
+                    .cmp(&snap.entity(b.id).name.len())
+            })
+        });
+        scored.truncate(limit);
+        scored
+    }
+}
+
+/// 1 − (edit distance / longer length), with a bonus when every query word starts a word of the
+/// candidate ("payment service" → "payments-service").
+pub fn similarity(q: &str, c: &str) -> f32 {
+    if q == c {
+        return 1.0;
+    }
+    let d = damerau_levenshtein(q.as_bytes(), c.as_bytes());
+    let longest = q.len().max(c.len()).max(1);
+    let mut s = 1.0 - d as f32 / longest as f32;
+    let qwords: Vec<&str> = q.split('-').collect();
+    let cwords: Vec<&str> = c.split('-').collect();
+    if qwords.len() == cwords.len()
+        && qwords
+            .iter()
+            .zip(&cwords)
+            .all(|(a, b)| b.starts_with(a) || a.starts_with(b))
+    {
+        s = s.max(0.9);
+    }
+    s
+}
+
+/// Optimal string alignment distance (adjacent swaps cost one).
+pub fn damerau_levenshtein(a: &[u8], b: &[u8]) -> usize {
+    let (n, m) = (a.len(), b.len());
+    if n == 0 || m == 0 {
+        return n.max(m);
+    }
+    let mut prev2 = vec![0usize; m + 1];
+    let mut prev: Vec<usize> = (0..=m).collect();
+    let mut cur = vec![0usize; m + 1];
+    for i in 1..=n {
+        cur[0] = i;
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(prev2[j - 2] + 1);
+            }
+            cur[j] = v;
+        }
+        std::mem::swap(&mut prev2, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[m]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_case_and_separators() {
+        assert_eq!(normalize("Artist Lookup"), "artist-lookup");
+        assert_eq!(normalize("  payments__service!! "), "payments-service");
+    }
+
+    #[test]
+    fn typos_score_high_and_strangers_low() {
+        assert!(similarity("artst-lookup", "artist-lookup") > 0.9);
+        assert!(similarity("payment-service", "payments-service") >= 0.9);
+        assert!(similarity("artist-lookup", "queue-proxy") < 0.5);
+        assert_eq!(damerau_levenshtein(b"ab", b"ba"), 1);
+    }
+}

@@ -1,0 +1,423 @@
+//! The in-memory catalog every question is answered from.
+//!
+//! A `Snapshot` is built once from the entities a sync (or the store, at start-up) hands over,
+//! then never changes: a new sync builds a new one and swaps it in atomically. Entities are kept
+//! compact (interned strings, relations as 8-byte edges) so a large catalog stays small.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::model::{Provenance, RawEntity, RelKind, identity, spec_relations, str_at};
+use super::refs::{DEFAULT_NAMESPACE, EntityRef};
+use super::search::NameIndex;
+
+/// Index of an entity inside a snapshot.
+pub type Id = u32;
+
+/// An edge to another entity of the same snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rel {
+    pub kind: RelKind,
+    pub target: Id,
+}
+
+/// A link from `metadata.links`.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub url: Box<str>,
+    pub title: Option<Box<str>>,
+}
+
+/// Where an entity came from, with the shared strings interned.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub source: Arc<str>,
+    pub location: Arc<str>,
+    pub line: u32,
+    pub commit: Option<Arc<str>>,
+    pub fetched_at: i64,
+}
+
+impl Origin {
+    pub fn to_provenance(&self) -> Provenance {
+        Provenance {
+            source: self.source.to_string(),
+            location: self.location.to_string(),
+            line: self.line,
+            commit: self.commit.as_deref().map(str::to_string),
+            fetched_at: self.fetched_at,
+        }
+    }
+}
+
+/// A person's or team's profile (`spec.profile`).
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    pub display_name: Option<Box<str>>,
+    pub email: Option<Box<str>>,
+}
+
+/// One entity, as answers need it.
+#[derive(Clone, Debug)]
+pub struct Entity {
+    /// Kind as written (`Component`); compare with `kind_is`.
+    pub kind: Arc<str>,
+    pub namespace: Arc<str>,
+    pub name: Box<str>,
+    pub title: Option<Box<str>>,
+    pub description: Option<Box<str>>,
+    pub spec_type: Option<Arc<str>>,
+    pub lifecycle: Option<Arc<str>>,
+    pub tags: Box<[Arc<str>]>,
+    pub annotations: Box<[(Arc<str>, Box<str>)]>,
+    pub links: Box<[Link]>,
+    pub profile: Option<Box<Profile>>,
+    /// Relations to entities in the catalog, both directions, sorted.
+    pub relations: Box<[Rel]>,
+    /// Relations whose target is not in the catalog (shown as warnings).
+    pub dangling: Box<[(RelKind, Box<str>)]>,
+    pub origin: Origin,
+    /// Why the entity is quarantined; empty when it is healthy.
+    pub reasons: Box<[Box<str>]>,
+}
+
+impl Entity {
+    pub fn entity_ref(&self) -> EntityRef {
+        EntityRef::new(&self.kind, &self.namespace, &self.name)
+    }
+
+    /// Canonical lowercase reference.
+    pub fn key(&self) -> String {
+        self.entity_ref().key()
+    }
+
+    pub fn kind_is(&self, kind: &str) -> bool {
+        self.kind.eq_ignore_ascii_case(kind)
+    }
+
+    pub fn is_quarantined(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+
+    /// Title, else the profile's display name, else the name.
+    pub fn display_name(&self) -> &str {
+        self.title
+            .as_deref()
+            .or(self.profile.as_ref().and_then(|p| p.display_name.as_deref()))
+            .unwrap_or(&self.name)
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
+    }
+
+    /// Targets of one relation kind, in order.
+    pub fn related(&self, kind: RelKind) -> impl Iterator<Item = Id> + '_ {
+        self.relations
+            .iter()
+            .filter(move |r| r.kind == kind)
+            .map(|r| r.target)
+    }
+}
+
+/// A file or document that could not become an entity, or an entity that lost to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub location: String,
+    pub line: u32,
+    pub message: String,
+}
+
+/// The same entity defined twice: the first definition is kept, the second reported.
+#[derive(Clone, Debug)]
+pub struct Conflict {
+    pub key: String,
+    pub kept: Provenance,
+    pub ignored: Provenance,
+    /// The owner the ignored definition claimed, when it differs from the kept one.
+    pub ignored_owner: Option<String>,
+}
+
+/// An immutable view of the whole catalog.
+#[derive(Default)]
+pub struct Snapshot {
+    entities: Vec<Entity>,
+    by_key: HashMap<Box<str>, Id>,
+    names: NameIndex,
+    pub problems: Vec<Problem>,
+    pub conflicts: Vec<Conflict>,
+    /// Kinds that the catalog keeps but does not interpret (Template, unknown kinds), with counts.
+    pub uninterpreted_kinds: Vec<(String, usize)>,
+    /// When the snapshot was built, seconds since the epoch.
+    pub built_at: i64,
+}
+
+/// Kinds whose relations Switchboard understands.
+pub const KNOWN_KINDS: &[&str] = &[
+    "component",
+    "api",
+    "resource",
+    "system",
+    "domain",
+    "group",
+    "user",
+    "location",
+];
+
+/// Kinds tried, in order, when a bare name is asked for.
+const NAME_LOOKUP_ORDER: &[&str] = &[
+    "component",
+    "api",
+    "system",
+    "domain",
+    "resource",
+    "group",
+    "user",
+    "location",
+    "template",
+];
+
+#[derive(Default)]
+struct Interner(HashMap<Box<str>, Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.0.insert(Box::from(s), a.clone());
+        a
+    }
+}
+
+fn boxed(v: Option<&Value>) -> Option<Box<str>> {
+    v.and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Box::from)
+}
+
+impl Snapshot {
+    /// Builds a snapshot. The first definition of a key wins; later ones become conflicts.
+    pub fn build(raw: Vec<RawEntity>, mut problems: Vec<Problem>, built_at: i64) -> Snapshot {
+        let mut interner = Interner::default();
+        let mut entities: Vec<Entity> = Vec::with_capacity(raw.len());
+        let mut by_key: HashMap<Box<str>, Id> = HashMap::with_capacity(raw.len());
+        let mut pending: Vec<(Id, RelKind, EntityRef, String)> = Vec::new();
+        let mut conflicts = Vec::new();
+        let mut kind_counts: HashMap<String, usize> = HashMap::new();
+
+        for r in raw {
+            let Ok((kind, namespace, name)) = identity(&r.body) else {
+                problems.push(Problem {
+                    location: r.provenance.location.clone(),
+                    line: r.provenance.line,
+                    message: "entity without kind or name skipped".into(),
+                });
+                continue;
+            };
+            let key = EntityRef::new(&kind, &namespace, &name).key();
+            if let Some(&first) = by_key.get(key.as_str()) {
+                let kept = &entities[first as usize];
+                let ignored_owner = str_at(&r.body, "spec", "owner").map(str::to_string);
+                conflicts.push(Conflict {
+                    key: key.clone(),
+                    kept: kept.origin.to_provenance(),
+                    ignored: r.provenance.clone(),
+                    ignored_owner,
+                });
+                continue;
+            }
+            let id = entities.len() as Id;
+            let kind_lower = kind.to_ascii_lowercase();
+            if !KNOWN_KINDS.contains(&kind_lower.as_str()) {
+                *kind_counts.entry(kind.clone()).or_default() += 1;
+            }
+            let ns_lower = namespace.to_ascii_lowercase();
+            for rel in spec_relations(&r.body, &kind_lower, &ns_lower) {
+                if let Ok(target) = rel.target {
+                    pending.push((id, rel.kind, target, rel.raw));
+                }
+            }
+            let meta = r.body.get("metadata");
+            let spec = r.body.get("spec");
+            let tags = meta
+                .and_then(|m| m.get("tags"))
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(Value::as_str)
+                        .map(|t| interner.get(t))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let annotations = meta
+                .and_then(|m| m.get("annotations"))
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((interner.get(k), Box::from(v.as_str()?))))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let links = meta
+                .and_then(|m| m.get("links"))
+                .and_then(Value::as_array)
+                .map(|l| {
+                    l.iter()
+                        .filter_map(|x| {
+                            Some(Link {
+                                url: Box::from(x.get("url")?.as_str()?),
+                                title: boxed(x.get("title")),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let profile = spec.and_then(|s| s.get("profile")).map(|p| {
+                Box::new(Profile {
+                    display_name: boxed(p.get("displayName")),
+                    email: boxed(p.get("email")),
+                })
+            });
+            let p = &r.provenance;
+            entities.push(Entity {
+                kind: interner.get(&kind),
+                namespace: interner.get(&namespace),
+                name: Box::from(name.as_str()),
+                title: boxed(meta.and_then(|m| m.get("title"))),
+                description: boxed(meta.and_then(|m| m.get("description"))),
+                spec_type: spec
+                    .and_then(|s| s.get("type"))
+                    .and_then(Value::as_str)
+                    .map(|t| interner.get(t)),
+                lifecycle: spec
+                    .and_then(|s| s.get("lifecycle"))
+                    .and_then(Value::as_str)
+                    .map(|t| interner.get(t)),
+                tags,
+                annotations,
+                links,
+                profile,
+                relations: Box::new([]),
+                dangling: Box::new([]),
+                origin: Origin {
+                    source: interner.get(&p.source),
+                    location: interner.get(&p.location),
+                    line: p.line,
+                    commit: p.commit.as_deref().map(|c| interner.get(c)),
+                    fetched_at: p.fetched_at,
+                },
+                reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
+            });
+            by_key.insert(Box::from(key.as_str()), id);
+        }
+
+        // Resolve relations and add each in both directions.
+        let mut edges: Vec<Vec<Rel>> = vec![Vec::new(); entities.len()];
+        let mut dangling: HashMap<Id, Vec<(RelKind, Box<str>)>> = HashMap::new();
+        for (from, kind, target, _raw) in pending {
+            match by_key.get(target.key().as_str()) {
+                Some(&to) => {
+                    edges[from as usize].push(Rel { kind, target: to });
+                    edges[to as usize].push(Rel {
+                        kind: kind.inverse(),
+                        target: from,
+                    });
+                }
+                None => dangling
+                    .entry(from)
+                    .or_default()
+                    .push((kind, Box::from(target.key().as_str()))),
+            }
+        }
+        for (i, mut e) in edges.into_iter().enumerate() {
+            e.sort();
+            e.dedup();
+            entities[i].relations = e.into_boxed_slice();
+        }
+        for (id, d) in dangling {
+            entities[id as usize].dangling = d.into_boxed_slice();
+        }
+        let names = NameIndex::build(&entities);
+        let mut uninterpreted_kinds: Vec<(String, usize)> = kind_counts.into_iter().collect();
+        uninterpreted_kinds.sort();
+        by_key.shrink_to_fit();
+        Snapshot {
+            entities,
+            by_key,
+            names,
+            problems,
+            conflicts,
+            uninterpreted_kinds,
+            built_at,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entities.is_empty()
+    }
+
+    pub fn entity(&self, id: Id) -> &Entity {
+        &self.entities[id as usize]
+    }
+
+    pub fn entities(&self) -> impl Iterator<Item = (Id, &Entity)> {
+        self.entities.iter().enumerate().map(|(i, e)| (i as Id, e))
+    }
+
+    /// Looks up a canonical key (`kind:namespace/name`, any case).
+    pub fn get(&self, key: &str) -> Option<Id> {
+        self.by_key.get(key.to_lowercase().as_str()).copied()
+    }
+
+    pub fn get_ref(&self, r: &EntityRef) -> Option<Id> {
+        self.by_key.get(r.key().as_str()).copied()
+    }
+
+    /// Entities named exactly `name` in the default namespace, in kind priority order.
+    pub fn by_name(&self, name: &str) -> Vec<Id> {
+        let name = name.to_lowercase();
+        let mut out: Vec<Id> = NAME_LOOKUP_ORDER
+            .iter()
+            .filter_map(|k| self.get_ref(&EntityRef::new(k, DEFAULT_NAMESPACE, &name)))
+            .collect();
+        if out.is_empty() {
+            // Unknown kinds or other namespaces: the name index finds exact names anywhere.
+            out = self.names.exact(self, &name);
+        }
+        out
+    }
+
+    pub fn names(&self) -> &NameIndex {
+        &self.names
+    }
+
+    /// The entity's owners: the ownedBy targets in the catalog, then dangling owner refs.
+    pub fn owners(&self, id: Id) -> (Vec<Id>, Vec<String>) {
+        let e = self.entity(id);
+        let found = e.related(RelKind::OwnedBy).collect();
+        let missing = e
+            .dangling
+            .iter()
+            .filter(|(k, _)| *k == RelKind::OwnedBy)
+            .map(|(_, r)| r.to_string())
+            .collect();
+        (found, missing)
+    }
+
+    /// Conflicts recorded for one key.
+    pub fn conflicts_for(&self, key: &str) -> impl Iterator<Item = &Conflict> {
+        self.conflicts.iter().filter(move |c| c.key == key)
+    }
+}

@@ -1,0 +1,343 @@
+//! Typed configuration: `config/switchboard.toml` (or `--config PATH`), then environment
+//! variables `SWITCHBOARD__SECTION__KEY` over it. Every key has a default, stated in the file;
+//! unknown keys and bad values are errors naming the file (or variable), the key and what was
+//! expected. Secrets come only from the environment and never print.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+
+use crate::catalog::parse::ParseLimits;
+
+/// Where the configuration is read from when `--config` is not given.
+pub const DEFAULT_PATH: &str = "config/switchboard.toml";
+const ENV_PREFIX: &str = "SWITCHBOARD__";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub database: Database,
+    pub catalog: Catalog,
+    pub oncall: OnCall,
+    pub log: Log,
+    pub chat: Chat,
+    pub http: Http,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Database {
+    /// `sqlite://PATH` or `postgres://…`. A password may only come from the environment.
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Database {
+            url: DatabaseUrl("sqlite://data/switchboard.db".into()),
+            max_connections: 5,
+        }
+    }
+}
+
+/// A database URL; its `Debug` hides any password.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", crate::store::redact(&self.0))
+    }
+}
+
+impl DatabaseUrl {
+    fn has_password(&self) -> bool {
+        crate::store::redact(&self.0) != self.0
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Catalog {
+    pub local: LocalCatalog,
+    pub max_file_bytes: usize,
+    pub max_yaml_depth: usize,
+    pub max_yaml_aliases: usize,
+    /// Default `--depth` of dependency and dependents answers.
+    pub default_depth: u32,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        let l = ParseLimits::default();
+        Catalog {
+            local: LocalCatalog::default(),
+            max_file_bytes: l.max_file_bytes,
+            max_yaml_depth: l.max_depth,
+            max_yaml_aliases: l.max_aliases,
+            default_depth: 10,
+        }
+    }
+}
+
+impl Catalog {
+    pub fn limits(&self) -> ParseLimits {
+        ParseLimits {
+            max_file_bytes: self.max_file_bytes,
+            max_depth: self.max_yaml_depth,
+            max_aliases: self.max_yaml_aliases,
+            ..ParseLimits::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalCatalog {
+    /// Files, directories and globs, relative to the working directory.
+    pub paths: Vec<String>,
+    /// Seconds between re-reads of the local files while serving; 0 turns it off.
+    pub interval_secs: u64,
+}
+
+impl Default for LocalCatalog {
+    fn default() -> Self {
+        LocalCatalog {
+            paths: vec![
+                "config/catalog/all.yaml".into(),
+                "config/catalog/acme-corp.yaml".into(),
+            ],
+            interval_secs: 300,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OnCall {
+    /// Static rotations file; a missing file means no rotations.
+    pub rotations: PathBuf,
+}
+
+impl Default for OnCall {
+    fn default() -> Self {
+        OnCall {
+            rotations: PathBuf::from("config/oncall.yaml"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Log {
+    /// A tracing filter: `info`, `switchboard=debug,sqlx=warn`, …
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Chat {
+    /// Attach the console to `serve` when no chat platform is configured and stdin is a terminal.
+    pub console: bool,
+}
+
+impl Default for Chat {
+    fn default() -> Self {
+        Chat { console: true }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Http {
+    /// Address of the health endpoint (`GET /healthz`); empty turns it off.
+    pub listen: String,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration. With `path` None the default file is used if it exists, else the
+    /// built-in defaults; a path given explicitly must exist.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        Self::load_with_env(path, std::env::vars())
+    }
+
+    /// As `load`, with the environment passed in (tests).
+    pub fn load_with_env(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let (text, name) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read configuration file {}", p.display()))?,
+                p.display().to_string(),
+            ),
+            None if Path::new(DEFAULT_PATH).exists() => (
+                std::fs::read_to_string(DEFAULT_PATH)
+                    .with_context(|| format!("cannot read configuration file {DEFAULT_PATH}"))?,
+                DEFAULT_PATH.to_string(),
+            ),
+            None => (String::new(), "built-in defaults".to_string()),
+        };
+        // The file alone first, so its errors point at its own lines.
+        let file_config: Config = toml::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{name}: {}", e.to_string().trim()))?;
+        if file_config.database.url.has_password() {
+            bail!(
+                "{name}: database.url contains a password; secrets come only from the environment \
+                 (set SWITCHBOARD__DATABASE__URL)"
+            );
+        }
+        let mut table: toml::Table = toml::from_str(&text)?;
+        let mut overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        if overrides.is_empty() {
+            return Ok(file_config);
+        }
+        overrides.sort();
+        for (var, value) in overrides {
+            let path: Vec<String> = var[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            set_path(&mut table, &path, parse_env_value(&value))
+                .with_context(|| format!("environment variable {var}"))?;
+            Config::deserialize(toml::Value::Table(table.clone())).map_err(|e| {
+                anyhow::anyhow!("environment variable {var}: {}", e.to_string().trim())
+            })?;
+        }
+        Ok(Config::deserialize(toml::Value::Table(table))?)
+    }
+}
+
+/// An environment value is read as a TOML value when it is one (`5`, `true`, `["a", "b"]`),
+/// else as a string.
+fn parse_env_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<()> {
+    match path {
+        [] => bail!("names no key"),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(t) => set_path(t, rest, value),
+                _ => bail!("`{first}` is not a section"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load_with_env(
+            Some(&path),
+            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+    }
+
+    #[test]
+    fn the_shipped_file_states_the_defaults() {
+        let shipped = Config::load_with_env(
+            Some(Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/config/switchboard.toml"
+            ))),
+            [],
+        )
+        .unwrap();
+        let defaults = Config::default();
+        assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_key() {
+        let err = load("[database]\nulr = \"x\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("switchboard.toml"), "{err}");
+        assert!(err.contains("ulr"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_say_what_was_expected() {
+        let err = load("[database]\nmax_connections = \"many\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("max_connections") || err.contains("integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_keys() {
+        let c = load(
+            "",
+            &[
+                ("SWITCHBOARD__DATABASE__MAX_CONNECTIONS", "9"),
+                ("SWITCHBOARD__CATALOG__LOCAL__PATHS", "[\"a.yaml\", \"b\"]"),
+                ("SWITCHBOARD__DATABASE__URL", "postgres://sb:s3cret@db/sb"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.database.max_connections, 9);
+        assert_eq!(c.catalog.local.paths, vec!["a.yaml", "b"]);
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_bad_environment_value_names_the_variable() {
+        let err = load("", &[("SWITCHBOARD__DATABASE__NOPE", "1")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SWITCHBOARD__DATABASE__NOPE"), "{err}");
+    }
+
+    #[test]
+    fn passwords_in_the_file_are_refused() {
+        let err = load("[database]\nurl = \"postgres://u:pw@h/db\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only from the environment"), "{err}");
+        assert!(!err.contains("pw@"), "{err}");
+    }
+}

@@ -1,0 +1,19 @@
+//! Switchboard: the chat-ops front door of an internal developer portal.
+//!
+//! Layers (see README.md, "Architecture"): `sources` read the systems of record; `catalog`
+//! parses, validates and relates what they hold; `store` keeps the durable copy; `sync` moves
+//! data from sources through the store into a `Snapshot`; `ask` answers questions from the
+//! snapshot; `bot` is the one entry point; `chat` holds the neutral reply model and adapters.
+
+pub mod ask;
+pub mod bot;
+pub mod catalog;
+pub mod chat;
+pub mod config;
+pub mod http;
+pub mod sources;
+pub mod store;
+pub mod sync;
+
+pub use bot::Bot;
+pub use chat::{ChatEvent, Intent, Reply};

@@ -1,0 +1,306 @@
+//! The `switchboard` command: serve (the default), shell, ask, sync, check, health.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use switchboard::catalog::Snapshot;
+use switchboard::chat::{ChatEvent, Platform, console, render};
+use switchboard::config::Config;
+use switchboard::sources::rotations::Rotations;
+use switchboard::store::Store;
+use switchboard::{Bot, sync};
+
+#[derive(Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Who owns it, who is on call, what breaks — from chat."
+)]
+struct Cli {
+    /// Configuration file [default: config/switchboard.toml if present, else built-in defaults]
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the bot (the default): sync, answer, re-sync on an interval.
+    Serve,
+    /// Talk to the bot in this terminal.
+    Shell {
+        /// Ask as this catalog user (e.g. user:guest).
+        #[arg(long = "as")]
+        as_user: Option<String>,
+    },
+    /// Ask one question and print the answer.
+    Ask {
+        question: Vec<String>,
+        #[arg(long = "as")]
+        as_user: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Answer from these catalog files alone, without the database.
+        #[arg(long)]
+        catalog: Vec<String>,
+    },
+    /// Read every source now and store the result.
+    Sync,
+    /// Validate catalog files as CI would: `file:line: message`, non-zero exit on errors.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Ask a running bot whether it is healthy (for container health checks).
+    Health,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let quiet = !matches!(cli.command, None | Some(Cmd::Serve));
+    init_logging(&config, quiet);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    match runtime.block_on(run(cli.command.unwrap_or(Cmd::Serve), config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config, quiet: bool) {
+    let default = if quiet {
+        "warn"
+    } else {
+        config.log.level.as_str()
+    };
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(default))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
+    match cmd {
+        Cmd::Serve => serve(config).await,
+        Cmd::Shell { as_user } => {
+            let (bot, store) = open(&config).await?;
+            let b = bot.clone();
+            tokio::task::spawn_blocking(move || {
+                let stdin = std::io::stdin();
+                let tty = stdin.is_terminal();
+                console::run(&b, as_user, stdin.lock(), std::io::stdout(), tty)
+            })
+            .await??;
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ask {
+            question,
+            as_user,
+            format,
+            catalog,
+        } => {
+            let bot = if catalog.is_empty() {
+                let (bot, store) = open(&config).await?;
+                store.close().await;
+                bot
+            } else {
+                let outcome = sync::scan_local(&catalog, &config, &mut |_, _| {});
+                let snap =
+                    Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp());
+                Arc::new(Bot::new(
+                    snap,
+                    Rotations::load(&config.oncall.rotations)?,
+                    config.catalog.default_depth,
+                ))
+            };
+            let reply = bot.handle(&ChatEvent {
+                platform: Platform::Console,
+                user: as_user,
+                text: question.join(" "),
+                now: None,
+            });
+            match format {
+                Format::Text => print!("{}", render::text(&reply)),
+                Format::Json => println!("{}", render::json(&reply)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Sync => {
+            let store =
+                Store::connect(&config.database.url.0, config.database.max_connections).await?;
+            let tty = std::io::stderr().is_terminal();
+            let (_, report) = sync::sync_local(&config, &store, move |files, entities| {
+                if tty {
+                    eprint!("\r\x1b[2Ksyncing local catalog: {files} files, {entities} entities");
+                    let _ = std::io::stderr().flush();
+                }
+            })
+            .await?;
+            if tty {
+                eprintln!();
+            }
+            println!("{}", report.summary());
+            store.close().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Check { paths } => Ok(check(&paths, &config)),
+        Cmd::Health => {
+            let body = switchboard::http::probe(&config.http.listen).await?;
+            println!("{body}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
+async fn open(config: &Config) -> Result<(Arc<Bot>, Store)> {
+    let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
+    let rotations = Rotations::load(&config.oncall.rotations)?;
+    let snapshot = if store.last_sync("local").await?.is_none() {
+        let (snap, report) = sync::sync_local(config, &store, |_, _| {}).await?;
+        tracing::info!("first start: {}", report.summary());
+        snap
+    } else {
+        sync::load_snapshot(&store).await?
+    };
+    Ok((
+        Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth)),
+        store,
+    ))
+}
+
+async fn serve(config: Config) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let (bot, store) = open(&config).await?;
+    tracing::info!(
+        entities = bot.snapshot().len(),
+        took = ?started.elapsed(),
+        "catalog loaded; answering"
+    );
+    if !config.http.listen.is_empty() {
+        let listener = tokio::net::TcpListener::bind(&config.http.listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
+        tokio::spawn(switchboard::http::serve_health(listener, bot.clone()));
+    }
+    // Re-read the sources on an interval; a failed sync keeps the current snapshot.
+    if config.catalog.local.interval_secs > 0 {
+        let (bot, store, cfg) = (bot.clone(), store.clone(), config.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(
+                cfg.catalog.local.interval_secs,
+            ));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match sync::sync_local(&cfg, &store, |_, _| {}).await {
+                    Ok((snap, report)) => {
+                        bot.swap_snapshot(snap);
+                        tracing::info!("{}", report.summary());
+                    }
+                    Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
+                }
+                match Rotations::load(&cfg.oncall.rotations) {
+                    Ok(r) => bot.swap_rotations(r),
+                    Err(e) => tracing::error!("rotations not reloaded: {e:#}"),
+                }
+            }
+        });
+    }
+    let console = config.chat.console && std::io::stdin().is_terminal();
+    if console {
+        let b = bot.clone();
+        tokio::task::spawn_blocking(move || {
+            console::run(&b, None, std::io::stdin().lock(), std::io::stdout(), true)
+        })
+        .await??;
+    } else {
+        tracing::info!("no chat platform configured and no terminal attached; serving health only");
+        tokio::signal::ctrl_c().await?;
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints every problem as `file:line: message`; exit 1 when anything would be quarantined or lost.
+fn check(paths: &[String], config: &Config) -> ExitCode {
+    let outcome = sync::scan_local(paths, config, &mut |_, _| {});
+    let mut errors = 0usize;
+    for (file, issues) in &outcome.issues {
+        for i in issues {
+            println!("{file}:{}: {}", i.line, i.message);
+            errors += usize::from(i.fatal);
+        }
+    }
+    for p in outcome
+        .problems
+        .iter()
+        .filter(|p| p.line == 0 && !outcome.issues.iter().any(|(f, _)| *f == p.location))
+    {
+        println!("{}:0: {}", p.location, p.message);
+        errors += 1;
+    }
+    let n = outcome.entities.len();
+    let quarantined = outcome
+        .entities
+        .iter()
+        .filter(|e| e.is_quarantined())
+        .count();
+    let snap = Snapshot::build(outcome.entities, Vec::new(), Utc::now().timestamp());
+    for c in &snap.conflicts {
+        println!(
+            "{}:{}: warning: {} is already defined at {}:{}; this definition is ignored",
+            c.ignored.location, c.ignored.line, c.key, c.kept.location, c.kept.line
+        );
+    }
+    for (_, e) in snap.entities() {
+        for (kind, target) in e.dangling.iter() {
+            println!(
+                "{}:{}: warning: {} {} {target}, which is not in these files",
+                e.origin.location,
+                e.origin.line,
+                e.key(),
+                kind.as_str()
+            );
+        }
+    }
+    eprintln!(
+        "checked {} files: {n} entities, {quarantined} would be quarantined, {errors} errors",
+        outcome.files_read
+    );
+    if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

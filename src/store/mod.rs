@@ -1,0 +1,338 @@
+//! Database access: the durable copy of the catalog and the record of syncs.
+//!
+//! One code path serves SQLite (the embedded default) and PostgreSQL through sqlx's Any driver;
+//! only the migrations differ per backend. Functions are named for what they mean to the rest of
+//! the program; parameters are always bound.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::catalog::snapshot::Problem;
+use crate::catalog::{Provenance, RawEntity};
+
+/// Which database a URL points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!(
+                "database.url must start with sqlite: or postgres:, got `{}`",
+                redact(url)
+            )
+        }
+    }
+}
+
+/// A URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Summary of one completed sync.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncRun {
+    pub source: String,
+    pub started_at: i64,
+    pub finished_at: i64,
+    pub files: i64,
+    pub entities: i64,
+    pub quarantined: i64,
+    pub problems: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    pub backend: Backend,
+}
+
+/// Rows per multi-row INSERT: 10 parameters each stays far below both backends' limits.
+const BATCH: usize = 200;
+
+impl Store {
+    /// Connects (creating the SQLite file and its directory if needed) and applies migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url)?;
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite:")
+                .trim_start_matches("//")
+                .split('?')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !path.is_empty() && path != ":memory:" {
+                if let Some(dir) = Path::new(&path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("cannot create the database directory {}", dir.display())
+                    })?;
+                }
+                if !url.contains('?') {
+                    url.push_str("?mode=rwc");
+                }
+            }
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
+        let store = Store { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .context("applying database migrations")?;
+        Ok(())
+    }
+
+    /// Replaces what a source delivered with the result of a new sync, in one transaction.
+    /// Rows from `kept_locations` (files the sync could not read) are left as they were:
+    /// a failed read never deletes what an earlier sync saw.
+    pub async fn replace_source(
+        &self,
+        source: &str,
+        entities: &[RawEntity],
+        problems: &[Problem],
+        kept_locations: &[String],
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let existing: Vec<String> =
+            sqlx::query("SELECT DISTINCT location FROM entities WHERE source = $1")
+                .bind(source)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect();
+        for loc in existing.iter().filter(|l| !kept_locations.contains(l)) {
+            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
+                .bind(source)
+                .bind(loc)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let start_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM entities")
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        for (chunk_no, chunk) in entities.chunks(BATCH).enumerate() {
+            let sql = insert_sql(
+                "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
+                 quarantined, reasons, body, seq) VALUES ",
+                10,
+                chunk.len(),
+                " ON CONFLICT (source, location, line) DO UPDATE SET entity_key = excluded.entity_key, \
+                 commit_sha = excluded.commit_sha, fetched_at = excluded.fetched_at, \
+                 quarantined = excluded.quarantined, reasons = excluded.reasons, \
+                 body = excluded.body, seq = excluded.seq",
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (i, e) in chunk.iter().enumerate() {
+                let p = &e.provenance;
+                q = q
+                    .bind(source)
+                    .bind(p.location.clone())
+                    .bind(p.line as i64)
+                    .bind(e.key.clone())
+                    .bind(p.commit.clone())
+                    .bind(p.fetched_at)
+                    .bind(i64::from(e.is_quarantined()))
+                    .bind(serde_json::to_string(&e.reasons)?)
+                    .bind(serde_json::to_string(&e.body)?)
+                    .bind(start_seq + 1 + (chunk_no * BATCH + i) as i64);
+            }
+            q.execute(&mut *tx).await.context("storing entities")?;
+        }
+        sqlx::query("DELETE FROM sync_problems WHERE source = $1")
+            .bind(source)
+            .execute(&mut *tx)
+            .await?;
+        for (chunk_no, chunk) in problems.chunks(BATCH).enumerate() {
+            let sql = insert_sql(
+                "INSERT INTO sync_problems (source, location, line, message, seq) VALUES ",
+                5,
+                chunk.len(),
+                "",
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (i, p) in chunk.iter().enumerate() {
+                q = q
+                    .bind(source)
+                    .bind(p.location.clone())
+                    .bind(p.line as i64)
+                    .bind(p.message.clone())
+                    .bind((chunk_no * BATCH + i) as i64);
+            }
+            q.execute(&mut *tx).await.context("storing sync problems")?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Everything stored, in the order the sources delivered it, to rebuild the snapshot.
+    pub async fn load_catalog(&self) -> Result<(Vec<RawEntity>, Vec<Problem>)> {
+        let rows = sqlx::query(
+            "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
+             FROM entities ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .context("loading the catalog from the database")?;
+        let mut entities = Vec::with_capacity(rows.len());
+        for r in rows {
+            let reasons: String = r.get(6);
+            let body: String = r.get(7);
+            entities.push(RawEntity {
+                key: r.get(3),
+                provenance: Provenance {
+                    source: r.get(0),
+                    location: r.get(1),
+                    line: r.get::<i64, _>(2) as u32,
+                    commit: r.get(4),
+                    fetched_at: r.get(5),
+                },
+                reasons: serde_json::from_str(&reasons).context("stored reasons are corrupt")?,
+                body: serde_json::from_str(&body).context("stored entity is corrupt")?,
+            });
+        }
+        let problems =
+            sqlx::query("SELECT location, line, message FROM sync_problems ORDER BY source, seq")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| Problem {
+                    location: r.get(0),
+                    line: r.get::<i64, _>(1) as u32,
+                    message: r.get(2),
+                })
+                .collect();
+        Ok((entities, problems))
+    }
+
+    pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sync_runs (source, started_at, finished_at, files, entities, quarantined, problems) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(run.source.clone())
+        .bind(run.started_at)
+        .bind(run.finished_at)
+        .bind(run.files)
+        .bind(run.entities)
+        .bind(run.quarantined)
+        .bind(run.problems)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The most recent completed sync of a source.
+    pub async fn last_sync(&self, source: &str) -> Result<Option<SyncRun>> {
+        let row = sqlx::query(
+            "SELECT source, started_at, finished_at, files, entities, quarantined, problems \
+             FROM sync_runs WHERE source = $1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(source)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| SyncRun {
+            source: r.get(0),
+            started_at: r.get(1),
+            finished_at: r.get(2),
+            files: r.get(3),
+            entities: r.get(4),
+            quarantined: r.get(5),
+            problems: r.get(6),
+        }))
+    }
+
+    /// How many entity rows a source has stored.
+    pub async fn count_entities(&self, source: &str) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM entities WHERE source = $1")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0),
+        )
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
+fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::from(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show() {
+        assert_eq!(
+            redact("postgres://sb:hunter2@db:5432/sb"),
+            "postgres://sb:***@db:5432/sb"
+        );
+        assert_eq!(redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn insert_sql_numbers_parameters() {
+        assert_eq!(insert_sql("I ", 2, 2, ""), "I ($1, $2), ($3, $4)");
+    }
+}

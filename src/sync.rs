@@ -1,0 +1,126 @@
+//! Syncing: read the sources, store what they hold, build the snapshot the bot answers from.
+//!
+//! The store is written first and the snapshot built after, so a crash between the two loses
+//! nothing: the next start-up rebuilds the snapshot from the store.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use chrono::Utc;
+
+use crate::catalog::Snapshot;
+use crate::config::Config;
+use crate::sources::local::{self, ScanOutcome};
+use crate::store::{Store, SyncRun};
+
+/// What a sync did, for people and logs.
+#[derive(Clone, Debug)]
+pub struct SyncReport {
+    pub files: usize,
+    pub entities: usize,
+    pub quarantined: usize,
+    pub problems: usize,
+    pub conflicts: usize,
+    pub unreadable: Vec<String>,
+    pub took: Duration,
+}
+
+impl SyncReport {
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "synced {} files: {} entities ({} quarantined), {} problems, {} conflicts in {:.2?}",
+            self.files, self.entities, self.quarantined, self.problems, self.conflicts, self.took
+        );
+        if !self.unreadable.is_empty() {
+            s.push_str(&format!(
+                "; {} unreadable files kept from the last sync",
+                self.unreadable.len()
+            ));
+        }
+        s
+    }
+}
+
+/// Scans the configured local paths without touching a database.
+pub fn scan_local(
+    paths: &[String],
+    config: &Config,
+    progress: &mut dyn FnMut(usize, usize),
+) -> ScanOutcome {
+    local::scan(
+        paths,
+        &config.catalog.limits(),
+        Utc::now().timestamp(),
+        progress,
+    )
+}
+
+/// A full sync of the local source: scan, store, rebuild.
+pub async fn sync_local(
+    config: &Config,
+    store: &Store,
+    mut progress: impl FnMut(usize, usize) + Send + 'static,
+) -> Result<(Snapshot, SyncReport)> {
+    let started = Instant::now();
+    let started_at = Utc::now().timestamp();
+    let paths = config.catalog.local.paths.clone();
+    let cfg = config.clone();
+    let outcome = tokio::task::spawn_blocking(move || scan_local(&paths, &cfg, &mut progress))
+        .await
+        .context("the catalog scan stopped unexpectedly")?;
+    store
+        .replace_source(
+            "local",
+            &outcome.entities,
+            &outcome.problems,
+            &outcome.unreadable,
+        )
+        .await?;
+    let quarantined = outcome
+        .entities
+        .iter()
+        .filter(|e| e.is_quarantined())
+        .count();
+    let (files, n, problems) = (
+        outcome.files_read,
+        outcome.entities.len(),
+        outcome.problems.len(),
+    );
+    let unreadable = outcome.unreadable.clone();
+    let snapshot = if unreadable.is_empty() {
+        Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp())
+    } else {
+        // Entities kept from unreadable files live only in the store now.
+        load_snapshot(store).await?
+    };
+    store
+        .record_sync_run(&SyncRun {
+            source: "local".into(),
+            started_at,
+            finished_at: Utc::now().timestamp(),
+            files: files as i64,
+            entities: n as i64,
+            quarantined: quarantined as i64,
+            problems: problems as i64,
+        })
+        .await?;
+    let report = SyncReport {
+        files,
+        entities: n,
+        quarantined,
+        problems,
+        conflicts: snapshot.conflicts.len(),
+        unreadable,
+        took: started.elapsed(),
+    };
+    Ok((snapshot, report))
+}
+
+/// Rebuilds the snapshot from the store (start-up, or after a partial sync).
+pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
+    let (entities, problems) = store.load_catalog().await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        Snapshot::build(entities, problems, Utc::now().timestamp())
+    })
+    .await?)
+}
