@@ -415,19 +415,22 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let hops = graph::dependents(snap, id, depth);
     let e = snap.entity(id);
     let mut r = Reply::new(Intent::Dependents, &q.query);
+    // Owning teams of everything affected; owners missing from the catalog are listed too.
     let mut teams: BTreeSet<Id> = BTreeSet::new();
+    let mut missing_teams: BTreeSet<String> = BTreeSet::new();
     for h in &hops {
-        let (owners, _) = snap.owners(h.id);
+        let (owners, missing) = snap.owners(h.id);
         teams.extend(owners);
+        missing_teams.extend(missing);
     }
+    let team_count = teams.len() + missing_teams.len();
     r.view.headline = match hops.len() {
         0 => format!("Nothing in the catalog depends on {}", e.name),
         n => format!(
-            "{n} {} affected if {} goes down, owned by {} {}",
+            "{n} {} affected if {} goes down, owned by {team_count} {}",
             plural(n, "entity", "entities"),
             e.name,
-            teams.len(),
-            plural(teams.len(), "team", "teams")
+            plural(team_count, "team", "teams")
         ),
     };
     if !hops.is_empty() {
@@ -456,14 +459,24 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         }
         team_lines.push(line);
     }
+    team_lines.extend(
+        missing_teams
+            .iter()
+            .map(|m| format!("{m} (not in the catalog) — no on-call rotation")),
+    );
     if !team_lines.is_empty() {
         r.view
             .sections
             .push(Section::new("Teams to call", team_lines, LIST_LIMIT));
     }
+    let team_refs: Vec<String> = teams
+        .iter()
+        .map(|&t| snap.entity(t).key())
+        .chain(missing_teams)
+        .collect();
     r.result = json!({
         "dependents": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
-        "teams": teams.iter().map(|&t| snap.entity(t).key()).collect::<Vec<_>>(),
+        "teams": team_refs,
         "oncall": oncall_json,
         "depth": depth,
     });

@@ -46,7 +46,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
     let docs = match parse::parse_file(bytes, limits) {
         Ok(d) => d,
         Err(e) => {
-            report.problem(origin, 1, format!("file rejected: {e}"));
+            report.problem(origin, 1, format!("file rejected: {e}"), true);
             return report;
         }
     };
@@ -54,14 +54,17 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
         let body = match doc.value {
             Ok(ref v) => v,
             Err(ref e) => {
-                report.problem(origin, doc.line, e.clone());
+                report.problem(origin, doc.error_line, e.clone(), true);
                 continue;
             }
         };
         let (kind, namespace, name) = match identity(body) {
             Ok(id) => id,
             Err(e) => {
-                report.problem(origin, doc.line, e);
+                // A YAML file that is no entity at all (an OpenAPI spec beside the catalog
+                // files) is skipped with a note; an entity missing its name is an error.
+                let is_entity = body.get("kind").is_some() || body.get("apiVersion").is_some();
+                report.problem(origin, doc.line, e, is_entity);
                 continue;
             }
         };
@@ -117,11 +120,15 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
 }
 
 impl FileReport {
-    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String) {
+    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String, fatal: bool) {
         self.issues.push(LineIssue {
             line,
-            message: message.clone(),
-            fatal: true,
+            message: if fatal {
+                message.clone()
+            } else {
+                format!("warning: {message}; skipped")
+            },
+            fatal,
         });
         self.problems.push(Problem {
             location: origin.location.to_string(),

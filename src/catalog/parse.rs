@@ -39,6 +39,8 @@ pub struct Document {
     pub text: String,
     /// The parsed value, or why it could not be parsed.
     pub value: Result<Value, String>,
+    /// 1-based line in the file where parsing failed (the document's line when it did not).
+    pub error_line: u32,
 }
 
 /// Why a whole file was rejected before any document was read.
@@ -68,20 +70,22 @@ pub fn parse_file(bytes: &[u8], limits: &ParseLimits) -> Result<Vec<Document>, F
         let Some(first) = first_content_line(&body) else {
             continue;
         };
-        let value = parse_document(&body, limits);
-        if matches!(value, Ok(Value::Null)) {
-            continue;
-        }
+        let (value, error_line) = match parse_document(&body, limits) {
+            Ok(Value::Null) => continue,
+            Ok(v) => (Ok(v), start + first),
+            Err((rel, msg)) => (Err(msg), rel.map_or(start + first, |l| start + l)),
+        };
         docs.push(Document {
             line: start + first,
             text: body,
             value,
+            error_line,
         });
     }
     Ok(docs)
 }
 
-fn parse_document(body: &str, limits: &ParseLimits) -> Result<Value, String> {
+fn parse_document(body: &str, limits: &ParseLimits) -> Result<Value, (Option<u32>, String)> {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = limits.max_depth;
     budget.max_aliases = limits.max_aliases;
@@ -94,17 +98,18 @@ fn parse_document(body: &str, limits: &ParseLimits) -> Result<Value, String> {
     options.alias_limits.max_replay_stack_depth = limits.max_depth;
     options.with_snippet = false;
     serde_saphyr::from_str_with_options::<Value>(body, options).map_err(|e| {
+        let line = e.location().map(|l| l.line() as u32).filter(|&l| l > 0);
         let msg = e.to_string();
-        // Keep the first line: the rest of saphyr's message repeats the position.
-        let first = msg
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
-        format!("invalid YAML: {first}")
+        // Keep the first line, without the position: the caller reports the file's own line.
+        let first = msg.lines().next().unwrap_or("invalid YAML").trim();
+        let first = AT_LINE.replace(first, "");
+        (line, format!("invalid YAML: {}", first.trim()))
     })
 }
+
+static AT_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\s*at line \d+,? column \d+\.?$").expect("regex")
+});
 
 /// Yields (0-based line offset of the document, document text) for each `---`-separated part.
 fn split_documents(text: &str) -> Vec<(u32, String)> {

@@ -149,13 +149,14 @@ pub fn similarity(q: &str, c: &str) -> f32 {
     let mut s = 1.0 - d as f32 / longest as f32;
     let qwords: Vec<&str> = q.split('-').collect();
     let cwords: Vec<&str> = c.split('-').collect();
-    if qwords.len() == cwords.len()
-        && qwords
-            .iter()
-            .zip(&cwords)
-            .all(|(a, b)| b.starts_with(a) || a.starts_with(b))
-    {
-        s = s.max(0.9);
+    let starts = |(a, b): (&&str, &&str)| b.starts_with(*a) || a.starts_with(*b);
+    if qwords.iter().zip(&cwords).all(starts) {
+        if qwords.len() == cwords.len() {
+            s = s.max(0.9);
+        } else if qwords.len() < cwords.len() {
+            // "wayback" → "wayback-archive": a plausible candidate, never a sure one.
+            s = s.max(0.78);
+        }
     }
     s
 }

@@ -105,7 +105,10 @@ impl Entity {
     pub fn display_name(&self) -> &str {
         self.title
             .as_deref()
-            .or(self.profile.as_ref().and_then(|p| p.display_name.as_deref()))
+            .or(self
+                .profile
+                .as_ref()
+                .and_then(|p| p.display_name.as_deref()))
             .unwrap_or(&self.name)
     }
 

@@ -1,0 +1,527 @@
+//! Conversations with the bot over the Backstage example catalog and the demo rotations.
+
+mod common;
+
+use common::{Convo, catalog_dir, examples, fixture, snapshot};
+use serde_json::Value;
+use switchboard::Intent;
+use switchboard::chat::render;
+
+fn json(r: &switchboard::Reply) -> Value {
+    serde_json::from_str(&render::json(r)).unwrap()
+}
+
+fn refs(v: &Value, field: &str) -> Vec<String> {
+    v[field]
+        .as_array()
+        .unwrap_or_else(|| panic!("{field} missing in {v}"))
+        .iter()
+        .map(|x| {
+            x["ref"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| x.as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn who_owns_artist_lookup_names_team_a_with_provenance() {
+    let c = Convo::over(&examples());
+    let r = c.say("who owns artist-lookup?");
+    assert_eq!(r.intent, Intent::Owner);
+    assert_eq!(r.entity.as_deref(), Some("component:default/artist-lookup"));
+    let j = json(&r);
+    assert_eq!(j["result"]["owners"][0]["ref"], "group:default/team-a");
+    assert_eq!(j["result"]["owners"][0]["in_catalog"], true);
+    assert!(
+        j["result"]["owners"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("artist-lookup-component.yaml")
+    );
+    assert_eq!(j["provenance"][0]["source"], "local");
+    assert!(
+        j["provenance"][0]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("components/artist-lookup-component.yaml")
+    );
+    let text = render::text(&r);
+    assert!(text.contains("team-a@example.com"), "{text}");
+    assert!(text.contains("artist-lookup-component.yaml:1"), "{text}");
+    // The short command gives the same answer.
+    assert_eq!(json(&c.say("owner artist-lookup"))["result"], j["result"]);
+}
+
+#[test]
+fn an_owner_that_is_not_in_the_catalog_is_a_warning_not_a_failure() {
+    let dir = catalog_dir(&[(
+        "c.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: payments-team\n",
+    )]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let r = c.say("who owns checkout");
+    let j = json(&r);
+    assert_eq!(
+        j["result"]["owners"][0]["ref"],
+        "group:default/payments-team"
+    );
+    assert_eq!(j["result"]["owners"][0]["in_catalog"], false);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("group:default/payments-team") && w.contains("not in the catalog"))
+    );
+}
+
+#[test]
+fn conflicting_definitions_show_in_the_owner_answer() {
+    let dir = catalog_dir(&[
+        (
+            "a.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+        ),
+    ]);
+    let r = Convo::over(&[dir.path().display().to_string()]).say("who owns checkout");
+    let j = json(&r);
+    assert_eq!(j["result"]["owners"][0]["ref"], "group:default/team-a");
+    assert_eq!(j["result"]["conflicts"][0]["ref"], "team-b");
+    assert!(
+        j["result"]["conflicts"][0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("b.yaml")
+    );
+}
+
+#[test]
+fn typos_and_titles_find_the_entity_and_say_so() {
+    let c = Convo::over(&examples());
+    let r = c.say("who owns artst lookup");
+    assert_eq!(r.entity.as_deref(), Some("component:default/artist-lookup"));
+    assert!(r.warnings[0].contains("closest match"), "{:?}", r.warnings);
+    let r = c.say("Artist Lookup");
+    assert_eq!(r.entity.as_deref(), Some("component:default/artist-lookup"));
+}
+
+#[test]
+fn plural_and_spaced_names_resolve() {
+    let dir = catalog_dir(&[(
+        "c.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments-service\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: fraud-service\n  title: Fraud Detection\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+    )]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    assert_eq!(
+        c.say("who owns payment service").entity.as_deref(),
+        Some("component:default/payments-service")
+    );
+    assert_eq!(
+        c.say("who owns fraud detection").entity.as_deref(),
+        Some("component:default/fraud-service")
+    );
+}
+
+#[test]
+fn ambiguous_names_ask_did_you_mean_and_never_guess() {
+    let c = Convo::over(&examples());
+    let r = c.say("who owns wayback");
+    assert_eq!(r.entity, None);
+    assert!(r.suggestions.len() >= 2, "{:?}", r.suggestions);
+    assert!(r.suggestions.iter().all(|s| s.contains("wayback")));
+    assert!(render::text(&r).contains("Did you mean"));
+    let j = json(&r);
+    assert_eq!(j["intent"], "owner");
+    assert_eq!(j["entity"], Value::Null);
+}
+
+#[test]
+fn unknown_entities_get_a_clear_message() {
+    let c = Convo::over(&examples());
+    let r = c.say("who owns quantum-flux-capacitor");
+    assert_eq!(r.entity, None);
+    assert!(
+        r.view
+            .headline
+            .contains("No entity named “quantum-flux-capacitor”"),
+        "{}",
+        r.view.headline
+    );
+    assert!(r.suggestions.is_empty());
+    let r = c.say("please make me a sandwich with extra cheese");
+    assert_eq!(r.intent, Intent::Unknown);
+}
+
+#[test]
+fn the_same_name_in_two_kinds_answers_the_component_and_mentions_the_api() {
+    let c = Convo::over(&examples());
+    let r = c.say("wayback-archive");
+    assert_eq!(
+        r.entity.as_deref(),
+        Some("component:default/wayback-archive")
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("api:default/wayback-archive")),
+        "{:?}",
+        r.warnings
+    );
+    let r = c.say("info api:wayback-archive");
+    assert_eq!(r.entity.as_deref(), Some("api:default/wayback-archive"));
+}
+
+#[test]
+fn oncall_follows_entity_to_team_to_rotation_to_person() {
+    let c = Convo::over(&examples());
+    let r = c.say("who is on call for artist-lookup?");
+    let j = json(&r);
+    assert_eq!(j["intent"], "oncall");
+    // team-a hands off weekly from Mon 5 Jan 2026 09:00 through three people;
+    // 18 Nov 2026 is in week 45: 45 % 3 = 0 → breanna.davison, until Mon 23 Nov 09:00.
+    assert_eq!(
+        j["result"]["oncall"][0]["user"],
+        "user:default/breanna.davison"
+    );
+    assert_eq!(j["result"]["oncall"][0]["rotation"], "team-a-primary");
+    assert_eq!(
+        j["result"]["oncall"][0]["until"],
+        "2026-11-23T09:00:00+00:00"
+    );
+    assert!(
+        j["result"]["oncall"][0]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("oncall.yaml")
+    );
+    assert_eq!(
+        j["result"]["chain"],
+        serde_json::json!([
+            "component:default/artist-lookup",
+            "group:default/team-a",
+            "rotation:team-a-primary",
+            "user:default/breanna.davison"
+        ])
+    );
+    assert_eq!(
+        json(&c.say("oncall artist-lookup"))["result"]["oncall"],
+        j["result"]["oncall"]
+    );
+}
+
+#[test]
+fn oncall_at_another_moment_and_through_an_override() {
+    let c = Convo::over(&examples());
+    let j = json(&c.say("oncall artist-lookup at 2026-11-24 10:00"));
+    assert_eq!(
+        j["result"]["oncall"][0]["user"],
+        "user:default/janelle.dawe"
+    );
+    let j = json(&c.say("oncall team-a at 2026-12-25 12:00"));
+    assert_eq!(j["result"]["oncall"][0]["user"], "user:default/guest");
+    assert_eq!(
+        j["result"]["oncall"][0]["until"],
+        "2026-12-27T09:00:00+00:00"
+    );
+    let r = c.say("oncall team-a at the next full moon");
+    assert!(
+        r.view.headline.contains("can't read the time"),
+        "{}",
+        r.view.headline
+    );
+}
+
+#[test]
+fn oncall_climbs_the_group_tree_and_says_when_nothing_covers() {
+    let c = Convo::over(&examples());
+    // wayback-archive-ingestion is owned by team-d, under boxoffice, under infrastructure,
+    // and only infrastructure has a rotation.
+    let j = json(&c.say("oncall wayback-archive-ingestion"));
+    assert_eq!(
+        j["result"]["chain"],
+        serde_json::json!([
+            "component:default/wayback-archive-ingestion",
+            "group:default/team-d",
+            "group:default/boxoffice",
+            "group:default/infrastructure",
+            "rotation:infrastructure",
+            // Two people, weekly from 5 Jan 2026: week 45 is odd → the second.
+            "user:default/lucy.sheehan"
+        ])
+    );
+    // The organisation at the top has no rotation and nothing above it.
+    let r = c.say("oncall acme-corp");
+    let j = json(&r);
+    assert_eq!(j["result"]["oncall"].as_array().unwrap().len(), 0, "{j}");
+    assert!(
+        r.view
+            .headline
+            .starts_with("No on-call rotation covers acme-corp"),
+        "{}",
+        r.view.headline
+    );
+    assert!(render::text(&r).contains("oncall.yaml"));
+}
+
+#[test]
+fn dependents_include_consumers_through_the_provided_api() {
+    let c = Convo::over(&examples());
+    let r = c.say("what breaks if wayback-archive goes down?");
+    assert_eq!(r.intent, Intent::Dependents);
+    let j = json(&r);
+    let deps = &j["result"]["dependents"];
+    assert_eq!(deps[0]["ref"], "component:default/wayback-search");
+    assert_eq!(deps[0]["depth"], 1);
+    assert_eq!(
+        deps[0]["path"],
+        serde_json::json!([
+            "component:default/wayback-archive",
+            "api:default/wayback-archive",
+            "component:default/wayback-search"
+        ])
+    );
+    assert!(refs(&j["result"], "teams").len() == 1);
+}
+
+#[test]
+fn dependencies_list_consumed_apis_and_their_providers() {
+    let c = Convo::over(&examples());
+    let j = json(&c.say("what does wayback-search depend on"));
+    let got = refs(&j["result"], "dependencies");
+    assert_eq!(
+        got,
+        [
+            "api:default/wayback-archive",
+            "component:default/wayback-archive"
+        ]
+    );
+    assert_eq!(
+        j["result"]["dependencies"][1]["path"][1],
+        "api:default/wayback-archive"
+    );
+}
+
+const CHAIN: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: a
+spec: {type: service, lifecycle: production, owner: team-a, dependsOn: [b]}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: b
+spec: {type: service, lifecycle: production, owner: team-b, dependsOn: [c]}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: c
+spec: {type: service, lifecycle: production, owner: team-c, dependsOn: [a], system: shop}
+---
+apiVersion: backstage.io/v1alpha1
+kind: System
+metadata:
+  name: shop
+spec: {owner: team-c}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-a
+spec: {type: team, children: []}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-b
+spec: {type: team, children: []}
+";
+
+#[test]
+fn dependents_are_transitive_survive_cycles_and_respect_depth() {
+    let dir = catalog_dir(&[("c.yaml", CHAIN)]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    // a → b → c → a: what depends on c? b (1), a (2); the cycle back to c ends the walk.
+    let j = json(&c.say("what depends on c"));
+    let got: Vec<(String, u64)> = j["result"]["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["ref"].as_str().unwrap().to_string(),
+                d["depth"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("component:default/b".into(), 1),
+            ("component:default/a".into(), 2)
+        ]
+    );
+    assert_eq!(
+        j["result"]["dependents"][1]["path"],
+        serde_json::json!([
+            "component:default/c",
+            "component:default/b",
+            "component:default/a"
+        ])
+    );
+    assert_eq!(
+        refs(&j["result"], "teams"),
+        ["group:default/team-a", "group:default/team-b"]
+    );
+    let j = json(&c.say("dependents c --depth 1"));
+    assert_eq!(refs(&j["result"], "dependents"), ["component:default/b"]);
+    let r = c.say("dependents c --depth 0");
+    assert!(r.view.headline.contains("--depth"), "{}", r.view.headline);
+}
+
+#[test]
+fn blast_radius_of_a_system_covers_its_parts() {
+    let dir = catalog_dir(&[("c.yaml", CHAIN)]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let j = json(&c.say("blast radius shop"));
+    let got = refs(&j["result"], "dependents");
+    assert_eq!(got[0], "component:default/c");
+    assert_eq!(j["result"]["dependents"][0]["depth"], 0);
+    assert!(
+        got.contains(&"component:default/b".to_string())
+            && got.contains(&"component:default/a".to_string())
+    );
+    let b = j["result"]["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["ref"] == "component:default/b")
+        .unwrap();
+    assert_eq!(
+        b["path"],
+        serde_json::json!([
+            "system:default/shop",
+            "component:default/c",
+            "component:default/b"
+        ])
+    );
+}
+
+#[test]
+fn blast_radius_lists_teams_with_their_oncall() {
+    let c = Convo::over(&[fixture("backstage-examples")]);
+    // dream11 and myservice consume artist-lookup directly (consumesApis: component:artist-lookup).
+    let j = json(&c.say("blast radius artist-lookup"));
+    let got = refs(&j["result"], "dependents");
+    assert!(
+        got.contains(&"component:default/dream11-svc".to_string()),
+        "{got:?}"
+    );
+    assert!(
+        got.contains(&"component:default/demo-service".to_string()),
+        "{got:?}"
+    );
+    let text = render::text(&c.say("blast radius artist-lookup"));
+    assert!(text.contains("Teams to call"), "{text}");
+}
+
+#[test]
+fn quarantined_entities_are_findable_and_badged() {
+    let c = Convo::over(&[fixture("backstage-examples")]);
+    let r = c.say("info invalid component");
+    assert_eq!(
+        r.entity.as_deref(),
+        Some("component:default/invalid component")
+    );
+    assert_eq!(r.view.badge.as_deref(), Some("degraded"));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("quarantined") && w.contains("invalid-component.yaml")),
+        "{:?}",
+        r.warnings
+    );
+}
+
+#[test]
+fn find_filters_by_kind_owner_and_tag() {
+    let c = Convo::over(&examples());
+    let j = json(&c.say("find kind:component owner:team-a"));
+    let got: Vec<String> = j["result"]["matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(got.contains(&"component:default/artist-lookup".into()));
+    assert!(got.iter().all(|g| g.starts_with("component:")));
+    let j = json(&c.say("find artist tag:java"));
+    assert_eq!(
+        j["result"]["matches"],
+        serde_json::json!(["component:default/artist-lookup"])
+    );
+    let j = json(&c.say("find zzzzzz"));
+    assert_eq!(j["result"]["total"], 0);
+}
+
+#[test]
+fn help_is_generated_from_the_grammar() {
+    let c = Convo::over(&examples());
+    let r = c.say("help");
+    let text = render::text(&r);
+    for cmd in switchboard::ask::grammar::COMMANDS {
+        assert!(text.contains(cmd.usage), "{} missing", cmd.usage);
+    }
+    let r = c.say("help on call");
+    assert_eq!(r.result["commands"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn json_answers_have_the_documented_fields() {
+    let c = Convo::over(&examples());
+    for q in [
+        "who owns artist-lookup",
+        "oncall artist-lookup",
+        "deps wayback-search",
+        "dependents wayback-archive",
+        "artist-lookup",
+        "find artist",
+        "help",
+        "who owns nothing-here",
+    ] {
+        let j = json(&c.say(q));
+        for field in [
+            "intent",
+            "query",
+            "entity",
+            "result",
+            "provenance",
+            "suggestions",
+            "warnings",
+        ] {
+            assert!(j.get(field).is_some(), "{q}: {field} missing in {j}");
+        }
+        assert_eq!(j["query"], q);
+    }
+}
+
+#[test]
+fn a_snapshot_swap_is_seen_by_the_next_question() {
+    let c = Convo::over(&examples());
+    assert!(c.say("who owns checkout").entity.is_none());
+    let dir = catalog_dir(&[(
+        "c.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+    )]);
+    c.bot
+        .swap_snapshot(snapshot(&[dir.path().display().to_string()]));
+    assert_eq!(
+        c.say("who owns checkout").entity.as_deref(),
+        Some("component:default/checkout")
+    );
+}

@@ -1,0 +1,146 @@
+//! Helpers shared by the integration tests: fixtures, a conversation with a real bot, and real
+//! databases (a SQLite file per test; a fresh PostgreSQL database per test when
+//! SWITCHBOARD_TEST_POSTGRES_URL is set).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard::catalog::Snapshot;
+use switchboard::catalog::parse::ParseLimits;
+use switchboard::chat::{ChatEvent, Platform};
+use switchboard::sources::local;
+use switchboard::sources::rotations::Rotations;
+use switchboard::{Bot, Reply};
+
+/// A path under tests/fixtures, as a string.
+pub fn fixture(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The Backstage example catalog, as a newcomer's demo loads it.
+pub fn examples() -> Vec<String> {
+    vec![
+        fixture("backstage-examples/all.yaml"),
+        fixture("backstage-examples/acme-corp.yaml"),
+    ]
+}
+
+pub fn scan(paths: &[String]) -> local::ScanOutcome {
+    local::scan(
+        paths,
+        &ParseLimits::default(),
+        1_795_000_000,
+        &mut |_, _| {},
+    )
+}
+
+pub fn snapshot(paths: &[String]) -> Snapshot {
+    let out = scan(paths);
+    Snapshot::build(out.entities, out.problems, 1_795_000_000)
+}
+
+/// The rotations the demo ships, so on-call answers are tested on the real file.
+pub fn demo_rotations() -> Rotations {
+    Rotations::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml")).unwrap()
+}
+
+/// A conversation with a bot over a catalog, at a fixed moment.
+pub struct Convo {
+    pub bot: Bot,
+    pub now: DateTime<Utc>,
+}
+
+impl Convo {
+    pub fn over(paths: &[String]) -> Convo {
+        Convo::with(snapshot(paths), demo_rotations())
+    }
+
+    pub fn with(snap: Snapshot, rotations: Rotations) -> Convo {
+        Convo {
+            bot: Bot::new(snap, rotations, 10),
+            now: "2026-11-18T12:00:00Z".parse().unwrap(),
+        }
+    }
+
+    pub fn say(&self, text: &str) -> Reply {
+        self.bot.handle(&ChatEvent {
+            platform: Platform::Console,
+            user: Some("user:default/guest".into()),
+            text: text.into(),
+            now: Some(self.now),
+        })
+    }
+}
+
+/// Writes `files` (name, content) into a fresh directory.
+pub fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, body) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    }
+    dir
+}
+
+/// A real database to test against, and what must be kept alive while it is used.
+pub struct TestDb {
+    pub url: String,
+    pub name: &'static str,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh SQLite file, plus a fresh PostgreSQL database when SWITCHBOARD_TEST_POSTGRES_URL is set.
+pub async fn databases() -> Vec<TestDb> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut out = vec![TestDb {
+        url: format!(
+            "sqlite://{}",
+            dir.path().join("data/switchboard.db").display()
+        ),
+        name: "sqlite",
+        _dir: Some(dir),
+    }];
+    if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
+        out.push(TestDb {
+            url: fresh_postgres(&base).await,
+            name: "postgres",
+            _dir: None,
+        });
+    }
+    out
+}
+
+async fn fresh_postgres(base: &str) -> String {
+    use sqlx::Connection;
+    let name = format!(
+        "sb_test_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut conn = sqlx::PgConnection::connect(base)
+        .await
+        .expect("SWITCHBOARD_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
+    format!("{prefix}/{name}")
+}
+
+/// Runs a future with a time limit, so a hang fails the test instead of stalling the suite.
+pub async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(120), f)
+        .await
+        .expect("test took longer than its time limit")
+}
