@@ -21,7 +21,8 @@ pub struct SyncReport {
     pub quarantined: usize,
     pub problems: usize,
     pub conflicts: usize,
-    pub unreadable: Vec<String>,
+    /// Files whose last good read was kept because this one failed.
+    pub kept: Vec<String>,
     pub took: Duration,
 }
 
@@ -31,10 +32,10 @@ impl SyncReport {
             "synced {} files: {} entities ({} quarantined), {} problems, {} conflicts in {:.2?}",
             self.files, self.entities, self.quarantined, self.problems, self.conflicts, self.took
         );
-        if !self.unreadable.is_empty() {
+        if !self.kept.is_empty() {
             s.push_str(&format!(
-                "; {} unreadable files kept from the last sync",
-                self.unreadable.len()
+                "; {} broken or unreadable files kept as last read",
+                self.kept.len()
             ));
         }
         s
@@ -68,12 +69,12 @@ pub async fn sync_local(
     let outcome = tokio::task::spawn_blocking(move || scan_local(&paths, &cfg, &mut progress))
         .await
         .context("the catalog scan stopped unexpectedly")?;
-    store
+    let kept = store
         .replace_source(
             "local",
             &outcome.entities,
             &outcome.problems,
-            &outcome.unreadable,
+            &outcome.incomplete,
         )
         .await?;
     let quarantined = outcome
@@ -86,11 +87,10 @@ pub async fn sync_local(
         outcome.entities.len(),
         outcome.problems.len(),
     );
-    let unreadable = outcome.unreadable.clone();
-    let snapshot = if unreadable.is_empty() {
+    let snapshot = if kept.is_empty() {
         Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp())
     } else {
-        // Entities kept from unreadable files live only in the store now.
+        // Entities kept from broken files live only in the store now.
         load_snapshot(store).await?
     };
     store
@@ -110,7 +110,7 @@ pub async fn sync_local(
         quarantined,
         problems,
         conflicts: snapshot.conflicts.len(),
-        unreadable,
+        kept,
         took: started.elapsed(),
     };
     Ok((snapshot, report))

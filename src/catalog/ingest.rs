@@ -30,6 +30,9 @@ pub struct FileReport {
     pub issues: Vec<LineIssue>,
     /// Targets of Location entities (`spec.target` / `spec.targets`), as written.
     pub targets: Vec<String>,
+    /// False when the file was rejected or a document in it could not be parsed: what the
+    /// file held before is then unknown, and must not be taken as deleted.
+    pub broken: bool,
 }
 
 /// Where a file came from; copied into every entity's provenance.
@@ -47,6 +50,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
         Ok(d) => d,
         Err(e) => {
             report.problem(origin, 1, format!("file rejected: {e}"), true);
+            report.broken = true;
             return report;
         }
     };
@@ -55,6 +59,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
             Ok(ref v) => v,
             Err(ref e) => {
                 report.problem(origin, doc.error_line, e.clone(), true);
+                report.broken = true;
                 continue;
             }
         };

@@ -20,8 +20,8 @@ pub struct ScanOutcome {
     /// Per file, every issue with its line (for `check`).
     pub issues: Vec<(String, Vec<LineIssue>)>,
     pub files_read: usize,
-    /// Files that could not be read at all; what an earlier sync saw of them must be kept.
-    pub unreadable: Vec<String>,
+    /// Files that could not be read or parsed in full: what an earlier sync saw of them is kept.
+    pub incomplete: Vec<String>,
 }
 
 /// Scans the given paths. `progress` is called after each wave with (files read, entities).
@@ -53,7 +53,7 @@ pub fn scan(
             let location = display(file);
             match result {
                 Err(e) => {
-                    out.unreadable.push(location.clone());
+                    out.incomplete.push(location.clone());
                     out.problems.push(Problem {
                         location: location.clone(),
                         line: 0,
@@ -70,6 +70,9 @@ pub fn scan(
                 }
                 Ok(report) => {
                     out.files_read += 1;
+                    if report.broken {
+                        out.incomplete.push(location.clone());
+                    }
                     let dir = file.parent().unwrap_or(Path::new("."));
                     for t in &report.targets {
                         if t.contains("://") {

@@ -122,15 +122,18 @@ impl Store {
     }
 
     /// Replaces what a source delivered with the result of a new sync, in one transaction.
-    /// Rows from `kept_locations` (files the sync could not read) are left as they were:
-    /// a failed read never deletes what an earlier sync saw.
+    ///
+    /// `incomplete` names files the sync could not read or parse in full. For those that an
+    /// earlier sync stored, the stored rows are kept and the new partial read is dropped: a
+    /// broken file or a failed read never deletes what an earlier sync saw. Returns the
+    /// locations kept that way.
     pub async fn replace_source(
         &self,
         source: &str,
         entities: &[RawEntity],
         problems: &[Problem],
-        kept_locations: &[String],
-    ) -> Result<()> {
+        incomplete: &[String],
+    ) -> Result<Vec<String>> {
         let mut tx = self.pool.begin().await?;
         let existing: Vec<String> =
             sqlx::query("SELECT DISTINCT location FROM entities WHERE source = $1")
@@ -140,13 +143,28 @@ impl Store {
                 .iter()
                 .map(|r| r.get::<String, _>(0))
                 .collect();
-        for loc in existing.iter().filter(|l| !kept_locations.contains(l)) {
+        let kept: Vec<String> = existing
+            .iter()
+            .filter(|l| incomplete.contains(l))
+            .cloned()
+            .collect();
+        for loc in existing.iter().filter(|l| !kept.contains(l)) {
             sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
                 .bind(source)
                 .bind(loc)
                 .execute(&mut *tx)
                 .await?;
         }
+        let entities: Vec<&RawEntity> = entities
+            .iter()
+            .filter(|e| !kept.contains(&e.provenance.location))
+            .collect();
+        let mut problems = problems.to_vec();
+        problems.extend(kept.iter().map(|loc| Problem {
+            location: loc.clone(),
+            line: 0,
+            message: "kept the entities of the last good read of this file".into(),
+        }));
         let start_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM entities")
             .fetch_one(&mut *tx)
             .await?
@@ -202,7 +220,7 @@ impl Store {
             q.execute(&mut *tx).await.context("storing sync problems")?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(kept)
     }
 
     /// Everything stored, in the order the sources delivered it, to rebuild the snapshot.

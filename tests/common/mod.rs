@@ -94,6 +94,28 @@ pub struct TestDb {
     pub url: String,
     pub name: &'static str,
     _dir: Option<tempfile::TempDir>,
+    /// For PostgreSQL: the server URL and the database to drop afterwards.
+    drop: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.drop.take() else {
+            return;
+        };
+        // Drop runs outside any async context: use a small runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&base).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 /// A fresh SQLite file, plus a fresh PostgreSQL database when SWITCHBOARD_TEST_POSTGRES_URL is set.
@@ -106,18 +128,21 @@ pub async fn databases() -> Vec<TestDb> {
         ),
         name: "sqlite",
         _dir: Some(dir),
+        drop: None,
     }];
     if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
+        let (url, name) = fresh_postgres(&base).await;
         out.push(TestDb {
-            url: fresh_postgres(&base).await,
+            url,
             name: "postgres",
             _dir: None,
+            drop: Some((base, name)),
         });
     }
     out
 }
 
-async fn fresh_postgres(base: &str) -> String {
+async fn fresh_postgres(base: &str) -> (String, String) {
     use sqlx::Connection;
     let name = format!(
         "sb_test_{}_{}",
@@ -135,7 +160,7 @@ async fn fresh_postgres(base: &str) -> String {
         .await
         .unwrap();
     let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
-    format!("{prefix}/{name}")
+    (format!("{prefix}/{name}"), name)
 }
 
 /// Runs a future with a time limit, so a hang fails the test instead of stalling the suite.

@@ -1,0 +1,185 @@
+//! The `switchboard` binary as a newcomer and a CI job use it.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{catalog_dir, fixture};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c.env_remove("RUST_LOG");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD__")) {
+        c.env_remove(k);
+    }
+    c
+}
+
+/// A configuration file for a bot with its own database in a temporary directory.
+fn own_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("switchboard.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{}\", \"{}\"]\n{extra}",
+            dir.join("data/sb.db").display(),
+            fixture("backstage-examples/all.yaml"),
+            fixture("backstage-examples/acme-corp.yaml"),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn check_prints_file_line_message_and_fails_on_quarantine() {
+    let out = bin()
+        .args(["check", &fixture("backstage-examples/components")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("invalid-component.yaml:4:"))
+        .unwrap_or_else(|| panic!("no file:line for the bad name in\n{stdout}"));
+    assert!(line.contains("metadata.name"), "{line}");
+    assert!(stdout.contains("invalid-component.yaml:9: "), "the bad tag's line:\n{stdout}");
+    assert!(String::from_utf8(out.stderr).unwrap().contains("1 would be quarantined"));
+}
+
+#[test]
+fn check_passes_clean_files() {
+    let out = bin()
+        .args(["check", &fixture("backstage-examples/components/artist-lookup-component.yaml")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn ask_with_catalog_answers_from_those_files_as_json() {
+    let out = bin()
+        .args([
+            "ask",
+            "who owns artist-lookup",
+            "--format",
+            "json",
+            "--catalog",
+            &fixture("backstage-examples/all.yaml"),
+            "--catalog",
+            &fixture("backstage-examples/acme-corp.yaml"),
+        ])
+        // A database URL that cannot work proves --catalog never touches it.
+        .env("SWITCHBOARD__DATABASE__URL", "mysql://nowhere/x")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intent"], "owner");
+    assert_eq!(v["entity"], "component:default/artist-lookup");
+    assert_eq!(v["result"]["owners"][0]["ref"], "group:default/team-a");
+}
+
+#[test]
+fn first_ask_syncs_into_a_new_database_then_answers_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(dir.path(), "");
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "ask", "who", "owns", "artst", "lookup"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("artist-lookup is owned by team-a"), "{text}");
+    assert!(text.contains("closest match"), "{text}");
+    assert!(dir.path().join("data/sb.db").exists());
+}
+
+#[test]
+fn sync_reports_what_it_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(dir.path(), "");
+    let out = bin().args(["--config", cfg.to_str().unwrap(), "sync"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("synced "), "{text}");
+    assert!(text.contains(" entities (0 quarantined)"), "{text}");
+}
+
+#[test]
+fn a_config_error_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(dir.path(), "[oncall]\nrotation = \"x\"\n");
+    let out = bin().args(["--config", cfg.to_str().unwrap(), "sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("switchboard.toml") && err.contains("rotation"), "{err}");
+}
+
+#[test]
+fn the_shell_holds_a_conversation_on_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(dir.path(), "");
+    let mut child = bin()
+        .args(["--config", cfg.to_str().unwrap(), "shell", "--as", "user:guest"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"who owns artist-lookup\nwhat depends on wayback-archive\nexit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("artist-lookup is owned by team-a"), "{text}");
+    assert!(text.contains("wayback-search (component) via wayback-archive"), "{text}");
+}
+
+#[test]
+fn serve_answers_health_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = own_config(dir.path(), &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let mut child = bin()
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut healthy = None;
+    for _ in 0..300 {
+        let out = bin().args(["--config", cfg.to_str().unwrap(), "health"]).output().unwrap();
+        if out.status.success() {
+            healthy = Some(String::from_utf8(out.stdout).unwrap());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let body = healthy.expect("serve never became healthy");
+    let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert!(v["entities"].as_u64().unwrap() > 60, "{body}");
+}
+
+#[test]
+fn check_reports_duplicates_and_missing_references_as_warnings() {
+    let dir = catalog_dir(&[
+        ("a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"),
+        ("b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n"),
+    ]);
+    let out = bin().args(["check", dir.path().to_str().unwrap()]).output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "warnings alone do not fail a check:\n{stdout}");
+    assert!(stdout.contains("b.yaml:1: warning: component:default/checkout is already defined at"), "{stdout}");
+    assert!(stdout.contains("group:default/team-a, which is not in these files"), "{stdout}");
+}

@@ -1,0 +1,156 @@
+//! The store on real databases: a SQLite file always, PostgreSQL when
+//! SWITCHBOARD_TEST_POSTGRES_URL is set. Every test runs against each.
+
+mod common;
+
+use common::{catalog_dir, databases, examples, within};
+use switchboard::catalog::Snapshot;
+use switchboard::chat::{ChatEvent, render};
+use switchboard::config::Config;
+use switchboard::sources::rotations::Rotations;
+use switchboard::store::Store;
+use switchboard::{Bot, sync};
+
+fn config(url: &str, paths: Vec<String>) -> Config {
+    let mut c = Config::default();
+    c.database.url.0 = url.to_string();
+    c.catalog.local.paths = paths;
+    c
+}
+
+fn ask(snap: Snapshot, q: &str) -> String {
+    let bot = Bot::new(snap, Rotations::default(), 10);
+    render::json(&bot.handle(&ChatEvent::console(None, q)))
+        .lines()
+        .filter(|l| !l.contains("fetched_at"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn keys(s: &Snapshot) -> Vec<(String, usize, bool)> {
+    let mut v: Vec<_> = s
+        .entities()
+        .map(|(_, e)| (e.key(), e.relations.len(), e.is_quarantined()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_restart_rebuilds_the_same_catalog_from_the_store() {
+    within(async {
+        for db in databases().await {
+            let mut paths = examples();
+            paths.push(common::fixture("backstage-examples/components"));
+            let cfg = config(&db.url, paths);
+            let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
+            let (synced, report) = sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            assert!(report.entities > 60, "{}: {}", db.name, report.summary());
+            assert_eq!(report.quarantined, 1, "{}: the invalid component", db.name);
+            store.close().await;
+
+            // Start again on the same database: migrations see it holds data, nothing is re-read.
+            let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
+            let loaded = sync::load_snapshot(&store).await.unwrap();
+            assert_eq!(keys(&loaded), keys(&synced), "{}", db.name);
+            assert_eq!(loaded.conflicts.len(), synced.conflicts.len(), "{}", db.name);
+            assert_eq!(
+                ask(loaded, "who owns artist-lookup"),
+                ask(synced, "who owns artist-lookup"),
+                "{}",
+                db.name
+            );
+            let run = store.last_sync("local").await.unwrap().expect("sync recorded");
+            assert_eq!(run.entities as usize, report.entities);
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_sync_replaces_rather_than_duplicates() {
+    within(async {
+        for db in databases().await {
+            let dir = catalog_dir(&[
+                ("a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"),
+                ("b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: cart\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"),
+            ]);
+            let cfg = config(&db.url, vec![dir.path().display().to_string()]);
+            let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
+            sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            assert_eq!(store.count_entities("local").await.unwrap(), 2, "{}", db.name);
+
+            // The owner changes in the file; a deleted file's entity goes away.
+            std::fs::write(dir.path().join("a.yaml"), "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n").unwrap();
+            std::fs::remove_file(dir.path().join("b.yaml")).unwrap();
+            let (snap, _) = sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            assert_eq!(store.count_entities("local").await.unwrap(), 1, "{}", db.name);
+            let reloaded = sync::load_snapshot(&store).await.unwrap();
+            for s in [&snap, &reloaded] {
+                let id = s.get("component:default/checkout").unwrap();
+                assert_eq!(s.owners(id).1, ["group:default/team-b"], "{}", db.name);
+                assert!(s.get("component:default/cart").is_none());
+            }
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_that_breaks_keeps_what_the_last_good_sync_saw() {
+    within(async {
+        for db in databases().await {
+            let good = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: cart\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
+            let dir = catalog_dir(&[("a.yaml", good)]);
+            let cfg = config(&db.url, vec![dir.path().display().to_string()]);
+            let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
+            sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+
+            // Someone commits a half-edited file: the second document no longer parses.
+            let broken = good.replace("  name: cart\n", "  name: [cart\n");
+            std::fs::write(dir.path().join("a.yaml"), broken).unwrap();
+            let (snap, report) = sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            assert_eq!(report.kept.len(), 1, "{}: {}", db.name, report.summary());
+            assert!(snap.get("component:default/cart").is_some(), "{}: cart lost", db.name);
+            assert!(snap.get("component:default/checkout").is_some(), "{}", db.name);
+            assert_eq!(store.count_entities("local").await.unwrap(), 2, "{}: no duplicates", db.name);
+            assert!(snap.problems.iter().any(|p| p.message.starts_with("invalid YAML")), "{}", db.name);
+            assert!(snap.problems.iter().any(|p| p.message.contains("last good read")), "{}", db.name);
+
+            // Fixed again: the file is read anew.
+            std::fs::write(dir.path().join("a.yaml"), good.replace("name: cart", "name: basket")).unwrap();
+            let (snap, report) = sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
+            assert!(report.kept.is_empty());
+            assert!(snap.get("component:default/basket").is_some());
+            assert!(snap.get("component:default/cart").is_none());
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_new_database_file_and_its_directory_are_created() {
+    within(async {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/deeper/switchboard.db");
+        let store = Store::connect(&format!("sqlite://{}", path.display()), 1).await.unwrap();
+        assert!(path.exists());
+        assert_eq!(store.count_entities("local").await.unwrap(), 0);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_database_url_says_what_is_wrong_without_the_password() {
+    let err = match Store::connect("mysql://root:hunter2@localhost/x", 1).await {
+        Ok(_) => panic!("mysql URLs are not supported"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("sqlite: or postgres:"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
