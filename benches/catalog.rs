@@ -1,1 +1,191 @@
-fn main() {}
+//! Catalog benchmarks on the synthetic catalogs Backstage was measured on (benches/gen_catalog.py,
+//! seed 42). Run: `cargo bench --bench catalog [-- SIZES]`, SIZES like `1000,10000,100000`.
+//!
+//! Prints, per size: raw YAML parse rate, ingest rate (parse + validate, all cores), store
+//! write rate (SQLite), snapshot rebuild time, heap bytes per entity, question latency p50/p99
+//! (exact, fuzzy, blast radius), and start-up to first answer of the real binary.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use switchboard::catalog::Snapshot;
+use switchboard::catalog::parse::{ParseLimits, parse_file};
+use switchboard::chat::ChatEvent;
+use switchboard::config::Config;
+use switchboard::sources::local;
+use switchboard::sources::rotations::Rotations;
+use switchboard::store::Store;
+use switchboard::{Bot, sync};
+
+/// Counts live heap bytes, so memory per entity is measured, not guessed.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size(), Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new, Ordering::Relaxed);
+        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| "1000,10000,100000".into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("sizes are numbers"))
+        .collect();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let work = std::env::temp_dir().join("switchboard-bench");
+    println!("| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for n in sizes {
+        let dir = work.join(format!("catalog-{n}"));
+        generate(n, &dir);
+        rt.block_on(bench_size(n, &dir, &work));
+    }
+}
+
+fn generate(n: usize, dir: &Path) {
+    if dir.join("expected.json").exists() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_catalog.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script).arg(n.to_string()).arg(dir).args(["--seed", "42"]);
+    if n >= 100_000 {
+        cmd.args(["--nest", "10"]);
+    }
+    let status = cmd.status().expect("python3 runs the catalog generator");
+    assert!(status.success());
+}
+
+fn rate(count: usize, d: Duration) -> String {
+    format!("{:.0}/s", count as f64 / d.as_secs_f64())
+}
+
+fn pct(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
+    format!("{:.1} / {:.1} µs", p(0.5).as_secs_f64() * 1e6, p(0.99).as_secs_f64() * 1e6)
+}
+
+async fn bench_size(n: usize, dir: &Path, work: &Path) {
+    let root = dir.join("location.yaml").display().to_string();
+    let limits = ParseLimits::default();
+
+    // Raw YAML parse of every file, one core, as the baseline.
+    let files: Vec<PathBuf> = local::expand(dir).unwrap().into_iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let t = Instant::now();
+    let docs: usize = bytes.iter().map(|b| parse_file(b, &limits).unwrap().len()).sum();
+    let parse = rate(docs, t.elapsed());
+    drop(bytes);
+
+    // Ingest: read, parse, validate, follow Locations — what a sync does before the store.
+    let t = Instant::now();
+    let out = local::scan(&[root.clone()], &limits, 0, &mut |_, _| {});
+    let ingest_time = t.elapsed();
+    let entities = out.entities.len();
+    assert!(out.problems.is_empty(), "{:?}", &out.problems[..out.problems.len().min(3)]);
+    let ingest = rate(entities, ingest_time);
+
+    // Store write: the whole sync into a fresh SQLite file.
+    let db = work.join(format!("bench-{n}.db"));
+    let _ = std::fs::remove_file(&db);
+    let mut cfg = Config::default();
+    cfg.database.url.0 = format!("sqlite://{}", db.display());
+    cfg.catalog.local.paths = vec![root.clone()];
+    let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
+    let t = Instant::now();
+    store.replace_source("local", &out.entities, &out.problems, &[]).await.unwrap();
+    let store_write = rate(entities, t.elapsed());
+    let run = switchboard::store::SyncRun { source: "local".into(), started_at: 0, finished_at: 0, files: 0, entities: entities as i64, quarantined: 0, problems: 0 };
+    store.record_sync_run(&run).await.unwrap();
+    store.close().await;
+
+    // Snapshot build, and the heap the snapshot holds (measured by dropping it).
+    let t = Instant::now();
+    let snap = Snapshot::build(out.entities, out.problems, 0);
+    let build = t.elapsed();
+    let relation_rows: usize = snap.entities().map(|(_, e)| e.relations.len()).sum();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
+    assert_eq!(relation_rows as u64, expected["relation_rows"].as_u64().unwrap(), "every relation stitched, both ways");
+    let heap_with = LIVE.load(Ordering::Relaxed);
+    drop(snap);
+    let snap_bytes = heap_with - LIVE.load(Ordering::Relaxed);
+    let heap = format!("{:.0} B", snap_bytes as f64 / entities as f64);
+
+    // Questions, through the same entry point every surface uses.
+    let out = local::scan(&[root.clone()], &limits, 0, &mut |_, _| {});
+    let bot = Bot::new(Snapshot::build(out.entities, out.problems, 0), Rotations::default(), 10);
+    let mut seed = 42u64;
+    let mut next = move |m: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % m as u64) as usize
+    };
+    let q = 5_000.min(n * 5);
+    let time = |text: String| {
+        let ev = ChatEvent::console(None, text);
+        let t = Instant::now();
+        let r = bot.handle(&ev);
+        let d = t.elapsed();
+        std::hint::black_box(r);
+        d
+    };
+    let exact: Vec<Duration> = (0..q).map(|_| time(format!("who owns component-{:07}", next(n)))).collect();
+    let fuzzy: Vec<Duration> = (0..q)
+        .map(|_| {
+            // Drop one character of the name: a typo the resolver must forgive.
+            let name = format!("component-{:07}", next(n));
+            let cut = 3 + next(name.len() - 3);
+            let typo = format!("{}{}", &name[..cut], &name[cut + 1..]);
+            time(format!("who owns {typo}"))
+        })
+        .collect();
+    let blast: Vec<Duration> = (0..q / 5).map(|_| time(format!("blast radius component-{:07} --depth 3", next(n)))).collect();
+
+    // Start-up to first answer: the real binary, from the store, as after a restart.
+    let cfg_path = work.join(format!("bench-{n}.toml"));
+    std::fs::write(&cfg_path, format!("[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{root}\"]\n", db.display())).unwrap();
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--config", cfg_path.to_str().unwrap(), "ask", "who owns component-0000001"])
+            .output()
+            .unwrap();
+        starts.push(t.elapsed());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("is owned by"));
+    }
+    starts.sort();
+
+    println!(
+        "| {n} ({entities}) | {parse} | {ingest} | {store_write} | {:.0} ms | {heap} | {} | {} | {} | {:.2} s |",
+        build.as_secs_f64() * 1e3,
+        pct(exact),
+        pct(fuzzy),
+        pct(blast),
+        starts[1].as_secs_f64(),
+    );
+}

@@ -177,7 +177,13 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         if oe.kind_is("group") {
             let members: Vec<String> = oe
                 .related(RelKind::HasMember)
-                .map(|m| snap.entity(m).display_name().to_string())
+                .map(|m| {
+                    let me = snap.entity(m);
+                    match &*me.namespace {
+                        "default" => me.display_name().to_string(),
+                        ns => format!("{} ({ns})", me.display_name()),
+                    }
+                })
                 .collect();
             if !members.is_empty() {
                 let more = members.len().saturating_sub(8);

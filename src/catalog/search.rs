@@ -94,16 +94,21 @@ impl NameIndex {
         // and never fewer than three lists.
         let common = (snap.len() / 20).max(2_000);
         let keep = lists.iter().filter(|l| l.len() <= common).count().max(3);
-        let mut counts: HashMap<Id, u16> = HashMap::new();
+        // Dense counters: cheaper than a hash map for the thousands of postings a query touches.
+        let mut counts = vec![0u8; snap.len()];
+        let mut touched: Vec<Id> = Vec::new();
         for l in lists.iter().take(keep) {
             for &id in l.iter() {
-                *counts.entry(id).or_default() += 1;
+                let c = &mut counts[id as usize];
+                if *c == 0 {
+                    touched.push(id);
+                }
+                *c = c.saturating_add(1);
             }
         }
-        let mut ranked: Vec<(Id, u16)> = counts.into_iter().collect();
-        ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        ranked.truncate(limit);
-        ranked.into_iter().map(|(id, _)| id).collect()
+        touched.sort_unstable_by(|a, b| counts[*b as usize].cmp(&counts[*a as usize]).then(a.cmp(b)));
+        touched.truncate(limit);
+        touched
     }
 
     /// Entities whose name or title is close to `query`, best first.
@@ -113,7 +118,7 @@ impl NameIndex {
             return Vec::new();
         }
         let mut scored: Vec<Scored> = self
-            .candidates(snap, &q, 200)
+            .candidates(snap, &q, 64)
             .into_iter()
             .map(|id| {
                 let e = snap.entity(id);
