@@ -11,6 +11,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use switchboard::Bot;
 use switchboard::catalog::Snapshot;
 use switchboard::catalog::parse::{ParseLimits, parse_file};
 use switchboard::chat::ChatEvent;
@@ -18,7 +19,6 @@ use switchboard::config::Config;
 use switchboard::sources::local;
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
-use switchboard::{Bot, sync};
 
 /// Counts live heap bytes, so memory per entity is measured, not guessed.
 struct Counting;
@@ -53,7 +53,9 @@ fn main() {
         .collect();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = std::env::temp_dir().join("switchboard-bench");
-    println!("| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer |");
+    println!(
+        "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let dir = work.join(format!("catalog-{n}"));
@@ -68,7 +70,10 @@ fn generate(n: usize, dir: &Path) {
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_catalog.py");
     let mut cmd = Command::new("python3");
-    cmd.arg(script).arg(n.to_string()).arg(dir).args(["--seed", "42"]);
+    cmd.arg(script)
+        .arg(n.to_string())
+        .arg(dir)
+        .args(["--seed", "42"]);
     if n >= 100_000 {
         cmd.args(["--nest", "10"]);
     }
@@ -83,7 +88,11 @@ fn rate(count: usize, d: Duration) -> String {
 fn pct(mut v: Vec<Duration>) -> String {
     v.sort();
     let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
-    format!("{:.1} / {:.1} µs", p(0.5).as_secs_f64() * 1e6, p(0.99).as_secs_f64() * 1e6)
+    format!(
+        "{:.1} / {:.1} µs",
+        p(0.5).as_secs_f64() * 1e6,
+        p(0.99).as_secs_f64() * 1e6
+    )
 }
 
 async fn bench_size(n: usize, dir: &Path, work: &Path) {
@@ -91,19 +100,30 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let limits = ParseLimits::default();
 
     // Raw YAML parse of every file, one core, as the baseline.
-    let files: Vec<PathBuf> = local::expand(dir).unwrap().into_iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let files: Vec<PathBuf> = local::expand(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
     let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
     let t = Instant::now();
-    let docs: usize = bytes.iter().map(|b| parse_file(b, &limits).unwrap().len()).sum();
+    let docs: usize = bytes
+        .iter()
+        .map(|b| parse_file(b, &limits).unwrap().len())
+        .sum();
     let parse = rate(docs, t.elapsed());
     drop(bytes);
 
     // Ingest: read, parse, validate, follow Locations — what a sync does before the store.
     let t = Instant::now();
-    let out = local::scan(&[root.clone()], &limits, 0, &mut |_, _| {});
+    let out = local::scan(std::slice::from_ref(&root), &limits, 0, &mut |_, _| {});
     let ingest_time = t.elapsed();
     let entities = out.entities.len();
-    assert!(out.problems.is_empty(), "{:?}", &out.problems[..out.problems.len().min(3)]);
+    assert!(
+        out.problems.is_empty(),
+        "{:?}",
+        &out.problems[..out.problems.len().min(3)]
+    );
     let ingest = rate(entities, ingest_time);
 
     // Store write: the whole sync into a fresh SQLite file.
@@ -114,9 +134,20 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     cfg.catalog.local.paths = vec![root.clone()];
     let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
     let t = Instant::now();
-    store.replace_source("local", &out.entities, &out.problems, &[]).await.unwrap();
+    store
+        .replace_source("local", &out.entities, &out.problems, &[])
+        .await
+        .unwrap();
     let store_write = rate(entities, t.elapsed());
-    let run = switchboard::store::SyncRun { source: "local".into(), started_at: 0, finished_at: 0, files: 0, entities: entities as i64, quarantined: 0, problems: 0 };
+    let run = switchboard::store::SyncRun {
+        source: "local".into(),
+        started_at: 0,
+        finished_at: 0,
+        files: 0,
+        entities: entities as i64,
+        quarantined: 0,
+        problems: 0,
+    };
     store.record_sync_run(&run).await.unwrap();
     store.close().await;
 
@@ -127,15 +158,23 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let relation_rows: usize = snap.entities().map(|(_, e)| e.relations.len()).sum();
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
-    assert_eq!(relation_rows as u64, expected["relation_rows"].as_u64().unwrap(), "every relation stitched, both ways");
+    assert_eq!(
+        relation_rows as u64,
+        expected["relation_rows"].as_u64().unwrap(),
+        "every relation stitched, both ways"
+    );
     let heap_with = LIVE.load(Ordering::Relaxed);
     drop(snap);
     let snap_bytes = heap_with - LIVE.load(Ordering::Relaxed);
     let heap = format!("{:.0} B", snap_bytes as f64 / entities as f64);
 
     // Questions, through the same entry point every surface uses.
-    let out = local::scan(&[root.clone()], &limits, 0, &mut |_, _| {});
-    let bot = Bot::new(Snapshot::build(out.entities, out.problems, 0), Rotations::default(), 10);
+    let out = local::scan(std::slice::from_ref(&root), &limits, 0, &mut |_, _| {});
+    let bot = Bot::new(
+        Snapshot::build(out.entities, out.problems, 0),
+        Rotations::default(),
+        10,
+    );
     let mut seed = 42u64;
     let mut next = move |m: usize| {
         seed ^= seed << 13;
@@ -152,7 +191,9 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         std::hint::black_box(r);
         d
     };
-    let exact: Vec<Duration> = (0..q).map(|_| time(format!("who owns component-{:07}", next(n)))).collect();
+    let exact: Vec<Duration> = (0..q)
+        .map(|_| time(format!("who owns component-{:07}", next(n))))
+        .collect();
     let fuzzy: Vec<Duration> = (0..q)
         .map(|_| {
             // Drop one character of the name: a typo the resolver must forgive.
@@ -162,16 +203,30 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
             time(format!("who owns {typo}"))
         })
         .collect();
-    let blast: Vec<Duration> = (0..q / 5).map(|_| time(format!("blast radius component-{:07} --depth 3", next(n)))).collect();
+    let blast: Vec<Duration> = (0..q / 5)
+        .map(|_| time(format!("blast radius component-{:07} --depth 3", next(n))))
+        .collect();
 
     // Start-up to first answer: the real binary, from the store, as after a restart.
     let cfg_path = work.join(format!("bench-{n}.toml"));
-    std::fs::write(&cfg_path, format!("[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{root}\"]\n", db.display())).unwrap();
+    std::fs::write(
+        &cfg_path,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{root}\"]\n",
+            db.display()
+        ),
+    )
+    .unwrap();
     let mut starts = Vec::new();
     for _ in 0..3 {
         let t = Instant::now();
         let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--config", cfg_path.to_str().unwrap(), "ask", "who owns component-0000001"])
+            .args([
+                "--config",
+                cfg_path.to_str().unwrap(),
+                "ask",
+                "who owns component-0000001",
+            ])
             .output()
             .unwrap();
         starts.push(t.elapsed());

@@ -118,9 +118,19 @@ pub async fn sync_local(
 
 /// Rebuilds the snapshot from the store (start-up, or after a partial sync).
 pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
+    let t = Instant::now();
     let (entities, problems) = store.load_catalog().await?;
-    Ok(tokio::task::spawn_blocking(move || {
+    let loaded = t.elapsed();
+    let n = entities.len();
+    let snap = tokio::task::spawn_blocking(move || {
         Snapshot::build(entities, problems, Utc::now().timestamp())
     })
-    .await?)
+    .await?;
+    tracing::info!(
+        entities = n,
+        load = ?loaded,
+        build = ?(t.elapsed() - loaded),
+        "catalog rebuilt from the store"
+    );
+    Ok(snap)
 }

@@ -90,7 +90,7 @@ fn conflicting_definitions_show_in_the_owner_answer() {
     let r = Convo::over(&[dir.path().display().to_string()]).say("who owns checkout");
     let j = json(&r);
     assert_eq!(j["result"]["owners"][0]["ref"], "group:default/team-a");
-    assert_eq!(j["result"]["conflicts"][0]["ref"], "team-b");
+    assert_eq!(j["result"]["conflicts"][0]["ref"], "group:default/team-b");
     assert!(
         j["result"]["conflicts"][0]["source"]
             .as_str()

@@ -156,7 +156,7 @@ fn the_same_entity_defined_twice_keeps_the_first_and_reports_both_places() {
     assert_eq!(snap.conflicts.len(), 1);
     let c = &snap.conflicts[0];
     assert!(c.kept.location.ends_with("a.yaml") && c.ignored.location.ends_with("b.yaml"));
-    assert_eq!(c.ignored_owner.as_deref(), Some("team-b"));
+    assert_eq!(c.ignored_owner.as_deref(), Some("group:default/team-b"));
 }
 
 #[test]

@@ -47,17 +47,31 @@ fn check_prints_file_line_message_and_fails_on_quarantine() {
         .find(|l| l.contains("invalid-component.yaml:4:"))
         .unwrap_or_else(|| panic!("no file:line for the bad name in\n{stdout}"));
     assert!(line.contains("metadata.name"), "{line}");
-    assert!(stdout.contains("invalid-component.yaml:9: "), "the bad tag's line:\n{stdout}");
-    assert!(String::from_utf8(out.stderr).unwrap().contains("1 would be quarantined"));
+    assert!(
+        stdout.contains("invalid-component.yaml:9: "),
+        "the bad tag's line:\n{stdout}"
+    );
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("1 would be quarantined")
+    );
 }
 
 #[test]
 fn check_passes_clean_files() {
     let out = bin()
-        .args(["check", &fixture("backstage-examples/components/artist-lookup-component.yaml")])
+        .args([
+            "check",
+            &fixture("backstage-examples/components/artist-lookup-component.yaml"),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
@@ -77,7 +91,11 @@ fn ask_with_catalog_answers_from_those_files_as_json() {
         .env("SWITCHBOARD__DATABASE__URL", "mysql://nowhere/x")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["intent"], "owner");
     assert_eq!(v["entity"], "component:default/artist-lookup");
@@ -89,12 +107,27 @@ fn first_ask_syncs_into_a_new_database_then_answers_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
     let out = bin()
-        .args(["--config", cfg.to_str().unwrap(), "ask", "who", "owns", "artst", "lookup"])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "ask",
+            "who",
+            "owns",
+            "artst",
+            "lookup",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("artist-lookup is owned by team-a"), "{text}");
+    assert!(
+        text.starts_with("artist-lookup is owned by team-a"),
+        "{text}"
+    );
     assert!(text.contains("closest match"), "{text}");
     assert!(dir.path().join("data/sb.db").exists());
 }
@@ -103,8 +136,15 @@ fn first_ask_syncs_into_a_new_database_then_answers_from_it() {
 fn sync_reports_what_it_read() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
-    let out = bin().args(["--config", cfg.to_str().unwrap(), "sync"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "sync"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.starts_with("synced "), "{text}");
     assert!(text.contains(" entities (0 quarantined)"), "{text}");
@@ -114,10 +154,16 @@ fn sync_reports_what_it_read() {
 fn a_config_error_names_the_file_and_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "[oncall]\nrotation = \"x\"\n");
-    let out = bin().args(["--config", cfg.to_str().unwrap(), "sync"]).output().unwrap();
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "sync"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("switchboard.toml") && err.contains("rotation"), "{err}");
+    assert!(
+        err.contains("switchboard.toml") && err.contains("rotation"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -125,7 +171,13 @@ fn the_shell_holds_a_conversation_on_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
     let mut child = bin()
-        .args(["--config", cfg.to_str().unwrap(), "shell", "--as", "user:guest"])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "shell",
+            "--as",
+            "user:guest",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -139,14 +191,24 @@ fn the_shell_holds_a_conversation_on_stdin() {
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("artist-lookup is owned by team-a"), "{text}");
-    assert!(text.contains("wayback-search (component) via wayback-archive"), "{text}");
+    assert!(
+        text.contains("wayback-search (component) via wayback-archive"),
+        "{text}"
+    );
 }
 
 #[test]
 fn serve_answers_health_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let cfg = own_config(dir.path(), &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = own_config(
+        dir.path(),
+        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
     let mut child = bin()
         .args(["--config", cfg.to_str().unwrap(), "serve"])
         .stdin(Stdio::null())
@@ -156,7 +218,10 @@ fn serve_answers_health_checks() {
         .unwrap();
     let mut healthy = None;
     for _ in 0..300 {
-        let out = bin().args(["--config", cfg.to_str().unwrap(), "health"]).output().unwrap();
+        let out = bin()
+            .args(["--config", cfg.to_str().unwrap(), "health"])
+            .output()
+            .unwrap();
         if out.status.success() {
             healthy = Some(String::from_utf8(out.stdout).unwrap());
             break;
@@ -174,12 +239,30 @@ fn serve_answers_health_checks() {
 #[test]
 fn check_reports_duplicates_and_missing_references_as_warnings() {
     let dir = catalog_dir(&[
-        ("a.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n"),
-        ("b.yaml", "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n"),
+        (
+            "a.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+        ),
     ]);
-    let out = bin().args(["check", dir.path().to_str().unwrap()]).output().unwrap();
+    let out = bin()
+        .args(["check", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "warnings alone do not fail a check:\n{stdout}");
-    assert!(stdout.contains("b.yaml:1: warning: component:default/checkout is already defined at"), "{stdout}");
-    assert!(stdout.contains("group:default/team-a, which is not in these files"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "warnings alone do not fail a check:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("b.yaml:1: warning: component:default/checkout is already defined at"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("group:default/team-a, which is not in these files"),
+        "{stdout}"
+    );
 }

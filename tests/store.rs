@@ -53,14 +53,23 @@ async fn a_restart_rebuilds_the_same_catalog_from_the_store() {
             let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
             let loaded = sync::load_snapshot(&store).await.unwrap();
             assert_eq!(keys(&loaded), keys(&synced), "{}", db.name);
-            assert_eq!(loaded.conflicts.len(), synced.conflicts.len(), "{}", db.name);
+            assert_eq!(
+                loaded.conflicts.len(),
+                synced.conflicts.len(),
+                "{}",
+                db.name
+            );
             assert_eq!(
                 ask(loaded, "who owns artist-lookup"),
                 ask(synced, "who owns artist-lookup"),
                 "{}",
                 db.name
             );
-            let run = store.last_sync("local").await.unwrap().expect("sync recorded");
+            let run = store
+                .last_sync("local")
+                .await
+                .unwrap()
+                .expect("sync recorded");
             assert_eq!(run.entities as usize, report.entities);
             store.close().await;
         }
@@ -137,7 +146,9 @@ async fn a_new_database_file_and_its_directory_are_created() {
     within(async {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/deeper/switchboard.db");
-        let store = Store::connect(&format!("sqlite://{}", path.display()), 1).await.unwrap();
+        let store = Store::connect(&format!("sqlite://{}", path.display()), 1)
+            .await
+            .unwrap();
         assert!(path.exists());
         assert_eq!(store.count_entities("local").await.unwrap(), 0);
         store.close().await;

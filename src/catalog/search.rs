@@ -4,14 +4,14 @@
 //! indexed by trigram. A fuzzy query gathers candidates from its rarer trigrams, then ranks them
 //! by edit distance, so it costs a few postings lists instead of a scan of the catalog.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::snapshot::{Entity, Id, Snapshot};
 
 /// Trigram postings over normalised names and titles.
 #[derive(Default)]
 pub struct NameIndex {
-    grams: HashMap<u32, Vec<Id>>,
+    grams: FxHashMap<u32, Vec<Id>>,
 }
 
 /// Lowercases and turns every run of characters other than letters and digits into one `-`.
@@ -55,7 +55,7 @@ pub struct Scored {
 
 impl NameIndex {
     pub fn build(entities: &[Entity]) -> NameIndex {
-        let mut grams: HashMap<u32, Vec<Id>> = HashMap::new();
+        let mut grams: FxHashMap<u32, Vec<Id>> = FxHashMap::default();
         for (i, e) in entities.iter().enumerate() {
             let mut g = trigrams(&normalize(&e.name));
             if let Some(t) = &e.title {
@@ -106,7 +106,8 @@ impl NameIndex {
                 *c = c.saturating_add(1);
             }
         }
-        touched.sort_unstable_by(|a, b| counts[*b as usize].cmp(&counts[*a as usize]).then(a.cmp(b)));
+        touched
+            .sort_unstable_by(|a, b| counts[*b as usize].cmp(&counts[*a as usize]).then(a.cmp(b)));
         touched.truncate(limit);
         touched
     }

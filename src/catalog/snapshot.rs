@@ -7,9 +7,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use serde_json::Value;
 
-use super::model::{Provenance, RawEntity, RelKind, identity, spec_relations, str_at};
+use super::model::{Provenance, RawEntity, RelKind, identity, spec_relations};
 use super::refs::{DEFAULT_NAMESPACE, EntityRef};
 use super::search::NameIndex;
 
@@ -150,7 +152,7 @@ pub struct Conflict {
 #[derive(Default)]
 pub struct Snapshot {
     entities: Vec<Entity>,
-    by_key: HashMap<Box<str>, Id>,
+    by_key: FxHashMap<Box<str>, Id>,
     names: NameIndex,
     pub problems: Vec<Problem>,
     pub conflicts: Vec<Conflict>,
@@ -186,7 +188,7 @@ const NAME_LOOKUP_ORDER: &[&str] = &[
 ];
 
 #[derive(Default)]
-struct Interner(HashMap<Box<str>, Arc<str>>);
+struct Interner(FxHashMap<Box<str>, Arc<str>>);
 
 impl Interner {
     fn get(&mut self, s: &str) -> Arc<str> {
@@ -206,149 +208,232 @@ fn boxed(v: Option<&Value>) -> Option<Box<str>> {
         .map(Box::from)
 }
 
+/// One raw entity turned into its compact form, before it is known whether it wins its key.
+struct Prepared {
+    key: String,
+    entity: Entity,
+    relations: Vec<(RelKind, String)>,
+    provenance: Provenance,
+}
+
+/// Turns a raw entity into its compact form. Independent of every other entity, so it runs
+/// on all cores; the raw document is freed here too, on the same core.
+fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
+    let Ok((kind, namespace, name)) = identity(&r.body) else {
+        return Err(Problem {
+            location: r.provenance.location.clone(),
+            line: r.provenance.line,
+            message: "entity without kind or name skipped".into(),
+        });
+    };
+    let key = EntityRef::new(&kind, &namespace, &name).key();
+    let kind_lower = kind.to_ascii_lowercase();
+    let ns_lower = namespace.to_ascii_lowercase();
+    let relations = spec_relations(&r.body, &kind_lower, &ns_lower)
+        .into_iter()
+        .filter_map(|rel| Some((rel.kind, rel.target.ok()?.key())))
+        .collect();
+    let meta = r.body.get("metadata");
+    let spec = r.body.get("spec");
+    let tags = meta
+        .and_then(|m| m.get("tags"))
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(|t| interner.get(t))
+                .collect()
+        })
+        .unwrap_or_default();
+    let annotations = meta
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((interner.get(k), Box::from(v.as_str()?))))
+                .collect()
+        })
+        .unwrap_or_default();
+    let links = meta
+        .and_then(|m| m.get("links"))
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| {
+                    Some(Link {
+                        url: Box::from(x.get("url")?.as_str()?),
+                        title: boxed(x.get("title")),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let profile = spec.and_then(|s| s.get("profile")).map(|p| {
+        Box::new(Profile {
+            display_name: boxed(p.get("displayName")),
+            email: boxed(p.get("email")),
+        })
+    });
+    let p = &r.provenance;
+    let entity = Entity {
+        kind: interner.get(&kind),
+        namespace: interner.get(&namespace),
+        name: Box::from(name.as_str()),
+        title: boxed(meta.and_then(|m| m.get("title"))),
+        description: boxed(meta.and_then(|m| m.get("description"))),
+        spec_type: spec
+            .and_then(|s| s.get("type"))
+            .and_then(Value::as_str)
+            .map(|t| interner.get(t)),
+        lifecycle: spec
+            .and_then(|s| s.get("lifecycle"))
+            .and_then(Value::as_str)
+            .map(|t| interner.get(t)),
+        tags,
+        annotations,
+        links,
+        profile,
+        relations: Box::new([]),
+        dangling: Box::new([]),
+        origin: Origin {
+            source: interner.get(&p.source),
+            location: interner.get(&p.location),
+            line: p.line,
+            commit: p.commit.as_deref().map(|c| interner.get(c)),
+            fetched_at: p.fetched_at,
+        },
+        reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
+    };
+    Ok(Prepared {
+        key,
+        entity,
+        relations,
+        provenance: r.provenance,
+    })
+}
+
+/// `prepare` over all entities, in order, split across the available cores.
+fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if raw.len() < 2_000 || threads < 2 {
+        let mut interner = Interner::default();
+        return raw.into_iter().map(|r| prepare(r, &mut interner)).collect();
+    }
+    let chunk = raw.len().div_ceil(threads);
+    let mut parts: Vec<Vec<RawEntity>> = Vec::with_capacity(threads);
+    let mut rest = raw;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        parts.push(rest);
+        rest = tail;
+    }
+    parts.push(rest);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                s.spawn(move || {
+                    let mut interner = Interner::default();
+                    part.into_iter()
+                        .map(|r| prepare(r, &mut interner))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("snapshot worker panicked"))
+            .collect()
+    })
+}
+
 impl Snapshot {
     /// Builds a snapshot. The first definition of a key wins; later ones become conflicts.
     pub fn build(raw: Vec<RawEntity>, mut problems: Vec<Problem>, built_at: i64) -> Snapshot {
-        let mut interner = Interner::default();
+        let started = std::time::Instant::now();
         let mut entities: Vec<Entity> = Vec::with_capacity(raw.len());
-        let mut by_key: HashMap<Box<str>, Id> = HashMap::with_capacity(raw.len());
-        let mut pending: Vec<(Id, RelKind, EntityRef, String)> = Vec::new();
+        let mut by_key: FxHashMap<Box<str>, Id> =
+            FxHashMap::with_capacity_and_hasher(raw.len(), Default::default());
+        let mut pending: Vec<(Id, RelKind, String)> = Vec::new();
         let mut conflicts = Vec::new();
         let mut kind_counts: HashMap<String, usize> = HashMap::new();
 
-        for r in raw {
-            let Ok((kind, namespace, name)) = identity(&r.body) else {
-                problems.push(Problem {
-                    location: r.provenance.location.clone(),
-                    line: r.provenance.line,
-                    message: "entity without kind or name skipped".into(),
-                });
-                continue;
+        let prepared = prepare_all(raw);
+        let prepare_time = started.elapsed();
+        for prepared in prepared {
+            let p = match prepared {
+                Ok(p) => p,
+                Err(problem) => {
+                    problems.push(problem);
+                    continue;
+                }
             };
-            let key = EntityRef::new(&kind, &namespace, &name).key();
-            if let Some(&first) = by_key.get(key.as_str()) {
-                let kept = &entities[first as usize];
-                let ignored_owner = str_at(&r.body, "spec", "owner").map(str::to_string);
+            if let Some(&first) = by_key.get(p.key.as_str()) {
+                let ignored_owner = p
+                    .relations
+                    .iter()
+                    .find(|(k, _)| *k == RelKind::OwnedBy)
+                    .map(|(_, o)| o.clone());
                 conflicts.push(Conflict {
-                    key: key.clone(),
-                    kept: kept.origin.to_provenance(),
-                    ignored: r.provenance.clone(),
+                    key: p.key,
+                    kept: entities[first as usize].origin.to_provenance(),
+                    ignored: p.provenance,
                     ignored_owner,
                 });
                 continue;
             }
             let id = entities.len() as Id;
-            let kind_lower = kind.to_ascii_lowercase();
-            if !KNOWN_KINDS.contains(&kind_lower.as_str()) {
-                *kind_counts.entry(kind.clone()).or_default() += 1;
+            if !KNOWN_KINDS.contains(&p.entity.kind.to_ascii_lowercase().as_str()) {
+                *kind_counts.entry(p.entity.kind.to_string()).or_default() += 1;
             }
-            let ns_lower = namespace.to_ascii_lowercase();
-            for rel in spec_relations(&r.body, &kind_lower, &ns_lower) {
-                if let Ok(target) = rel.target {
-                    pending.push((id, rel.kind, target, rel.raw));
-                }
-            }
-            let meta = r.body.get("metadata");
-            let spec = r.body.get("spec");
-            let tags = meta
-                .and_then(|m| m.get("tags"))
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .filter_map(Value::as_str)
-                        .map(|t| interner.get(t))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let annotations = meta
-                .and_then(|m| m.get("annotations"))
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((interner.get(k), Box::from(v.as_str()?))))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let links = meta
-                .and_then(|m| m.get("links"))
-                .and_then(Value::as_array)
-                .map(|l| {
-                    l.iter()
-                        .filter_map(|x| {
-                            Some(Link {
-                                url: Box::from(x.get("url")?.as_str()?),
-                                title: boxed(x.get("title")),
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let profile = spec.and_then(|s| s.get("profile")).map(|p| {
-                Box::new(Profile {
-                    display_name: boxed(p.get("displayName")),
-                    email: boxed(p.get("email")),
-                })
-            });
-            let p = &r.provenance;
-            entities.push(Entity {
-                kind: interner.get(&kind),
-                namespace: interner.get(&namespace),
-                name: Box::from(name.as_str()),
-                title: boxed(meta.and_then(|m| m.get("title"))),
-                description: boxed(meta.and_then(|m| m.get("description"))),
-                spec_type: spec
-                    .and_then(|s| s.get("type"))
-                    .and_then(Value::as_str)
-                    .map(|t| interner.get(t)),
-                lifecycle: spec
-                    .and_then(|s| s.get("lifecycle"))
-                    .and_then(Value::as_str)
-                    .map(|t| interner.get(t)),
-                tags,
-                annotations,
-                links,
-                profile,
-                relations: Box::new([]),
-                dangling: Box::new([]),
-                origin: Origin {
-                    source: interner.get(&p.source),
-                    location: interner.get(&p.location),
-                    line: p.line,
-                    commit: p.commit.as_deref().map(|c| interner.get(c)),
-                    fetched_at: p.fetched_at,
-                },
-                reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
-            });
-            by_key.insert(Box::from(key.as_str()), id);
+            pending.extend(p.relations.into_iter().map(|(k, t)| (id, k, t)));
+            entities.push(p.entity);
+            by_key.insert(p.key.into_boxed_str(), id);
         }
 
-        // Resolve relations and add each in both directions.
-        let mut edges: Vec<Vec<Rel>> = vec![Vec::new(); entities.len()];
+        // Resolve relations and add each in both directions. Edges are counted first so every
+        // entity's list is allocated once, at its final size.
+        let mut resolved: Vec<(Id, RelKind, Id)> = Vec::with_capacity(pending.len());
         let mut dangling: HashMap<Id, Vec<(RelKind, Box<str>)>> = HashMap::new();
-        for (from, kind, target, _raw) in pending {
-            match by_key.get(target.key().as_str()) {
-                Some(&to) => {
-                    edges[from as usize].push(Rel { kind, target: to });
-                    edges[to as usize].push(Rel {
-                        kind: kind.inverse(),
-                        target: from,
-                    });
-                }
+        for (from, kind, target) in pending {
+            match by_key.get(target.as_str()) {
+                Some(&to) => resolved.push((from, kind, to)),
                 None => dangling
                     .entry(from)
                     .or_default()
-                    .push((kind, Box::from(target.key().as_str()))),
+                    .push((kind, target.into_boxed_str())),
             }
         }
+        let mut degree = vec![0usize; entities.len()];
+        for &(from, _, to) in &resolved {
+            degree[from as usize] += 1;
+            degree[to as usize] += 1;
+        }
+        let mut edges: Vec<Vec<Rel>> = degree.into_iter().map(Vec::with_capacity).collect();
+        for (from, kind, to) in resolved {
+            edges[from as usize].push(Rel { kind, target: to });
+            edges[to as usize].push(Rel {
+                kind: kind.inverse(),
+                target: from,
+            });
+        }
         for (i, mut e) in edges.into_iter().enumerate() {
-            e.sort();
+            e.sort_unstable();
             e.dedup();
             entities[i].relations = e.into_boxed_slice();
         }
         for (id, d) in dangling {
             entities[id as usize].dangling = d.into_boxed_slice();
         }
+        let relations_time = started.elapsed();
         let names = NameIndex::build(&entities);
+        tracing::debug!(
+            entities = entities.len(),
+            prepare = ?prepare_time,
+            relations = ?relations_time - prepare_time,
+            names = ?started.elapsed() - relations_time,
+            "snapshot built"
+        );
         let mut uninterpreted_kinds: Vec<(String, usize)> = kind_counts.into_iter().collect();
         uninterpreted_kinds.sort();
         by_key.shrink_to_fit();

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use futures_util::TryStreamExt;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{AssertSqlSafe, Row};
@@ -225,30 +226,18 @@ impl Store {
 
     /// Everything stored, in the order the sources delivered it, to rebuild the snapshot.
     pub async fn load_catalog(&self) -> Result<(Vec<RawEntity>, Vec<Problem>)> {
-        let rows = sqlx::query(
-            "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
-             FROM entities ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .context("loading the catalog from the database")?;
-        let mut entities = Vec::with_capacity(rows.len());
-        for r in rows {
-            let reasons: String = r.get(6);
-            let body: String = r.get(7);
-            entities.push(RawEntity {
-                key: r.get(3),
-                provenance: Provenance {
-                    source: r.get(0),
-                    location: r.get(1),
-                    line: r.get::<i64, _>(2) as u32,
-                    commit: r.get(4),
-                    fetched_at: r.get(5),
-                },
-                reasons: serde_json::from_str(&reasons).context("stored reasons are corrupt")?,
-                body: serde_json::from_str(&body).context("stored entity is corrupt")?,
-            });
-        }
+        // Two halves are read concurrently on two connections, each decoded as it streams in,
+        // so reading and decoding keep both cores busy at start-up.
+        let (lo, hi): (i64, i64) =
+            sqlx::query("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), -1) FROM entities")
+                .fetch_one(&self.pool)
+                .await
+                .map(|r| (r.get(0), r.get(1)))?;
+        let mid = lo + (hi - lo) / 2;
+        let first = tokio::spawn(Self::load_range(self.pool.clone(), lo, mid));
+        let second = tokio::spawn(Self::load_range(self.pool.clone(), mid + 1, hi));
+        let mut entities = first.await??;
+        entities.extend(second.await??);
         let problems =
             sqlx::query("SELECT location, line, message FROM sync_problems ORDER BY source, seq")
                 .fetch_all(&self.pool)
@@ -261,6 +250,39 @@ impl Store {
                 })
                 .collect();
         Ok((entities, problems))
+    }
+
+    /// Entities with `lo <= seq <= hi`, in order.
+    async fn load_range(pool: AnyPool, lo: i64, hi: i64) -> Result<Vec<RawEntity>> {
+        let mut rows = sqlx::query(
+            "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
+             FROM entities WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+        )
+        .bind(lo)
+        .bind(hi)
+        .fetch(&pool);
+        let mut entities = Vec::new();
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .context("loading the catalog from the database")?
+        {
+            let reasons: &str = r.get(6);
+            let body: &str = r.get(7);
+            entities.push(RawEntity {
+                key: r.get(3),
+                provenance: Provenance {
+                    source: r.get(0),
+                    location: r.get(1),
+                    line: r.get::<i64, _>(2) as u32,
+                    commit: r.get(4),
+                    fetched_at: r.get(5),
+                },
+                reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
+                body: serde_json::from_str(body).context("stored entity is corrupt")?,
+            });
+        }
+        Ok(entities)
     }
 
     pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {
