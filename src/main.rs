@@ -112,7 +112,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     match cmd {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
-            let (bot, store) = open(&config).await?;
+            let (bot, store, _) = open(&config).await?;
             let b = bot.clone();
             tokio::task::spawn_blocking(move || {
                 let stdin = std::io::stdin();
@@ -130,7 +130,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             catalog,
         } => {
             let bot = if catalog.is_empty() {
-                let (bot, store) = open(&config).await?;
+                let (bot, store, _) = open(&config).await?;
                 store.close().await;
                 bot
             } else {
@@ -183,10 +183,12 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
 }
 
 /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
-async fn open(config: &Config) -> Result<(Arc<Bot>, Store)> {
+/// Also says whether it synced.
+async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
     let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
     let rotations = Rotations::load(&config.oncall.rotations)?;
-    let snapshot = if store.last_sync("local").await?.is_none() {
+    let first_start = store.last_sync("local").await?.is_none();
+    let snapshot = if first_start {
         let (snap, report) = sync::sync_local(config, &store, |_, _| {}).await?;
         tracing::info!("first start: {}", report.summary());
         snap
@@ -196,12 +198,28 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store)> {
     Ok((
         Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth)),
         store,
+        first_start,
     ))
+}
+
+/// One background re-read of the sources and rotations; a failure keeps what the bot has.
+async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
+    match sync::sync_local(cfg, store, |_, _| {}).await {
+        Ok((snap, report)) => {
+            bot.swap_snapshot(snap);
+            tracing::info!("{}", report.summary());
+        }
+        Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
+    }
+    match Rotations::load(&cfg.oncall.rotations) {
+        Ok(r) => bot.swap_rotations(r),
+        Err(e) => tracing::error!("rotations not reloaded, keeping the current ones: {e:#}"),
+    }
 }
 
 async fn serve(config: Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let (bot, store) = open(&config).await?;
+    let (bot, store, synced) = open(&config).await?;
     tracing::info!(
         entities = bot.snapshot().len(),
         took = ?started.elapsed(),
@@ -213,27 +231,22 @@ async fn serve(config: Config) -> Result<ExitCode> {
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
         tokio::spawn(switchboard::http::serve_health(listener, bot.clone()));
     }
-    // Re-read the sources on an interval; a failed sync keeps the current snapshot.
-    if config.catalog.local.interval_secs > 0 {
+    // Answer from the store at once; re-read the sources now (unless that just happened) and
+    // then on an interval.
+    {
         let (bot, store, cfg) = (bot.clone(), store.clone(), config.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(
-                cfg.catalog.local.interval_secs,
-            ));
-            tick.tick().await;
+            if !synced {
+                resync(&bot, &store, &cfg).await;
+            }
+            if cfg.catalog.local.interval_secs == 0 {
+                return;
+            }
+            let period = std::time::Duration::from_secs(cfg.catalog.local.interval_secs);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
-                match sync::sync_local(&cfg, &store, |_, _| {}).await {
-                    Ok((snap, report)) => {
-                        bot.swap_snapshot(snap);
-                        tracing::info!("{}", report.summary());
-                    }
-                    Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
-                }
-                match Rotations::load(&cfg.oncall.rotations) {
-                    Ok(r) => bot.swap_rotations(r),
-                    Err(e) => tracing::error!("rotations not reloaded: {e:#}"),
-                }
+                resync(&bot, &store, &cfg).await;
             }
         });
     }

@@ -23,6 +23,8 @@ pub struct SyncReport {
     pub conflicts: usize,
     /// Files whose last good read was kept because this one failed.
     pub kept: Vec<String>,
+    /// Kinds kept but not interpreted (Template, kinds of plugins), with counts.
+    pub uninterpreted: Vec<(String, usize)>,
     pub took: Duration,
 }
 
@@ -32,6 +34,14 @@ impl SyncReport {
             "synced {} files: {} entities ({} quarantined), {} problems, {} conflicts in {:.2?}",
             self.files, self.entities, self.quarantined, self.problems, self.conflicts, self.took
         );
+        if !self.uninterpreted.is_empty() {
+            let kinds: Vec<String> = self
+                .uninterpreted
+                .iter()
+                .map(|(k, n)| format!("{k} ({n})"))
+                .collect();
+            s.push_str(&format!("; kept, not interpreted: {}", kinds.join(", ")));
+        }
         if !self.kept.is_empty() {
             s.push_str(&format!(
                 "; {} broken or unreadable files kept as last read",
@@ -104,6 +114,7 @@ pub async fn sync_local(
             problems: problems as i64,
         })
         .await?;
+    release_memory();
     let report = SyncReport {
         files,
         entities: n,
@@ -111,9 +122,21 @@ pub async fn sync_local(
         problems,
         conflicts: snapshot.conflicts.len(),
         kept,
+        uninterpreted: snapshot.uninterpreted_kinds.clone(),
         took: started.elapsed(),
     };
     Ok((snapshot, report))
+}
+
+/// Gives memory freed after a sync or a rebuild back to the operating system. The raw documents
+/// of a large catalog take several times the snapshot's size while they live; without this the
+/// process would keep that peak resident for good.
+pub fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Rebuilds the snapshot from the store (start-up, or after a partial sync).
@@ -126,6 +149,7 @@ pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
         Snapshot::build(entities, problems, Utc::now().timestamp())
     })
     .await?;
+    release_memory();
     tracing::info!(
         entities = n,
         load = ?loaded,

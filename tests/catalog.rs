@@ -313,3 +313,20 @@ fn location_targets_that_do_not_exist_are_reported() {
             .any(|p| p.message.contains("./missing.yaml"))
     );
 }
+
+#[test]
+fn kinds_switchboard_does_not_interpret_are_kept_and_listed() {
+    let snap = snapshot(&[fixture("backstage-examples")]);
+    assert_eq!(
+        snap.uninterpreted_kinds,
+        [
+            ("AiResource".to_string(), 4),
+            ("Environment".to_string(), 2)
+        ]
+    );
+    let (_, e) = snap
+        .entities()
+        .find(|(_, e)| e.kind_is("airesource"))
+        .expect("kept");
+    assert!(!e.is_quarantined());
+}
