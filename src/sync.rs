@@ -1,7 +1,9 @@
 //! Syncing: read the sources, store what they hold, build the snapshot the bot answers from.
 //!
-//! The store is written first and the snapshot built after, so a crash between the two loses
-//! nothing: the next start-up rebuilds the snapshot from the store.
+//! Files stream through: each is parsed, stored and reduced to its compact form before the
+//! next arrives, so a large catalog never sits in memory as raw documents. The store is
+//! committed before the snapshot is swapped in, so a crash between the two loses nothing: the
+//! next start-up rebuilds the snapshot from the store.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +11,9 @@ use anyhow::{Context as _, Result};
 use chrono::Utc;
 
 use crate::catalog::Snapshot;
+use crate::catalog::snapshot::{Prepared, Preparer, Problem};
 use crate::config::Config;
-use crate::sources::local::{self, ScanOutcome};
+use crate::sources::local::{self, ScanOutcome, ScannedFile};
 use crate::store::{Store, SyncRun};
 
 /// What a sync did, for people and logs.
@@ -52,7 +55,7 @@ impl SyncReport {
     }
 }
 
-/// Scans the configured local paths without touching a database.
+/// Scans the given paths without touching a database (`check`, `ask --catalog`).
 pub fn scan_local(
     paths: &[String],
     config: &Config,
@@ -66,7 +69,7 @@ pub fn scan_local(
     )
 }
 
-/// A full sync of the local source: scan, store, rebuild.
+/// A full sync of the local source: scan, store, rebuild. `progress` gets (files, entities).
 pub async fn sync_local(
     config: &Config,
     store: &Store,
@@ -75,51 +78,56 @@ pub async fn sync_local(
     let started = Instant::now();
     let started_at = Utc::now().timestamp();
     let paths = config.catalog.local.paths.clone();
-    let cfg = config.clone();
-    let outcome = tokio::task::spawn_blocking(move || scan_local(&paths, &cfg, &mut progress))
+    let limits = config.catalog.limits();
+    // A few files in flight at most: the scan waits while the store catches up.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ScannedFile>(4);
+    let scan = tokio::task::spawn_blocking(move || {
+        local::scan_each(&paths, &limits, started_at, &mut |f| {
+            let _ = tx.blocking_send(f);
+        })
+    });
+    let mut replacement = store.begin_replace("local").await?;
+    let mut preparer = Preparer::default();
+    let mut prepared: Vec<Result<Prepared, Problem>> = Vec::new();
+    let (mut files, mut quarantined) = (0usize, 0usize);
+    while let Some(f) = rx.recv().await {
+        files += usize::from(!f.unreadable);
+        let complete = !f.report.broken;
+        let stored = replacement
+            .file(&f.location, f.report.entities, f.report.problems, complete)
+            .await?;
+        quarantined += stored.iter().filter(|e| e.is_quarantined()).count();
+        prepared.extend(stored.into_iter().map(|e| preparer.prepare(e)));
+        progress(files, prepared.len());
+    }
+    let path_problems = scan
         .await
         .context("the catalog scan stopped unexpectedly")?;
-    let kept = store
-        .replace_source(
-            "local",
-            &outcome.entities,
-            &outcome.problems,
-            &outcome.incomplete,
-        )
-        .await?;
-    let quarantined = outcome
-        .entities
-        .iter()
-        .filter(|e| e.is_quarantined())
-        .count();
-    let (files, n, problems) = (
-        outcome.files_read,
-        outcome.entities.len(),
-        outcome.problems.len(),
-    );
-    let snapshot = if kept.is_empty() {
-        Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp())
-    } else {
-        // Entities kept from broken files live only in the store now.
-        load_snapshot(store).await?
-    };
+    replacement.add_problems(path_problems);
+    let (kept, problems) = replacement.finish().await?;
+    let entities = prepared.len();
+    let problem_count = problems.len();
+    let snapshot = tokio::task::spawn_blocking(move || {
+        Snapshot::assemble(prepared, problems, Utc::now().timestamp())
+    })
+    .await?;
+    release_memory();
     store
         .record_sync_run(&SyncRun {
             source: "local".into(),
             started_at,
             finished_at: Utc::now().timestamp(),
             files: files as i64,
-            entities: n as i64,
+            entities: entities as i64,
             quarantined: quarantined as i64,
-            problems: problems as i64,
+            problems: problem_count as i64,
         })
         .await?;
-    release_memory();
     let report = SyncReport {
         files,
-        entities: n,
+        entities,
         quarantined,
-        problems,
+        problems: problem_count,
         conflicts: snapshot.conflicts.len(),
         kept,
         uninterpreted: snapshot.uninterpreted_kinds.clone(),
@@ -128,9 +136,8 @@ pub async fn sync_local(
     Ok((snapshot, report))
 }
 
-/// Gives memory freed after a sync or a rebuild back to the operating system. The raw documents
-/// of a large catalog take several times the snapshot's size while they live; without this the
-/// process would keep that peak resident for good.
+/// Gives memory freed after a sync or a rebuild back to the operating system, so a process
+/// does not keep the peak of a large load resident for good.
 pub fn release_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
@@ -139,21 +146,38 @@ pub fn release_memory() {
     }
 }
 
-/// Rebuilds the snapshot from the store (start-up, or after a partial sync).
+/// Rebuilds the snapshot from the store (start-up). The two halves of the catalog are read
+/// and prepared concurrently, each streamed row by row.
 pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
     let t = Instant::now();
-    let (entities, problems) = store.load_catalog().await?;
+    let (lo, hi) = store.entity_seq_range().await?;
+    let mid = lo + (hi - lo) / 2;
+    let half = |lo: i64, hi: i64| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut preparer = Preparer::default();
+            let mut out = Vec::new();
+            store
+                .for_each_entity(lo, hi, |e| out.push(preparer.prepare(e)))
+                .await?;
+            anyhow::Ok(out)
+        })
+    };
+    let (first, second) = (half(lo, mid), half(mid + 1, hi));
+    let mut prepared = first.await??;
+    prepared.extend(second.await??);
+    let problems = store.load_problems().await?;
     let loaded = t.elapsed();
-    let n = entities.len();
+    let n = prepared.len();
     let snap = tokio::task::spawn_blocking(move || {
-        Snapshot::build(entities, problems, Utc::now().timestamp())
+        Snapshot::assemble(prepared, problems, Utc::now().timestamp())
     })
     .await?;
     release_memory();
     tracing::info!(
         entities = n,
         load = ?loaded,
-        build = ?(t.elapsed() - loaded),
+        assemble = ?(t.elapsed() - loaded),
         "catalog rebuilt from the store"
     );
     Ok(snap)

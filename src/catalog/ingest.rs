@@ -125,14 +125,38 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
 }
 
 impl FileReport {
-    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String, fatal: bool) {
+    /// The report of a file that could not be read at all.
+    pub fn unreadable(location: &str, error: &str) -> FileReport {
+        let mut r = FileReport {
+            broken: true,
+            ..FileReport::default()
+        };
+        r.note(location, 0, format!("cannot read file: {error}"));
+        r
+    }
+
+    /// Records a problem found outside the parser (an unreadable file, a missing target).
+    pub fn note(&mut self, location: &str, line: u32, message: String) {
         self.issues.push(LineIssue {
             line,
-            message: if fatal {
-                message.clone()
-            } else {
-                format!("warning: {message}; skipped")
-            },
+            message: message.clone(),
+            fatal: true,
+        });
+        self.problems.push(Problem {
+            location: location.to_string(),
+            line,
+            message,
+        });
+    }
+
+    /// A problem with a document: fatal ones lose or quarantine data, the rest are notes.
+    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String, fatal: bool) {
+        if fatal {
+            return self.note(origin.location, line, message);
+        }
+        self.issues.push(LineIssue {
+            line,
+            message: format!("warning: {message}; skipped"),
             fatal,
         });
         self.problems.push(Problem {

@@ -209,11 +209,26 @@ fn boxed(v: Option<&Value>) -> Option<Box<str>> {
 }
 
 /// One raw entity turned into its compact form, before it is known whether it wins its key.
-struct Prepared {
+/// Holding these instead of raw documents keeps a large catalog's load small.
+pub struct Prepared {
     key: String,
     entity: Entity,
     relations: Vec<(RelKind, String)>,
     provenance: Provenance,
+}
+
+/// Turns raw entities into their compact form, one at a time, as they arrive (from a scan or
+/// the store), so the raw documents never all live at once. Each preparer interns its own
+/// strings; several can work in parallel.
+#[derive(Default)]
+pub struct Preparer {
+    interner: Interner,
+}
+
+impl Preparer {
+    pub fn prepare(&mut self, r: RawEntity) -> Result<Prepared, Problem> {
+        prepare(r, &mut self.interner)
+    }
 }
 
 /// Turns a raw entity into its compact form. Independent of every other entity, so it runs
@@ -349,17 +364,24 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
 
 impl Snapshot {
     /// Builds a snapshot. The first definition of a key wins; later ones become conflicts.
-    pub fn build(raw: Vec<RawEntity>, mut problems: Vec<Problem>, built_at: i64) -> Snapshot {
+    pub fn build(raw: Vec<RawEntity>, problems: Vec<Problem>, built_at: i64) -> Snapshot {
+        Snapshot::assemble(prepare_all(raw), problems, built_at)
+    }
+
+    /// Builds a snapshot from prepared entities, in the order their sources delivered them.
+    pub fn assemble(
+        prepared: Vec<Result<Prepared, Problem>>,
+        mut problems: Vec<Problem>,
+        built_at: i64,
+    ) -> Snapshot {
         let started = std::time::Instant::now();
-        let mut entities: Vec<Entity> = Vec::with_capacity(raw.len());
+        let mut entities: Vec<Entity> = Vec::with_capacity(prepared.len());
         let mut by_key: FxHashMap<Box<str>, Id> =
-            FxHashMap::with_capacity_and_hasher(raw.len(), Default::default());
+            FxHashMap::with_capacity_and_hasher(prepared.len(), Default::default());
         let mut pending: Vec<(Id, RelKind, String)> = Vec::new();
         let mut conflicts = Vec::new();
         let mut kind_counts: HashMap<String, usize> = HashMap::new();
 
-        let prepared = prepare_all(raw);
-        let prepare_time = started.elapsed();
         for prepared in prepared {
             let p = match prepared {
                 Ok(p) => p,
@@ -429,10 +451,9 @@ impl Snapshot {
         let names = NameIndex::build(&entities);
         tracing::debug!(
             entities = entities.len(),
-            prepare = ?prepare_time,
-            relations = ?relations_time - prepare_time,
+            keys_and_relations = ?relations_time,
             names = ?started.elapsed() - relations_time,
-            "snapshot built"
+            "snapshot assembled"
         );
         let mut uninterpreted_kinds: Vec<(String, usize)> = kind_counts.into_iter().collect();
         uninterpreted_kinds.sort();

@@ -24,7 +24,17 @@ pub struct ScanOutcome {
     pub incomplete: Vec<String>,
 }
 
-/// Scans the given paths. `progress` is called after each wave with (files read, entities).
+/// One file as the scan hands it over.
+#[derive(Debug)]
+pub struct ScannedFile {
+    pub location: String,
+    pub report: FileReport,
+    /// The file could not be read at all (its report holds the reason).
+    pub unreadable: bool,
+}
+
+/// Scans the given paths and collects everything. `progress` is called after each wave of
+/// files with (files read, entities).
 pub fn scan(
     paths: &[String],
     limits: &ParseLimits,
@@ -32,12 +42,38 @@ pub fn scan(
     progress: &mut dyn FnMut(usize, usize),
 ) -> ScanOutcome {
     let mut out = ScanOutcome::default();
+    let path_problems = scan_each(paths, limits, fetched_at, &mut |f: ScannedFile| {
+        if !f.unreadable {
+            out.files_read += 1;
+        }
+        if f.report.broken {
+            out.incomplete.push(f.location.clone());
+        }
+        out.entities.extend(f.report.entities);
+        out.problems.extend(f.report.problems);
+        out.issues.push((f.location, f.report.issues));
+        progress(out.files_read, out.entities.len());
+    });
+    out.problems.extend(path_problems);
+    out
+}
+
+/// Scans the given paths, handing each file to `on_file` in discovery order as soon as its
+/// wave is read, so a caller can store and drop it before the next. Returns the problems with
+/// configured paths themselves (a path that does not exist).
+pub fn scan_each(
+    paths: &[String],
+    limits: &ParseLimits,
+    fetched_at: i64,
+    on_file: &mut dyn FnMut(ScannedFile),
+) -> Vec<Problem> {
+    let mut path_problems = Vec::new();
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut wave: Vec<PathBuf> = Vec::new();
     for p in paths {
         match expand(Path::new(p)) {
             Ok(files) => wave.extend(files),
-            Err(msg) => out.problems.push(Problem {
+            Err(msg) => path_problems.push(Problem {
                 location: p.clone(),
                 line: 0,
                 message: msg,
@@ -45,65 +81,46 @@ pub fn scan(
         }
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // A wave is read in slices, so a directory of thousands of files never sits in memory whole.
+    let slice = 16 * threads;
     while !wave.is_empty() {
         wave.retain(|f| seen.insert(clean(f)));
-        let results = read_all(&wave, limits, fetched_at, threads);
         let mut next = Vec::new();
-        for (file, result) in wave.iter().zip(results) {
-            let location = display(file);
-            match result {
-                Err(e) => {
-                    out.incomplete.push(location.clone());
-                    out.problems.push(Problem {
-                        location: location.clone(),
-                        line: 0,
-                        message: format!("cannot read file: {e}"),
-                    });
-                    out.issues.push((
-                        location,
-                        vec![LineIssue {
-                            line: 0,
-                            message: format!("cannot read file: {e}"),
-                            fatal: true,
-                        }],
-                    ));
-                }
-                Ok(report) => {
-                    out.files_read += 1;
-                    if report.broken {
-                        out.incomplete.push(location.clone());
+        for files in wave.chunks(slice) {
+            let results = read_all(files, limits, fetched_at, threads);
+            for (file, result) in files.iter().zip(results) {
+                let location = display(file);
+                let (mut report, unreadable) = match result {
+                    Err(e) => (FileReport::unreadable(&location, &e.to_string()), true),
+                    Ok(r) => (r, false),
+                };
+                let dir = file.parent().unwrap_or(Path::new("."));
+                for t in std::mem::take(&mut report.targets) {
+                    if t.contains("://") {
+                        continue;
                     }
-                    let dir = file.parent().unwrap_or(Path::new("."));
-                    for t in &report.targets {
-                        if t.contains("://") {
-                            continue;
-                        }
-                        match expand(&dir.join(t)) {
-                            Ok(files) => next.extend(files),
-                            Err(msg) => {
-                                let line = report
-                                    .entities
-                                    .iter()
-                                    .find(|e| e.key.starts_with("location:"))
-                                    .map_or(1, |e| e.provenance.line);
-                                out.problems.push(Problem {
-                                    location: location.clone(),
-                                    line,
-                                    message: format!("Location target {t}: {msg}"),
-                                });
-                            }
+                    match expand(&dir.join(&t)) {
+                        Ok(found) => next.extend(found),
+                        Err(msg) => {
+                            let line = report
+                                .entities
+                                .iter()
+                                .find(|e| e.key.starts_with("location:"))
+                                .map_or(1, |e| e.provenance.line);
+                            report.note(&location, line, format!("Location target {t}: {msg}"));
                         }
                     }
-                    out.entities.extend(report.entities);
-                    out.problems.extend(report.problems);
-                    out.issues.push((location, report.issues));
                 }
+                on_file(ScannedFile {
+                    location,
+                    report,
+                    unreadable,
+                });
             }
         }
-        progress(out.files_read, out.entities.len());
         wave = next;
     }
-    out
+    path_problems
 }
 
 fn read_all(

@@ -4,6 +4,7 @@
 //! only the migrations differ per backend. Functions are named for what they mean to the rest of
 //! the program; parameters are always bound.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -122,21 +123,11 @@ impl Store {
         Ok(())
     }
 
-    /// Replaces what a source delivered with the result of a new sync, in one transaction.
-    ///
-    /// `incomplete` names files the sync could not read or parse in full. For those that an
-    /// earlier sync stored, the stored rows are kept and the new partial read is dropped: a
-    /// broken file or a failed read never deletes what an earlier sync saw. Returns the
-    /// locations kept that way.
-    pub async fn replace_source(
-        &self,
-        source: &str,
-        entities: &[RawEntity],
-        problems: &[Problem],
-        incomplete: &[String],
-    ) -> Result<Vec<String>> {
+    /// Starts replacing what a source delivered, file by file, in one transaction: other
+    /// readers see the old catalog until `Replacement::finish` commits the new one.
+    pub async fn begin_replace(&self, source: &str) -> Result<Replacement> {
         let mut tx = self.pool.begin().await?;
-        let existing: Vec<String> =
+        let existing: HashSet<String> =
             sqlx::query("SELECT DISTINCT location FROM entities WHERE source = $1")
                 .bind(source)
                 .fetch_all(&mut *tx)
@@ -144,145 +135,98 @@ impl Store {
                 .iter()
                 .map(|r| r.get::<String, _>(0))
                 .collect();
-        let kept: Vec<String> = existing
-            .iter()
-            .filter(|l| incomplete.contains(l))
-            .cloned()
-            .collect();
-        for loc in existing.iter().filter(|l| !kept.contains(l)) {
-            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
-                .bind(source)
-                .bind(loc)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let entities: Vec<&RawEntity> = entities
-            .iter()
-            .filter(|e| !kept.contains(&e.provenance.location))
-            .collect();
-        let mut problems = problems.to_vec();
-        problems.extend(kept.iter().map(|loc| Problem {
-            location: loc.clone(),
-            line: 0,
-            message: "kept the entities of the last good read of this file".into(),
-        }));
-        let start_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM entities")
+        let next_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM entities")
             .fetch_one(&mut *tx)
             .await?
             .get(0);
-        for (chunk_no, chunk) in entities.chunks(BATCH).enumerate() {
-            let sql = insert_sql(
-                "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
-                 quarantined, reasons, body, seq) VALUES ",
-                10,
-                chunk.len(),
-                " ON CONFLICT (source, location, line) DO UPDATE SET entity_key = excluded.entity_key, \
-                 commit_sha = excluded.commit_sha, fetched_at = excluded.fetched_at, \
-                 quarantined = excluded.quarantined, reasons = excluded.reasons, \
-                 body = excluded.body, seq = excluded.seq",
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (i, e) in chunk.iter().enumerate() {
-                let p = &e.provenance;
-                q = q
-                    .bind(source)
-                    .bind(p.location.clone())
-                    .bind(p.line as i64)
-                    .bind(e.key.clone())
-                    .bind(p.commit.clone())
-                    .bind(p.fetched_at)
-                    .bind(i64::from(e.is_quarantined()))
-                    .bind(serde_json::to_string(&e.reasons)?)
-                    .bind(serde_json::to_string(&e.body)?)
-                    .bind(start_seq + 1 + (chunk_no * BATCH + i) as i64);
-            }
-            q.execute(&mut *tx).await.context("storing entities")?;
+        Ok(Replacement {
+            tx,
+            source: source.to_string(),
+            existing,
+            seen: HashSet::new(),
+            next_seq,
+            problems: Vec::new(),
+            kept: Vec::new(),
+        })
+    }
+
+    /// Replaces a source's entities with `entities` (grouped by file, in order) in one go.
+    /// `incomplete` names files that could not be read or parsed in full; see `Replacement::file`.
+    pub async fn replace_source(
+        &self,
+        source: &str,
+        entities: &[RawEntity],
+        problems: &[Problem],
+        incomplete: &[String],
+    ) -> Result<Vec<String>> {
+        let mut r = self.begin_replace(source).await?;
+        let mut start = 0;
+        while start < entities.len() {
+            let loc = &entities[start].provenance.location;
+            let end = start
+                + entities[start..]
+                    .iter()
+                    .take_while(|e| &e.provenance.location == loc)
+                    .count();
+            r.file(loc, entities[start..end].to_vec(), Vec::new(), !incomplete.contains(loc))
+                .await?;
+            start = end;
         }
-        sqlx::query("DELETE FROM sync_problems WHERE source = $1")
-            .bind(source)
-            .execute(&mut *tx)
+        let unseen: Vec<&String> = incomplete.iter().filter(|l| !r.seen.contains(*l)).collect();
+        for loc in unseen {
+            r.file(loc, Vec::new(), Vec::new(), false).await?;
+        }
+        r.problems.extend_from_slice(problems);
+        Ok(r.finish().await?.0)
+    }
+
+    /// The lowest and highest `seq` stored (empty range when there is nothing).
+    pub async fn entity_seq_range(&self) -> Result<(i64, i64)> {
+        let r = sqlx::query("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), -1) FROM entities")
+            .fetch_one(&self.pool)
             .await?;
-        for (chunk_no, chunk) in problems.chunks(BATCH).enumerate() {
-            let sql = insert_sql(
-                "INSERT INTO sync_problems (source, location, line, message, seq) VALUES ",
-                5,
-                chunk.len(),
-                "",
-            );
-            let mut q = sqlx::query(AssertSqlSafe(sql));
-            for (i, p) in chunk.iter().enumerate() {
-                q = q
-                    .bind(source)
-                    .bind(p.location.clone())
-                    .bind(p.line as i64)
-                    .bind(p.message.clone())
-                    .bind((chunk_no * BATCH + i) as i64);
-            }
-            q.execute(&mut *tx).await.context("storing sync problems")?;
-        }
-        tx.commit().await?;
-        Ok(kept)
+        Ok((r.get(0), r.get(1)))
     }
 
-    /// Everything stored, in the order the sources delivered it, to rebuild the snapshot.
-    pub async fn load_catalog(&self) -> Result<(Vec<RawEntity>, Vec<Problem>)> {
-        // Two halves are read concurrently on two connections, each decoded as it streams in,
-        // so reading and decoding keep both cores busy at start-up.
-        let (lo, hi): (i64, i64) =
-            sqlx::query("SELECT COALESCE(MIN(seq), 0), COALESCE(MAX(seq), -1) FROM entities")
-                .fetch_one(&self.pool)
-                .await
-                .map(|r| (r.get(0), r.get(1)))?;
-        let mid = lo + (hi - lo) / 2;
-        let first = tokio::spawn(Self::load_range(self.pool.clone(), lo, mid));
-        let second = tokio::spawn(Self::load_range(self.pool.clone(), mid + 1, hi));
-        let mut entities = first.await??;
-        entities.extend(second.await??);
-        let problems =
-            sqlx::query("SELECT location, line, message FROM sync_problems ORDER BY source, seq")
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|r| Problem {
-                    location: r.get(0),
-                    line: r.get::<i64, _>(1) as u32,
-                    message: r.get(2),
-                })
-                .collect();
-        Ok((entities, problems))
-    }
-
-    /// Entities with `lo <= seq <= hi`, in order.
-    async fn load_range(pool: AnyPool, lo: i64, hi: i64) -> Result<Vec<RawEntity>> {
+    /// Streams the entities with `lo <= seq <= hi` to `f`, in order, decoding each row as it
+    /// arrives while the database reads the next: the whole catalog never sits in memory raw.
+    pub async fn for_each_entity(
+        &self,
+        lo: i64,
+        hi: i64,
+        mut f: impl FnMut(RawEntity) + Send,
+    ) -> Result<()> {
         let mut rows = sqlx::query(
             "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
              FROM entities WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
         )
         .bind(lo)
         .bind(hi)
-        .fetch(&pool);
-        let mut entities = Vec::new();
+        .fetch(&self.pool);
         while let Some(r) = rows
             .try_next()
             .await
             .context("loading the catalog from the database")?
         {
-            let reasons: &str = r.get(6);
-            let body: &str = r.get(7);
-            entities.push(RawEntity {
-                key: r.get(3),
-                provenance: Provenance {
-                    source: r.get(0),
-                    location: r.get(1),
-                    line: r.get::<i64, _>(2) as u32,
-                    commit: r.get(4),
-                    fetched_at: r.get(5),
-                },
-                reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
-                body: serde_json::from_str(body).context("stored entity is corrupt")?,
-            });
+            f(entity_from_row(&r)?);
         }
-        Ok(entities)
+        Ok(())
+    }
+
+    /// Documents and files that could not become entities, as the last syncs left them.
+    pub async fn load_problems(&self) -> Result<Vec<Problem>> {
+        Ok(sqlx::query(
+            "SELECT location, line, message FROM sync_problems ORDER BY source, seq",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| Problem {
+            location: r.get(0),
+            line: r.get::<i64, _>(1) as u32,
+            message: r.get(2),
+        })
+        .collect())
     }
 
     pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {
@@ -336,6 +280,150 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// A replacement of one source's entities under way (see `Store::begin_replace`).
+pub struct Replacement {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    source: String,
+    existing: HashSet<String>,
+    seen: HashSet<String>,
+    next_seq: i64,
+    problems: Vec<Problem>,
+    kept: Vec<String>,
+}
+
+impl Replacement {
+    /// Stores what one file holds now and returns the entities stored for it.
+    ///
+    /// A file that could not be read or parsed in full (`complete` false) and that an earlier
+    /// sync stored keeps the entities of that last good read, with a problem saying so: a
+    /// broken file or a failed read never deletes what was there.
+    pub async fn file(
+        &mut self,
+        location: &str,
+        entities: Vec<RawEntity>,
+        problems: Vec<Problem>,
+        complete: bool,
+    ) -> Result<Vec<RawEntity>> {
+        self.seen.insert(location.to_string());
+        self.problems.extend(problems);
+        let stored = if !complete && self.existing.contains(location) {
+            let mut rows = sqlx::query(
+                "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
+                 FROM entities WHERE source = $1 AND location = $2 ORDER BY seq",
+            )
+            .bind(self.source.clone())
+            .bind(location)
+            .fetch(&mut *self.tx);
+            let mut last_good = Vec::new();
+            while let Some(r) = rows.try_next().await? {
+                last_good.push(entity_from_row(&r)?);
+            }
+            drop(rows);
+            self.kept.push(location.to_string());
+            self.problems.push(Problem {
+                location: location.to_string(),
+                line: 0,
+                message: "kept the entities of the last good read of this file".into(),
+            });
+            last_good
+        } else {
+            entities
+        };
+        if self.existing.contains(location) {
+            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
+                .bind(self.source.clone())
+                .bind(location)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for chunk in stored.chunks(BATCH) {
+            let sql = insert_sql(
+                "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
+                 quarantined, reasons, body, seq) VALUES ",
+                10,
+                chunk.len(),
+                "",
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for e in chunk {
+                let p = &e.provenance;
+                q = q
+                    .bind(self.source.clone())
+                    .bind(p.location.clone())
+                    .bind(p.line as i64)
+                    .bind(e.key.clone())
+                    .bind(p.commit.clone())
+                    .bind(p.fetched_at)
+                    .bind(i64::from(e.is_quarantined()))
+                    .bind(serde_json::to_string(&e.reasons)?)
+                    .bind(serde_json::to_string(&e.body)?)
+                    .bind(self.next_seq);
+                self.next_seq += 1;
+            }
+            q.execute(&mut *self.tx).await.context("storing entities")?;
+        }
+        Ok(stored)
+    }
+
+    /// Problems found outside any file (a configured path that does not exist).
+    pub fn add_problems(&mut self, problems: impl IntoIterator<Item = Problem>) {
+        self.problems.extend(problems);
+    }
+
+    /// Retires files the source no longer has, records the problems, and commits.
+    /// Returns the files whose last good read was kept, and every problem recorded.
+    pub async fn finish(mut self) -> Result<(Vec<String>, Vec<Problem>)> {
+        for loc in self.existing.iter().filter(|l| !self.seen.contains(*l)) {
+            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
+                .bind(self.source.clone())
+                .bind(loc)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM sync_problems WHERE source = $1")
+            .bind(self.source.clone())
+            .execute(&mut *self.tx)
+            .await?;
+        for (chunk_no, chunk) in self.problems.chunks(BATCH).enumerate() {
+            let sql = insert_sql(
+                "INSERT INTO sync_problems (source, location, line, message, seq) VALUES ",
+                5,
+                chunk.len(),
+                "",
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (i, p) in chunk.iter().enumerate() {
+                q = q
+                    .bind(self.source.clone())
+                    .bind(p.location.clone())
+                    .bind(p.line as i64)
+                    .bind(p.message.clone())
+                    .bind((chunk_no * BATCH + i) as i64);
+            }
+            q.execute(&mut *self.tx).await.context("storing sync problems")?;
+        }
+        self.tx.commit().await?;
+        Ok((self.kept, self.problems))
+    }
+}
+
+fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
+    let reasons: &str = r.get(6);
+    let body: &str = r.get(7);
+    Ok(RawEntity {
+        key: r.get(3),
+        provenance: Provenance {
+            source: r.get(0),
+            location: r.get(1),
+            line: r.get::<i64, _>(2) as u32,
+            commit: r.get(4),
+            fetched_at: r.get(5),
+        },
+        reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
+        body: serde_json::from_str(body).context("stored entity is corrupt")?,
+    })
 }
 
 /// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
