@@ -17,6 +17,11 @@ use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
 use switchboard::{Bot, sync};
 
+/// mimalloc returns freed pages to the system and keeps size classes apart, so the raw
+/// documents of a sync do not leave the process holding their peak.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "switchboard",
@@ -207,6 +212,8 @@ async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
     match sync::sync_local(cfg, store, |_, _| {}).await {
         Ok((snap, report)) => {
             bot.swap_snapshot(snap);
+            // The previous snapshot is freed now; hand its memory back.
+            sync::release_memory();
             tracing::info!("{}", report.summary());
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),

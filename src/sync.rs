@@ -136,14 +136,12 @@ pub async fn sync_local(
     Ok((snapshot, report))
 }
 
-/// Gives memory freed after a sync or a rebuild back to the operating system, so a process
-/// does not keep the peak of a large load resident for good.
+/// Gives memory freed after a sync or a rebuild back to the operating system at once, so the
+/// process does not hold the peak of a large load (the binary runs on mimalloc).
 pub fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    // SAFETY: mi_collect only walks mimalloc's own heaps; with another allocator it has
+    // nothing to do.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 /// Rebuilds the snapshot from the store (start-up). The two halves of the catalog are read

@@ -168,8 +168,13 @@ impl Store {
                     .iter()
                     .take_while(|e| &e.provenance.location == loc)
                     .count();
-            r.file(loc, entities[start..end].to_vec(), Vec::new(), !incomplete.contains(loc))
-                .await?;
+            r.file(
+                loc,
+                entities[start..end].to_vec(),
+                Vec::new(),
+                !incomplete.contains(loc),
+            )
+            .await?;
             start = end;
         }
         let unseen: Vec<&String> = incomplete.iter().filter(|l| !r.seen.contains(*l)).collect();
@@ -215,18 +220,18 @@ impl Store {
 
     /// Documents and files that could not become entities, as the last syncs left them.
     pub async fn load_problems(&self) -> Result<Vec<Problem>> {
-        Ok(sqlx::query(
-            "SELECT location, line, message FROM sync_problems ORDER BY source, seq",
+        Ok(
+            sqlx::query("SELECT location, line, message FROM sync_problems ORDER BY source, seq")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| Problem {
+                    location: r.get(0),
+                    line: r.get::<i64, _>(1) as u32,
+                    message: r.get(2),
+                })
+                .collect(),
         )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| Problem {
-            location: r.get(0),
-            line: r.get::<i64, _>(1) as u32,
-            message: r.get(2),
-        })
-        .collect())
     }
 
     pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {
@@ -402,7 +407,9 @@ impl Replacement {
                     .bind(p.message.clone())
                     .bind((chunk_no * BATCH + i) as i64);
             }
-            q.execute(&mut *self.tx).await.context("storing sync problems")?;
+            q.execute(&mut *self.tx)
+                .await
+                .context("storing sync problems")?;
         }
         self.tx.commit().await?;
         Ok((self.kept, self.problems))
