@@ -54,9 +54,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = std::env::temp_dir().join("switchboard-bench");
     println!(
-        "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) |"
+        "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for n in sizes {
         let dir = work.join(format!("catalog-{n}"));
         generate(n, &dir);
@@ -236,10 +236,10 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         assert!(String::from_utf8_lossy(&o.stdout).contains("is owned by"));
     }
     starts.sort();
-    let rss = serving_rss(&cfg_path, work);
+    let (rss, peak) = serving_rss(&cfg_path, work);
 
     println!(
-        "| {n} ({entities}) | {parse} | {ingest} | {store_write} | {:.0} ms | {full_sync} | {heap} | {} | {} | {} | {:.2} s | {:.0} MiB ({:.0} B) |",
+        "| {n} ({entities}) | {parse} | {ingest} | {store_write} | {:.0} ms | {full_sync} | {heap} | {} | {} | {} | {:.2} s | {:.0} MiB ({:.0} B) | {:.0} MiB |",
         build.as_secs_f64() * 1e3,
         pct(exact),
         pct(fuzzy),
@@ -247,12 +247,13 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         starts[1].as_secs_f64(),
         rss as f64 / 1024.0,
         rss as f64 * 1024.0 / entities as f64,
+        peak as f64 / 1024.0,
     );
 }
 
 /// Resident memory (KiB) of `switchboard serve` once it has loaded the catalog from the store
-/// and finished its start-up re-read of the files: what a running bot holds.
-fn serving_rss(cfg_path: &Path, work: &Path) -> u64 {
+/// and finished its start-up re-read of the files (what a running bot holds), and its peak.
+fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
     use std::io::{BufRead, BufReader};
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -285,9 +286,12 @@ fn serving_rss(cfg_path: &Path, work: &Path) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmRSS in /proc")
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .expect("memory figures in /proc")
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }

@@ -107,11 +107,7 @@ pub async fn sync_local(
     let (kept, problems) = replacement.finish().await?;
     let entities = prepared.len();
     let problem_count = problems.len();
-    let snapshot = tokio::task::spawn_blocking(move || {
-        Snapshot::assemble(prepared, problems, Utc::now().timestamp())
-    })
-    .await?;
-    release_memory();
+    let snapshot = assemble(prepared, problems).await?;
     store
         .record_sync_run(&SyncRun {
             source: "local".into(),
@@ -134,6 +130,19 @@ pub async fn sync_local(
         took: started.elapsed(),
     };
     Ok((snapshot, report))
+}
+
+/// Assembles a snapshot off the async threads, then hands the memory of the load back.
+async fn assemble(
+    prepared: Vec<Result<Prepared, Problem>>,
+    problems: Vec<Problem>,
+) -> Result<Snapshot> {
+    let snap = tokio::task::spawn_blocking(move || {
+        Snapshot::assemble(prepared, problems, Utc::now().timestamp())
+    })
+    .await?;
+    release_memory();
+    Ok(snap)
 }
 
 /// Gives memory freed after a sync or a rebuild back to the operating system at once, so the
@@ -167,11 +176,7 @@ pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
     let problems = store.load_problems().await?;
     let loaded = t.elapsed();
     let n = prepared.len();
-    let snap = tokio::task::spawn_blocking(move || {
-        Snapshot::assemble(prepared, problems, Utc::now().timestamp())
-    })
-    .await?;
-    release_memory();
+    let snap = assemble(prepared, problems).await?;
     tracing::info!(
         entities = n,
         load = ?loaded,

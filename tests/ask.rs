@@ -86,6 +86,11 @@ fn conflicting_definitions_show_in_the_owner_answer() {
             "b.yaml",
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
         ),
+        // A copy that agrees on the owner is a duplicate, not a disagreement.
+        (
+            "c.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: group:team-a\n",
+        ),
     ]);
     let r = Convo::over(&[dir.path().display().to_string()]).say("who owns checkout");
     let j = json(&r);
@@ -97,6 +102,7 @@ fn conflicting_definitions_show_in_the_owner_answer() {
             .unwrap()
             .contains("b.yaml")
     );
+    assert_eq!(j["result"]["conflicts"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -18,6 +18,17 @@ fn bin() -> Command {
     c
 }
 
+/// Runs the binary and returns what it printed, failing the test with its errors if it fails.
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// A configuration file for a bot with its own database in a temporary directory.
 fn own_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     let path = dir.join("switchboard.toml");
@@ -76,27 +87,22 @@ fn check_passes_clean_files() {
 
 #[test]
 fn ask_with_catalog_answers_from_those_files_as_json() {
-    let out = bin()
-        .args([
-            "ask",
-            "who owns artist-lookup",
-            "--format",
-            "json",
-            "--catalog",
-            &fixture("backstage-examples/all.yaml"),
-            "--catalog",
-            &fixture("backstage-examples/acme-corp.yaml"),
-        ])
-        // A database URL that cannot work proves --catalog never touches it.
-        .env("SWITCHBOARD__DATABASE__URL", "mysql://nowhere/x")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_ok(
+        bin()
+            .args([
+                "ask",
+                "who owns artist-lookup",
+                "--format",
+                "json",
+                "--catalog",
+                &fixture("backstage-examples/all.yaml"),
+                "--catalog",
+                &fixture("backstage-examples/acme-corp.yaml"),
+            ])
+            // A database URL that cannot work proves --catalog never touches it.
+            .env("SWITCHBOARD__DATABASE__URL", "mysql://nowhere/x"),
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["intent"], "owner");
     assert_eq!(v["entity"], "component:default/artist-lookup");
     assert_eq!(v["result"]["owners"][0]["ref"], "group:default/team-a");
@@ -106,24 +112,15 @@ fn ask_with_catalog_answers_from_those_files_as_json() {
 fn first_ask_syncs_into_a_new_database_then_answers_from_it() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
-    let out = bin()
-        .args([
-            "--config",
-            cfg.to_str().unwrap(),
-            "ask",
-            "who",
-            "owns",
-            "artst",
-            "lookup",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_ok(bin().args([
+        "--config",
+        cfg.to_str().unwrap(),
+        "ask",
+        "who",
+        "owns",
+        "artst",
+        "lookup",
+    ]));
     assert!(
         text.starts_with("artist-lookup is owned by team-a"),
         "{text}"
@@ -136,16 +133,7 @@ fn first_ask_syncs_into_a_new_database_then_answers_from_it() {
 fn sync_reports_what_it_read() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
-    let out = bin()
-        .args(["--config", cfg.to_str().unwrap(), "sync"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_ok(bin().args(["--config", cfg.to_str().unwrap(), "sync"]));
     assert!(text.starts_with("synced "), "{text}");
     assert!(text.contains(" entities (0 quarantined)"), "{text}");
 }

@@ -159,11 +159,23 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             .map(|m| json!({"ref": m, "source": claim_source, "in_catalog": false})),
     );
     let key = e.key();
-    let conflicts: Vec<Value> = snap
+    // A second definition of the entity that names another owner is a disagreement.
+    let owner_keys: Vec<String> = found
+        .iter()
+        .map(|&o| snap.entity(o).key())
+        .chain(missing.iter().cloned())
+        .collect();
+    let disagreeing: Vec<(String, String)> = snap
         .conflicts_for(&key)
         .filter_map(|c| {
-            let o = c.ignored_owner.as_ref()?;
-            Some(json!({"ref": o, "source": format!("spec.owner in {}:{}", c.ignored.location, c.ignored.line)}))
+            let o = c
+                .ignored_owner
+                .as_ref()
+                .filter(|o| !owner_keys.contains(o))?;
+            Some((
+                o.clone(),
+                format!("spec.owner in {}:{}", c.ignored.location, c.ignored.line),
+            ))
         })
         .collect();
     r.view.headline = match (found.first(), missing.first()) {
@@ -206,23 +218,21 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             .fields
             .push(("Owner".into(), format!("{m} (not in the catalog)")));
     }
-    if !conflicts.is_empty() {
+    if !disagreeing.is_empty() {
         r.view.sections.push(Section::new(
             "Other sources disagree",
-            snap.conflicts_for(&key)
-                .filter_map(|c| {
-                    Some(format!(
-                        "{}:{} says {}",
-                        c.ignored.location,
-                        c.ignored.line,
-                        c.ignored_owner.as_ref()?
-                    ))
-                })
+            disagreeing
+                .iter()
+                .map(|(o, source)| format!("{source} says {o}"))
                 .collect(),
             LIST_LIMIT,
         ));
     }
     r.view.context.push(format!("Owner from {claim_source}"));
+    let conflicts: Vec<Value> = disagreeing
+        .iter()
+        .map(|(o, source)| json!({"ref": o, "source": source}))
+        .collect();
     r.result = json!({"owners": owners, "conflicts": conflicts});
     r
 }
