@@ -116,7 +116,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
 
     // Ingest: read, parse, validate, follow Locations — what a sync does before the store.
     let t = Instant::now();
-    let out = local::scan(std::slice::from_ref(&root), &limits, 0, &mut |_, _| {});
+    let out = local::scan(std::slice::from_ref(&root), &limits, 0);
     let ingest_time = t.elapsed();
     let entities = out.entities.len();
     assert!(
@@ -171,7 +171,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let heap = format!("{:.0} B", snap_bytes as f64 / entities as f64);
 
     // Questions, through the same entry point every surface uses.
-    let out = local::scan(std::slice::from_ref(&root), &limits, 0, &mut |_, _| {});
+    let out = local::scan(std::slice::from_ref(&root), &limits, 0);
     let bot = Bot::new(
         Snapshot::build(out.entities, out.problems, 0),
         Rotations::default(),

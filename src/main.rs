@@ -139,7 +139,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 store.close().await;
                 bot
             } else {
-                let outcome = sync::scan_local(&catalog, &config, &mut |_, _| {});
+                let outcome = sync::scan_local(&catalog, &config);
                 let snap =
                     Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp());
                 Arc::new(Bot::new(
@@ -274,7 +274,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
 
 /// Prints every problem as `file:line: message`; exit 1 when anything would be quarantined or lost.
 fn check(paths: &[String], config: &Config) -> ExitCode {
-    let outcome = sync::scan_local(paths, config, &mut |_, _| {});
+    let outcome = sync::scan_local(paths, config);
     let mut errors = 0usize;
     for (file, issues) in &outcome.issues {
         for i in issues {

@@ -56,17 +56,8 @@ impl SyncReport {
 }
 
 /// Scans the given paths without touching a database (`check`, `ask --catalog`).
-pub fn scan_local(
-    paths: &[String],
-    config: &Config,
-    progress: &mut dyn FnMut(usize, usize),
-) -> ScanOutcome {
-    local::scan(
-        paths,
-        &config.catalog.limits(),
-        Utc::now().timestamp(),
-        progress,
-    )
+pub fn scan_local(paths: &[String], config: &Config) -> ScanOutcome {
+    local::scan(paths, &config.catalog.limits(), Utc::now().timestamp())
 }
 
 /// A full sync of the local source: scan, store, rebuild. `progress` gets (files, entities).

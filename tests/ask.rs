@@ -103,6 +103,16 @@ fn conflicting_definitions_show_in_the_owner_answer() {
             .contains("b.yaml")
     );
     assert_eq!(j["result"]["conflicts"].as_array().unwrap().len(), 1);
+    // Every answer about the entity says it is defined more than once, and where.
+    assert_eq!(
+        r.warnings
+            .iter()
+            .filter(|w| w.contains("is defined again at"))
+            .count(),
+        2,
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]

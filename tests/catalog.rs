@@ -253,7 +253,7 @@ fn hostile_files_are_rejected_and_the_rest_still_loads() {
     let (tx, rx) = std::sync::mpsc::channel();
     let path = dir.path().display().to_string();
     std::thread::spawn(move || {
-        let out = local::scan(&[path], &ParseLimits::default(), 0, &mut |_, _| {});
+        let out = local::scan(&[path], &ParseLimits::default(), 0);
         let _ = tx.send(out);
     });
     let out = rx

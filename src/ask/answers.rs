@@ -79,6 +79,13 @@ fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
             e.origin.line
         ));
     }
+    let key = e.key();
+    for c in ctx.snap.conflicts_for(&key) {
+        r.warnings.push(format!(
+            "{key} is defined again at {}:{}; that definition is ignored (the first, at {}:{}, wins).",
+            c.ignored.location, c.ignored.line, c.kept.location, c.kept.line
+        ));
+    }
     for (kind, target) in e.dangling.iter() {
         r.warnings.push(format!(
             "{} ({}) is not in the catalog.",

@@ -1,8 +1,8 @@
 //! The local source: catalog files named in `catalog.local.paths` (files, directories, globs),
 //! plus whatever their Location entities point at, relative to the Location's own file.
 //!
-//! Files are read and parsed on all cores, a wave of discovered files at a time; the order of
-//! the result is the order of discovery, so "the first definition wins" is deterministic.
+//! Files are read and parsed on all cores, a slice of discovered files at a time, and handed
+//! over in the order of discovery, so "the first definition wins" is deterministic.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -33,14 +33,9 @@ pub struct ScannedFile {
     pub unreadable: bool,
 }
 
-/// Scans the given paths and collects everything. `progress` is called after each wave of
-/// files with (files read, entities).
-pub fn scan(
-    paths: &[String],
-    limits: &ParseLimits,
-    fetched_at: i64,
-    progress: &mut dyn FnMut(usize, usize),
-) -> ScanOutcome {
+/// Scans the given paths and collects everything (for `check`, `ask --catalog` and tests;
+/// a sync uses `scan_each` and never holds the whole catalog raw).
+pub fn scan(paths: &[String], limits: &ParseLimits, fetched_at: i64) -> ScanOutcome {
     let mut out = ScanOutcome::default();
     let path_problems = scan_each(paths, limits, fetched_at, &mut |f: ScannedFile| {
         if !f.unreadable {
@@ -52,7 +47,6 @@ pub fn scan(
         out.entities.extend(f.report.entities);
         out.problems.extend(f.report.problems);
         out.issues.push((f.location, f.report.issues));
-        progress(out.files_read, out.entities.len());
     });
     out.problems.extend(path_problems);
     out

@@ -32,12 +32,7 @@ pub fn examples() -> Vec<String> {
 }
 
 pub fn scan(paths: &[String]) -> local::ScanOutcome {
-    local::scan(
-        paths,
-        &ParseLimits::default(),
-        1_795_000_000,
-        &mut |_, _| {},
-    )
+    local::scan(paths, &ParseLimits::default(), 1_795_000_000)
 }
 
 pub fn snapshot(paths: &[String]) -> Snapshot {
