@@ -24,6 +24,7 @@ pub struct Config {
     pub log: Log,
     pub chat: Chat,
     pub http: Http,
+    pub slack: Slack,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -170,6 +171,25 @@ impl Default for Http {
     fn default() -> Self {
         Http {
             listen: "127.0.0.1:8080".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Slack {
+    /// Answer in Slack over the Events API (routes on `http.listen`). The tokens come from
+    /// the environment only: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.
+    pub enabled: bool,
+    /// Base URL of Slack's Web API.
+    pub api_url: String,
+}
+
+impl Default for Slack {
+    fn default() -> Self {
+        Slack {
+            enabled: false,
+            api_url: "https://slack.com/api".into(),
         }
     }
 }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
 use switchboard::catalog::Snapshot;
+use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
 use switchboard::config::Config;
 use switchboard::sources::rotations::Rotations;
@@ -232,11 +233,27 @@ async fn serve(config: Config) -> Result<ExitCode> {
         took = ?started.elapsed(),
         "catalog loaded; answering"
     );
+    let slack = if config.slack.enabled {
+        let settings = SlackSettings::from_env(&config.slack.api_url)?;
+        Some(SlackApp::new(bot.clone(), store.clone(), &settings)?.routes())
+    } else {
+        None
+    };
+    if slack.is_some() && config.http.listen.is_empty() {
+        anyhow::bail!(
+            "slack.enabled needs http.listen: Slack's Events API calls the bot over HTTP"
+        );
+    }
+    let platforms = slack.is_some();
     if !config.http.listen.is_empty() {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-        tokio::spawn(switchboard::http::serve_health(listener, bot.clone()));
+        tracing::info!(listen = %config.http.listen, slack = platforms, "HTTP server up");
+        tokio::spawn(switchboard::http::serve(
+            listener,
+            switchboard::http::router(bot.clone(), slack),
+        ));
     }
     // Answer from the store at once; re-read the sources now (unless that just happened) and
     // then on an interval.
@@ -257,7 +274,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
             }
         });
     }
-    let console = config.chat.console && std::io::stdin().is_terminal();
+    let console = !platforms && config.chat.console && std::io::stdin().is_terminal();
     if console {
         let b = bot.clone();
         tokio::task::spawn_blocking(move || {
@@ -265,7 +282,11 @@ async fn serve(config: Config) -> Result<ExitCode> {
         })
         .await??;
     } else {
-        tracing::info!("no chat platform configured and no terminal attached; serving health only");
+        if !platforms {
+            tracing::info!(
+                "no chat platform configured and no terminal attached; serving HTTP only"
+            );
+        }
         tokio::signal::ctrl_c().await?;
     }
     store.close().await;

@@ -165,3 +165,33 @@ async fn a_bad_database_url_says_what_is_wrong_without_the_password() {
     assert!(err.contains("sqlite: or postgres:"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[tokio::test]
+async fn a_chat_event_is_claimed_once() {
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            assert!(
+                store.claim_event("slack", "Ev123ABC456", 1).await.unwrap(),
+                "{}",
+                db.name
+            );
+            assert!(
+                !store.claim_event("slack", "Ev123ABC456", 2).await.unwrap(),
+                "{}",
+                db.name
+            );
+            // The same id from another platform is another event.
+            assert!(
+                store
+                    .claim_event("discord", "Ev123ABC456", 3)
+                    .await
+                    .unwrap(),
+                "{}",
+                db.name
+            );
+            store.close().await;
+        }
+    })
+    .await;
+}

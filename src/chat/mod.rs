@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod render;
+pub mod slack;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -122,6 +123,18 @@ pub struct View {
 }
 
 impl Reply {
+    /// The question to ask when someone picks suggestion `r` ("did you mean"): the same kind of
+    /// question, about that entity.
+    pub fn question_for(&self, r: &str) -> String {
+        match self.intent {
+            Intent::Owner => format!("who owns {r}"),
+            Intent::Oncall => format!("oncall {r}"),
+            Intent::Deps => format!("deps {r}"),
+            Intent::Dependents => format!("dependents {r}"),
+            _ => format!("info {r}"),
+        }
+    }
+
     pub fn new(intent: Intent, query: &str) -> Reply {
         Reply {
             intent,

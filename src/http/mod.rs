@@ -1,46 +1,37 @@
-//! The HTTP side of the bot. For now only `GET /healthz`, answered from the snapshot, so a
-//! container runtime can tell a live bot from a stuck one; webhooks and the JSON API join later.
+//! The HTTP side of the bot: `GET /healthz` (answered from the snapshot, so a container
+//! runtime can tell a live bot from a stuck one) plus the routes of the chat adapters that
+//! listen over HTTP (Slack's Events API).
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::bot::Bot;
 
-/// Serves health checks until the task is dropped.
-pub async fn serve_health(listener: TcpListener, bot: Arc<Bot>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let bot = bot.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 1024];
-            let n =
-                match tokio::time::timeout(std::time::Duration::from_secs(5), sock.read(&mut buf))
-                    .await
-                {
-                    Ok(Ok(n)) => n,
-                    _ => return,
-                };
-            let req = String::from_utf8_lossy(&buf[..n]);
-            let (status, body) = if req.starts_with("GET /healthz ") {
-                let snap = bot.snapshot();
-                (
-                    "200 OK",
-                    format!("{{\"status\":\"ok\",\"entities\":{}}}", snap.len()),
-                )
-            } else {
-                ("404 Not Found", "{\"error\":\"not found\"}".to_string())
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
+/// The whole HTTP surface: health, plus `extra` (adapter routes).
+pub fn router(bot: Arc<Bot>, extra: Option<Router>) -> Router {
+    let base = Router::new()
+        .route("/healthz", get(healthz))
+        .with_state(bot);
+    match extra {
+        Some(r) => base.merge(r),
+        None => base,
+    }
+}
+
+async fn healthz(State(bot): State<Arc<Bot>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"status": "ok", "entities": bot.snapshot().len()}))
+}
+
+/// Serves `router` until the task is dropped.
+pub async fn serve(listener: TcpListener, router: Router) {
+    if let Err(e) = axum::serve(listener, router).await {
+        tracing::error!("the HTTP server stopped: {e}");
     }
 }
 

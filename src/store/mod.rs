@@ -234,6 +234,22 @@ impl Store {
         )
     }
 
+    /// Records that a chat event is being handled. False when it was already: the caller
+    /// must then do nothing (a platform's retry of something already answered).
+    pub async fn claim_event(&self, platform: &str, event_id: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO chat_events (platform, event_id, received_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (platform, event_id) DO NOTHING",
+        )
+        .bind(platform)
+        .bind(event_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .context("recording a chat event")?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {
         sqlx::query(
             "INSERT INTO sync_runs (source, started_at, finished_at, files, entities, quarantined, problems) \

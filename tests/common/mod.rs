@@ -118,6 +118,18 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database again, as a restarted process would open it.
+    pub fn reuse(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            name: "reused",
+            _dir: None,
+            drop: None,
+        }
+    }
+}
+
 /// A fresh SQLite file, plus a fresh PostgreSQL database when SWITCHBOARD_TEST_POSTGRES_URL is set.
 pub async fn databases() -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();

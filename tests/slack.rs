@@ -1,0 +1,486 @@
+//! Slack over the Events API, end to end: signed requests into the real HTTP router, answers
+//! through the real slack-morphism client into a fake Slack Web API that records every call.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{Request, StatusCode, header};
+use axum::routing::post;
+use serde_json::{Value, json};
+use switchboard::Bot;
+use switchboard::chat::slack::signature::sign;
+use switchboard::chat::slack::{SlackApp, SlackSettings};
+use switchboard::store::Store;
+use tower::ServiceExt;
+
+const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+
+/// A fake Slack Web API: records (method, body) of every call, answers like Slack.
+#[derive(Clone, Default)]
+struct FakeSlack {
+    calls: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl FakeSlack {
+    async fn start() -> (FakeSlack, String) {
+        let fake = FakeSlack::default();
+        let ok = std::fs::read_to_string(common::fixture(
+            "payloads/slack/webapi-chat.postMessage-ok.json",
+        ))
+        .unwrap();
+        let record = |fake: FakeSlack, method: &'static str, ok: String| {
+            post(move |body: Bytes| async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                    serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
+                        .map(|pairs| {
+                            json!(
+                                pairs
+                                    .into_iter()
+                                    .collect::<std::collections::HashMap<_, _>>()
+                            )
+                        })
+                        .unwrap_or(Value::Null)
+                });
+                fake.calls.lock().unwrap().push((method.to_string(), v));
+                ([(header::CONTENT_TYPE, "application/json")], ok)
+            })
+        };
+        let app = Router::new()
+            .route(
+                "/api/chat.postMessage",
+                record(fake.clone(), "chat.postMessage", ok.clone()),
+            )
+            .route(
+                "/api/chat.postEphemeral",
+                record(
+                    fake.clone(),
+                    "chat.postEphemeral",
+                    ok.replace("\"ts\"", "\"message_ts\""),
+                ),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, url)
+    }
+
+    fn calls(&self) -> Vec<(String, Value)> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` calls arrived (answers are posted after the ack), then a moment more to
+    /// catch any extra one.
+    async fn wait_for(&self, n: usize) -> Vec<(String, Value)> {
+        for _ in 0..200 {
+            if self.calls().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.calls()
+    }
+}
+
+struct Harness {
+    router: Router,
+    fake: FakeSlack,
+    _db: common::TestDb,
+}
+
+async fn harness_on(db: common::TestDb) -> Harness {
+    let (fake, api_url) = FakeSlack::start().await;
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    let bot = Arc::new(Bot::new(
+        common::snapshot(&common::examples()),
+        common::demo_rotations(),
+        10,
+    ));
+    let settings = SlackSettings {
+        api_url,
+        bot_token: "xoxb-test".into(),
+        signing_secret: SECRET.into(),
+    };
+    let slack = SlackApp::new(bot.clone(), store, &settings).unwrap();
+    Harness {
+        router: switchboard::http::router(bot, Some(slack.routes())),
+        fake,
+        _db: db,
+    }
+}
+
+async fn harness() -> Harness {
+    let db = common::databases().await.remove(0);
+    harness_on(db).await
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl Harness {
+    async fn send(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+        ts: i64,
+        signature: Option<String>,
+    ) -> (StatusCode, String) {
+        let sig = signature.unwrap_or_else(|| sign(SECRET.as_bytes(), ts, body.as_bytes()));
+        let req = Request::post(path)
+            .header(header::CONTENT_TYPE, content_type)
+            .header("x-slack-request-timestamp", ts.to_string())
+            .header("x-slack-signature", sig)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    async fn event(&self, payload: &Value) -> (StatusCode, String) {
+        self.send(
+            "/slack/events",
+            "application/json",
+            payload.to_string(),
+            now(),
+            None,
+        )
+        .await
+    }
+}
+
+/// Slack's documented examples carry trailing commas; this reads them as Slack sends them.
+fn docs_json(name: &str) -> Value {
+    let text = std::fs::read_to_string(common::fixture(&format!("payloads/slack/{name}"))).unwrap();
+    let strict = regex::Regex::new(r",(\s*[}\]])")
+        .unwrap()
+        .replace_all(&text, "$1")
+        .into_owned();
+    serde_json::from_str(&strict).unwrap()
+}
+
+fn block_texts(v: &Value) -> String {
+    v["blocks"].to_string()
+}
+
+#[tokio::test]
+async fn url_verification_is_answered_with_the_challenge() {
+    common::within(async {
+        let h = harness().await;
+        let payload = docs_json("events-url_verification.json");
+        let (status, body) = h.event(&payload).await;
+        assert_eq!(status, StatusCode::OK);
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["challenge"], payload["challenge"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_mention_is_answered_in_its_thread() {
+    common::within(async {
+        let h = harness().await;
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup?");
+        let (status, _) = h.event(&payload).await;
+        assert_eq!(status, StatusCode::OK);
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        let (method, body) = &calls[0];
+        assert_eq!(method, "chat.postMessage");
+        assert_eq!(body["channel"], "C123ABC456");
+        assert_eq!(body["thread_ts"], "1515449522.000016");
+        assert_eq!(body["text"], "artist-lookup is owned by team-a");
+        let blocks = block_texts(body);
+        assert!(blocks.contains("team-a@example.com"), "{blocks}");
+        assert!(
+            blocks.contains("artist-lookup-component.yaml:1"),
+            "provenance in context: {blocks}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_direct_message_is_answered_in_the_dm() {
+    common::within(async {
+        let h = harness().await;
+        let mut payload = docs_json("events-event_callback-message.im.docs.txt");
+        payload["event"]["text"] = json!("who is on call for artist-lookup");
+        h.event(&payload).await;
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].1["channel"], "D024BE91L");
+        assert!(
+            calls[0].1["text"]
+                .as_str()
+                .unwrap()
+                .contains("is on call for artist-lookup")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_retried_event_is_answered_once_even_after_a_restart() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let url = db.url.clone();
+        let h = harness_on(db).await;
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+        h.event(&payload).await;
+        h.event(&payload).await;
+        assert_eq!(h.fake.wait_for(2).await.len(), 1);
+
+        // A new process on the same database gets Slack's next retry.
+        let again = common::TestDb::reuse(&url);
+        let h2 = harness_on(again).await;
+        h2.event(&payload).await;
+        assert_eq!(h2.fake.wait_for(1).await.len(), 0);
+        assert_eq!(h.fake.calls().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forged_stale_and_missing_signatures_are_rejected_and_nothing_is_posted() {
+    common::within(async {
+        let h = harness().await;
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+        let body = payload.to_string();
+        let forged = sign(b"not-the-secret", now(), body.as_bytes());
+        let (status, text) = h
+            .send(
+                "/slack/events",
+                "application/json",
+                body.clone(),
+                now(),
+                Some(forged),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(text.contains("signature"), "{text}");
+        let stale = now() - 301;
+        let (status, _) = h
+            .send(
+                "/slack/events",
+                "application/json",
+                body.clone(),
+                stale,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let req = Request::post("/slack/events")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(
+            h.router.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert!(h.fake.wait_for(1).await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_malformed_payload_gets_a_clear_400_and_nothing_is_posted() {
+    common::within(async {
+        let h = harness().await;
+        let (status, text) = h
+            .send(
+                "/slack/events",
+                "application/json",
+                "{\"type\": 42".into(),
+                now(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.starts_with("malformed Slack event"), "{text}");
+        let (status, _) = h
+            .send(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                "text=who".into(),
+                now(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(h.fake.wait_for(1).await.is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_slash_command_answers_the_asker_with_a_share_button() {
+    common::within(async {
+        let h = harness().await;
+        let body = std::fs::read_to_string(common::fixture(
+            "payloads/slack/slash-command-form-body.txt",
+        ))
+        .unwrap()
+        .replace(
+            "command=%2Fhello-world&text=Hi",
+            "command=%2Fsb&text=who+owns+artst+lookup",
+        );
+        let (status, text) = h
+            .send(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                body,
+                now(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["response_type"], "ephemeral");
+        assert_eq!(v["text"], "artist-lookup is owned by team-a");
+        let blocks = block_texts(&v);
+        assert!(
+            blocks.contains("closest match"),
+            "the inexact match is said: {blocks}"
+        );
+        assert!(blocks.contains("sb_share"), "{blocks}");
+        // The answer went back in the response itself.
+        assert!(h.fake.wait_for(1).await.is_empty());
+    })
+    .await;
+}
+
+/// Slack's block_actions payload, with our button and a message container.
+fn click(action_id: &str, value: &str, ephemeral: bool) -> String {
+    let mut p: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture(
+            "payloads/slack/interactive-block_actions-button-home-tab.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    p["container"] = json!({"type": "message", "message_ts": "1515449522.000016", "channel_id": "C123ABC456", "is_ephemeral": ephemeral});
+    p["channel"] = json!({"id": "C123ABC456", "name": "general"});
+    p.as_object_mut().unwrap().remove("view");
+    p["actions"][0]["action_id"] = json!(action_id);
+    p["actions"][0]["value"] = json!(value);
+    serde_urlencoded::to_string([("payload", p.to_string())]).unwrap()
+}
+
+#[tokio::test]
+async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
+    common::within(async {
+        let h = harness().await;
+        let body = std::fs::read_to_string(common::fixture(
+            "payloads/slack/slash-command-form-body.txt",
+        ))
+        .unwrap()
+        .replace(
+            "command=%2Fhello-world&text=Hi",
+            "command=%2Fsb&text=who+owns+wayback",
+        );
+        let (_, text) = h
+            .send(
+                "/slack/commands",
+                "application/x-www-form-urlencoded",
+                body,
+                now(),
+                None,
+            )
+            .await;
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let buttons: Vec<&Value> = v["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap())
+            .filter(|e| e["action_id"] == "sb_ask")
+            .collect();
+        assert!(buttons.len() >= 2, "{text}");
+        let pick = buttons
+            .iter()
+            .find(|b| b["value"] == "who owns component:default/wayback-archive")
+            .expect("a button per candidate, carrying the question");
+        let (status, _) = h
+            .send(
+                "/slack/interactivity",
+                "application/x-www-form-urlencoded",
+                click("sb_ask", pick["value"].as_str().unwrap(), true),
+                now(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].0, "chat.postEphemeral");
+        assert_eq!(calls[0].1["user"], "U123");
+        assert!(
+            calls[0].1["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("wayback-archive is owned by")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sharing_posts_the_answer_to_the_channel_once() {
+    common::within(async {
+        let h = harness().await;
+        let (status, _) = h
+            .send(
+                "/slack/interactivity",
+                "application/x-www-form-urlencoded",
+                click("sb_share", "who owns artist-lookup", true),
+                now(),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "chat.postMessage");
+        assert_eq!(calls[0].1["channel"], "C123ABC456");
+        assert!(block_texts(&calls[0].1).contains("<@U123> asked: who owns artist-lookup"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_button_is_answered_with_a_clear_message() {
+    common::within(async {
+        let h = harness().await;
+        h.send(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            click("home_button_1", "create_task", false),
+            now(),
+            None,
+        )
+        .await;
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].0, "chat.postEphemeral");
+        assert!(
+            calls[0].1["text"]
+                .as_str()
+                .unwrap()
+                .contains("not one of mine")
+        );
+    })
+    .await;
+}
