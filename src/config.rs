@@ -183,6 +183,8 @@ pub struct Slack {
     pub enabled: bool,
     /// Base URL of Slack's Web API.
     pub api_url: String,
+    /// Least time between two messages to one channel, in milliseconds.
+    pub channel_interval_ms: u64,
 }
 
 impl Default for Slack {
@@ -190,6 +192,7 @@ impl Default for Slack {
         Slack {
             enabled: false,
             api_url: "https://slack.com/api".into(),
+            channel_interval_ms: 1000,
         }
     }
 }

@@ -234,7 +234,8 @@ async fn serve(config: Config) -> Result<ExitCode> {
         "catalog loaded; answering"
     );
     let slack = if config.slack.enabled {
-        let settings = SlackSettings::from_env(&config.slack.api_url)?;
+        let settings =
+            SlackSettings::from_env(&config.slack.api_url, config.slack.channel_interval_ms)?;
         Some(SlackApp::new(bot.clone(), store.clone(), &settings)?.routes())
     } else {
         None

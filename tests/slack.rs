@@ -23,6 +23,8 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 #[derive(Clone, Default)]
 struct FakeSlack {
     calls: Arc<Mutex<Vec<(String, Value)>>>,
+    /// How many of the next calls are answered 429 with Retry-After: 1.
+    rate_limit_next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeSlack {
@@ -32,7 +34,11 @@ impl FakeSlack {
             "payloads/slack/webapi-chat.postMessage-ok.json",
         ))
         .unwrap();
-        let record = |fake: FakeSlack, method: &'static str, ok: String| {
+        let limited = std::fs::read_to_string(common::fixture(
+            "payloads/slack/webapi-error-ratelimited-429.json",
+        ))
+        .unwrap();
+        let record = |fake: FakeSlack, method: &'static str, ok: String, limited: String| {
             post(move |body: Bytes| async move {
                 let v: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
                     serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
@@ -45,14 +51,45 @@ impl FakeSlack {
                         })
                         .unwrap_or(Value::Null)
                 });
+                use std::sync::atomic::Ordering::SeqCst;
+                let limit = fake
+                    .rate_limit_next
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if limit {
+                    fake.calls
+                        .lock()
+                        .unwrap()
+                        .push((format!("{method} (429)"), v));
+                    return (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [
+                            (header::CONTENT_TYPE, "application/json"),
+                            (header::RETRY_AFTER, "1"),
+                        ],
+                        limited,
+                    );
+                }
                 fake.calls.lock().unwrap().push((method.to_string(), v));
-                ([(header::CONTENT_TYPE, "application/json")], ok)
+                (
+                    StatusCode::OK,
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::RETRY_AFTER, "0"),
+                    ],
+                    ok,
+                )
             })
         };
         let app = Router::new()
             .route(
                 "/api/chat.postMessage",
-                record(fake.clone(), "chat.postMessage", ok.clone()),
+                record(
+                    fake.clone(),
+                    "chat.postMessage",
+                    ok.clone(),
+                    limited.clone(),
+                ),
             )
             .route(
                 "/api/chat.postEphemeral",
@@ -60,6 +97,7 @@ impl FakeSlack {
                     fake.clone(),
                     "chat.postEphemeral",
                     ok.replace("\"ts\"", "\"message_ts\""),
+                    limited,
                 ),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -104,6 +142,7 @@ async fn harness_on(db: common::TestDb) -> Harness {
         api_url,
         bot_token: "xoxb-test".into(),
         signing_secret: SECRET.into(),
+        channel_interval: Duration::from_millis(200),
     };
     let slack = SlackApp::new(bot.clone(), store, &settings).unwrap();
     Harness {
@@ -480,6 +519,62 @@ async fn an_unknown_button_is_answered_with_a_clear_message() {
                 .as_str()
                 .unwrap()
                 .contains("not one of mine")
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
+    common::within(async {
+        let h = harness().await;
+        h.fake
+            .rate_limit_next
+            .store(1, std::sync::atomic::Ordering::SeqCst);
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+        h.event(&payload).await;
+        // Retry-After is one second: wait for both calls.
+        let mut calls = Vec::new();
+        for _ in 0..50 {
+            calls = h.fake.wait_for(2).await;
+            if calls.len() >= 2 {
+                break;
+            }
+        }
+        let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(methods, ["chat.postMessage (429)", "chat.postMessage"]);
+        assert_eq!(calls[1].1["text"], "artist-lookup is owned by team-a");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives_in_order() {
+    common::within(async {
+        let h = harness().await;
+        let questions = [
+            "owner artist-lookup",
+            "oncall artist-lookup",
+            "deps wayback-search",
+        ];
+        for (i, q) in questions.iter().enumerate() {
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event_id"] = json!(format!("Ev{i}"));
+            payload["event"]["text"] = json!(format!("<@U0LAN0Z89> {q}"));
+            h.event(&payload).await;
+        }
+        let calls = h.fake.wait_for(3).await;
+        let texts: Vec<&str> = calls
+            .iter()
+            .map(|(_, b)| b["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts.len(), 3, "{texts:?}");
+        assert!(
+            texts[0].contains("owned by")
+                && texts[1].contains("on call")
+                && texts[2].contains("depends on"),
+            "{texts:?}"
         );
     })
     .await;

@@ -32,6 +32,8 @@ pub struct SlackSettings {
     pub api_url: String,
     pub bot_token: String,
     pub signing_secret: String,
+    /// Least time between two messages to one channel (Slack allows about one a second).
+    pub channel_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -40,13 +42,14 @@ impl std::fmt::Debug for SlackSettings {
             .field("api_url", &self.api_url)
             .field("bot_token", &"***")
             .field("signing_secret", &"***")
+            .field("channel_interval", &self.channel_interval)
             .finish()
     }
 }
 
 impl SlackSettings {
     /// Reads `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET`, naming whichever is missing.
-    pub fn from_env(api_url: &str) -> Result<SlackSettings> {
+    pub fn from_env(api_url: &str, channel_interval_ms: u64) -> Result<SlackSettings> {
         let var = |name: &str| {
             std::env::var(name)
                 .ok()
@@ -57,6 +60,7 @@ impl SlackSettings {
             api_url: api_url.trim_end_matches('/').to_string(),
             bot_token: var("SLACK_BOT_TOKEN")?,
             signing_secret: var("SLACK_SIGNING_SECRET")?,
+            channel_interval: std::time::Duration::from_millis(channel_interval_ms),
         })
     }
 }
@@ -73,6 +77,9 @@ struct Inner {
     client: SlackHyperClient,
     token: SlackApiToken,
     signing_secret: Vec<u8>,
+    channel_interval: std::time::Duration,
+    /// When each channel may next be posted to.
+    next_slot: std::sync::Mutex<std::collections::HashMap<SlackChannelId, tokio::time::Instant>>,
 }
 
 fn now() -> i64 {
@@ -89,8 +96,14 @@ impl SlackApp {
             .https_or_http()
             .enable_http1()
             .build();
-        let connector =
-            SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url);
+        // A 429 is waited out (Retry-After) and retried, never dropped. No proactive
+        // throttling by tier: answers are few and small, and Slack says when to slow down.
+        let rate_control = SlackApiRateControlConfig::new()
+            .with_tiers_limits(Default::default())
+            .with_max_retries(5);
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(&settings.api_url)
+            .with_rate_control(rate_control);
         Ok(SlackApp {
             inner: Arc::new(Inner {
                 bot,
@@ -98,6 +111,8 @@ impl SlackApp {
                 client: SlackClient::new(connector),
                 token: SlackApiToken::new(settings.bot_token.clone().into()),
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
+                channel_interval: settings.channel_interval,
+                next_slot: Default::default(),
             }),
         })
     }
@@ -131,12 +146,25 @@ impl SlackApp {
         })
     }
 
+    /// Waits for the channel's next slot, so a burst of answers is paced, not dropped.
+    async fn pace(&self, channel: &SlackChannelId) {
+        let wait_until = {
+            let mut slots = self.inner.next_slot.lock().expect("pacing lock");
+            let now = tokio::time::Instant::now();
+            let slot = slots.get(channel).copied().unwrap_or(now).max(now);
+            slots.insert(channel.clone(), slot + self.inner.channel_interval);
+            slot
+        };
+        tokio::time::sleep_until(wait_until).await;
+    }
+
     async fn post(
         &self,
         channel: SlackChannelId,
         thread: Option<SlackTs>,
         content: SlackMessageContent,
     ) -> Result<()> {
+        self.pace(&channel).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
         self.inner
             .client
