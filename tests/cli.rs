@@ -12,6 +12,8 @@ fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
     c.env_remove("RUST_LOG");
+    c.env_remove("SLACK_BOT_TOKEN");
+    c.env_remove("SLACK_SIGNING_SECRET");
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD__")) {
         c.env_remove(k);
     }
@@ -253,4 +255,21 @@ fn check_reports_duplicates_and_missing_references_as_warnings() {
         stdout.contains("group:default/team-a, which is not in these files"),
         "{stdout}"
     );
+}
+
+#[test]
+fn slack_without_its_tokens_says_which_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(
+        dir.path(),
+        "[slack]\nenabled = true\n[http]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let out = bin()
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("SLACK_BOT_TOKEN is not set"), "{err}");
 }
