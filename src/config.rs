@@ -178,19 +178,33 @@ impl Default for Http {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Slack {
-    /// Answer in Slack over the Events API (routes on `http.listen`). The tokens come from
-    /// the environment only: SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.
+    /// Answer in Slack. The tokens come from the environment only: SLACK_BOT_TOKEN, plus
+    /// SLACK_APP_TOKEN for Socket Mode or SLACK_SIGNING_SECRET for the Events API.
     pub enabled: bool,
+    /// How Slack reaches the bot: `socket` (Socket Mode, no public URL) or `events` (the Events
+    /// API over HTTP on `http.listen`, for deployments behind a load balancer).
+    pub mode: SlackMode,
+    /// Socket Mode connections to keep open (Slack allows up to 10).
+    pub socket_connections: u32,
     /// Base URL of Slack's Web API.
     pub api_url: String,
     /// Least time between two messages to one channel, in milliseconds.
     pub channel_interval_ms: u64,
 }
 
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SlackMode {
+    Socket,
+    Events,
+}
+
 impl Default for Slack {
     fn default() -> Self {
         Slack {
             enabled: false,
+            mode: SlackMode::Socket,
+            socket_connections: 2,
             api_url: "https://slack.com/api".into(),
             channel_interval_ms: 1000,
         }

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
-use switchboard::config::Config;
+use switchboard::config::{Config, SlackMode};
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
 use switchboard::{Bot, sync};
@@ -233,27 +233,40 @@ async fn serve(config: Config) -> Result<ExitCode> {
         took = ?started.elapsed(),
         "catalog loaded; answering"
     );
-    let slack = if config.slack.enabled {
-        let settings =
-            SlackSettings::from_env(&config.slack.api_url, config.slack.channel_interval_ms)?;
-        Some(SlackApp::new(bot.clone(), store.clone(), &settings)?.routes())
-    } else {
-        None
-    };
-    if slack.is_some() && config.http.listen.is_empty() {
-        anyhow::bail!(
-            "slack.enabled needs http.listen: Slack's Events API calls the bot over HTTP"
-        );
+    let mut slack_routes = None;
+    if config.slack.enabled {
+        let socket = config.slack.mode == SlackMode::Socket;
+        let settings = SlackSettings::from_env(
+            &config.slack.api_url,
+            socket,
+            config.slack.channel_interval_ms,
+        )?;
+        let app = SlackApp::new(bot.clone(), store.clone(), &settings)?;
+        if socket {
+            let connections = config.slack.socket_connections;
+            tokio::spawn(async move {
+                if let Err(e) = app.run_socket_mode(&settings.app_token, connections).await {
+                    tracing::error!("Slack Socket Mode stopped: {e:#}");
+                }
+            });
+        } else {
+            if config.http.listen.is_empty() {
+                anyhow::bail!(
+                    "slack.mode = \"events\" needs http.listen: Slack's Events API calls the bot over HTTP"
+                );
+            }
+            slack_routes = Some(app.routes());
+        }
     }
-    let platforms = slack.is_some();
+    let platforms = config.slack.enabled;
     if !config.http.listen.is_empty() {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-        tracing::info!(listen = %config.http.listen, slack = platforms, "HTTP server up");
+        tracing::info!(listen = %config.http.listen, "HTTP server up");
         tokio::spawn(switchboard::http::serve(
             listener,
-            switchboard::http::router(bot.clone(), slack),
+            switchboard::http::router(bot.clone(), slack_routes),
         ));
     }
     // Answer from the store at once; re-read the sources now (unless that just happened) and

@@ -14,6 +14,7 @@ fn bin() -> Command {
     c.env_remove("RUST_LOG");
     c.env_remove("SLACK_BOT_TOKEN");
     c.env_remove("SLACK_SIGNING_SECRET");
+    c.env_remove("SLACK_APP_TOKEN");
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SWITCHBOARD__")) {
         c.env_remove(k);
     }
@@ -271,5 +272,5 @@ fn slack_without_its_tokens_says_which_is_missing() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("SLACK_BOT_TOKEN is not set"), "{err}");
+    assert!(err.contains("SLACK_APP_TOKEN is not set"), "Socket Mode is the default: {err}");
 }

@@ -142,6 +142,7 @@ async fn harness_on(db: common::TestDb) -> Harness {
         api_url,
         bot_token: "xoxb-test".into(),
         signing_secret: SECRET.into(),
+        app_token: String::new(),
         channel_interval: Duration::from_millis(200),
     };
     let slack = SlackApp::new(bot.clone(), store, &settings).unwrap();

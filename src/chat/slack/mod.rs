@@ -31,7 +31,10 @@ pub struct SlackSettings {
     /// Web API base URL, without a trailing slash (`https://slack.com/api`).
     pub api_url: String,
     pub bot_token: String,
+    /// Checks Events API requests; unused in Socket Mode.
     pub signing_secret: String,
+    /// Opens Socket Mode connections; unused with the Events API.
+    pub app_token: String,
     /// Least time between two messages to one channel (Slack allows about one a second).
     pub channel_interval: std::time::Duration,
 }
@@ -42,24 +45,36 @@ impl std::fmt::Debug for SlackSettings {
             .field("api_url", &self.api_url)
             .field("bot_token", &"***")
             .field("signing_secret", &"***")
+            .field("app_token", &"***")
             .field("channel_interval", &self.channel_interval)
             .finish()
     }
 }
 
 impl SlackSettings {
-    /// Reads `SLACK_BOT_TOKEN` and `SLACK_SIGNING_SECRET`, naming whichever is missing.
-    pub fn from_env(api_url: &str, channel_interval_ms: u64) -> Result<SlackSettings> {
+    /// Reads `SLACK_BOT_TOKEN`, and `SLACK_APP_TOKEN` (Socket Mode) or `SLACK_SIGNING_SECRET`
+    /// (Events API), naming whichever is missing.
+    pub fn from_env(
+        api_url: &str,
+        socket_mode: bool,
+        channel_interval_ms: u64,
+    ) -> Result<SlackSettings> {
         let var = |name: &str| {
             std::env::var(name)
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .with_context(|| format!("slack.enabled is true but {name} is not set"))
         };
+        let (signing_secret, app_token) = if socket_mode {
+            (String::new(), var("SLACK_APP_TOKEN")?)
+        } else {
+            (var("SLACK_SIGNING_SECRET")?, String::new())
+        };
         Ok(SlackSettings {
             api_url: api_url.trim_end_matches('/').to_string(),
             bot_token: var("SLACK_BOT_TOKEN")?,
-            signing_secret: var("SLACK_SIGNING_SECRET")?,
+            signing_secret,
+            app_token,
             channel_interval: std::time::Duration::from_millis(channel_interval_ms),
         })
     }
@@ -74,7 +89,7 @@ pub struct SlackApp {
 struct Inner {
     bot: Arc<Bot>,
     store: Store,
-    client: SlackHyperClient,
+    client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     signing_secret: Vec<u8>,
     channel_interval: std::time::Duration,
@@ -108,7 +123,7 @@ impl SlackApp {
             inner: Arc::new(Inner {
                 bot,
                 store,
-                client: SlackClient::new(connector),
+                client: Arc::new(SlackClient::new(connector)),
                 token: SlackApiToken::new(settings.bot_token.clone().into()),
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 channel_interval: settings.channel_interval,
@@ -188,6 +203,61 @@ impl SlackApp {
             .chat_post_ephemeral(&req)
             .await
             .context("chat.postEphemeral")?;
+        Ok(())
+    }
+
+    /// Takes an event callback: claims its id, then answers it after the ack. Ok(false) when
+    /// the event was already answered (a retry).
+    async fn accept_push(&self, cb: SlackPushEventCallback) -> Result<bool> {
+        let id = cb.event_id.to_string();
+        if !self.inner.store.claim_event("slack", &id, now()).await? {
+            tracing::info!(event_id = %id, "Slack redelivered an event already answered");
+            return Ok(false);
+        }
+        let app = self.clone();
+        after_ack("event", async move { app.answer_event(cb.event).await });
+        Ok(true)
+    }
+
+    /// The answer to `/sb …`, which goes back in the acknowledgement itself: answers come from
+    /// memory in microseconds. Seen by the asker alone, with a button to share it.
+    fn command_response(&self, cmd: &SlackCommandEvent) -> SlackCommandEventResponse {
+        let reply = self.ask(&cmd.user_id, cmd.text.as_deref().unwrap_or(""));
+        SlackCommandEventResponse::new(blocks::content(&reply, true))
+            .with_response_type(SlackMessageResponseType::Ephemeral)
+    }
+
+    /// Takes an interaction; button clicks are answered after the ack.
+    fn accept_interaction(&self, event: SlackInteractionEvent) {
+        if let SlackInteractionEvent::BlockActions(ev) = event {
+            let app = self.clone();
+            after_ack("button click", async move { app.answer_actions(ev).await });
+        }
+    }
+
+    /// Connects over Socket Mode (no public URL needed) and answers until the process stops.
+    /// Dropped connections and `disconnect` messages reconnect; a redelivered event is answered
+    /// once, because event ids are claimed in the store.
+    pub async fn run_socket_mode(&self, app_token: &str, connections: u32) -> Result<()> {
+        let env = Arc::new(
+            SlackClientEventsListenerEnvironment::new(self.inner.client.clone())
+                .with_user_state(self.clone()),
+        );
+        let callbacks = SlackSocketModeListenerCallbacks::new()
+            .with_push_events(socket_push)
+            .with_command_events(socket_command)
+            .with_interaction_events(socket_interaction);
+        let config = SlackClientSocketModeConfig::new()
+            .with_max_connections_count(connections)
+            .with_initial_backoff_in_seconds(1)
+            .with_reconnect_timeout_in_seconds(5);
+        let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
+        listener
+            .listen_for(&SlackApiToken::new(app_token.to_string().into()))
+            .await
+            .map_err(|e| anyhow::anyhow!("opening Slack Socket Mode: {e}"))?;
+        listener.start().await;
+        std::future::pending::<()>().await;
         Ok(())
     }
 
@@ -334,24 +404,14 @@ async fn events(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) ->
         SlackPushEvent::UrlVerification(v) => {
             axum::Json(serde_json::json!({ "challenge": v.challenge })).into_response()
         }
-        SlackPushEvent::EventCallback(cb) => {
-            let id = cb.event_id.to_string();
-            match app.inner.store.claim_event("slack", &id, now()).await {
-                Ok(true) => {
-                    let a = app.clone();
-                    after_ack("event", async move { a.answer_event(cb.event).await });
-                }
-                Ok(false) => {
-                    tracing::info!(event_id = %id, "Slack retried an event already answered")
-                }
-                Err(e) => {
-                    // Without the claim the event may be answered twice; let Slack retry instead.
-                    tracing::error!("cannot record Slack event {id}: {e:#}");
-                    return StatusCode::SERVICE_UNAVAILABLE.into_response();
-                }
+        SlackPushEvent::EventCallback(cb) => match app.accept_push(cb).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(e) => {
+                // Without the claim the event could be answered twice; let Slack retry instead.
+                tracing::error!("cannot record a Slack event: {e:#}");
+                StatusCode::SERVICE_UNAVAILABLE.into_response()
             }
-            StatusCode::OK.into_response()
-        }
+        },
         SlackPushEvent::AppRateLimited(_) => StatusCode::OK.into_response(),
     }
 }
@@ -364,12 +424,7 @@ async fn commands(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) 
         Ok(c) => c,
         Err(e) => return bad_request("slash command", e),
     };
-    // Answers come from memory in microseconds, so the reply goes in the acknowledgement
-    // itself, seen by the asker alone, with a button to share it.
-    let reply = app.ask(&cmd.user_id, cmd.text.as_deref().unwrap_or(""));
-    let response = SlackCommandEventResponse::new(blocks::content(&reply, true))
-        .with_response_type(SlackMessageResponseType::Ephemeral);
-    axum::Json(response).into_response()
+    axum::Json(app.command_response(&cmd)).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -388,9 +443,45 @@ async fn interactivity(State(app): State<SlackApp>, headers: HeaderMap, body: By
         Ok(e) => e,
         Err(e) => return bad_request("interaction", e),
     };
-    if let SlackInteractionEvent::BlockActions(ev) = event {
-        let a = app.clone();
-        after_ack("button click", async move { a.answer_actions(ev).await });
-    }
+    app.accept_interaction(event);
     StatusCode::OK.into_response()
+}
+
+async fn state_app(state: &SlackClientEventsUserState) -> SlackApp {
+    state
+        .read()
+        .await
+        .get_user_state::<SlackApp>()
+        .cloned()
+        .expect("the Socket Mode listener carries the app")
+}
+
+async fn socket_push(
+    ev: SlackPushEventCallback,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    state_app(&state)
+        .await
+        .accept_push(ev)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_boxed_dyn_error())
+}
+
+async fn socket_command(
+    ev: SlackCommandEvent,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<SlackCommandEventResponse> {
+    Ok(state_app(&state).await.command_response(&ev))
+}
+
+async fn socket_interaction(
+    ev: SlackInteractionEvent,
+    _client: Arc<SlackHyperClient>,
+    state: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
+    state_app(&state).await.accept_interaction(ev);
+    Ok(())
 }

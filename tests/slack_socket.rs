@@ -1,0 +1,161 @@
+//! Slack over Socket Mode, end to end: the real slack-morphism Socket Mode client opens a
+//! connection through a fake `apps.connections.open`, receives envelopes from a fake Slack
+//! WebSocket server, acknowledges them, survives a `disconnect`, and answers each event once.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::routing::post;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard::Bot;
+use switchboard::chat::slack::{SlackApp, SlackSettings};
+use switchboard::store::Store;
+use tokio_tungstenite::tungstenite::Message;
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(common::fixture(&format!("payloads/slack/{name}"))).unwrap()
+}
+
+#[derive(Default)]
+struct Recorded {
+    opens: AtomicUsize,
+    posts: Mutex<Vec<Value>>,
+    acks: Mutex<Vec<String>>,
+}
+
+/// Starts the fake: a Web API (apps.connections.open, chat.postMessage) and a Socket Mode
+/// WebSocket server. Connection 1 gets hello, an app_mention envelope, then `disconnect`;
+/// every later connection gets hello and the same event again, as Slack redelivers.
+async fn start_fake(envelope_event: Value) -> (Arc<Recorded>, String) {
+    let rec = Arc::new(Recorded::default());
+    let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let ws_url = format!(
+        "ws://{}/link/?ticket=12348&app_id=5678",
+        ws.local_addr().unwrap()
+    );
+    let r = rec.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        loop {
+            let (tcp, _) = ws.accept().await.unwrap();
+            n += 1;
+            let r = r.clone();
+            let event = envelope_event.clone();
+            tokio::spawn(async move {
+                let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
+                ws.send(Message::text(fixture("socketmode-hello.json")))
+                    .await
+                    .unwrap();
+                let mut envelope: Value = serde_json::from_str(&fixture(
+                    "socketmode-events_api-app_mention-envelope.json",
+                ))
+                .unwrap();
+                envelope["envelope_id"] = json!(format!("envelope-{n}"));
+                envelope["payload"] = event;
+                ws.send(Message::text(envelope.to_string())).await.unwrap();
+                while let Some(Ok(msg)) = ws.next().await {
+                    if let Message::Text(t) = msg {
+                        let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
+                        if let Some(id) = v["envelope_id"].as_str() {
+                            r.acks.lock().unwrap().push(id.to_string());
+                            if n == 1 {
+                                ws.send(Message::text(fixture(
+                                    "socketmode-disconnect-too_many_websockets.json",
+                                )))
+                                .await
+                                .unwrap();
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let open = fixture("webapi-apps.connections.open-ok.json").replace(
+        "wss://wss-somethiing.slack.com/link/?ticket=12348&app_id=5678",
+        &ws_url,
+    );
+    let ok = fixture("webapi-chat.postMessage-ok.json");
+    let (r1, r2) = (rec.clone(), rec.clone());
+    let api = Router::new()
+        .route(
+            "/api/apps.connections.open",
+            post(move || async move {
+                r1.opens.fetch_add(1, Ordering::SeqCst);
+                ([(header::CONTENT_TYPE, "application/json")], open)
+            }),
+        )
+        .route(
+            "/api/chat.postMessage",
+            post(move |body: Bytes| async move {
+                r2.posts
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+                ([(header::CONTENT_TYPE, "application/json")], ok)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/api", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, api).await.unwrap() });
+    (rec, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_acks_reconnects_and_answers_each_event_once() {
+    common::within(async {
+        let mut event: Value =
+            serde_json::from_str(&fixture("socketmode-events_api-app_mention-envelope.json"))
+                .unwrap();
+        event["payload"]["event"]["text"] = json!("<@U111> who owns artist-lookup");
+        let (rec, api_url) = start_fake(event["payload"].clone()).await;
+        let db = common::databases().await.remove(0);
+        let store = Store::connect(&db.url, 2).await.unwrap();
+        let bot = Arc::new(Bot::new(
+            common::snapshot(&common::examples()),
+            common::demo_rotations(),
+            10,
+        ));
+        let settings = SlackSettings {
+            api_url,
+            bot_token: "xoxb-test".into(),
+            signing_secret: String::new(),
+            app_token: "xapp-test".into(),
+            channel_interval: Duration::ZERO,
+        };
+        let app = SlackApp::new(bot, store, &settings).unwrap();
+        tokio::spawn(async move { app.run_socket_mode("xapp-test", 1).await });
+
+        // Both connections' envelopes are acknowledged; the client reconnected in between.
+        for _ in 0..600 {
+            if rec.acks.lock().unwrap().len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let acks = rec.acks.lock().unwrap().clone();
+        assert!(
+            acks.contains(&"envelope-1".to_string()) && acks.contains(&"envelope-2".to_string()),
+            "{acks:?}"
+        );
+        assert!(
+            rec.opens.load(Ordering::SeqCst) >= 2,
+            "reconnected through apps.connections.open"
+        );
+        // The same event came twice and was answered once, in its thread.
+        let posts = rec.posts.lock().unwrap().clone();
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        assert_eq!(posts[0]["channel"], "C111");
+        assert_eq!(posts[0]["thread_ts"], "1610241741.000200");
+        assert_eq!(posts[0]["text"], "artist-lookup is owned by team-a");
+    })
+    .await;
+}
