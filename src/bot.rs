@@ -51,6 +51,30 @@ impl Bot {
         reply
     }
 
+    /// The catalog User behind any of these identities (`slack:U123`, `email:…`), if any.
+    pub fn identify(&self, identities: &[String]) -> Option<String> {
+        let snap = self.snapshot.load();
+        identities
+            .iter()
+            .find_map(|i| snap.person(i))
+            .map(|id| snap.entity(id).key())
+    }
+
+    /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
+    /// unmatched person how to get matched.
+    pub fn home(&self, identities: &[String], hint: &str) -> Reply {
+        let snap = self.snapshot.load();
+        let rotations = self.rotations.load();
+        let user = identities.iter().find_map(|i| snap.person(i));
+        let ctx = Context {
+            snap: &snap,
+            rotations: &rotations,
+            now: Utc::now(),
+            default_depth: self.default_depth,
+        };
+        ask::answers::home(&ctx, user, hint)
+    }
+
     /// Replaces the catalog; questions already running finish on the old one.
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));

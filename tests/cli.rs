@@ -272,5 +272,8 @@ fn slack_without_its_tokens_says_which_is_missing() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains("SLACK_APP_TOKEN is not set"), "Socket Mode is the default: {err}");
+    assert!(
+        err.contains("SLACK_APP_TOKEN is not set"),
+        "Socket Mode is the default: {err}"
+    );
 }

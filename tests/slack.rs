@@ -23,6 +23,8 @@ const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 #[derive(Clone, Default)]
 struct FakeSlack {
     calls: Arc<Mutex<Vec<(String, Value)>>>,
+    /// users.info lookups made.
+    lookups: Arc<std::sync::atomic::AtomicUsize>,
     /// How many of the next calls are answered 429 with Retry-After: 1.
     rate_limit_next: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -81,7 +83,45 @@ impl FakeSlack {
                 )
             })
         };
+        let users_ok =
+            std::fs::read_to_string(common::fixture("payloads/slack/webapi-users.info-ok.json"))
+                .unwrap();
+        let users_err = std::fs::read_to_string(common::fixture(
+            "payloads/slack/webapi-users.info-error.json",
+        ))
+        .unwrap();
+        let lookups = fake.lookups.clone();
         let app = Router::new()
+            .route(
+                "/api/users.info",
+                axum::routing::any(move |uri: axum::http::Uri, body: Bytes| async move {
+                    let mut form: std::collections::HashMap<String, String> =
+                        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+                    if let Ok(more) = serde_urlencoded::from_bytes::<
+                        std::collections::HashMap<String, String>,
+                    >(&body)
+                    {
+                        form.extend(more);
+                    }
+                    lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    // The fixture's user is W012A3CDE; anyone else is not found.
+                    let body = if form.get("user").map(String::as_str) == Some("W012A3CDE") {
+                        users_ok
+                    } else {
+                        users_err
+                    };
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }),
+            )
+            .route(
+                "/api/views.publish",
+                record(
+                    fake.clone(),
+                    "views.publish",
+                    "{\"ok\": true, \"view\": {\"id\": \"V1\"}}".to_string(),
+                    String::new(),
+                ),
+            )
             .route(
                 "/api/chat.postMessage",
                 record(
@@ -131,10 +171,16 @@ struct Harness {
 }
 
 async fn harness_on(db: common::TestDb) -> Harness {
+    harness_with(db, &[]).await
+}
+
+async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
     let (fake, api_url) = FakeSlack::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
+    let mut paths = common::examples();
+    paths.extend_from_slice(extra);
     let bot = Arc::new(Bot::new(
-        common::snapshot(&common::examples()),
+        common::snapshot(&paths),
         common::demo_rotations(),
         10,
     ));
@@ -577,6 +623,60 @@ async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives_in_order() {
                 && texts[2].contains("depends on"),
             "{texts:?}"
         );
+    })
+    .await;
+}
+
+fn home_opened(user: &str) -> Value {
+    let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+    payload["event_id"] = json!(format!("EvHome{user}{}", now()));
+    payload["event"] = json!({"type": "app_home_opened", "user": user, "channel": "D0LAN2Q65", "tab": "home", "event_ts": "1515449522000016"});
+    payload
+}
+
+#[tokio::test]
+async fn app_home_shows_the_viewers_teams_and_what_they_own() {
+    common::within(async {
+        // The e-mail users.info gives for W012A3CDE belongs to this catalog User.
+        let dir = common::catalog_dir(&[(
+            "egon.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    displayName: Egon Spengler\n    email: Spengler@Ghostbusters.example.com\n  memberOf: [team-a]\n",
+        )]);
+        let db = common::databases().await.remove(0);
+        let h = harness_with(db, &[dir.path().display().to_string()]).await;
+        h.event(&home_opened("W012A3CDE")).await;
+        let mut again = home_opened("W012A3CDE");
+        again["event_id"] = json!("EvHomeAgain");
+        h.event(&again).await;
+        let calls = h.fake.wait_for(2).await;
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        let (method, body) = &calls[0];
+        assert_eq!(method, "views.publish");
+        assert_eq!(body["user_id"], "W012A3CDE");
+        assert_eq!(body["view"]["type"], "home");
+        let blocks = body["view"]["blocks"].to_string();
+        assert!(blocks.contains("Hi Egon Spengler"), "{blocks}");
+        assert!(blocks.contains("team-a owns"), "{blocks}");
+        assert!(blocks.contains("artist-lookup (component)"), "{blocks}");
+        // users.info is asked once per user, not per event.
+        assert_eq!(h.fake.lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
+    common::within(async {
+        let h = harness().await;
+        h.event(&home_opened("U0NOBODY")).await;
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1);
+        let blocks = calls[0].1["view"]["blocks"].to_string();
+        assert!(
+            blocks.contains("I don't know you in the catalog yet"),
+            "{blocks}"
+        );
+        assert!(blocks.contains("slack.com/user-id: U0NOBODY"), "{blocks}");
     })
     .await;
 }

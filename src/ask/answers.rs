@@ -779,3 +779,80 @@ fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
 fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
+
+/// A person's home page (Slack's App Home): their teams, what those teams own, who is on call
+/// for them, and what needs fixing. `user` is the asker's catalog User, if they could be
+/// matched; `hint` says how to get matched (`slack.com/user-id: U123`).
+pub fn home(ctx: &Context<'_>, user: Option<Id>, hint: &str) -> Reply {
+    let snap = ctx.snap;
+    let mut r = Reply::new(Intent::Info, "");
+    let Some(id) = user else {
+        r.view.headline = "I don't know you in the catalog yet".into();
+        r.view.sections.push(Section::new(
+            "",
+            vec![format!(
+                "Add the annotation `{hint}` to your User entity (or give it the e-mail your chat account has), and this page will show your teams and what they own. You can ask me anything meanwhile: try `help`."
+            )],
+            1,
+        ));
+        return r;
+    };
+    let e = snap.entity(id);
+    r.entity = Some(e.key());
+    r.view.headline = format!("Hi {}", e.display_name());
+    let teams: Vec<Id> = e.related(RelKind::MemberOf).collect();
+    if teams.is_empty() {
+        r.view
+            .fields
+            .push(("Your teams".into(), "none in the catalog".into()));
+    } else {
+        let names: Vec<String> = teams.iter().map(|&t| label(snap.entity(t))).collect();
+        r.view.fields.push(("Your teams".into(), names.join(", ")));
+    }
+    let mut degraded = Vec::new();
+    for &t in &teams {
+        let team = snap.entity(t);
+        if let Some((_, shifts)) = oncall_for(ctx, t, ctx.now) {
+            for (_, s) in shifts {
+                r.view.fields.push((
+                    format!("On call for {}", team.display_name()),
+                    shift_line(ctx, &s),
+                ));
+            }
+        }
+        let owned: Vec<Id> = team.related(RelKind::OwnerOf).collect();
+        r.view.sections.push(Section::new(
+            format!("{} owns", team.display_name()),
+            owned.iter().map(|&o| label(snap.entity(o))).collect(),
+            10,
+        ));
+        degraded.extend(
+            owned
+                .into_iter()
+                .filter(|&o| snap.entity(o).is_quarantined()),
+        );
+    }
+    let fixes: Vec<String> = degraded
+        .iter()
+        .map(|&d| {
+            let de = snap.entity(d);
+            format!(
+                "{}: {} — fix it in {}:{}",
+                label(de),
+                de.reasons.join("; "),
+                de.origin.location,
+                de.origin.line
+            )
+        })
+        .collect();
+    if fixes.is_empty() {
+        r.view
+            .context
+            .push("Nothing is waiting on you: your teams' entities are all valid.".into());
+    } else {
+        r.view
+            .sections
+            .push(Section::new("Waiting on you: entities to fix", fixes, 10));
+    }
+    r
+}

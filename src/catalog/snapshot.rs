@@ -154,6 +154,8 @@ pub struct Snapshot {
     entities: Vec<Entity>,
     by_key: FxHashMap<Box<str>, Id>,
     names: NameIndex,
+    /// Users by chat identity: `slack:U123`, `discord:123`, `email:someone@example.com`.
+    people: FxHashMap<String, Id>,
     pub problems: Vec<Problem>,
     pub conflicts: Vec<Conflict>,
     /// Kinds that the catalog keeps but does not interpret (Template, unknown kinds), with counts.
@@ -362,6 +364,32 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
     })
 }
 
+/// Chat identities of Users: the `slack.com/user-id` and `discord.com/user-id` annotations and
+/// the profile e-mail. The first User to claim an identity keeps it.
+fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
+    let mut people = FxHashMap::default();
+    for (i, e) in entities
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind_is("user"))
+    {
+        let keys = [
+            e.annotation("slack.com/user-id")
+                .map(|v| format!("slack:{v}")),
+            e.annotation("discord.com/user-id")
+                .map(|v| format!("discord:{v}")),
+            e.profile
+                .as_ref()
+                .and_then(|p| p.email.as_deref())
+                .map(|m| format!("email:{}", m.to_lowercase())),
+        ];
+        for k in keys.into_iter().flatten() {
+            people.entry(k).or_insert(i as Id);
+        }
+    }
+    people
+}
+
 impl Snapshot {
     /// Builds a snapshot. The first definition of a key wins; later ones become conflicts.
     pub fn build(raw: Vec<RawEntity>, problems: Vec<Problem>, built_at: i64) -> Snapshot {
@@ -449,6 +477,7 @@ impl Snapshot {
         }
         let relations_time = started.elapsed();
         let names = NameIndex::build(&entities);
+        let people = index_people(&entities);
         tracing::debug!(
             entities = entities.len(),
             keys_and_relations = ?relations_time,
@@ -462,6 +491,7 @@ impl Snapshot {
             entities,
             by_key,
             names,
+            people,
             problems,
             conflicts,
             uninterpreted_kinds,
@@ -506,6 +536,15 @@ impl Snapshot {
             out = self.names.exact(self, &name);
         }
         out
+    }
+
+    /// The User with a chat identity (`slack:U123`) or e-mail (`email:…`, any case).
+    pub fn person(&self, identity: &str) -> Option<Id> {
+        match identity.strip_prefix("email:") {
+            Some(mail) => self.people.get(&format!("email:{}", mail.to_lowercase())),
+            None => self.people.get(identity),
+        }
+        .copied()
     }
 
     pub fn names(&self) -> &NameIndex {

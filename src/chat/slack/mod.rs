@@ -93,6 +93,8 @@ struct Inner {
     token: SlackApiToken,
     signing_secret: Vec<u8>,
     channel_interval: std::time::Duration,
+    /// E-mails from `users.info`, so each Slack user is looked up once per process.
+    emails: std::sync::Mutex<std::collections::HashMap<SlackUserId, Option<String>>>,
     /// When each channel may next be posted to.
     next_slot: std::sync::Mutex<std::collections::HashMap<SlackChannelId, tokio::time::Instant>>,
 }
@@ -128,6 +130,7 @@ impl SlackApp {
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 channel_interval: settings.channel_interval,
                 next_slot: Default::default(),
+                emails: Default::default(),
             }),
         })
     }
@@ -152,13 +155,84 @@ impl SlackApp {
         )
     }
 
-    fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
+    /// The identities a Slack user may have in the catalog: the `slack.com/user-id`
+    /// annotation, else the e-mail Slack has for them (`users.info`, asked once per user).
+    async fn identities(&self, user: &SlackUserId) -> Vec<String> {
+        let mut ids = vec![format!("slack:{user}")];
+        if self.inner.bot.identify(&ids).is_some() {
+            return ids;
+        }
+        let cached = self
+            .inner
+            .emails
+            .lock()
+            .expect("e-mail cache")
+            .get(user)
+            .cloned();
+        let email = match cached {
+            Some(e) => e,
+            None => {
+                let req = SlackApiUsersInfoRequest::new(user.clone());
+                let email = match self
+                    .inner
+                    .client
+                    .open_session(&self.inner.token)
+                    .users_info(&req)
+                    .await
+                {
+                    Ok(resp) => resp
+                        .user
+                        .profile
+                        .and_then(|p| p.email)
+                        .map(|e| e.to_string()),
+                    Err(e) => {
+                        tracing::warn!(user = %user, "users.info failed; answering as an unknown user: {e}");
+                        None
+                    }
+                };
+                self.inner
+                    .emails
+                    .lock()
+                    .expect("e-mail cache")
+                    .insert(user.clone(), email.clone());
+                email
+            }
+        };
+        ids.extend(email.map(|e| format!("email:{e}")));
+        ids
+    }
+
+    /// Asks the bot as this Slack user; unknown users can still ask.
+    async fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
+        let ids = self.identities(user).await;
+        let asker = self
+            .inner
+            .bot
+            .identify(&ids)
+            .unwrap_or_else(|| format!("slack:{user}"));
         self.inner.bot.handle(&ChatEvent {
             platform: Platform::Slack,
-            user: Some(format!("slack:{user}")),
+            user: Some(asker),
             text: text.to_string(),
             now: None,
         })
+    }
+
+    /// Publishes the App Home of a user: their teams, what they own, what needs fixing.
+    async fn publish_home(&self, user: SlackUserId) -> Result<()> {
+        let ids = self.identities(&user).await;
+        let reply = self
+            .inner
+            .bot
+            .home(&ids, &format!("slack.com/user-id: {user}"));
+        let view = SlackView::Home(SlackHomeView::new(blocks::render(&reply, false)));
+        self.inner
+            .client
+            .open_session(&self.inner.token)
+            .views_publish(&SlackApiViewsPublishRequest::new(user, view))
+            .await
+            .context("views.publish")?;
+        Ok(())
     }
 
     /// Waits for the channel's next slot, so a burst of answers is paced, not dropped.
@@ -221,8 +295,10 @@ impl SlackApp {
 
     /// The answer to `/sb …`, which goes back in the acknowledgement itself: answers come from
     /// memory in microseconds. Seen by the asker alone, with a button to share it.
-    fn command_response(&self, cmd: &SlackCommandEvent) -> SlackCommandEventResponse {
-        let reply = self.ask(&cmd.user_id, cmd.text.as_deref().unwrap_or(""));
+    async fn command_response(&self, cmd: &SlackCommandEvent) -> SlackCommandEventResponse {
+        let reply = self
+            .ask(&cmd.user_id, cmd.text.as_deref().unwrap_or(""))
+            .await;
         SlackCommandEventResponse::new(blocks::content(&reply, true))
             .with_response_type(SlackMessageResponseType::Ephemeral)
     }
@@ -266,7 +342,7 @@ impl SlackApp {
         match event {
             SlackEventCallbackBody::AppMention(m) => {
                 let text = m.content.text.unwrap_or_default();
-                let reply = self.ask(&m.user, &text);
+                let reply = self.ask(&m.user, &text).await;
                 // In a thread, answer in that thread; else start one under the mention.
                 let thread = m.origin.thread_ts.clone().unwrap_or(m.origin.ts.clone());
                 self.post(m.channel, Some(thread), blocks::content(&reply, false))
@@ -281,9 +357,12 @@ impl SlackApp {
                     return Ok(());
                 };
                 let text = m.content.and_then(|c| c.text).unwrap_or_default();
-                let reply = self.ask(&user, &text);
+                let reply = self.ask(&user, &text).await;
                 self.post(channel, m.origin.thread_ts, blocks::content(&reply, false))
                     .await
+            }
+            SlackEventCallbackBody::AppHomeOpened(h) if h.tab.as_deref() == Some("home") => {
+                self.publish_home(h.user).await
             }
             _ => Ok(()),
         }
@@ -311,7 +390,7 @@ impl SlackApp {
             let question = action.value.clone().unwrap_or_default();
             match action.action_id.0.as_str() {
                 blocks::ACTION_ASK => {
-                    let reply = self.ask(&user, &question);
+                    let reply = self.ask(&user, &question).await;
                     if ephemeral {
                         self.post_ephemeral(
                             channel.clone(),
@@ -329,7 +408,7 @@ impl SlackApp {
                     }
                 }
                 blocks::ACTION_SHARE => {
-                    let reply = self.ask(&user, &question);
+                    let reply = self.ask(&user, &question).await;
                     let mut content = blocks::content(&reply, false);
                     let mut b = content.blocks.take().unwrap_or_default();
                     b.insert(
@@ -424,7 +503,7 @@ async fn commands(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) 
         Ok(c) => c,
         Err(e) => return bad_request("slash command", e),
     };
-    axum::Json(app.command_response(&cmd)).into_response()
+    axum::Json(app.command_response(&cmd).await).into_response()
 }
 
 #[derive(serde::Deserialize)]
@@ -474,7 +553,7 @@ async fn socket_command(
     _client: Arc<SlackHyperClient>,
     state: SlackClientEventsUserState,
 ) -> UserCallbackResult<SlackCommandEventResponse> {
-    Ok(state_app(&state).await.command_response(&ev))
+    Ok(state_app(&state).await.command_response(&ev).await)
 }
 
 async fn socket_interaction(
