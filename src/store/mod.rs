@@ -101,8 +101,25 @@ impl Store {
                 }
             }
         }
+        let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers and the writer work at once; NORMAL syncs at
+                        // checkpoints instead of every commit (safe against crashes of the
+                        // process, as SQLite documents); waits instead of failing when busy.
+                        sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000;",
+                        )
+                        .execute(&mut *conn)
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;

@@ -145,3 +145,94 @@ pub fn content(reply: &Reply, share: bool) -> SlackMessageContent {
         .with_text(reply.view.headline.clone())
         .with_blocks(render(reply, share))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::{Intent, Section};
+
+    fn json(blocks: &[SlackBlock]) -> serde_json::Value {
+        serde_json::to_value(blocks).unwrap()
+    }
+
+    #[test]
+    fn long_lists_are_cut_to_slacks_limits_with_a_count() {
+        let mut r = Reply::new(Intent::Dependents, "blast radius x");
+        r.view.headline = "x".repeat(200);
+        r.view.fields = (0..25)
+            .map(|i| (format!("f{i}"), "v".repeat(3000)))
+            .collect();
+        r.view.sections.push(Section::new(
+            "Affected",
+            (0..400)
+                .map(|i| format!("component-{i:07} (component) via api-{i}"))
+                .collect(),
+            1000,
+        ));
+        let b = json(&render(&r, false));
+        // A headline over 150 characters cannot be a header block.
+        assert_eq!(b[0]["type"], "section");
+        let field_sections: Vec<_> = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x.get("fields").is_some())
+            .collect();
+        assert_eq!(field_sections.len(), 3);
+        for s in &field_sections {
+            let fields = s["fields"].as_array().unwrap();
+            assert!(fields.len() <= 10);
+            assert!(
+                fields
+                    .iter()
+                    .all(|f| f["text"].as_str().unwrap().chars().count() <= 2000)
+            );
+        }
+        let list = b.as_array().unwrap().last().unwrap()["text"]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(list.len() <= 3000, "{}", list.len());
+        let shown = list.matches("• ").count();
+        assert!(
+            list.ends_with(&format!("_… and {} more_", 400 - shown)),
+            "{list}"
+        );
+    }
+
+    #[test]
+    fn did_you_mean_becomes_buttons_that_ask_again() {
+        let mut r = Reply::new(Intent::Oncall, "oncall wayback");
+        r.view.headline = "More than one entity could be “wayback”.".into();
+        r.suggestions = vec![
+            "component:default/wayback-search".into(),
+            "api:default/wayback-search".into(),
+        ];
+        let b = json(&render(&r, true));
+        let actions = b
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["type"] == "actions")
+            .unwrap();
+        let el = actions["elements"].as_array().unwrap();
+        assert_eq!(el.len(), 3);
+        assert_eq!(el[0]["action_id"], ACTION_ASK);
+        assert_eq!(el[0]["value"], "oncall component:default/wayback-search");
+        assert_eq!(el[2]["action_id"], ACTION_SHARE);
+        assert_eq!(el[2]["value"], "oncall wayback");
+    }
+
+    #[test]
+    fn user_text_cannot_inject_slack_markup() {
+        let mut r = Reply::new(Intent::Info, "x");
+        r.view.headline = "h".into();
+        r.warnings.push("<!channel> & <@U1>".into());
+        let b = json(&render(&r, false));
+        let ctx = b.as_array().unwrap().last().unwrap()["elements"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(ctx.contains("&lt;!channel&gt; &amp; &lt;@U1&gt;"), "{ctx}");
+    }
+}

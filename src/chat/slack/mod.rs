@@ -93,8 +93,11 @@ struct Inner {
     token: SlackApiToken,
     signing_secret: Vec<u8>,
     channel_interval: std::time::Duration,
-    /// E-mails from `users.info`, so each Slack user is looked up once per process.
-    emails: std::sync::Mutex<std::collections::HashMap<SlackUserId, Option<String>>>,
+    /// E-mails from `users.info`, so each Slack user is looked up once per process, even when
+    /// several of their events arrive at once.
+    emails: std::sync::Mutex<
+        std::collections::HashMap<SlackUserId, Arc<tokio::sync::OnceCell<Option<String>>>>,
+    >,
     /// When each channel may next be posted to.
     next_slot: std::sync::Mutex<std::collections::HashMap<SlackChannelId, tokio::time::Instant>>,
 }
@@ -113,14 +116,8 @@ impl SlackApp {
             .https_or_http()
             .enable_http1()
             .build();
-        // A 429 is waited out (Retry-After) and retried, never dropped. No proactive
-        // throttling by tier: answers are few and small, and Slack says when to slow down.
-        let rate_control = SlackApiRateControlConfig::new()
-            .with_tiers_limits(Default::default())
-            .with_max_retries(5);
-        let connector = SlackClientHyperConnector::with_connector(https)
-            .with_slack_api_url(&settings.api_url)
-            .with_rate_control(rate_control);
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url);
         Ok(SlackApp {
             inner: Arc::new(Inner {
                 bot,
@@ -162,42 +159,32 @@ impl SlackApp {
         if self.inner.bot.identify(&ids).is_some() {
             return ids;
         }
-        let cached = self
+        let cell = self
             .inner
             .emails
             .lock()
             .expect("e-mail cache")
-            .get(user)
-            .cloned();
-        let email = match cached {
-            Some(e) => e,
-            None => {
+            .entry(user.clone())
+            .or_default()
+            .clone();
+        let email = cell
+            .get_or_init(|| async {
                 let req = SlackApiUsersInfoRequest::new(user.clone());
-                let email = match self
-                    .inner
-                    .client
-                    .open_session(&self.inner.token)
-                    .users_info(&req)
-                    .await
-                {
+                let session = self.inner.client.open_session(&self.inner.token);
+                match with_retry("users.info", || session.users_info(&req)).await {
                     Ok(resp) => resp
                         .user
                         .profile
                         .and_then(|p| p.email)
                         .map(|e| e.to_string()),
                     Err(e) => {
-                        tracing::warn!(user = %user, "users.info failed; answering as an unknown user: {e}");
+                        tracing::warn!(user = %user, "answering as an unknown user: {e:#}");
                         None
                     }
-                };
-                self.inner
-                    .emails
-                    .lock()
-                    .expect("e-mail cache")
-                    .insert(user.clone(), email.clone());
-                email
-            }
-        };
+                }
+            })
+            .await
+            .clone();
         ids.extend(email.map(|e| format!("email:{e}")));
         ids
     }
@@ -226,12 +213,9 @@ impl SlackApp {
             .bot
             .home(&ids, &format!("slack.com/user-id: {user}"));
         let view = SlackView::Home(SlackHomeView::new(blocks::render(&reply, false)));
-        self.inner
-            .client
-            .open_session(&self.inner.token)
-            .views_publish(&SlackApiViewsPublishRequest::new(user, view))
-            .await
-            .context("views.publish")?;
+        let req = SlackApiViewsPublishRequest::new(user, view);
+        let session = self.inner.client.open_session(&self.inner.token);
+        with_retry("views.publish", || session.views_publish(&req)).await?;
         Ok(())
     }
 
@@ -255,12 +239,8 @@ impl SlackApp {
     ) -> Result<()> {
         self.pace(&channel).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
-        self.inner
-            .client
-            .open_session(&self.inner.token)
-            .chat_post_message(&req)
-            .await
-            .context("chat.postMessage")?;
+        let session = self.inner.client.open_session(&self.inner.token);
+        with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
         Ok(())
     }
 
@@ -271,12 +251,8 @@ impl SlackApp {
         content: SlackMessageContent,
     ) -> Result<()> {
         let req = SlackApiChatPostEphemeralRequest::new(channel, user, content);
-        self.inner
-            .client
-            .open_session(&self.inner.token)
-            .chat_post_ephemeral(&req)
-            .await
-            .context("chat.postEphemeral")?;
+        let session = self.inner.client.open_session(&self.inner.token);
+        with_retry("chat.postEphemeral", || session.chat_post_ephemeral(&req)).await?;
         Ok(())
     }
 
@@ -448,6 +424,34 @@ fn unauthorized(e: signature::SignatureError) -> Response {
         format!("invalid Slack signature: {e}"),
     )
         .into_response()
+}
+
+/// How many times a call Slack answered 429 is tried again.
+const RATE_LIMIT_RETRIES: usize = 5;
+
+/// Runs a Web API call; a 429 is waited out (Retry-After) and tried again, so an answer is
+/// delayed, never dropped. Slack's own rate control in slack-morphism is not used: it throttles
+/// chat.postMessage for the whole workspace, far below what Slack allows per channel.
+async fn with_retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ClientResult<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(slack_morphism::errors::SlackClientError::RateLimitError(e))
+                if attempt < RATE_LIMIT_RETRIES =>
+            {
+                let wait = e.retry_after.unwrap_or(std::time::Duration::from_secs(1));
+                tracing::warn!(what, ?wait, "Slack answered 429; waiting and trying again");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(anyhow::anyhow!("{what}: {e}")),
+        }
+    }
 }
 
 fn bad_request(what: &str, e: impl std::fmt::Display) -> Response {
