@@ -232,6 +232,39 @@ impl Harness {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// `/sb` with this (form-encoded) text, in Slack's documented slash-command body.
+    async fn command(&self, text: &str) -> (StatusCode, String) {
+        let body = std::fs::read_to_string(common::fixture(
+            "payloads/slack/slash-command-form-body.txt",
+        ))
+        .unwrap()
+        .replace(
+            "command=%2Fhello-world&text=Hi",
+            &format!("command=%2Fsb&text={text}"),
+        );
+        self.send(
+            "/slack/commands",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            None,
+        )
+        .await
+    }
+
+    /// A click on one of our buttons.
+    async fn click(&self, action_id: &str, value: &str, ephemeral: bool) -> (StatusCode, String) {
+        let body = click(action_id, value, ephemeral);
+        self.send(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            None,
+        )
+        .await
+    }
+
     async fn event(&self, payload: &Value) -> (StatusCode, String) {
         self.send(
             "/slack/events",
@@ -414,23 +447,7 @@ async fn a_malformed_payload_gets_a_clear_400_and_nothing_is_posted() {
 async fn the_slash_command_answers_the_asker_with_a_share_button() {
     common::within(async {
         let h = harness().await;
-        let body = std::fs::read_to_string(common::fixture(
-            "payloads/slack/slash-command-form-body.txt",
-        ))
-        .unwrap()
-        .replace(
-            "command=%2Fhello-world&text=Hi",
-            "command=%2Fsb&text=who+owns+artst+lookup",
-        );
-        let (status, text) = h
-            .send(
-                "/slack/commands",
-                "application/x-www-form-urlencoded",
-                body,
-                now(),
-                None,
-            )
-            .await;
+        let (status, text) = h.command("who+owns+artst+lookup").await;
         assert_eq!(status, StatusCode::OK, "{text}");
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["response_type"], "ephemeral");
@@ -468,23 +485,7 @@ fn click(action_id: &str, value: &str, ephemeral: bool) -> String {
 async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
     common::within(async {
         let h = harness().await;
-        let body = std::fs::read_to_string(common::fixture(
-            "payloads/slack/slash-command-form-body.txt",
-        ))
-        .unwrap()
-        .replace(
-            "command=%2Fhello-world&text=Hi",
-            "command=%2Fsb&text=who+owns+wayback",
-        );
-        let (_, text) = h
-            .send(
-                "/slack/commands",
-                "application/x-www-form-urlencoded",
-                body,
-                now(),
-                None,
-            )
-            .await;
+        let (_, text) = h.command("who+owns+wayback").await;
         let v: Value = serde_json::from_str(&text).unwrap();
         let buttons: Vec<&Value> = v["blocks"]
             .as_array()
@@ -500,13 +501,7 @@ async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
             .find(|b| b["value"] == "who owns component:default/wayback-archive")
             .expect("a button per candidate, carrying the question");
         let (status, _) = h
-            .send(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                click("sb_ask", pick["value"].as_str().unwrap(), true),
-                now(),
-                None,
-            )
+            .click("sb_ask", pick["value"].as_str().unwrap(), true)
             .await;
         assert_eq!(status, StatusCode::OK);
         let calls = h.fake.wait_for(1).await;
@@ -527,15 +522,7 @@ async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
 async fn sharing_posts_the_answer_to_the_channel_once() {
     common::within(async {
         let h = harness().await;
-        let (status, _) = h
-            .send(
-                "/slack/interactivity",
-                "application/x-www-form-urlencoded",
-                click("sb_share", "who owns artist-lookup", true),
-                now(),
-                None,
-            )
-            .await;
+        let (status, _) = h.click("sb_share", "who owns artist-lookup", true).await;
         assert_eq!(status, StatusCode::OK);
         let calls = h.fake.wait_for(1).await;
         assert_eq!(calls.len(), 1);
@@ -550,14 +537,7 @@ async fn sharing_posts_the_answer_to_the_channel_once() {
 async fn an_unknown_button_is_answered_with_a_clear_message() {
     common::within(async {
         let h = harness().await;
-        h.send(
-            "/slack/interactivity",
-            "application/x-www-form-urlencoded",
-            click("home_button_1", "create_task", false),
-            now(),
-            None,
-        )
-        .await;
+        h.click("home_button_1", "create_task", false).await;
         let calls = h.fake.wait_for(1).await;
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].0, "chat.postEphemeral");
