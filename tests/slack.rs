@@ -662,3 +662,19 @@ async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_mention_inside_a_thread_is_answered_in_that_thread() {
+    common::within(async {
+        let h = harness().await;
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> what depends on wayback-archive");
+        payload["event"]["thread_ts"] = json!("1515449000.000001");
+        h.event(&payload).await;
+        let calls = h.fake.wait_for(1).await;
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].1["thread_ts"], "1515449000.000001");
+        assert!(block_texts(&calls[0].1).contains("wayback-search"));
+    })
+    .await;
+}

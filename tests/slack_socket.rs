@@ -28,12 +28,23 @@ struct Recorded {
     opens: AtomicUsize,
     posts: Mutex<Vec<Value>>,
     acks: Mutex<Vec<String>>,
+    /// Every acknowledgement as sent (they may carry a response payload).
+    ack_bodies: Mutex<Vec<Value>>,
+}
+
+/// How the fake ends the first connection once its envelope is acknowledged.
+#[derive(Clone, Copy, PartialEq)]
+enum FirstConnection {
+    /// Slack's `disconnect` message.
+    Disconnect,
+    /// The TCP connection just drops.
+    Drop,
 }
 
 /// Starts the fake: a Web API (apps.connections.open, chat.postMessage) and a Socket Mode
 /// WebSocket server. Connection 1 gets hello, an app_mention envelope, then `disconnect`;
 /// every later connection gets hello and the same event again, as Slack redelivers.
-async fn start_fake(envelope_event: Value) -> (Arc<Recorded>, String) {
+async fn start_fake(envelope: Value, first: FirstConnection) -> (Arc<Recorded>, String) {
     let rec = Arc::new(Recorded::default());
     let ws = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ws_url = format!(
@@ -47,24 +58,23 @@ async fn start_fake(envelope_event: Value) -> (Arc<Recorded>, String) {
             let (tcp, _) = ws.accept().await.unwrap();
             n += 1;
             let r = r.clone();
-            let event = envelope_event.clone();
+            let mut envelope = envelope.clone();
             tokio::spawn(async move {
                 let mut ws = tokio_tungstenite::accept_async(tcp).await.unwrap();
                 ws.send(Message::text(fixture("socketmode-hello.json")))
                     .await
                     .unwrap();
-                let mut envelope: Value = serde_json::from_str(&fixture(
-                    "socketmode-events_api-app_mention-envelope.json",
-                ))
-                .unwrap();
                 envelope["envelope_id"] = json!(format!("envelope-{n}"));
-                envelope["payload"] = event;
                 ws.send(Message::text(envelope.to_string())).await.unwrap();
                 while let Some(Ok(msg)) = ws.next().await {
                     if let Message::Text(t) = msg {
                         let v: Value = serde_json::from_str(&t).unwrap_or(Value::Null);
                         if let Some(id) = v["envelope_id"].as_str() {
                             r.acks.lock().unwrap().push(id.to_string());
+                            r.ack_bodies.lock().unwrap().push(v.clone());
+                            if n == 1 && first == FirstConnection::Drop {
+                                return; // the socket drops, with no close frame
+                            }
                             if n == 1 {
                                 ws.send(Message::text(fixture(
                                     "socketmode-disconnect-too_many_websockets.json",
@@ -108,54 +118,99 @@ async fn start_fake(envelope_event: Value) -> (Arc<Recorded>, String) {
     (rec, url)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_mode_acks_reconnects_and_answers_each_event_once() {
-    common::within(async {
-        let mut event: Value =
-            serde_json::from_str(&fixture("socketmode-events_api-app_mention-envelope.json"))
-                .unwrap();
-        event["payload"]["event"]["text"] = json!("<@U111> who owns artist-lookup");
-        let (rec, api_url) = start_fake(event["payload"].clone()).await;
-        let db = common::databases().await.remove(0);
-        let store = Store::connect(&db.url, 2).await.unwrap();
-        let bot = Arc::new(Bot::new(
-            common::snapshot(&common::examples()),
-            common::demo_rotations(),
-            10,
-        ));
-        let settings = SlackSettings {
-            api_url,
-            bot_token: "xoxb-test".into(),
-            signing_secret: String::new(),
-            app_token: "xapp-test".into(),
-            channel_interval: Duration::ZERO,
-        };
-        let app = SlackApp::new(bot, store, &settings).unwrap();
-        tokio::spawn(async move { app.run_socket_mode("xapp-test", 1).await });
+async fn start_bot(api_url: String) {
+    let db = common::databases().await.remove(0);
+    let store = Store::connect(&db.url, 2).await.unwrap();
+    let bot = Arc::new(Bot::new(
+        common::snapshot(&common::examples()),
+        common::demo_rotations(),
+        10,
+    ));
+    let settings = SlackSettings {
+        api_url,
+        bot_token: "xoxb-test".into(),
+        signing_secret: String::new(),
+        app_token: "xapp-test".into(),
+        channel_interval: Duration::ZERO,
+    };
+    let app = SlackApp::new(bot, store, &settings).unwrap();
+    tokio::spawn(async move {
+        let _db = db;
+        app.run_socket_mode("xapp-test", 1).await
+    });
+}
 
-        // Both connections' envelopes are acknowledged; the client reconnected in between.
-        for _ in 0..600 {
-            if rec.acks.lock().unwrap().len() >= 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+async fn wait_for_acks(rec: &Recorded, n: usize) -> Vec<String> {
+    for _ in 0..600 {
+        if rec.acks.lock().unwrap().len() >= n {
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let acks = rec.acks.lock().unwrap().clone();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    rec.acks.lock().unwrap().clone()
+}
+
+fn mention_envelope() -> Value {
+    let mut envelope: Value =
+        serde_json::from_str(&fixture("socketmode-events_api-app_mention-envelope.json")).unwrap();
+    envelope["payload"]["event"]["text"] = json!("<@U111> who owns artist-lookup");
+    envelope
+}
+
+async fn acks_reconnects_and_answers_once(first: FirstConnection) {
+    let (rec, api_url) = start_fake(mention_envelope(), first).await;
+    start_bot(api_url).await;
+    // Both connections' envelopes are acknowledged; the client reconnected in between.
+    let acks = wait_for_acks(&rec, 2).await;
+    assert!(
+        acks.contains(&"envelope-1".to_string()) && acks.contains(&"envelope-2".to_string()),
+        "{acks:?}"
+    );
+    assert!(
+        rec.opens.load(Ordering::SeqCst) >= 2,
+        "reconnected through apps.connections.open"
+    );
+    // The same event came twice and was answered once, in its thread.
+    let posts = rec.posts.lock().unwrap().clone();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0]["channel"], "C111");
+    assert_eq!(posts[0]["thread_ts"], "1610241741.000200");
+    assert_eq!(posts[0]["text"], "artist-lookup is owned by team-a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_disconnect_message_it_reconnects_and_answers_once() {
+    common::within(acks_reconnects_and_answers_once(
+        FirstConnection::Disconnect,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_dropped_connection_it_reconnects_and_answers_once() {
+    common::within(acks_reconnects_and_answers_once(FirstConnection::Drop)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slash_command_over_socket_mode_is_answered_in_its_ack() {
+    common::within(async {
+        let mut envelope: Value =
+            serde_json::from_str(&fixture("socketmode-slash_commands-envelope.json")).unwrap();
+        envelope["payload"]["command"] = json!("/sb");
+        envelope["payload"]["text"] = json!("who owns artist-lookup");
+        let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
+        start_bot(api_url).await;
+        wait_for_acks(&rec, 1).await;
+        let ack = rec.ack_bodies.lock().unwrap()[0].clone();
+        assert_eq!(ack["envelope_id"], "envelope-1");
+        assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+        assert_eq!(ack["payload"]["text"], "artist-lookup is owned by team-a");
+        assert!(ack["payload"]["blocks"].to_string().contains("sb_share"));
         assert!(
-            acks.contains(&"envelope-1".to_string()) && acks.contains(&"envelope-2".to_string()),
-            "{acks:?}"
+            rec.posts.lock().unwrap().is_empty(),
+            "the answer travels in the ack"
         );
-        assert!(
-            rec.opens.load(Ordering::SeqCst) >= 2,
-            "reconnected through apps.connections.open"
-        );
-        // The same event came twice and was answered once, in its thread.
-        let posts = rec.posts.lock().unwrap().clone();
-        assert_eq!(posts.len(), 1, "{posts:?}");
-        assert_eq!(posts[0]["channel"], "C111");
-        assert_eq!(posts[0]["thread_ts"], "1610241741.000200");
-        assert_eq!(posts[0]["text"], "artist-lookup is owned by team-a");
     })
     .await;
 }
