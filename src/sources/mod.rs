@@ -1,4 +1,5 @@
 //! Sources: the systems of record Switchboard reads. Sources are read, never written.
 
+pub mod codeowners;
 pub mod local;
 pub mod rotations;
