@@ -214,3 +214,36 @@ async fn a_slash_command_over_socket_mode_is_answered_in_its_ack() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_button_click_over_socket_mode_is_answered_in_the_thread() {
+    common::within(async {
+        let mut envelope: Value = serde_json::from_str(&fixture(
+            "socketmode-interactive-block_actions-button-envelope.json",
+        ))
+        .unwrap();
+        envelope["payload"]["actions"][0]["action_id"] = json!("sb_ask");
+        envelope["payload"]["actions"][0]["value"] =
+            json!("who owns component:default/wayback-archive");
+        let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
+        start_bot(api_url).await;
+        wait_for_acks(&rec, 1).await;
+        for _ in 0..100 {
+            if !rec.posts.lock().unwrap().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let posts = rec.posts.lock().unwrap().clone();
+        assert!(!posts.is_empty(), "the click was answered");
+        assert_eq!(posts[0]["channel"], "C111");
+        assert_eq!(posts[0]["thread_ts"], "1605853634.000400");
+        assert!(
+            posts[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("wayback-archive is owned by")
+        );
+    })
+    .await;
+}

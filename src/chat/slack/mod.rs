@@ -93,14 +93,19 @@ struct Inner {
     token: SlackApiToken,
     signing_secret: Vec<u8>,
     channel_interval: std::time::Duration,
-    /// E-mails from `users.info`, so each Slack user is looked up once per process, even when
-    /// several of their events arrive at once.
-    emails: std::sync::Mutex<
-        std::collections::HashMap<SlackUserId, Arc<tokio::sync::OnceCell<Option<String>>>>,
-    >,
+    /// E-mails from `users.info`, so each Slack user is looked up once an hour at most, even
+    /// when several of their events arrive at once.
+    emails:
+        std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, EmailCell)>>,
     /// When each channel may next be posted to.
     next_slot: std::sync::Mutex<std::collections::HashMap<SlackChannelId, tokio::time::Instant>>,
 }
+
+/// One user's e-mail, fetched once by whichever of their events asks first.
+type EmailCell = Arc<tokio::sync::OnceCell<Option<String>>>;
+
+/// How long an e-mail from `users.info` is trusted before it is asked for again.
+const EMAIL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -159,14 +164,16 @@ impl SlackApp {
         if self.inner.bot.identify(&ids).is_some() {
             return ids;
         }
-        let cell = self
-            .inner
-            .emails
-            .lock()
-            .expect("e-mail cache")
-            .entry(user.clone())
-            .or_default()
-            .clone();
+        let cell = {
+            let mut emails = self.inner.emails.lock().expect("e-mail cache");
+            let entry = emails
+                .entry(user.clone())
+                .or_insert_with(|| (std::time::Instant::now(), EmailCell::default()));
+            if entry.0.elapsed() > EMAIL_TTL {
+                *entry = (std::time::Instant::now(), EmailCell::default());
+            }
+            entry.1.clone()
+        };
         let email = cell
             .get_or_init(|| async {
                 let req = SlackApiUsersInfoRequest::new(user.clone());
