@@ -65,6 +65,7 @@ impl DatabaseUrl {
 #[serde(default, deny_unknown_fields)]
 pub struct Catalog {
     pub local: LocalCatalog,
+    pub backstage: BackstageCatalog,
     pub max_file_bytes: usize,
     pub max_yaml_depth: usize,
     pub max_yaml_aliases: usize,
@@ -77,6 +78,7 @@ impl Default for Catalog {
         let l = ParseLimits::default();
         Catalog {
             local: LocalCatalog::default(),
+            backstage: BackstageCatalog::default(),
             max_file_bytes: l.max_file_bytes,
             max_yaml_depth: l.max_depth,
             max_yaml_aliases: l.max_aliases,
@@ -113,6 +115,25 @@ impl Default for LocalCatalog {
                 "config/catalog/acme-corp.yaml".into(),
             ],
             interval_secs: 300,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackstageCatalog {
+    /// Base URL of an existing Backstage to read the catalog from; empty turns it off.
+    /// Its token, if it needs one, comes from BACKSTAGE_TOKEN.
+    pub url: String,
+    /// Entities per page.
+    pub page_size: usize,
+}
+
+impl Default for BackstageCatalog {
+    fn default() -> Self {
+        BackstageCatalog {
+            url: String::new(),
+            page_size: 500,
         }
     }
 }

@@ -165,7 +165,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             let store =
                 Store::connect(&config.database.url.0, config.database.max_connections).await?;
             let tty = std::io::stderr().is_terminal();
-            let (_, report) = sync::sync_local(&config, &store, move |files, entities| {
+            let (_, lines) = sync::sync_all(&config, &store, move |files, entities| {
                 if tty {
                     eprint!("\r\x1b[2Ksyncing local catalog: {files} files, {entities} entities");
                     let _ = std::io::stderr().flush();
@@ -175,7 +175,9 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             if tty {
                 eprintln!();
             }
-            println!("{}", report.summary());
+            for l in lines {
+                println!("{l}");
+            }
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -195,8 +197,10 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
     let rotations = Rotations::load(&config.oncall.rotations)?;
     let first_start = store.last_sync("local").await?.is_none();
     let snapshot = if first_start {
-        let (snap, report) = sync::sync_local(config, &store, |_, _| {}).await?;
-        tracing::info!("first start: {}", report.summary());
+        let (snap, lines) = sync::sync_all(config, &store, |_, _| {}).await?;
+        for l in lines {
+            tracing::info!("first start: {l}");
+        }
         snap
     } else {
         sync::load_snapshot(&store).await?
@@ -210,12 +214,14 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
-    match sync::sync_local(cfg, store, |_, _| {}).await {
-        Ok((snap, report)) => {
+    match sync::sync_all(cfg, store, |_, _| {}).await {
+        Ok((snap, lines)) => {
             bot.swap_snapshot(snap);
             // The previous snapshot is freed now; hand its memory back.
             sync::release_memory();
-            tracing::info!("{}", report.summary());
+            for l in lines {
+                tracing::info!("{l}");
+            }
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }

@@ -13,7 +13,8 @@ pub struct Provenance {
     pub source: String,
     /// File path (local) or `repo/path` (GitHub) of the definition.
     pub location: String,
-    /// 1-based line of the entity's document in that file.
+    /// 1-based line of the entity's document in that file (for sources that give no lines,
+    /// such as Backstage's API, the document's position at that location).
     pub line: u32,
     /// Commit of the file, where known.
     pub commit: Option<String>,

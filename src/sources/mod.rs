@@ -1,5 +1,6 @@
 //! Sources: the systems of record Switchboard reads. Sources are read, never written.
 
+pub mod backstage;
 pub mod codeowners;
 pub mod local;
 pub mod rotations;

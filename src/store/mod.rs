@@ -152,10 +152,15 @@ impl Store {
                 .iter()
                 .map(|r| r.get::<String, _>(0))
                 .collect();
-        let next_seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 FROM entities")
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
+        // Each source numbers its rows in its own range, so the order in which definitions of
+        // the same entity compete (the first wins) is by source, whatever synced last.
+        let next_seq: i64 =
+            sqlx::query("SELECT COALESCE(MAX(seq), $2) + 1 FROM entities WHERE source = $1")
+                .bind(source)
+                .bind(seq_base(source))
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
         Ok(Replacement {
             tx,
             source: source.to_string(),
@@ -464,6 +469,16 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
         reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
         body: serde_json::from_str(body).context("stored entity is corrupt")?,
     })
+}
+
+/// Where a source's row numbers start: local files first, then Backstage, then the rest.
+fn seq_base(source: &str) -> i64 {
+    const RANGE: i64 = 1_000_000_000_000;
+    match source {
+        "local" => 0,
+        "backstage" => RANGE,
+        _ => 2 * RANGE,
+    }
 }
 
 /// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
