@@ -541,3 +541,54 @@ fn a_snapshot_swap_is_seen_by_the_next_question() {
         Some("component:default/checkout")
     );
 }
+
+#[test]
+fn conflicts_lists_what_is_defined_twice_and_filters_by_team() {
+    let dir = catalog_dir(&[
+        (
+            "a.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+        ),
+        (
+            "b.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+        ),
+    ]);
+    let mut paths = examples();
+    paths.push(dir.path().display().to_string());
+    let c = Convo::over(&paths);
+    let j = json(&c.say("conflicts"));
+    assert_eq!(j["intent"], "conflicts");
+    let refs: Vec<&str> = j["result"]["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["ref"].as_str().unwrap())
+        .collect();
+    assert_eq!(refs, ["component:default/checkout"]);
+    let first = &j["result"]["conflicts"][0];
+    assert!(
+        first["kept"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("a.yaml")
+    );
+    assert_eq!(first["others"][0]["owner"], "group:default/team-b");
+    // The losing definition's team sees it too; an uninvolved team does not.
+    assert_eq!(
+        json(&c.say("conflicts for team-b"))["result"]["conflicts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = c.say("conflicts team-c");
+    assert_eq!(r.result["conflicts"].as_array().unwrap().len(), 0);
+    assert!(
+        r.view
+            .headline
+            .contains("No entity is defined more than once involving group:default/team-c"),
+        "{}",
+        r.view.headline
+    );
+}

@@ -37,6 +37,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
     }
     match q.intent {
         Intent::Help => help(q),
+        Intent::Conflicts => conflicts(ctx, q),
         Intent::Find => find(ctx, q),
         Intent::Unknown => unknown(q),
         _ => match resolve(ctx.snap, &q.subject) {
@@ -719,6 +720,93 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         "matches": matches.iter().take(FIND_LIMIT).map(|&(_, id)| snap.entity(id).key()).collect::<Vec<_>>(),
         "total": total,
     });
+    r
+}
+
+/// `conflicts [TEAM]`: entities with more than one definition, the one that counts first.
+/// With a team, only entities that team owns or that a losing definition gives to it.
+fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
+    let snap = ctx.snap;
+    let mut r = Reply::new(Intent::Conflicts, &q.query);
+    let team = if q.subject.is_empty() {
+        None
+    } else {
+        match resolve(snap, &q.subject) {
+            Resolved::One { id, .. } => Some(id),
+            Resolved::Many(ids) => return did_you_mean(ctx, q, &ids),
+            Resolved::None => return not_found(ctx, q),
+        }
+    };
+    let team_key = team.map(|t| snap.entity(t).key());
+    let mut keys: Vec<&str> = snap.conflicts.iter().map(|c| c.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut lines = Vec::new();
+    let mut out = Vec::new();
+    for key in keys {
+        let Some(id) = snap.get(key) else { continue };
+        let owners: Vec<String> = snap
+            .owners(id)
+            .0
+            .iter()
+            .map(|&o| snap.entity(o).key())
+            .collect();
+        let others: Vec<_> = snap.conflicts_for(key).collect();
+        if let Some(t) = &team_key {
+            let involved = owners.contains(t)
+                || others
+                    .iter()
+                    .any(|c| c.ignored_owner.as_deref() == Some(t.as_str()));
+            if !involved {
+                continue;
+            }
+        }
+        let kept = &snap.entity(id).origin;
+        let mut line = format!(
+            "{key}: {} {}:{} counts (owner {})",
+            kept.source,
+            kept.location,
+            kept.line,
+            owners.first().map_or("none", String::as_str)
+        );
+        for c in &others {
+            line.push_str(&format!(
+                "; also {} {}:{} (owner {})",
+                c.ignored.source,
+                c.ignored.location,
+                c.ignored.line,
+                c.ignored_owner.as_deref().unwrap_or("none")
+            ));
+        }
+        lines.push(line);
+        out.push(json!({
+            "ref": key,
+            "kept": {"source": &*kept.source, "location": &*kept.location, "line": kept.line, "owners": owners},
+            "others": others.iter().map(|c| json!({
+                "source": c.ignored.source, "location": c.ignored.location,
+                "line": c.ignored.line, "owner": c.ignored_owner,
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let scope = team_key
+        .as_deref()
+        .map(|t| format!(" involving {t}"))
+        .unwrap_or_default();
+    r.view.headline = match out.len() {
+        0 => format!("No entity is defined more than once{scope}"),
+        n => format!(
+            "{n} {} defined more than once{scope}",
+            plural(n, "entity is", "entities are")
+        ),
+    };
+    if !lines.is_empty() {
+        r.view.sections.push(Section::new("", lines, LIST_LIMIT));
+        r.view
+            .context
+            .push("The first definition counts; fix or remove the others in their files.".into());
+    }
+    r.entity = team_key;
+    r.result = json!({"conflicts": out});
     r
 }
 

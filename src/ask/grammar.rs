@@ -62,6 +62,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "search the catalog by words and filters",
     },
     Command {
+        intent: Intent::Conflicts,
+        patterns: &[r"^(?:conflicts|disagreements)(?:\s+(?:for|of|in|owned\s+by)?\s*(?P<x>.+))?$"],
+        usage: "conflicts [TEAM]",
+        summary: "entities defined more than once, where the definitions say different things",
+    },
+    Command {
         intent: Intent::Help,
         patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
         usage: "help [TOPIC]",

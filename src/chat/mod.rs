@@ -52,6 +52,7 @@ pub enum Intent {
     Dependents,
     Info,
     Find,
+    Conflicts,
     Help,
     Unknown,
 }
