@@ -12,10 +12,13 @@ use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::chat::{ChatEvent, Reply};
 use crate::sources::rotations::Rotations;
+use crate::sync::SourceStatus;
 
 pub struct Bot {
     snapshot: ArcSwap<Snapshot>,
     rotations: ArcSwap<Rotations>,
+    /// How each source stands, for `sync status`; updated after every sync.
+    sources: ArcSwap<Vec<SourceStatus>>,
     default_depth: u32,
 }
 
@@ -24,6 +27,7 @@ impl Bot {
         Bot {
             snapshot: ArcSwap::from_pointee(snapshot),
             rotations: ArcSwap::from_pointee(rotations),
+            sources: ArcSwap::from_pointee(Vec::new()),
             default_depth,
         }
     }
@@ -40,9 +44,11 @@ impl Bot {
         let _guard = span.enter();
         let snap = self.snapshot.load();
         let rotations = self.rotations.load();
+        let sources = self.sources.load();
         let ctx = Context {
             snap: &snap,
             rotations: &rotations,
+            sources: &sources,
             now: event.now.unwrap_or_else(Utc::now),
             default_depth: self.default_depth,
         };
@@ -66,9 +72,11 @@ impl Bot {
         let snap = self.snapshot.load();
         let rotations = self.rotations.load();
         let user = identities.iter().find_map(|i| snap.person(i));
+        let sources = self.sources.load();
         let ctx = Context {
             snap: &snap,
             rotations: &rotations,
+            sources: &sources,
             now: Utc::now(),
             default_depth: self.default_depth,
         };
@@ -78,6 +86,11 @@ impl Bot {
     /// Replaces the catalog; questions already running finish on the old one.
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         self.snapshot.store(Arc::new(snapshot));
+    }
+
+    /// Records how each source stands after a sync.
+    pub fn set_sources(&self, sources: Vec<SourceStatus>) {
+        self.sources.store(Arc::new(sources));
     }
 
     pub fn swap_rotations(&self, rotations: Rotations) {

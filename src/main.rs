@@ -165,7 +165,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             let store =
                 Store::connect(&config.database.url.0, config.database.max_connections).await?;
             let tty = std::io::stderr().is_terminal();
-            let (_, lines) = sync::sync_all(&config, &store, move |files, entities| {
+            let all = sync::sync_all(&config, &store, move |files, entities| {
                 if tty {
                     eprint!("\r\x1b[2Ksyncing local catalog: {files} files, {entities} entities");
                     let _ = std::io::stderr().flush();
@@ -175,7 +175,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             if tty {
                 eprintln!();
             }
-            for l in lines {
+            for l in all.lines {
                 println!("{l}");
             }
             store.close().await;
@@ -197,30 +197,32 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
     let rotations = Rotations::load(&config.oncall.rotations)?;
     let first_start = store.last_sync("local").await?.is_none();
     let snapshot = if first_start {
-        let (snap, lines) = sync::sync_all(config, &store, |_, _| {}).await?;
-        for l in lines {
+        let all = sync::sync_all(config, &store, |_, _| {}).await?;
+        for l in all.lines {
             tracing::info!("first start: {l}");
         }
-        snap
+        all.snapshot
     } else {
         sync::load_snapshot(&store).await?
     };
-    Ok((
-        Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth)),
-        store,
-        first_start,
-    ))
+    let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth));
+    bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
+    Ok((bot, store, first_start))
 }
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
     match sync::sync_all(cfg, store, |_, _| {}).await {
-        Ok((snap, lines)) => {
-            bot.swap_snapshot(snap);
+        Ok(all) => {
+            bot.swap_snapshot(all.snapshot);
             // The previous snapshot is freed now; hand its memory back.
             sync::release_memory();
-            for l in lines {
+            for l in all.lines {
                 tracing::info!("{l}");
+            }
+            match sync::source_statuses(cfg, store, &all.failures).await {
+                Ok(s) => bot.set_sources(s),
+                Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
             }
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),

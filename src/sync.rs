@@ -136,17 +136,73 @@ async fn assemble(
     Ok(snap)
 }
 
+/// What a sync of every source did.
+pub struct SyncAll {
+    pub snapshot: Snapshot,
+    /// A summary line per source.
+    pub lines: Vec<String>,
+    /// Sources that failed, and why; they keep what they delivered last.
+    pub failures: Vec<(String, String)>,
+}
+
+/// How one source stands, for `sync status`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceStatus {
+    pub source: String,
+    /// The last complete sync, if any.
+    pub last_complete: Option<SyncRun>,
+    /// The last failed attempt since then: when (epoch seconds) and why.
+    pub last_error: Option<(i64, String)>,
+    /// How often it is expected to sync, in seconds (0: only on demand).
+    pub every_secs: u64,
+}
+
+/// The sources this configuration reads.
+pub fn configured_sources(config: &Config) -> Vec<&'static str> {
+    let mut s = vec!["local"];
+    if !config.catalog.backstage.url.is_empty() {
+        s.push("backstage");
+    }
+    s
+}
+
+/// Each configured source's standing, from the store's record of syncs and the latest failures.
+pub async fn source_statuses(
+    config: &Config,
+    store: &Store,
+    failures: &[(String, String)],
+) -> Result<Vec<SourceStatus>> {
+    let mut out = Vec::new();
+    for source in configured_sources(config) {
+        out.push(SourceStatus {
+            source: source.to_string(),
+            last_complete: store.last_sync(source).await?,
+            last_error: failures
+                .iter()
+                .find(|(s, _)| s == source)
+                .map(|(_, e)| (Utc::now().timestamp(), e.clone())),
+            every_secs: config.catalog.local.interval_secs,
+        });
+    }
+    Ok(out)
+}
+
 /// Reads every configured source and returns the snapshot of them all, with a summary line
 /// per source. A source that fails keeps what it delivered last; the others still sync.
 pub async fn sync_all(
     config: &Config,
     store: &Store,
     progress: impl FnMut(usize, usize) + Send + 'static,
-) -> Result<(Snapshot, Vec<String>)> {
+) -> Result<SyncAll> {
     let (local_snapshot, local) = sync_local(config, store, progress).await?;
     let mut lines = vec![local.summary()];
+    let mut failures = Vec::new();
     if config.catalog.backstage.url.is_empty() {
-        return Ok((local_snapshot, lines));
+        return Ok(SyncAll {
+            snapshot: local_snapshot,
+            lines,
+            failures,
+        });
     }
     drop(local_snapshot);
     let token = std::env::var("BACKSTAGE_TOKEN")
@@ -159,10 +215,15 @@ pub async fn sync_all(
             lines.push(format!(
                 "Backstage sync failed, keeping what it delivered last: {e:#}"
             ));
+            failures.push(("backstage".to_string(), format!("{e:#}")));
         }
     }
     // The snapshot holds every source, as the store does.
-    Ok((load_snapshot(store).await?, lines))
+    Ok(SyncAll {
+        snapshot: load_snapshot(store).await?,
+        lines,
+        failures,
+    })
 }
 
 /// Reads the configured Backstage (with `token`, from BACKSTAGE_TOKEN) and stores what it

@@ -15,6 +15,7 @@ use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::chat::{Intent, ProvenanceNote, Reply, Section};
 use crate::sources::rotations::{Rotations, Shift};
+use crate::sync::SourceStatus;
 
 /// Longest list shown in one section; the rest is counted.
 const LIST_LIMIT: usize = 25;
@@ -25,6 +26,8 @@ const FIND_LIMIT: usize = 100;
 pub struct Context<'a> {
     pub snap: &'a Snapshot,
     pub rotations: &'a Rotations,
+    /// How each source stands (`sync status`).
+    pub sources: &'a [SourceStatus],
     pub now: DateTime<Utc>,
     pub default_depth: u32,
 }
@@ -38,6 +41,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
     match q.intent {
         Intent::Help => help(q),
         Intent::Conflicts => conflicts(ctx, q),
+        Intent::SyncStatus => sync_status(ctx, q),
         Intent::Find => find(ctx, q),
         Intent::Unknown => unknown(q),
         _ => match resolve(ctx.snap, &q.subject) {
@@ -807,6 +811,62 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
     }
     r.entity = team_key;
     r.result = json!({"conflicts": out});
+    r
+}
+
+/// `sync status`: per source, the last complete sync, a failure since, and whether it is behind.
+fn sync_status(ctx: &Context<'_>, q: &Question) -> Reply {
+    let mut r = Reply::new(Intent::SyncStatus, &q.query);
+    let now = ctx.now.timestamp();
+    let mut lines = Vec::new();
+    let mut out = Vec::new();
+    let mut troubled = 0;
+    for s in ctx.sources {
+        let mut line = format!("{}: ", s.source);
+        match &s.last_complete {
+            Some(run) => line.push_str(&format!(
+                "last complete sync {} — {} files, {} entities ({} quarantined), {} problems",
+                ago(run.finished_at, ctx.now),
+                run.files,
+                run.entities,
+                run.quarantined,
+                run.problems
+            )),
+            None => line.push_str("no complete sync yet"),
+        }
+        let behind = s.every_secs > 0
+            && s.last_complete
+                .as_ref()
+                .is_none_or(|run| now - run.finished_at > 2 * s.every_secs as i64);
+        if behind {
+            line.push_str(&format!("; behind (expected every {} s)", s.every_secs));
+        }
+        if let Some((at, e)) = &s.last_error {
+            line.push_str(&format!("; last attempt failed {}: {e}", ago(*at, ctx.now)));
+        }
+        troubled += usize::from(behind || s.last_error.is_some());
+        lines.push(line);
+        out.push(json!({
+            "source": s.source,
+            "last_complete": s.last_complete.as_ref().map(|run| run.finished_at),
+            "files": s.last_complete.as_ref().map(|run| run.files),
+            "entities": s.last_complete.as_ref().map(|run| run.entities),
+            "quarantined": s.last_complete.as_ref().map(|run| run.quarantined),
+            "problems": s.last_complete.as_ref().map(|run| run.problems),
+            "behind": behind,
+            "last_error": s.last_error.as_ref().map(|(at, e)| json!({"at": at, "message": e})),
+        }));
+    }
+    r.view.headline = match (ctx.sources.len(), troubled) {
+        (0, _) => "No source has synced yet".into(),
+        (n, 0) => format!("{n} {} in sync", plural(n, "source", "sources")),
+        (n, t) => format!(
+            "{t} of {n} {} need attention",
+            plural(n, "source", "sources")
+        ),
+    };
+    r.view.sections.push(Section::new("", lines, LIST_LIMIT));
+    r.result = json!({"sources": out});
     r
 }
 

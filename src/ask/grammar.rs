@@ -68,6 +68,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "entities defined more than once, where the definitions say different things",
     },
     Command {
+        intent: Intent::SyncStatus,
+        patterns: &[r"^(?:sync\s+status|sources|sync)$"],
+        usage: "sync status",
+        summary: "per source: the last complete sync, failures since, and whether it is behind",
+    },
+    Command {
         intent: Intent::Help,
         patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
         usage: "help [TOPIC]",

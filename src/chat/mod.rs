@@ -53,6 +53,8 @@ pub enum Intent {
     Info,
     Find,
     Conflicts,
+    #[serde(rename = "sync_status")]
+    SyncStatus,
     Help,
     Unknown,
 }
