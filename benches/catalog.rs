@@ -57,11 +57,97 @@ fn main() {
         "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) | peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for n in sizes {
+    for &n in &sizes {
         let dir = work.join(format!("catalog-{n}"));
         generate(n, &dir);
         rt.block_on(bench_size(n, &dir, &work));
     }
+    // The same store on PostgreSQL, when a server is named (as CI does for the tests).
+    if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
+        println!();
+        println!(
+            "| components (entities) | store write (PostgreSQL) | start → first answer (PostgreSQL) |"
+        );
+        println!("|---|---|---|");
+        for &n in &sizes {
+            rt.block_on(postgres_figures(
+                n,
+                &work.join(format!("catalog-{n}")),
+                &work,
+                &base,
+            ));
+        }
+    }
+}
+
+async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
+    use sqlx::Connection;
+    let root = dir.join("location.yaml").display().to_string();
+    let out = local::scan(std::slice::from_ref(&root), &ParseLimits::default(), 0);
+    let entities = out.entities.len();
+    let name = format!("sb_bench_{n}_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(base)
+        .await
+        .expect("PostgreSQL reachable");
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&mut admin)
+    .await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let store = Store::connect(&url, 2).await.unwrap();
+    let t = Instant::now();
+    store
+        .replace_source("local", &out.entities, &out.problems, &[])
+        .await
+        .unwrap();
+    let write = rate(entities, t.elapsed());
+    let run = switchboard::store::SyncRun {
+        source: "local".into(),
+        started_at: 0,
+        finished_at: 0,
+        files: 0,
+        entities: entities as i64,
+        quarantined: 0,
+        problems: 0,
+    };
+    store.record_sync_run(&run).await.unwrap();
+    store.close().await;
+    let cfg_path = work.join(format!("bench-pg-{n}.toml"));
+    std::fs::write(
+        &cfg_path,
+        format!("[database]\nurl = \"{url}\"\n[catalog.local]\npaths = [\"{root}\"]\n"),
+    )
+    .unwrap();
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "--config",
+                cfg_path.to_str().unwrap(),
+                "ask",
+                "who owns component-0000001",
+            ])
+            .output()
+            .unwrap();
+        starts.push(t.elapsed());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    starts.sort();
+    println!(
+        "| {n} ({entities}) | {write} | {:.2} s |",
+        starts[1].as_secs_f64()
+    );
+    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await;
 }
 
 fn generate(n: usize, dir: &Path) {
