@@ -60,12 +60,40 @@ pub fn scan_local(paths: &[String], config: &Config) -> ScanOutcome {
     local::scan(paths, &config.catalog.limits(), Utc::now().timestamp())
 }
 
-/// A full sync of the local source: scan, store, rebuild. `progress` gets (files, entities).
+/// A full sync of the local source: scan, store, rebuild.
 pub async fn sync_local(
     config: &Config,
     store: &Store,
-    mut progress: impl FnMut(usize, usize) + Send + 'static,
+    progress: impl FnMut(usize, usize) + Send + 'static,
 ) -> Result<(Snapshot, SyncReport)> {
+    let local = store_local(config, store, progress).await?;
+    let snapshot = assemble(local.prepared, local.problems).await?;
+    let report = local.report.with_snapshot(&snapshot);
+    Ok((snapshot, report))
+}
+
+/// What the local source delivered: stored, and reduced to its compact form.
+struct LocalRead {
+    prepared: Vec<Result<Prepared, Problem>>,
+    problems: Vec<Problem>,
+    report: SyncReport,
+}
+
+impl SyncReport {
+    /// Fills in what only the assembled snapshot knows.
+    fn with_snapshot(mut self, snapshot: &Snapshot) -> SyncReport {
+        self.conflicts = snapshot.conflicts.len();
+        self.uninterpreted = snapshot.uninterpreted_kinds.clone();
+        self
+    }
+}
+
+/// Scans the local files and stores them, each file reduced to its compact form as it passes.
+async fn store_local(
+    config: &Config,
+    store: &Store,
+    mut progress: impl FnMut(usize, usize) + Send + 'static,
+) -> Result<LocalRead> {
     let started = Instant::now();
     let started_at = Utc::now().timestamp();
     let paths = config.catalog.local.paths.clone();
@@ -97,8 +125,6 @@ pub async fn sync_local(
     replacement.add_problems(path_problems);
     let (kept, problems) = replacement.finish().await?;
     let entities = prepared.len();
-    let problem_count = problems.len();
-    let snapshot = assemble(prepared, problems).await?;
     store
         .record_sync_run(&SyncRun {
             source: "local".into(),
@@ -107,20 +133,24 @@ pub async fn sync_local(
             files: files as i64,
             entities: entities as i64,
             quarantined: quarantined as i64,
-            problems: problem_count as i64,
+            problems: problems.len() as i64,
         })
         .await?;
     let report = SyncReport {
         files,
         entities,
         quarantined,
-        problems: problem_count,
-        conflicts: snapshot.conflicts.len(),
+        problems: problems.len(),
+        conflicts: 0,
         kept,
-        uninterpreted: snapshot.uninterpreted_kinds.clone(),
+        uninterpreted: Vec::new(),
         took: started.elapsed(),
     };
-    Ok((snapshot, report))
+    Ok(LocalRead {
+        prepared,
+        problems,
+        report,
+    })
 }
 
 /// Assembles a snapshot off the async threads, then hands the memory of the load back.
@@ -194,33 +224,45 @@ pub async fn sync_all(
     store: &Store,
     progress: impl FnMut(usize, usize) + Send + 'static,
 ) -> Result<SyncAll> {
-    let (local_snapshot, local) = sync_local(config, store, progress).await?;
-    let mut lines = vec![local.summary()];
-    let mut failures = Vec::new();
     if config.catalog.backstage.url.is_empty() {
+        let (snapshot, local) = sync_local(config, store, progress).await?;
         return Ok(SyncAll {
-            snapshot: local_snapshot,
-            lines,
-            failures,
+            snapshot,
+            lines: vec![local.summary()],
+            failures: Vec::new(),
         });
     }
-    drop(local_snapshot);
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
     let token = std::env::var("BACKSTAGE_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
-    match sync_backstage(config, store, token).await {
-        Ok(line) => lines.push(line),
+    let backstage = match sync_backstage(config, store, token).await {
+        Ok(line) => Some(line),
         Err(e) => {
             tracing::error!("Backstage sync failed: {e:#}");
-            lines.push(format!(
-                "Backstage sync failed, keeping what it delivered last: {e:#}"
-            ));
             failures.push(("backstage".to_string(), format!("{e:#}")));
+            Some(format!(
+                "Backstage sync failed, keeping what it delivered last: {e:#}"
+            ))
         }
-    }
-    // The snapshot holds every source, as the store does.
+    };
+    // One assembly for every source: the local files as just read, then the other sources'
+    // rows from the store (they come after the local ones, which win a tie).
+    let local = store_local(config, store, progress).await?;
+    let mut prepared = local.prepared;
+    let mut preparer = Preparer::default();
+    store
+        .for_each_entity(i64::MIN, i64::MAX, "local", |e| {
+            prepared.push(preparer.prepare(e))
+        })
+        .await?;
+    let problems = store.load_problems().await?;
+    let snapshot = assemble(prepared, problems).await?;
+    lines.push(local.report.with_snapshot(&snapshot).summary());
+    lines.extend(backstage);
     Ok(SyncAll {
-        snapshot: load_snapshot(store).await?,
+        snapshot,
         lines,
         failures,
     })
@@ -297,7 +339,7 @@ pub async fn load_snapshot(store: &Store) -> Result<Snapshot> {
             let mut preparer = Preparer::default();
             let mut out = Vec::new();
             store
-                .for_each_entity(lo, hi, |e| out.push(preparer.prepare(e)))
+                .for_each_entity(lo, hi, "", |e| out.push(preparer.prepare(e)))
                 .await?;
             anyhow::Ok(out)
         })

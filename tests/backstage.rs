@@ -221,6 +221,15 @@ async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
             // Syncing the local files again does not hand the entity to Backstage.
             sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
         }
+        // A sync of every source assembles one snapshot with the same outcome.
+        let all = sync::sync_all(&cfg, &store, |_, _| {}).await.unwrap();
+        let id = all.snapshot.get("component:default/artist-lookup").unwrap();
+        assert_eq!(&*all.snapshot.entity(id).origin.source, "local");
+        assert!(all.snapshot.get("group:default/team-b").is_some(), "Backstage's rows are in");
+        assert_eq!(
+            all.snapshot.conflicts_for("component:default/artist-lookup").next().unwrap().ignored.source,
+            "backstage"
+        );
         store.close().await;
     })
     .await;

@@ -215,20 +215,23 @@ impl Store {
         Ok((r.get(0), r.get(1)))
     }
 
-    /// Streams the entities with `lo <= seq <= hi` to `f`, in order, decoding each row as it
-    /// arrives while the database reads the next: the whole catalog never sits in memory raw.
+    /// Streams the entities with `lo <= seq <= hi`, from every source but `except` (`""`
+    /// for none), to `f`, in order, decoding each row as it arrives while the database reads
+    /// the next: the whole catalog never sits in memory raw.
     pub async fn for_each_entity(
         &self,
         lo: i64,
         hi: i64,
+        except: &str,
         mut f: impl FnMut(RawEntity) + Send,
     ) -> Result<()> {
         let mut rows = sqlx::query(
             "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
-             FROM entities WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+             FROM entities WHERE seq >= $1 AND seq <= $2 AND source <> $3 ORDER BY seq",
         )
         .bind(lo)
         .bind(hi)
+        .bind(except)
         .fetch(&self.pool);
         while let Some(r) = rows
             .try_next()
