@@ -577,7 +577,7 @@ async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
 }
 
 #[tokio::test]
-async fn a_burst_in_one_channel_is_paced_and_every_answer_arrives() {
+async fn a_burst_in_one_channel_loses_no_answer() {
     common::within(async {
         let h = harness().await;
         let questions = [

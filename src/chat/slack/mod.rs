@@ -92,13 +92,40 @@ struct Inner {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     signing_secret: Vec<u8>,
-    channel_interval: std::time::Duration,
+    /// Spaces out posts to each channel.
+    pacer: Pacer,
     /// E-mails from `users.info`, so each Slack user is looked up once an hour at most, even
     /// when several of their events arrive at once.
     emails:
         std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, EmailCell)>>,
+}
+
+/// Spaces out messages to each channel by an interval: a burst waits its turn, none is dropped.
+struct Pacer {
+    interval: std::time::Duration,
     /// When each channel may next be posted to.
-    next_slot: std::sync::Mutex<std::collections::HashMap<SlackChannelId, tokio::time::Instant>>,
+    next: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+}
+
+impl Pacer {
+    fn new(interval: std::time::Duration) -> Pacer {
+        Pacer {
+            interval,
+            next: Default::default(),
+        }
+    }
+
+    /// Waits for the channel's next slot and books the one after it.
+    async fn wait(&self, channel: &str) {
+        let slot = {
+            let mut next = self.next.lock().expect("pacing lock");
+            let now = tokio::time::Instant::now();
+            let slot = next.get(channel).copied().unwrap_or(now).max(now);
+            next.insert(channel.to_string(), slot + self.interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
 }
 
 /// One user's e-mail, fetched once by whichever of their events asks first.
@@ -130,8 +157,7 @@ impl SlackApp {
                 client: Arc::new(SlackClient::new(connector)),
                 token: SlackApiToken::new(settings.bot_token.clone().into()),
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
-                channel_interval: settings.channel_interval,
-                next_slot: Default::default(),
+                pacer: Pacer::new(settings.channel_interval),
                 emails: Default::default(),
             }),
         })
@@ -226,25 +252,13 @@ impl SlackApp {
         Ok(())
     }
 
-    /// Waits for the channel's next slot, so a burst of answers is paced, not dropped.
-    async fn pace(&self, channel: &SlackChannelId) {
-        let wait_until = {
-            let mut slots = self.inner.next_slot.lock().expect("pacing lock");
-            let now = tokio::time::Instant::now();
-            let slot = slots.get(channel).copied().unwrap_or(now).max(now);
-            slots.insert(channel.clone(), slot + self.inner.channel_interval);
-            slot
-        };
-        tokio::time::sleep_until(wait_until).await;
-    }
-
     async fn post(
         &self,
         channel: SlackChannelId,
         thread: Option<SlackTs>,
         content: SlackMessageContent,
     ) -> Result<()> {
-        self.pace(&channel).await;
+        self.inner.pacer.wait(&channel.0).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
         let session = self.inner.client.open_session(&self.inner.token);
         with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
@@ -574,4 +588,39 @@ async fn socket_interaction(
 ) -> UserCallbackResult<()> {
     state_app(&state).await.accept_interaction(ev);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn posts_to_one_channel_are_spaced_and_other_channels_are_not_held_up() {
+        let pacer = Arc::new(Pacer::new(Duration::from_secs(1)));
+        let start = tokio::time::Instant::now();
+        let mut tasks = Vec::new();
+        for channel in ["C1", "C1", "C1", "C2"] {
+            let p = pacer.clone();
+            tasks.push(tokio::spawn(async move {
+                p.wait(channel).await;
+                tokio::time::Instant::now() - start
+            }));
+        }
+        let mut at = Vec::new();
+        for t in tasks {
+            at.push(t.await.unwrap());
+        }
+        // With the clock paused these are exact: each C1 post a second after the previous,
+        // C2 at once.
+        assert_eq!(
+            at,
+            [
+                Duration::ZERO,
+                Duration::from_secs(1),
+                Duration::from_secs(2),
+                Duration::ZERO
+            ]
+        );
+    }
 }
