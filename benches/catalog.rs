@@ -99,49 +99,17 @@ async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
         .await
         .unwrap();
     let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-    let store = Store::connect(&url, 2).await.unwrap();
-    let t = Instant::now();
-    store
-        .replace_source("local", &out.entities, &out.problems, &[])
-        .await
-        .unwrap();
-    let write = rate(entities, t.elapsed());
-    let run = switchboard::store::SyncRun {
-        source: "local".into(),
-        started_at: 0,
-        finished_at: 0,
-        files: 0,
-        entities: entities as i64,
-        quarantined: 0,
-        problems: 0,
-    };
-    store.record_sync_run(&run).await.unwrap();
-    store.close().await;
+    let write = rate(entities, store_catalog(&url, &out).await);
     let cfg_path = work.join(format!("bench-pg-{n}.toml"));
     std::fs::write(
         &cfg_path,
         format!("[database]\nurl = \"{url}\"\n[catalog.local]\npaths = [\"{root}\"]\n"),
     )
     .unwrap();
-    let mut starts = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "--config",
-                cfg_path.to_str().unwrap(),
-                "ask",
-                "who owns component-0000001",
-            ])
-            .output()
-            .unwrap();
-        starts.push(t.elapsed());
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    starts.sort();
+    let first_answer = first_answer(&cfg_path);
     println!(
         "| {n} ({entities}) | {write} | {:.2} s |",
-        starts[1].as_secs_f64()
+        first_answer.as_secs_f64()
     );
     let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -218,25 +186,8 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let mut cfg = Config::default();
     cfg.database.url.0 = format!("sqlite://{}", db.display());
     cfg.catalog.local.paths = vec![root.clone()];
-    let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
-    let t = Instant::now();
-    store
-        .replace_source("local", &out.entities, &out.problems, &[])
-        .await
-        .unwrap();
-    let store_time = t.elapsed();
+    let store_time = store_catalog(&cfg.database.url.0, &out).await;
     let store_write = rate(entities, store_time);
-    let run = switchboard::store::SyncRun {
-        source: "local".into(),
-        started_at: 0,
-        finished_at: 0,
-        files: 0,
-        entities: entities as i64,
-        quarantined: 0,
-        problems: 0,
-    };
-    store.record_sync_run(&run).await.unwrap();
-    store.close().await;
 
     // Snapshot build, and the heap the snapshot holds (measured by dropping it).
     let t = Instant::now();
@@ -305,23 +256,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         ),
     )
     .unwrap();
-    let mut starts = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args([
-                "--config",
-                cfg_path.to_str().unwrap(),
-                "ask",
-                "who owns component-0000001",
-            ])
-            .output()
-            .unwrap();
-        starts.push(t.elapsed());
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        assert!(String::from_utf8_lossy(&o.stdout).contains("is owned by"));
-    }
-    starts.sort();
+    let first_answer = first_answer(&cfg_path);
     let (rss, peak) = serving_rss(&cfg_path, work);
 
     println!(
@@ -330,7 +265,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         pct(exact),
         pct(fuzzy),
         pct(blast),
-        starts[1].as_secs_f64(),
+        first_answer.as_secs_f64(),
         rss as f64 / 1024.0,
         rss as f64 * 1024.0 / entities as f64,
         peak as f64 / 1024.0,
@@ -380,4 +315,51 @@ fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
             .expect("memory figures in /proc")
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Start-up to first answer of the real binary against the database `cfg_path` names, as after
+/// a restart: the median of three runs.
+fn first_answer(cfg_path: &Path) -> Duration {
+    let mut starts = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args([
+                "--config",
+                cfg_path.to_str().unwrap(),
+                "ask",
+                "who owns component-0000001",
+            ])
+            .output()
+            .unwrap();
+        starts.push(t.elapsed());
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("is owned by"));
+    }
+    starts.sort();
+    starts[1]
+}
+
+/// Writes a scanned catalog to the database at `url` as one sync of the local source, and
+/// records the sync so the binary starts from it. Returns how long the write took.
+async fn store_catalog(url: &str, out: &local::ScanOutcome) -> Duration {
+    let store = Store::connect(url, 2).await.unwrap();
+    let t = Instant::now();
+    store
+        .replace_source("local", &out.entities, &out.problems, &[])
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    let run = switchboard::store::SyncRun {
+        source: "local".into(),
+        started_at: 0,
+        finished_at: 0,
+        files: 0,
+        entities: out.entities.len() as i64,
+        quarantined: 0,
+        problems: 0,
+    };
+    store.record_sync_run(&run).await.unwrap();
+    store.close().await;
+    took
 }

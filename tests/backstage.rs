@@ -109,16 +109,22 @@ fn config(db: &str, backstage: &str, local: &std::path::Path) -> Config {
     c
 }
 
+/// A fake Backstage, a configuration reading it with `files` as the local catalog, and the store.
+async fn setup(db: &str, files: &[(&str, &str)]) -> (Fake, Config, Store, tempfile::TempDir) {
+    let (fake, url) = start().await;
+    let local = common::catalog_dir(files);
+    let cfg = config(db, &url, local.path());
+    let store = Store::connect(db, 2).await.unwrap();
+    (fake, cfg, store, local)
+}
+
 const CHECKOUT: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
 
 #[tokio::test]
 async fn backstages_catalog_is_read_page_by_page_and_answered_with_its_provenance() {
     common::within(async {
         for db in common::databases().await {
-            let (fake, url) = start().await;
-            let local = common::catalog_dir(&[("checkout.yaml", CHECKOUT)]);
-            let cfg = config(&db.url, &url, local.path());
-            let store = Store::connect(&db.url, 2).await.unwrap();
+            let (fake, cfg, store, _local) = setup(&db.url, &[("checkout.yaml", CHECKOUT)]).await;
             sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
             let line = sync::sync_backstage(&cfg, &store, Some("test-token".into()))
                 .await
@@ -162,10 +168,7 @@ async fn backstages_catalog_is_read_page_by_page_and_answered_with_its_provenanc
 async fn a_failure_in_the_middle_of_the_pages_deletes_nothing() {
     common::within(async {
         for db in common::databases().await {
-            let (fake, url) = start().await;
-            let local = common::catalog_dir(&[("checkout.yaml", CHECKOUT)]);
-            let cfg = config(&db.url, &url, local.path());
-            let store = Store::connect(&db.url, 2).await.unwrap();
+            let (fake, cfg, store, _local) = setup(&db.url, &[("checkout.yaml", CHECKOUT)]).await;
             sync::sync_backstage(&cfg, &store, Some("test-token".into()))
                 .await
                 .unwrap();
@@ -201,14 +204,15 @@ async fn a_failure_in_the_middle_of_the_pages_deletes_nothing() {
 async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
     common::within(async {
         let db = common::databases().await.remove(0);
-        let (_fake, url) = start().await;
         // The same artist-lookup locally, with another owner.
-        let local = common::catalog_dir(&[(
-            "artist.yaml",
-            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-lookup\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
-        )]);
-        let cfg = config(&db.url, &url, local.path());
-        let store = Store::connect(&db.url, 2).await.unwrap();
+        let (_fake, cfg, store, _local) = setup(
+            &db.url,
+            &[(
+                "artist.yaml",
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: artist-lookup\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+            )],
+        )
+        .await;
         sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
         sync::sync_backstage(&cfg, &store, Some("test-token".into())).await.unwrap();
         for _ in 0..2 {
@@ -239,10 +243,7 @@ async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
 async fn sync_status_says_which_source_failed_and_what_it_still_answers_from() {
     common::within(async {
         let db = common::databases().await.remove(0);
-        let (fake, url) = start().await;
-        let local = common::catalog_dir(&[("checkout.yaml", CHECKOUT)]);
-        let cfg = config(&db.url, &url, local.path());
-        let store = Store::connect(&db.url, 2).await.unwrap();
+        let (fake, cfg, store, _local) = setup(&db.url, &[("checkout.yaml", CHECKOUT)]).await;
         sync::sync_backstage(&cfg, &store, Some("test-token".into()))
             .await
             .unwrap();
