@@ -93,6 +93,17 @@ impl Bot {
         self.sources.store(Arc::new(sources));
     }
 
+    /// Records an event a source delivered (a webhook) in its status.
+    pub fn note_event(&self, source: &str, at: i64, summary: &str) {
+        self.sources.rcu(|current| {
+            let mut next = (**current).clone();
+            if let Some(s) = next.iter_mut().find(|s| s.source == source) {
+                s.last_event = Some((at, summary.to_string()));
+            }
+            next
+        });
+    }
+
     pub fn swap_rotations(&self, rotations: Rotations) {
         self.rotations.store(Arc::new(rotations));
     }

@@ -66,6 +66,7 @@ impl DatabaseUrl {
 pub struct Catalog {
     pub local: LocalCatalog,
     pub backstage: BackstageCatalog,
+    pub github: GithubCatalog,
     pub max_file_bytes: usize,
     pub max_yaml_depth: usize,
     pub max_yaml_aliases: usize,
@@ -79,6 +80,7 @@ impl Default for Catalog {
         Catalog {
             local: LocalCatalog::default(),
             backstage: BackstageCatalog::default(),
+            github: GithubCatalog::default(),
             max_file_bytes: l.max_file_bytes,
             max_yaml_depth: l.max_depth,
             max_yaml_aliases: l.max_aliases,
@@ -134,6 +136,63 @@ impl Default for BackstageCatalog {
         BackstageCatalog {
             url: String::new(),
             page_size: 500,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GithubCatalog {
+    /// Organisations (or users) whose repositories are scanned; empty turns GitHub off.
+    /// Credentials come from the environment: GITHUB_TOKEN, or a GitHub App's private key in
+    /// GITHUB_APP_PRIVATE_KEY with `app_id` and `installation_id` below. Webhooks are checked
+    /// with GITHUB_WEBHOOK_SECRET.
+    pub orgs: Vec<String>,
+    /// Base URL of the REST API (GitHub Enterprise: `https://HOST/api/v3`).
+    pub api_url: String,
+    /// Catalog files looked for in each repository; Location targets in them are followed.
+    pub paths: Vec<String>,
+    /// Read archived repositories too.
+    pub include_archived: bool,
+    /// Seconds between full scans while serving (webhooks keep it fresh in between); 0: only
+    /// at start-up and on `switchboard sync`.
+    pub interval_secs: u64,
+    /// Seconds an entity that a complete scan no longer sees stays, labelled orphaned.
+    pub orphan_grace_secs: u64,
+    /// Repositories read at once.
+    pub concurrency: usize,
+    /// Retries of a request refused for rate (429, secondary limits) or failed (5xx, timeout).
+    pub max_retries: u32,
+    /// Longest wait for a rate limit to reset before the scan gives up (and keeps everything).
+    pub max_wait_secs: u64,
+    /// Requests left in the hour below which the scan waits for the reset.
+    pub reserve: u64,
+    /// Seconds before a request is abandoned.
+    pub timeout_secs: u64,
+    /// GitHub App id and installation id (with GITHUB_APP_PRIVATE_KEY); 0: use GITHUB_TOKEN.
+    pub app_id: u64,
+    pub installation_id: u64,
+}
+
+impl Default for GithubCatalog {
+    fn default() -> Self {
+        GithubCatalog {
+            orgs: Vec::new(),
+            api_url: "https://api.github.com".into(),
+            paths: vec![
+                "catalog-info.yaml".into(),
+                ".backstage/catalog-info.yaml".into(),
+            ],
+            include_archived: false,
+            interval_secs: 3600,
+            orphan_grace_secs: 7 * 24 * 3600,
+            concurrency: 4,
+            max_retries: 3,
+            max_wait_secs: 900,
+            reserve: 100,
+            timeout_secs: 30,
+            app_id: 0,
+            installation_id: 0,
         }
     }
 }

@@ -118,7 +118,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     match cmd {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
-            let (bot, store, _) = open(&config).await?;
+            let (bot, store, _, _) = open(&config).await?;
             let b = bot.clone();
             tokio::task::spawn_blocking(move || {
                 let stdin = std::io::stdin();
@@ -136,7 +136,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             catalog,
         } => {
             let bot = if catalog.is_empty() {
-                let (bot, store, _) = open(&config).await?;
+                let (bot, store, _, _) = open(&config).await?;
                 store.close().await;
                 bot
             } else {
@@ -165,7 +165,8 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             let store =
                 Store::connect(&config.database.url.0, config.database.max_connections).await?;
             let tty = std::io::stderr().is_terminal();
-            let all = sync::sync_all(&config, &store, move |files, entities| {
+            let sources = sync::Sources::from_env(&config, &store)?;
+            let all = sync::sync_all(&config, &store, &sources, move |files, entities| {
                 if tty {
                     eprint!("\r\x1b[2Ksyncing local catalog: {files} files, {entities} entities");
                     let _ = std::io::stderr().flush();
@@ -192,12 +193,13 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
 
 /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
 /// Also says whether it synced.
-async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
+async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)> {
     let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
     let rotations = Rotations::load(&config.oncall.rotations)?;
+    let sources = sync::Sources::from_env(config, &store)?;
     let first_start = store.last_sync("local").await?.is_none();
     let snapshot = if first_start {
-        let all = sync::sync_all(config, &store, |_, _| {}).await?;
+        let all = sync::sync_all(config, &store, &sources, |_, _| {}).await?;
         for l in all.lines {
             tracing::info!("first start: {l}");
         }
@@ -207,12 +209,12 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, bool)> {
     };
     let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth));
     bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
-    Ok((bot, store, first_start))
+    Ok((bot, store, sources, first_start))
 }
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
-async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
-    match sync::sync_all(cfg, store, |_, _| {}).await {
+async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
+    match sync::sync_all(cfg, store, sources, |_, _| {}).await {
         Ok(all) => {
             bot.swap_snapshot(all.snapshot);
             // The previous snapshot is freed now; hand its memory back.
@@ -235,7 +237,7 @@ async fn resync(bot: &Bot, store: &Store, cfg: &Config) {
 
 async fn serve(config: Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let (bot, store, synced) = open(&config).await?;
+    let (bot, store, sources, synced) = open(&config).await?;
     tracing::info!(
         entities = bot.snapshot().len(),
         took = ?started.elapsed(),
@@ -266,6 +268,28 @@ async fn serve(config: Config) -> Result<ExitCode> {
             slack_routes = Some(app.routes());
         }
     }
+    let mut routes = slack_routes;
+    if let Some(github) = &sources.github {
+        match std::env::var("GITHUB_WEBHOOK_SECRET") {
+            Ok(secret) if !secret.is_empty() => {
+                let hooks = Arc::new(switchboard::http::github::Webhooks::new(
+                    github.clone(),
+                    bot.clone(),
+                    store.clone(),
+                    secret.into_bytes(),
+                ));
+                let r = hooks.routes();
+                routes = Some(match routes {
+                    Some(other) => other.merge(r),
+                    None => r,
+                });
+            }
+            _ => tracing::warn!(
+                "GITHUB_WEBHOOK_SECRET is not set: /github/webhook is off and GitHub is only \
+                 read by scans (catalog.github.interval_secs)"
+            ),
+        }
+    }
     let platforms = config.slack.enabled;
     if !config.http.listen.is_empty() {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
@@ -274,7 +298,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
         tracing::info!(listen = %config.http.listen, "HTTP server up");
         tokio::spawn(switchboard::http::serve(
             listener,
-            switchboard::http::router(bot.clone(), slack_routes),
+            switchboard::http::router(bot.clone(), routes),
         ));
     }
     // Answer from the store at once; re-read the sources now (unless that just happened) and
@@ -283,7 +307,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
         let (bot, store, cfg) = (bot.clone(), store.clone(), config.clone());
         tokio::spawn(async move {
             if !synced {
-                resync(&bot, &store, &cfg).await;
+                resync(&bot, &store, &sources, &cfg).await;
             }
             if cfg.catalog.local.interval_secs == 0 {
                 return;
@@ -292,7 +316,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
-                resync(&bot, &store, &cfg).await;
+                resync(&bot, &store, &sources, &cfg).await;
             }
         });
     }

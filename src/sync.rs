@@ -5,6 +5,7 @@
 //! committed before the snapshot is swapped in, so a crash between the two loses nothing: the
 //! next start-up rebuilds the snapshot from the store.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -13,6 +14,7 @@ use chrono::Utc;
 use crate::catalog::Snapshot;
 use crate::catalog::snapshot::{Prepared, Preparer, Problem};
 use crate::config::Config;
+use crate::sources::github::{Auth, GitHub};
 use crate::sources::local::{self, ScanOutcome, ScannedFile};
 use crate::store::{Store, SyncRun};
 
@@ -185,6 +187,8 @@ pub struct SourceStatus {
     pub last_error: Option<(i64, String)>,
     /// How often it is expected to sync, in seconds (0: only on demand).
     pub every_secs: u64,
+    /// The last event (webhook) it delivered: when, and what it did.
+    pub last_event: Option<(i64, String)>,
 }
 
 /// The sources this configuration reads.
@@ -192,6 +196,9 @@ pub fn configured_sources(config: &Config) -> Vec<&'static str> {
     let mut s = vec!["local"];
     if !config.catalog.backstage.url.is_empty() {
         s.push("backstage");
+    }
+    if !config.catalog.github.orgs.is_empty() {
+        s.push("github");
     }
     s
 }
@@ -211,10 +218,46 @@ pub async fn source_statuses(
                 .iter()
                 .find(|(s, _)| s == source)
                 .map(|(_, e)| (Utc::now().timestamp(), e.clone())),
-            every_secs: config.catalog.local.interval_secs,
+            every_secs: match source {
+                "github" => config.catalog.github.interval_secs,
+                _ => config.catalog.local.interval_secs,
+            },
+            last_event: store.last_event(source).await?,
         });
     }
     Ok(out)
+}
+
+/// The sources beyond the local files, with their credentials, built once per process (the
+/// GitHub client is shared with the webhook route).
+#[derive(Clone, Default)]
+pub struct Sources {
+    pub github: Option<Arc<GitHub>>,
+    /// BACKSTAGE_TOKEN, if set.
+    pub backstage_token: Option<String>,
+}
+
+impl Sources {
+    /// From the configuration, with credentials from the environment.
+    pub fn from_env(config: &Config, store: &Store) -> Result<Sources> {
+        let gh = &config.catalog.github;
+        let github = if gh.orgs.is_empty() {
+            None
+        } else {
+            Some(Arc::new(GitHub::new(
+                gh,
+                Auth::from_env(gh)?,
+                store.clone(),
+                config.catalog.limits(),
+            )?))
+        };
+        Ok(Sources {
+            github,
+            backstage_token: std::env::var("BACKSTAGE_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+        })
+    }
 }
 
 /// Reads every configured source and returns the snapshot of them all, with a summary line
@@ -222,31 +265,38 @@ pub async fn source_statuses(
 pub async fn sync_all(
     config: &Config,
     store: &Store,
+    sources: &Sources,
     progress: impl FnMut(usize, usize) + Send + 'static,
 ) -> Result<SyncAll> {
-    if config.catalog.backstage.url.is_empty() {
+    let mut lines = Vec::new();
+    let mut failures = Vec::new();
+    let mut fail = |source: &str, e: anyhow::Error, lines: &mut Vec<String>| {
+        tracing::error!("{source} sync failed: {e:#}");
+        lines.push(format!(
+            "{source} sync failed, keeping what it delivered last: {e:#}"
+        ));
+        failures.push((source.to_string(), format!("{e:#}")));
+    };
+    if !config.catalog.backstage.url.is_empty() {
+        match sync_backstage(config, store, sources.backstage_token.clone()).await {
+            Ok(line) => lines.push(line),
+            Err(e) => fail("backstage", e, &mut lines),
+        }
+    }
+    if let Some(github) = sources.github.as_ref().filter(|g| g.due()) {
+        match github.scan(&mut |_, _| {}).await {
+            Ok(r) => lines.push(r.summary()),
+            Err(e) => fail("github", e, &mut lines),
+        }
+    }
+    if lines.is_empty() {
         let (snapshot, local) = sync_local(config, store, progress).await?;
         return Ok(SyncAll {
             snapshot,
             lines: vec![local.summary()],
-            failures: Vec::new(),
+            failures,
         });
     }
-    let mut lines = Vec::new();
-    let mut failures = Vec::new();
-    let token = std::env::var("BACKSTAGE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    let backstage = match sync_backstage(config, store, token).await {
-        Ok(line) => Some(line),
-        Err(e) => {
-            tracing::error!("Backstage sync failed: {e:#}");
-            failures.push(("backstage".to_string(), format!("{e:#}")));
-            Some(format!(
-                "Backstage sync failed, keeping what it delivered last: {e:#}"
-            ))
-        }
-    };
     // One assembly for every source: the local files as just read, then the other sources'
     // rows from the store (they come after the local ones, which win a tie).
     let local = store_local(config, store, progress).await?;
@@ -259,8 +309,7 @@ pub async fn sync_all(
         .await?;
     let problems = store.load_problems().await?;
     let snapshot = assemble(prepared, problems).await?;
-    lines.push(local.report.with_snapshot(&snapshot).summary());
-    lines.extend(backstage);
+    lines.insert(0, local.report.with_snapshot(&snapshot).summary());
     Ok(SyncAll {
         snapshot,
         lines,

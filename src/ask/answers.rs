@@ -84,6 +84,17 @@ fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
             e.origin.line
         ));
     }
+    if let Some(at) = e.origin.orphaned_at {
+        r.view.badge.get_or_insert_with(|| "orphaned".into());
+        r.warnings.push(format!(
+            "{} is orphaned: {} no longer has {} (since {}). It stays until the grace period ends \
+             unless it comes back.",
+            e.key(),
+            e.origin.source,
+            e.origin.location,
+            ago(at, ctx.now)
+        ));
+    }
     let key = e.key();
     for c in ctx.snap.conflicts_for(&key) {
         r.warnings.push(format!(
@@ -177,7 +188,7 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         .map(|&o| snap.entity(o).key())
         .chain(missing.iter().cloned())
         .collect();
-    let disagreeing: Vec<(String, String)> = snap
+    let mut disagreeing: Vec<(String, String)> = snap
         .conflicts_for(&key)
         .filter_map(|c| {
             let o = c
@@ -190,6 +201,28 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             ))
         })
         .collect();
+    // Claims of other sources (CODEOWNERS, PagerDuty) that name none of the owners.
+    for c in e.claims.iter() {
+        let named: Vec<(String, Option<Id>)> = c
+            .owners
+            .iter()
+            .map(|o| (o.clone(), snap.claimant(o)))
+            .collect();
+        if named
+            .iter()
+            .any(|(_, id)| id.is_some_and(|id| found.contains(&id)))
+        {
+            continue;
+        }
+        let who: Vec<String> = named
+            .iter()
+            .map(|(o, id)| match id {
+                Some(id) => format!("{o} ({})", snap.entity(*id).key()),
+                None => format!("{o} (not in the catalog)"),
+            })
+            .collect();
+        disagreeing.push((who.join(", "), c.describe()));
+    }
     r.view.headline = match (found.first(), missing.first()) {
         (Some(&o), _) => format!("{} is owned by {}", e.name, snap.entity(o).display_name()),
         (None, Some(m)) => format!("{} is owned by {m}", e.name),
@@ -844,6 +877,9 @@ fn sync_status(ctx: &Context<'_>, q: &Question) -> Reply {
         if let Some((at, e)) = &s.last_error {
             line.push_str(&format!("; last attempt failed {}: {e}", ago(*at, ctx.now)));
         }
+        if let Some((at, what)) = &s.last_event {
+            line.push_str(&format!("; last event {}: {what}", ago(*at, ctx.now)));
+        }
         troubled += usize::from(behind || s.last_error.is_some());
         lines.push(line);
         out.push(json!({
@@ -855,6 +891,7 @@ fn sync_status(ctx: &Context<'_>, q: &Question) -> Reply {
             "problems": s.last_complete.as_ref().map(|run| run.problems),
             "behind": behind,
             "last_error": s.last_error.as_ref().map(|(at, e)| json!({"at": at, "message": e})),
+            "last_event": s.last_event.as_ref().map(|(at, e)| json!({"at": at, "summary": e})),
         }));
     }
     r.view.headline = match (ctx.sources.len(), troubled) {

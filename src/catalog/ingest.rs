@@ -117,8 +117,10 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
                 line: doc.line,
                 commit: origin.commit.map(str::to_string),
                 fetched_at: origin.fetched_at,
+                orphaned_at: None,
             },
             reasons,
+            claims: Vec::new(),
         });
     }
     report

@@ -20,6 +20,10 @@ pub struct Provenance {
     pub commit: Option<String>,
     /// When it was read, seconds since the Unix epoch.
     pub fetched_at: i64,
+    /// Since when a complete scan of its source no longer sees it (epoch seconds). An orphaned
+    /// entity is still answered, labelled, until the source's grace period ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned_at: Option<i64>,
 }
 
 impl Provenance {
@@ -43,6 +47,45 @@ pub struct RawEntity {
     pub provenance: Provenance,
     /// Validation failures; empty means valid. A non-empty list quarantines the entity.
     pub reasons: Vec<String>,
+    /// Ownership claims from other sources (CODEOWNERS, PagerDuty); `spec.owner` outranks them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub claims: Vec<Claim>,
+}
+
+/// A source's say on who owns an entity, as that source wrote the owners.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claim {
+    /// `codeowners` (precedence 2) or `pagerduty` (3); `spec.owner` is precedence 1.
+    pub source: String,
+    /// Owners as written: `@org/team`, `@login`, an e-mail, or a catalog reference.
+    pub owners: Vec<String>,
+    /// Where the claim was read, e.g. `acme/payments/.github/CODEOWNERS`.
+    pub location: String,
+    pub line: u32,
+}
+
+impl Claim {
+    /// Lower numbers win: `spec.owner` is 1.
+    pub fn precedence(&self) -> u8 {
+        match self.source.as_str() {
+            "codeowners" => 2,
+            _ => 3,
+        }
+    }
+
+    /// How people see the claim's origin: `CODEOWNERS (acme/payments/.github/CODEOWNERS:3)`.
+    pub fn describe(&self) -> String {
+        let what = match self.source.as_str() {
+            "codeowners" => "CODEOWNERS",
+            "pagerduty" => "PagerDuty",
+            other => other,
+        };
+        if self.line > 0 {
+            format!("{what} ({}:{})", self.location, self.line)
+        } else {
+            format!("{what} ({})", self.location)
+        }
+    }
 }
 
 impl RawEntity {

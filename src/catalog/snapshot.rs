@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
-use super::model::{Provenance, RawEntity, RelKind, identity, spec_relations};
+use super::model::{Claim, Provenance, RawEntity, RelKind, identity, spec_relations};
 use super::refs::{DEFAULT_NAMESPACE, EntityRef};
 use super::search::NameIndex;
 
@@ -40,6 +40,8 @@ pub struct Origin {
     pub line: u32,
     pub commit: Option<Arc<str>>,
     pub fetched_at: i64,
+    /// Since when its source no longer has it (see `Provenance::orphaned_at`).
+    pub orphaned_at: Option<i64>,
 }
 
 impl Origin {
@@ -50,6 +52,7 @@ impl Origin {
             line: self.line,
             commit: self.commit.as_deref().map(str::to_string),
             fetched_at: self.fetched_at,
+            orphaned_at: self.orphaned_at,
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct Entity {
     pub origin: Origin,
     /// Why the entity is quarantined; empty when it is healthy.
     pub reasons: Box<[Box<str>]>,
+    /// Other sources' ownership claims (CODEOWNERS, PagerDuty).
+    pub claims: Box<[Claim]>,
 }
 
 impl Entity {
@@ -318,8 +323,10 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
             line: p.line,
             commit: p.commit.as_deref().map(|c| interner.get(c)),
             fetched_at: p.fetched_at,
+            orphaned_at: p.orphaned_at,
         },
         reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
+        claims: r.claims.into_boxed_slice(),
     };
     Ok(Prepared {
         key,
@@ -368,12 +375,31 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
 /// the profile e-mail. The first User to claim an identity keeps it.
 fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
     let mut people = FxHashMap::default();
+    // GitHub teams, as CODEOWNERS names them: `github-team:org/slug`, and the slug alone.
+    for (i, e) in entities
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind_is("group"))
+    {
+        if let Some(slug) = e.annotation("github.com/team-slug") {
+            let slug = slug.trim_start_matches('@').to_lowercase();
+            let short = slug.rsplit('/').next().unwrap_or(&slug).to_string();
+            people
+                .entry(format!("github-team:{slug}"))
+                .or_insert(i as Id);
+            people
+                .entry(format!("github-team:{short}"))
+                .or_insert(i as Id);
+        }
+    }
     for (i, e) in entities
         .iter()
         .enumerate()
         .filter(|(_, e)| e.kind_is("user"))
     {
         let keys = [
+            e.annotation("github.com/user-login")
+                .map(|v| format!("github-user:{}", v.to_lowercase())),
             e.annotation("slack.com/user-id")
                 .map(|v| format!("slack:{v}")),
             e.annotation("discord.com/user-id")
@@ -419,6 +445,17 @@ impl Snapshot {
                 }
             };
             if let Some(&first) = by_key.get(p.key.as_str()) {
+                // An orphaned definition (its source no longer has it) never competes with a
+                // live one: the entity moved, and the live definition takes its place.
+                if p.entity.origin.orphaned_at.is_some() {
+                    continue;
+                }
+                if entities[first as usize].origin.orphaned_at.is_some() {
+                    pending.retain(|(from, _, _)| *from != first);
+                    pending.extend(p.relations.into_iter().map(|(k, t)| (first, k, t)));
+                    entities[first as usize] = p.entity;
+                    continue;
+                }
                 let ignored_owner = p
                     .relations
                     .iter()
@@ -536,6 +573,31 @@ impl Snapshot {
             out = self.names.exact(self, &name);
         }
         out
+    }
+
+    /// The catalog Group or User a CODEOWNERS (or PagerDuty) owner stands for: `@org/team`
+    /// is the Group whose `github.com/team-slug` annotation matches, else the Group named
+    /// like the team; `@login` the User with `github.com/user-login`; an e-mail the User with
+    /// that e-mail; anything else a catalog reference to a Group.
+    pub fn claimant(&self, owner: &str) -> Option<Id> {
+        let owner = owner.trim();
+        if let Some(handle) = owner.strip_prefix('@') {
+            let handle = handle.to_lowercase();
+            return match handle.split_once('/') {
+                Some((_, team)) => self
+                    .people
+                    .get(&format!("github-team:{handle}"))
+                    .or_else(|| self.people.get(&format!("github-team:{team}")))
+                    .copied()
+                    .or_else(|| self.get(&format!("group:default/{team}"))),
+                None => self.people.get(&format!("github-user:{handle}")).copied(),
+            };
+        }
+        if owner.contains('@') {
+            return self.person(&format!("email:{owner}"));
+        }
+        let r = EntityRef::parse(owner, Some("group"), DEFAULT_NAMESPACE).ok()?;
+        self.get_ref(&r)
     }
 
     /// The User with a chat identity (`slack:U123`) or e-mail (`email:…`, any case).

@@ -13,6 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::bot::Bot;
 
+pub mod github;
+
 /// The whole HTTP surface: health, plus `extra` (adapter routes).
 pub fn router(bot: Arc<Bot>, extra: Option<Router>) -> Router {
     let base = Router::new()

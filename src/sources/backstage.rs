@@ -132,8 +132,10 @@ impl BackstageSource {
                 line: 0,
                 commit: None,
                 fetched_at,
+                orphaned_at: None,
             },
             reasons,
+            claims: Vec::new(),
         })
     }
 }

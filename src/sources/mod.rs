@@ -2,5 +2,6 @@
 
 pub mod backstage;
 pub mod codeowners;
+pub mod github;
 pub mod local;
 pub mod rotations;

@@ -4,8 +4,9 @@
 //! only the migrations differ per backend. Functions are named for what they mean to the rest of
 //! the program; parameters are always bound.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
@@ -64,13 +65,29 @@ pub struct SyncRun {
     pub problems: i64,
 }
 
+/// What a GitHub scan saw of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoState {
+    pub full_name: String,
+    /// GitHub's id, which survives renames and transfers.
+    pub repo_id: i64,
+    pub pushed_at: String,
+    pub default_branch: String,
+    /// The default branch's commit that was read; None when the repository has no catalog file.
+    pub head_commit: Option<String>,
+    pub read_at: i64,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
+    /// SQLite has one writer: replacements take turns here rather than fail with "database is
+    /// locked" when a read transaction tries to become a write one.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Rows per multi-row INSERT: 10 parameters each stays far below both backends' limits.
+/// Rows per multi-row INSERT: 12 parameters each stays far below both backends' limits.
 const BATCH: usize = 200;
 
 impl Store {
@@ -123,7 +140,11 @@ impl Store {
             .connect(&url)
             .await
             .with_context(|| format!("cannot open the database at {}", redact(&url)))?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            write_gate: Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -143,15 +164,38 @@ impl Store {
     /// Starts replacing what a source delivered, file by file, in one transaction: other
     /// readers see the old catalog until `Replacement::finish` commits the new one.
     pub async fn begin_replace(&self, source: &str) -> Result<Replacement> {
-        let mut tx = self.pool.begin().await?;
-        let existing: HashSet<String> =
-            sqlx::query("SELECT DISTINCT location FROM entities WHERE source = $1")
-                .bind(source)
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| r.get::<String, _>(0))
-                .collect();
+        self.begin_replace_in(source, "", None).await
+    }
+
+    /// As `begin_replace`, for the files of one source whose location starts with `scope` (one
+    /// repository, `acme/payments/`). With `orphaning`, files the source no longer has are
+    /// orphaned instead of deleted, and removed once orphaned for longer than its grace period.
+    pub async fn begin_replace_in(
+        &self,
+        source: &str,
+        scope: &str,
+        orphaning: Option<Orphaning>,
+    ) -> Result<Replacement> {
+        // On SQLite the transaction takes the write lock at once (IMMEDIATE): one that reads
+        // first fails, instead of waiting, when another connection writes in between.
+        let (gate, mut tx) = match self.backend {
+            Backend::Sqlite => (
+                Some(self.write_gate.clone().lock_owned().await),
+                self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            ),
+            Backend::Postgres => (None, self.pool.begin().await?),
+        };
+        let existing: HashSet<String> = sqlx::query(AssertSqlSafe(format!(
+            "SELECT DISTINCT location FROM entities WHERE source = $1 AND {IN_SCOPE}"
+        )))
+        .bind(source)
+        .bind(scope.len() as i64)
+        .bind(scope)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect();
         // Each source numbers its rows in its own range, so the order in which definitions of
         // the same entity compete (the first wins) is by source, whatever synced last.
         let next_seq: i64 =
@@ -164,6 +208,9 @@ impl Store {
         Ok(Replacement {
             tx,
             source: source.to_string(),
+            scope: scope.to_string(),
+            orphaning,
+            _gate: gate,
             existing,
             seen: HashSet::new(),
             next_seq,
@@ -225,10 +272,10 @@ impl Store {
         except: &str,
         mut f: impl FnMut(RawEntity) + Send,
     ) -> Result<()> {
-        let mut rows = sqlx::query(
-            "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
-             FROM entities WHERE seq >= $1 AND seq <= $2 AND source <> $3 ORDER BY seq",
-        )
+        let mut rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ENTITY_COLUMNS} FROM entities \
+             WHERE seq >= $1 AND seq <= $2 AND source <> $3 ORDER BY seq"
+        )))
         .bind(lo)
         .bind(hi)
         .bind(except)
@@ -323,6 +370,160 @@ impl Store {
         )
     }
 
+    /// Orphans every entity of `source` under `scope` (a repository that was deleted,
+    /// archived or moved away) and removes those orphaned longer than the grace period.
+    pub async fn orphan_scope(&self, source: &str, scope: &str, o: Orphaning) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE entities SET orphaned_at = $4 WHERE source = $1 AND {IN_SCOPE} \
+             AND orphaned_at IS NULL"
+        )))
+        .bind(source)
+        .bind(scope.len() as i64)
+        .bind(scope)
+        .bind(o.now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        purge_orphans(&mut tx, source, o).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Removes every entity of `source` under `scope` at once (a repository that was renamed,
+    /// once it has been read under its new name).
+    pub async fn drop_scope(&self, source: &str, scope: &str) -> Result<u64> {
+        Ok(sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM entities WHERE source = $1 AND {IN_SCOPE}"
+        )))
+        .bind(source)
+        .bind(scope.len() as i64)
+        .bind(scope)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// What the last GitHub scan saw of each repository, by full name (lowercase).
+    pub async fn github_repos(&self) -> Result<HashMap<String, RepoState>> {
+        Ok(sqlx::query(
+            "SELECT full_name, repo_id, pushed_at, default_branch, head_commit, read_at \
+             FROM github_repos",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let state = RepoState {
+                full_name: r.get(0),
+                repo_id: r.get(1),
+                pushed_at: r.get(2),
+                default_branch: r.get(3),
+                head_commit: r.get(4),
+                read_at: r.get(5),
+            };
+            (state.full_name.to_lowercase(), state)
+        })
+        .collect())
+    }
+
+    pub async fn put_github_repo(&self, state: &RepoState) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO github_repos \
+             (full_name, repo_id, pushed_at, default_branch, head_commit, read_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO UPDATE SET \
+             repo_id = excluded.repo_id, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, \
+             head_commit = excluded.head_commit, read_at = excluded.read_at",
+        )
+        .bind(state.full_name.to_lowercase())
+        .bind(state.repo_id)
+        .bind(state.pushed_at.clone())
+        .bind(state.default_branch.clone())
+        .bind(state.head_commit.clone())
+        .bind(state.read_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_github_repo(&self, full_name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM github_repos WHERE full_name = $1")
+            .bind(full_name.to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The ETag and body of the last 200 for `url`.
+    pub async fn cached_response(&self, url: &str) -> Result<Option<(String, String)>> {
+        Ok(
+            sqlx::query("SELECT etag, body FROM http_cache WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| (r.get(0), r.get(1))),
+        )
+    }
+
+    pub async fn cache_response(&self, url: &str, etag: &str, body: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO http_cache (url, etag, body, stored_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body, \
+             stored_at = excluded.stored_at",
+        )
+        .bind(url)
+        .bind(etag)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the latest event (a webhook) a source delivered.
+    pub async fn record_event(&self, source: &str, at: i64, summary: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO source_events (source, received_at, summary) VALUES ($1, $2, $3) \
+             ON CONFLICT (source) DO UPDATE SET received_at = excluded.received_at, \
+             summary = excluded.summary",
+        )
+        .bind(source)
+        .bind(at)
+        .bind(summary)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn last_event(&self, source: &str) -> Result<Option<(i64, String)>> {
+        Ok(
+            sqlx::query("SELECT received_at, summary FROM source_events WHERE source = $1")
+                .bind(source)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| (r.get(0), r.get(1))),
+        )
+    }
+
+    /// How many problems the last syncs of a source left.
+    pub async fn count_problems(&self, source: &str) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) FROM sync_problems WHERE source = $1")
+                .bind(source)
+                .fetch_one(&self.pool)
+                .await?
+                .get(0),
+        )
+    }
+
+    /// Removes `source`'s entities orphaned for longer than the grace period.
+    pub async fn purge_orphans(&self, source: &str, o: Orphaning) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let n = purge_orphans(&mut tx, source, o).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -332,6 +533,9 @@ impl Store {
 pub struct Replacement {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     source: String,
+    scope: String,
+    orphaning: Option<Orphaning>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
     existing: HashSet<String>,
     seen: HashSet<String>,
     next_seq: i64,
@@ -355,10 +559,10 @@ impl Replacement {
         self.seen.insert(location.to_string());
         self.problems.extend(problems);
         let stored = if !complete && self.existing.contains(location) {
-            let mut rows = sqlx::query(
-                "SELECT source, location, line, entity_key, commit_sha, fetched_at, reasons, body \
-                 FROM entities WHERE source = $1 AND location = $2 ORDER BY seq",
-            )
+            let mut rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {ENTITY_COLUMNS} FROM entities \
+                 WHERE source = $1 AND location = $2 ORDER BY seq"
+            )))
             .bind(self.source.clone())
             .bind(location)
             .fetch(&mut *self.tx);
@@ -387,8 +591,8 @@ impl Replacement {
         for chunk in stored.chunks(BATCH) {
             let sql = insert_sql(
                 "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
-                 quarantined, reasons, body, seq) VALUES ",
-                10,
+                 quarantined, reasons, body, seq, claims, orphaned_at) VALUES ",
+                12,
                 chunk.len(),
                 "",
             );
@@ -405,7 +609,9 @@ impl Replacement {
                     .bind(i64::from(e.is_quarantined()))
                     .bind(serde_json::to_string(&e.reasons)?)
                     .bind(serde_json::to_string(&e.body)?)
-                    .bind(self.next_seq);
+                    .bind(self.next_seq)
+                    .bind(serde_json::to_string(&e.claims)?)
+                    .bind(p.orphaned_at);
                 self.next_seq += 1;
             }
             q.execute(&mut *self.tx).await.context("storing entities")?;
@@ -421,17 +627,32 @@ impl Replacement {
     /// Retires files the source no longer has, records the problems, and commits.
     /// Returns the files whose last good read was kept, and every problem recorded.
     pub async fn finish(mut self) -> Result<(Vec<String>, Vec<Problem>)> {
+        let retire = match self.orphaning {
+            Some(o) => format!(
+                "UPDATE entities SET orphaned_at = {} WHERE source = $1 AND location = $2 \
+                 AND orphaned_at IS NULL",
+                o.now
+            ),
+            None => "DELETE FROM entities WHERE source = $1 AND location = $2".into(),
+        };
         for loc in self.existing.iter().filter(|l| !self.seen.contains(*l)) {
-            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
+            sqlx::query(AssertSqlSafe(retire.clone()))
                 .bind(self.source.clone())
                 .bind(loc)
                 .execute(&mut *self.tx)
                 .await?;
         }
-        sqlx::query("DELETE FROM sync_problems WHERE source = $1")
-            .bind(self.source.clone())
-            .execute(&mut *self.tx)
-            .await?;
+        if let Some(o) = self.orphaning {
+            purge_orphans(&mut self.tx, &self.source, o).await?;
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM sync_problems WHERE source = $1 AND {IN_SCOPE}"
+        )))
+        .bind(self.source.clone())
+        .bind(self.scope.len() as i64)
+        .bind(self.scope.clone())
+        .execute(&mut *self.tx)
+        .await?;
         for (chunk_no, chunk) in self.problems.chunks(BATCH).enumerate() {
             let sql = insert_sql(
                 "INSERT INTO sync_problems (source, location, line, message, seq) VALUES ",
@@ -457,9 +678,13 @@ impl Replacement {
     }
 }
 
+/// The columns `entity_from_row` reads, in its order.
+const ENTITY_COLUMNS: &str = "source, location, line, entity_key, commit_sha, fetched_at, reasons, body, claims, orphaned_at";
+
 fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
     let reasons: &str = r.get(6);
     let body: &str = r.get(7);
+    let claims: &str = r.get(8);
     Ok(RawEntity {
         key: r.get(3),
         provenance: Provenance {
@@ -468,10 +693,37 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
             line: r.get::<i64, _>(2) as u32,
             commit: r.get(4),
             fetched_at: r.get(5),
+            orphaned_at: r.get(9),
         },
         reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
+        claims: serde_json::from_str(claims).context("stored claims are corrupt")?,
         body: serde_json::from_str(body).context("stored entity is corrupt")?,
     })
+}
+
+/// `location` starts with `$3`, whose length is `$2` (the same SQL on both backends).
+const IN_SCOPE: &str = "substr(location, 1, CAST($2 AS INTEGER)) = $3";
+
+/// How a source retires what it no longer has: orphaned at `now`, removed `grace_secs` later.
+#[derive(Clone, Copy, Debug)]
+pub struct Orphaning {
+    pub now: i64,
+    pub grace_secs: i64,
+}
+
+async fn purge_orphans(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    source: &str,
+    o: Orphaning,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM entities WHERE source = $1 AND orphaned_at IS NOT NULL AND orphaned_at <= $2",
+    )
+    .bind(source)
+    .bind(o.now - o.grace_secs)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Where a source's row numbers start: local files first, then Backstage, then the rest.

@@ -14,6 +14,8 @@ use switchboard::sources::local;
 use switchboard::sources::rotations::Rotations;
 use switchboard::{Bot, Reply};
 
+pub mod github;
+
 /// A path under tests/fixtures, as a string.
 pub fn fixture(rel: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

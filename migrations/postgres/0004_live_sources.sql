@@ -1,0 +1,29 @@
+-- Ownership claims of other sources (CODEOWNERS, PagerDuty), as JSON, and when a complete scan
+-- of the entity's source stopped seeing it (orphaned, kept until the grace period ends).
+ALTER TABLE entities ADD COLUMN claims TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE entities ADD COLUMN orphaned_at BIGINT;
+
+-- What the last GitHub scan saw of each repository, so an unchanged one is not read again.
+CREATE TABLE github_repos (
+    full_name      TEXT   NOT NULL PRIMARY KEY,
+    repo_id        BIGINT NOT NULL,
+    pushed_at      TEXT   NOT NULL,
+    default_branch TEXT   NOT NULL,
+    head_commit    TEXT,
+    read_at        BIGINT NOT NULL
+);
+
+-- Conditional requests: the ETag and body of the last 200 for a URL, so a 304 costs nothing.
+CREATE TABLE http_cache (
+    url       TEXT   NOT NULL PRIMARY KEY,
+    etag      TEXT   NOT NULL,
+    body      TEXT   NOT NULL,
+    stored_at BIGINT NOT NULL
+);
+
+-- The last event (webhook) each source delivered, for `sync status`.
+CREATE TABLE source_events (
+    source      TEXT   NOT NULL PRIMARY KEY,
+    received_at BIGINT NOT NULL,
+    summary     TEXT   NOT NULL
+);

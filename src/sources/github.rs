@@ -1,0 +1,878 @@
+//! GitHub as a source: the catalog files and CODEOWNERS of every repository of the configured
+//! organisations, read through octocrab as a GitHub App installation or with a token.
+//!
+//! Frugal with the rate budget: the repository listing is read with conditional requests (an
+//! unchanged page is a 304, which GitHub does not count), a repository whose `pushed_at` has
+//! not moved is not read again, a push elsewhere than the default branch costs one 304, and a
+//! changed repository costs its commit, its tree and the files it holds. The rate-limit headers
+//! are read on every response: the scan slows down before the limit, and waits out 429s and
+//! secondary limits (`Retry-After`).
+//!
+//! A failure in the middle of a scan never deletes anything: repositories already read are
+//! stored, the rest keep what they had, and nothing is orphaned. Only a complete scan that no
+//! longer sees a repository or file orphans its entities, which go after a grace period.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine as _;
+use chrono::Utc;
+use futures_util::StreamExt;
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use serde::Deserialize;
+
+use crate::catalog::ingest::{FileOrigin, FileReport, ingest_file};
+use crate::catalog::model::Claim;
+use crate::catalog::parse::ParseLimits;
+use crate::catalog::snapshot::Problem;
+use crate::config::GithubCatalog;
+use crate::sources::codeowners::{self, CodeOwners};
+use crate::store::{Orphaning, RepoState, Store, SyncRun};
+
+pub const SOURCE: &str = "github";
+
+/// How the bot authenticates.
+pub enum Auth {
+    /// A personal or fine-grained token (`GITHUB_TOKEN`).
+    Token(String),
+    /// A GitHub App installation; installation tokens are minted and renewed by octocrab.
+    App {
+        app_id: u64,
+        installation_id: u64,
+        private_key_pem: String,
+    },
+    /// No credentials (public repositories, tests).
+    None,
+}
+
+impl Auth {
+    /// From the environment: GITHUB_APP_PRIVATE_KEY with the configured app, else GITHUB_TOKEN.
+    pub fn from_env(config: &GithubCatalog) -> Result<Auth> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if config.app_id != 0 {
+            let key = var("GITHUB_APP_PRIVATE_KEY").ok_or_else(|| {
+                anyhow!("catalog.github.app_id is set but GITHUB_APP_PRIVATE_KEY is not")
+            })?;
+            if config.installation_id == 0 {
+                bail!("catalog.github.app_id is set but catalog.github.installation_id is not");
+            }
+            return Ok(Auth::App {
+                app_id: config.app_id,
+                installation_id: config.installation_id,
+                private_key_pem: key,
+            });
+        }
+        match var("GITHUB_TOKEN") {
+            Some(t) => Ok(Auth::Token(t)),
+            None => bail!(
+                "catalog.github.orgs is set but there are no credentials: set GITHUB_TOKEN, or \
+                 GITHUB_APP_PRIVATE_KEY with catalog.github.app_id and installation_id"
+            ),
+        }
+    }
+}
+
+/// A repository as the listing shows it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Repo {
+    pub id: i64,
+    pub full_name: String,
+    #[serde(default)]
+    pub archived: bool,
+    #[serde(default)]
+    pub default_branch: Option<String>,
+    #[serde(default)]
+    pub pushed_at: Option<String>,
+}
+
+impl Repo {
+    fn branch(&self) -> &str {
+        self.default_branch.as_deref().unwrap_or("main")
+    }
+}
+
+/// What one complete or partial scan did.
+#[derive(Clone, Debug, Default)]
+pub struct ScanReport {
+    pub repos: usize,
+    /// Repositories read (new or changed).
+    pub read: usize,
+    pub files: usize,
+    pub entities: usize,
+    pub quarantined: usize,
+    /// Repositories whose entities were orphaned by this scan.
+    pub orphaned: usize,
+    pub problems: usize,
+    /// API requests made (304s included).
+    pub requests: u64,
+    pub took: Duration,
+}
+
+impl ScanReport {
+    pub fn summary(&self) -> String {
+        format!(
+            "scanned GitHub: {} repositories ({} read), {} files, {} entities ({} quarantined), \
+             {} problems, {} repositories orphaned, {} API requests in {:.2?}",
+            self.repos,
+            self.read,
+            self.files,
+            self.entities,
+            self.quarantined,
+            self.problems,
+            self.orphaned,
+            self.requests,
+            self.took
+        )
+    }
+}
+
+/// One response, after conditional-request handling.
+enum Fetched {
+    /// The body (fresh, or the cached one behind a 304), and whether a next page exists
+    /// according to the `Link` header (None when there was none).
+    Body(String, Option<bool>),
+    NotFound,
+}
+
+#[derive(Default)]
+struct Rate {
+    remaining: Option<u64>,
+    reset: Option<i64>,
+}
+
+pub struct GitHub {
+    crab: Octocrab,
+    store: Store,
+    config: GithubCatalog,
+    limits: ParseLimits,
+    requests: AtomicU64,
+    rate: Mutex<Rate>,
+    /// When the last full scan started.
+    last_scan: Mutex<Option<Instant>>,
+}
+
+/// A repository read in full at one commit.
+struct RepoRead {
+    /// Catalog files in the order read, with what they hold.
+    files: Vec<(String, FileReport)>,
+    problems: Vec<Problem>,
+}
+
+#[derive(Deserialize)]
+struct Tree {
+    tree: Vec<TreeEntry>,
+    #[serde(default)]
+    truncated: bool,
+}
+
+#[derive(Deserialize)]
+struct TreeEntry {
+    path: String,
+    #[serde(rename = "type")]
+    kind: String,
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct Blob {
+    content: String,
+    #[serde(default)]
+    encoding: String,
+}
+
+impl GitHub {
+    pub fn new(
+        config: &GithubCatalog,
+        auth: Auth,
+        store: Store,
+        limits: ParseLimits,
+    ) -> Result<GitHub> {
+        let timeout = Some(Duration::from_secs(config.timeout_secs.max(1)));
+        let builder = Octocrab::builder()
+            .base_uri(config.api_url.as_str())
+            .with_context(|| format!("catalog.github.api_url {:?}", config.api_url))?
+            .set_connect_timeout(timeout)
+            .set_read_timeout(timeout);
+        let crab = match auth {
+            Auth::Token(t) => builder.personal_token(t).build()?,
+            Auth::App {
+                app_id,
+                installation_id,
+                private_key_pem,
+            } => {
+                let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
+                    .context("GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form")?;
+                builder
+                    .app(app_id.into(), key)
+                    .build()?
+                    .installation(installation_id.into())?
+            }
+            Auth::None => builder.build()?,
+        };
+        Ok(GitHub {
+            crab,
+            store,
+            config: config.clone(),
+            limits,
+            requests: AtomicU64::new(0),
+            rate: Mutex::new(Rate::default()),
+            last_scan: Mutex::new(None),
+        })
+    }
+
+    /// API requests made so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub fn config(&self) -> &GithubCatalog {
+        &self.config
+    }
+
+    /// Whether a full scan is due: none yet in this process, or `interval_secs` since the last.
+    pub fn due(&self) -> bool {
+        let last = *self.last_scan.lock().expect("scan lock");
+        last.is_none_or(|t| {
+            self.config.interval_secs > 0
+                && t.elapsed() >= Duration::from_secs(self.config.interval_secs)
+        })
+    }
+
+    /// Whether `org` (an organisation or user) is one this bot scans.
+    pub fn watches(&self, org: &str) -> bool {
+        self.config.orgs.iter().any(|o| o.eq_ignore_ascii_case(org))
+    }
+
+    /// Waits for the rate limit to reset when the budget is nearly spent.
+    async fn pace(&self) -> Result<()> {
+        let wait = {
+            let rate = self.rate.lock().expect("rate lock");
+            match (rate.remaining, rate.reset) {
+                (Some(left), Some(reset)) if left <= self.config.reserve => {
+                    (reset - Utc::now().timestamp()).max(0) as u64
+                }
+                _ => 0,
+            }
+        };
+        if wait > self.config.max_wait_secs {
+            bail!(
+                "GitHub's rate budget is spent until {}s from now, longer than \
+                 catalog.github.max_wait_secs",
+                wait
+            );
+        }
+        if wait > 0 {
+            tracing::warn!(
+                wait_secs = wait,
+                "GitHub rate budget low; waiting for the reset"
+            );
+            tokio::time::sleep(Duration::from_secs(wait)).await;
+            self.rate.lock().expect("rate lock").remaining = None;
+        }
+        Ok(())
+    }
+
+    /// GETs an API path. With `conditional`, sends the ETag of the last 200 and takes a 304 as
+    /// that response again. Retries rate refusals and server errors within the configured
+    /// bounds; any other failure is an error.
+    async fn get(&self, path: &str, conditional: bool) -> Result<Fetched> {
+        let cached = if conditional {
+            self.store.cached_response(path).await?
+        } else {
+            None
+        };
+        let mut attempt = 0;
+        loop {
+            self.pace().await?;
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::ACCEPT,
+                http::HeaderValue::from_static("application/vnd.github+json"),
+            );
+            headers.insert(
+                "x-github-api-version",
+                http::HeaderValue::from_static("2022-11-28"),
+            );
+            if let Some(v) = cached
+                .as_ref()
+                .and_then(|(etag, _)| http::HeaderValue::from_str(etag).ok())
+            {
+                headers.insert(http::header::IF_NONE_MATCH, v);
+            }
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let sent = self.crab._get_with_headers(path, Some(headers)).await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) if attempt < self.config.max_retries => {
+                    attempt += 1;
+                    tracing::warn!(path, "GitHub request failed ({e}); retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => return Err(anyhow!("GitHub request for {path} failed: {e}")),
+            };
+            let status = resp.status();
+            let h = resp.headers();
+            let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+            let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
+            {
+                let mut rate = self.rate.lock().expect("rate lock");
+                if remaining.is_some() {
+                    rate.remaining = remaining;
+                    rate.reset = reset;
+                }
+            }
+            let next = header("link").map(|l| l.contains("rel=\"next\""));
+            let etag = header("etag");
+            let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| anyhow!("reading GitHub's answer for {path}: {e}"))?
+                .to_bytes();
+            let limited = status == http::StatusCode::TOO_MANY_REQUESTS
+                || (status == http::StatusCode::FORBIDDEN
+                    && (retry_after.is_some() || remaining == Some(0)));
+            if status == http::StatusCode::NOT_MODIFIED {
+                if let Some((_, body)) = cached {
+                    return Ok(Fetched::Body(body, next));
+                }
+                bail!("GitHub answered 304 for {path} without a cached copy");
+            }
+            if status.is_success() {
+                let text = String::from_utf8(body.to_vec())
+                    .map_err(|_| anyhow!("GitHub's answer for {path} is not UTF-8"))?;
+                if let Some(etag) = etag.filter(|_| conditional) {
+                    self.store
+                        .cache_response(path, &etag, &text, Utc::now().timestamp())
+                        .await?;
+                }
+                return Ok(Fetched::Body(text, next));
+            }
+            if status == http::StatusCode::NOT_FOUND {
+                return Ok(Fetched::NotFound);
+            }
+            let message = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("message")?.as_str().map(str::to_string))
+                .unwrap_or_default();
+            if limited || status.is_server_error() {
+                let wait = if limited {
+                    retry_after.unwrap_or_else(|| match reset {
+                        Some(r) => (r - Utc::now().timestamp()).max(1) as u64,
+                        None => 60,
+                    })
+                } else {
+                    backoff(attempt + 1).as_secs()
+                };
+                if attempt < self.config.max_retries && wait <= self.config.max_wait_secs {
+                    attempt += 1;
+                    tracing::warn!(path, %status, wait_secs = wait, "GitHub refused; waiting");
+                    tokio::time::sleep(Duration::from_secs(wait)).await;
+                    continue;
+                }
+                let why = if limited {
+                    "rate limited"
+                } else {
+                    "server error"
+                };
+                bail!(
+                    "GitHub {why} ({status}) on {path} after {attempt} retries: {message}",
+                    status = status.as_u16()
+                );
+            }
+            bail!("GitHub answered {} for {path}: {message}", status.as_u16());
+        }
+    }
+
+    async fn get_json<T: for<'de> Deserialize<'de>>(
+        &self,
+        path: &str,
+        conditional: bool,
+    ) -> Result<Option<T>> {
+        match self.get(path, conditional).await? {
+            Fetched::Body(b, _) => Ok(Some(serde_json::from_str(&b).with_context(|| {
+                format!("GitHub's answer for {path} is not what its API documents")
+            })?)),
+            Fetched::NotFound => Ok(None),
+        }
+    }
+
+    /// Every repository of `org`, or an error if any page could not be read.
+    pub async fn list_repos(&self, org: &str) -> Result<Vec<Repo>> {
+        const PER_PAGE: usize = 100;
+        let mut out = Vec::new();
+        // Organisations and users list their repositories at different paths.
+        let mut base = format!("/orgs/{org}/repos");
+        for page in 1.. {
+            let path = format!("{base}?per_page={PER_PAGE}&page={page}");
+            let (body, next) = match self.get(&path, true).await? {
+                Fetched::Body(b, n) => (b, n),
+                Fetched::NotFound if page == 1 && base.starts_with("/orgs/") => {
+                    base = format!("/users/{org}/repos");
+                    let path = format!("{base}?per_page={PER_PAGE}&page={page}");
+                    match self.get(&path, true).await? {
+                        Fetched::Body(b, n) => (b, n),
+                        Fetched::NotFound => bail!("GitHub has no organisation or user {org}"),
+                    }
+                }
+                Fetched::NotFound => bail!("GitHub lost page {page} of {org}'s repositories"),
+            };
+            let repos: Vec<Repo> = serde_json::from_str(&body)
+                .with_context(|| format!("page {page} of {org}'s repositories is malformed"))?;
+            let n = repos.len();
+            out.extend(repos);
+            if !next.unwrap_or(n == PER_PAGE) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// One repository by full name (webhooks), None if it is gone.
+    pub async fn repo(&self, full_name: &str) -> Result<Option<Repo>> {
+        self.get_json(&format!("/repos/{full_name}"), false).await
+    }
+
+    /// The default branch's head commit, with a conditional request.
+    async fn head(&self, repo: &Repo) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct Commit {
+            sha: String,
+        }
+        let path = format!("/repos/{}/commits/{}", repo.full_name, repo.branch());
+        Ok(self.get_json::<Commit>(&path, true).await?.map(|c| c.sha))
+    }
+
+    async fn blob(&self, full_name: &str, sha: &str) -> Result<Vec<u8>> {
+        let blob: Blob = self
+            .get_json(&format!("/repos/{full_name}/git/blobs/{sha}"), false)
+            .await?
+            .ok_or_else(|| anyhow!("blob {sha} of {full_name} is gone"))?;
+        if blob.encoding != "base64" {
+            return Ok(blob.content.into_bytes());
+        }
+        let clean: String = blob.content.split_whitespace().collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(clean)
+            .with_context(|| format!("blob {sha} of {full_name} is not valid base64"))
+    }
+
+    /// Reads a repository at `commit`: its catalog files, the Location targets inside it,
+    /// and the CODEOWNERS claim on each catalog file.
+    async fn read_repo(&self, repo: &Repo, commit: &str, now: i64) -> Result<RepoRead> {
+        let full = &repo.full_name;
+        let tree: Tree = self
+            .get_json(
+                &format!("/repos/{full}/git/trees/{commit}?recursive=1"),
+                false,
+            )
+            .await?
+            .ok_or_else(|| anyhow!("the tree of {full} at {commit} is gone"))?;
+        let mut problems = Vec::new();
+        if tree.truncated {
+            problems.push(Problem {
+                location: format!("{full}/"),
+                line: 0,
+                message: "GitHub truncated this repository's tree; files deep in it may be \
+                          missing"
+                    .into(),
+            });
+        }
+        let blobs: HashMap<&str, &str> = tree
+            .tree
+            .iter()
+            .filter(|e| e.kind == "blob")
+            .map(|e| (e.path.as_str(), e.sha.as_str()))
+            .collect();
+        let owners = match codeowners::locate(blobs.keys().copied()) {
+            Some(path) => {
+                let text =
+                    String::from_utf8_lossy(&self.blob(full, blobs[path]).await?).into_owned();
+                let parsed = CodeOwners::parse(&text);
+                for (line, why) in &parsed.problems {
+                    problems.push(Problem {
+                        location: format!("{full}/{path}"),
+                        line: *line,
+                        message: format!("CODEOWNERS line skipped: {why}"),
+                    });
+                }
+                Some((path, parsed))
+            }
+            None => None,
+        };
+        let mut queue: Vec<String> = self
+            .config
+            .paths
+            .iter()
+            .filter(|p| blobs.contains_key(p.as_str()))
+            .cloned()
+            .collect();
+        let mut seen: HashSet<String> = queue.iter().cloned().collect();
+        let mut files = Vec::new();
+        let mut i = 0;
+        while i < queue.len() {
+            let path = queue[i].clone();
+            i += 1;
+            let location = format!("{full}/{path}");
+            let bytes = self.blob(full, blobs[path.as_str()]).await?;
+            let origin = FileOrigin {
+                source: SOURCE,
+                location: &location,
+                commit: Some(commit),
+                fetched_at: now,
+            };
+            let mut report = ingest_file(&bytes, &origin, &self.limits);
+            if let Some((co_path, o)) = owners
+                .as_ref()
+                .and_then(|(co_path, co)| Some((co_path, co.owners_of(&path)?)))
+            {
+                let claim = Claim {
+                    source: "codeowners".into(),
+                    owners: o.owners.iter().map(ToString::to_string).collect(),
+                    location: format!("{full}/{co_path}"),
+                    line: o.line,
+                };
+                for e in &mut report.entities {
+                    e.claims.push(claim.clone());
+                }
+            }
+            let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            for target in std::mem::take(&mut report.targets) {
+                for found in resolve_target(dir, &target, &blobs) {
+                    if seen.insert(found.clone()) {
+                        queue.push(found);
+                    }
+                }
+                if target.contains("://") {
+                    report.note(
+                        &location,
+                        0,
+                        format!("Location target {target} is outside the repository; not read"),
+                    );
+                }
+            }
+            files.push((location, report));
+        }
+        Ok(RepoRead { files, problems })
+    }
+
+    /// Stores what a repository holds now; files it no longer has are orphaned.
+    async fn store_repo(&self, full: &str, read: RepoRead, now: i64) -> Result<(usize, usize)> {
+        let mut r = self
+            .store
+            .begin_replace_in(SOURCE, &scope(full), Some(self.orphaning(now)))
+            .await?;
+        let (mut entities, mut quarantined) = (0, 0);
+        for (location, report) in read.files {
+            let stored = r
+                .file(&location, report.entities, report.problems, !report.broken)
+                .await?;
+            entities += stored.len();
+            quarantined += stored.iter().filter(|e| e.is_quarantined()).count();
+        }
+        r.add_problems(read.problems);
+        r.finish().await?;
+        Ok((entities, quarantined))
+    }
+
+    fn orphaning(&self, now: i64) -> Orphaning {
+        Orphaning {
+            now,
+            grace_secs: self.config.orphan_grace_secs as i64,
+        }
+    }
+
+    /// Reads a repository if its default branch moved since it was last read, and stores it.
+    /// Returns the files and entities stored, None when nothing changed.
+    async fn refresh(
+        &self,
+        repo: &Repo,
+        known: Option<&RepoState>,
+        now: i64,
+    ) -> Result<Option<(usize, usize, usize)>> {
+        let Some(commit) = self.head(repo).await? else {
+            // An empty repository has no commit; it holds no catalog.
+            return Ok(None);
+        };
+        if known.and_then(|k| k.head_commit.as_deref()) == Some(commit.as_str())
+            && known.is_some_and(|k| k.full_name.eq_ignore_ascii_case(&repo.full_name))
+        {
+            self.remember(repo, Some(commit), now).await?;
+            return Ok(None);
+        }
+        let read = self.read_repo(repo, &commit, now).await?;
+        let files = read.files.len();
+        let (entities, quarantined) = self.store_repo(&repo.full_name, read, now).await?;
+        self.remember(repo, Some(commit), now).await?;
+        Ok(Some((files, entities, quarantined)))
+    }
+
+    async fn remember(&self, repo: &Repo, head: Option<String>, now: i64) -> Result<()> {
+        self.store
+            .put_github_repo(&RepoState {
+                full_name: repo.full_name.clone(),
+                repo_id: repo.id,
+                pushed_at: repo.pushed_at.clone().unwrap_or_default(),
+                default_branch: repo.branch().to_string(),
+                head_commit: head,
+                read_at: now,
+            })
+            .await
+    }
+
+    fn wanted(&self, repo: &Repo) -> bool {
+        self.config.include_archived || !repo.archived
+    }
+
+    /// A full scan of every configured organisation. See the module's notes on what a
+    /// failure part-way does (nothing is lost) and on orphaning.
+    pub async fn scan(
+        &self,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<ScanReport> {
+        let started = Instant::now();
+        *self.last_scan.lock().expect("scan lock") = Some(started);
+        let requests_before = self.requests();
+        let now = Utc::now().timestamp();
+        let mut listed = Vec::new();
+        for org in &self.config.orgs {
+            listed.extend(
+                self.list_repos(org)
+                    .await
+                    .with_context(|| format!("listing {org}'s repositories"))?,
+            );
+        }
+        let known = self.store.github_repos().await?;
+        let by_id: HashMap<i64, &RepoState> = known.values().map(|s| (s.repo_id, s)).collect();
+        let wanted: Vec<&Repo> = listed.iter().filter(|r| self.wanted(r)).collect();
+        let mut report = ScanReport {
+            repos: wanted.len(),
+            ..ScanReport::default()
+        };
+        // Only repositories whose pushed_at moved (or that are new, renamed or transferred) are
+        // read; the rest cost nothing beyond their listing page.
+        let to_read: Vec<(Repo, Option<RepoState>)> = wanted
+            .iter()
+            .filter_map(|r| {
+                let k = known.get(&r.full_name.to_lowercase());
+                let unchanged = k.is_some_and(|k| {
+                    r.pushed_at.as_deref() == Some(k.pushed_at.as_str())
+                        && k.default_branch == r.branch()
+                });
+                // A renamed or transferred repository is known by its id under its old name.
+                let k = k.or_else(|| by_id.get(&r.id).copied()).cloned();
+                (!unchanged).then(|| ((*r).clone(), k))
+            })
+            .collect();
+        let concurrency = self.config.concurrency.max(1);
+        let mut reads = futures_util::stream::iter(to_read)
+            .map(|(r, k)| async move {
+                let result = self.refresh(&r, k.as_ref(), now).await;
+                (r, k, result)
+            })
+            .buffer_unordered(concurrency);
+        let mut failures = Vec::new();
+        let mut done = 0;
+        while let Some((repo, known_as, result)) = reads.next().await {
+            done += 1;
+            match result {
+                Ok(Some((files, entities, quarantined))) => {
+                    report.read += 1;
+                    report.files += files;
+                    report.entities += entities;
+                    report.quarantined += quarantined;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(repo = %repo.full_name, "not read: {e:#}");
+                    failures.push(format!("{}: {e:#}", repo.full_name));
+                    continue;
+                }
+            }
+            if let Some(old) =
+                known_as.filter(|k| !k.full_name.eq_ignore_ascii_case(&repo.full_name))
+            {
+                self.forget(&old.full_name).await?;
+            }
+            progress(done, report.entities);
+        }
+        drop(reads);
+        if !failures.is_empty() {
+            bail!(
+                "{} of {} repositories could not be read (they keep what they had; nothing was \
+                 orphaned): {}",
+                failures.len(),
+                report.repos,
+                failures.join("; ")
+            );
+        }
+        // The scan is complete: what it no longer sees is orphaned.
+        let live: HashSet<String> = wanted.iter().map(|r| r.full_name.to_lowercase()).collect();
+        let live_ids: HashSet<i64> = wanted.iter().map(|r| r.id).collect();
+        for (name, state) in &known {
+            if !live.contains(name) && !live_ids.contains(&state.repo_id) {
+                self.store
+                    .orphan_scope(SOURCE, &scope(&state.full_name), self.orphaning(now))
+                    .await?;
+                self.store.delete_github_repo(name).await?;
+                report.orphaned += 1;
+            }
+        }
+        self.store
+            .purge_orphans(SOURCE, self.orphaning(now))
+            .await?;
+        report.entities = self.store.count_entities(SOURCE).await? as usize;
+        report.problems = self.store.count_problems(SOURCE).await? as usize;
+        report.requests = self.requests() - requests_before;
+        report.took = started.elapsed();
+        self.store
+            .record_sync_run(&SyncRun {
+                source: SOURCE.into(),
+                started_at: now,
+                finished_at: Utc::now().timestamp(),
+                files: report.files as i64,
+                entities: report.entities as i64,
+                quarantined: report.quarantined as i64,
+                problems: report.problems as i64,
+            })
+            .await?;
+        Ok(report)
+    }
+
+    /// Drops a repository's entities at once (it was renamed: it lives on under its new name).
+    async fn forget(&self, full_name: &str) -> Result<()> {
+        self.store.drop_scope(SOURCE, &scope(full_name)).await?;
+        self.store.delete_github_repo(full_name).await
+    }
+
+    /// Re-reads one repository now (a push webhook). Returns what was stored.
+    pub async fn refresh_repo(&self, full_name: &str) -> Result<String> {
+        let now = Utc::now().timestamp();
+        let Some(repo) = self.repo(full_name).await? else {
+            self.orphan_repo(full_name).await?;
+            return Ok(format!("{full_name} is gone; its entities are orphaned"));
+        };
+        if !self.wanted(&repo) {
+            self.orphan_repo(&repo.full_name).await?;
+            return Ok(format!(
+                "{} is archived; its entities are orphaned",
+                repo.full_name
+            ));
+        }
+        let known = self.store.github_repos().await?;
+        let state = known.get(&repo.full_name.to_lowercase());
+        let stale = known
+            .values()
+            .find(|s| s.repo_id == repo.id && !s.full_name.eq_ignore_ascii_case(&repo.full_name))
+            .cloned();
+        let outcome = self.refresh(&repo, state, now).await?;
+        if let Some(old) = stale {
+            self.forget(&old.full_name).await?;
+        }
+        Ok(match outcome {
+            Some((files, entities, _)) => format!(
+                "re-read {}: {files} catalog files, {entities} entities",
+                repo.full_name
+            ),
+            None => format!("{} unchanged", repo.full_name),
+        })
+    }
+
+    /// Orphans a repository's entities (deleted, archived, moved out of the organisations).
+    pub async fn orphan_repo(&self, full_name: &str) -> Result<()> {
+        let now = Utc::now().timestamp();
+        self.store
+            .orphan_scope(SOURCE, &scope(full_name), self.orphaning(now))
+            .await?;
+        self.store.delete_github_repo(full_name).await
+    }
+
+    /// Whether a push touching `paths` can change the catalog.
+    pub fn touches_catalog<'a>(&self, mut paths: impl Iterator<Item = &'a str>) -> bool {
+        paths.any(|p| {
+            self.config.paths.iter().any(|c| c == p)
+                || codeowners::LOCATIONS.contains(&p)
+                || p.ends_with(".yaml")
+                || p.ends_with(".yml")
+        })
+    }
+}
+
+/// The location prefix of a repository's files.
+fn scope(full_name: &str) -> String {
+    format!("{full_name}/")
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1 << attempt.min(5))
+}
+
+/// The repository paths a Location target names, relative to the directory of its file:
+/// a path, or a glob. Targets outside the repository (URLs, `..` above the root) give none.
+fn resolve_target(dir: &str, target: &str, blobs: &HashMap<&str, &str>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if target.contains("://") {
+        return out;
+    }
+    let mut parts: Vec<&str> = if target.starts_with('/') {
+        Vec::new()
+    } else {
+        dir.split('/').filter(|s| !s.is_empty()).collect()
+    };
+    for seg in target.trim_start_matches("./").split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return out;
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let path = parts.join("/");
+    if path.contains(['*', '?', '[']) {
+        if let Ok(p) = glob::Pattern::new(&path) {
+            out.extend(blobs.keys().filter(|b| p.matches(b)).map(|b| b.to_string()));
+        }
+    } else if blobs.contains_key(path.as_str()) {
+        out.insert(path);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_resolve_inside_the_repository() {
+        let blobs: HashMap<&str, &str> = [
+            ("catalog-info.yaml", "a"),
+            ("services/a/catalog-info.yaml", "b"),
+            ("services/b/catalog-info.yaml", "c"),
+            ("docs/x.yaml", "d"),
+        ]
+        .into_iter()
+        .collect();
+        let all = |d, t| resolve_target(d, t, &blobs).into_iter().collect::<Vec<_>>();
+        assert_eq!(
+            all("", "./services/*/catalog-info.yaml"),
+            [
+                "services/a/catalog-info.yaml",
+                "services/b/catalog-info.yaml"
+            ]
+        );
+        assert_eq!(all("services/a", "../../docs/x.yaml"), ["docs/x.yaml"]);
+        assert!(all("", "../outside.yaml").is_empty());
+        assert!(all("", "https://github.com/x/y/blob/main/c.yaml").is_empty());
+        assert!(all("", "missing.yaml").is_empty());
+    }
+}

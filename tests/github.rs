@@ -1,0 +1,693 @@
+//! GitHub as a source, through the real octocrab client against a stateful fake GitHub: the
+//! first scan, frugal rescans, CODEOWNERS claims, rate limits in the middle of a scan, orphaning,
+//! and push and repository webhooks, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::github::FakeGitHub;
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use switchboard::Bot;
+use switchboard::catalog::Snapshot;
+use switchboard::chat::render;
+use switchboard::config::Config;
+use switchboard::http::github::Webhooks;
+use switchboard::sources::github::{Auth, GitHub};
+use switchboard::sources::rotations::Rotations;
+use switchboard::store::Store;
+use switchboard::sync::{self, Sources};
+
+const TEAMS: &str = r#"apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-a
+  annotations:
+    github.com/team-slug: acme/payments-core
+spec:
+  type: team
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-b
+spec:
+  type: team
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: User
+metadata:
+  name: jdoe
+  annotations:
+    github.com/user-login: jdoe
+spec:
+  memberOf: [team-a]
+"#;
+
+fn component(name: &str, owner: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n\
+         spec:\n  type: service\n  lifecycle: production\n  owner: {owner}\n"
+    )
+}
+
+const CHECKOUT_LOCATION: &str = r#"apiVersion: backstage.io/v1alpha1
+kind: Location
+metadata:
+  name: checkout
+spec:
+  targets:
+    - ./services/*.yaml
+"#;
+
+const SECRET: &str = "It's a Secret to Everybody";
+
+/// The fake organisation: teams, payments (CODEOWNERS disagrees), ledger (CODEOWNERS in docs/
+/// naming a user), checkout (a Location with a glob), a broken repository, one without a
+/// catalog, and an archived one.
+fn populate(fake: &FakeGitHub) {
+    fake.add_repo("acme", "teams", &[("catalog-info.yaml", TEAMS)]);
+    fake.add_repo(
+        "acme",
+        "payments",
+        &[
+            (
+                "catalog-info.yaml",
+                &component("payments-service", "team-a"),
+            ),
+            (
+                ".github/CODEOWNERS",
+                "# Payments\n*       @acme/payments-core\n/catalog-info.yaml @acme/team-b\n",
+            ),
+            ("src/main.rs", "fn main() {}"),
+        ],
+    );
+    fake.add_repo(
+        "acme",
+        "ledger",
+        &[
+            ("catalog-info.yaml", &component("ledger", "team-a")),
+            ("docs/CODEOWNERS", "* @acme/payments-core\n"),
+        ],
+    );
+    fake.add_repo(
+        "acme",
+        "checkout",
+        &[
+            ("catalog-info.yaml", CHECKOUT_LOCATION),
+            ("services/cart.yaml", &component("cart", "team-b")),
+            ("services/pricing.yaml", &component("pricing", "team-b")),
+            ("CODEOWNERS", "* @acme/team-b @jdoe\n"),
+        ],
+    );
+    fake.add_repo(
+        "acme",
+        "broken",
+        &[(
+            "catalog-info.yaml",
+            "kind: Component\nmetadata: [unclosed\n",
+        )],
+    );
+    fake.add_repo("acme", "docs-site", &[("README.md", "# docs")]);
+    fake.add_repo(
+        "acme",
+        "old-monolith",
+        &[("catalog-info.yaml", &component("monolith", "team-a"))],
+    );
+    fake.archive("acme/old-monolith");
+}
+
+struct Env {
+    fake: FakeGitHub,
+    cfg: Config,
+    store: Store,
+    _local: tempfile::TempDir,
+}
+
+async fn setup(db_url: &str) -> Env {
+    let fake = FakeGitHub::start().await;
+    populate(&fake);
+    let local = tempfile::tempdir().unwrap();
+    let mut cfg = Config::default();
+    cfg.database.url.0 = db_url.to_string();
+    cfg.catalog.local.paths = vec![local.path().display().to_string()];
+    cfg.catalog.github.orgs = vec!["acme".into()];
+    cfg.catalog.github.api_url = fake.url.clone();
+    cfg.catalog.github.max_retries = 1;
+    cfg.catalog.github.max_wait_secs = 5;
+    let store = Store::connect(db_url, 5).await.unwrap();
+    Env {
+        fake,
+        cfg,
+        store,
+        _local: local,
+    }
+}
+
+impl Env {
+    /// A GitHub client as a newly started process has it (its first scan is due).
+    fn github(&self) -> Arc<GitHub> {
+        Arc::new(
+            GitHub::new(
+                &self.cfg.catalog.github,
+                Auth::None,
+                self.store.clone(),
+                self.cfg.catalog.limits(),
+            )
+            .unwrap(),
+        )
+    }
+
+    async fn sync(&self) -> sync::SyncAll {
+        self.sync_with(self.github()).await
+    }
+
+    async fn sync_with(&self, github: Arc<GitHub>) -> sync::SyncAll {
+        let sources = Sources {
+            github: Some(github),
+            backstage_token: None,
+        };
+        sync::sync_all(&self.cfg, &self.store, &sources, |_, _| {})
+            .await
+            .unwrap()
+    }
+}
+
+/// A conversation with a bot over `snap`.
+fn convo(snap: Snapshot) -> common::Convo {
+    common::Convo::with(snap, Rotations::default())
+}
+
+fn ask(c: &common::Convo, question: &str) -> String {
+    render::text(&c.say(question))
+}
+
+#[tokio::test]
+async fn a_first_scan_reads_catalog_files_targets_and_codeowners_with_their_commit() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{}: {:?}", db.name, all.failures);
+            let snap = &all.snapshot;
+            let id = snap
+                .get("component:default/payments-service")
+                .expect(db.name);
+            let e = snap.entity(id);
+            assert_eq!(&*e.origin.source, "github");
+            assert_eq!(&*e.origin.location, "acme/payments/catalog-info.yaml");
+            assert_eq!(
+                e.origin.commit.as_deref(),
+                Some(env.fake.head("acme/payments").as_str())
+            );
+            // The Location's glob inside the repository was followed.
+            for name in ["cart", "pricing"] {
+                let id = snap.get(&format!("component:default/{name}")).expect(name);
+                assert_eq!(
+                    &*snap.entity(id).origin.location,
+                    format!("acme/checkout/services/{name}.yaml")
+                );
+            }
+            // Archived repositories are skipped; a repository without a catalog is no problem.
+            assert!(snap.get("component:default/monolith").is_none());
+            // The broken file is reported with its repository, and the scan went on.
+            assert!(
+                snap.problems
+                    .iter()
+                    .any(|p| p.location == "acme/broken/catalog-info.yaml"),
+                "{:?}",
+                snap.problems
+            );
+            assert!(
+                all.lines
+                    .iter()
+                    .any(|l| l.contains("scanned GitHub: 6 repositories"))
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_do_not() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        let c = convo(env.sync().await.snapshot);
+        let head = env.fake.head("acme/payments");
+        let payments = ask(&c, "who owns payments-service");
+        assert!(payments.contains("owned by team-a"), "{payments}");
+        // The last matching line (3) names @acme/team-b, which maps to the Group by name.
+        assert!(
+            payments.contains(
+                "CODEOWNERS (acme/payments/.github/CODEOWNERS:3) says @acme/team-b (group:default/team-b)"
+            ),
+            "{payments}"
+        );
+        assert!(payments.contains(&format!("@ {}", &head[..7])), "{payments}");
+        // docs/CODEOWNERS names @acme/payments-core: the Group annotated with that slug, the owner.
+        let ledger = ask(&c, "who owns ledger");
+        assert!(!ledger.contains("disagree"), "{ledger}");
+        // CODEOWNERS at the root names team-b and @jdoe: team-b owns cart, so they agree.
+        let cart = ask(&c, "who owns cart");
+        assert!(!cart.contains("disagree"), "{cart}");
+        env.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unchanged_rescan_costs_only_conditional_listings_and_a_push_elsewhere_one_304() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        env.sync().await;
+        let first = env.fake.calls();
+        // One listing page; per repository with a catalog: commit, tree, files (and CODEOWNERS).
+        assert_eq!(
+            first.iter().filter(|c| c.path.contains("/repos?")).count(),
+            1
+        );
+        assert!(
+            first.iter().all(|c| !c.path.contains("old-monolith")),
+            "archived: never read"
+        );
+        env.fake.clear_calls();
+
+        let all = env.sync().await;
+        let calls = env.fake.calls();
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        assert_eq!(calls[0].status, 304, "the listing is conditional");
+        assert!(
+            all.snapshot
+                .get("component:default/payments-service")
+                .is_some()
+        );
+
+        // A push to another branch moves pushed_at: one conditional commit request, a 304.
+        env.fake.push_elsewhere("acme/payments");
+        env.fake.clear_calls();
+        env.sync().await;
+        let calls: Vec<(String, u16)> = env
+            .fake
+            .calls()
+            .into_iter()
+            .map(|c| (c.path, c.status))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("/orgs/acme/repos?per_page=100&page=1".to_string(), 200),
+                ("/repos/acme/payments/commits/main".to_string(), 304),
+            ]
+        );
+        env.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_429_in_the_middle_of_a_listing_deletes_nothing_and_a_complete_scan_orphans() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            // 120 more repositories: the listing has two pages.
+            for i in 0..120 {
+                env.fake.add_repo(
+                    "acme",
+                    &format!("svc-{i:03}"),
+                    &[(
+                        "catalog-info.yaml",
+                        &component(&format!("svc-{i:03}"), "team-b"),
+                    )],
+                );
+            }
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            assert!(all.snapshot.get("component:default/svc-119").is_some());
+
+            // payments is deleted; then page 2 of the listing is refused for rate, once more
+            // than the one retry allows.
+            env.fake.delete("acme/payments");
+            env.fake.fail("page=2", 429, 2, Some(0));
+            let all = env.sync().await;
+            assert_eq!(all.failures.len(), 1, "{}", db.name);
+            assert!(
+                all.failures[0].1.contains("rate limited (429)"),
+                "{:?}",
+                all.failures
+            );
+            let statuses = sync::source_statuses(&env.cfg, &env.store, &all.failures)
+                .await
+                .unwrap();
+            let c = convo(all.snapshot);
+            c.bot.set_sources(statuses);
+            let answer = ask(&c, "who owns payments-service");
+            assert!(answer.contains("owned by team-a"), "{answer}");
+            assert!(
+                !answer.contains("orphaned"),
+                "an incomplete scan orphans nothing: {answer}"
+            );
+            let status = ask(&c, "sync status");
+            assert!(
+                status.contains("github: last complete sync")
+                    && status.contains("last attempt failed")
+                    && status.contains("rate limited (429)"),
+                "{status}"
+            );
+
+            // A 429 that asks to wait a second is waited out, and the scan completes: now
+            // payments is orphaned, still answered, and labelled.
+            env.fake.fail("page=2", 429, 1, Some(1));
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            let c = convo(all.snapshot);
+            let answer = ask(&c, "who owns payments-service");
+            assert!(answer.contains("owned by team-a"), "{answer}");
+            assert!(
+                answer.contains("orphaned: github no longer has acme/payments/catalog-info.yaml"),
+                "{answer}"
+            );
+            // Teams 3, payments 1 (orphaned, kept), ledger 1, checkout 3, the 120 services.
+            assert_eq!(env.store.count_entities("github").await.unwrap(), 128);
+
+            // After the grace period it is gone.
+            let mut cfg = env.cfg.clone();
+            cfg.catalog.github.orphan_grace_secs = 0;
+            let github = Arc::new(
+                GitHub::new(
+                    &cfg.catalog.github,
+                    Auth::None,
+                    env.store.clone(),
+                    cfg.catalog.limits(),
+                )
+                .unwrap(),
+            );
+            let all = env.sync_with(github).await;
+            assert!(
+                all.snapshot
+                    .get("component:default/payments-service")
+                    .is_none()
+            );
+            assert_eq!(env.store.count_entities("github").await.unwrap(), 127);
+            assert!(all.snapshot.get("component:default/svc-000").is_some());
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        env.sync().await;
+        let before = env.store.count_entities("github").await.unwrap();
+        // GitHub says 50 requests are left, under the reserve of 100, with the reset an hour
+        // away: longer than max_wait_secs, so the scan gives up instead of spending them.
+        env.fake.set_remaining(50);
+        env.fake.push(
+            "acme/ledger",
+            &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+        );
+        let all = env.sync().await;
+        assert_eq!(all.failures.len(), 1);
+        assert!(
+            all.failures[0].1.contains("rate budget is spent"),
+            "{:?}",
+            all.failures
+        );
+        assert_eq!(env.store.count_entities("github").await.unwrap(), before);
+        let c = convo(all.snapshot);
+        assert!(ask(&c, "who owns ledger").contains("owned by team-a"));
+        env.store.close().await;
+    })
+    .await;
+}
+
+fn sign(body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// GitHub's own payload, pointed at one of the fake's repositories.
+fn payload(fixture: &str, full: &str) -> Value {
+    let mut p: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::fixture(&format!("payloads/github/{fixture}"))).unwrap(),
+    )
+    .unwrap();
+    let (owner, name) = full.split_once('/').unwrap();
+    p["repository"]["full_name"] = json!(full);
+    p["repository"]["name"] = json!(name);
+    p["repository"]["owner"]["login"] = json!(owner);
+    p["repository"]["default_branch"] = json!("main");
+    p["repository"]["master_branch"] = json!("main");
+    p
+}
+
+/// A push to `full`'s `branch` whose one commit modified `paths`.
+fn push_payload(full: &str, branch: &str, after: &str, paths: &[&str]) -> Value {
+    let mut p = payload("webhook-push-default-branch-adds-file.json", full);
+    p["ref"] = json!(format!("refs/heads/{branch}"));
+    p["after"] = json!(after);
+    let commit = |c: &mut Value| {
+        c["id"] = json!(after);
+        c["added"] = json!([]);
+        c["removed"] = json!([]);
+        c["modified"] = json!(paths);
+    };
+    commit(&mut p["commits"][0]);
+    commit(&mut p["head_commit"]);
+    p
+}
+
+struct Hook {
+    url: String,
+    client: reqwest::Client,
+    deliveries: std::sync::atomic::AtomicUsize,
+}
+
+impl Hook {
+    async fn send(&self, event: &str, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let sig = sign(&bytes);
+        self.send_raw(event, bytes, &sig).await
+    }
+
+    async fn send_raw(&self, event: &str, body: Vec<u8>, signature: &str) -> (u16, Value) {
+        let n = self
+            .deliveries
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.send_as(event, body, signature, &format!("delivery-{n}"))
+            .await
+    }
+
+    async fn send_as(&self, event: &str, body: Vec<u8>, sig: &str, id: &str) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(format!("{}/github/webhook", self.url))
+            .header("x-github-event", event)
+            .header("x-github-delivery", id)
+            .header("x-hub-signature-256", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// Syncs, then serves the bot's HTTP routes with the webhook on loopback.
+async fn serve_hooks(env: &Env) -> (Arc<Bot>, Hook) {
+    let github = env.github();
+    let all = env.sync_with(github.clone()).await;
+    let bot = Arc::new(Bot::new(all.snapshot, Rotations::default(), 10));
+    bot.set_sources(
+        sync::source_statuses(&env.cfg, &env.store, &[])
+            .await
+            .unwrap(),
+    );
+    let hooks = Arc::new(Webhooks::new(
+        github,
+        bot.clone(),
+        env.store.clone(),
+        SECRET.as_bytes().to_vec(),
+    ));
+    let router = switchboard::http::router(bot.clone(), Some(hooks.routes()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(switchboard::http::serve(listener, router));
+    let hook = Hook {
+        url,
+        client: reqwest::Client::new(),
+        deliveries: Default::default(),
+    };
+    (bot, hook)
+}
+
+fn answer(bot: &Bot, q: &str) -> String {
+    render::text(&bot.handle(&switchboard::ChatEvent::console(None, q)))
+}
+
+#[tokio::test]
+async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
+
+            let after = env.fake.push(
+                "acme/payments",
+                &[(
+                    "catalog-info.yaml",
+                    Some(&component("payments-service", "team-b")),
+                )],
+            );
+            let (status, body) = hook
+                .send(
+                    "push",
+                    &push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]),
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            let now = answer(&bot, "who owns payments-service");
+            assert!(now.contains("owned by team-b"), "{}: {now}", db.name);
+            assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
+            // CODEOWNERS (line 3: @acme/team-b) agrees now.
+            assert!(!now.contains("disagree"), "{now}");
+            let status = answer(&bot, "sync status");
+            assert!(
+                status.contains("last event") && status.contains("re-read acme/payments"),
+                "{status}"
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_nothing() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        let (bot, hook) = serve_hooks(&env).await;
+        let after = env.fake.push(
+            "acme/payments",
+            &[(
+                "catalog-info.yaml",
+                Some(&component("payments-service", "team-b")),
+            )],
+        );
+        env.fake.clear_calls();
+        let push = push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]);
+        let bytes = serde_json::to_vec(&push).unwrap();
+
+        // Forged: signed with another secret, or not signed.
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"guess").unwrap();
+        mac.update(&bytes);
+        let forged = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        for sig in [forged.as_str(), ""] {
+            let (status, body) = hook.send_raw("push", bytes.clone(), sig).await;
+            assert_eq!(status, 401, "{body}");
+            assert!(body["error"].as_str().unwrap().contains("nothing was done"));
+        }
+        // Malformed, but signed.
+        let (status, body) = hook
+            .send_raw("push", b"{not json".to_vec(), &sign(b"{not json"))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        // Beside the point: another branch, a file that is not the catalog's, another org.
+        for p in [
+            push_payload("acme/payments", "feature/x", &after, &["catalog-info.yaml"]),
+            push_payload("acme/payments", "main", &after, &["src/main.rs"]),
+            push_payload("elsewhere/payments", "main", &after, &["catalog-info.yaml"]),
+        ] {
+            let (status, body) = hook.send("push", &p).await;
+            assert_eq!(status, 202, "{body}");
+            assert_eq!(body["status"], "ignored", "{body}");
+        }
+        assert!(
+            env.fake.calls().is_empty(),
+            "nothing was read: {:?}",
+            env.fake.calls()
+        );
+        assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
+
+        // The same delivery twice is applied once.
+        let sig = sign(&bytes);
+        let (status, _) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
+        assert_eq!(status, 200);
+        let reads = env.fake.calls().len();
+        let (status, body) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("duplicate delivery"))
+        );
+        assert_eq!(env.fake.calls().len(), reads);
+        assert!(answer(&bot, "who owns payments-service").contains("owned by team-b"));
+        env.store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn renamed_and_deleted_repositories_are_followed() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+
+            // Renamed: the entities move to the new name, with no orphaned copy left behind.
+            env.fake.rename("acme/ledger", "ledger-v2");
+            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
+            p["changes"]["repository"]["name"]["from"] = json!("ledger");
+            let (status, body) = hook.send("repository", &p).await;
+            assert_eq!(status, 200, "{body}");
+            let info = answer(&bot, "info ledger");
+            assert!(
+                info.contains("acme/ledger-v2/catalog-info.yaml"),
+                "{}: {info}",
+                db.name
+            );
+            assert!(
+                !info.contains("orphaned") && !info.contains("defined again"),
+                "{info}"
+            );
+
+            // Deleted: orphaned, still answered, labelled.
+            env.fake.delete("acme/payments");
+            let p = payload("webhook-repository-deleted-ghes35.json", "acme/payments");
+            let (status, body) = hook.send("repository", &p).await;
+            assert_eq!(status, 200, "{body}");
+            let owner = answer(&bot, "who owns payments-service");
+            assert!(
+                owner.contains("owned by team-a") && owner.contains("orphaned"),
+                "{owner}"
+            );
+
+            // Transferred out of the watched organisation: orphaned under its old name.
+            env.fake.delete("acme/checkout");
+            let mut p = payload(
+                "webhook-repository-transferred.json",
+                "someone-else/checkout",
+            );
+            p["changes"]["owner"]["from"]["user"]["login"] = json!("acme");
+            let (status, body) = hook.send("repository", &p).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(answer(&bot, "info cart").contains("orphaned"));
+            env.store.close().await;
+        }
+    })
+    .await;
+}
