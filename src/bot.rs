@@ -11,6 +11,7 @@ use chrono::Utc;
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::chat::{ChatEvent, Reply};
+use crate::sources::pagerduty::Rosters;
 use crate::sources::rotations::Rotations;
 use crate::sync::SourceStatus;
 
@@ -19,6 +20,8 @@ pub struct Bot {
     rotations: ArcSwap<Rotations>,
     /// How each source stands, for `sync status`; updated after every sync.
     sources: ArcSwap<Vec<SourceStatus>>,
+    /// PagerDuty's rosters as last fetched in the background.
+    rosters: ArcSwap<Rosters>,
     default_depth: u32,
 }
 
@@ -28,6 +31,7 @@ impl Bot {
             snapshot: ArcSwap::from_pointee(snapshot),
             rotations: ArcSwap::from_pointee(rotations),
             sources: ArcSwap::from_pointee(Vec::new()),
+            rosters: ArcSwap::from_pointee(Rosters::new()),
             default_depth,
         }
     }
@@ -45,9 +49,11 @@ impl Bot {
         let snap = self.snapshot.load();
         let rotations = self.rotations.load();
         let sources = self.sources.load();
+        let rosters = self.rosters.load();
         let ctx = Context {
             snap: &snap,
             rotations: &rotations,
+            rosters: &rosters,
             sources: &sources,
             now: event.now.unwrap_or_else(Utc::now),
             default_depth: self.default_depth,
@@ -73,9 +79,11 @@ impl Bot {
         let rotations = self.rotations.load();
         let user = identities.iter().find_map(|i| snap.person(i));
         let sources = self.sources.load();
+        let rosters = self.rosters.load();
         let ctx = Context {
             snap: &snap,
             rotations: &rotations,
+            rosters: &rosters,
             sources: &sources,
             now: Utc::now(),
             default_depth: self.default_depth,
@@ -102,6 +110,11 @@ impl Bot {
             }
             next
         });
+    }
+
+    /// Replaces PagerDuty's rosters (after a background refresh).
+    pub fn swap_rosters(&self, rosters: Rosters) {
+        self.rosters.store(Arc::new(rosters));
     }
 
     pub fn swap_rotations(&self, rotations: Rotations) {

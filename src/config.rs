@@ -25,6 +25,7 @@ pub struct Config {
     pub chat: Chat,
     pub http: Http,
     pub slack: Slack,
+    pub pagerduty: PagerDutyConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -193,6 +194,34 @@ impl Default for GithubCatalog {
             timeout_secs: 30,
             app_id: 0,
             installation_id: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// Ask PagerDuty who is on call for entities annotated with a PagerDuty service, escalation
+    /// policy or schedule. The API token comes from PAGERDUTY_TOKEN.
+    pub enabled: bool,
+    /// Base URL of PagerDuty's REST API.
+    pub api_url: String,
+    /// Seconds a roster is used before it is fetched again.
+    pub ttl_secs: u64,
+    /// Hours ahead fetched, so `oncall X at TIME` is answered from the cache.
+    pub window_hours: u64,
+    /// Seconds before a request is abandoned (the last roster is then used, labelled).
+    pub timeout_secs: u64,
+}
+
+impl Default for PagerDutyConfig {
+    fn default() -> Self {
+        PagerDutyConfig {
+            enabled: false,
+            api_url: "https://api.pagerduty.com".into(),
+            ttl_secs: 60,
+            window_hours: 168,
+            timeout_secs: 10,
         }
     }
 }

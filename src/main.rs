@@ -209,6 +209,9 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)>
     };
     let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth));
     bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
+    if let Some(pd) = &sources.pagerduty {
+        bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
+    }
     Ok((bot, store, sources, first_start))
 }
 
@@ -304,7 +307,8 @@ async fn serve(config: Config) -> Result<ExitCode> {
     // Answer from the store at once; re-read the sources now (unless that just happened) and
     // then on an interval.
     {
-        let (bot, store, cfg) = (bot.clone(), store.clone(), config.clone());
+        let (bot, store, sources, cfg) =
+            (bot.clone(), store.clone(), sources.clone(), config.clone());
         tokio::spawn(async move {
             if !synced {
                 resync(&bot, &store, &sources, &cfg).await;
@@ -317,6 +321,18 @@ async fn serve(config: Config) -> Result<ExitCode> {
             loop {
                 tick.tick().await;
                 resync(&bot, &store, &sources, &cfg).await;
+            }
+        });
+    }
+    // PagerDuty's rosters are refreshed in the background; answers read the last ones.
+    if let Some(pd) = sources.pagerduty.clone() {
+        let bot = bot.clone();
+        let period = std::time::Duration::from_secs(config.pagerduty.ttl_secs.max(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
             }
         });
     }

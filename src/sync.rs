@@ -16,6 +16,7 @@ use crate::catalog::snapshot::{Prepared, Preparer, Problem};
 use crate::config::Config;
 use crate::sources::github::{Auth, GitHub};
 use crate::sources::local::{self, ScanOutcome, ScannedFile};
+use crate::sources::pagerduty::PagerDuty;
 use crate::store::{Store, SyncRun};
 
 /// What a sync did, for people and logs.
@@ -233,6 +234,8 @@ pub async fn source_statuses(
 #[derive(Clone, Default)]
 pub struct Sources {
     pub github: Option<Arc<GitHub>>,
+    /// PagerDuty, when `pagerduty.enabled` (its token from PAGERDUTY_TOKEN).
+    pub pagerduty: Option<Arc<PagerDuty>>,
     /// BACKSTAGE_TOKEN, if set.
     pub backstage_token: Option<String>,
 }
@@ -251,11 +254,20 @@ impl Sources {
                 config.catalog.limits(),
             )?))
         };
+        let var = |k: &str| std::env::var(k).ok().filter(|t| !t.is_empty());
+        let pagerduty = if config.pagerduty.enabled {
+            let token = var("PAGERDUTY_TOKEN");
+            if token.is_none() {
+                anyhow::bail!("pagerduty.enabled is true but PAGERDUTY_TOKEN is not set");
+            }
+            Some(Arc::new(PagerDuty::new(&config.pagerduty, token)?))
+        } else {
+            None
+        };
         Ok(Sources {
             github,
-            backstage_token: std::env::var("BACKSTAGE_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty()),
+            pagerduty,
+            backstage_token: var("BACKSTAGE_TOKEN"),
         })
     }
 }

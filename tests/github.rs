@@ -170,6 +170,7 @@ impl Env {
         let sources = Sources {
             github: Some(github),
             backstage_token: None,
+            ..Sources::default()
         };
         sync::sync_all(&self.cfg, &self.store, &sources, |_, _| {})
             .await

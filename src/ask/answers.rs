@@ -14,6 +14,7 @@ use crate::catalog::graph::{self, Hop};
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::chat::{Intent, ProvenanceNote, Reply, Section};
+use crate::sources::pagerduty::{self, Rosters};
 use crate::sources::rotations::{Rotations, Shift};
 use crate::sync::SourceStatus;
 
@@ -26,6 +27,8 @@ const FIND_LIMIT: usize = 100;
 pub struct Context<'a> {
     pub snap: &'a Snapshot,
     pub rotations: &'a Rotations,
+    /// PagerDuty's rosters, by target (`service:PSVC1`).
+    pub rosters: &'a Rosters,
     /// How each source stands (`sync status`).
     pub sources: &'a [SourceStatus],
     pub now: DateTime<Utc>,
@@ -223,6 +226,29 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             .collect();
         disagreeing.push((who.join(", "), c.describe()));
     }
+    // PagerDuty's teams for the entity's service (precedence 3).
+    let pd_teams = pagerduty::target_of(e)
+        .filter(|t| t.starts_with("service:"))
+        .and_then(|t| Some((ctx.rosters.get(&t)?.roster.as_ref()?.teams.clone(), t)));
+    if let Some((teams, target)) = pd_teams.filter(|(t, _)| !t.is_empty()) {
+        let named: Vec<(String, Option<Id>)> = teams
+            .iter()
+            .map(|t| (t.clone(), snap.claimant(t)))
+            .collect();
+        if !named
+            .iter()
+            .any(|(_, id)| id.is_some_and(|id| found.contains(&id)))
+        {
+            let who: Vec<String> = named
+                .iter()
+                .map(|(t, id)| match id {
+                    Some(id) => format!("team {t} ({})", snap.entity(*id).key()),
+                    None => format!("team {t} (not in the catalog)"),
+                })
+                .collect();
+            disagreeing.push((who.join(", "), format!("PagerDuty ({target})")));
+        }
+    }
     r.view.headline = match (found.first(), missing.first()) {
         (Some(&o), _) => format!("{} is owned by {}", e.name, snap.entity(o).display_name()),
         (None, Some(m)) => format!("{} is owned by {m}", e.name),
@@ -251,10 +277,11 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
                 r.view.fields.push(("Members".into(), shown));
             }
         }
-        if let Some((_, shifts)) = oncall_for(ctx, o, ctx.now) {
-            for (_, s) in shifts {
+        if let Some(found) = oncall_for(ctx, o, ctx.now) {
+            for (_, s) in found.shifts {
                 r.view.fields.push(("On call".into(), shift_line(ctx, &s)));
             }
+            r.warnings.extend(found.stale);
         }
         r.provenance.push(note_for("owner", oe));
     }
@@ -282,8 +309,67 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     r
 }
 
-/// The chain walked from the entity to the covered one, and each covering rotation's shift.
-type OnCallFound = (Vec<Id>, Vec<(String, Shift)>);
+/// Who is on call for an entity, and how that was found.
+struct OnCallFound {
+    /// The entities walked from the asked one to the covered one.
+    chain: Vec<Id>,
+    /// Each covering rotation's name and shift.
+    shifts: Vec<(String, Shift)>,
+    /// Where the roster came from (the rotations file, or PagerDuty and how fresh).
+    source: String,
+    /// Set when PagerDuty could not be refreshed and this is its last known roster.
+    stale: Option<String>,
+}
+
+/// PagerDuty's answer for one entity at `at`, from the last fetched roster.
+fn pagerduty_for(ctx: &Context<'_>, e: &Entity, at: DateTime<Utc>) -> Option<OnCallFound> {
+    let target = pagerduty::target_of(e)?;
+    let cached = ctx.rosters.get(&target)?;
+    let roster = cached.roster.as_ref()?;
+    let window_end = at + chrono::Duration::days(7);
+    let shifts: Vec<(String, Shift)> = roster
+        .primary_at(at)
+        .into_iter()
+        .map(|o| {
+            let person = o
+                .email
+                .as_deref()
+                .and_then(|m| ctx.snap.person(&format!("email:{m}")))
+                .map(|id| ctx.snap.entity(id).entity_ref())
+                .unwrap_or_else(|| {
+                    let who = o.email.as_deref().unwrap_or(&o.name);
+                    crate::catalog::EntityRef::new("user", "default", who)
+                });
+            let rotation = format!("PagerDuty {} (level {})", o.policy, o.level);
+            let shift = Shift {
+                person,
+                rotation: rotation.clone(),
+                until: o.end.unwrap_or(window_end),
+                is_override: false,
+            };
+            (rotation, shift)
+        })
+        .collect();
+    if shifts.is_empty() {
+        return None;
+    }
+    let stale = cached.error.as_ref().map(|(failed, why)| {
+        format!(
+            "PagerDuty could not be refreshed {}: {why}. This is its last known roster, fetched {}.",
+            ago(*failed, ctx.now),
+            ago(roster.fetched_at, ctx.now)
+        )
+    });
+    Some(OnCallFound {
+        chain: Vec::new(),
+        shifts,
+        source: format!(
+            "PagerDuty ({target}), fetched {}",
+            ago(roster.fetched_at, ctx.now)
+        ),
+        stale,
+    })
+}
 
 /// The first entity on the way from `id` to the teams above it that a rotation covers:
 /// the entity itself, then its owners (or a user's groups), then parent groups.
@@ -296,12 +382,20 @@ fn oncall_for(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Option<OnCallFoun
     while let Some(n) = queue.pop_front() {
         let e = snap.entity(n);
         let r = e.entity_ref();
-        let shifts: Vec<(String, Shift)> = ctx
-            .rotations
-            .covering(&r)
-            .map(|rot| (rot.name.clone(), rot.shift_at(at)))
-            .collect();
-        if !shifts.is_empty() {
+        let found = pagerduty_for(ctx, e, at).or_else(|| {
+            let shifts: Vec<(String, Shift)> = ctx
+                .rotations
+                .covering(&r)
+                .map(|rot| (rot.name.clone(), rot.shift_at(at)))
+                .collect();
+            (!shifts.is_empty()).then(|| OnCallFound {
+                chain: Vec::new(),
+                shifts,
+                source: ctx.rotations.source.clone(),
+                stale: None,
+            })
+        });
+        if let Some(mut found) = found {
             let mut chain = vec![n];
             let mut cur = n;
             while let Some(&p) = parent.get(&cur) {
@@ -309,7 +403,8 @@ fn oncall_for(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Option<OnCallFoun
                 cur = p;
             }
             chain.reverse();
-            return Some((chain, shifts));
+            found.chain = chain;
+            return Some(found);
         }
         let next: Vec<Id> = if e.kind_is("group") {
             e.related(RelKind::ChildOf).collect()
@@ -363,7 +458,13 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     } else {
         format!("at {}", at.format("%a %d %b %Y %H:%M UTC"))
     };
-    let Some((chain, shifts)) = oncall_for(ctx, id, at) else {
+    let Some(OnCallFound {
+        chain,
+        shifts,
+        source,
+        stale,
+    }) = oncall_for(ctx, id, at)
+    else {
         r.view.headline = format!(
             "No on-call rotation covers {} or the teams above it",
             e.name
@@ -392,7 +493,7 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             "user": s.person.key(),
             "rotation": rot,
             "until": s.until.to_rfc3339(),
-            "source": ctx.rotations.source,
+            "source": source,
         }));
         if snap.get_ref(&s.person).is_none() {
             r.warnings
@@ -402,9 +503,8 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     chain_refs.push(format!("rotation:{}", shifts[0].0));
     chain_refs.push(shifts[0].1.person.key());
     r.view.fields.push(("Chain".into(), chain_refs.join(" → ")));
-    r.view
-        .context
-        .push(format!("Rotation from {}", ctx.rotations.source));
+    r.view.context.push(format!("On call from {source}"));
+    r.warnings.extend(stale);
     r.result = json!({"oncall": list, "chain": chain_refs, "at": at.to_rfc3339()});
     r
 }
@@ -506,13 +606,17 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     for &t in &teams {
         let te = snap.entity(t);
         let mut line = label(te);
-        if let Some((_, shifts)) = oncall_for(ctx, t, ctx.now) {
-            let people: Vec<String> = shifts.iter().map(|(_, s)| person_name(ctx, s)).collect();
+        if let Some(found) = oncall_for(ctx, t, ctx.now) {
+            let people: Vec<String> = found
+                .shifts
+                .iter()
+                .map(|(_, s)| person_name(ctx, s))
+                .collect();
             line.push_str(&format!(" — on call: {}", people.join(", ")));
-            for (rot, s) in shifts {
+            for (rot, s) in found.shifts {
                 oncall_json.push(json!({
                     "team": te.key(), "user": s.person.key(), "rotation": rot,
-                    "until": s.until.to_rfc3339(), "source": ctx.rotations.source,
+                    "until": s.until.to_rfc3339(), "source": found.source,
                 }));
             }
         } else {
@@ -997,8 +1101,8 @@ pub fn home(ctx: &Context<'_>, user: Option<Id>, hint: &str) -> Reply {
     let mut degraded = Vec::new();
     for &t in &teams {
         let team = snap.entity(t);
-        if let Some((_, shifts)) = oncall_for(ctx, t, ctx.now) {
-            for (_, s) in shifts {
+        if let Some(found) = oncall_for(ctx, t, ctx.now) {
+            for (_, s) in found.shifts {
                 r.view.fields.push((
                     format!("On call for {}", team.display_name()),
                     shift_line(ctx, &s),

@@ -4,4 +4,5 @@ pub mod backstage;
 pub mod codeowners;
 pub mod github;
 pub mod local;
+pub mod pagerduty;
 pub mod rotations;
