@@ -166,9 +166,14 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 Store::connect(&config.database.url.0, config.database.max_connections).await?;
             let tty = std::io::stderr().is_terminal();
             let sources = sync::Sources::from_env(&config, &store)?;
-            let all = sync::sync_all(&config, &store, &sources, move |files, entities| {
+            let all = sync::sync_all(&config, &store, &sources, move |source, n, entities| {
                 if tty {
-                    eprint!("\r\x1b[2Ksyncing local catalog: {files} files, {entities} entities");
+                    let what = if source == "GitHub" {
+                        "repositories read"
+                    } else {
+                        "files"
+                    };
+                    eprint!("\r\x1b[2Ksyncing {source}: {n} {what}, {entities} entities");
                     let _ = std::io::stderr().flush();
                 }
             })
@@ -199,7 +204,7 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)>
     let sources = sync::Sources::from_env(config, &store)?;
     let first_start = store.last_sync("local").await?.is_none();
     let snapshot = if first_start {
-        let all = sync::sync_all(config, &store, &sources, |_, _| {}).await?;
+        let all = sync::sync_all(config, &store, &sources, |_, _, _| {}).await?;
         for l in all.lines {
             tracing::info!("first start: {l}");
         }
@@ -217,7 +222,7 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)>
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
-    match sync::sync_all(cfg, store, sources, |_, _| {}).await {
+    match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(all) => {
             bot.swap_snapshot(all.snapshot);
             // The previous snapshot is freed now; hand its memory back.

@@ -278,7 +278,7 @@ pub async fn sync_all(
     config: &Config,
     store: &Store,
     sources: &Sources,
-    progress: impl FnMut(usize, usize) + Send + 'static,
+    progress: impl FnMut(&str, usize, usize) + Send + Clone + 'static,
 ) -> Result<SyncAll> {
     let mut lines = Vec::new();
     let mut failures = Vec::new();
@@ -296,13 +296,18 @@ pub async fn sync_all(
         }
     }
     if let Some(github) = sources.github.as_ref().filter(|g| g.due()) {
-        match github.scan(&mut |_, _| {}).await {
+        let mut p = progress.clone();
+        match github
+            .scan(&mut |repos, entities| p("GitHub", repos, entities))
+            .await
+        {
             Ok(r) => lines.push(r.summary()),
             Err(e) => fail("github", e, &mut lines),
         }
     }
     if lines.is_empty() {
-        let (snapshot, local) = sync_local(config, store, progress).await?;
+        let mut p = progress;
+        let (snapshot, local) = sync_local(config, store, move |f, e| p("local", f, e)).await?;
         return Ok(SyncAll {
             snapshot,
             lines: vec![local.summary()],
@@ -311,7 +316,8 @@ pub async fn sync_all(
     }
     // One assembly for every source: the local files as just read, then the other sources'
     // rows from the store (they come after the local ones, which win a tie).
-    let local = store_local(config, store, progress).await?;
+    let mut p = progress;
+    let local = store_local(config, store, move |f, e| p("local", f, e)).await?;
     let mut prepared = local.prepared;
     let mut preparer = Preparer::default();
     store

@@ -226,7 +226,7 @@ async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
             sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
         }
         // A sync of every source assembles one snapshot with the same outcome.
-        let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _| {}).await.unwrap();
+        let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _, _| {}).await.unwrap();
         let id = all.snapshot.get("component:default/artist-lookup").unwrap();
         assert_eq!(&*all.snapshot.entity(id).origin.source, "local");
         assert!(all.snapshot.get("group:default/team-b").is_some(), "Backstage's rows are in");
@@ -250,7 +250,7 @@ async fn sync_status_says_which_source_failed_and_what_it_still_answers_from() {
         // Backstage now fails (a 500 on page 2, or a 401: this process has no BACKSTAGE_TOKEN);
         // the local files still sync.
         *fake.fail_page.lock().unwrap() = Some(2);
-        let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _| {})
+        let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _, _| {})
             .await
             .unwrap();
         assert_eq!(all.failures.len(), 1);

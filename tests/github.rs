@@ -172,7 +172,7 @@ impl Env {
             backstage_token: None,
             ..Sources::default()
         };
-        sync::sync_all(&self.cfg, &self.store, &sources, |_, _| {})
+        sync::sync_all(&self.cfg, &self.store, &sources, |_, _, _| {})
             .await
             .unwrap()
     }
@@ -250,13 +250,38 @@ async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_
             ),
             "{payments}"
         );
-        assert!(payments.contains(&format!("@ {}", &head[..7])), "{payments}");
+        assert!(
+            payments.contains(&format!(
+                "Source: catalog-info.yaml:1 in acme/payments @ {} (GitHub) · synced",
+                &head[..7]
+            )),
+            "{payments}"
+        );
         // docs/CODEOWNERS names @acme/payments-core: the Group annotated with that slug, the owner.
         let ledger = ask(&c, "who owns ledger");
         assert!(!ledger.contains("disagree"), "{ledger}");
         // CODEOWNERS at the root names team-b and @jdoe: team-b owns cart, so they agree.
         let cart = ask(&c, "who owns cart");
         assert!(!cart.contains("disagree"), "{cart}");
+        // `conflicts` lists the disagreement, for the owner and for the claimed team alike.
+        for q in ["conflicts", "conflicts team-a", "conflicts team-b"] {
+            let r = c.say(q);
+            let refs: Vec<&str> = r.result["conflicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["ref"].as_str().unwrap())
+                .collect();
+            assert_eq!(refs, ["component:default/payments-service"], "{q}");
+            assert_eq!(
+                r.result["conflicts"][0]["claims"][0]["refs"][0],
+                "group:default/team-b"
+            );
+            assert!(render::text(&r).contains("CODEOWNERS (acme/payments/.github/CODEOWNERS:3) says @acme/team-b"));
+        }
+        // @jdoe is named only beside team-b, which agrees with the owner: nothing involves jdoe.
+        let r = c.say("conflicts jdoe");
+        assert!(r.result["conflicts"].as_array().unwrap().is_empty(), "{}", r.result);
         env.store.close().await;
     })
     .await;
@@ -427,6 +452,15 @@ async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
         assert_eq!(env.store.count_entities("github").await.unwrap(), before);
         let c = convo(all.snapshot);
         assert!(ask(&c, "who owns ledger").contains("owned by team-a"));
+
+        // Budget back; a secondary rate limit (403 with Retry-After) is waited out.
+        env.fake.set_remaining(5000);
+        env.fake
+            .fail("/repos/acme/ledger/git/trees", 403, 1, Some(1));
+        let all = env.sync().await;
+        assert!(all.failures.is_empty(), "{:?}", all.failures);
+        let c = convo(all.snapshot);
+        assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
         env.store.close().await;
     })
     .await;
@@ -656,11 +690,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             let (status, body) = hook.send("repository", &p).await;
             assert_eq!(status, 200, "{body}");
             let info = answer(&bot, "info ledger");
-            assert!(
-                info.contains("acme/ledger-v2/catalog-info.yaml"),
-                "{}: {info}",
-                db.name
-            );
+            assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
             assert!(
                 !info.contains("orphaned") && !info.contains("defined again"),
                 "{info}"
@@ -689,6 +719,63 @@ async fn renamed_and_deleted_repositories_are_followed() {
             assert!(answer(&bot, "info cart").contains("orphaned"));
             env.store.close().await;
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        let key = std::fs::read_to_string(common::fixture("github-app-test-key.pem")).unwrap();
+        let app = GitHub::new(
+            &env.cfg.catalog.github,
+            Auth::App {
+                app_id: 1,
+                installation_id: 42,
+                private_key_pem: key,
+            },
+            env.store.clone(),
+            env.cfg.catalog.limits(),
+        )
+        .unwrap();
+        let all = env.sync_with(Arc::new(app)).await;
+        assert!(all.failures.is_empty(), "{:?}", all.failures);
+        let calls = env.fake.calls();
+        // First the app (a signed JWT) asks for the installation's token; then that token reads.
+        assert_eq!(calls[0].path, "/app/installations/42/access_tokens");
+        let jwt = calls[0]
+            .auth
+            .as_deref()
+            .unwrap()
+            .strip_prefix("Bearer ")
+            .unwrap();
+        assert_eq!(jwt.split('.').count(), 3, "a JWT: {jwt}");
+        assert!(
+            calls[1..]
+                .iter()
+                .all(|c| c.auth.as_deref() == Some("Bearer ghs_fake_installation_token"))
+        );
+
+        env.fake.clear_calls();
+        let token = GitHub::new(
+            &env.cfg.catalog.github,
+            Auth::Token("ghp_example".into()),
+            env.store.clone(),
+            env.cfg.catalog.limits(),
+        )
+        .unwrap();
+        env.sync_with(Arc::new(token)).await;
+        let calls = env.fake.calls();
+        assert!(!calls.is_empty());
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.auth.as_deref() == Some("Bearer ghp_example")),
+            "{calls:?}"
+        );
+        env.store.close().await;
     })
     .await;
 }

@@ -276,6 +276,14 @@ async fn the_service_team_in_pagerduty_is_a_claim_shown_when_it_disagrees() {
             owner.contains("PagerDuty (service:PSVC1) says team Engineering (not in the catalog)"),
             "{owner}"
         );
+        let conflicts = s.ask("conflicts payments-team");
+        assert!(
+            conflicts.contains("component:default/payments-service")
+                && conflicts.contains("PagerDuty (service:PSVC1) says team Engineering"),
+            "{conflicts}"
+        );
+        // ledger has no PagerDuty service: nothing to disagree about.
+        assert!(!conflicts.contains("ledger"), "{conflicts}");
     })
     .await;
 }

@@ -113,18 +113,33 @@ fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
         ));
     }
     r.provenance.insert(0, note_for("entity", e));
-    r.view.context.push(format!(
-        "Source: {} {}:{}{} · read {}",
-        e.origin.source,
-        e.origin.location,
-        e.origin.line,
-        e.origin
-            .commit
-            .as_deref()
-            .map(|c| format!(" @ {}", &c[..c.len().min(7)]))
-            .unwrap_or_default(),
-        ago(e.origin.fetched_at, ctx.now)
-    ));
+    let o = &e.origin;
+    let commit = o
+        .commit
+        .as_deref()
+        .map(|c| format!(" @ {}", &c[..c.len().min(7)]))
+        .unwrap_or_default();
+    // GitHub locations are `owner/repo/path`: say which repository, as people name it.
+    let repo_path = (&*o.source == "github")
+        .then(|| o.location.splitn(3, '/').collect::<Vec<_>>())
+        .filter(|parts| parts.len() == 3);
+    r.view.context.push(match repo_path {
+        Some(p) => format!(
+            "Source: {}:{} in {}/{}{commit} (GitHub) · synced {}",
+            p[2],
+            o.line,
+            p[0],
+            p[1],
+            ago(o.fetched_at, ctx.now)
+        ),
+        None => format!(
+            "Source: {} {}:{}{commit} · read {}",
+            o.source,
+            o.location,
+            o.line,
+            ago(o.fetched_at, ctx.now)
+        ),
+    });
 }
 
 fn note_for(fact: &str, e: &Entity) -> ProvenanceNote {
@@ -204,51 +219,11 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             ))
         })
         .collect();
-    // Claims of other sources (CODEOWNERS, PagerDuty) that name none of the owners.
-    for c in e.claims.iter() {
-        let named: Vec<(String, Option<Id>)> = c
-            .owners
-            .iter()
-            .map(|o| (o.clone(), snap.claimant(o)))
-            .collect();
-        if named
-            .iter()
-            .any(|(_, id)| id.is_some_and(|id| found.contains(&id)))
-        {
-            continue;
-        }
-        let who: Vec<String> = named
-            .iter()
-            .map(|(o, id)| match id {
-                Some(id) => format!("{o} ({})", snap.entity(*id).key()),
-                None => format!("{o} (not in the catalog)"),
-            })
-            .collect();
-        disagreeing.push((who.join(", "), c.describe()));
-    }
-    // PagerDuty's teams for the entity's service (precedence 3).
-    let pd_teams = pagerduty::target_of(e)
-        .filter(|t| t.starts_with("service:"))
-        .and_then(|t| Some((ctx.rosters.get(&t)?.roster.as_ref()?.teams.clone(), t)));
-    if let Some((teams, target)) = pd_teams.filter(|(t, _)| !t.is_empty()) {
-        let named: Vec<(String, Option<Id>)> = teams
-            .iter()
-            .map(|t| (t.clone(), snap.claimant(t)))
-            .collect();
-        if !named
-            .iter()
-            .any(|(_, id)| id.is_some_and(|id| found.contains(&id)))
-        {
-            let who: Vec<String> = named
-                .iter()
-                .map(|(t, id)| match id {
-                    Some(id) => format!("team {t} ({})", snap.entity(*id).key()),
-                    None => format!("team {t} (not in the catalog)"),
-                })
-                .collect();
-            disagreeing.push((who.join(", "), format!("PagerDuty ({target})")));
-        }
-    }
+    disagreeing.extend(
+        claim_disagreements(ctx, id, &found)
+            .into_iter()
+            .map(|d| (d.who, d.source)),
+    );
     r.view.headline = match (found.first(), missing.first()) {
         (Some(&o), _) => format!("{} is owned by {}", e.name, snap.entity(o).display_name()),
         (None, Some(m)) => format!("{} is owned by {m}", e.name),
@@ -307,6 +282,69 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         .collect();
     r.result = json!({"owners": owners, "conflicts": conflicts});
     r
+}
+
+/// Another source's claim on an entity's ownership that names none of its owners.
+struct Disagreement {
+    /// The claimed owners as written, each with the catalog entity it stands for.
+    who: String,
+    /// Where the claim comes from: `CODEOWNERS (acme/payments/.github/CODEOWNERS:3)`.
+    source: String,
+    /// The catalog entities the claim names.
+    claimants: Vec<Id>,
+}
+
+/// The claims of other sources (CODEOWNERS, PagerDuty's service teams) that name none of
+/// `owners`. `spec.owner` outranks them; they are shown, not applied.
+fn claim_disagreements(ctx: &Context<'_>, id: Id, owners: &[Id]) -> Vec<Disagreement> {
+    let snap = ctx.snap;
+    let e = snap.entity(id);
+    let (found, missing) = snap.owners(id);
+    if found.is_empty() && missing.is_empty() {
+        // Nothing to disagree with: a Location, a Group, a User, an entity without spec.owner.
+        return Vec::new();
+    }
+    let mut claims: Vec<(Vec<String>, String)> = e
+        .claims
+        .iter()
+        .map(|c| (c.owners.clone(), c.describe()))
+        .collect();
+    let pd_teams = pagerduty::target_of(e)
+        .filter(|t| t.starts_with("service:"))
+        .and_then(|t| Some((ctx.rosters.get(&t)?.roster.as_ref()?.teams.clone(), t)));
+    if let Some((teams, target)) = pd_teams.filter(|(t, _)| !t.is_empty()) {
+        claims.push((teams, format!("PagerDuty ({target})")));
+    }
+    let pagerduty = |source: &str| source.starts_with("PagerDuty");
+    claims
+        .into_iter()
+        .filter_map(|(named, source)| {
+            let ids: Vec<Option<Id>> = named.iter().map(|o| snap.claimant(o)).collect();
+            if ids.iter().flatten().any(|i| owners.contains(i)) {
+                return None;
+            }
+            let who: Vec<String> = named
+                .iter()
+                .zip(&ids)
+                .map(|(o, i)| {
+                    let o = if pagerduty(&source) {
+                        format!("team {o}")
+                    } else {
+                        o.clone()
+                    };
+                    match i {
+                        Some(i) => format!("{o} ({})", snap.entity(*i).key()),
+                        None => format!("{o} (not in the catalog)"),
+                    }
+                })
+                .collect();
+            Some(Disagreement {
+                who: who.join(", "),
+                source,
+                claimants: ids.into_iter().flatten().collect(),
+            })
+        })
+        .collect()
 }
 
 /// Who is on call for an entity, and how that was found.
@@ -879,25 +917,32 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
         }
     };
     let team_key = team.map(|t| snap.entity(t).key());
-    let mut keys: Vec<&str> = snap.conflicts.iter().map(|c| c.key.as_str()).collect();
+    let mut keys: Vec<String> = snap.conflicts.iter().map(|c| c.key.clone()).collect();
+    // Entities another source claims for someone else (CODEOWNERS, PagerDuty).
+    keys.extend(
+        snap.entities()
+            .filter(|(_, e)| !e.claims.is_empty() || pagerduty::target_of(e).is_some())
+            .filter(|(id, _)| !claim_disagreements(ctx, *id, &snap.owners(*id).0).is_empty())
+            .map(|(_, e)| e.key()),
+    );
     keys.sort_unstable();
     keys.dedup();
     let mut lines = Vec::new();
     let mut out = Vec::new();
-    for key in keys {
+    for key in &keys {
         let Some(id) = snap.get(key) else { continue };
-        let owners: Vec<String> = snap
-            .owners(id)
-            .0
-            .iter()
-            .map(|&o| snap.entity(o).key())
-            .collect();
+        let owner_ids = snap.owners(id).0;
+        let owners: Vec<String> = owner_ids.iter().map(|&o| snap.entity(o).key()).collect();
         let others: Vec<_> = snap.conflicts_for(key).collect();
+        let claims = claim_disagreements(ctx, id, &owner_ids);
         if let Some(t) = &team_key {
             let involved = owners.contains(t)
                 || others
                     .iter()
-                    .any(|c| c.ignored_owner.as_deref() == Some(t.as_str()));
+                    .any(|c| c.ignored_owner.as_deref() == Some(t.as_str()))
+                || claims
+                    .iter()
+                    .any(|d| team.is_some_and(|t| d.claimants.contains(&t)));
             if !involved {
                 continue;
             }
@@ -919,6 +964,9 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
                 c.ignored_owner.as_deref().unwrap_or("none")
             ));
         }
+        for d in &claims {
+            line.push_str(&format!("; {} says {}", d.source, d.who));
+        }
         lines.push(line);
         out.push(json!({
             "ref": key,
@@ -927,6 +975,10 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
                 "source": c.ignored.source, "location": c.ignored.location,
                 "line": c.ignored.line, "owner": c.ignored_owner,
             })).collect::<Vec<_>>(),
+            "claims": claims.iter().map(|d| json!({
+                "source": d.source, "owners": d.who,
+                "refs": d.claimants.iter().map(|&c| snap.entity(c).key()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
         }));
     }
     let scope = team_key
@@ -934,17 +986,22 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
         .map(|t| format!(" involving {t}"))
         .unwrap_or_default();
     r.view.headline = match out.len() {
-        0 => format!("No entity is defined more than once{scope}"),
+        0 => format!(
+            "No entity is defined more than once{scope}, and no other source claims one for \
+             another owner"
+        ),
         n => format!(
-            "{n} {} defined more than once{scope}",
+            "{n} {} defined more than once or claimed by another source for another owner{scope}",
             plural(n, "entity is", "entities are")
         ),
     };
     if !lines.is_empty() {
         r.view.sections.push(Section::new("", lines, LIST_LIMIT));
-        r.view
-            .context
-            .push("The first definition counts; fix or remove the others in their files.".into());
+        r.view.context.push(
+            "The first definition counts, and spec.owner outranks CODEOWNERS and PagerDuty; \
+                 fix the others at their source."
+                .into(),
+        );
     }
     r.entity = team_key;
     r.result = json!({"conflicts": out});

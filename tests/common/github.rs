@@ -22,6 +22,8 @@ use serde_json::{Value, json};
 pub struct Call {
     pub path: String,
     pub status: u16,
+    /// The Authorization header sent, if any.
+    pub auth: Option<String>,
 }
 
 struct Repo {
@@ -105,7 +107,10 @@ impl FakeGitHub {
 
     fn commit(inner: &mut Inner, files: BTreeMap<String, String>) -> String {
         inner.clock += 1;
-        let sha = format!("{:040x}", inner.clock as u128 * 0x9e37_79b9_7f4a_7c15);
+        let sha: String = (0..3)
+            .map(|i| digest(&format!("commit {} {i}", inner.clock)))
+            .collect::<String>()[..40]
+            .to_string();
         for content in files.values() {
             inner.blobs.insert(blob_sha(content), content.clone());
         }
@@ -218,7 +223,10 @@ impl FakeGitHub {
 }
 
 pub fn blob_sha(content: &str) -> String {
-    format!("{:0>40}", digest(content))
+    (0..3)
+        .map(|i| digest(&format!("blob {i} {content}")))
+        .collect::<String>()[..40]
+        .to_string()
 }
 
 fn repo_json(template: &Value, r: &Repo) -> Value {
@@ -243,11 +251,14 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let if_none_match = req
-        .headers()
-        .get("if-none-match")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |k: &str| {
+        req.headers()
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let if_none_match = header("if-none-match");
+    let auth = header("authorization");
     let mut inner = inner.lock().unwrap();
     let (status, body, etag, link, retry_after) = answer(&mut inner, &path_q);
     let (status, body) = match (&etag, &if_none_match) {
@@ -261,6 +272,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
     inner.calls.push(Call {
         path: path_q,
         status,
+        auth,
     });
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static("application/json"));
@@ -336,6 +348,17 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
             .position(|x| x.org.eq_ignore_ascii_case(o) && x.name.eq_ignore_ascii_case(r))
     };
     match seg.as_slice() {
+        // A GitHub App's installation token, as GitHub mints it (POST).
+        ["app", "installations", _id, "access_tokens"] => {
+            let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+            let body = json!({
+                "token": "ghs_fake_installation_token",
+                "expires_at": expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "permissions": {"contents": "read", "metadata": "read"},
+                "repository_selection": "all",
+            });
+            (201, body.to_string(), None, None, None)
+        }
         ["orgs", org, "repos"] => {
             let per_page: usize = param("per_page").and_then(|p| p.parse().ok()).unwrap_or(30);
             let page: usize = param("page").and_then(|p| p.parse().ok()).unwrap_or(1);
