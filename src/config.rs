@@ -160,8 +160,6 @@ pub struct GithubCatalog {
     pub interval_secs: u64,
     /// Seconds an entity that a complete scan no longer sees stays, labelled orphaned.
     pub orphan_grace_secs: u64,
-    /// Repositories read at once.
-    pub concurrency: usize,
     /// Retries of a request refused for rate (429, secondary limits) or failed (5xx, timeout).
     pub max_retries: u32,
     /// Longest wait for a rate limit to reset before the scan gives up (and keeps everything).
@@ -187,7 +185,6 @@ impl Default for GithubCatalog {
             include_archived: false,
             interval_secs: 3600,
             orphan_grace_secs: 7 * 24 * 3600,
-            concurrency: 4,
             max_retries: 3,
             max_wait_secs: 900,
             reserve: 100,

@@ -288,20 +288,26 @@ async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_
 }
 
 #[tokio::test]
-async fn an_unchanged_rescan_costs_only_conditional_listings_and_a_push_elsewhere_one_304() {
+async fn a_scan_costs_a_listing_and_one_query_and_an_unchanged_rescan_only_a_304() {
     common::within(async {
         let db = common::databases().await.remove(0);
         let env = setup(&db.url).await;
         env.sync().await;
-        let first = env.fake.calls();
-        // One listing page; per repository with a catalog: commit, tree, files (and CODEOWNERS).
+        // One listing page, one GraphQL query for every repository's head commit, catalog files
+        // and CODEOWNERS; only checkout's Location costs more: its tree and its two targets.
+        let checkout = env.fake.head("acme/checkout");
+        let first: Vec<String> = env.fake.calls().into_iter().map(|c| c.path).collect();
+        assert_eq!(first.len(), 5, "{first:?}");
+        assert_eq!(first[0], "/orgs/acme/repos?per_page=100&page=1");
+        assert_eq!(first[1], "/graphql");
         assert_eq!(
-            first.iter().filter(|c| c.path.contains("/repos?")).count(),
-            1
+            first[2],
+            format!("/repos/acme/checkout/git/trees/{checkout}?recursive=1")
         );
         assert!(
-            first.iter().all(|c| !c.path.contains("old-monolith")),
-            "archived: never read"
+            first[3..]
+                .iter()
+                .all(|p| p.starts_with("/repos/acme/checkout/git/blobs/"))
         );
         env.fake.clear_calls();
 
@@ -315,7 +321,8 @@ async fn an_unchanged_rescan_costs_only_conditional_listings_and_a_push_elsewher
                 .is_some()
         );
 
-        // A push to another branch moves pushed_at: one conditional commit request, a 304.
+        // A push to another branch moves pushed_at: the listing and one query find the
+        // default branch where it was, and nothing is stored again.
         env.fake.push_elsewhere("acme/payments");
         env.fake.clear_calls();
         env.sync().await;
@@ -329,7 +336,7 @@ async fn an_unchanged_rescan_costs_only_conditional_listings_and_a_push_elsewher
             calls,
             [
                 ("/orgs/acme/repos?per_page=100&page=1".to_string(), 200),
-                ("/repos/acme/payments/commits/main".to_string(), 304),
+                ("/graphql".to_string(), 200),
             ]
         );
         env.store.close().await;
@@ -455,10 +462,21 @@ async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
 
         // Budget back; a secondary rate limit (403 with Retry-After) is waited out.
         env.fake.set_remaining(5000);
-        env.fake
-            .fail("/repos/acme/ledger/git/trees", 403, 1, Some(1));
+        env.fake.fail("/graphql", 403, 1, Some(1));
         let all = env.sync().await;
         assert!(all.failures.is_empty(), "{:?}", all.failures);
+        let statuses: Vec<u16> = env
+            .fake
+            .calls()
+            .iter()
+            .filter(|c| c.path == "/graphql")
+            .map(|c| c.status)
+            .collect();
+        assert_eq!(
+            statuses[statuses.len() - 2..],
+            [403, 200],
+            "refused, then retried"
+        );
         let c = convo(all.snapshot);
         assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
         env.store.close().await;
@@ -755,7 +773,8 @@ async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given()
         assert!(
             calls[1..]
                 .iter()
-                .all(|c| c.auth.as_deref() == Some("Bearer ghs_fake_installation_token"))
+                .all(|c| c.auth.as_deref() == Some("Bearer ghs_fake_installation_token")),
+            "{calls:?}"
         );
 
         env.fake.clear_calls();

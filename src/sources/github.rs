@@ -2,10 +2,11 @@
 //! organisations, read through octocrab as a GitHub App installation or with a token.
 //!
 //! Frugal with the rate budget: the repository listing is read with conditional requests (an
-//! unchanged page is a 304, which GitHub does not count), a repository whose `pushed_at` has
-//! not moved is not read again, a push elsewhere than the default branch costs one 304, and a
-//! changed repository costs its commit, its tree and the files it holds. The rate-limit headers
-//! are read on every response: the scan slows down before the limit, and waits out 429s and
+//! unchanged page is a 304, which GitHub does not count), and a repository whose `pushed_at`
+//! has not moved is not read again. Repositories that did change are read 50 at a time with one
+//! GraphQL query each: default-branch head commit, catalog files and CODEOWNERS together. Only a
+//! Location entity costs REST requests (the tree, then its targets). The rate-limit headers are
+//! read on every response: the scan slows down before the limit, and waits out 429s and
 //! secondary limits (`Retry-After`).
 //!
 //! A failure in the middle of a scan never deletes anything: repositories already read are
@@ -20,7 +21,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use chrono::Utc;
-use futures_util::StreamExt;
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
@@ -146,6 +146,9 @@ struct Rate {
 
 pub struct GitHub {
     crab: Octocrab,
+    /// The same credentials at the GraphQL endpoint's base, where it differs from the REST
+    /// API's (GitHub Enterprise Server).
+    graphql: Option<Octocrab>,
     store: Store,
     config: GithubCatalog,
     limits: ParseLimits,
@@ -153,6 +156,23 @@ pub struct GitHub {
     rate: Mutex<Rate>,
     /// When the last full scan started.
     last_scan: Mutex<Option<Instant>>,
+}
+
+/// Repositories per GraphQL query (GitHub allows 100 nodes per connection; 50 repositories with
+/// five files each keeps a query small and cheap).
+const GRAPHQL_BATCH: usize = 50;
+
+/// A file GraphQL found: its text, or the blob to fetch when GraphQL gave none (binary, or
+/// truncated because large).
+enum Body {
+    Text(String),
+    Blob(String),
+}
+
+/// A repository's default-branch head, with the catalog files and CODEOWNERS it holds.
+struct Head {
+    commit: String,
+    files: Vec<(String, Body)>,
 }
 
 /// A repository read in full at one commit.
@@ -192,29 +212,40 @@ impl GitHub {
         limits: ParseLimits,
     ) -> Result<GitHub> {
         let timeout = Some(Duration::from_secs(config.timeout_secs.max(1)));
-        let builder = Octocrab::builder()
-            .base_uri(config.api_url.as_str())
-            .with_context(|| format!("catalog.github.api_url {:?}", config.api_url))?
-            .set_connect_timeout(timeout)
-            .set_read_timeout(timeout);
-        let crab = match auth {
-            Auth::Token(t) => builder.personal_token(t).build()?,
-            Auth::App {
-                app_id,
-                installation_id,
-                private_key_pem,
-            } => {
-                let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-                    .context("GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form")?;
-                builder
-                    .app(app_id.into(), key)
-                    .build()?
-                    .installation(installation_id.into())?
-            }
-            Auth::None => builder.build()?,
+        let client = |base: &str| -> Result<Octocrab> {
+            let builder = Octocrab::builder()
+                .base_uri(base)
+                .with_context(|| format!("catalog.github.api_url {:?}", config.api_url))?
+                .set_connect_timeout(timeout)
+                .set_read_timeout(timeout);
+            Ok(match &auth {
+                Auth::Token(t) => builder.personal_token(t.clone()).build()?,
+                Auth::App {
+                    app_id,
+                    installation_id,
+                    private_key_pem,
+                } => {
+                    let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
+                        .context("GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form")?;
+                    builder
+                        .app((*app_id).into(), key)
+                        .build()?
+                        .installation((*installation_id).into())?
+                }
+                Auth::None => builder.build()?,
+            })
+        };
+        let crab = client(&config.api_url)?;
+        let gql_base = graphql_base(&config.api_url);
+        // One client where the endpoints share a base, so an installation token is minted once.
+        let graphql = if gql_base == config.api_url.trim_end_matches('/') {
+            None
+        } else {
+            Some(client(&gql_base)?)
         };
         Ok(GitHub {
             crab,
+            graphql,
             store,
             config: config.clone(),
             limits,
@@ -280,6 +311,16 @@ impl GitHub {
     /// that response again. Retries rate refusals and server errors within the configured
     /// bounds; any other failure is an error.
     async fn get(&self, path: &str, conditional: bool) -> Result<Fetched> {
+        self.send(path, None, conditional).await
+    }
+
+    /// GET `path`, or POST `body` to it. See `get`.
+    async fn send(
+        &self,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        conditional: bool,
+    ) -> Result<Fetched> {
         let cached = if conditional {
             self.store.cached_response(path).await?
         } else {
@@ -304,7 +345,16 @@ impl GitHub {
                 headers.insert(http::header::IF_NONE_MATCH, v);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = self.crab._get_with_headers(path, Some(headers)).await;
+            let sent = match body {
+                Some(b) => {
+                    self.graphql
+                        .as_ref()
+                        .unwrap_or(&self.crab)
+                        ._post(path, Some(b))
+                        .await
+                }
+                None => self.crab._get_with_headers(path, Some(headers)).await,
+            };
             let resp = match sent {
                 Ok(r) => r,
                 Err(e) if attempt < self.config.max_retries => {
@@ -440,14 +490,98 @@ impl GitHub {
         self.get_json(&format!("/repos/{full_name}"), false).await
     }
 
-    /// The default branch's head commit, with a conditional request.
-    async fn head(&self, repo: &Repo) -> Result<Option<String>> {
-        #[derive(Deserialize)]
-        struct Commit {
-            sha: String,
+    /// The default branch's head commit and the text of the catalog files and CODEOWNERS of
+    /// each repository, in one GraphQL query per `GRAPHQL_BATCH` repositories. A repository
+    /// that is empty or gone maps to None.
+    async fn heads(&self, repos: &[Repo]) -> Result<HashMap<String, Option<Head>>> {
+        let paths: Vec<&str> = self
+            .config
+            .paths
+            .iter()
+            .map(String::as_str)
+            .chain(codeowners::LOCATIONS.iter().copied())
+            .collect();
+        let mut out = HashMap::new();
+        for batch in repos.chunks(GRAPHQL_BATCH) {
+            let mut query = String::from("query {");
+            for (i, r) in batch.iter().enumerate() {
+                let (owner, name) = r.full_name.split_once('/').unwrap_or(("", &r.full_name));
+                query.push_str(&format!(
+                    " r{i}: repository(owner: {}, name: {}) {{ ...Files }}",
+                    serde_json::Value::from(owner),
+                    serde_json::Value::from(name)
+                ));
+            }
+            query.push_str(" } fragment Files on Repository { defaultBranchRef { target { oid } }");
+            for (i, p) in paths.iter().enumerate() {
+                query.push_str(&format!(
+                    " f{i}: object(expression: {}) {{ ...Text }}",
+                    serde_json::Value::from(format!("HEAD:{p}"))
+                ));
+            }
+            query.push_str(" } fragment Text on Blob { oid text isTruncated }");
+            let body = serde_json::json!({ "query": query });
+            let answer = match self.send("/graphql", Some(&body), false).await? {
+                Fetched::Body(b, _) => b,
+                Fetched::NotFound => bail!("GitHub has no GraphQL API at {}", self.config.api_url),
+            };
+            let v: serde_json::Value =
+                serde_json::from_str(&answer).context("GitHub's GraphQL answer is not JSON")?;
+            if let Some(errors) = v.get("errors").and_then(|e| e.as_array()) {
+                // A repository that is gone is NOT_FOUND with a null entry; anything else
+                // (rate limits, bad credentials) fails the batch.
+                if let Some(e) = errors
+                    .iter()
+                    .find(|e| e.get("type").and_then(|t| t.as_str()) != Some("NOT_FOUND"))
+                {
+                    let what = e.get("type").and_then(|t| t.as_str()).unwrap_or("ERROR");
+                    let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+                    let kind = if what.contains("RATE_LIMITED") {
+                        "rate limited"
+                    } else {
+                        "GraphQL error"
+                    };
+                    bail!("GitHub {kind} ({what}): {msg}");
+                }
+            }
+            for (i, r) in batch.iter().enumerate() {
+                let node = v.pointer(&format!("/data/r{i}")).filter(|n| !n.is_null());
+                let head = node.and_then(|n| {
+                    let commit = n
+                        .pointer("/defaultBranchRef/target/oid")?
+                        .as_str()?
+                        .to_string();
+                    let mut files = Vec::new();
+                    for (j, p) in paths.iter().enumerate() {
+                        let Some(blob) = n.get(format!("f{j}")).filter(|b| b.is_object()) else {
+                            continue;
+                        };
+                        let text = blob.get("text").and_then(|t| t.as_str()).filter(|_| {
+                            blob.get("isTruncated") != Some(&serde_json::Value::Bool(true))
+                        });
+                        let oid = blob.get("oid").and_then(|o| o.as_str()).unwrap_or("");
+                        files.push((
+                            p.to_string(),
+                            match text {
+                                Some(t) => Body::Text(t.to_string()),
+                                None => Body::Blob(oid.to_string()),
+                            },
+                        ));
+                    }
+                    Some(Head { commit, files })
+                });
+                out.insert(r.full_name.to_lowercase(), head);
+            }
         }
-        let path = format!("/repos/{}/commits/{}", repo.full_name, repo.branch());
-        Ok(self.get_json::<Commit>(&path, true).await?.map(|c| c.sha))
+        Ok(out)
+    }
+
+    /// The bytes of a file that GraphQL found: its text, or (truncated or binary) its blob.
+    async fn body(&self, full_name: &str, body: &Body) -> Result<Vec<u8>> {
+        match body {
+            Body::Text(t) => Ok(t.clone().into_bytes()),
+            Body::Blob(oid) => self.blob(full_name, oid).await,
+        }
     }
 
     async fn blob(&self, full_name: &str, sha: &str) -> Result<Vec<u8>> {
@@ -464,37 +598,18 @@ impl GitHub {
             .with_context(|| format!("blob {sha} of {full_name} is not valid base64"))
     }
 
-    /// Reads a repository at `commit`: its catalog files, the Location targets inside it,
-    /// and the CODEOWNERS claim on each catalog file.
-    async fn read_repo(&self, repo: &Repo, commit: &str, now: i64) -> Result<RepoRead> {
+    /// Reads a repository at its head: its catalog files, the Location targets inside it, and
+    /// the CODEOWNERS claim on each catalog file. Only Location targets cost requests (the
+    /// tree, once, and their files); the rest came with `head`.
+    async fn read_repo(&self, repo: &Repo, head: &Head, now: i64) -> Result<RepoRead> {
         let full = &repo.full_name;
-        let tree: Tree = self
-            .get_json(
-                &format!("/repos/{full}/git/trees/{commit}?recursive=1"),
-                false,
-            )
-            .await?
-            .ok_or_else(|| anyhow!("the tree of {full} at {commit} is gone"))?;
+        let commit = head.commit.as_str();
         let mut problems = Vec::new();
-        if tree.truncated {
-            problems.push(Problem {
-                location: format!("{full}/"),
-                line: 0,
-                message: "GitHub truncated this repository's tree; files deep in it may be \
-                          missing"
-                    .into(),
-            });
-        }
-        let blobs: HashMap<&str, &str> = tree
-            .tree
-            .iter()
-            .filter(|e| e.kind == "blob")
-            .map(|e| (e.path.as_str(), e.sha.as_str()))
-            .collect();
-        let owners = match codeowners::locate(blobs.keys().copied()) {
+        let found: HashMap<&str, &Body> = head.files.iter().map(|(p, b)| (p.as_str(), b)).collect();
+        let owners = match codeowners::locate(found.keys().copied()) {
             Some(path) => {
                 let text =
-                    String::from_utf8_lossy(&self.blob(full, blobs[path]).await?).into_owned();
+                    String::from_utf8_lossy(&self.body(full, found[path]).await?).into_owned();
                 let parsed = CodeOwners::parse(&text);
                 for (line, why) in &parsed.problems {
                     problems.push(Problem {
@@ -511,17 +626,25 @@ impl GitHub {
             .config
             .paths
             .iter()
-            .filter(|p| blobs.contains_key(p.as_str()))
+            .filter(|p| found.contains_key(p.as_str()))
             .cloned()
             .collect();
         let mut seen: HashSet<String> = queue.iter().cloned().collect();
+        // The repository's files by path, fetched the first time a Location needs them.
+        let mut tree: Option<HashMap<String, String>> = None;
         let mut files = Vec::new();
         let mut i = 0;
         while i < queue.len() {
             let path = queue[i].clone();
             i += 1;
             let location = format!("{full}/{path}");
-            let bytes = self.blob(full, blobs[path.as_str()]).await?;
+            let bytes = match found.get(path.as_str()) {
+                Some(b) => self.body(full, b).await?,
+                None => {
+                    let sha = &tree.as_ref().expect("targets come from the tree")[&path];
+                    self.blob(full, sha).await?
+                }
+            };
             let origin = FileOrigin {
                 source: SOURCE,
                 location: &location,
@@ -545,22 +668,56 @@ impl GitHub {
             }
             let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
             for target in std::mem::take(&mut report.targets) {
-                for found in resolve_target(dir, &target, &blobs) {
-                    if seen.insert(found.clone()) {
-                        queue.push(found);
-                    }
-                }
                 if target.contains("://") {
                     report.note(
                         &location,
                         0,
                         format!("Location target {target} is outside the repository; not read"),
                     );
+                    continue;
+                }
+                if tree.is_none() {
+                    let (t, truncated) = self.tree(full, commit).await?;
+                    if truncated {
+                        problems.push(Problem {
+                            location: format!("{full}/"),
+                            line: 0,
+                            message: "GitHub truncated this repository's tree; Location \
+                                      targets deep in it may be missing"
+                                .into(),
+                        });
+                    }
+                    tree = Some(t);
+                }
+                let blobs = tree.as_ref().expect("just read");
+                for path in resolve_target(dir, &target, blobs) {
+                    if seen.insert(path.clone()) {
+                        queue.push(path);
+                    }
                 }
             }
             files.push((location, report));
         }
         Ok(RepoRead { files, problems })
+    }
+
+    /// Every file of a repository at `commit` by path, with its blob, and whether GitHub cut
+    /// the listing short.
+    async fn tree(&self, full: &str, commit: &str) -> Result<(HashMap<String, String>, bool)> {
+        let tree: Tree = self
+            .get_json(
+                &format!("/repos/{full}/git/trees/{commit}?recursive=1"),
+                false,
+            )
+            .await?
+            .ok_or_else(|| anyhow!("the tree of {full} at {commit} is gone"))?;
+        let blobs = tree
+            .tree
+            .into_iter()
+            .filter(|e| e.kind == "blob")
+            .map(|e| (e.path, e.sha))
+            .collect();
+        Ok((blobs, tree.truncated))
     }
 
     /// Stores what a repository holds now; files it no longer has are orphaned.
@@ -589,28 +746,29 @@ impl GitHub {
         }
     }
 
-    /// Reads a repository if its default branch moved since it was last read, and stores it.
+    /// Stores a repository at `head` unless that commit is the one already read.
     /// Returns the files and entities stored, None when nothing changed.
     async fn refresh(
         &self,
         repo: &Repo,
+        head: Option<&Head>,
         known: Option<&RepoState>,
         now: i64,
     ) -> Result<Option<(usize, usize, usize)>> {
-        let Some(commit) = self.head(repo).await? else {
+        let Some(head) = head else {
             // An empty repository has no commit; it holds no catalog.
+            self.remember(repo, None, now).await?;
             return Ok(None);
         };
-        if known.and_then(|k| k.head_commit.as_deref()) == Some(commit.as_str())
-            && known.is_some_and(|k| k.full_name.eq_ignore_ascii_case(&repo.full_name))
-        {
-            self.remember(repo, Some(commit), now).await?;
+        let same_name = known.is_some_and(|k| k.full_name.eq_ignore_ascii_case(&repo.full_name));
+        if same_name && known.and_then(|k| k.head_commit.as_deref()) == Some(head.commit.as_str()) {
+            self.remember(repo, Some(head.commit.clone()), now).await?;
             return Ok(None);
         }
-        let read = self.read_repo(repo, &commit, now).await?;
+        let read = self.read_repo(repo, head, now).await?;
         let files = read.files.len();
         let (entities, quarantined) = self.store_repo(&repo.full_name, read, now).await?;
-        self.remember(repo, Some(commit), now).await?;
+        self.remember(repo, Some(head.commit.clone()), now).await?;
         Ok(Some((files, entities, quarantined)))
     }
 
@@ -671,46 +829,61 @@ impl GitHub {
                 (!unchanged).then(|| ((*r).clone(), k))
             })
             .collect();
-        let concurrency = self.config.concurrency.max(1);
-        let mut reads = futures_util::stream::iter(to_read)
-            .map(|(r, k)| async move {
-                let result = self.refresh(&r, k.as_ref(), now).await;
-                (r, k, result)
-            })
-            .buffer_unordered(concurrency);
-        let mut failures = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
         let mut done = 0;
-        while let Some((repo, known_as, result)) = reads.next().await {
-            done += 1;
-            match result {
-                Ok(Some((files, entities, quarantined))) => {
-                    report.read += 1;
-                    report.files += files;
-                    report.entities += entities;
-                    report.quarantined += quarantined;
-                }
-                Ok(None) => {}
+        for batch in to_read.chunks(GRAPHQL_BATCH) {
+            let repos: Vec<Repo> = batch.iter().map(|(r, _)| r.clone()).collect();
+            let heads = match self.heads(&repos).await {
+                Ok(h) => h,
                 Err(e) => {
-                    tracing::warn!(repo = %repo.full_name, "not read: {e:#}");
-                    failures.push(format!("{}: {e:#}", repo.full_name));
+                    failures.extend(repos.iter().map(|r| format!("{}: {e:#}", r.full_name)));
+                    if format!("{e:#}").contains("rate") {
+                        // No point spending what is left: the rest wait for the next scan.
+                        break;
+                    }
                     continue;
                 }
+            };
+            for (repo, known_as) in batch {
+                done += 1;
+                let head = heads
+                    .get(&repo.full_name.to_lowercase())
+                    .and_then(Option::as_ref);
+                match self.refresh(repo, head, known_as.as_ref(), now).await {
+                    Ok(Some((files, entities, quarantined))) => {
+                        report.read += 1;
+                        report.files += files;
+                        report.entities += entities;
+                        report.quarantined += quarantined;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(repo = %repo.full_name, "not read: {e:#}");
+                        failures.push(format!("{}: {e:#}", repo.full_name));
+                        continue;
+                    }
+                }
+                if let Some(old) = known_as
+                    .as_ref()
+                    .filter(|k| !k.full_name.eq_ignore_ascii_case(&repo.full_name))
+                {
+                    self.forget(&old.full_name).await?;
+                }
+                progress(done, report.entities);
             }
-            if let Some(old) =
-                known_as.filter(|k| !k.full_name.eq_ignore_ascii_case(&repo.full_name))
-            {
-                self.forget(&old.full_name).await?;
-            }
-            progress(done, report.entities);
         }
-        drop(reads);
         if !failures.is_empty() {
+            let shown: Vec<&str> = failures.iter().take(3).map(String::as_str).collect();
+            let more = match failures.len().saturating_sub(3) {
+                0 => String::new(),
+                n => format!("; and {n} more"),
+            };
             bail!(
                 "{} of {} repositories could not be read (they keep what they had; nothing was \
-                 orphaned): {}",
+                 orphaned): {}{more}",
                 failures.len(),
                 report.repos,
-                failures.join("; ")
+                shown.join("; ")
             );
         }
         // The scan is complete: what it no longer sees is orphaned.
@@ -772,7 +945,11 @@ impl GitHub {
             .values()
             .find(|s| s.repo_id == repo.id && !s.full_name.eq_ignore_ascii_case(&repo.full_name))
             .cloned();
-        let outcome = self.refresh(&repo, state, now).await?;
+        let heads = self.heads(std::slice::from_ref(&repo)).await?;
+        let head = heads
+            .get(&repo.full_name.to_lowercase())
+            .and_then(Option::as_ref);
+        let outcome = self.refresh(&repo, head, state, now).await?;
         if let Some(old) = stale {
             self.forget(&old.full_name).await?;
         }
@@ -805,6 +982,16 @@ impl GitHub {
     }
 }
 
+/// Where `POST /graphql` goes: beside the REST API on github.com (`https://api.github.com`),
+/// at `/api/graphql` on GitHub Enterprise Server (whose REST API is `/api/v3`).
+fn graphql_base(api_url: &str) -> String {
+    let trimmed = api_url.trim_end_matches('/');
+    match trimmed.strip_suffix("/v3") {
+        Some(api) => api.to_string(),
+        None => trimmed.to_string(),
+    }
+}
+
 /// The location prefix of a repository's files.
 fn scope(full_name: &str) -> String {
     format!("{full_name}/")
@@ -816,7 +1003,7 @@ fn backoff(attempt: u32) -> Duration {
 
 /// The repository paths a Location target names, relative to the directory of its file:
 /// a path, or a glob. Targets outside the repository (URLs, `..` above the root) give none.
-fn resolve_target(dir: &str, target: &str, blobs: &HashMap<&str, &str>) -> BTreeSet<String> {
+fn resolve_target(dir: &str, target: &str, blobs: &HashMap<String, String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if target.contains("://") {
         return out;
@@ -853,14 +1040,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn graphql_sits_beside_the_rest_api() {
+        assert_eq!(
+            graphql_base("https://api.github.com"),
+            "https://api.github.com"
+        );
+        assert_eq!(
+            graphql_base("https://ghe.example.com/api/v3/"),
+            "https://ghe.example.com/api"
+        );
+    }
+
+    #[test]
     fn targets_resolve_inside_the_repository() {
-        let blobs: HashMap<&str, &str> = [
-            ("catalog-info.yaml", "a"),
-            ("services/a/catalog-info.yaml", "b"),
-            ("services/b/catalog-info.yaml", "c"),
-            ("docs/x.yaml", "d"),
+        let blobs: HashMap<String, String> = [
+            "catalog-info.yaml",
+            "services/a/catalog-info.yaml",
+            "services/b/catalog-info.yaml",
+            "docs/x.yaml",
         ]
         .into_iter()
+        .map(|p| (p.to_string(), format!("sha-of-{p}")))
         .collect();
         let all = |d, t| resolve_target(d, t, &blobs).into_iter().collect::<Vec<_>>();
         assert_eq!(

@@ -251,16 +251,24 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let header = |k: &str| {
-        req.headers()
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
+    let (if_none_match, auth) = {
+        let header = |k: &str| {
+            req.headers()
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        (header("if-none-match"), header("authorization"))
     };
-    let if_none_match = header("if-none-match");
-    let auth = header("authorization");
+    let posted = axum::body::to_bytes(req.into_body(), 16 << 20)
+        .await
+        .unwrap_or_default();
     let mut inner = inner.lock().unwrap();
-    let (status, body, etag, link, retry_after) = answer(&mut inner, &path_q);
+    let (status, body, etag, link, retry_after) = if path_q == "/graphql" {
+        graphql(&mut inner, &posted)
+    } else {
+        answer(&mut inner, &path_q)
+    };
     let (status, body) = match (&etag, &if_none_match) {
         (Some(e), Some(m)) if status == 200 && e == m => (304, String::new()),
         _ => (status, body),
@@ -302,6 +310,79 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
 
 type Answer = (u16, String, Option<String>, Option<String>, Option<u64>);
 
+/// GitHub's GraphQL API, for the query shape Switchboard sends: aliased repositories, each with
+/// its default branch's head and aliased `object(expression: "HEAD:path")` blobs.
+fn graphql(inner: &mut Inner, body: &[u8]) -> Answer {
+    if let Some(a) = injected(inner, "/graphql") {
+        return a;
+    }
+    let query = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("query")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let repo_re =
+        regex::Regex::new(r#"(r\d+): repository\(owner: "([^"]*)", name: "([^"]*)"\)"#).unwrap();
+    let file_re = regex::Regex::new(r#"(f\d+): object\(expression: "HEAD:([^"]*)"\)"#).unwrap();
+    let files: Vec<(String, String)> = file_re
+        .captures_iter(&query)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect();
+    let mut data = serde_json::Map::new();
+    let mut errors = Vec::new();
+    for c in repo_re.captures_iter(&query) {
+        let (alias, owner, name) = (&c[1], &c[2], &c[3]);
+        let repo = inner
+            .repos
+            .iter()
+            .find(|r| r.org.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name));
+        let Some(repo) = repo else {
+            data.insert(alias.to_string(), Value::Null);
+            errors.push(json!({"type": "NOT_FOUND", "path": [alias],
+                "message": format!("Could not resolve to a Repository with the name '{owner}/{name}'.")}));
+            continue;
+        };
+        let tree = &inner.commits[&repo.head];
+        let mut node = serde_json::Map::new();
+        node.insert(
+            "defaultBranchRef".into(),
+            json!({"target": {"oid": repo.head}}),
+        );
+        for (f, path) in &files {
+            let blob = tree
+                .get(path)
+                .map(|c| json!({"oid": blob_sha(c), "text": c, "isTruncated": false}));
+            node.insert(f.clone(), blob.unwrap_or(Value::Null));
+        }
+        data.insert(alias.to_string(), Value::Object(node));
+    }
+    let mut out = json!({ "data": data });
+    if !errors.is_empty() {
+        out["errors"] = json!(errors);
+    }
+    (200, out.to_string(), None, None, None)
+}
+
+/// An injected failure for `path_q`, if one is pending.
+fn injected(inner: &mut Inner, path_q: &str) -> Option<Answer> {
+    let f = inner
+        .fails
+        .iter_mut()
+        .find(|f| f.times > 0 && path_q.contains(&f.needle))?;
+    f.times -= 1;
+    let message = if f.status == 429 || f.status == 403 {
+        "API rate limit exceeded"
+    } else {
+        "Server Error"
+    };
+    Some((
+        f.status,
+        json!({"message": message}).to_string(),
+        None,
+        None,
+        f.retry_after,
+    ))
+}
+
 fn not_found() -> Answer {
     (
         404,
@@ -314,24 +395,8 @@ fn not_found() -> Answer {
 }
 
 fn answer(inner: &mut Inner, path_q: &str) -> Answer {
-    if let Some(f) = inner
-        .fails
-        .iter_mut()
-        .find(|f| f.times > 0 && path_q.contains(&f.needle))
-    {
-        f.times -= 1;
-        let message = if f.status == 429 || f.status == 403 {
-            "API rate limit exceeded"
-        } else {
-            "Server Error"
-        };
-        return (
-            f.status,
-            json!({"message": message}).to_string(),
-            None,
-            None,
-            f.retry_after,
-        );
+    if let Some(a) = injected(inner, path_q) {
+        return a;
     }
     let (path, query) = path_q.split_once('?').unwrap_or((path_q, ""));
     let param = |k: &str| {
