@@ -318,10 +318,20 @@ async fn serve(config: Config) -> Result<ExitCode> {
             if !synced {
                 resync(&bot, &store, &sources, &cfg).await;
             }
-            if cfg.catalog.local.interval_secs == 0 {
+            // The shortest configured interval; GitHub scans only when its own is due.
+            let github = sources
+                .github
+                .as_ref()
+                .map(|_| cfg.catalog.github.interval_secs);
+            let Some(secs) = [Some(cfg.catalog.local.interval_secs), github]
+                .into_iter()
+                .flatten()
+                .filter(|&s| s > 0)
+                .min()
+            else {
                 return;
-            }
-            let period = std::time::Duration::from_secs(cfg.catalog.local.interval_secs);
+            };
+            let period = std::time::Duration::from_secs(secs);
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;

@@ -798,3 +798,136 @@ async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given()
     })
     .await;
 }
+
+/// The binary as an operator runs it: `sync` scans the organisation, `serve` takes webhooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
+    common::within(async {
+        let fake = FakeGitHub::start().await;
+        populate(&fake);
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = []\n\
+                 [catalog.github]\norgs = [\"acme\"]\napi_url = \"{}\"\nmax_retries = 1\n\
+                 [http]\nlisten = \"127.0.0.1:{port}\"\n",
+                dir.path().join("sb.db").display(),
+                fake.url
+            ),
+        )
+        .unwrap();
+        let cfg = cfg.to_str().unwrap().to_string();
+        let bin = |args: &[&str], env: &[(&str, &str)]| {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+            c.args(["--config", &cfg]).args(args);
+            for k in [
+                "GITHUB_TOKEN",
+                "GITHUB_WEBHOOK_SECRET",
+                "GITHUB_APP_PRIVATE_KEY",
+                "RUST_LOG",
+            ] {
+                c.env_remove(k);
+            }
+            for (k, v) in env {
+                c.env(k, v);
+            }
+            c
+        };
+        // Without credentials the error names what to set.
+        let out = tokio::task::block_in_place(|| bin(&["sync"], &[]).output().unwrap());
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"));
+
+        let out = tokio::task::block_in_place(|| {
+            bin(&["sync"], &[("GITHUB_TOKEN", "ghp_cli")])
+                .output()
+                .unwrap()
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("scanned GitHub: 6 repositories"),
+            "{stdout}"
+        );
+        assert!(
+            fake.calls()
+                .iter()
+                .all(|c| c.auth.as_deref() == Some("Bearer ghp_cli"))
+        );
+
+        let mut serve = bin(
+            &["serve"],
+            &[
+                ("GITHUB_TOKEN", "ghp_cli"),
+                ("GITHUB_WEBHOOK_SECRET", SECRET),
+            ],
+        )
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        let hook = Hook {
+            url: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            deliveries: Default::default(),
+        };
+        let mut up = false;
+        for _ in 0..300 {
+            if hook
+                .client
+                .get(format!("{}/healthz", hook.url))
+                .send()
+                .await
+                .is_ok()
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(up, "serve never answered /healthz");
+        let after = fake.push(
+            "acme/payments",
+            &[(
+                "catalog-info.yaml",
+                Some(&component("payments-service", "team-b")),
+            )],
+        );
+        let (status, body) = hook
+            .send(
+                "push",
+                &push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]),
+            )
+            .await;
+        let (forged, _) = hook.send_raw("push", b"{}".to_vec(), "sha256=00").await;
+        let _ = serve.kill();
+        let _ = serve.wait();
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(forged, 401);
+        // What serve applied is in the store: a new process answers with the new owner and commit.
+        let out = tokio::task::block_in_place(|| {
+            bin(
+                &["ask", "who owns payments-service"],
+                &[("GITHUB_TOKEN", "ghp_cli")],
+            )
+            .output()
+            .unwrap()
+        });
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("owned by team-b"), "{stdout}");
+        assert!(stdout.contains(&after[..7]), "{stdout}");
+    })
+    .await;
+}
