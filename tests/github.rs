@@ -91,7 +91,10 @@ fn populate(fake: &FakeGitHub) {
         "ledger",
         &[
             ("catalog-info.yaml", &component("ledger", "team-a")),
-            ("docs/CODEOWNERS", "* @acme/payments-core\n"),
+            (
+                "docs/CODEOWNERS",
+                "* @acme/payments-core\n/legacy/ not-an-owner\n",
+            ),
         ],
     );
     fake.add_repo(
@@ -107,10 +110,17 @@ fn populate(fake: &FakeGitHub) {
     fake.add_repo(
         "acme",
         "broken",
-        &[(
-            "catalog-info.yaml",
-            "kind: Component\nmetadata: [unclosed\n",
-        )],
+        &[
+            (
+                "catalog-info.yaml",
+                "kind: Component\nmetadata: [unclosed\n",
+            ),
+            (
+                ".backstage/catalog-info.yaml",
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: \
+                 legacy-billing\nspec:\n  type: service\n  lifecycle: production\n",
+            ),
+        ],
     );
     fake.add_repo("acme", "docs-site", &[("README.md", "# docs")]);
     fake.add_repo(
@@ -215,11 +225,28 @@ async fn a_first_scan_reads_catalog_files_targets_and_codeowners_with_their_comm
             }
             // Archived repositories are skipped; a repository without a catalog is no problem.
             assert!(snap.get("component:default/monolith").is_none());
-            // The broken file is reported with its repository, and the scan went on.
+            // The broken file is reported with its repository, and the scan went on; the
+            // repository's other file has an entity without an owner: quarantined, with why.
             assert!(
                 snap.problems
                     .iter()
                     .any(|p| p.location == "acme/broken/catalog-info.yaml"),
+                "{:?}",
+                snap.problems
+            );
+            let legacy = snap.entity(snap.get("component:default/legacy-billing").unwrap());
+            assert!(
+                legacy.reasons.iter().any(|r| r.contains("owner")),
+                "{:?}",
+                legacy.reasons
+            );
+            // A CODEOWNERS line that cannot be read is reported with its number.
+            assert!(
+                snap.problems
+                    .iter()
+                    .any(|p| p.location == "acme/ledger/docs/CODEOWNERS"
+                        && p.line == 2
+                        && p.message.contains("CODEOWNERS line skipped")),
                 "{:?}",
                 snap.problems
             );
@@ -406,8 +433,9 @@ async fn a_429_in_the_middle_of_a_listing_deletes_nothing_and_a_complete_scan_or
                 answer.contains("orphaned: github no longer has acme/payments/catalog-info.yaml"),
                 "{answer}"
             );
-            // Teams 3, payments 1 (orphaned, kept), ledger 1, checkout 3, the 120 services.
-            assert_eq!(env.store.count_entities("github").await.unwrap(), 128);
+            // Teams 3, payments 1 (orphaned, kept), ledger 1, checkout 3, legacy-billing 1, and
+            // the 120 services.
+            assert_eq!(env.store.count_entities("github").await.unwrap(), 129);
 
             // After the grace period it is gone.
             let mut cfg = env.cfg.clone();
@@ -427,7 +455,7 @@ async fn a_429_in_the_middle_of_a_listing_deletes_nothing_and_a_complete_scan_or
                     .get("component:default/payments-service")
                     .is_none()
             );
-            assert_eq!(env.store.count_entities("github").await.unwrap(), 127);
+            assert_eq!(env.store.count_entities("github").await.unwrap(), 128);
             assert!(all.snapshot.get("component:default/svc-000").is_some());
             env.store.close().await;
         }
@@ -713,6 +741,17 @@ async fn renamed_and_deleted_repositories_are_followed() {
                 !info.contains("orphaned") && !info.contains("defined again"),
                 "{info}"
             );
+
+            // Archived (GitHub documents no example of this event; it is the renamed payload
+            // with the archived action): orphaned.
+            env.fake.archive("acme/ledger-v2");
+            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
+            p["action"] = json!("archived");
+            p["repository"]["archived"] = json!(true);
+            let (status, body) = hook.send("repository", &p).await;
+            assert_eq!(status, 200, "{body}");
+            let info = answer(&bot, "info ledger");
+            assert!(info.contains("is orphaned"), "{info}");
 
             // Deleted: orphaned, still answered, labelled.
             env.fake.delete("acme/payments");

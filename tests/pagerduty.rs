@@ -102,8 +102,15 @@ async fn api(State(f): State<Fake>, uri: Uri) -> Response {
     if path == "/oncalls" {
         let users = load("rest-get-users-list.json")["users"].clone();
         let template = load("rest-get-oncalls-list.json");
-        let wants_policy = query.contains("escalation_policy_ids%5B%5D=PT20YPA")
-            || query.contains("escalation_policy_ids[]=PT20YPA");
+        // The documented on-call entries belong to policy PT20YPA and schedule PI7DH85.
+        let wants_policy = ["escalation_policy_ids", "schedule_ids"].iter().any(|k| {
+            let id = if *k == "schedule_ids" {
+                "PI7DH85"
+            } else {
+                "PT20YPA"
+            };
+            query.contains(&format!("{k}%5B%5D={id}")) || query.contains(&format!("{k}[]={id}"))
+        });
         let oncalls: Vec<Value> = SHIFTS
             .iter()
             .filter(|_| wants_policy)
@@ -176,6 +183,25 @@ spec:
   type: service
   lifecycle: production
   owner: payments-team
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: billing-team
+  annotations:
+    pagerduty.com/schedule-id: PI7DH85
+spec:
+  type: team
+  children: []
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: invoices
+spec:
+  type: service
+  lifecycle: production
+  owner: billing-team
 "#;
 
 struct Setup {
@@ -253,6 +279,13 @@ async fn service_to_policy_to_person_now_and_later_mapped_by_email() {
             "{ledger}"
         );
         assert!(ledger.contains("escalation_policy:PT20YPA"), "{ledger}");
+        // And one annotated with a schedule.
+        let invoices = s.ask("who is on call for invoices");
+        assert!(
+            invoices.contains("Earline Greenholt is on call for invoices"),
+            "{invoices}"
+        );
+        assert!(invoices.contains("schedule:PI7DH85"), "{invoices}");
         // What PagerDuty does not cover still comes from the static rotations.
         let demo = s.ask("who is on call for artist-lookup");
         assert!(demo.contains("oncall.yaml"), "{demo}");
