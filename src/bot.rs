@@ -22,6 +22,9 @@ pub struct Bot {
     sources: ArcSwap<Vec<SourceStatus>>,
     /// PagerDuty's rosters as last fetched in the background.
     rosters: ArcSwap<Rosters>,
+    /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
+    /// swapped in the order their reads happened and none undoes a newer one.
+    rebuild: tokio::sync::Mutex<()>,
     default_depth: u32,
 }
 
@@ -32,6 +35,7 @@ impl Bot {
             rotations: ArcSwap::from_pointee(rotations),
             sources: ArcSwap::from_pointee(Vec::new()),
             rosters: ArcSwap::from_pointee(Rosters::new()),
+            rebuild: tokio::sync::Mutex::new(()),
             default_depth,
         }
     }
@@ -89,6 +93,12 @@ impl Bot {
             default_depth: self.default_depth,
         };
         ask::answers::home(&ctx, user, hint)
+    }
+
+    /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the
+    /// sources to swapping the snapshot in.
+    pub async fn rebuilding(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.rebuild.lock().await
     }
 
     /// Replaces the catalog; questions already running finish on the old one.

@@ -222,6 +222,7 @@ async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)>
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
+    let _one_at_a_time = bot.rebuilding().await;
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(all) => {
             bot.swap_snapshot(all.snapshot);

@@ -549,6 +549,19 @@ fn push_payload(full: &str, branch: &str, after: &str, paths: &[&str]) -> Value 
     p
 }
 
+/// Pushes a commit that hands payments-service to team-b; returns it and its webhook payload.
+fn hand_payments_to_team_b(fake: &FakeGitHub) -> (String, Value) {
+    let after = fake.push(
+        "acme/payments",
+        &[(
+            "catalog-info.yaml",
+            Some(&component("payments-service", "team-b")),
+        )],
+    );
+    let push = push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]);
+    (after, push)
+}
+
 struct Hook {
     url: String,
     client: reqwest::Client,
@@ -627,19 +640,8 @@ async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit
             let (bot, hook) = serve_hooks(&env).await;
             assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
 
-            let after = env.fake.push(
-                "acme/payments",
-                &[(
-                    "catalog-info.yaml",
-                    Some(&component("payments-service", "team-b")),
-                )],
-            );
-            let (status, body) = hook
-                .send(
-                    "push",
-                    &push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]),
-                )
-                .await;
+            let (after, push) = hand_payments_to_team_b(&env.fake);
+            let (status, body) = hook.send("push", &push).await;
             assert_eq!(status, 200, "{body}");
             let now = answer(&bot, "who owns payments-service");
             assert!(now.contains("owned by team-b"), "{}: {now}", db.name);
@@ -663,15 +665,8 @@ async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_
         let db = common::databases().await.remove(0);
         let env = setup(&db.url).await;
         let (bot, hook) = serve_hooks(&env).await;
-        let after = env.fake.push(
-            "acme/payments",
-            &[(
-                "catalog-info.yaml",
-                Some(&component("payments-service", "team-b")),
-            )],
-        );
+        let (after, push) = hand_payments_to_team_b(&env.fake);
         env.fake.clear_calls();
-        let push = push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]);
         let bytes = serde_json::to_vec(&push).unwrap();
 
         // Forged: signed with another secret, or not signed.
@@ -937,19 +932,8 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         assert!(up, "serve never answered /healthz");
-        let after = fake.push(
-            "acme/payments",
-            &[(
-                "catalog-info.yaml",
-                Some(&component("payments-service", "team-b")),
-            )],
-        );
-        let (status, body) = hook
-            .send(
-                "push",
-                &push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]),
-            )
-            .await;
+        let (after, push) = hand_payments_to_team_b(&fake);
+        let (status, body) = hook.send("push", &push).await;
         let (forged, _) = hook.send_raw("push", b"{}".to_vec(), "sha256=00").await;
         let _ = serve.kill();
         let _ = serve.wait();

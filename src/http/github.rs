@@ -6,7 +6,7 @@
 //! a catalog file, a YAML file (a Location target) or CODEOWNERS re-reads that repository only;
 //! repository renamed, archived, transferred, deleted and created events are followed. The
 //! change is applied before the answer when it takes under `APPLY_WAIT` (GitHub waits 10 s),
-//! else it goes on in the background. Changes are applied one at a time.
+//! else it goes on in the background. Changes are applied one at a time, between syncs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +34,6 @@ pub struct Webhooks {
     pub store: Store,
     /// GITHUB_WEBHOOK_SECRET.
     pub secret: Vec<u8>,
-    /// One change applied at a time, so snapshots are swapped in the order changes landed.
-    gate: tokio::sync::Mutex<()>,
 }
 
 impl Webhooks {
@@ -45,7 +43,6 @@ impl Webhooks {
             bot,
             store,
             secret,
-            gate: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -222,7 +219,8 @@ async fn receive(
 
 /// Applies a change: the store first, then a new snapshot from it.
 async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
-    let _one_at_a_time = hooks.gate.lock().await;
+    // One change at a time, syncs included, so snapshots are swapped in the order they landed.
+    let _one_at_a_time = hooks.bot.rebuilding().await;
     let summary = match plan {
         Plan::Refresh(full) => hooks.github.refresh_repo(&full).await?,
         Plan::Orphan(full) => {
