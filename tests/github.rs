@@ -954,3 +954,48 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failed_read_of_changed_repositories_keeps_what_they_had() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.sync().await;
+            let (after, _) = hand_payments_to_team_b(&env.fake);
+            env.fake.delete("acme/ledger");
+            // GraphQL refuses for rate (its own 200-with-errors form), then fails twice with
+            // 502s, more than the one retry allows: the changed repository keeps its last read,
+            // and the deleted one is not orphaned, since the scan did not complete.
+            for (status, times) in [(200, 1), (502, 2)] {
+                env.fake.fail("/graphql", status, times, None);
+                let all = env.sync().await;
+                assert_eq!(all.failures.len(), 1, "{}", db.name);
+                let why = &all.failures[0].1;
+                assert!(
+                    why.contains(if status == 200 {
+                        "rate limited (RATE_LIMITED)"
+                    } else {
+                        "server error (502)"
+                    }),
+                    "{why}"
+                );
+                let c = convo(all.snapshot);
+                let owner = ask(&c, "who owns payments-service");
+                assert!(owner.contains("owned by team-a"), "{owner}");
+                assert!(!ask(&c, "info ledger").contains("orphaned"));
+            }
+            // GitHub answers again: the push lands, and the deleted repository is orphaned.
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            let c = convo(all.snapshot);
+            let owner = ask(&c, "who owns payments-service");
+            assert!(
+                owner.contains("owned by team-b") && owner.contains(&after[..7]),
+                "{owner}"
+            );
+            assert!(ask(&c, "info ledger").contains("is orphaned"));
+            env.store.close().await;
+        }
+    })
+    .await;
+}

@@ -198,7 +198,8 @@ impl FakeGitHub {
         self.with_repo(full, |inner, i| inner.repos[i].head.clone())
     }
 
-    /// The next `times` requests whose path contains `needle` are answered `status`.
+    /// The next `times` requests whose path contains `needle` are answered `status`; 200 on
+    /// `/graphql` is GraphQL's RATE_LIMITED error.
     pub fn fail(&self, needle: &str, status: u16, times: u32, retry_after: Option<u64>) {
         self.inner.lock().unwrap().fails.push(Fail {
             needle: needle.into(),
@@ -369,6 +370,12 @@ fn injected(inner: &mut Inner, path_q: &str) -> Option<Answer> {
         .iter_mut()
         .find(|f| f.times > 0 && path_q.contains(&f.needle))?;
     f.times -= 1;
+    if f.status == 200 {
+        // GraphQL's own way of refusing: 200, with the limit in `errors`.
+        let body = json!({"data": null, "errors": [{"type": "RATE_LIMITED",
+            "message": "API rate limit already exceeded for installation ID 42."}]});
+        return Some((200, body.to_string(), None, None, None));
+    }
     let message = if f.status == 429 || f.status == 403 {
         "API rate limit exceeded"
     } else {
