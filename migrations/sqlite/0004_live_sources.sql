@@ -2,6 +2,12 @@
 -- of the entity's source stopped seeing it (orphaned, kept until the grace period ends).
 ALTER TABLE entities ADD COLUMN claims TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE entities ADD COLUMN orphaned_at BIGINT;
+-- The part of a source a row belongs to (a GitHub repository, `owner/repo/`; '' for sources
+-- replaced whole), so one repository is replaced without reading the others' rows.
+ALTER TABLE entities ADD COLUMN scope TEXT NOT NULL DEFAULT '';
+CREATE INDEX entities_by_scope ON entities (source, scope, location);
+-- Each source numbers its rows from its own range: its highest number is one index lookup.
+CREATE INDEX entities_by_source_seq ON entities (source, seq);
 
 -- What the last GitHub scan saw of each repository, so an unchanged one is not read again.
 CREATE TABLE github_repos (

@@ -31,7 +31,7 @@ use crate::catalog::parse::ParseLimits;
 use crate::catalog::snapshot::Problem;
 use crate::config::GithubCatalog;
 use crate::sources::codeowners::{self, CodeOwners};
-use crate::store::{Orphaning, RepoState, Store, SyncRun};
+use crate::store::{RepoState, Store, SyncRun};
 
 pub const SOURCE: &str = "github";
 
@@ -724,7 +724,7 @@ impl GitHub {
     async fn store_repo(&self, full: &str, read: RepoRead, now: i64) -> Result<(usize, usize)> {
         let mut r = self
             .store
-            .begin_replace_in(SOURCE, &scope(full), Some(self.orphaning(now)))
+            .begin_replace_in(SOURCE, &scope(full), Some(now))
             .await?;
         let (mut entities, mut quarantined) = (0, 0);
         for (location, report) in read.files {
@@ -737,13 +737,6 @@ impl GitHub {
         r.add_problems(read.problems);
         r.finish().await?;
         Ok((entities, quarantined))
-    }
-
-    fn orphaning(&self, now: i64) -> Orphaning {
-        Orphaning {
-            now,
-            grace_secs: self.config.orphan_grace_secs as i64,
-        }
     }
 
     /// Stores a repository at `head` unless that commit is the one already read.
@@ -892,15 +885,14 @@ impl GitHub {
         for (name, state) in &known {
             if !live.contains(name) && !live_ids.contains(&state.repo_id) {
                 self.store
-                    .orphan_scope(SOURCE, &scope(&state.full_name), self.orphaning(now))
+                    .orphan_scope(SOURCE, &scope(&state.full_name), now)
                     .await?;
                 self.store.delete_github_repo(name).await?;
                 report.orphaned += 1;
             }
         }
-        self.store
-            .purge_orphans(SOURCE, self.orphaning(now))
-            .await?;
+        let grace = self.config.orphan_grace_secs as i64;
+        self.store.purge_orphans(SOURCE, now - grace).await?;
         report.entities = self.store.count_entities(SOURCE).await? as usize;
         report.problems = self.store.count_problems(SOURCE).await? as usize;
         report.requests = self.requests() - requests_before;
@@ -966,7 +958,7 @@ impl GitHub {
     pub async fn orphan_repo(&self, full_name: &str) -> Result<()> {
         let now = Utc::now().timestamp();
         self.store
-            .orphan_scope(SOURCE, &scope(full_name), self.orphaning(now))
+            .orphan_scope(SOURCE, &scope(full_name), now)
             .await?;
         self.store.delete_github_repo(full_name).await
     }

@@ -87,7 +87,7 @@ pub struct Store {
     write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// Rows per multi-row INSERT: 12 parameters each stays far below both backends' limits.
+/// Rows per multi-row INSERT: 13 parameters each stays far below both backends' limits.
 const BATCH: usize = 200;
 
 impl Store {
@@ -167,14 +167,14 @@ impl Store {
         self.begin_replace_in(source, "", None).await
     }
 
-    /// As `begin_replace`, for the files of one source whose location starts with `scope` (one
-    /// repository, `acme/payments/`). With `orphaning`, files the source no longer has are
-    /// orphaned instead of deleted, and removed once orphaned for longer than its grace period.
+    /// As `begin_replace`, for the files of one part of a source (`scope`: one repository,
+    /// `acme/payments/`). With `orphan_at`, files the source no longer has are orphaned instead
+    /// of deleted; `purge_orphans` removes them once the grace period is over.
     pub async fn begin_replace_in(
         &self,
         source: &str,
         scope: &str,
-        orphaning: Option<Orphaning>,
+        orphan_at: Option<i64>,
     ) -> Result<Replacement> {
         // On SQLite the transaction takes the write lock at once (IMMEDIATE): one that reads
         // first fails, instead of waiting, when another connection writes in between.
@@ -186,10 +186,10 @@ impl Store {
             Backend::Postgres => (None, self.pool.begin().await?),
         };
         let existing: HashSet<String> = sqlx::query(AssertSqlSafe(format!(
-            "SELECT DISTINCT location FROM entities WHERE source = $1 AND {IN_SCOPE}"
+            "SELECT DISTINCT location FROM entities WHERE source = $1 AND {}",
+            in_scope(scope)
         )))
         .bind(source)
-        .bind(scope.len() as i64)
         .bind(scope)
         .fetch_all(&mut *tx)
         .await?
@@ -198,18 +198,19 @@ impl Store {
         .collect();
         // Each source numbers its rows in its own range, so the order in which definitions of
         // the same entity compete (the first wins) is by source, whatever synced last.
-        let next_seq: i64 =
-            sqlx::query("SELECT COALESCE(MAX(seq), $2) + 1 FROM entities WHERE source = $1")
-                .bind(source)
-                .bind(seq_base(source))
-                .fetch_one(&mut *tx)
-                .await?
-                .get(0);
+        // A bare MAX over the (source, seq) index is one lookup on both backends (wrapped in
+        // COALESCE, SQLite would scan the source's rows).
+        let last: Option<i64> = sqlx::query("SELECT MAX(seq) FROM entities WHERE source = $1")
+            .bind(source)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        let next_seq = last.unwrap_or(seq_base(source)) + 1;
         Ok(Replacement {
             tx,
             source: source.to_string(),
             scope: scope.to_string(),
-            orphaning,
+            orphan_at,
             _gate: gate,
             existing,
             seen: HashSet::new(),
@@ -371,33 +372,29 @@ impl Store {
     }
 
     /// Orphans every entity of `source` under `scope` (a repository that was deleted,
-    /// archived or moved away) and removes those orphaned longer than the grace period.
-    pub async fn orphan_scope(&self, source: &str, scope: &str, o: Orphaning) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let n = sqlx::query(AssertSqlSafe(format!(
-            "UPDATE entities SET orphaned_at = $4 WHERE source = $1 AND {IN_SCOPE} \
-             AND orphaned_at IS NULL"
+    /// archived or moved away). `purge_orphans` removes them once the grace period is over.
+    pub async fn orphan_scope(&self, source: &str, scope: &str, now: i64) -> Result<u64> {
+        Ok(sqlx::query(AssertSqlSafe(format!(
+            "UPDATE entities SET orphaned_at = $3 WHERE source = $1 AND {} \
+             AND orphaned_at IS NULL",
+            in_scope(scope)
         )))
         .bind(source)
-        .bind(scope.len() as i64)
         .bind(scope)
-        .bind(o.now)
-        .execute(&mut *tx)
+        .bind(now)
+        .execute(&self.pool)
         .await?
-        .rows_affected();
-        purge_orphans(&mut tx, source, o).await?;
-        tx.commit().await?;
-        Ok(n)
+        .rows_affected())
     }
 
     /// Removes every entity of `source` under `scope` at once (a repository that was renamed,
     /// once it has been read under its new name).
     pub async fn drop_scope(&self, source: &str, scope: &str) -> Result<u64> {
         Ok(sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM entities WHERE source = $1 AND {IN_SCOPE}"
+            "DELETE FROM entities WHERE source = $1 AND {}",
+            in_scope(scope)
         )))
         .bind(source)
-        .bind(scope.len() as i64)
         .bind(scope)
         .execute(&self.pool)
         .await?
@@ -516,12 +513,17 @@ impl Store {
         )
     }
 
-    /// Removes `source`'s entities orphaned for longer than the grace period.
-    pub async fn purge_orphans(&self, source: &str, o: Orphaning) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let n = purge_orphans(&mut tx, source, o).await?;
-        tx.commit().await?;
-        Ok(n)
+    /// Removes `source`'s entities orphaned at or before `before`.
+    pub async fn purge_orphans(&self, source: &str, before: i64) -> Result<u64> {
+        Ok(sqlx::query(
+            "DELETE FROM entities WHERE source = $1 AND orphaned_at IS NOT NULL \
+             AND orphaned_at <= $2",
+        )
+        .bind(source)
+        .bind(before)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     pub async fn close(&self) {
@@ -534,7 +536,8 @@ pub struct Replacement {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     source: String,
     scope: String,
-    orphaning: Option<Orphaning>,
+    /// When set, files the source no longer has are orphaned at this time, not deleted.
+    orphan_at: Option<i64>,
     _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
     existing: HashSet<String>,
     seen: HashSet<String>,
@@ -561,7 +564,7 @@ impl Replacement {
         let stored = if !complete && self.existing.contains(location) {
             let mut rows = sqlx::query(AssertSqlSafe(format!(
                 "SELECT {ENTITY_COLUMNS} FROM entities \
-                 WHERE source = $1 AND location = $2 ORDER BY seq"
+                 WHERE source = $1 AND location = $2 ORDER BY line"
             )))
             .bind(self.source.clone())
             .bind(location)
@@ -591,8 +594,8 @@ impl Replacement {
         for chunk in stored.chunks(BATCH) {
             let sql = insert_sql(
                 "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
-                 quarantined, reasons, body, seq, claims, orphaned_at) VALUES ",
-                12,
+                 quarantined, reasons, body, seq, claims, orphaned_at, scope) VALUES ",
+                13,
                 chunk.len(),
                 "",
             );
@@ -611,7 +614,8 @@ impl Replacement {
                     .bind(serde_json::to_string(&e.body)?)
                     .bind(self.next_seq)
                     .bind(serde_json::to_string(&e.claims)?)
-                    .bind(p.orphaned_at);
+                    .bind(p.orphaned_at)
+                    .bind(self.scope.clone());
                 self.next_seq += 1;
             }
             q.execute(&mut *self.tx).await.context("storing entities")?;
@@ -627,11 +631,10 @@ impl Replacement {
     /// Retires files the source no longer has, records the problems, and commits.
     /// Returns the files whose last good read was kept, and every problem recorded.
     pub async fn finish(mut self) -> Result<(Vec<String>, Vec<Problem>)> {
-        let retire = match self.orphaning {
-            Some(o) => format!(
-                "UPDATE entities SET orphaned_at = {} WHERE source = $1 AND location = $2 \
-                 AND orphaned_at IS NULL",
-                o.now
+        let retire = match self.orphan_at {
+            Some(now) => format!(
+                "UPDATE entities SET orphaned_at = {now} WHERE source = $1 AND location = $2 \
+                 AND orphaned_at IS NULL"
             ),
             None => "DELETE FROM entities WHERE source = $1 AND location = $2".into(),
         };
@@ -642,11 +645,8 @@ impl Replacement {
                 .execute(&mut *self.tx)
                 .await?;
         }
-        if let Some(o) = self.orphaning {
-            purge_orphans(&mut self.tx, &self.source, o).await?;
-        }
         sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM sync_problems WHERE source = $1 AND {IN_SCOPE}"
+            "DELETE FROM sync_problems WHERE source = $1 AND {PROBLEM_IN_SCOPE}"
         )))
         .bind(self.source.clone())
         .bind(self.scope.len() as i64)
@@ -701,30 +701,20 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
     })
 }
 
-/// `location` starts with `$3`, whose length is `$2` (the same SQL on both backends).
-const IN_SCOPE: &str = "substr(location, 1, CAST($2 AS INTEGER)) = $3";
-
-/// How a source retires what it no longer has: orphaned at `now`, removed `grace_secs` later.
-#[derive(Clone, Copy, Debug)]
-pub struct Orphaning {
-    pub now: i64,
-    pub grace_secs: i64,
+/// An entity row is in scope `$2` (a repository's `owner/repo/`; `''` is the whole source).
+/// The column is indexed with the source, so replacing one repository of thousands reads only
+/// its rows.
+fn in_scope(scope: &str) -> &'static str {
+    if scope.is_empty() {
+        "$2 = ''"
+    } else {
+        "scope = $2"
+    }
 }
 
-async fn purge_orphans(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    source: &str,
-    o: Orphaning,
-) -> Result<u64> {
-    Ok(sqlx::query(
-        "DELETE FROM entities WHERE source = $1 AND orphaned_at IS NOT NULL AND orphaned_at <= $2",
-    )
-    .bind(source)
-    .bind(o.now - o.grace_secs)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
-}
+/// A problem's `location` starts with `$3`, whose length is `$2` (the same SQL on both
+/// backends; problems are few).
+const PROBLEM_IN_SCOPE: &str = "substr(location, 1, CAST($2 AS INTEGER)) = $3";
 
 /// Where a source's row numbers start: local files first, then Backstage, then the rest.
 fn seq_base(source: &str) -> i64 {
