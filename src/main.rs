@@ -118,7 +118,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     match cmd {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
-            let (bot, store, _, _) = open(&config).await?;
+            let (bot, store, _, _) = open(&config, Use::Ask).await?;
             let b = bot.clone();
             tokio::task::spawn_blocking(move || {
                 let stdin = std::io::stdin();
@@ -136,7 +136,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             catalog,
         } => {
             let bot = if catalog.is_empty() {
-                let (bot, store, _, _) = open(&config).await?;
+                let (bot, store, _, _) = open(&config, Use::Ask).await?;
                 store.close().await;
                 bot
             } else {
@@ -196,13 +196,31 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     }
 }
 
+/// What the bot is opened for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// `serve`: every configured source must be reachable.
+    Serve,
+    /// `ask` and `shell`: answers come from the store; sources are only needed to fill an
+    /// empty one.
+    Ask,
+}
+
 /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
 /// Also says whether it synced.
-async fn open(config: &Config) -> Result<(Arc<Bot>, Store, sync::Sources, bool)> {
+async fn open(config: &Config, usage: Use) -> Result<(Arc<Bot>, Store, sync::Sources, bool)> {
     let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
     let rotations = Rotations::load(&config.oncall.rotations)?;
-    let sources = sync::Sources::from_env(config, &store)?;
     let first_start = store.last_sync("local").await?.is_none();
+    let sources = match sync::Sources::from_env(config, &store) {
+        Ok(s) => s,
+        // Asking from a filled store needs no credentials; say what is missing all the same.
+        Err(e) if usage == Use::Ask && !first_start => {
+            tracing::warn!("answering from the store only: {e:#}");
+            sync::Sources::default()
+        }
+        Err(e) => return Err(e),
+    };
     let snapshot = if first_start {
         let all = sync::sync_all(config, &store, &sources, |_, _, _| {}).await?;
         for l in all.lines {
@@ -246,7 +264,7 @@ async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config)
 
 async fn serve(config: Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let (bot, store, sources, synced) = open(&config).await?;
+    let (bot, store, sources, synced) = open(&config, Use::Serve).await?;
     tracing::info!(
         entities = bot.snapshot().len(),
         took = ?started.elapsed(),
