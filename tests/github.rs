@@ -711,6 +711,10 @@ async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_
             (200, Some("duplicate delivery"))
         );
         assert_eq!(env.fake.calls().len(), reads);
+        // The same push under another delivery id finds the head already read.
+        let (status, body) = hook.send("push", &push).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["summary"], "acme/payments unchanged");
         assert!(answer(&bot, "who owns payments-service").contains("owned by team-b"));
         env.store.close().await;
     })

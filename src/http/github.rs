@@ -221,16 +221,21 @@ async fn receive(
 async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     // One change at a time, syncs included, so snapshots are swapped in the order they landed.
     let _one_at_a_time = hooks.bot.rebuilding().await;
-    let summary = match plan {
+    let (summary, changed) = match plan {
         Plan::Refresh(full) => hooks.github.refresh_repo(&full).await?,
         Plan::Orphan(full) => {
             hooks.github.orphan_repo(&full).await?;
-            format!("{full} left the catalog's organisations; its entities are orphaned")
+            let what =
+                format!("{full} left the catalog's organisations; its entities are orphaned");
+            (what, true)
         }
         Plan::Ignore(why) => return Ok(why),
     };
-    let snapshot = crate::sync::load_snapshot(&hooks.store).await?;
-    hooks.bot.swap_snapshot(snapshot);
+    // An unchanged repository (its head already read) leaves the snapshot as it is.
+    if changed {
+        let snapshot = crate::sync::load_snapshot(&hooks.store).await?;
+        hooks.bot.swap_snapshot(snapshot);
+    }
     let now = Utc::now().timestamp();
     hooks.store.record_event(SOURCE, now, &summary).await?;
     hooks.bot.note_event(SOURCE, now, &summary);

@@ -917,19 +917,21 @@ impl GitHub {
         self.store.delete_github_repo(full_name).await
     }
 
-    /// Re-reads one repository now (a push webhook). Returns what was stored.
-    pub async fn refresh_repo(&self, full_name: &str) -> Result<String> {
+    /// Re-reads one repository now (a webhook). Returns what happened, and whether the
+    /// store changed.
+    pub async fn refresh_repo(&self, full_name: &str) -> Result<(String, bool)> {
         let now = Utc::now().timestamp();
         let Some(repo) = self.repo(full_name).await? else {
             self.orphan_repo(full_name).await?;
-            return Ok(format!("{full_name} is gone; its entities are orphaned"));
+            return Ok((
+                format!("{full_name} is gone; its entities are orphaned"),
+                true,
+            ));
         };
         if !self.wanted(&repo) {
             self.orphan_repo(&repo.full_name).await?;
-            return Ok(format!(
-                "{} is archived; its entities are orphaned",
-                repo.full_name
-            ));
+            let what = format!("{} is archived; its entities are orphaned", repo.full_name);
+            return Ok((what, true));
         }
         let known = self.store.github_repos().await?;
         let state = known.get(&repo.full_name.to_lowercase());
@@ -942,15 +944,19 @@ impl GitHub {
             .get(&repo.full_name.to_lowercase())
             .and_then(Option::as_ref);
         let outcome = self.refresh(&repo, head, state, now).await?;
+        let renamed = stale.is_some();
         if let Some(old) = stale {
             self.forget(&old.full_name).await?;
         }
         Ok(match outcome {
-            Some((files, entities, _)) => format!(
-                "re-read {}: {files} catalog files, {entities} entities",
-                repo.full_name
+            Some((files, entities, _)) => (
+                format!(
+                    "re-read {}: {files} catalog files, {entities} entities",
+                    repo.full_name
+                ),
+                true,
             ),
-            None => format!("{} unchanged", repo.full_name),
+            None => (format!("{} unchanged", repo.full_name), renamed),
         })
     }
 
