@@ -1001,3 +1001,41 @@ async fn a_failed_read_of_changed_repositories_keeps_what_they_had() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_repository_github_refuses_to_show_fails_alone() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let env = setup(&db.url).await;
+        env.sync().await;
+        hand_payments_to_team_b(&env.fake);
+        env.fake.push(
+            "acme/ledger",
+            &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+        );
+        env.fake.forbid("acme/ledger", true);
+        // Both changed repositories are in one GraphQL query; only ledger is refused.
+        let all = env.sync().await;
+        assert_eq!(all.failures.len(), 1);
+        assert!(
+            all.failures[0]
+                .1
+                .contains("acme/ledger: GitHub refused (FORBIDDEN)"),
+            "{:?}",
+            all.failures
+        );
+        let c = convo(all.snapshot);
+        assert!(ask(&c, "who owns payments-service").contains("owned by team-b"));
+        assert!(
+            ask(&c, "who owns ledger").contains("owned by team-a"),
+            "kept its last read"
+        );
+        env.fake.forbid("acme/ledger", false);
+        let all = env.sync().await;
+        assert!(all.failures.is_empty(), "{:?}", all.failures);
+        let c = convo(all.snapshot);
+        assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
+        env.store.close().await;
+    })
+    .await;
+}

@@ -175,6 +175,9 @@ struct Head {
     files: Vec<(String, Body)>,
 }
 
+/// What GraphQL said of one repository: its head (None: empty or gone), or why it refused.
+type HeadRead = std::result::Result<Option<Head>, String>;
+
 /// A repository read in full at one commit.
 struct RepoRead {
     /// Catalog files in the order read, with what they hold.
@@ -492,8 +495,8 @@ impl GitHub {
 
     /// The default branch's head commit and the text of the catalog files and CODEOWNERS of
     /// each repository, in one GraphQL query per `GRAPHQL_BATCH` repositories. A repository
-    /// that is empty or gone maps to None.
-    async fn heads(&self, repos: &[Repo]) -> Result<HashMap<String, Option<Head>>> {
+    /// that is empty or gone maps to None; one GitHub refused to show, to why.
+    async fn heads(&self, repos: &[Repo]) -> Result<HashMap<String, HeadRead>> {
         let paths: Vec<&str> = self
             .config
             .paths
@@ -527,21 +530,32 @@ impl GitHub {
             };
             let v: serde_json::Value =
                 serde_json::from_str(&answer).context("GitHub's GraphQL answer is not JSON")?;
-            if let Some(errors) = v.get("errors").and_then(|e| e.as_array()) {
-                // A repository that is gone is NOT_FOUND with a null entry; anything else
-                // (rate limits, bad credentials) fails the batch.
-                if let Some(e) = errors
-                    .iter()
-                    .find(|e| e.get("type").and_then(|t| t.as_str()) != Some("NOT_FOUND"))
-                {
-                    let what = e.get("type").and_then(|t| t.as_str()).unwrap_or("ERROR");
-                    let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
-                    let kind = if what.contains("RATE_LIMITED") {
-                        "rate limited"
-                    } else {
-                        "GraphQL error"
-                    };
-                    bail!("GitHub {kind} ({what}): {msg}");
+            // A repository that is gone is NOT_FOUND with a null entry. An error about one
+            // repository (FORBIDDEN behind SAML, say) fails that one; a rate limit or an error
+            // about no repository in particular fails the batch.
+            let mut refused: HashMap<String, String> = HashMap::new();
+            for e in v
+                .get("errors")
+                .and_then(|e| e.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let what = e.get("type").and_then(|t| t.as_str()).unwrap_or("ERROR");
+                let msg = e.get("message").and_then(|m| m.as_str()).unwrap_or("");
+                let alias = e.pointer("/path/0").and_then(|a| a.as_str());
+                match alias {
+                    _ if what == "NOT_FOUND" => {}
+                    Some(a) if !what.contains("RATE_LIMITED") => {
+                        refused.insert(a.to_string(), format!("GitHub refused ({what}): {msg}"));
+                    }
+                    _ => {
+                        let kind = if what.contains("RATE_LIMITED") {
+                            "rate limited"
+                        } else {
+                            "GraphQL error"
+                        };
+                        bail!("GitHub {kind} ({what}): {msg}");
+                    }
                 }
             }
             for (i, r) in batch.iter().enumerate() {
@@ -570,7 +584,11 @@ impl GitHub {
                     }
                     Some(Head { commit, files })
                 });
-                out.insert(r.full_name.to_lowercase(), head);
+                let read = match refused.remove(&format!("r{i}")) {
+                    Some(why) => Err(why),
+                    None => Ok(head),
+                };
+                out.insert(r.full_name.to_lowercase(), read);
             }
         }
         Ok(out)
@@ -839,9 +857,14 @@ impl GitHub {
             };
             for (repo, known_as) in batch {
                 done += 1;
-                let head = heads
-                    .get(&repo.full_name.to_lowercase())
-                    .and_then(Option::as_ref);
+                let head = match heads.get(&repo.full_name.to_lowercase()) {
+                    Some(Err(why)) => {
+                        failures.push(format!("{}: {why}", repo.full_name));
+                        continue;
+                    }
+                    Some(Ok(head)) => head.as_ref(),
+                    None => None,
+                };
                 match self.refresh(repo, head, known_as.as_ref(), now).await {
                     Ok(Some((files, entities, quarantined))) => {
                         report.read += 1;
@@ -940,9 +963,11 @@ impl GitHub {
             .find(|s| s.repo_id == repo.id && !s.full_name.eq_ignore_ascii_case(&repo.full_name))
             .cloned();
         let heads = self.heads(std::slice::from_ref(&repo)).await?;
-        let head = heads
-            .get(&repo.full_name.to_lowercase())
-            .and_then(Option::as_ref);
+        let head = match heads.get(&repo.full_name.to_lowercase()) {
+            Some(Err(why)) => bail!("{}: {why}", repo.full_name),
+            Some(Ok(head)) => head.as_ref(),
+            None => None,
+        };
         let outcome = self.refresh(&repo, head, state, now).await?;
         let renamed = stale.is_some();
         if let Some(old) = stale {

@@ -60,6 +60,8 @@ struct Inner {
     limit: u64,
     remaining: u64,
     fails: Vec<Fail>,
+    /// Repositories GraphQL refuses to show (FORBIDDEN, as behind SAML enforcement).
+    forbidden: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -97,6 +99,7 @@ impl FakeGitHub {
             limit: 5000,
             remaining: 5000,
             fails: Vec::new(),
+            forbidden: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -207,6 +210,15 @@ impl FakeGitHub {
             times,
             retry_after,
         });
+    }
+
+    /// GraphQL refuses to show `full` (true) or shows it again (false).
+    pub fn forbid(&self, full: &str, on: bool) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.forbidden.retain(|f| !f.eq_ignore_ascii_case(full));
+        if on {
+            inner.forbidden.push(full.to_string());
+        }
     }
 
     /// Sets what the rate-limit headers say is left.
@@ -342,6 +354,16 @@ fn graphql(inner: &mut Inner, body: &[u8]) -> Answer {
                 "message": format!("Could not resolve to a Repository with the name '{owner}/{name}'.")}));
             continue;
         };
+        if inner
+            .forbidden
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&repo.full()))
+        {
+            data.insert(alias.to_string(), Value::Null);
+            errors.push(json!({"type": "FORBIDDEN", "path": [alias],
+                "message": "Resource protected by organization SAML enforcement."}));
+            continue;
+        }
         let tree = &inner.commits[&repo.head];
         let mut node = serde_json::Map::new();
         node.insert(
