@@ -17,9 +17,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
-use sha2::Sha256;
 use switchboard::Bot;
 use switchboard::chat::ChatEvent;
 use switchboard::config::Config;
@@ -235,9 +233,7 @@ async fn run(repos: usize, pushes: usize) {
         p["commits"][0]["modified"] = json!(["catalog-info.yaml"]);
         p["head_commit"]["modified"] = json!(["catalog-info.yaml"]);
         let body = serde_json::to_vec(&p).unwrap();
-        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).unwrap();
-        mac.update(&body);
-        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let sig = switchboard::http::github::sign(SECRET, &body);
         let t = Instant::now();
         let resp = client
             .post(&hook_url)

@@ -7,9 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::github::FakeGitHub;
-use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use switchboard::Bot;
 use switchboard::catalog::Snapshot;
 use switchboard::chat::render;
@@ -513,9 +511,7 @@ async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
 }
 
 fn sign(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    switchboard::http::github::sign(SECRET.as_bytes(), body)
 }
 
 /// GitHub's own payload, pointed at one of the fake's repositories.
@@ -670,9 +666,7 @@ async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_
         let bytes = serde_json::to_vec(&push).unwrap();
 
         // Forged: signed with another secret, or not signed.
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"guess").unwrap();
-        mac.update(&bytes);
-        let forged = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let forged = switchboard::http::github::sign(b"guess", &bytes);
         for sig in [forged.as_str(), ""] {
             let (status, body) = hook.send_raw("push", bytes.clone(), sig).await;
             assert_eq!(status, 401, "{body}");

@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::bot::Bot;
 
 pub mod github;
+pub mod hmac;
 
 /// The whole HTTP surface: health, plus `extra` (adapter routes).
 pub fn router(bot: Arc<Bot>, extra: Option<Router>) -> Router {

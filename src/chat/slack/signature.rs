@@ -1,8 +1,7 @@
 //! Slack request signing: `v0=` HMAC-SHA256 of `v0:{timestamp}:{body}` with the signing secret,
 //! accepted only within five minutes of the request's timestamp (against replays).
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use crate::http::hmac;
 
 /// How far a request's timestamp may be from now, in seconds.
 pub const WINDOW_SECS: i64 = 300;
@@ -41,24 +40,22 @@ pub fn verify(
     let expected = sig
         .trim()
         .strip_prefix("v0=")
-        .and_then(|h| hex::decode(h).ok())
         .ok_or(SignatureError::Mismatch)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(b"v0:");
-    mac.update(ts.trim().as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    // verify_slice compares in constant time.
-    mac.verify_slice(&expected)
-        .map_err(|_| SignatureError::Mismatch)
+    let parts: [&[u8]; 4] = [b"v0:", ts.trim().as_bytes(), b":", body];
+    if hmac::matches(secret, &parts, expected) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 /// Signs a request as Slack does (for tests and local tools).
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
-    mac.update(format!("v0:{timestamp}:").as_bytes());
-    mac.update(body);
-    format!("v0={}", hex::encode(mac.finalize().into_bytes()))
+    let prefix = format!("v0:{timestamp}:");
+    format!(
+        "v0={}",
+        hmac::hex_digest(secret, &[prefix.as_bytes(), body])
+    )
 }
 
 #[cfg(test)]
