@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
@@ -50,19 +50,8 @@ impl Bot {
             user = event.user.as_deref().unwrap_or("-"),
         );
         let _guard = span.enter();
-        let snap = self.snapshot.load();
-        let rotations = self.rotations.load();
-        let sources = self.sources.load();
-        let rosters = self.rosters.load();
-        let ctx = Context {
-            snap: &snap,
-            rotations: &rotations,
-            rosters: &rosters,
-            sources: &sources,
-            now: event.now.unwrap_or_else(Utc::now),
-            default_depth: self.default_depth,
-        };
-        let reply = ask::answer(&ctx, &question);
+        let now = event.now.unwrap_or_else(Utc::now);
+        let reply = self.with_context(now, |ctx| ask::answer(ctx, &question));
         tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         reply
     }
@@ -79,20 +68,27 @@ impl Bot {
     /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
     /// unmatched person how to get matched.
     pub fn home(&self, identities: &[String], hint: &str) -> Reply {
+        self.with_context(Utc::now(), |ctx| {
+            let user = identities.iter().find_map(|i| ctx.snap.person(i));
+            ask::answers::home(ctx, user, hint)
+        })
+    }
+
+    /// Runs `f` on what answering needs, each part loaded once: a swap during the answer is
+    /// seen by the next one.
+    fn with_context<R>(&self, now: DateTime<Utc>, f: impl FnOnce(&Context<'_>) -> R) -> R {
         let snap = self.snapshot.load();
         let rotations = self.rotations.load();
-        let user = identities.iter().find_map(|i| snap.person(i));
         let sources = self.sources.load();
         let rosters = self.rosters.load();
-        let ctx = Context {
+        f(&Context {
             snap: &snap,
             rotations: &rotations,
             rosters: &rosters,
             sources: &sources,
-            now: Utc::now(),
+            now,
             default_depth: self.default_depth,
-        };
-        ask::answers::home(&ctx, user, hint)
+        })
     }
 
     /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the

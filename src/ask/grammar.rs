@@ -65,13 +65,13 @@ pub const COMMANDS: &[Command] = &[
         intent: Intent::Conflicts,
         patterns: &[r"^(?:conflicts|disagreements)(?:\s+(?:for|of|in|owned\s+by)?\s*(?P<x>.+))?$"],
         usage: "conflicts [TEAM]",
-        summary: "entities defined more than once, where the definitions say different things",
+        summary: "entities defined more than once, or claimed for another owner by CODEOWNERS or PagerDuty",
     },
     Command {
         intent: Intent::SyncStatus,
         patterns: &[r"^(?:sync\s+status|sources|sync)$"],
         usage: "sync status",
-        summary: "per source: the last complete sync, failures since, and whether it is behind",
+        summary: "per source: the last complete sync, the last event, failures since, and whether it is behind",
     },
     Command {
         intent: Intent::Help,
