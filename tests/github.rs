@@ -288,6 +288,9 @@ async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_
         // CODEOWNERS at the root names team-b and @jdoe: team-b owns cart, so they agree.
         let cart = ask(&c, "who owns cart");
         assert!(!cart.contains("disagree"), "{cart}");
+        // The snapshot found the one disputed entity when it was built.
+        let disputed: Vec<String> = c.bot.snapshot().disputed.iter().map(|&id| c.bot.snapshot().entity(id).key()).collect();
+        assert_eq!(disputed, ["component:default/payments-service"]);
         // `conflicts` lists the disagreement, for the owner and for the claimed team alike.
         for q in ["conflicts", "conflicts team-a", "conflicts team-b"] {
             let r = c.say(q);

@@ -220,7 +220,7 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         })
         .collect();
     disagreeing.extend(
-        claim_disagreements(ctx, id, &found)
+        claim_disagreements(ctx, id)
             .into_iter()
             .map(|d| (d.who, d.source)),
     );
@@ -294,16 +294,11 @@ struct Disagreement {
     claimants: Vec<Id>,
 }
 
-/// The claims of other sources (CODEOWNERS, PagerDuty's service teams) that name none of
-/// `owners`. `spec.owner` outranks them; they are shown, not applied.
-fn claim_disagreements(ctx: &Context<'_>, id: Id, owners: &[Id]) -> Vec<Disagreement> {
+/// The claims of other sources (CODEOWNERS, PagerDuty's service teams) that name none of the
+/// entity's owners. `spec.owner` outranks them; they are shown, not applied.
+fn claim_disagreements(ctx: &Context<'_>, id: Id) -> Vec<Disagreement> {
     let snap = ctx.snap;
     let e = snap.entity(id);
-    let (found, missing) = snap.owners(id);
-    if found.is_empty() && missing.is_empty() {
-        // Nothing to disagree with: a Location, a Group, a User, an entity without spec.owner.
-        return Vec::new();
-    }
     let mut claims: Vec<(Vec<String>, String)> = e
         .claims
         .iter()
@@ -319,10 +314,7 @@ fn claim_disagreements(ctx: &Context<'_>, id: Id, owners: &[Id]) -> Vec<Disagree
     claims
         .into_iter()
         .filter_map(|(named, source)| {
-            let ids: Vec<Option<Id>> = named.iter().map(|o| snap.claimant(o)).collect();
-            if ids.iter().flatten().any(|i| owners.contains(i)) {
-                return None;
-            }
+            let ids = snap.disagreement(id, &named)?;
             let who: Vec<String> = named
                 .iter()
                 .zip(&ids)
@@ -918,11 +910,13 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
     };
     let team_key = team.map(|t| snap.entity(t).key());
     let mut keys: Vec<String> = snap.conflicts.iter().map(|c| c.key.clone()).collect();
-    // Entities another source claims for someone else (CODEOWNERS, PagerDuty).
+    // Entities another source claims for someone else: CODEOWNERS (found when the snapshot
+    // was built) and PagerDuty (whose rosters change between builds).
+    keys.extend(snap.disputed.iter().map(|&id| snap.entity(id).key()));
     keys.extend(
         snap.entities()
-            .filter(|(_, e)| !e.claims.is_empty() || pagerduty::target_of(e).is_some())
-            .filter(|(id, _)| !claim_disagreements(ctx, *id, &snap.owners(*id).0).is_empty())
+            .filter(|(_, e)| pagerduty::target_of(e).is_some())
+            .filter(|(id, _)| !claim_disagreements(ctx, *id).is_empty())
             .map(|(_, e)| e.key()),
     );
     keys.sort_unstable();
@@ -934,7 +928,7 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
         let owner_ids = snap.owners(id).0;
         let owners: Vec<String> = owner_ids.iter().map(|&o| snap.entity(o).key()).collect();
         let others: Vec<_> = snap.conflicts_for(key).collect();
-        let claims = claim_disagreements(ctx, id, &owner_ids);
+        let claims = claim_disagreements(ctx, id);
         if let Some(t) = &team_key {
             let involved = owners.contains(t)
                 || others

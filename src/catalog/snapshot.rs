@@ -165,6 +165,9 @@ pub struct Snapshot {
     pub conflicts: Vec<Conflict>,
     /// Kinds that the catalog keeps but does not interpret (Template, unknown kinds), with counts.
     pub uninterpreted_kinds: Vec<(String, usize)>,
+    /// Entities with a stored claim (CODEOWNERS) that names none of their owners, found once
+    /// here so `conflicts` does not map every claim of the catalog each time it is asked.
+    pub disputed: Box<[Id]>,
     /// When the snapshot was built, seconds since the epoch.
     pub built_at: i64,
 }
@@ -524,7 +527,7 @@ impl Snapshot {
         let mut uninterpreted_kinds: Vec<(String, usize)> = kind_counts.into_iter().collect();
         uninterpreted_kinds.sort();
         by_key.shrink_to_fit();
-        Snapshot {
+        let mut snap = Snapshot {
             entities,
             by_key,
             names,
@@ -532,8 +535,31 @@ impl Snapshot {
             problems,
             conflicts,
             uninterpreted_kinds,
+            disputed: Box::new([]),
             built_at,
+        };
+        snap.disputed = snap
+            .entities()
+            .filter(|(id, e)| {
+                e.claims
+                    .iter()
+                    .any(|c| snap.disagreement(*id, &c.owners).is_some())
+            })
+            .map(|(id, _)| id)
+            .collect();
+        snap
+    }
+
+    /// When none of `named` (a claim's owners, as its source wrote them) stands for one of
+    /// the entity's owners: the catalog entity each stands for, if any. None when the claim
+    /// agrees, or when the entity has no owner to disagree with (a Location, a Group, a User).
+    pub fn disagreement(&self, id: Id, named: &[String]) -> Option<Vec<Option<Id>>> {
+        let (found, missing) = self.owners(id);
+        if found.is_empty() && missing.is_empty() {
+            return None;
         }
+        let ids: Vec<Option<Id>> = named.iter().map(|o| self.claimant(o)).collect();
+        (!ids.iter().flatten().any(|i| found.contains(i))).then_some(ids)
     }
 
     pub fn len(&self) -> usize {
