@@ -4,7 +4,6 @@ mod common;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{catalog_dir, fixture};
 
@@ -207,18 +206,7 @@ fn serve_answers_health_checks() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut healthy = None;
-    for _ in 0..300 {
-        let out = bin()
-            .args(["--config", cfg.to_str().unwrap(), "health"])
-            .output()
-            .unwrap();
-        if out.status.success() {
-            healthy = Some(String::from_utf8(out.stdout).unwrap());
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let healthy = common::wait_healthy(cfg.to_str().unwrap());
     let _ = child.kill();
     let _ = child.wait();
     let body = healthy.expect("serve never became healthy");

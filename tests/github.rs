@@ -918,21 +918,8 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
             client: reqwest::Client::new(),
             deliveries: Default::default(),
         };
-        let mut up = false;
-        for _ in 0..300 {
-            if hook
-                .client
-                .get(format!("{}/healthz", hook.url))
-                .send()
-                .await
-                .is_ok()
-            {
-                up = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        assert!(up, "serve never answered /healthz");
+        let up = tokio::task::block_in_place(|| common::wait_healthy(&cfg));
+        assert!(up.is_some(), "serve never became healthy");
         let (after, push) = hand_payments_to_team_b(&fake);
         let (status, body) = hook.send("push", &push).await;
         let (forged, _) = hook.send_raw("push", b"{}".to_vec(), "sha256=00").await;

@@ -177,6 +177,23 @@ async fn fresh_postgres(base: &str) -> (String, String) {
     (format!("{prefix}/{name}"), name)
 }
 
+/// Waits up to 30 s for a `switchboard serve` run with `config` to pass its health check
+/// (`switchboard health`, as a container runtime asks), and returns the health body.
+pub fn wait_healthy(config: &str) -> Option<String> {
+    for _ in 0..300 {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--config", config, "health"])
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        if out.status.success() {
+            return Some(String::from_utf8(out.stdout).unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// Runs a future with a time limit, so a hang fails the test instead of stalling the suite.
 pub async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(120), f)
