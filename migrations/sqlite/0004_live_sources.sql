@@ -18,6 +18,8 @@ CREATE TABLE github_repos (
     head_commit    TEXT,
     read_at        BIGINT NOT NULL
 );
+-- A webhook finds a renamed or transferred repository by its id.
+CREATE INDEX github_repos_by_id ON github_repos (repo_id);
 
 -- Conditional requests: the ETag and body of the last 200 for a URL, so a 304 costs nothing.
 CREATE TABLE http_cache (

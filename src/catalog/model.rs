@@ -55,7 +55,9 @@ pub struct RawEntity {
 /// A source's say on who owns an entity, as that source wrote the owners.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claim {
-    /// `codeowners` (precedence 2) or `pagerduty` (3); `spec.owner` is precedence 1.
+    /// The source that claims: `codeowners`. `spec.owner` always decides; claims are shown
+    /// beside it, never applied. (PagerDuty's service teams claim too, from the live rosters,
+    /// and are not stored.)
     pub source: String,
     /// Owners as written: `@org/team`, `@login`, an e-mail, or a catalog reference.
     pub owners: Vec<String>,
@@ -65,14 +67,6 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// Lower numbers win: `spec.owner` is 1.
-    pub fn precedence(&self) -> u8 {
-        match self.source.as_str() {
-            "codeowners" => 2,
-            _ => 3,
-        }
-    }
-
     /// How people see the claim's origin: `CODEOWNERS (acme/payments/.github/CODEOWNERS:3)`.
     pub fn describe(&self) -> String {
         let what = match self.source.as_str() {

@@ -818,7 +818,7 @@ impl GitHub {
                     .with_context(|| format!("listing {org}'s repositories"))?,
             );
         }
-        let known = self.store.github_repos().await?;
+        let known = self.store.github_repos(None).await?;
         let by_id: HashMap<i64, &RepoState> = known.values().map(|s| (s.repo_id, s)).collect();
         let wanted: Vec<&Repo> = listed.iter().filter(|r| self.wanted(r)).collect();
         let mut report = ScanReport {
@@ -956,7 +956,10 @@ impl GitHub {
             let what = format!("{} is archived; its entities are orphaned", repo.full_name);
             return Ok((what, true));
         }
-        let known = self.store.github_repos().await?;
+        let known = self
+            .store
+            .github_repos(Some((&repo.full_name, repo.id)))
+            .await?;
         let state = known.get(&repo.full_name.to_lowercase());
         let stale = known
             .values()

@@ -401,27 +401,40 @@ impl Store {
         .rows_affected())
     }
 
-    /// What the last GitHub scan saw of each repository, by full name (lowercase).
-    pub async fn github_repos(&self) -> Result<HashMap<String, RepoState>> {
-        Ok(sqlx::query(
-            "SELECT full_name, repo_id, pushed_at, default_branch, head_commit, read_at \
-             FROM github_repos",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| {
-            let state = RepoState {
-                full_name: r.get(0),
-                repo_id: r.get(1),
-                pushed_at: r.get(2),
-                default_branch: r.get(3),
-                head_commit: r.get(4),
-                read_at: r.get(5),
-            };
-            (state.full_name.to_lowercase(), state)
-        })
-        .collect())
+    /// What the last GitHub scan saw of each repository, by full name (lowercase); with
+    /// `only`, just the rows of that full name or that repository id (one webhook's worth).
+    pub async fn github_repos(
+        &self,
+        only: Option<(&str, i64)>,
+    ) -> Result<HashMap<String, RepoState>> {
+        const SELECT: &str = "SELECT full_name, repo_id, pushed_at, default_branch, head_commit, read_at \
+             FROM github_repos";
+        let rows = match only {
+            Some((name, id)) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{SELECT} WHERE full_name = $1 OR repo_id = $2"
+                )))
+                .bind(name.to_lowercase())
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => sqlx::query(SELECT).fetch_all(&self.pool).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let state = RepoState {
+                    full_name: r.get(0),
+                    repo_id: r.get(1),
+                    pushed_at: r.get(2),
+                    default_branch: r.get(3),
+                    head_commit: r.get(4),
+                    read_at: r.get(5),
+                };
+                (state.full_name.to_lowercase(), state)
+            })
+            .collect())
     }
 
     pub async fn put_github_repo(&self, state: &RepoState) -> Result<()> {
