@@ -1,7 +1,8 @@
-//! A stateful fake of GitHub's REST API on loopback, for the real octocrab client: organisations
-//! with repositories, commits, trees, blobs and CODEOWNERS; ETags and 304s; rate-limit headers
-//! that count down; injected failures (a 429 in the middle of a listing). Every call is
-//! recorded. Repository objects are GitHub's own (the first repository of a recorded
+//! A stateful fake of GitHub's API on loopback, for the real octocrab client: organisations
+//! with repositories, commits, trees, blobs and CODEOWNERS; the REST listing with ETags and
+//! 304s; GraphQL for the query Switchboard sends; App installation tokens; rate-limit headers
+//! that count down; injected failures (a 429 in the middle of a listing, GraphQL's
+//! RATE_LIMITED, a repository GraphQL refuses). Every call is recorded. Repository objects are GitHub's own (the first repository of a recorded
 //! `GET /orgs/{org}/repos` page), with the fields that matter set per repository.
 #![allow(dead_code)]
 
@@ -493,14 +494,6 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
                 None,
                 None,
             ),
-            None => not_found(),
-        },
-        ["repos", o, r, "commits", _branch] => match find(inner, o, r) {
-            Some(i) => {
-                let sha = inner.repos[i].head.clone();
-                let body = json!({"sha": sha, "commit": {"message": "update"}}).to_string();
-                (200, body, Some(quote(&sha)), None, None)
-            }
             None => not_found(),
         },
         ["repos", o, r, "git", "trees", sha] => {
