@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use switchboard::Bot;
 use switchboard::catalog::Snapshot;
-use switchboard::catalog::parse::{ParseLimits, parse_file};
+use switchboard::catalog::ingest::Reader;
+use switchboard::catalog::parse::parse_file;
 use switchboard::chat::ChatEvent;
 use switchboard::config::Config;
 use switchboard::sources::local;
@@ -83,7 +84,7 @@ fn main() {
 async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
     use sqlx::Connection;
     let root = dir.join("location.yaml").display().to_string();
-    let out = local::scan(std::slice::from_ref(&root), &ParseLimits::default(), 0);
+    let out = local::scan(std::slice::from_ref(&root), &Reader::default(), 0);
     let entities = out.entities.len();
     let name = format!("sb_bench_{n}_{}", std::process::id());
     let mut admin = sqlx::PgConnection::connect(base)
@@ -151,7 +152,7 @@ fn pct(mut v: Vec<Duration>) -> String {
 
 async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let root = dir.join("location.yaml").display().to_string();
-    let limits = ParseLimits::default();
+    let reader = Reader::default();
 
     // Raw YAML parse of every file, one core, as the baseline.
     let files: Vec<PathBuf> = local::expand(dir)
@@ -163,14 +164,14 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let t = Instant::now();
     let docs: usize = bytes
         .iter()
-        .map(|b| parse_file(b, &limits).unwrap().len())
+        .map(|b| parse_file(b, &reader.limits).unwrap().len())
         .sum();
     let parse = rate(docs, t.elapsed());
     drop(bytes);
 
     // Ingest: read, parse, validate, follow Locations — what a sync does before the store.
     let t = Instant::now();
-    let out = local::scan(std::slice::from_ref(&root), &limits, 0);
+    let out = local::scan(std::slice::from_ref(&root), &reader, 0);
     let ingest_time = t.elapsed();
     let entities = out.entities.len();
     assert!(
@@ -208,11 +209,11 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let heap = format!("{:.0} B", snap_bytes as f64 / entities as f64);
 
     // Questions, through the same entry point every surface uses.
-    let out = local::scan(std::slice::from_ref(&root), &limits, 0);
+    let out = local::scan(std::slice::from_ref(&root), &reader, 0);
     let bot = Bot::new(
         Snapshot::build(out.entities, out.problems, 0),
         Rotations::default(),
-        10,
+        Default::default(),
     );
     let mut seed = 42u64;
     let mut next = move |m: usize| {

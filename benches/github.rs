@@ -143,7 +143,7 @@ async fn run(repos: usize, pushes: usize) {
                 &cfg.catalog.github,
                 Auth::Token("bench".into()),
                 store.clone(),
-                cfg.catalog.limits(),
+                cfg.catalog.reader(),
             )
             .unwrap(),
         )
@@ -186,7 +186,11 @@ async fn run(repos: usize, pushes: usize) {
         .count();
 
     // Webhook → answer.
-    let bot = Arc::new(Bot::new(all.snapshot, Rotations::default(), 10));
+    let bot = Arc::new(Bot::new(
+        all.snapshot,
+        Rotations::default(),
+        Default::default(),
+    ));
     let hooks = Arc::new(Webhooks::new(
         gh.clone(),
         bot.clone(),

@@ -59,7 +59,7 @@ async fn run(n: usize, level: usize) {
     let bot = Arc::new(Bot::new(
         Snapshot::build(out.entities, out.problems, 0),
         Rotations::load(std::path::Path::new(&format!("{root}/config/oncall.yaml"))).unwrap(),
-        10,
+        Default::default(),
     ));
 
     // The fake Web API: notes when each answer (keyed by its thread) arrives.

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
+use crate::catalog::graph::Limit;
 use crate::chat::{ChatEvent, Reply};
 use crate::sources::pagerduty::Rosters;
 use crate::sources::rotations::Rotations;
@@ -25,18 +26,18 @@ pub struct Bot {
     /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
     /// swapped in the order their reads happened and none undoes a newer one.
     rebuild: tokio::sync::Mutex<()>,
-    default_depth: u32,
+    limit: Limit,
 }
 
 impl Bot {
-    pub fn new(snapshot: Snapshot, rotations: Rotations, default_depth: u32) -> Bot {
+    pub fn new(snapshot: Snapshot, rotations: Rotations, limit: Limit) -> Bot {
         Bot {
             snapshot: ArcSwap::from_pointee(snapshot),
             rotations: ArcSwap::from_pointee(rotations),
             sources: ArcSwap::from_pointee(Vec::new()),
             rosters: ArcSwap::from_pointee(Rosters::new()),
             rebuild: tokio::sync::Mutex::new(()),
-            default_depth,
+            limit,
         }
     }
 
@@ -87,7 +88,7 @@ impl Bot {
             rosters: &rosters,
             sources: &sources,
             now,
-            default_depth: self.default_depth,
+            limit: self.limit,
         })
     }
 

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
+use crate::catalog::graph::Limit;
+use crate::catalog::ingest::Reader;
 use crate::catalog::parse::ParseLimits;
+use crate::catalog::validate;
 
 /// Where the configuration is read from when `--config` is not given.
 pub const DEFAULT_PATH: &str = "config/switchboard.toml";
@@ -71,8 +74,27 @@ pub struct Catalog {
     pub max_file_bytes: usize,
     pub max_yaml_depth: usize,
     pub max_yaml_aliases: usize,
-    /// Default `--depth` of dependency and dependents answers.
+    /// Default `--depth` of dependency and dependents answers; 0 follows every hop.
     pub default_depth: u32,
+    /// The most entities a blast radius lists before it stops (and says how many lie beyond).
+    pub max_blast_radius: usize,
+    pub kinds: Kinds,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Kinds {
+    /// Kinds that files may hold beyond Backstage's built-in ones, as spelled in the files
+    /// (case-sensitive), for which the Backstage beside Switchboard has a processor.
+    pub extra: Vec<String>,
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Kinds {
+            extra: validate::default_extra_kinds(),
+        }
+    }
 }
 
 impl Default for Catalog {
@@ -85,18 +107,29 @@ impl Default for Catalog {
             max_file_bytes: l.max_file_bytes,
             max_yaml_depth: l.max_depth,
             max_yaml_aliases: l.max_aliases,
-            default_depth: 10,
+            default_depth: 0,
+            max_blast_radius: 10_000,
+            kinds: Kinds::default(),
         }
     }
 }
 
 impl Catalog {
-    pub fn limits(&self) -> ParseLimits {
-        ParseLimits {
-            max_file_bytes: self.max_file_bytes,
-            max_depth: self.max_yaml_depth,
-            max_aliases: self.max_yaml_aliases,
-            ..ParseLimits::default()
+    /// How far `deps` and `dependents` list without a `--depth`.
+    pub fn limit(&self) -> Limit {
+        Limit::new(self.default_depth, self.max_blast_radius)
+    }
+
+    /// How catalog files are read and judged.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            limits: ParseLimits {
+                max_file_bytes: self.max_file_bytes,
+                max_depth: self.max_yaml_depth,
+                max_aliases: self.max_yaml_aliases,
+                ..ParseLimits::default()
+            },
+            extra_kinds: self.kinds.extra.clone(),
         }
     }
 }

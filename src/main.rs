@@ -60,13 +60,24 @@ enum Cmd {
     },
     /// Read every source now and store the result.
     Sync,
-    /// Validate catalog files as CI would: `file:line: message`, non-zero exit on errors.
+    /// Validate catalog files as Backstage would: `file:line: message`, non-zero exit on errors.
     Check {
         #[arg(required = true)]
         paths: Vec<String>,
+        /// `text` (file:line: message), `json` (one document), or `github` (workflow-command
+        /// annotations that GitHub shows on the pull request's lines).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CheckFormat {
+    Text,
+    Json,
+    Github,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -146,7 +157,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 Arc::new(Bot::new(
                     snap,
                     Rotations::load(&config.oncall.rotations)?,
-                    config.catalog.default_depth,
+                    config.catalog.limit(),
                 ))
             };
             let reply = bot.handle(&ChatEvent {
@@ -187,7 +198,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Check { paths } => Ok(check(&paths, &config)),
+        Cmd::Check { paths, format } => Ok(check(&paths, format, &config)),
         Cmd::Health => {
             let body = switchboard::http::probe(&config.http.listen).await?;
             println!("{body}");
@@ -230,7 +241,7 @@ async fn open(config: &Config, usage: Use) -> Result<(Arc<Bot>, Store, sync::Sou
     } else {
         sync::load_snapshot(&store).await?
     };
-    let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.default_depth));
+    let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.limit()));
     bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
     if let Some(pd) = &sources.pagerduty {
         bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
@@ -389,14 +400,41 @@ async fn serve(config: Config) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints every problem as `file:line: message`; exit 1 when anything would be quarantined or lost.
-fn check(paths: &[String], config: &Config) -> ExitCode {
+/// One thing `check` found.
+struct Finding {
+    file: String,
+    line: u32,
+    error: bool,
+    message: String,
+}
+
+/// Prints every problem in the chosen format; exit 1 when anything would be quarantined or lost.
+/// A file named on its own must hold catalog entities; a directory scan skips other YAML.
+fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
     let outcome = sync::scan_local(paths, config);
-    let mut errors = 0usize;
+    let named: Vec<&str> = paths
+        .iter()
+        .filter(|p| std::path::Path::new(p).is_file())
+        .map(String::as_str)
+        .collect();
+    let mut findings = Vec::new();
     for (file, issues) in &outcome.issues {
         for i in issues {
-            println!("{file}:{}: {}", i.line, i.message);
-            errors += usize::from(i.fatal);
+            let error = i.fatal || (i.not_an_entity && named.contains(&file.as_str()));
+            let message = if error && i.not_an_entity {
+                i.message.replace("warning: ", "").replace(
+                    "; skipped",
+                    "; a file named to check must hold catalog entities",
+                )
+            } else {
+                i.message.clone()
+            };
+            findings.push(Finding {
+                file: file.clone(),
+                line: i.line,
+                error,
+                message,
+            });
         }
     }
     for p in outcome
@@ -404,8 +442,12 @@ fn check(paths: &[String], config: &Config) -> ExitCode {
         .iter()
         .filter(|p| p.line == 0 && !outcome.issues.iter().any(|(f, _)| *f == p.location))
     {
-        println!("{}:0: {}", p.location, p.message);
-        errors += 1;
+        findings.push(Finding {
+            file: p.location.clone(),
+            line: 0,
+            error: true,
+            message: p.message.clone(),
+        });
     }
     let n = outcome.entities.len();
     let quarantined = outcome
@@ -415,26 +457,78 @@ fn check(paths: &[String], config: &Config) -> ExitCode {
         .count();
     let snap = Snapshot::build(outcome.entities, Vec::new(), Utc::now().timestamp());
     for c in &snap.conflicts {
-        println!(
-            "{}:{}: warning: {} is already defined at {}:{}; this definition is ignored",
-            c.ignored.location, c.ignored.line, c.key, c.kept.location, c.kept.line
-        );
+        findings.push(Finding {
+            file: c.ignored.location.clone(),
+            line: c.ignored.line,
+            error: false,
+            message: format!(
+                "warning: {} is already defined at {}:{}; this definition is ignored",
+                c.key, c.kept.location, c.kept.line
+            ),
+        });
     }
     for (_, e) in snap.entities() {
         for (kind, target) in e.dangling.iter() {
-            println!(
-                "{}:{}: warning: {} {} {target}, which is not in these files",
-                e.origin.location,
-                e.origin.line,
-                e.key(),
-                kind.as_str()
-            );
+            findings.push(Finding {
+                file: e.origin.location.to_string(),
+                line: e.origin.line,
+                error: false,
+                message: format!(
+                    "warning: {} {} {target}, which is not in these files",
+                    e.key(),
+                    kind.as_str()
+                ),
+            });
         }
     }
-    eprintln!(
+    let errors = findings.iter().filter(|f| f.error).count();
+    let summary = format!(
         "checked {} files: {n} entities, {quarantined} would be quarantined, {errors} errors",
         outcome.files_read
     );
+    match format {
+        CheckFormat::Text => {
+            for f in &findings {
+                println!("{}:{}: {}", f.file, f.line, f.message);
+            }
+            eprintln!("{summary}");
+        }
+        CheckFormat::Github => {
+            // Workflow commands: https://docs.github.com/actions/reference/workflow-commands
+            let data = |s: &str| {
+                s.replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A")
+            };
+            let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+            for f in &findings {
+                let level = if f.error { "error" } else { "warning" };
+                let message = f.message.strip_prefix("warning: ").unwrap_or(&f.message);
+                println!(
+                    "::{level} file={},line={},title=switchboard check::{}",
+                    prop(&f.file),
+                    f.line.max(1),
+                    data(message)
+                );
+            }
+            eprintln!("{summary}");
+        }
+        CheckFormat::Json => {
+            let doc = serde_json::json!({
+                "files": outcome.files_read,
+                "entities": n,
+                "quarantined": quarantined,
+                "errors": errors,
+                "findings": findings.iter().map(|f| serde_json::json!({
+                    "file": f.file,
+                    "line": f.line,
+                    "severity": if f.error { "error" } else { "warning" },
+                    "message": f.message.strip_prefix("warning: ").unwrap_or(&f.message),
+                })).collect::<Vec<_>>(),
+            });
+            println!("{doc:#}");
+        }
+    }
     if errors > 0 {
         ExitCode::FAILURE
     } else {

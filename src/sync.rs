@@ -60,7 +60,7 @@ impl SyncReport {
 
 /// Scans the given paths without touching a database (`check`, `ask --catalog`).
 pub fn scan_local(paths: &[String], config: &Config) -> ScanOutcome {
-    local::scan(paths, &config.catalog.limits(), Utc::now().timestamp())
+    local::scan(paths, &config.catalog.reader(), Utc::now().timestamp())
 }
 
 /// A full sync of the local source: scan, store, rebuild.
@@ -100,11 +100,11 @@ async fn store_local(
     let started = Instant::now();
     let started_at = Utc::now().timestamp();
     let paths = config.catalog.local.paths.clone();
-    let limits = config.catalog.limits();
+    let reader = config.catalog.reader();
     // A few files in flight at most: the scan waits while the store catches up.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<ScannedFile>(4);
     let scan = tokio::task::spawn_blocking(move || {
-        local::scan_each(&paths, &limits, started_at, &mut |f| {
+        local::scan_each(&paths, &reader, started_at, &mut |f| {
             let _ = tx.blocking_send(f);
         })
     });
@@ -251,7 +251,7 @@ impl Sources {
                 gh,
                 Auth::from_env(gh)?,
                 store.clone(),
-                config.catalog.limits(),
+                config.catalog.reader(),
             )?))
         };
         let var = |k: &str| std::env::var(k).ok().filter(|t| !t.is_empty());

@@ -263,7 +263,7 @@ async fn sync_status_says_which_source_failed_and_what_it_still_answers_from() {
         );
         assert!(all.snapshot.get("component:default/checkout").is_some());
 
-        let bot = switchboard::Bot::new(all.snapshot, Default::default(), 10);
+        let bot = switchboard::Bot::new(all.snapshot, Default::default(), Default::default());
         bot.set_sources(
             sync::source_statuses(&cfg, &store, &all.failures)
                 .await

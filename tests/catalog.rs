@@ -4,7 +4,7 @@ mod common;
 
 use common::{catalog_dir, examples, fixture, scan, snapshot};
 use switchboard::catalog::RelKind;
-use switchboard::catalog::parse::ParseLimits;
+use switchboard::catalog::ingest::Reader;
 use switchboard::sources::local;
 
 fn keys(snap: &switchboard::catalog::Snapshot, id: u32, kind: RelKind) -> Vec<String> {
@@ -253,7 +253,7 @@ fn hostile_files_are_rejected_and_the_rest_still_loads() {
     let (tx, rx) = std::sync::mpsc::channel();
     let path = dir.path().display().to_string();
     std::thread::spawn(move || {
-        let out = local::scan(&[path], &ParseLimits::default(), 0);
+        let out = local::scan(&[path], &Reader::default(), 0);
         let _ = tx.send(out);
     });
     let out = rx
@@ -324,9 +324,210 @@ fn kinds_switchboard_does_not_interpret_are_kept_and_listed() {
             ("Environment".to_string(), 2)
         ]
     );
+    // Backstage's default processors recognise neither: kept, quarantined, with the way out.
     let (_, e) = snap
         .entities()
         .find(|(_, e)| e.kind_is("airesource"))
         .expect("kept");
-    assert!(!e.is_quarantined());
+    assert!(e.is_quarantined());
+    assert!(
+        e.reasons[0].contains("declare it in `catalog.kinds.extra`"),
+        "{:?}",
+        e.reasons
+    );
+
+    // Declared, they are read like any other entity.
+    let reader = Reader {
+        extra_kinds: vec!["Template".into(), "AiResource".into(), "Environment".into()],
+        ..Reader::default()
+    };
+    let out = local::scan(&[fixture("backstage-examples")], &reader, 0);
+    let declared: Vec<_> = out
+        .entities
+        .iter()
+        .filter(|e| e.key.starts_with("airesource:") || e.key.starts_with("environment:"))
+        .collect();
+    assert_eq!(declared.len(), 6);
+    assert!(declared.iter().all(|e| !e.is_quarantined()));
+}
+
+/// Backstage's verdicts (`tests/fixtures/backstage-rules/verdicts.json`, written by
+/// `scripts/backstage-oracle` from the published packages) on the inputs of its own unit tests
+/// and on every real file in the fixtures.
+mod backstage_rules {
+    use std::sync::LazyLock;
+
+    use serde_json::Value;
+    use switchboard::catalog::ingest::{FileOrigin, Reader, ingest_file};
+    use switchboard::catalog::validate::{Origin, Rule, functions, validate};
+
+    use super::common::fixture;
+
+    static VERDICTS: LazyLock<Value> = LazyLock::new(|| {
+        let path = fixture("backstage-rules/verdicts.json");
+        serde_json::from_slice(&std::fs::read(&path).expect("verdicts.json")).expect("JSON")
+    });
+    static EXTRA: LazyLock<Vec<String>> = LazyLock::new(|| Reader::default().extra_kinds);
+
+    fn file_origin() -> Origin<'static> {
+        Origin::File {
+            location_type: "file",
+            extra_kinds: &EXTRA,
+        }
+    }
+
+    /// The cases whose `source` (Backstage's test file and test title) contains `from`.
+    fn cases(from: &str) -> Vec<&'static Value> {
+        let all = VERDICTS["cases"].as_array().expect("cases");
+        let picked: Vec<_> = all
+            .iter()
+            .filter(|c| c["source"].as_str().unwrap().contains(from))
+            .collect();
+        assert!(!picked.is_empty(), "no case from {from}");
+        picked
+    }
+
+    /// Replays every case from one of Backstage's test files; each disagreement names the test.
+    fn replay(from: &str) {
+        let mut wrong = Vec::new();
+        for c in cases(from) {
+            let source = c["source"].as_str().unwrap();
+            if let Some(name) = c["function"].as_str() {
+                let f = functions::by_name(name).unwrap_or_else(|| panic!("no {name}"));
+                let ours = f(&c["input"]);
+                if ours != c["valid"].as_bool().unwrap() {
+                    wrong.push(format!("{source}: {name}({}) is {ours}", c["input"]));
+                }
+                continue;
+            }
+            let issues = validate(&c["entity"], file_origin());
+            let ours = issues.is_empty();
+            if ours != c["valid"].as_bool().unwrap() {
+                wrong.push(format!(
+                    "{source}: we say {}, Backstage says {}",
+                    if ours {
+                        "valid".to_string()
+                    } else {
+                        format!("{:?}", issues[0].describe())
+                    },
+                    c["error"].as_str().unwrap_or("valid")
+                ));
+            }
+            let policies = !issues.iter().any(|i| {
+                matches!(
+                    i.rule,
+                    Rule::YamlReader
+                        | Rule::EntitySchema
+                        | Rule::NoForeignRootFields
+                        | Rule::FieldFormat
+                )
+            });
+            if policies != c["policies_valid"].as_bool().unwrap() {
+                wrong.push(format!(
+                    "{source}: policies: we say {policies}, Backstage says {}",
+                    c["policies_error"].as_str().unwrap_or("valid")
+                ));
+            }
+        }
+        assert!(
+            wrong.is_empty(),
+            "{} disagreements:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
+
+    #[test]
+    fn kubernetes_validator_functions_agree() {
+        replay("validation/KubernetesValidatorFunctions.test.ts");
+    }
+
+    #[test]
+    fn common_validator_functions_agree() {
+        replay("validation/CommonValidatorFunctions.test.ts");
+    }
+
+    #[test]
+    fn the_four_policies_agree() {
+        replay("entity/policies/SchemaValidEntityPolicy.test.ts");
+        replay("entity/policies/DefaultNamespaceEntityPolicy.test.ts");
+        replay("entity/policies/NoForeignRootFieldsEntityPolicy.test.ts");
+        replay("entity/policies/FieldFormatEntityPolicy.test.ts");
+    }
+
+    #[test]
+    fn the_entity_and_envelope_schemas_agree() {
+        replay("validation/entitySchemaValidator.test.ts");
+        replay("validation/entityEnvelopeSchemaValidator.test.ts");
+        replay("validation/entityKindSchemaValidator.test.ts");
+    }
+
+    #[test]
+    fn every_kind_agrees() {
+        for kind in [
+            "ApiEntityV1alpha1",
+            "ComponentEntityV1alpha1",
+            "DomainEntityV1alpha1",
+            "GroupEntityV1alpha1",
+            "LocationEntityV1alpha1",
+            "ResourceEntityV1alpha1",
+            "SystemEntityV1alpha1",
+            "UserEntityV1alpha1",
+        ] {
+            replay(&format!("kinds/{kind}.test.ts"));
+        }
+    }
+
+    #[test]
+    fn switchboards_own_cases_agree() {
+        replay("switchboard:");
+    }
+
+    /// Every document of every real file and example: accepted by us exactly when Backstage
+    /// accepts it (a skipped or quarantined document, or an error at its line, is a rejection).
+    #[test]
+    fn real_files_get_backstages_verdict() {
+        let reader = Reader::default();
+        let mut wrong = Vec::new();
+        let mut documents = 0;
+        for f in VERDICTS["files"].as_array().unwrap() {
+            let rel = f["path"].as_str().unwrap();
+            let bytes = std::fs::read(fixture(rel)).unwrap();
+            let origin = FileOrigin {
+                source: "local",
+                location: rel,
+                commit: None,
+                fetched_at: 0,
+            };
+            let report = ingest_file(&bytes, &origin, &reader);
+            for d in f["documents"].as_array().unwrap() {
+                documents += 1;
+                let line = d["line"].as_u64().unwrap() as u32;
+                let entity = report.entities.iter().find(|e| e.provenance.line == line);
+                let rejected_here = report.issues.iter().any(|i| i.line == line);
+                let ours = entity.is_some_and(|e| !e.is_quarantined()) && !rejected_here;
+                if ours != d["valid"].as_bool().unwrap() {
+                    wrong.push(format!(
+                        "{rel}:{line}: we say {}, Backstage says {}",
+                        if ours {
+                            "valid".into()
+                        } else {
+                            format!(
+                                "{:?}",
+                                entity.map(|e| e.reasons.clone()).unwrap_or_default()
+                            )
+                        },
+                        d["error"].as_str().unwrap_or("valid")
+                    ));
+                }
+            }
+        }
+        assert!(documents > 150, "only {documents} documents");
+        assert!(
+            wrong.is_empty(),
+            "{} disagreements:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    }
 }

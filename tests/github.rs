@@ -164,7 +164,7 @@ impl Env {
                 &self.cfg.catalog.github,
                 Auth::None,
                 self.store.clone(),
-                self.cfg.catalog.limits(),
+                self.cfg.catalog.reader(),
             )
             .unwrap(),
         )
@@ -446,7 +446,7 @@ async fn a_429_in_the_middle_of_a_listing_deletes_nothing_and_a_complete_scan_or
                     &cfg.catalog.github,
                     Auth::None,
                     env.store.clone(),
-                    cfg.catalog.limits(),
+                    cfg.catalog.reader(),
                 )
                 .unwrap(),
             );
@@ -603,7 +603,11 @@ impl Hook {
 async fn serve_hooks(env: &Env) -> (Arc<Bot>, Hook) {
     let github = env.github();
     let all = env.sync_with(github.clone()).await;
-    let bot = Arc::new(Bot::new(all.snapshot, Rotations::default(), 10));
+    let bot = Arc::new(Bot::new(
+        all.snapshot,
+        Rotations::default(),
+        Default::default(),
+    ));
     bot.set_sources(
         sync::source_statuses(&env.cfg, &env.store, &[])
             .await
@@ -790,7 +794,7 @@ async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given()
                 private_key_pem: key,
             },
             env.store.clone(),
-            env.cfg.catalog.limits(),
+            env.cfg.catalog.reader(),
         )
         .unwrap();
         let all = env.sync_with(Arc::new(app)).await;
@@ -817,7 +821,7 @@ async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given()
             &env.cfg.catalog.github,
             Auth::Token("ghp_example".into()),
             env.store.clone(),
-            env.cfg.catalog.limits(),
+            env.cfg.catalog.reader(),
         )
         .unwrap();
         env.sync_with(Arc::new(token)).await;

@@ -182,7 +182,7 @@ async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
     let bot = Arc::new(Bot::new(
         common::snapshot(&paths),
         common::demo_rotations(),
-        10,
+        Default::default(),
     ));
     let settings = SlackSettings {
         api_url,

@@ -124,7 +124,7 @@ async fn start_bot(api_url: String) {
     let bot = Arc::new(Bot::new(
         common::snapshot(&common::examples()),
         common::demo_rotations(),
-        10,
+        Default::default(),
     ));
     let settings = SlackSettings {
         api_url,

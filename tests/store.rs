@@ -19,7 +19,7 @@ fn config(url: &str, paths: Vec<String>) -> Config {
 }
 
 fn ask(snap: Snapshot, q: &str) -> String {
-    let bot = Bot::new(snap, Rotations::default(), 10);
+    let bot = Bot::new(snap, Rotations::default(), Default::default());
     render::json(&bot.handle(&ChatEvent::console(None, q)))
         .lines()
         .filter(|l| !l.contains("fetched_at"))
@@ -46,7 +46,8 @@ async fn a_restart_rebuilds_the_same_catalog_from_the_store() {
             let store = Store::connect(&cfg.database.url.0, 2).await.unwrap();
             let (synced, report) = sync::sync_local(&cfg, &store, |_, _| {}).await.unwrap();
             assert!(report.entities > 60, "{}: {}", db.name, report.summary());
-            assert_eq!(report.quarantined, 1, "{}: the invalid component", db.name);
+            // The invalid component, and the two MCP server APIs Backstage 1.55 rejects.
+            assert_eq!(report.quarantined, 3, "{}", db.name);
             store.close().await;
 
             // Start again on the same database: migrations see it holds data, nothing is re-read.

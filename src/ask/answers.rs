@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::grammar::{COMMANDS, Question};
 use super::resolve::{Resolved, resolve};
 use super::time::{ago, parse_when};
-use crate::catalog::graph::{self, Hop};
+use crate::catalog::graph::{self, Hop, Limit, Walk};
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::chat::{Intent, ProvenanceNote, Reply, Section};
@@ -32,7 +32,8 @@ pub struct Context<'a> {
     /// How each source stands (`sync status`).
     pub sources: &'a [SourceStatus],
     pub now: DateTime<Utc>,
-    pub default_depth: u32,
+    /// How far `deps` and `dependents` list when the question names no `--depth`.
+    pub limit: Limit,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -572,19 +573,53 @@ fn hop_line(snap: &Snapshot, h: &Hop) -> String {
     )
 }
 
+/// The line that says a limit cut the answer, and how many more lie beyond it.
+fn cut_note(walk: &Walk, limit: Limit) -> Option<String> {
+    if !walk.truncated() {
+        return None;
+    }
+    let more = format!(
+        "{} more {}",
+        walk.beyond,
+        plural(walk.beyond, "entity lies", "entities lie")
+    );
+    Some(if walk.hops.len() >= limit.max {
+        format!(
+            "Cut at {} entities (catalog.max_blast_radius): {more} beyond.",
+            limit.max
+        )
+    } else {
+        let d = limit.depth.unwrap_or(0);
+        format!(
+            "Cut at {d} {}: {more} beyond; ask without --depth for all of them.",
+            plural(d as usize, "hop", "hops")
+        )
+    })
+}
+
+fn walk_json(walk: &Walk, limit: Limit) -> [(&'static str, Value); 3] {
+    [
+        ("depth", json!(limit.depth)),
+        ("truncated", json!(walk.truncated())),
+        ("beyond", json!(walk.beyond)),
+    ]
+}
+
 fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
-    let depth = q.depth.unwrap_or(ctx.default_depth);
-    let hops = graph::dependencies(snap, id, depth);
+    let limit = ctx.limit.with_depth(q.depth);
+    let walk = graph::dependencies(snap, id, limit);
+    let hops = &walk.hops;
     let mut r = Reply::new(Intent::Deps, &q.query);
     let e = snap.entity(id);
-    r.view.headline = match hops.len() {
-        0 => format!("{} depends on nothing in the catalog", e.name),
-        n => format!(
+    r.view.headline = match (hops.len(), walk.beyond) {
+        (0, 0) => format!("{} depends on nothing in the catalog", e.name),
+        (n, 0) => format!(
             "{} depends on {n} {}",
             e.name,
             plural(n, "entity", "entities")
         ),
+        (n, more) => format!("{} depends on {} entities; {n} listed", e.name, n + more),
     };
     if !hops.is_empty() {
         r.view.sections.push(Section::new(
@@ -593,33 +628,46 @@ fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             LIST_LIMIT,
         ));
     }
+    if let Some(note) = cut_note(&walk, limit) {
+        r.warnings.push(note);
+    }
     r.result = json!({
         "dependencies": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
-        "depth": depth,
     });
+    r.result
+        .as_object_mut()
+        .expect("object")
+        .extend(walk_json(&walk, limit).map(|(k, v)| (k.to_string(), v)));
     r
 }
 
 fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
-    let depth = q.depth.unwrap_or(ctx.default_depth);
-    let hops = graph::dependents(snap, id, depth);
+    let limit = ctx.limit.with_depth(q.depth);
+    let walk = graph::dependents(snap, id, limit);
+    let hops = &walk.hops;
     let e = snap.entity(id);
     let mut r = Reply::new(Intent::Dependents, &q.query);
     // Owning teams of everything affected; owners missing from the catalog are listed too.
     let mut teams: BTreeSet<Id> = BTreeSet::new();
     let mut missing_teams: BTreeSet<String> = BTreeSet::new();
-    for h in &hops {
+    for h in hops {
         let (owners, missing) = snap.owners(h.id);
         teams.extend(owners);
         missing_teams.extend(missing);
     }
     let team_count = teams.len() + missing_teams.len();
-    r.view.headline = match hops.len() {
-        0 => format!("Nothing in the catalog depends on {}", e.name),
-        n => format!(
+    r.view.headline = match (hops.len(), walk.beyond) {
+        (0, 0) => format!("Nothing in the catalog depends on {}", e.name),
+        (n, 0) => format!(
             "{n} {} affected if {} goes down, owned by {team_count} {}",
             plural(n, "entity", "entities"),
+            e.name,
+            plural(team_count, "team", "teams")
+        ),
+        (n, more) => format!(
+            "{} entities affected if {} goes down; the {n} listed are owned by {team_count} {}",
+            n + more,
             e.name,
             plural(team_count, "team", "teams")
         ),
@@ -673,8 +721,14 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         "dependents": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
         "teams": team_refs,
         "oncall": oncall_json,
-        "depth": depth,
     });
+    r.result
+        .as_object_mut()
+        .expect("object")
+        .extend(walk_json(&walk, limit).map(|(k, v)| (k.to_string(), v)));
+    if let Some(note) = cut_note(&walk, limit) {
+        r.warnings.push(note);
+    }
     r
 }
 

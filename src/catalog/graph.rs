@@ -1,7 +1,9 @@
 //! Walking the relation graph: what an entity depends on, and what depends on it.
 //!
-//! Both walks are breadth-first, keep the path by which each entity was reached, stop at a
-//! depth limit, and visit each entity once, so cycles end the walk instead of looping.
+//! Both walks are breadth-first, keep the path by which each entity was reached, and visit each
+//! entity once, so cycles end the walk instead of looping. They follow the whole transitive
+//! closure unless a `Limit` cuts it (a depth, or the cap on how many are listed); a cut walk
+//! still counts what lies beyond, so an answer never shortens a blast radius silently.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -16,10 +18,58 @@ pub struct Hop {
     pub path: Vec<Id>,
 }
 
+/// How far a walk lists what it reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Hops followed; `None` follows every hop.
+    pub depth: Option<u32>,
+    /// The most entities listed (the safety cap, `catalog.max_blast_radius`).
+    pub max: usize,
+}
+
+impl Limit {
+    /// `catalog.default_depth` (0: every hop) and `catalog.max_blast_radius`.
+    pub fn new(default_depth: u32, max: usize) -> Limit {
+        Limit {
+            depth: (default_depth > 0).then_some(default_depth),
+            max,
+        }
+    }
+
+    /// The same cap with the depth a question asked for, if it asked.
+    pub fn with_depth(self, depth: Option<u32>) -> Limit {
+        Limit {
+            depth: depth.or(self.depth),
+            ..self
+        }
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Limit::new(0, 10_000)
+    }
+}
+
+/// What a walk found: the entities listed and how many more it reached past the limit.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Walk {
+    pub hops: Vec<Hop>,
+    /// Entities reached beyond the depth or the cap, not listed.
+    pub beyond: usize,
+}
+
+impl Walk {
+    /// True when the limit cut the answer.
+    pub fn truncated(&self) -> bool {
+        self.beyond > 0
+    }
+}
+
 /// Everything `start` depends on: `dependsOn` targets, consumed APIs, and the components that
-/// provide those APIs, transitively up to `max_depth` hops.
-pub fn dependencies(snap: &Snapshot, start: Id, max_depth: u32) -> Vec<Hop> {
-    walk(snap, &[start], max_depth, |snap, id, out| {
+/// provide those APIs, transitively.
+pub fn dependencies(snap: &Snapshot, start: Id, limit: Limit) -> Walk {
+    walk(snap, &[start], limit, 0, |snap, id, out| {
         let e = snap.entity(id);
         for t in e.related(RelKind::DependsOn) {
             out.push(vec![t]);
@@ -34,15 +84,17 @@ pub fn dependencies(snap: &Snapshot, start: Id, max_depth: u32) -> Vec<Hop> {
 }
 
 /// Everything that breaks if `start` goes down: entities that depend on it, consumers of the
-/// APIs it provides (the path goes through the API), transitively up to `max_depth` hops. For a
-/// System or Domain, every part of it is affected too (depth 0, path through the container).
-pub fn dependents(snap: &Snapshot, start: Id, max_depth: u32) -> Vec<Hop> {
-    let parts = parts_of(snap, start);
+/// APIs it provides (the path goes through the API), transitively. For a System or Domain,
+/// every part of it is affected too (depth 0, path through the container).
+pub fn dependents(snap: &Snapshot, start: Id, limit: Limit) -> Walk {
+    let mut parts = parts_of(snap, start);
     let mut starts = vec![start];
     starts.extend(parts.iter().map(|h| h.id));
+    let seen: HashSet<Id> = parts.iter().map(|h| h.id).collect();
+    let beyond_parts = parts.len().saturating_sub(limit.max);
+    parts.truncate(limit.max);
     let mut hops = parts;
-    let seen: HashSet<Id> = hops.iter().map(|h| h.id).collect();
-    let walked = walk(snap, &starts, max_depth, |snap, id, out| {
+    let walked = walk(snap, &starts, limit, hops.len(), |snap, id, out| {
         let e = snap.entity(id);
         for t in e.related(RelKind::DependencyOf) {
             out.push(vec![t]);
@@ -57,7 +109,7 @@ pub fn dependents(snap: &Snapshot, start: Id, max_depth: u32) -> Vec<Hop> {
         }
     });
     // A walk from a part starts at that part; show the path from the container instead.
-    for mut h in walked {
+    for mut h in walked.hops {
         if seen.contains(&h.id) {
             continue;
         }
@@ -70,7 +122,10 @@ pub fn dependents(snap: &Snapshot, start: Id, max_depth: u32) -> Vec<Hop> {
         }
         hops.push(h);
     }
-    hops
+    Walk {
+        hops,
+        beyond: walked.beyond + beyond_parts,
+    }
 }
 
 /// Everything that is part of a System or Domain (systems of a domain, then their parts).
@@ -101,20 +156,22 @@ fn parts_of(snap: &Snapshot, start: Id) -> Vec<Hop> {
 
 /// Breadth-first walk. `next` appends, for one entity, the steps leaving it; a step is a list of
 /// ids whose last element is the entity reached (the others are intermediaries, such as an API).
+/// Lists what lies within the limit (`listed` entities are already listed by the caller) and
+/// counts the rest: past a cut, the walk goes on without paths, since everything after it in
+/// breadth-first order is past it too.
 fn walk(
     snap: &Snapshot,
     starts: &[Id],
-    max_depth: u32,
+    limit: Limit,
+    listed: usize,
     next: impl Fn(&Snapshot, Id, &mut Vec<Vec<Id>>),
-) -> Vec<Hop> {
+) -> Walk {
     let mut seen: HashSet<Id> = starts.iter().copied().collect();
     let mut queue: VecDeque<(Id, u32, Vec<Id>)> = starts.iter().map(|&s| (s, 0, vec![s])).collect();
     let mut out = Vec::new();
+    let mut beyond = 0;
     let mut steps = Vec::new();
     while let Some((id, depth, path)) = queue.pop_front() {
-        if depth >= max_depth {
-            continue;
-        }
         steps.clear();
         next(snap, id, &mut steps);
         for step in steps.drain(..) {
@@ -122,6 +179,12 @@ fn walk(
                 continue;
             };
             if !seen.insert(reached) {
+                continue;
+            }
+            let cut = limit.depth.is_some_and(|d| depth >= d) || listed + out.len() >= limit.max;
+            if cut || path.is_empty() {
+                beyond += 1;
+                queue.push_back((reached, depth + 1, Vec::new()));
                 continue;
             }
             let mut p = path.clone();
@@ -134,5 +197,5 @@ fn walk(
             queue.push_back((reached, depth + 1, p));
         }
     }
-    out
+    Walk { hops: out, beyond }
 }

@@ -9,7 +9,24 @@ use super::model::{Provenance, RawEntity, identity};
 use super::parse::{self, ParseLimits};
 use super::refs::EntityRef;
 use super::snapshot::Problem;
-use super::validate::validate;
+use super::validate::{self, Origin, validate};
+
+/// How catalog files are read and judged: the parser's limits, and the kinds a file may hold
+/// beyond Backstage's built-in ones (`catalog.kinds.extra`).
+#[derive(Clone, Debug)]
+pub struct Reader {
+    pub limits: ParseLimits,
+    pub extra_kinds: Vec<String>,
+}
+
+impl Default for Reader {
+    fn default() -> Self {
+        Reader {
+            limits: ParseLimits::default(),
+            extra_kinds: validate::default_extra_kinds(),
+        }
+    }
+}
 
 /// A problem with a line number, as `switchboard check` prints it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +35,9 @@ pub struct LineIssue {
     pub message: String,
     /// True when the problem quarantines an entity or loses a document.
     pub fatal: bool,
+    /// True for a document that is no catalog entity at all (an OpenAPI file beside the
+    /// catalog files): skipped by a scan, an error in a file named on its own.
+    pub not_an_entity: bool,
 }
 
 /// What one file yielded.
@@ -44,12 +64,27 @@ pub struct FileOrigin<'a> {
     pub fetched_at: i64,
 }
 
-pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) -> FileReport {
+impl FileOrigin<'_> {
+    /// The type Backstage gives the location a file is read from: GitHub files are read by URL.
+    pub fn location_type(&self) -> &'static str {
+        if self.source == "github" {
+            "url"
+        } else {
+            "file"
+        }
+    }
+}
+
+pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, reader: &Reader) -> FileReport {
     let mut report = FileReport::default();
-    let docs = match parse::parse_file(bytes, limits) {
+    let rules = Origin::File {
+        location_type: origin.location_type(),
+        extra_kinds: &reader.extra_kinds,
+    };
+    let docs = match parse::parse_file(bytes, &reader.limits) {
         Ok(d) => d,
         Err(e) => {
-            report.problem(origin, 1, format!("file rejected: {e}"), true);
+            report.note(origin.location, 1, format!("file rejected: {e}"));
             report.broken = true;
             return report;
         }
@@ -58,7 +93,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
         let body = match doc.value {
             Ok(ref v) => v,
             Err(ref e) => {
-                report.problem(origin, doc.error_line, e.clone(), true);
+                report.note(origin.location, doc.error_line, e.clone());
                 report.broken = true;
                 continue;
             }
@@ -66,28 +101,48 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, limits: &ParseLimits) 
         let (kind, namespace, name) = match identity(body) {
             Ok(id) => id,
             Err(e) => {
-                // A YAML file that is no entity at all (an OpenAPI spec beside the catalog
-                // files) is skipped with a note; an entity missing its name is an error.
-                let is_entity = body.get("kind").is_some() || body.get("apiVersion").is_some();
-                report.problem(origin, doc.line, e, is_entity);
+                // A mapping that is no entity at all (an OpenAPI spec beside the catalog
+                // files) is skipped with a note; anything else Backstage would reject is an
+                // error: a document that is not a mapping, an entity without its name.
+                let Some(map) = body.as_object() else {
+                    let why = validate(body, rules).remove(0);
+                    report.note(origin.location, doc.line, why.describe());
+                    continue;
+                };
+                if map.contains_key("kind") || map.contains_key("apiVersion") {
+                    let why = validate(body, rules)
+                        .into_iter()
+                        .next()
+                        .map_or(e, |i| i.describe());
+                    report.note(origin.location, doc.line, why);
+                } else {
+                    report.skip(origin, doc.line, e);
+                }
                 continue;
             }
         };
-        let issues = validate(body);
+        let issues = validate(body, rules);
         let mut reasons = Vec::with_capacity(issues.len());
         for i in issues {
-            let key = i.field.rsplit('.').next().unwrap_or("");
+            let key = i
+                .field
+                .rsplit('.')
+                .next()
+                .map(|k| k.split('[').next().unwrap_or(k))
+                .unwrap_or("");
             let line = if key.is_empty() {
                 doc.line
             } else {
                 parse::line_of_key(&doc, key)
             };
+            let message = i.describe();
             report.issues.push(LineIssue {
                 line,
-                message: format!("{kind} \"{name}\": {}", i.message),
+                message: format!("{kind} \"{name}\": {message}"),
                 fatal: true,
+                not_an_entity: false,
             });
-            reasons.push(i.message);
+            reasons.push(message);
         }
         if kind.eq_ignore_ascii_case("location") {
             let spec = body.get("spec");
@@ -143,6 +198,7 @@ impl FileReport {
             line,
             message: message.clone(),
             fatal: true,
+            not_an_entity: false,
         });
         self.problems.push(Problem {
             location: location.to_string(),
@@ -151,15 +207,13 @@ impl FileReport {
         });
     }
 
-    /// A problem with a document: fatal ones lose or quarantine data, the rest are notes.
-    fn problem(&mut self, origin: &FileOrigin<'_>, line: u32, message: String, fatal: bool) {
-        if fatal {
-            return self.note(origin.location, line, message);
-        }
+    /// A document that is no catalog entity, skipped with a note.
+    fn skip(&mut self, origin: &FileOrigin<'_>, line: u32, message: String) {
         self.issues.push(LineIssue {
             line,
             message: format!("warning: {message}; skipped"),
-            fatal,
+            fatal: false,
+            not_an_entity: true,
         });
         self.problems.push(Problem {
             location: origin.location.to_string(),

@@ -101,7 +101,6 @@ pub fn identity(body: &Value) -> Result<(String, String, String), String> {
         .ok_or("document has no `metadata` mapping, so it is not a catalog entity")?;
     let name = match meta.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
         _ => return Err("entity has no `metadata.name`".into()),
     };
     let namespace = meta

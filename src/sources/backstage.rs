@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::catalog::model::{Provenance, RawEntity, identity};
 use crate::catalog::refs::EntityRef;
-use crate::catalog::validate::validate;
+use crate::catalog::validate::{Origin, validate};
 
 /// Where the Backstage instance is and how to read it.
 #[derive(Clone)]
@@ -105,7 +105,7 @@ impl BackstageSource {
         Ok(out)
     }
 
-    /// One Backstage entity as a raw entity, validated like any other.
+    /// One Backstage entity as a raw entity, validated as Backstage's processed output.
     fn to_raw(&self, body: Value, fetched_at: i64) -> Option<RawEntity> {
         let (kind, namespace, name) = identity(&body).ok()?;
         let annotations = body.get("metadata").and_then(|m| m.get("annotations"));
@@ -122,7 +122,10 @@ impl BackstageSource {
                     name
                 )
             });
-        let reasons = validate(&body).into_iter().map(|i| i.message).collect();
+        let reasons = validate(&body, Origin::Backstage)
+            .into_iter()
+            .map(|i| i.describe())
+            .collect();
         Some(RawEntity {
             key: EntityRef::new(&kind, &namespace, &name).key(),
             body,

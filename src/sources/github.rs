@@ -25,9 +25,8 @@ use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use serde::Deserialize;
 
-use crate::catalog::ingest::{FileOrigin, FileReport, ingest_file};
+use crate::catalog::ingest::{FileOrigin, FileReport, Reader, ingest_file};
 use crate::catalog::model::Claim;
-use crate::catalog::parse::ParseLimits;
 use crate::catalog::snapshot::Problem;
 use crate::config::GithubCatalog;
 use crate::sources::codeowners::{self, CodeOwners};
@@ -151,7 +150,7 @@ pub struct GitHub {
     graphql: Option<Octocrab>,
     store: Store,
     config: GithubCatalog,
-    limits: ParseLimits,
+    reader: Reader,
     requests: AtomicU64,
     rate: Mutex<Rate>,
     /// When the last full scan started.
@@ -208,12 +207,7 @@ struct Blob {
 }
 
 impl GitHub {
-    pub fn new(
-        config: &GithubCatalog,
-        auth: Auth,
-        store: Store,
-        limits: ParseLimits,
-    ) -> Result<GitHub> {
+    pub fn new(config: &GithubCatalog, auth: Auth, store: Store, reader: Reader) -> Result<GitHub> {
         let timeout = Some(Duration::from_secs(config.timeout_secs.max(1)));
         let client = |base: &str| -> Result<Octocrab> {
             let builder = Octocrab::builder()
@@ -251,7 +245,7 @@ impl GitHub {
             graphql,
             store,
             config: config.clone(),
-            limits,
+            reader,
             requests: AtomicU64::new(0),
             rate: Mutex::new(Rate::default()),
             last_scan: Mutex::new(None),
@@ -669,7 +663,7 @@ impl GitHub {
                 commit: Some(commit),
                 fetched_at: now,
             };
-            let mut report = ingest_file(&bytes, &origin, &self.limits);
+            let mut report = ingest_file(&bytes, &origin, &self.reader);
             if let Some((co_path, o)) = owners
                 .as_ref()
                 .and_then(|(co_path, co)| Some((co_path, co.owners_of(&path)?)))

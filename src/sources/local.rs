@@ -8,8 +8,7 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::catalog::RawEntity;
-use crate::catalog::ingest::{FileOrigin, FileReport, LineIssue, ingest_file};
-use crate::catalog::parse::ParseLimits;
+use crate::catalog::ingest::{FileOrigin, FileReport, LineIssue, Reader, ingest_file};
 use crate::catalog::snapshot::Problem;
 
 /// Everything one scan of local files produced.
@@ -35,9 +34,9 @@ pub struct ScannedFile {
 
 /// Scans the given paths and collects everything (for `check`, `ask --catalog` and tests;
 /// a sync uses `scan_each` and never holds the whole catalog raw).
-pub fn scan(paths: &[String], limits: &ParseLimits, fetched_at: i64) -> ScanOutcome {
+pub fn scan(paths: &[String], reader: &Reader, fetched_at: i64) -> ScanOutcome {
     let mut out = ScanOutcome::default();
-    let path_problems = scan_each(paths, limits, fetched_at, &mut |f: ScannedFile| {
+    let path_problems = scan_each(paths, reader, fetched_at, &mut |f: ScannedFile| {
         if !f.unreadable {
             out.files_read += 1;
         }
@@ -57,7 +56,7 @@ pub fn scan(paths: &[String], limits: &ParseLimits, fetched_at: i64) -> ScanOutc
 /// configured paths themselves (a path that does not exist).
 pub fn scan_each(
     paths: &[String],
-    limits: &ParseLimits,
+    reader: &Reader,
     fetched_at: i64,
     on_file: &mut dyn FnMut(ScannedFile),
 ) -> Vec<Problem> {
@@ -81,7 +80,7 @@ pub fn scan_each(
         wave.retain(|f| seen.insert(clean(f)));
         let mut next = Vec::new();
         for files in wave.chunks(slice) {
-            let results = read_all(files, limits, fetched_at, threads);
+            let results = read_all(files, reader, fetched_at, threads);
             for (file, result) in files.iter().zip(results) {
                 let location = display(file);
                 let (mut report, unreadable) = match result {
@@ -119,12 +118,12 @@ pub fn scan_each(
 
 fn read_all(
     files: &[PathBuf],
-    limits: &ParseLimits,
+    reader: &Reader,
     fetched_at: i64,
     threads: usize,
 ) -> Vec<std::io::Result<FileReport>> {
     let one = |f: &PathBuf| -> std::io::Result<FileReport> {
-        let bytes = read_limited(f, limits.max_file_bytes)?;
+        let bytes = read_limited(f, reader.limits.max_file_bytes)?;
         let location = display(f);
         let origin = FileOrigin {
             source: "local",
@@ -132,7 +131,7 @@ fn read_all(
             commit: None,
             fetched_at,
         };
-        Ok(ingest_file(&bytes, &origin, limits))
+        Ok(ingest_file(&bytes, &origin, reader))
     };
     if files.len() < 2 || threads < 2 {
         return files.iter().map(one).collect();

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use switchboard::catalog::Snapshot;
-use switchboard::catalog::parse::ParseLimits;
+use switchboard::catalog::ingest::Reader;
 use switchboard::chat::{ChatEvent, Platform};
 use switchboard::sources::local;
 use switchboard::sources::rotations::Rotations;
@@ -34,7 +34,7 @@ pub fn examples() -> Vec<String> {
 }
 
 pub fn scan(paths: &[String]) -> local::ScanOutcome {
-    local::scan(paths, &ParseLimits::default(), 1_795_000_000)
+    local::scan(paths, &Reader::default(), 1_795_000_000)
 }
 
 pub fn snapshot(paths: &[String]) -> Snapshot {
@@ -60,7 +60,7 @@ impl Convo {
 
     pub fn with(snap: Snapshot, rotations: Rotations) -> Convo {
         Convo {
-            bot: Bot::new(snap, rotations, 10),
+            bot: Bot::new(snap, rotations, Default::default()),
             now: "2026-11-18T12:00:00Z".parse().unwrap(),
         }
     }
