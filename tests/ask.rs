@@ -592,3 +592,96 @@ fn conflicts_lists_what_is_defined_twice_and_filters_by_team() {
         r.view.headline
     );
 }
+
+/// A chain of `n` components, each depending on the one before: `link-0 ← link-1 ← …`.
+fn chain(n: usize) -> tempfile::TempDir {
+    let mut body = String::new();
+    for i in 0..n {
+        body.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: link-{i}\nspec:\n  type: service\n  lifecycle: production\n  owner: team-{}\n",
+            i % 3
+        ));
+        if i > 0 {
+            body.push_str(&format!("  dependsOn: [component:link-{}]\n", i - 1));
+        }
+    }
+    catalog_dir(&[("chain.yaml", &body)])
+}
+
+#[test]
+fn a_blast_radius_deeper_than_ten_hops_is_whole_by_default() {
+    let dir = chain(40);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let r = c.say("what depends on link-0");
+    let j = json(&r);
+    assert_eq!(refs(&j["result"], "dependents").len(), 39);
+    assert_eq!(j["result"]["truncated"], false);
+    assert_eq!(j["result"]["beyond"], 0);
+    assert_eq!(j["result"]["depth"], Value::Null);
+    let text = render::text(&r);
+    assert!(
+        text.starts_with("39 entities affected if link-0 goes down"),
+        "{text}"
+    );
+    assert!(!text.contains("Cut at"), "{text}");
+
+    let deps = json(&c.say("what does link-39 depend on"));
+    assert_eq!(refs(&deps["result"], "dependencies").len(), 39);
+    assert_eq!(deps["result"]["truncated"], false);
+}
+
+#[test]
+fn a_depth_that_cuts_the_blast_radius_says_how_many_more_lie_beyond() {
+    let dir = chain(40);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let r = c.say("what depends on link-0 --depth 5");
+    let j = json(&r);
+    assert_eq!(refs(&j["result"], "dependents").len(), 5);
+    assert_eq!(j["result"]["truncated"], true);
+    assert_eq!(j["result"]["beyond"], 34);
+    assert_eq!(j["result"]["depth"], 5);
+    let text = render::text(&r);
+    assert!(
+        text.starts_with("39 entities affected if link-0 goes down; the 5 listed"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Cut at 5 hops: 34 more entities lie beyond"),
+        "{text}"
+    );
+
+    let deps = json(&c.say("deps link-39 --depth 2"));
+    assert_eq!(
+        (
+            deps["result"]["truncated"].as_bool(),
+            deps["result"]["beyond"].as_u64()
+        ),
+        (Some(true), Some(37))
+    );
+}
+
+#[test]
+fn the_safety_cap_cuts_a_blast_radius_and_says_so() {
+    use switchboard::catalog::graph::Limit;
+    let dir = chain(40);
+    let snap = snapshot(&[dir.path().display().to_string()]);
+    let c = Convo {
+        bot: switchboard::Bot::new(snap, common::demo_rotations(), Limit::new(0, 10)),
+        now: "2026-11-18T12:00:00Z".parse().unwrap(),
+    };
+    let r = c.say("blast radius link-0");
+    let j = json(&r);
+    assert_eq!(refs(&j["result"], "dependents").len(), 10);
+    assert_eq!(
+        (
+            j["result"]["truncated"].as_bool(),
+            j["result"]["beyond"].as_u64()
+        ),
+        (Some(true), Some(29))
+    );
+    let text = render::text(&r);
+    assert!(
+        text.contains("Cut at 10 entities (catalog.max_blast_radius): 29 more entities lie beyond"),
+        "{text}"
+    );
+}
