@@ -685,3 +685,100 @@ fn the_safety_cap_cuts_a_blast_radius_and_says_so() {
         "{text}"
     );
 }
+
+#[test]
+fn a_kind_word_narrows_the_kind_when_no_entity_is_named_with_it() {
+    let c = Convo::over(&examples());
+    // wayback-archive is both a Component and an API.
+    let api = c.say("the wayback-archive API");
+    assert_eq!(api.entity.as_deref(), Some("api:default/wayback-archive"));
+    assert!(
+        api.warnings.iter().all(|w| !w.contains("Also named")),
+        "{:?}",
+        api.warnings
+    );
+    let component = c.say("who owns the wayback-archive service");
+    assert_eq!(component.intent, Intent::Owner);
+    assert_eq!(
+        component.entity.as_deref(),
+        Some("component:default/wayback-archive")
+    );
+    for (asked, meant) in [
+        ("the artists domain", "domain:default/artists"),
+        (
+            "the artist-engagement-portal system",
+            "system:default/artist-engagement-portal",
+        ),
+        ("team-a team", "group:default/team-a"),
+        ("the team-a group", "group:default/team-a"),
+        ("user guest", "user:default/guest"),
+        ("artist-lookup component", "component:default/artist-lookup"),
+        // A typo inside the name still resolves within the kind.
+        ("the artsts domain", "domain:default/artists"),
+    ] {
+        assert_eq!(c.say(asked).entity.as_deref(), Some(meant), "{asked}");
+    }
+}
+
+#[test]
+fn an_entity_named_with_the_kind_word_itself_wins() {
+    let dir = catalog_dir(&[(
+        "c.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments-service\nspec: {type: service, lifecycle: production, owner: group:team-a}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: payments\nspec: {type: service, lifecycle: production, owner: group:team-b}\n",
+    )]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let r = c.say("who owns payments service");
+    assert_eq!(
+        r.entity.as_deref(),
+        Some("component:default/payments-service")
+    );
+}
+
+#[test]
+fn a_single_suggestion_is_not_called_more_than_one() {
+    let dir = catalog_dir(&[(
+        "c.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout-frontend\nspec: {type: website, lifecycle: production, owner: group:team-a}\n",
+    )]);
+    let c = Convo::over(&[dir.path().display().to_string()]);
+    let r = c.say("who owns checkout-back");
+    assert_eq!(
+        r.suggestions,
+        ["component:default/checkout-frontend"],
+        "{}",
+        render::text(&r)
+    );
+    let text = render::text(&r);
+    assert!(text.contains("Did you mean checkout-frontend"), "{text}");
+    assert!(!text.contains("More than one"), "{text}");
+}
+
+#[test]
+fn greetings_and_unknown_questions_get_a_short_help_not_names() {
+    let c = Convo::over(&examples());
+    for said in ["hi", "Hello there!", "thanks", "good morning"] {
+        let r = c.say(said);
+        assert_eq!(r.intent, Intent::Help, "{said}");
+        assert!(r.suggestions.is_empty(), "{said}: {:?}", r.suggestions);
+        let text = render::text(&r);
+        assert!(text.contains("who owns X"), "{text}");
+    }
+    for said in [
+        "how do I deploy to production",
+        "can you restart the cluster",
+        "what is the meaning of life",
+    ] {
+        let r = c.say(said);
+        assert_eq!(r.intent, Intent::Unknown, "{said}");
+        assert!(r.suggestions.is_empty(), "{said}: {:?}", r.suggestions);
+        let text = render::text(&r);
+        assert!(
+            text.contains("I don't know how to answer") && text.contains("blast radius X"),
+            "{text}"
+        );
+        assert!(json(&r)["result"]["commands"].as_array().unwrap().len() >= 5);
+    }
+    // A short name that is not in the catalog is still looked up, not lectured.
+    let r = c.say("artist-lokup");
+    assert_eq!(r.entity.as_deref(), Some("component:default/artist-lookup"));
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::grammar::{COMMANDS, Question};
+use super::grammar::{self, COMMANDS, Question};
 use super::resolve::{Resolved, resolve};
 use super::time::{ago, parse_when};
 use crate::catalog::graph::{self, Hop, Limit, Walk};
@@ -47,12 +47,13 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::Conflicts => conflicts(ctx, q),
         Intent::SyncStatus => sync_status(ctx, q),
         Intent::Find => find(ctx, q),
-        Intent::Unknown => unknown(q),
+        Intent::Unknown => short_help(q, false),
+        Intent::Info if q.bare && grammar::is_greeting(&q.subject) => short_help(q, true),
         _ => match resolve(ctx.snap, &q.subject) {
-            Resolved::None
-                if q.intent == Intent::Info && q.subject.split_whitespace().count() > 3 =>
+            Resolved::None | Resolved::Many(_)
+                if q.intent == Intent::Info && grammar::is_unknown_question(&q.subject) =>
             {
-                unknown(q)
+                short_help(q, false)
             }
             Resolved::None => not_found(ctx, q),
             Resolved::Many(ids) => did_you_mean(ctx, q, &ids),
@@ -1143,9 +1144,39 @@ fn help(q: &Question) -> Reply {
     r
 }
 
-fn unknown(q: &Question) -> Reply {
-    let mut r = Reply::new(Intent::Unknown, &q.query);
-    r.view.headline = format!("I don't understand “{}”. Try `help`.", q.query);
+/// The answer to a greeting or a question no command knows: what can be asked, briefly.
+fn short_help(q: &Question, greeting: bool) -> Reply {
+    const SHOWN: &[Intent] = &[
+        Intent::Owner,
+        Intent::Oncall,
+        Intent::Dependents,
+        Intent::Deps,
+        Intent::Find,
+    ];
+    let mut r = Reply::new(
+        if greeting {
+            Intent::Help
+        } else {
+            Intent::Unknown
+        },
+        &q.query,
+    );
+    r.view.headline = if greeting {
+        "Hi! I answer questions about the catalog. Try one of these:".into()
+    } else {
+        format!(
+            "I don't know how to answer “{}”. I can answer these:",
+            q.query
+        )
+    };
+    let rows: Vec<_> = COMMANDS
+        .iter()
+        .filter(|c| SHOWN.contains(&c.intent))
+        .collect();
+    let mut lines: Vec<String> = rows.iter().map(|c| c.usage.to_string()).collect();
+    lines.push("help — everything I can do".into());
+    r.view.sections.push(Section::new("", lines, LIST_LIMIT));
+    r.result = json!({"commands": rows.iter().map(|c| json!({"usage": c.usage, "summary": c.summary})).collect::<Vec<_>>()});
     r
 }
 
@@ -1162,10 +1193,17 @@ fn not_found(ctx: &Context<'_>, q: &Question) -> Reply {
 
 fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
     let mut r = Reply::new(q.intent, &q.query);
-    r.view.headline = format!(
-        "More than one entity could be “{}”. Did you mean one of these?",
-        q.subject
-    );
+    r.view.headline = match ids {
+        [one] => format!(
+            "No entity is named “{}”. Did you mean {}?",
+            q.subject,
+            label(ctx.snap.entity(*one))
+        ),
+        _ => format!(
+            "More than one entity could be “{}”. Did you mean one of these?",
+            q.subject
+        ),
+    };
     r.suggestions = ids.iter().map(|&i| ctx.snap.entity(i).key()).collect();
     r
 }

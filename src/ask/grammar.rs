@@ -118,6 +118,8 @@ pub struct Question {
     pub at: Option<String>,
     /// A problem with the message itself (a bad `--depth`), shown instead of an answer.
     pub error: Option<String>,
+    /// No command matched: the whole message is taken as a name (`X` → info).
+    pub bare: bool,
 }
 
 /// Parses a message. Anything no pattern matches is taken as an entity name (the `X` → info
@@ -149,6 +151,7 @@ pub fn parse(text: &str) -> Question {
                 depth,
                 at: c.name("at").map(|m| m.as_str().trim().to_string()),
                 error,
+                bare: false,
             };
         }
     }
@@ -163,8 +166,47 @@ pub fn parse(text: &str) -> Question {
         subject: strip_subject(&s),
         depth,
         at: None,
+        bare: intent == Intent::Info,
         error,
     }
+}
+
+/// Greetings and thanks, which deserve a short help rather than a search for a name.
+pub fn is_greeting(text: &str) -> bool {
+    const GREETINGS: &[&str] = &[
+        "hi", "hello", "hey", "hiya", "howdy", "yo", "hallo", "thanks", "thank", "thx", "cheers",
+        "morning", "good", "ping", "sup",
+    ];
+    // Words as typed: `hello-world-app` is a name, not a greeting.
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(|w| {
+            w.trim_matches(|c: char| !c.is_alphanumeric())
+                .to_lowercase()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let Some(first) = words.first() else {
+        return false;
+    };
+    let good = first != "good"
+        || words
+            .get(1)
+            .is_some_and(|w| ["morning", "afternoon", "evening", "day"].contains(&w.as_str()));
+    words.len() <= 4 && GREETINGS.contains(&first.as_str()) && good
+}
+
+/// A question in words that no command knows ("how do I deploy", "can you restart checkout"):
+/// it starts with a question word, or is too long to be a name (asked only when nothing in the
+/// catalog is named so).
+pub fn is_unknown_question(text: &str) -> bool {
+    const QUESTION_WORDS: &[&str] = &[
+        "how", "why", "when", "where", "what", "who", "which", "can", "could", "should", "would",
+        "will", "is", "are", "do", "does", "did", "please", "i", "we", "my", "our",
+    ];
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words.len() >= 3
+        || (words.len() > 1 && QUESTION_WORDS.contains(&words[0].to_lowercase().as_str()))
 }
 
 /// Removes what surrounds the question: a mention, `/sb`, a trailing question mark.
@@ -252,6 +294,28 @@ mod tests {
             (Intent::Owner, "payment service".into())
         );
         assert_eq!(q(""), (Intent::Help, "".into()));
+    }
+
+    #[test]
+    fn greetings_and_unknown_questions_are_told_apart_from_names() {
+        for g in [
+            "hi",
+            "Hello there",
+            "hey switchboard",
+            "thanks!",
+            "good morning",
+        ] {
+            assert!(is_greeting(g), "{g}");
+        }
+        for n in ["payments", "good-service", "hello-world-app", "goodies"] {
+            assert!(!is_greeting(n), "{n}");
+        }
+        assert!(is_unknown_question("how do I deploy"));
+        assert!(is_unknown_question("can you restart checkout"));
+        assert!(!is_unknown_question("payment service"));
+        assert!(!is_unknown_question("artist-lookup"));
+        assert!(parse("how do I deploy").bare);
+        assert!(!parse("who owns x").bare);
     }
 
     #[test]

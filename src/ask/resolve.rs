@@ -5,7 +5,7 @@
 //! plausible matches become "did you mean"; nothing is ever guessed silently.
 
 use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
-use crate::catalog::search::normalize;
+use crate::catalog::search::{Scored, normalize};
 use crate::catalog::{Id, Snapshot};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -25,55 +25,124 @@ const ACCEPT: f32 = 0.8;
 /// How far ahead of the runner-up it must be.
 const MARGIN: f32 = 0.08;
 
+/// Words people put before or after a name to say what kind of thing they mean, and the kinds
+/// each narrows to: "the payments domain", "the artist API", "team-a team", "user guest".
+const KIND_WORDS: &[(&str, &str)] = &[
+    ("domain", "domain"),
+    ("api", "api"),
+    ("system", "system"),
+    ("team", "group"),
+    ("group", "group"),
+    ("service", "component"),
+    ("component", "component"),
+    ("user", "user"),
+    ("resource", "resource"),
+];
+
+/// The name, the kind word and the kind it narrows to, if the text has a kind word at one end.
+fn kind_word(text: &str) -> Option<(&str, &str, &'static str)> {
+    let (first, rest) = text.split_once(char::is_whitespace)?;
+    let (head, last) = text.rsplit_once(char::is_whitespace)?;
+    let find = |w: &str| {
+        KIND_WORDS
+            .iter()
+            .find(|(word, _)| word.eq_ignore_ascii_case(w))
+            .map(|&(_, kind)| kind)
+    };
+    find(last)
+        .map(|k| (head.trim(), last, k))
+        .or_else(|| find(first).map(|k| (rest.trim(), first, k)))
+        .filter(|(name, _, _)| !name.is_empty())
+}
+
 pub fn resolve(snap: &Snapshot, text: &str) -> Resolved {
     let text = text.trim();
     if text.is_empty() {
         return Resolved::None;
     }
-    if text.contains(':') || text.contains('/') {
-        let default_kind = if text.contains(':') {
-            None
-        } else {
-            Some("component")
-        };
-        if let Ok(r) = EntityRef::parse(text, default_kind, DEFAULT_NAMESPACE) {
-            if let Some(id) = snap.get_ref(&r) {
-                return Resolved::One { id, note: None };
-            }
-            if !text.contains(':') {
-                // `namespace/name` of another kind.
-                let found: Vec<Id> = snap
-                    .by_name(&r.name)
-                    .into_iter()
-                    .filter(|&id| *snap.entity(id).namespace == *r.namespace)
-                    .collect();
-                if let [id] = found[..] {
-                    return Resolved::One { id, note: None };
-                }
-            }
-        }
+    if let Some(found) = by_reference(snap, text) {
+        return found;
     }
-    let exact = snap.by_name(text);
-    match exact.len() {
-        0 => {}
-        1 => {
-            return Resolved::One {
-                id: exact[0],
-                note: None,
-            };
-        }
-        _ => {
-            let others: Vec<String> = exact[1..].iter().map(|&i| snap.entity(i).key()).collect();
-            return Resolved::One {
-                id: exact[0],
-                note: Some(format!(
-                    "Also named {text}: {}. Ask with the full reference for those.",
-                    others.join(", ")
-                )),
-            };
-        }
+    if let Some(found) = exact(snap, text, None) {
+        return found;
     }
     let scored = snap.names().fuzzy(snap, text, 6);
+    let whole = pick(snap, text, &scored);
+    let Some((name, word, kind)) = kind_word(text) else {
+        return whole;
+    };
+    // A kind word narrows the kind, unless the entity the whole text finds is named with the
+    // word itself ("payment service" → payments-service).
+    if let Resolved::One { id, .. } = &whole
+        && normalize(&snap.entity(*id).name).contains(&word.to_lowercase())
+    {
+        return whole;
+    }
+    if let Some(found) = exact(snap, name, Some(kind)) {
+        return found;
+    }
+    let within: Vec<Scored> = snap
+        .names()
+        .fuzzy(snap, name, 64)
+        .into_iter()
+        .filter(|s| snap.entity(s.id).kind_is(kind))
+        .collect();
+    match pick(snap, name, &within) {
+        narrowed @ Resolved::One { .. } => narrowed,
+        _ if matches!(whole, Resolved::One { .. }) => whole,
+        Resolved::None => whole,
+        narrowed => narrowed,
+    }
+}
+
+/// `kind:namespace/name` or `namespace/name`.
+fn by_reference(snap: &Snapshot, text: &str) -> Option<Resolved> {
+    if !(text.contains(':') || text.contains('/')) {
+        return None;
+    }
+    let default_kind = if text.contains(':') {
+        None
+    } else {
+        Some("component")
+    };
+    let r = EntityRef::parse(text, default_kind, DEFAULT_NAMESPACE).ok()?;
+    if let Some(id) = snap.get_ref(&r) {
+        return Some(Resolved::One { id, note: None });
+    }
+    if !text.contains(':') {
+        // `namespace/name` of another kind.
+        let found: Vec<Id> = snap
+            .by_name(&r.name)
+            .into_iter()
+            .filter(|&id| *snap.entity(id).namespace == *r.namespace)
+            .collect();
+        if let [id] = found[..] {
+            return Some(Resolved::One { id, note: None });
+        }
+    }
+    None
+}
+
+/// Entities named exactly `name` (of `kind`, if given): the first, with a note naming the others.
+fn exact(snap: &Snapshot, name: &str, kind: Option<&str>) -> Option<Resolved> {
+    let exact: Vec<Id> = snap
+        .by_name(name)
+        .into_iter()
+        .filter(|&id| kind.is_none_or(|k| snap.entity(id).kind_is(k)))
+        .collect();
+    let (&first, others) = exact.split_first()?;
+    let note = (!others.is_empty()).then(|| {
+        let others: Vec<String> = others.iter().map(|&i| snap.entity(i).key()).collect();
+        format!(
+            "Also named {name}: {}. Ask with the full reference for those.",
+            others.join(", ")
+        )
+    });
+    Some(Resolved::One { id: first, note })
+}
+
+/// The fuzzy matches for `text`: one taken when it is clearly the best, otherwise "did you mean".
+fn pick(snap: &Snapshot, text: &str, scored: &[Scored]) -> Resolved {
     let Some(best) = scored.first() else {
         return Resolved::None;
     };
