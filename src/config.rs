@@ -76,7 +76,8 @@ pub struct Catalog {
     pub max_yaml_aliases: usize,
     /// Default `--depth` of dependency and dependents answers; 0 follows every hop.
     pub default_depth: u32,
-    /// The most entities a blast radius lists before it stops (and says how many lie beyond).
+    /// The most entities a blast radius lists before it stops (and says how many lie beyond);
+    /// 0 lists them all.
     pub max_blast_radius: usize,
     pub kinds: Kinds,
 }
@@ -108,7 +109,7 @@ impl Default for Catalog {
             max_yaml_depth: l.max_depth,
             max_yaml_aliases: l.max_aliases,
             default_depth: 0,
-            max_blast_radius: 10_000,
+            max_blast_radius: Limit::DEFAULT_MAX,
             kinds: Kinds::default(),
         }
     }

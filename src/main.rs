@@ -14,6 +14,7 @@ use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
 use switchboard::config::{Config, SlackMode};
+use switchboard::sources::local;
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
 use switchboard::{Bot, sync};
@@ -412,27 +413,28 @@ struct Finding {
 /// A file named on its own must hold catalog entities; a directory scan skips other YAML.
 fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
     let outcome = sync::scan_local(paths, config);
-    let named: Vec<&str> = paths
+    // Files named on their own, as the scan spells their locations.
+    let named: Vec<String> = paths
         .iter()
         .filter(|p| std::path::Path::new(p).is_file())
-        .map(String::as_str)
+        .map(|p| local::display(std::path::Path::new(p)))
         .collect();
     let mut findings = Vec::new();
     for (file, issues) in &outcome.issues {
+        let named = named.contains(file);
         for i in issues {
-            let error = i.fatal || (i.not_an_entity && named.contains(&file.as_str()));
-            let message = if error && i.not_an_entity {
-                i.message.replace("warning: ", "").replace(
-                    "; skipped",
-                    "; a file named to check must hold catalog entities",
-                )
-            } else {
-                i.message.clone()
+            let message = match (i.fatal, named) {
+                (true, _) => i.message.clone(),
+                (false, true) => format!(
+                    "{}; a file named to check must hold catalog entities",
+                    i.message
+                ),
+                (false, false) => format!("warning: {}; skipped", i.message),
             };
             findings.push(Finding {
                 file: file.clone(),
                 line: i.line,
-                error,
+                error: i.fatal || named,
                 message,
             });
         }

@@ -782,3 +782,36 @@ fn greetings_and_unknown_questions_get_a_short_help_not_names() {
     let r = c.say("artist-lokup");
     assert_eq!(r.entity.as_deref(), Some("component:default/artist-lookup"));
 }
+
+#[test]
+fn the_safety_cap_counts_a_systems_parts_beyond_it() {
+    use switchboard::catalog::graph::Limit;
+    // A system of five components, and a consumer of each: ten entities affected in all.
+    let mut body = String::from(
+        "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata:\n  name: shop\nspec: {owner: group:team-a}\n",
+    );
+    for i in 0..5 {
+        body.push_str(&format!(
+            "---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: part-{i}\nspec: {{type: service, lifecycle: production, owner: group:team-a, system: shop}}\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: user-{i}\nspec: {{type: service, lifecycle: production, owner: group:team-b, dependsOn: [component:part-{i}]}}\n"
+        ));
+    }
+    let dir = catalog_dir(&[("shop.yaml", &body)]);
+    let paths = [dir.path().display().to_string()];
+    let everything = Convo::over(&paths);
+    let all = json(&everything.say("blast radius shop"));
+    assert_eq!(refs(&all["result"], "dependents").len(), 10);
+    assert_eq!(all["result"]["beyond"], 0);
+    let capped = Convo {
+        bot: switchboard::Bot::new(snapshot(&paths), common::demo_rotations(), Limit::new(0, 3)),
+        now: everything.now,
+    };
+    let j = json(&capped.say("blast radius shop"));
+    assert_eq!(refs(&j["result"], "dependents").len(), 3);
+    assert_eq!(
+        (
+            j["result"]["truncated"].as_bool(),
+            j["result"]["beyond"].as_u64()
+        ),
+        (Some(true), Some(7))
+    );
+}

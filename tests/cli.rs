@@ -154,6 +154,14 @@ fn a_file_named_to_check_must_hold_entities_but_a_scan_skips_other_yaml() {
         String::from_utf8(out.stderr).unwrap().contains("0 errors"),
         "{stdout}"
     );
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    // Named with a relative path spelled loosely, it is still named on its own.
+    let out = bin()
+        .current_dir(dir.path())
+        .args(["check", "./petstore.oas.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]

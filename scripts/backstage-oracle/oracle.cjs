@@ -12,7 +12,7 @@
 //
 // Two stand-ins, both outside validation: a declared extra kind (`Template`, as
 // `catalog.kinds.extra` declares it by default) is recognised by a processor that accepts that
-// kind, and Location targets are "read" by a processor that reads nothing, so a verdict never
+// kind in the apiVersion the scaffolder reads (its schema is not checked), and Location targets are "read" by a processor that reads nothing, so a verdict never
 // depends on which files exist. Placeholders (`$text`, `$json`, `$yaml`) read "text" and `{}`.
 'use strict';
 
@@ -33,7 +33,8 @@ const { LineCounter } = require('yaml');
 const ROOT = path.resolve(__dirname, '../..');
 const FIXTURES = path.join(ROOT, 'tests/fixtures');
 const OUT = path.join(FIXTURES, 'backstage-rules/verdicts.json');
-const EXTRA_KINDS = ['Template'];
+// Kinds declared beyond the built-in ones, with the apiVersions their processor reads.
+const EXTRA_KINDS = { Template: ['scaffolder.backstage.io/v1beta3'] };
 
 const version = (name) => require(`${name}/package.json`).version;
 
@@ -59,7 +60,7 @@ const integrations = {
 const declaredKinds = {
   getProcessorName: () => 'DeclaredKindsProcessor',
   async validateEntityKind(entity) {
-    return EXTRA_KINDS.includes(entity.kind);
+    return (EXTRA_KINDS[entity.kind] ?? []).includes(entity.apiVersion);
   },
 };
 const readsNothing = {

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::grammar::{self, COMMANDS, Question};
-use super::resolve::{Resolved, resolve};
+use super::resolve::{Resolved, has_kind_word, resolve};
 use super::time::{ago, parse_when};
 use crate::catalog::graph::{self, Hop, Limit, Walk};
 use crate::catalog::snapshot::Entity;
@@ -48,10 +48,19 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::SyncStatus => sync_status(ctx, q),
         Intent::Find => find(ctx, q),
         Intent::Unknown => short_help(q, false),
-        Intent::Info if q.bare && grammar::is_greeting(&q.subject) => short_help(q, true),
+        Intent::Info
+            if q.bare
+                && grammar::is_greeting(&q.subject)
+                && ctx.snap.by_name(&q.subject).is_empty() =>
+        {
+            short_help(q, true)
+        }
         _ => match resolve(ctx.snap, &q.subject) {
+            // Nothing, or only loose matches, for words that read as a question: not names.
             Resolved::None | Resolved::Many(_)
-                if q.intent == Intent::Info && grammar::is_unknown_question(&q.subject) =>
+                if q.intent == Intent::Info
+                    && grammar::is_unknown_question(&q.subject)
+                    && !has_kind_word(&q.subject) =>
             {
                 short_help(q, false)
             }
@@ -574,8 +583,8 @@ fn hop_line(snap: &Snapshot, h: &Hop) -> String {
     )
 }
 
-/// The line that says a limit cut the answer, and how many more lie beyond it.
-fn cut_note(walk: &Walk, limit: Limit) -> Option<String> {
+/// The line that says a limit cut the answer, which limit, and how many more lie beyond it.
+fn cut_note(walk: &Walk, limit: Limit, asked_depth: bool) -> Option<String> {
     if !walk.truncated() {
         return None;
     }
@@ -591,10 +600,14 @@ fn cut_note(walk: &Walk, limit: Limit) -> Option<String> {
         )
     } else {
         let d = limit.depth.unwrap_or(0);
-        format!(
-            "Cut at {d} {}: {more} beyond; ask without --depth for all of them.",
-            plural(d as usize, "hop", "hops")
-        )
+        let hops = plural(d as usize, "hop", "hops");
+        if asked_depth {
+            format!("Cut at {d} {hops}: {more} beyond; ask without --depth for all of them.")
+        } else {
+            format!(
+                "Cut at {d} {hops} (catalog.default_depth): {more} beyond; ask with a larger --depth for them."
+            )
+        }
     })
 }
 
@@ -620,7 +633,12 @@ fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             e.name,
             plural(n, "entity", "entities")
         ),
-        (n, more) => format!("{} depends on {} entities; {n} listed", e.name, n + more),
+        (n, more) => format!(
+            "{} depends on {} {}; {n} listed",
+            e.name,
+            n + more,
+            plural(n + more, "entity", "entities")
+        ),
     };
     if !hops.is_empty() {
         r.view.sections.push(Section::new(
@@ -629,7 +647,7 @@ fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             LIST_LIMIT,
         ));
     }
-    if let Some(note) = cut_note(&walk, limit) {
+    if let Some(note) = cut_note(&walk, limit, q.depth.is_some()) {
         r.warnings.push(note);
     }
     r.result = json!({
@@ -667,8 +685,9 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             plural(team_count, "team", "teams")
         ),
         (n, more) => format!(
-            "{} entities affected if {} goes down; the {n} listed are owned by {team_count} {}",
+            "{} {} affected if {} goes down; the {n} listed are owned by {team_count} {}",
             n + more,
+            plural(n + more, "entity", "entities"),
             e.name,
             plural(team_count, "team", "teams")
         ),
@@ -727,7 +746,7 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         .as_object_mut()
         .expect("object")
         .extend(walk_json(&walk, limit).map(|(k, v)| (k.to_string(), v)));
-    if let Some(note) = cut_note(&walk, limit) {
+    if let Some(note) = cut_note(&walk, limit, q.depth.is_some()) {
         r.warnings.push(note);
     }
     r

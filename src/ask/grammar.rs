@@ -197,8 +197,8 @@ pub fn is_greeting(text: &str) -> bool {
 }
 
 /// A question in words that no command knows ("how do I deploy", "can you restart checkout"):
-/// it starts with a question word, or is too long to be a name (asked only when nothing in the
-/// catalog is named so).
+/// it starts with a question word, or is too long to be a name. Asked only when no entity is
+/// clearly named by the words.
 pub fn is_unknown_question(text: &str) -> bool {
     const QUESTION_WORDS: &[&str] = &[
         "how", "why", "when", "where", "what", "who", "which", "can", "could", "should", "would",

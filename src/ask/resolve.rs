@@ -39,6 +39,11 @@ const KIND_WORDS: &[(&str, &str)] = &[
     ("resource", "resource"),
 ];
 
+/// Whether the text has a kind word at one end ("the artists domain").
+pub fn has_kind_word(text: &str) -> bool {
+    kind_word(text.trim()).is_some()
+}
+
 /// The name, the kind word and the kind it narrows to, if the text has a kind word at one end.
 fn kind_word(text: &str) -> Option<(&str, &str, &'static str)> {
     let (first, rest) = text.split_once(char::is_whitespace)?;
@@ -73,8 +78,11 @@ pub fn resolve(snap: &Snapshot, text: &str) -> Resolved {
     };
     // A kind word narrows the kind, unless the entity the whole text finds is named with the
     // word itself ("payment service" → payments-service).
+    let word = word.to_lowercase();
     if let Resolved::One { id, .. } = &whole
-        && normalize(&snap.entity(*id).name).contains(&word.to_lowercase())
+        && normalize(&snap.entity(*id).name)
+            .split('-')
+            .any(|w| w == word)
     {
         return whole;
     }
@@ -88,8 +96,6 @@ pub fn resolve(snap: &Snapshot, text: &str) -> Resolved {
         .filter(|s| snap.entity(s.id).kind_is(kind))
         .collect();
     match pick(snap, name, &within) {
-        narrowed @ Resolved::One { .. } => narrowed,
-        _ if matches!(whole, Resolved::One { .. }) => whole,
         Resolved::None => whole,
         narrowed => narrowed,
     }

@@ -28,13 +28,16 @@ pub struct Limit {
 }
 
 impl Limit {
-    /// `catalog.default_depth` (0: every hop) and `catalog.max_blast_radius`.
+    /// `catalog.default_depth` and `catalog.max_blast_radius`; 0 lifts either.
     pub fn new(default_depth: u32, max: usize) -> Limit {
         Limit {
             depth: (default_depth > 0).then_some(default_depth),
-            max,
+            max: if max == 0 { usize::MAX } else { max },
         }
     }
+
+    /// The cap on entities listed when nothing else is configured.
+    pub const DEFAULT_MAX: usize = 10_000;
 
     /// The same cap with the depth a question asked for, if it asked.
     pub fn with_depth(self, depth: Option<u32>) -> Limit {
@@ -47,7 +50,7 @@ impl Limit {
 
 impl Default for Limit {
     fn default() -> Self {
-        Limit::new(0, 10_000)
+        Limit::new(0, Limit::DEFAULT_MAX)
     }
 }
 
@@ -90,7 +93,6 @@ pub fn dependents(snap: &Snapshot, start: Id, limit: Limit) -> Walk {
     let mut parts = parts_of(snap, start);
     let mut starts = vec![start];
     starts.extend(parts.iter().map(|h| h.id));
-    let seen: HashSet<Id> = parts.iter().map(|h| h.id).collect();
     let beyond_parts = parts.len().saturating_sub(limit.max);
     parts.truncate(limit.max);
     let mut hops = parts;
@@ -108,11 +110,9 @@ pub fn dependents(snap: &Snapshot, start: Id, limit: Limit) -> Walk {
             }
         }
     });
-    // A walk from a part starts at that part; show the path from the container instead.
+    // A walk from a part starts at that part; show the path from the container instead. (The
+    // walk counts the parts as seen, so it never reaches them again.)
     for mut h in walked.hops {
-        if seen.contains(&h.id) {
-            continue;
-        }
         if h.path.first() != Some(&start)
             && let Some(p) = hops.iter().find(|p| Some(&p.id) == h.path.first())
         {

@@ -33,11 +33,10 @@ impl Default for Reader {
 pub struct LineIssue {
     pub line: u32,
     pub message: String,
-    /// True when the problem quarantines an entity or loses a document.
+    /// True when the problem quarantines an entity or loses a document; false for a document
+    /// that is no catalog entity at all (an OpenAPI file beside the catalog files), which a scan
+    /// skips and `check` reports as an error only in a file named on its own.
     pub fatal: bool,
-    /// True for a document that is no catalog entity at all (an OpenAPI file beside the
-    /// catalog files): skipped by a scan, an error in a file named on its own.
-    pub not_an_entity: bool,
 }
 
 /// What one file yielded.
@@ -140,7 +139,6 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, reader: &Reader) -> Fi
                 line,
                 message: format!("{kind} \"{name}\": {message}"),
                 fatal: true,
-                not_an_entity: false,
             });
             reasons.push(message);
         }
@@ -198,7 +196,6 @@ impl FileReport {
             line,
             message: message.clone(),
             fatal: true,
-            not_an_entity: false,
         });
         self.problems.push(Problem {
             location: location.to_string(),
@@ -211,9 +208,8 @@ impl FileReport {
     fn skip(&mut self, origin: &FileOrigin<'_>, line: u32, message: String) {
         self.issues.push(LineIssue {
             line,
-            message: format!("warning: {message}; skipped"),
+            message: message.clone(),
             fatal: false,
-            not_an_entity: true,
         });
         self.problems.push(Problem {
             location: origin.location.to_string(),

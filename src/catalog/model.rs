@@ -185,7 +185,9 @@ pub struct SpecRelation {
 }
 
 /// The spec fields that create relations, per kind: (field, relation, default kind of a bare name).
-fn relation_fields(kind: &str) -> &'static [(&'static str, RelKind, &'static str)] {
+/// Backstage gives `dependsOn` and `dependencyOf` no default kind (validation says so); a bare
+/// name there is still followed as a Component.
+pub(crate) fn relation_fields(kind: &str) -> &'static [(&'static str, RelKind, &'static str)] {
     use RelKind::*;
     match kind {
         "component" => &[

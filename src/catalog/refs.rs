@@ -38,33 +38,33 @@ impl EntityRef {
         }
     }
 
-    /// Parses `[kind:][namespace/]name`, filling missing parts from the defaults.
-    ///
-    /// Mirrors Backstage's `parseEntityRef`: the first `:` separates the kind, the first `/`
-    /// after it the namespace; anything else is part of the name only if it holds neither.
+    /// Splits `[kind:][namespace/]name` exactly as Backstage's `parseRefString` does, without
+    /// trimming: the first `:` ends the kind unless a `/` comes before it, the first `/` ends the
+    /// namespace, and the rest (which may hold `:` or `/`) is the name. No part may be empty.
+    pub fn split(s: &str) -> Result<(Option<&str>, Option<&str>, &str), RefError> {
+        if s.is_empty() {
+            return Err(RefError::Empty);
+        }
+        let slash = s.find('/');
+        let colon = s.find(':').filter(|&c| slash.is_none_or(|sl| sl > c));
+        let kind = colon.map(|c| &s[..c]);
+        let namespace = slash.map(|sl| &s[colon.map_or(0, |c| c + 1)..sl]);
+        let name = &s[colon.map_or(0, |c| c + 1).max(slash.map_or(0, |sl| sl + 1))..];
+        if kind == Some("") || namespace == Some("") || name.is_empty() {
+            return Err(RefError::Malformed(s.to_string()));
+        }
+        Ok((kind, namespace, name))
+    }
+
+    /// Parses `[kind:][namespace/]name` (surrounding white space ignored), filling missing parts
+    /// from the defaults, as Backstage's `parseEntityRef` does.
     pub fn parse(
         input: &str,
         default_kind: Option<&str>,
         default_namespace: &str,
     ) -> Result<Self, RefError> {
         let s = input.trim();
-        if s.is_empty() {
-            return Err(RefError::Empty);
-        }
-        let (kind, rest) = match s.split_once(':') {
-            Some((k, r)) => (Some(k), r),
-            None => (None, s),
-        };
-        let (namespace, name) = match rest.split_once('/') {
-            Some((ns, n)) => (Some(ns), n),
-            None => (None, rest),
-        };
-        if kind == Some("") || namespace == Some("") || name.is_empty() {
-            return Err(RefError::Malformed(s.to_string()));
-        }
-        if name.contains(':') || name.contains('/') {
-            return Err(RefError::Malformed(s.to_string()));
-        }
+        let (kind, namespace, name) = Self::split(s)?;
         let kind = match kind.or(default_kind) {
             Some(k) => k,
             None => return Err(RefError::NoKind(s.to_string())),
@@ -136,8 +136,16 @@ mod tests {
             Err(RefError::Malformed(_))
         ));
         assert!(matches!(
-            EntityRef::parse("a/b/c", Some("group"), "default"),
+            EntityRef::parse("a/", Some("group"), "default"),
             Err(RefError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_name_keeps_what_backstage_keeps() {
+        // A `/` before the first `:` means there is no kind; the rest is the name.
+        assert_eq!(p("a/b:c", Some("group")), "group:a/b:c");
+        assert_eq!(p("a/b/c", Some("group")), "group:a/b/c");
+        assert_eq!(p("user:a:b", None), "user:default/a:b");
     }
 }

@@ -24,6 +24,9 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::model::relation_fields;
+use super::refs::EntityRef;
+
 /// Which rule of Backstage's a failure breaks; shown with every message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
@@ -53,7 +56,7 @@ impl Rule {
             Rule::EntitySchema => "Entity schema".into(),
             Rule::NoForeignRootFields => "NoForeignRootFieldsEntityPolicy".into(),
             Rule::FieldFormat => "FieldFormatEntityPolicy".into(),
-            Rule::KindSchema(kind) => format!("{kind} v1alpha1 schema").into(),
+            Rule::KindSchema(kind) => format!("{kind} schema").into(),
             Rule::UnknownKind => "kind not recognised".into(),
             Rule::EntityRef => "entity reference".into(),
             Rule::LocationStep => "Location processing".into(),
@@ -112,6 +115,13 @@ const BUILTIN_KINDS: &[&str] = &[
 
 /// The apiVersions every built-in kind declares.
 const BUILTIN_API_VERSIONS: &[&str] = &["backstage.io/v1alpha1", "backstage.io/v1beta1"];
+
+/// The apiVersions a declared kind that Switchboard knows is recognised in: the scaffolder's
+/// processor reads only `scaffolder.backstage.io/v1beta3` Templates. Other declared kinds are
+/// taken in any apiVersion their processor may read.
+fn extra_versions(kind: &str) -> Option<&'static [&'static str]> {
+    (kind == "Template").then_some(&["scaffolder.backstage.io/v1beta3"][..])
+}
 
 /// The kinds a file may hold beyond the built-in ones when nothing else is configured.
 pub fn default_extra_kinds() -> Vec<String> {
@@ -231,9 +241,10 @@ pub mod functions {
         v.as_str().is_some_and(|s| !js_trim(s).is_empty())
     }
 
-    /// JavaScript's `String.prototype.trim`: white space and line terminators, incl. U+FEFF.
+    /// JavaScript's `String.prototype.trim`: white space and line terminators, which are
+    /// Unicode's White_Space less U+0085, plus U+FEFF.
     fn js_trim(s: &str) -> &str {
-        s.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}')
+        s.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
     }
 
     pub fn is_json_safe(_v: &Value) -> bool {
@@ -300,7 +311,10 @@ pub fn validate(body: &Value, origin: Origin<'_>) -> Vec<Issue> {
         .find(|k| **k == kind)
         .filter(|_| BUILTIN_API_VERSIONS.contains(&api_version));
     match (builtin, origin) {
-        (Some(kind), _) => {
+        // Backstage's own output passed whatever processors it has (an MCP server API without
+        // a `definition`, say): only the envelope and policies above are checked again.
+        (_, Origin::Backstage) => {}
+        (Some(kind), Origin::File { .. }) => {
             let before = out.len();
             kind_schema(kind, root, &mut out);
             // Backstage reads references only from an entity that passed its kind's schema.
@@ -314,10 +328,21 @@ pub fn validate(body: &Value, origin: Origin<'_>) -> Vec<Issue> {
                 location(root, location_type, &mut out);
             }
         }
-        (None, Origin::Backstage) => {}
         (None, Origin::File { extra_kinds, .. }) => {
-            if !extra_kinds.iter().any(|k| k == kind) {
-                out.push(unknown_kind(kind, api_version, extra_kinds));
+            let declared = extra_kinds.iter().any(|k| k == kind);
+            match extra_versions(kind) {
+                Some(versions) if declared && !versions.contains(&api_version) => {
+                    out.push(Issue::new(
+                        "apiVersion",
+                        Rule::UnknownKind,
+                        format!(
+                            "a {kind} of apiVersion \"{api_version}\" is not recognised: {kind} declares {}",
+                            versions.join(" and ")
+                        ),
+                    ));
+                }
+                _ if declared => {}
+                _ => out.push(unknown_kind(kind, api_version, extra_kinds)),
             }
         }
     }
@@ -805,39 +830,14 @@ fn kind_schema(kind: &'static str, root: &Map<String, Value>, out: &mut Vec<Issu
     }
 }
 
-/// The spec fields a built-in kind reads references from (`BuiltinKindsEntityProcessor`), and
-/// whether a bare name there takes a default kind: `dependsOn` and `dependencyOf` have none.
-fn reference_fields(kind: &str) -> &'static [(&'static str, bool)] {
-    match kind {
-        "Component" => &[
-            ("owner", true),
-            ("subcomponentOf", true),
-            ("providesApis", true),
-            ("consumesApis", true),
-            ("dependsOn", false),
-            ("dependencyOf", false),
-            ("system", true),
-        ],
-        "API" => &[("owner", true), ("system", true)],
-        "Resource" => &[
-            ("owner", true),
-            ("dependsOn", false),
-            ("dependencyOf", false),
-            ("system", true),
-        ],
-        "User" => &[("memberOf", true)],
-        "Group" => &[("parent", true), ("children", true), ("members", true)],
-        "System" => &[("owner", true), ("domain", true)],
-        "Domain" => &[("owner", true), ("subdomainOf", true)],
-        _ => &[],
-    }
-}
-
+/// The references in a built-in kind's spec (`BuiltinKindsEntityProcessor`), which Backstage
+/// parses with the field's default kind, except in `dependsOn` and `dependencyOf`.
 fn references(kind: &str, root: &Map<String, Value>, out: &mut Vec<Issue>) {
     let Some(spec) = root.get("spec").and_then(Value::as_object) else {
         return;
     };
-    for &(field, default_kind) in reference_fields(kind) {
+    for &(field, _, _) in relation_fields(&kind.to_ascii_lowercase()) {
+        let default_kind = !matches!(field, "dependsOn" | "dependencyOf");
         let values: Vec<&Value> = match spec.get(field) {
             None => continue,
             Some(Value::Array(items)) => items.iter().collect(),
@@ -856,34 +856,44 @@ fn references(kind: &str, root: &Map<String, Value>, out: &mut Vec<Issue>) {
     }
 }
 
-/// Whether Backstage's `parseEntityRef` reads the value in a field with the default namespace
-/// and, if `default_kind`, a default kind: `[kind:][namespace/]name`, where a `/` before the
-/// first `:` means there is no kind.
+/// Whether Backstage's `parseEntityRef` reads the value with the default namespace and, if
+/// `default_kind`, a default kind: a string `[kind:][namespace/]name`, or a mapping of them.
 fn backstage_ref(v: &Value, default_kind: bool) -> Result<(), String> {
-    let Some(s) = v.as_str() else {
-        return match v {
-            Value::Object(m) if m.get("name").is_some_and(|n| !is_falsy(n)) => Ok(()),
-            _ if is_falsy(v) => Err("an entity reference must not be empty".into()),
-            _ => Err(format!("{} is not an entity reference", short(v))),
-        };
+    let present = |x: Option<&Value>| x.is_some_and(|x| !x.is_null());
+    let (kind, name) = match v {
+        Value::String(s) => match EntityRef::split(s) {
+            Ok((kind, _, _)) => (kind.is_some(), true),
+            Err(_) => {
+                return Err(format!(
+                    "entity reference {} is not of the form [<kind>:][<namespace>/]<name>",
+                    short(v)
+                ));
+            }
+        },
+        Value::Object(m) => {
+            // `{kind, namespace, name}`: a missing part takes the default, an empty one fails.
+            let empty = |k: &str| m.get(k).is_some_and(is_falsy) && present(m.get(k));
+            if empty("kind") || empty("namespace") {
+                return Err(format!("entity reference {} has an empty part", short(v)));
+            }
+            (
+                present(m.get("kind")),
+                m.get("name").is_some_and(|n| !is_falsy(n)),
+            )
+        }
+        _ if is_falsy(v) => return Err("an entity reference must not be empty".into()),
+        _ => (false, false),
     };
-    if s.is_empty() {
-        return Err("an entity reference must not be empty".into());
+    if !name {
+        return Err(format!("entity reference {} has no name", short(v)));
     }
-    let slash = s.find('/');
-    let colon = s.find(':').filter(|&c| slash.is_none_or(|sl| sl > c));
-    let kind = colon.map(|c| &s[..c]);
-    let namespace = slash.map(|sl| &s[colon.map_or(0, |c| c + 1)..sl]);
-    let name_start = colon.map_or(0, |c| c + 1).max(slash.map_or(0, |sl| sl + 1));
-    let name = &s[name_start..];
-    if kind == Some("") || namespace == Some("") || name.is_empty() {
+    if !kind && !default_kind {
+        let example = v
+            .as_str()
+            .map_or(String::new(), |s| format!(", e.g. \"component:{s}\""));
         return Err(format!(
-            "entity reference \"{s}\" is not of the form [<kind>:][<namespace>/]<name>"
-        ));
-    }
-    if kind.is_none() && !default_kind {
-        return Err(format!(
-            "entity reference \"{s}\" needs a kind here, e.g. \"component:{s}\""
+            "entity reference {} needs a kind here{example}",
+            short(v)
         ));
     }
     Ok(())
@@ -929,9 +939,11 @@ fn location(root: &Map<String, Value>, location_type: &str, out: &mut Vec<Issue>
     }
 }
 
-/// The document with `{$text|$json|$yaml: …}` placeholders replaced by what they read, as
-/// Backstage's `PlaceholderProcessor` does before validating: text, or (for JSON and YAML) a
-/// mapping. Borrowed when there is none, which is nearly always.
+/// The document with `{$text|$json|$yaml: "target"}` placeholders replaced by what they read,
+/// as Backstage's `PlaceholderProcessor` does before validating: text, or (for JSON and YAML) a
+/// mapping. A placeholder with a target that is not a string stays as it is (Backstage fails
+/// it), and so do the envelope's fields, which Backstage checks before placeholders are read.
+/// Borrowed when there is none, which is nearly always.
 fn resolve_placeholders(v: &Value) -> Cow<'_, Value> {
     fn has(v: &Value) -> bool {
         match v {
@@ -945,8 +957,8 @@ fn resolve_placeholders(v: &Value) -> Cow<'_, Value> {
             Value::Object(m) if m.len() == 1 => {
                 let (k, inner) = m.iter().next().expect("one entry");
                 match k.as_str() {
-                    "$text" => Value::String("text".into()),
-                    "$json" | "$yaml" => Value::Object(Map::new()),
+                    "$text" if inner.is_string() => Value::String("text".into()),
+                    "$json" | "$yaml" if inner.is_string() => Value::Object(Map::new()),
                     _ if k.starts_with('$') => v.clone(),
                     _ => Value::Object(
                         std::iter::once((k.clone(), replace(inner))).collect::<Map<_, _>>(),
@@ -963,11 +975,19 @@ fn resolve_placeholders(v: &Value) -> Cow<'_, Value> {
             _ => v.clone(),
         }
     }
-    if has(v) {
-        Cow::Owned(replace(v))
-    } else {
-        Cow::Borrowed(v)
+    if !has(v) {
+        return Cow::Borrowed(v);
     }
+    let mut out = replace(v);
+    for field in ["apiVersion", "kind"] {
+        out[field] = v[field].clone();
+    }
+    for field in ["name", "namespace"] {
+        if let (Some(m), Some(x)) = (out["metadata"].as_object_mut(), v["metadata"].get(field)) {
+            m.insert(field.into(), x.clone());
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// JavaScript's falsiness, for the places Backstage tests `if (!value)`.
@@ -1059,11 +1079,7 @@ mod tests {
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].field, "spec.owner");
         assert_eq!(issues[0].rule, Rule::KindSchema("Component"));
-        assert!(
-            issues[0]
-                .describe()
-                .ends_with("[Component v1alpha1 schema]")
-        );
+        assert!(issues[0].describe().ends_with("[Component schema]"));
     }
 
     #[test]
@@ -1104,6 +1120,12 @@ mod tests {
         assert!(backstage_ref(&json!("a/b:c"), false).is_err());
         assert!(backstage_ref(&json!("payments"), false).is_err());
         assert!(backstage_ref(&json!("a:b/c/d"), false).is_ok());
+        assert!(backstage_ref(&json!("  "), true).is_ok());
+        assert!(backstage_ref(&json!({"name": "x"}), true).is_ok());
+        assert!(backstage_ref(&json!({"name": "x"}), false).is_err());
+        assert!(backstage_ref(&json!({"kind": "", "name": "x"}), true).is_err());
+        assert!(backstage_ref(&json!({"kind": "component", "name": "x"}), false).is_ok());
+        assert!(backstage_ref(&json!(7), true).is_err());
         assert!(backstage_ref(&json!("group:"), true).is_err());
         assert!(backstage_ref(&json!(":x"), true).is_err());
         assert!(backstage_ref(&json!("a/"), true).is_err());

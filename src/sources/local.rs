@@ -218,6 +218,7 @@ fn clean(p: &Path) -> PathBuf {
     out
 }
 
-fn display(p: &Path) -> String {
+/// How a path is shown and compared: relative parts (`.`, `..`) resolved.
+pub fn display(p: &Path) -> String {
     clean(p).to_string_lossy().into_owned()
 }
