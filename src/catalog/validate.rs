@@ -153,15 +153,21 @@ pub mod functions {
         prefix: fn(&str) -> bool,
         suffix: fn(&str) -> bool,
     ) -> bool {
-        let Some(s) = value.as_str() else {
-            return false;
-        };
-        let parts: Vec<&str> = s.split('/').collect();
-        match parts.as_slice() {
-            [one] => suffix(one),
-            [p, s] => prefix(p) && suffix(s),
+        value.as_str().is_some_and(|s| prefixed(s, prefix, suffix))
+    }
+
+    fn prefixed(s: &str, prefix: fn(&str) -> bool, suffix: fn(&str) -> bool) -> bool {
+        let mut parts = s.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(one), None, _) => suffix(one),
+            (Some(p), Some(s), None) => prefix(p) && suffix(s),
             _ => false,
         }
+    }
+
+    /// A label or annotation key: `[prefix/]name`, the prefix a DNS subdomain.
+    pub fn key(s: &str) -> bool {
+        prefixed(s, dns_subdomain, object_name)
     }
 
     pub fn dns_label(s: &str) -> bool {
@@ -548,19 +554,13 @@ fn metadata(meta: &Map<String, Value>, out: &mut Vec<Issue>) {
             must_be("metadata.description", "a string", v),
         );
     }
-    for (field, key_ok, value_ok, what) in [
+    for (field, value_ok, what) in [
         (
             "labels",
-            f::is_valid_label_key as fn(&Value) -> bool,
             f::is_valid_label_value as fn(&Value) -> bool,
             "label",
         ),
-        (
-            "annotations",
-            f::is_valid_annotation_key,
-            f::is_valid_annotation_value,
-            "annotation",
-        ),
+        ("annotations", f::is_valid_annotation_value, "annotation"),
     ] {
         let Some(v) = meta.get(field) else { continue };
         let Some(map) = v.as_object() else {
@@ -571,19 +571,19 @@ fn metadata(meta: &Map<String, Value>, out: &mut Vec<Issue>) {
             );
             continue;
         };
+        let path = || format!("metadata.{field}");
         for (k, v) in map {
-            let path = format!("metadata.{field}");
             if !v.is_string() {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     Rule::EntitySchema,
                     must_be(&format!("{what} `{k}`"), "a string", v),
                 ));
                 continue;
             }
-            if !key_ok(&Value::String(k.clone())) {
+            if !f::key(k) {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     Rule::FieldFormat,
                     format!(
                         "{what} key \"{k}\" is not valid: [prefix/]name, the prefix a DNS subdomain, \
@@ -593,7 +593,7 @@ fn metadata(meta: &Map<String, Value>, out: &mut Vec<Issue>) {
             }
             if !value_ok(v) {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     Rule::FieldFormat,
                     format!(
                         "{what} `{k}` has an invalid value {}: empty, or 1-63 of [a-zA-Z0-9] separated by any of [-_.]",
@@ -771,13 +771,14 @@ fn kind_schema(kind: &'static str, root: &Map<String, Value>, out: &mut Vec<Issu
         return;
     };
     for &(field, shape, required) in kind_spec(kind) {
-        let path = format!("spec.{field}");
+        // Paths are spelled only for failures: this runs for every entity of a sync.
+        let path = || format!("spec.{field}");
         let Some(v) = spec.get(field) else {
             if required {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     rule,
-                    format!("`{path}` is required for {}", a(kind)),
+                    format!("`{}` is required for {}", path(), a(kind)),
                 ));
             }
             continue;
@@ -785,34 +786,34 @@ fn kind_schema(kind: &'static str, root: &Map<String, Value>, out: &mut Vec<Issu
         match shape {
             Shape::Str if !is_nonempty_str(v) => {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     rule,
-                    must_be(&path, "a non-empty string", v),
+                    must_be(&path(), "a non-empty string", v),
                 ));
             }
             Shape::StrList => match v.as_array() {
-                None => out.push(Issue::new(&path, rule, must_be(&path, "a list", v))),
+                None => out.push(Issue::new(path(), rule, must_be(&path(), "a list", v))),
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
                         if !is_nonempty_str(item) {
                             out.push(Issue::new(
-                                &path,
+                                path(),
                                 rule,
-                                must_be(&format!("{path}[{i}]"), "a non-empty string", item),
+                                must_be(&format!("{}[{i}]", path()), "a non-empty string", item),
                             ));
                         }
                     }
                 }
             },
             Shape::Profile => match v.as_object() {
-                None => out.push(Issue::new(&path, rule, must_be(&path, "a mapping", v))),
+                None => out.push(Issue::new(path(), rule, must_be(&path(), "a mapping", v))),
                 Some(p) => {
                     for key in ["displayName", "email", "picture"] {
                         if let Some(x) = p.get(key).filter(|x| !is_nonempty_str(x)) {
                             out.push(Issue::new(
-                                &path,
+                                path(),
                                 rule,
-                                must_be(&format!("{path}.{key}"), "a non-empty string", x),
+                                must_be(&format!("{}.{key}", path()), "a non-empty string", x),
                             ));
                         }
                     }
@@ -820,9 +821,14 @@ fn kind_schema(kind: &'static str, root: &Map<String, Value>, out: &mut Vec<Issu
             },
             Shape::OneOf(values) if !v.as_str().is_some_and(|s| values.contains(&s)) => {
                 out.push(Issue::new(
-                    &path,
+                    path(),
                     rule,
-                    format!("`{path}` is {}, not one of {}", short(v), values.join(", ")),
+                    format!(
+                        "`{}` is {}, not one of {}",
+                        path(),
+                        short(v),
+                        values.join(", ")
+                    ),
                 ));
             }
             _ => {}
