@@ -815,3 +815,42 @@ fn the_safety_cap_counts_a_systems_parts_beyond_it() {
         (Some(true), Some(7))
     );
 }
+
+/// Picks each suggestion of a "did you mean" and asks the question its button carries.
+fn pick_all(c: &Convo, asked: &str) -> Vec<(String, switchboard::Reply)> {
+    let r = c.say(asked);
+    assert!(r.suggestions.len() >= 2, "{asked}: {}", render::text(&r));
+    r.suggestions
+        .iter()
+        .map(|s| {
+            let q = r.question_for(s);
+            let answer = c.say(&q);
+            (q, answer)
+        })
+        .collect()
+}
+
+#[test]
+fn did_you_mean_buttons_repeat_the_question_asked_with_its_options() {
+    let c = Convo::over(&examples());
+    for (q, a) in pick_all(&c, "deps wayback --depth 2") {
+        assert!(q.starts_with("deps ") && q.ends_with(" --depth 2"), "{q}");
+        assert_eq!(a.intent, Intent::Deps, "{q}");
+        assert_eq!(json(&a)["result"]["depth"], 2, "{q}");
+    }
+    for (q, a) in pick_all(&c, "dependents wayback") {
+        assert!(q.starts_with("dependents "), "{q}");
+        assert_eq!(a.intent, Intent::Dependents, "{q}");
+    }
+    // A relative time is carried as the moment it meant when asked.
+    for (q, a) in pick_all(&c, "oncall wayback at tomorrow 09:00") {
+        assert!(q.ends_with(" at 2026-11-19T09:00:00+00:00"), "{q}");
+        assert_eq!(a.intent, Intent::Oncall, "{q}");
+        assert!(a.suggestions.is_empty(), "{q}: {}", render::text(&a));
+        assert_eq!(json(&a)["result"]["at"], "2026-11-19T09:00:00+00:00", "{q}");
+    }
+    for (q, a) in pick_all(&c, "conflicts team") {
+        assert!(q.starts_with("conflicts "), "{q}");
+        assert_eq!(a.intent, Intent::Conflicts, "{q}");
+    }
+}

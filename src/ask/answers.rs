@@ -42,6 +42,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         r.view.headline = err.clone();
         return r;
     }
+    // Every intent has its arm: a new one that is forgotten here does not compile.
     match q.intent {
         Intent::Help => help(q),
         Intent::Conflicts => conflicts(ctx, q),
@@ -55,29 +56,32 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         {
             short_help(q, true)
         }
-        _ => match resolve(ctx.snap, &q.subject) {
-            // Nothing, or only loose matches, for words that read as a question: not names.
-            Resolved::None | Resolved::Many(_)
-                if q.intent == Intent::Info
-                    && grammar::is_unknown_question(&q.subject)
-                    && !has_kind_word(&q.subject) =>
-            {
-                short_help(q, false)
-            }
-            Resolved::None => not_found(ctx, q),
-            Resolved::Many(ids) => did_you_mean(ctx, q, &ids),
-            Resolved::One { id, note } => {
-                let mut r = match q.intent {
-                    Intent::Owner => owner(ctx, q, id),
-                    Intent::Oncall => oncall(ctx, q, id),
-                    Intent::Deps => deps(ctx, q, id),
-                    Intent::Dependents => dependents(ctx, q, id),
-                    _ => info(ctx, q, id),
-                };
-                decorate(ctx, &mut r, id, note);
-                r
-            }
-        },
+        Intent::Owner => about(ctx, q, owner),
+        Intent::Oncall => about(ctx, q, oncall),
+        Intent::Deps => about(ctx, q, deps),
+        Intent::Dependents => about(ctx, q, dependents),
+        Intent::Info => about(ctx, q, info),
+    }
+}
+
+/// A question about one entity: resolve the subject, then answer with `f` and decorate.
+fn about(ctx: &Context<'_>, q: &Question, f: fn(&Context<'_>, &Question, Id) -> Reply) -> Reply {
+    match resolve(ctx.snap, &q.subject) {
+        // Nothing, or only loose matches, for words that read as a question: not names.
+        Resolved::None | Resolved::Many(_)
+            if q.intent == Intent::Info
+                && grammar::is_unknown_question(&q.subject)
+                && !has_kind_word(&q.subject) =>
+        {
+            short_help(q, false)
+        }
+        Resolved::None => not_found(ctx, q),
+        Resolved::Many(ids) => did_you_mean(ctx, q, &ids),
+        Resolved::One { id, note } => {
+            let mut r = f(ctx, q, id);
+            decorate(ctx, &mut r, id, note);
+            r
+        }
     }
 }
 
@@ -1212,6 +1216,14 @@ fn not_found(ctx: &Context<'_>, q: &Question) -> Reply {
 
 fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
     let mut r = Reply::new(q.intent, &q.query);
+    if let Some(d) = q.depth {
+        r.options.push_str(&format!(" --depth {d}"));
+    }
+    if let Some(at) = &q.at {
+        // A relative time means what it meant when asked, whenever the button is clicked.
+        let at = parse_when(at, ctx.now).map_or_else(|_| at.clone(), |t| t.to_rfc3339());
+        r.options.push_str(&format!(" at {at}"));
+    }
     r.view.headline = match ids {
         [one] => format!(
             "No entity is named “{}”. Did you mean {}?",

@@ -107,6 +107,10 @@ pub struct Reply {
     pub provenance: Vec<ProvenanceNote>,
     /// Entities the asker may have meant ("did you mean").
     pub suggestions: Vec<String>,
+    /// The options of the question asked (` --depth 2`, ` at 2026-12-01T09:00:00+00:00`, a
+    /// relative time made absolute), repeated when a suggestion is picked.
+    #[serde(skip)]
+    pub options: String,
     pub warnings: Vec<String>,
     /// Presentation: a headline, label/value fields, sections and footnotes.
     #[serde(skip)]
@@ -126,15 +130,20 @@ pub struct View {
 }
 
 impl Reply {
-    /// The question to ask when someone picks suggestion `r` ("did you mean"): the same kind of
-    /// question, about that entity.
+    /// The question to ask when someone picks suggestion `r` ("did you mean"): the question
+    /// that was asked, with its options, about that entity.
     pub fn question_for(&self, r: &str) -> String {
+        let o = &self.options;
         match self.intent {
-            Intent::Owner => format!("who owns {r}"),
-            Intent::Oncall => format!("oncall {r}"),
-            Intent::Deps => format!("deps {r}"),
-            Intent::Dependents => format!("dependents {r}"),
-            _ => format!("info {r}"),
+            Intent::Owner => format!("who owns {r}{o}"),
+            Intent::Oncall => format!("oncall {r}{o}"),
+            Intent::Deps => format!("deps {r}{o}"),
+            Intent::Dependents => format!("dependents {r}{o}"),
+            Intent::Conflicts => format!("conflicts {r}{o}"),
+            // These never suggest an entity; a pick still shows the entity's card.
+            Intent::Info | Intent::Find | Intent::SyncStatus | Intent::Help | Intent::Unknown => {
+                format!("info {r}")
+            }
         }
     }
 
@@ -146,6 +155,7 @@ impl Reply {
             result: serde_json::Value::Object(Default::default()),
             provenance: Vec::new(),
             suggestions: Vec::new(),
+            options: String::new(),
             warnings: Vec::new(),
             view: View::default(),
         }
