@@ -158,9 +158,11 @@ pub async fn databases() -> Vec<TestDb> {
 
 async fn fresh_postgres(base: &str) -> (String, String) {
     use sqlx::Connection;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let name = format!(
-        "sb_test_{}_{}",
+        "sb_test_{}_{}_{}",
         std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -169,10 +171,23 @@ async fn fresh_postgres(base: &str) -> (String, String) {
     let mut conn = sqlx::PgConnection::connect(base)
         .await
         .expect("SWITCHBOARD_TEST_POSTGRES_URL is set but PostgreSQL cannot be reached");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    // CREATE DATABASE copies template1 and refuses while another session holds it (two test
+    // binaries creating databases at once): try again shortly, a bounded number of times.
+    let mut tries = 0;
+    loop {
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+        {
+            Ok(_) => break,
+            Err(e) if tries < 20 => {
+                tries += 1;
+                eprintln!("CREATE DATABASE {name} failed ({e}); trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * tries)).await;
+            }
+            Err(e) => panic!("CREATE DATABASE {name}: {e}"),
+        }
+    }
     let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
     (format!("{prefix}/{name}"), name)
 }
