@@ -262,7 +262,7 @@ async fn a_first_scan_reads_catalog_files_targets_and_codeowners_with_their_comm
 #[tokio::test]
 async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_do_not() {
     common::within(async {
-        let db = common::databases().await.remove(0);
+        for db in common::databases().await {
         let env = setup(&db.url).await;
         let c = convo(env.sync().await.snapshot);
         let head = env.fake.head("acme/payments");
@@ -311,6 +311,7 @@ async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_
         let r = c.say("conflicts jdoe");
         assert!(r.result["conflicts"].as_array().unwrap().is_empty(), "{}", r.result);
         env.store.close().await;
+        }
     })
     .await;
 }
@@ -318,56 +319,57 @@ async fn codeowners_that_disagree_show_in_the_owner_answer_and_those_that_agree_
 #[tokio::test]
 async fn a_scan_costs_a_listing_and_one_query_and_an_unchanged_rescan_only_a_304() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let env = setup(&db.url).await;
-        env.sync().await;
-        // One listing page, one GraphQL query for every repository's head commit, catalog files
-        // and CODEOWNERS; only checkout's Location costs more: its tree and its two targets.
-        let checkout = env.fake.head("acme/checkout");
-        let first: Vec<String> = env.fake.calls().into_iter().map(|c| c.path).collect();
-        assert_eq!(first.len(), 5, "{first:?}");
-        assert_eq!(first[0], "/orgs/acme/repos?per_page=100&page=1");
-        assert_eq!(first[1], "/graphql");
-        assert_eq!(
-            first[2],
-            format!("/repos/acme/checkout/git/trees/{checkout}?recursive=1")
-        );
-        assert!(
-            first[3..]
-                .iter()
-                .all(|p| p.starts_with("/repos/acme/checkout/git/blobs/"))
-        );
-        env.fake.clear_calls();
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.sync().await;
+            // One listing page, one GraphQL query for every repository's head commit, catalog files
+            // and CODEOWNERS; only checkout's Location costs more: its tree and its two targets.
+            let checkout = env.fake.head("acme/checkout");
+            let first: Vec<String> = env.fake.calls().into_iter().map(|c| c.path).collect();
+            assert_eq!(first.len(), 5, "{first:?}");
+            assert_eq!(first[0], "/orgs/acme/repos?per_page=100&page=1");
+            assert_eq!(first[1], "/graphql");
+            assert_eq!(
+                first[2],
+                format!("/repos/acme/checkout/git/trees/{checkout}?recursive=1")
+            );
+            assert!(
+                first[3..]
+                    .iter()
+                    .all(|p| p.starts_with("/repos/acme/checkout/git/blobs/"))
+            );
+            env.fake.clear_calls();
 
-        let all = env.sync().await;
-        let calls = env.fake.calls();
-        assert_eq!(calls.len(), 1, "{calls:?}");
-        assert_eq!(calls[0].status, 304, "the listing is conditional");
-        assert!(
-            all.snapshot
-                .get("component:default/payments-service")
-                .is_some()
-        );
+            let all = env.sync().await;
+            let calls = env.fake.calls();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert_eq!(calls[0].status, 304, "the listing is conditional");
+            assert!(
+                all.snapshot
+                    .get("component:default/payments-service")
+                    .is_some()
+            );
 
-        // A push to another branch moves pushed_at: the listing and one query find the
-        // default branch where it was, and nothing is stored again.
-        env.fake.push_elsewhere("acme/payments");
-        env.fake.clear_calls();
-        env.sync().await;
-        let calls: Vec<(String, u16)> = env
-            .fake
-            .calls()
-            .into_iter()
-            .map(|c| (c.path, c.status))
-            .collect();
-        assert_eq!(
-            calls,
-            [
-                ("/orgs/acme/repos?per_page=100&page=1".to_string(), 200),
-                ("/graphql".to_string(), 200),
-            ]
-        );
-        env.store.close().await;
+            // A push to another branch moves pushed_at: the listing and one query find the
+            // default branch where it was, and nothing is stored again.
+            env.fake.push_elsewhere("acme/payments");
+            env.fake.clear_calls();
+            env.sync().await;
+            let calls: Vec<(String, u16)> = env
+                .fake
+                .calls()
+                .into_iter()
+                .map(|c| (c.path, c.status))
+                .collect();
+            assert_eq!(
+                calls,
+                [
+                    ("/orgs/acme/repos?per_page=100&page=1".to_string(), 200),
+                    ("/graphql".to_string(), 200),
+                ]
+            );
+            env.store.close().await;
+        }
     })
     .await;
 }
@@ -467,48 +469,49 @@ async fn a_429_in_the_middle_of_a_listing_deletes_nothing_and_a_complete_scan_or
 #[tokio::test]
 async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let env = setup(&db.url).await;
-        env.sync().await;
-        let before = env.store.count_entities("github").await.unwrap();
-        // GitHub says 50 requests are left, under the reserve of 100, with the reset an hour
-        // away: longer than max_wait_secs, so the scan gives up instead of spending them.
-        env.fake.set_remaining(50);
-        env.fake.push(
-            "acme/ledger",
-            &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
-        );
-        let all = env.sync().await;
-        assert_eq!(all.failures.len(), 1);
-        assert!(
-            all.failures[0].1.contains("rate budget is spent"),
-            "{:?}",
-            all.failures
-        );
-        assert_eq!(env.store.count_entities("github").await.unwrap(), before);
-        let c = convo(all.snapshot);
-        assert!(ask(&c, "who owns ledger").contains("owned by team-a"));
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.sync().await;
+            let before = env.store.count_entities("github").await.unwrap();
+            // GitHub says 50 requests are left, under the reserve of 100, with the reset an hour
+            // away: longer than max_wait_secs, so the scan gives up instead of spending them.
+            env.fake.set_remaining(50);
+            env.fake.push(
+                "acme/ledger",
+                &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+            );
+            let all = env.sync().await;
+            assert_eq!(all.failures.len(), 1);
+            assert!(
+                all.failures[0].1.contains("rate budget is spent"),
+                "{:?}",
+                all.failures
+            );
+            assert_eq!(env.store.count_entities("github").await.unwrap(), before);
+            let c = convo(all.snapshot);
+            assert!(ask(&c, "who owns ledger").contains("owned by team-a"));
 
-        // Budget back; a secondary rate limit (403 with Retry-After) is waited out.
-        env.fake.set_remaining(5000);
-        env.fake.fail("/graphql", 403, 1, Some(1));
-        let all = env.sync().await;
-        assert!(all.failures.is_empty(), "{:?}", all.failures);
-        let statuses: Vec<u16> = env
-            .fake
-            .calls()
-            .iter()
-            .filter(|c| c.path == "/graphql")
-            .map(|c| c.status)
-            .collect();
-        assert_eq!(
-            statuses[statuses.len() - 2..],
-            [403, 200],
-            "refused, then retried"
-        );
-        let c = convo(all.snapshot);
-        assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
-        env.store.close().await;
+            // Budget back; a secondary rate limit (403 with Retry-After) is waited out.
+            env.fake.set_remaining(5000);
+            env.fake.fail("/graphql", 403, 1, Some(1));
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            let statuses: Vec<u16> = env
+                .fake
+                .calls()
+                .iter()
+                .filter(|c| c.path == "/graphql")
+                .map(|c| c.status)
+                .collect();
+            assert_eq!(
+                statuses[statuses.len() - 2..],
+                [403, 200],
+                "refused, then retried"
+            );
+            let c = convo(all.snapshot);
+            assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
+            env.store.close().await;
+        }
     })
     .await;
 }
@@ -665,59 +668,60 @@ async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit
 #[tokio::test]
 async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_nothing() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let env = setup(&db.url).await;
-        let (bot, hook) = serve_hooks(&env).await;
-        let (after, push) = hand_payments_to_team_b(&env.fake);
-        env.fake.clear_calls();
-        let bytes = serde_json::to_vec(&push).unwrap();
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            let (after, push) = hand_payments_to_team_b(&env.fake);
+            env.fake.clear_calls();
+            let bytes = serde_json::to_vec(&push).unwrap();
 
-        // Forged: signed with another secret, or not signed.
-        let forged = switchboard::http::github::sign(b"guess", &bytes);
-        for sig in [forged.as_str(), ""] {
-            let (status, body) = hook.send_raw("push", bytes.clone(), sig).await;
-            assert_eq!(status, 401, "{body}");
-            assert!(body["error"].as_str().unwrap().contains("nothing was done"));
-        }
-        // Malformed, but signed.
-        let (status, body) = hook
-            .send_raw("push", b"{not json".to_vec(), &sign(b"{not json"))
-            .await;
-        assert_eq!(status, 400, "{body}");
-        // Beside the point: another branch, a file that is not the catalog's, another org.
-        for p in [
-            push_payload("acme/payments", "feature/x", &after, &["catalog-info.yaml"]),
-            push_payload("acme/payments", "main", &after, &["src/main.rs"]),
-            push_payload("elsewhere/payments", "main", &after, &["catalog-info.yaml"]),
-        ] {
-            let (status, body) = hook.send("push", &p).await;
-            assert_eq!(status, 202, "{body}");
-            assert_eq!(body["status"], "ignored", "{body}");
-        }
-        assert!(
-            env.fake.calls().is_empty(),
-            "nothing was read: {:?}",
-            env.fake.calls()
-        );
-        assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
+            // Forged: signed with another secret, or not signed.
+            let forged = switchboard::http::github::sign(b"guess", &bytes);
+            for sig in [forged.as_str(), ""] {
+                let (status, body) = hook.send_raw("push", bytes.clone(), sig).await;
+                assert_eq!(status, 401, "{body}");
+                assert!(body["error"].as_str().unwrap().contains("nothing was done"));
+            }
+            // Malformed, but signed.
+            let (status, body) = hook
+                .send_raw("push", b"{not json".to_vec(), &sign(b"{not json"))
+                .await;
+            assert_eq!(status, 400, "{body}");
+            // Beside the point: another branch, a file that is not the catalog's, another org.
+            for p in [
+                push_payload("acme/payments", "feature/x", &after, &["catalog-info.yaml"]),
+                push_payload("acme/payments", "main", &after, &["src/main.rs"]),
+                push_payload("elsewhere/payments", "main", &after, &["catalog-info.yaml"]),
+            ] {
+                let (status, body) = hook.send("push", &p).await;
+                assert_eq!(status, 202, "{body}");
+                assert_eq!(body["status"], "ignored", "{body}");
+            }
+            assert!(
+                env.fake.calls().is_empty(),
+                "nothing was read: {:?}",
+                env.fake.calls()
+            );
+            assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
 
-        // The same delivery twice is applied once.
-        let sig = sign(&bytes);
-        let (status, _) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
-        assert_eq!(status, 200);
-        let reads = env.fake.calls().len();
-        let (status, body) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
-        assert_eq!(
-            (status, body["status"].as_str()),
-            (200, Some("duplicate delivery"))
-        );
-        assert_eq!(env.fake.calls().len(), reads);
-        // The same push under another delivery id finds the head already read.
-        let (status, body) = hook.send("push", &push).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["summary"], "acme/payments unchanged");
-        assert!(answer(&bot, "who owns payments-service").contains("owned by team-b"));
-        env.store.close().await;
+            // The same delivery twice is applied once.
+            let sig = sign(&bytes);
+            let (status, _) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
+            assert_eq!(status, 200);
+            let reads = env.fake.calls().len();
+            let (status, body) = hook.send_as("push", bytes.clone(), &sig, "d-1").await;
+            assert_eq!(
+                (status, body["status"].as_str()),
+                (200, Some("duplicate delivery"))
+            );
+            assert_eq!(env.fake.calls().len(), reads);
+            // The same push under another delivery id finds the head already read.
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["summary"], "acme/payments unchanged");
+            assert!(answer(&bot, "who owns payments-service").contains("owned by team-b"));
+            env.store.close().await;
+        }
     })
     .await;
 }
@@ -783,57 +787,58 @@ async fn renamed_and_deleted_repositories_are_followed() {
 #[tokio::test]
 async fn a_github_app_mints_an_installation_token_and_a_token_is_sent_as_given() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let env = setup(&db.url).await;
-        let key = std::fs::read_to_string(common::fixture("github-app-test-key.pem")).unwrap();
-        let app = GitHub::new(
-            &env.cfg.catalog.github,
-            Auth::App {
-                app_id: 1,
-                installation_id: 42,
-                private_key_pem: key,
-            },
-            env.store.clone(),
-            env.cfg.catalog.reader(),
-        )
-        .unwrap();
-        let all = env.sync_with(Arc::new(app)).await;
-        assert!(all.failures.is_empty(), "{:?}", all.failures);
-        let calls = env.fake.calls();
-        // First the app (a signed JWT) asks for the installation's token; then that token reads.
-        assert_eq!(calls[0].path, "/app/installations/42/access_tokens");
-        let jwt = calls[0]
-            .auth
-            .as_deref()
-            .unwrap()
-            .strip_prefix("Bearer ")
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let key = std::fs::read_to_string(common::fixture("github-app-test-key.pem")).unwrap();
+            let app = GitHub::new(
+                &env.cfg.catalog.github,
+                Auth::App {
+                    app_id: 1,
+                    installation_id: 42,
+                    private_key_pem: key,
+                },
+                env.store.clone(),
+                env.cfg.catalog.reader(),
+            )
             .unwrap();
-        assert_eq!(jwt.split('.').count(), 3, "a JWT: {jwt}");
-        assert!(
-            calls[1..]
-                .iter()
-                .all(|c| c.auth.as_deref() == Some("Bearer ghs_fake_installation_token")),
-            "{calls:?}"
-        );
+            let all = env.sync_with(Arc::new(app)).await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            let calls = env.fake.calls();
+            // First the app (a signed JWT) asks for the installation's token; then that token reads.
+            assert_eq!(calls[0].path, "/app/installations/42/access_tokens");
+            let jwt = calls[0]
+                .auth
+                .as_deref()
+                .unwrap()
+                .strip_prefix("Bearer ")
+                .unwrap();
+            assert_eq!(jwt.split('.').count(), 3, "a JWT: {jwt}");
+            assert!(
+                calls[1..]
+                    .iter()
+                    .all(|c| c.auth.as_deref() == Some("Bearer ghs_fake_installation_token")),
+                "{calls:?}"
+            );
 
-        env.fake.clear_calls();
-        let token = GitHub::new(
-            &env.cfg.catalog.github,
-            Auth::Token("ghp_example".into()),
-            env.store.clone(),
-            env.cfg.catalog.reader(),
-        )
-        .unwrap();
-        env.sync_with(Arc::new(token)).await;
-        let calls = env.fake.calls();
-        assert!(!calls.is_empty());
-        assert!(
-            calls
-                .iter()
-                .all(|c| c.auth.as_deref() == Some("Bearer ghp_example")),
-            "{calls:?}"
-        );
-        env.store.close().await;
+            env.fake.clear_calls();
+            let token = GitHub::new(
+                &env.cfg.catalog.github,
+                Auth::Token("ghp_example".into()),
+                env.store.clone(),
+                env.cfg.catalog.reader(),
+            )
+            .unwrap();
+            env.sync_with(Arc::new(token)).await;
+            let calls = env.fake.calls();
+            assert!(!calls.is_empty());
+            assert!(
+                calls
+                    .iter()
+                    .all(|c| c.auth.as_deref() == Some("Bearer ghp_example")),
+                "{calls:?}"
+            );
+            env.store.close().await;
+        }
     })
     .await;
 }
@@ -993,37 +998,38 @@ async fn a_failed_read_of_changed_repositories_keeps_what_they_had() {
 #[tokio::test]
 async fn a_repository_github_refuses_to_show_fails_alone() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let env = setup(&db.url).await;
-        env.sync().await;
-        hand_payments_to_team_b(&env.fake);
-        env.fake.push(
-            "acme/ledger",
-            &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
-        );
-        env.fake.forbid("acme/ledger", true);
-        // Both changed repositories are in one GraphQL query; only ledger is refused.
-        let all = env.sync().await;
-        assert_eq!(all.failures.len(), 1);
-        assert!(
-            all.failures[0]
-                .1
-                .contains("acme/ledger: GitHub refused (FORBIDDEN)"),
-            "{:?}",
-            all.failures
-        );
-        let c = convo(all.snapshot);
-        assert!(ask(&c, "who owns payments-service").contains("owned by team-b"));
-        assert!(
-            ask(&c, "who owns ledger").contains("owned by team-a"),
-            "kept its last read"
-        );
-        env.fake.forbid("acme/ledger", false);
-        let all = env.sync().await;
-        assert!(all.failures.is_empty(), "{:?}", all.failures);
-        let c = convo(all.snapshot);
-        assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
-        env.store.close().await;
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.sync().await;
+            hand_payments_to_team_b(&env.fake);
+            env.fake.push(
+                "acme/ledger",
+                &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+            );
+            env.fake.forbid("acme/ledger", true);
+            // Both changed repositories are in one GraphQL query; only ledger is refused.
+            let all = env.sync().await;
+            assert_eq!(all.failures.len(), 1);
+            assert!(
+                all.failures[0]
+                    .1
+                    .contains("acme/ledger: GitHub refused (FORBIDDEN)"),
+                "{:?}",
+                all.failures
+            );
+            let c = convo(all.snapshot);
+            assert!(ask(&c, "who owns payments-service").contains("owned by team-b"));
+            assert!(
+                ask(&c, "who owns ledger").contains("owned by team-a"),
+                "kept its last read"
+            );
+            env.fake.forbid("acme/ledger", false);
+            let all = env.sync().await;
+            assert!(all.failures.is_empty(), "{:?}", all.failures);
+            let c = convo(all.snapshot);
+            assert!(ask(&c, "who owns ledger").contains("owned by team-b"));
+            env.store.close().await;
+        }
     })
     .await;
 }

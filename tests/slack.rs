@@ -199,11 +199,6 @@ async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
     }
 }
 
-async fn harness() -> Harness {
-    let db = common::databases().await.remove(0);
-    harness_on(db).await
-}
-
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -294,12 +289,14 @@ fn block_texts(v: &Value) -> String {
 #[tokio::test]
 async fn url_verification_is_answered_with_the_challenge() {
     common::within(async {
-        let h = harness().await;
-        let payload = docs_json("events-url_verification.json");
-        let (status, body) = h.event(&payload).await;
-        assert_eq!(status, StatusCode::OK);
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["challenge"], payload["challenge"]);
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let payload = docs_json("events-url_verification.json");
+            let (status, body) = h.event(&payload).await;
+            assert_eq!(status, StatusCode::OK);
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["challenge"], payload["challenge"]);
+        }
     })
     .await;
 }
@@ -307,24 +304,26 @@ async fn url_verification_is_answered_with_the_challenge() {
 #[tokio::test]
 async fn a_mention_is_answered_in_its_thread() {
     common::within(async {
-        let h = harness().await;
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup?");
-        let (status, _) = h.event(&payload).await;
-        assert_eq!(status, StatusCode::OK);
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1, "{calls:?}");
-        let (method, body) = &calls[0];
-        assert_eq!(method, "chat.postMessage");
-        assert_eq!(body["channel"], "C123ABC456");
-        assert_eq!(body["thread_ts"], "1515449522.000016");
-        assert_eq!(body["text"], "artist-lookup is owned by team-a");
-        let blocks = block_texts(body);
-        assert!(blocks.contains("team-a@example.com"), "{blocks}");
-        assert!(
-            blocks.contains("artist-lookup-component.yaml:1"),
-            "provenance in context: {blocks}"
-        );
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup?");
+            let (status, _) = h.event(&payload).await;
+            assert_eq!(status, StatusCode::OK);
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            let (method, body) = &calls[0];
+            assert_eq!(method, "chat.postMessage");
+            assert_eq!(body["channel"], "C123ABC456");
+            assert_eq!(body["thread_ts"], "1515449522.000016");
+            assert_eq!(body["text"], "artist-lookup is owned by team-a");
+            let blocks = block_texts(body);
+            assert!(blocks.contains("team-a@example.com"), "{blocks}");
+            assert!(
+                blocks.contains("artist-lookup-component.yaml:1"),
+                "provenance in context: {blocks}"
+            );
+        }
     })
     .await;
 }
@@ -332,19 +331,21 @@ async fn a_mention_is_answered_in_its_thread() {
 #[tokio::test]
 async fn a_direct_message_is_answered_in_the_dm() {
     common::within(async {
-        let h = harness().await;
-        let mut payload = docs_json("events-event_callback-message.im.docs.txt");
-        payload["event"]["text"] = json!("who is on call for artist-lookup");
-        h.event(&payload).await;
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].1["channel"], "D024BE91L");
-        assert!(
-            calls[0].1["text"]
-                .as_str()
-                .unwrap()
-                .contains("is on call for artist-lookup")
-        );
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let mut payload = docs_json("events-event_callback-message.im.docs.txt");
+            payload["event"]["text"] = json!("who is on call for artist-lookup");
+            h.event(&payload).await;
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].1["channel"], "D024BE91L");
+            assert!(
+                calls[0].1["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("is on call for artist-lookup")
+            );
+        }
     })
     .await;
 }
@@ -352,21 +353,22 @@ async fn a_direct_message_is_answered_in_the_dm() {
 #[tokio::test]
 async fn a_retried_event_is_answered_once_even_after_a_restart() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let url = db.url.clone();
-        let h = harness_on(db).await;
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
-        h.event(&payload).await;
-        h.event(&payload).await;
-        assert_eq!(h.fake.wait_for(2).await.len(), 1);
+        for db in common::databases().await {
+            let url = db.url.clone();
+            let h = harness_on(db).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            h.event(&payload).await;
+            h.event(&payload).await;
+            assert_eq!(h.fake.wait_for(2).await.len(), 1);
 
-        // A new process on the same database gets Slack's next retry.
-        let again = common::TestDb::reuse(&url);
-        let h2 = harness_on(again).await;
-        h2.event(&payload).await;
-        assert_eq!(h2.fake.wait_for(1).await.len(), 0);
-        assert_eq!(h.fake.calls().len(), 1);
+            // A new process on the same database gets Slack's next retry.
+            let again = common::TestDb::reuse(&url);
+            let h2 = harness_on(again).await;
+            h2.event(&payload).await;
+            assert_eq!(h2.fake.wait_for(1).await.len(), 0);
+            assert_eq!(h.fake.calls().len(), 1);
+        }
     })
     .await;
 }
@@ -374,41 +376,43 @@ async fn a_retried_event_is_answered_once_even_after_a_restart() {
 #[tokio::test]
 async fn forged_stale_and_missing_signatures_are_rejected_and_nothing_is_posted() {
     common::within(async {
-        let h = harness().await;
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
-        let body = payload.to_string();
-        let forged = sign(b"not-the-secret", now(), body.as_bytes());
-        let (status, text) = h
-            .send(
-                "/slack/events",
-                "application/json",
-                body.clone(),
-                now(),
-                Some(forged),
-            )
-            .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert!(text.contains("signature"), "{text}");
-        let stale = now() - 301;
-        let (status, _) = h
-            .send(
-                "/slack/events",
-                "application/json",
-                body.clone(),
-                stale,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let req = Request::post("/slack/events")
-            .body(Body::from(body))
-            .unwrap();
-        assert_eq!(
-            h.router.clone().oneshot(req).await.unwrap().status(),
-            StatusCode::UNAUTHORIZED
-        );
-        assert!(h.fake.wait_for(1).await.is_empty());
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+            let body = payload.to_string();
+            let forged = sign(b"not-the-secret", now(), body.as_bytes());
+            let (status, text) = h
+                .send(
+                    "/slack/events",
+                    "application/json",
+                    body.clone(),
+                    now(),
+                    Some(forged),
+                )
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert!(text.contains("signature"), "{text}");
+            let stale = now() - 301;
+            let (status, _) = h
+                .send(
+                    "/slack/events",
+                    "application/json",
+                    body.clone(),
+                    stale,
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            let req = Request::post("/slack/events")
+                .body(Body::from(body))
+                .unwrap();
+            assert_eq!(
+                h.router.clone().oneshot(req).await.unwrap().status(),
+                StatusCode::UNAUTHORIZED
+            );
+            assert!(h.fake.wait_for(1).await.is_empty());
+        }
     })
     .await;
 }
@@ -416,29 +420,31 @@ async fn forged_stale_and_missing_signatures_are_rejected_and_nothing_is_posted(
 #[tokio::test]
 async fn a_malformed_payload_gets_a_clear_400_and_nothing_is_posted() {
     common::within(async {
-        let h = harness().await;
-        let (status, text) = h
-            .send(
-                "/slack/events",
-                "application/json",
-                "{\"type\": 42".into(),
-                now(),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(text.starts_with("malformed Slack event"), "{text}");
-        let (status, _) = h
-            .send(
-                "/slack/commands",
-                "application/x-www-form-urlencoded",
-                "text=who".into(),
-                now(),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert!(h.fake.wait_for(1).await.is_empty());
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let (status, text) = h
+                .send(
+                    "/slack/events",
+                    "application/json",
+                    "{\"type\": 42".into(),
+                    now(),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(text.starts_with("malformed Slack event"), "{text}");
+            let (status, _) = h
+                .send(
+                    "/slack/commands",
+                    "application/x-www-form-urlencoded",
+                    "text=who".into(),
+                    now(),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert!(h.fake.wait_for(1).await.is_empty());
+        }
     })
     .await;
 }
@@ -446,20 +452,22 @@ async fn a_malformed_payload_gets_a_clear_400_and_nothing_is_posted() {
 #[tokio::test]
 async fn the_slash_command_answers_the_asker_with_a_share_button() {
     common::within(async {
-        let h = harness().await;
-        let (status, text) = h.command("who+owns+artst+lookup").await;
-        assert_eq!(status, StatusCode::OK, "{text}");
-        let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(v["response_type"], "ephemeral");
-        assert_eq!(v["text"], "artist-lookup is owned by team-a");
-        let blocks = block_texts(&v);
-        assert!(
-            blocks.contains("closest match"),
-            "the inexact match is said: {blocks}"
-        );
-        assert!(blocks.contains("sb_share"), "{blocks}");
-        // The answer went back in the response itself.
-        assert!(h.fake.wait_for(1).await.is_empty());
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let (status, text) = h.command("who+owns+artst+lookup").await;
+            assert_eq!(status, StatusCode::OK, "{text}");
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["response_type"], "ephemeral");
+            assert_eq!(v["text"], "artist-lookup is owned by team-a");
+            let blocks = block_texts(&v);
+            assert!(
+                blocks.contains("closest match"),
+                "the inexact match is said: {blocks}"
+            );
+            assert!(blocks.contains("sb_share"), "{blocks}");
+            // The answer went back in the response itself.
+            assert!(h.fake.wait_for(1).await.is_empty());
+        }
     })
     .await;
 }
@@ -484,36 +492,38 @@ fn click(action_id: &str, value: &str, ephemeral: bool) -> String {
 #[tokio::test]
 async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
     common::within(async {
-        let h = harness().await;
-        let (_, text) = h.command("who+owns+wayback").await;
-        let v: Value = serde_json::from_str(&text).unwrap();
-        let buttons: Vec<&Value> = v["blocks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|b| b["type"] == "actions")
-            .flat_map(|b| b["elements"].as_array().unwrap())
-            .filter(|e| e["action_id"] == "sb_ask")
-            .collect();
-        assert!(buttons.len() >= 2, "{text}");
-        let pick = buttons
-            .iter()
-            .find(|b| b["value"] == "who owns component:default/wayback-archive")
-            .expect("a button per candidate, carrying the question");
-        let (status, _) = h
-            .click("sb_ask", pick["value"].as_str().unwrap(), true)
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1, "{calls:?}");
-        assert_eq!(calls[0].0, "chat.postEphemeral");
-        assert_eq!(calls[0].1["user"], "U123");
-        assert!(
-            calls[0].1["text"]
-                .as_str()
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let (_, text) = h.command("who+owns+wayback").await;
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let buttons: Vec<&Value> = v["blocks"]
+                .as_array()
                 .unwrap()
-                .starts_with("wayback-archive is owned by")
-        );
+                .iter()
+                .filter(|b| b["type"] == "actions")
+                .flat_map(|b| b["elements"].as_array().unwrap())
+                .filter(|e| e["action_id"] == "sb_ask")
+                .collect();
+            assert!(buttons.len() >= 2, "{text}");
+            let pick = buttons
+                .iter()
+                .find(|b| b["value"] == "who owns component:default/wayback-archive")
+                .expect("a button per candidate, carrying the question");
+            let (status, _) = h
+                .click("sb_ask", pick["value"].as_str().unwrap(), true)
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert_eq!(calls[0].0, "chat.postEphemeral");
+            assert_eq!(calls[0].1["user"], "U123");
+            assert!(
+                calls[0].1["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("wayback-archive is owned by")
+            );
+        }
     })
     .await;
 }
@@ -521,14 +531,16 @@ async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
 #[tokio::test]
 async fn sharing_posts_the_answer_to_the_channel_once() {
     common::within(async {
-        let h = harness().await;
-        let (status, _) = h.click("sb_share", "who owns artist-lookup", true).await;
-        assert_eq!(status, StatusCode::OK);
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].0, "chat.postMessage");
-        assert_eq!(calls[0].1["channel"], "C123ABC456");
-        assert!(block_texts(&calls[0].1).contains("<@U123> asked: who owns artist-lookup"));
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let (status, _) = h.click("sb_share", "who owns artist-lookup", true).await;
+            assert_eq!(status, StatusCode::OK);
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].0, "chat.postMessage");
+            assert_eq!(calls[0].1["channel"], "C123ABC456");
+            assert!(block_texts(&calls[0].1).contains("<@U123> asked: who owns artist-lookup"));
+        }
     })
     .await;
 }
@@ -536,17 +548,19 @@ async fn sharing_posts_the_answer_to_the_channel_once() {
 #[tokio::test]
 async fn an_unknown_button_is_answered_with_a_clear_message() {
     common::within(async {
-        let h = harness().await;
-        h.click("home_button_1", "create_task", false).await;
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].0, "chat.postEphemeral");
-        assert!(
-            calls[0].1["text"]
-                .as_str()
-                .unwrap()
-                .contains("not one of mine")
-        );
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            h.click("home_button_1", "create_task", false).await;
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].0, "chat.postEphemeral");
+            assert!(
+                calls[0].1["text"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not one of mine")
+            );
+        }
     })
     .await;
 }
@@ -554,24 +568,26 @@ async fn an_unknown_button_is_answered_with_a_clear_message() {
 #[tokio::test]
 async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
     common::within(async {
-        let h = harness().await;
-        h.fake
-            .rate_limit_next
-            .store(1, std::sync::atomic::Ordering::SeqCst);
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
-        h.event(&payload).await;
-        // Retry-After is one second: wait for both calls.
-        let mut calls = Vec::new();
-        for _ in 0..50 {
-            calls = h.fake.wait_for(2).await;
-            if calls.len() >= 2 {
-                break;
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            h.fake
+                .rate_limit_next
+                .store(1, std::sync::atomic::Ordering::SeqCst);
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+            h.event(&payload).await;
+            // Retry-After is one second: wait for both calls.
+            let mut calls = Vec::new();
+            for _ in 0..50 {
+                calls = h.fake.wait_for(2).await;
+                if calls.len() >= 2 {
+                    break;
+                }
             }
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(methods, ["chat.postMessage (429)", "chat.postMessage"]);
+            assert_eq!(calls[1].1["text"], "artist-lookup is owned by team-a");
         }
-        let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
-        assert_eq!(methods, ["chat.postMessage (429)", "chat.postMessage"]);
-        assert_eq!(calls[1].1["text"], "artist-lookup is owned by team-a");
     })
     .await;
 }
@@ -579,31 +595,33 @@ async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
 #[tokio::test]
 async fn a_burst_in_one_channel_loses_no_answer() {
     common::within(async {
-        let h = harness().await;
-        let questions = [
-            "owner artist-lookup",
-            "oncall artist-lookup",
-            "deps wayback-search",
-        ];
-        for (i, q) in questions.iter().enumerate() {
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event_id"] = json!(format!("Ev{i}"));
-            payload["event"]["text"] = json!(format!("<@U0LAN0Z89> {q}"));
-            h.event(&payload).await;
-        }
-        let calls = h.fake.wait_for(3).await;
-        let texts: Vec<&str> = calls
-            .iter()
-            .map(|(_, b)| b["text"].as_str().unwrap())
-            .collect();
-        // Every answer arrives, each once (events are answered concurrently, so in any order).
-        assert_eq!(texts.len(), 3, "{texts:?}");
-        for part in ["owned by", "on call", "depends on"] {
-            assert_eq!(
-                texts.iter().filter(|t| t.contains(part)).count(),
-                1,
-                "{texts:?}"
-            );
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let questions = [
+                "owner artist-lookup",
+                "oncall artist-lookup",
+                "deps wayback-search",
+            ];
+            for (i, q) in questions.iter().enumerate() {
+                let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+                payload["event_id"] = json!(format!("Ev{i}"));
+                payload["event"]["text"] = json!(format!("<@U0LAN0Z89> {q}"));
+                h.event(&payload).await;
+            }
+            let calls = h.fake.wait_for(3).await;
+            let texts: Vec<&str> = calls
+                .iter()
+                .map(|(_, b)| b["text"].as_str().unwrap())
+                .collect();
+            // Every answer arrives, each once (events are answered concurrently, so in any order).
+            assert_eq!(texts.len(), 3, "{texts:?}");
+            for part in ["owned by", "on call", "depends on"] {
+                assert_eq!(
+                    texts.iter().filter(|t| t.contains(part)).count(),
+                    1,
+                    "{texts:?}"
+                );
+            }
         }
     })
     .await;
@@ -624,7 +642,7 @@ async fn app_home_shows_the_viewers_teams_and_what_they_own() {
             "egon.yaml",
             "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    displayName: Egon Spengler\n    email: Spengler@Ghostbusters.example.com\n  memberOf: [team-a]\n",
         )]);
-        let db = common::databases().await.remove(0);
+        for db in common::databases().await {
         let h = harness_with(db, &[dir.path().display().to_string()]).await;
         h.event(&home_opened("W012A3CDE")).await;
         let mut again = home_opened("W012A3CDE");
@@ -642,6 +660,7 @@ async fn app_home_shows_the_viewers_teams_and_what_they_own() {
         assert!(blocks.contains("artist-lookup (component)"), "{blocks}");
         // users.info is asked once per user, not per event.
         assert_eq!(h.fake.lookups.load(std::sync::atomic::Ordering::SeqCst), 1);
+        }
     })
     .await;
 }
@@ -649,16 +668,18 @@ async fn app_home_shows_the_viewers_teams_and_what_they_own() {
 #[tokio::test]
 async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
     common::within(async {
-        let h = harness().await;
-        h.event(&home_opened("U0NOBODY")).await;
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1);
-        let blocks = calls[0].1["view"]["blocks"].to_string();
-        assert!(
-            blocks.contains("I don't know you in the catalog yet"),
-            "{blocks}"
-        );
-        assert!(blocks.contains("slack.com/user-id: U0NOBODY"), "{blocks}");
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            h.event(&home_opened("U0NOBODY")).await;
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1);
+            let blocks = calls[0].1["view"]["blocks"].to_string();
+            assert!(
+                blocks.contains("I don't know you in the catalog yet"),
+                "{blocks}"
+            );
+            assert!(blocks.contains("slack.com/user-id: U0NOBODY"), "{blocks}");
+        }
     })
     .await;
 }
@@ -666,15 +687,17 @@ async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
 #[tokio::test]
 async fn a_mention_inside_a_thread_is_answered_in_that_thread() {
     common::within(async {
-        let h = harness().await;
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> what depends on wayback-archive");
-        payload["event"]["thread_ts"] = json!("1515449000.000001");
-        h.event(&payload).await;
-        let calls = h.fake.wait_for(1).await;
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls[0].1["thread_ts"], "1515449000.000001");
-        assert!(block_texts(&calls[0].1).contains("wayback-search"));
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> what depends on wayback-archive");
+            payload["event"]["thread_ts"] = json!("1515449000.000001");
+            h.event(&payload).await;
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(calls.len(), 1);
+            assert_eq!(calls[0].1["thread_ts"], "1515449000.000001");
+            assert!(block_texts(&calls[0].1).contains("wayback-search"));
+        }
     })
     .await;
 }

@@ -118,8 +118,7 @@ async fn start_fake(envelope: Value, first: FirstConnection) -> (Arc<Recorded>, 
     (rec, url)
 }
 
-async fn start_bot(api_url: String) {
-    let db = common::databases().await.remove(0);
+async fn start_bot(api_url: String, db: common::TestDb) {
     let store = Store::connect(&db.url, 2).await.unwrap();
     let bot = Arc::new(Bot::new(
         common::snapshot(&common::examples()),
@@ -159,24 +158,26 @@ fn mention_envelope() -> Value {
 }
 
 async fn acks_reconnects_and_answers_once(first: FirstConnection) {
-    let (rec, api_url) = start_fake(mention_envelope(), first).await;
-    start_bot(api_url).await;
-    // Both connections' envelopes are acknowledged; the client reconnected in between.
-    let acks = wait_for_acks(&rec, 2).await;
-    assert!(
-        acks.contains(&"envelope-1".to_string()) && acks.contains(&"envelope-2".to_string()),
-        "{acks:?}"
-    );
-    assert!(
-        rec.opens.load(Ordering::SeqCst) >= 2,
-        "reconnected through apps.connections.open"
-    );
-    // The same event came twice and was answered once, in its thread.
-    let posts = rec.posts.lock().unwrap().clone();
-    assert_eq!(posts.len(), 1, "{posts:?}");
-    assert_eq!(posts[0]["channel"], "C111");
-    assert_eq!(posts[0]["thread_ts"], "1610241741.000200");
-    assert_eq!(posts[0]["text"], "artist-lookup is owned by team-a");
+    for db in common::databases().await {
+        let (rec, api_url) = start_fake(mention_envelope(), first).await;
+        start_bot(api_url, db).await;
+        // Both connections' envelopes are acknowledged; the client reconnected in between.
+        let acks = wait_for_acks(&rec, 2).await;
+        assert!(
+            acks.contains(&"envelope-1".to_string()) && acks.contains(&"envelope-2".to_string()),
+            "{acks:?}"
+        );
+        assert!(
+            rec.opens.load(Ordering::SeqCst) >= 2,
+            "reconnected through apps.connections.open"
+        );
+        // The same event came twice and was answered once, in its thread.
+        let posts = rec.posts.lock().unwrap().clone();
+        assert_eq!(posts.len(), 1, "{posts:?}");
+        assert_eq!(posts[0]["channel"], "C111");
+        assert_eq!(posts[0]["thread_ts"], "1610241741.000200");
+        assert_eq!(posts[0]["text"], "artist-lookup is owned by team-a");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,22 +196,24 @@ async fn after_a_dropped_connection_it_reconnects_and_answers_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slash_command_over_socket_mode_is_answered_in_its_ack() {
     common::within(async {
-        let mut envelope: Value =
-            serde_json::from_str(&fixture("socketmode-slash_commands-envelope.json")).unwrap();
-        envelope["payload"]["command"] = json!("/sb");
-        envelope["payload"]["text"] = json!("who owns artist-lookup");
-        let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
-        start_bot(api_url).await;
-        wait_for_acks(&rec, 1).await;
-        let ack = rec.ack_bodies.lock().unwrap()[0].clone();
-        assert_eq!(ack["envelope_id"], "envelope-1");
-        assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
-        assert_eq!(ack["payload"]["text"], "artist-lookup is owned by team-a");
-        assert!(ack["payload"]["blocks"].to_string().contains("sb_share"));
-        assert!(
-            rec.posts.lock().unwrap().is_empty(),
-            "the answer travels in the ack"
-        );
+        for db in common::databases().await {
+            let mut envelope: Value =
+                serde_json::from_str(&fixture("socketmode-slash_commands-envelope.json")).unwrap();
+            envelope["payload"]["command"] = json!("/sb");
+            envelope["payload"]["text"] = json!("who owns artist-lookup");
+            let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
+            start_bot(api_url, db).await;
+            wait_for_acks(&rec, 1).await;
+            let ack = rec.ack_bodies.lock().unwrap()[0].clone();
+            assert_eq!(ack["envelope_id"], "envelope-1");
+            assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
+            assert_eq!(ack["payload"]["text"], "artist-lookup is owned by team-a");
+            assert!(ack["payload"]["blocks"].to_string().contains("sb_share"));
+            assert!(
+                rec.posts.lock().unwrap().is_empty(),
+                "the answer travels in the ack"
+            );
+        }
     })
     .await;
 }
@@ -218,32 +221,34 @@ async fn a_slash_command_over_socket_mode_is_answered_in_its_ack() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_button_click_over_socket_mode_is_answered_in_the_thread() {
     common::within(async {
-        let mut envelope: Value = serde_json::from_str(&fixture(
-            "socketmode-interactive-block_actions-button-envelope.json",
-        ))
-        .unwrap();
-        envelope["payload"]["actions"][0]["action_id"] = json!("sb_ask");
-        envelope["payload"]["actions"][0]["value"] =
-            json!("who owns component:default/wayback-archive");
-        let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
-        start_bot(api_url).await;
-        wait_for_acks(&rec, 1).await;
-        for _ in 0..100 {
-            if !rec.posts.lock().unwrap().is_empty() {
-                break;
+        for db in common::databases().await {
+            let mut envelope: Value = serde_json::from_str(&fixture(
+                "socketmode-interactive-block_actions-button-envelope.json",
+            ))
+            .unwrap();
+            envelope["payload"]["actions"][0]["action_id"] = json!("sb_ask");
+            envelope["payload"]["actions"][0]["value"] =
+                json!("who owns component:default/wayback-archive");
+            let (rec, api_url) = start_fake(envelope, FirstConnection::Disconnect).await;
+            start_bot(api_url, db).await;
+            wait_for_acks(&rec, 1).await;
+            for _ in 0..100 {
+                if !rec.posts.lock().unwrap().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            let posts = rec.posts.lock().unwrap().clone();
+            assert!(!posts.is_empty(), "the click was answered");
+            assert_eq!(posts[0]["channel"], "C111");
+            assert_eq!(posts[0]["thread_ts"], "1605853634.000400");
+            assert!(
+                posts[0]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("wayback-archive is owned by")
+            );
         }
-        let posts = rec.posts.lock().unwrap().clone();
-        assert!(!posts.is_empty(), "the click was answered");
-        assert_eq!(posts[0]["channel"], "C111");
-        assert_eq!(posts[0]["thread_ts"], "1605853634.000400");
-        assert!(
-            posts[0]["text"]
-                .as_str()
-                .unwrap()
-                .starts_with("wayback-archive is owned by")
-        );
     })
     .await;
 }
