@@ -266,7 +266,7 @@ async fn a_failure_in_the_middle_of_the_pages_deletes_nothing() {
 #[tokio::test]
 async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
     common::within(async {
-        let db = common::databases().await.remove(0);
+        for db in common::databases().await {
         // The same artist-lookup locally, with another owner.
         let (_fake, cfg, store, _local) = setup(
             &db.url,
@@ -298,6 +298,7 @@ async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
             "backstage"
         );
         store.close().await;
+        }
     })
     .await;
 }
@@ -305,47 +306,48 @@ async fn the_local_definition_wins_over_backstages_whatever_synced_last() {
 #[tokio::test]
 async fn sync_status_says_which_source_failed_and_what_it_still_answers_from() {
     common::within(async {
-        let db = common::databases().await.remove(0);
-        let (fake, cfg, store, _local) = setup(&db.url, &[("checkout.yaml", CHECKOUT)]).await;
-        sync::sync_backstage(&cfg, &store, Some("test-token".into()))
-            .await
-            .unwrap();
-        // Backstage now fails (a 500 on page 2, or a 401: this process has no BACKSTAGE_TOKEN);
-        // the local files still sync.
-        *fake.fail_page.lock().unwrap() = Some(2);
-        let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _, _| {})
-            .await
-            .unwrap();
-        assert_eq!(all.failures.len(), 1);
-        assert_eq!(all.failures[0].0, "backstage");
-        assert!(
-            all.snapshot
-                .get("component:default/artist-lookup")
-                .is_some(),
-            "last delivery kept"
-        );
-        assert!(all.snapshot.get("component:default/checkout").is_some());
-
-        let bot = switchboard::Bot::new(all.snapshot, Default::default(), Default::default());
-        bot.set_sources(
-            sync::source_statuses(&cfg, &store, &all.failures)
+        for db in common::databases().await {
+            let (fake, cfg, store, _local) = setup(&db.url, &[("checkout.yaml", CHECKOUT)]).await;
+            sync::sync_backstage(&cfg, &store, Some("test-token".into()))
                 .await
-                .unwrap(),
-        );
-        let reply = bot.handle(&switchboard::ChatEvent::console(None, "sync status"));
-        assert_eq!(reply.intent, switchboard::Intent::SyncStatus);
-        assert_eq!(reply.view.headline, "1 of 2 sources need attention");
-        let sources = reply.result["sources"].as_array().unwrap();
-        assert_eq!(sources[0]["source"], "local");
-        assert!(sources[0]["last_error"].is_null());
-        assert_eq!(sources[1]["source"], "backstage");
-        assert_eq!(sources[1]["entities"], json!(fake.entities.len()));
-        let message = sources[1]["last_error"]["message"].as_str().unwrap();
-        assert!(message.contains("Backstage answered"), "{message}");
-        let text = switchboard::chat::render::text(&reply);
-        assert!(text.contains("backstage: last complete sync"), "{text}");
-        assert!(text.contains("last attempt failed"), "{text}");
-        store.close().await;
+                .unwrap();
+            // Backstage now fails (a 500 on page 2, or a 401: this process has no BACKSTAGE_TOKEN);
+            // the local files still sync.
+            *fake.fail_page.lock().unwrap() = Some(2);
+            let all = sync::sync_all(&cfg, &store, &sync::Sources::default(), |_, _, _| {})
+                .await
+                .unwrap();
+            assert_eq!(all.failures.len(), 1);
+            assert_eq!(all.failures[0].0, "backstage");
+            assert!(
+                all.snapshot
+                    .get("component:default/artist-lookup")
+                    .is_some(),
+                "last delivery kept"
+            );
+            assert!(all.snapshot.get("component:default/checkout").is_some());
+
+            let bot = switchboard::Bot::new(all.snapshot, Default::default(), Default::default());
+            bot.set_sources(
+                sync::source_statuses(&cfg, &store, &all.failures)
+                    .await
+                    .unwrap(),
+            );
+            let reply = bot.handle(&switchboard::ChatEvent::console(None, "sync status"));
+            assert_eq!(reply.intent, switchboard::Intent::SyncStatus);
+            assert_eq!(reply.view.headline, "1 of 2 sources need attention");
+            let sources = reply.result["sources"].as_array().unwrap();
+            assert_eq!(sources[0]["source"], "local");
+            assert!(sources[0]["last_error"].is_null());
+            assert_eq!(sources[1]["source"], "backstage");
+            assert_eq!(sources[1]["entities"], json!(fake.entities.len()));
+            let message = sources[1]["last_error"]["message"].as_str().unwrap();
+            assert!(message.contains("Backstage answered"), "{message}");
+            let text = switchboard::chat::render::text(&reply);
+            assert!(text.contains("backstage: last complete sync"), "{text}");
+            assert!(text.contains("last attempt failed"), "{text}");
+            store.close().await;
+        }
     })
     .await;
 }
