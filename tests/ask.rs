@@ -497,32 +497,62 @@ fn help_is_generated_from_the_grammar() {
     assert_eq!(r.result["commands"].as_array().unwrap().len(), 1);
 }
 
+/// Each intent's `result` carries the keys README documents for it, so scripts can rely on them.
 #[test]
-fn json_answers_have_the_documented_fields() {
+fn json_results_have_the_keys_readme_documents_per_intent() {
     let c = Convo::over(&examples());
-    for q in [
-        "who owns artist-lookup",
-        "oncall artist-lookup",
-        "deps wayback-search",
-        "dependents wayback-archive",
-        "artist-lookup",
-        "find artist",
-        "help",
-        "who owns nothing-here",
+    for (q, intent, keys) in [
+        (
+            "who owns artist-lookup",
+            "owner",
+            &["owners", "conflicts"][..],
+        ),
+        ("oncall artist-lookup", "oncall", &["oncall", "chain", "at"]),
+        (
+            "deps wayback-search",
+            "deps",
+            &["dependencies", "depth", "truncated", "beyond"],
+        ),
+        (
+            "dependents wayback-archive",
+            "dependents",
+            &[
+                "dependents",
+                "teams",
+                "oncall",
+                "depth",
+                "truncated",
+                "beyond",
+            ],
+        ),
+        (
+            "artist-lookup",
+            "info",
+            &[
+                "kind",
+                "namespace",
+                "name",
+                "owners",
+                "relations",
+                "quarantined",
+                "reasons",
+            ],
+        ),
+        ("find artist", "find", &["matches", "total"]),
+        ("sync status", "sync_status", &["sources"]),
+        ("conflicts", "conflicts", &["conflicts"]),
+        ("help", "help", &["commands"]),
+        ("how do I deploy to production", "unknown", &["commands"]),
     ] {
         let j = json(&c.say(q));
-        for field in [
-            "intent",
-            "query",
-            "entity",
-            "result",
-            "provenance",
-            "suggestions",
-            "warnings",
-        ] {
-            assert!(j.get(field).is_some(), "{q}: {field} missing in {j}");
-        }
+        assert_eq!(j["intent"], intent, "{q}");
         assert_eq!(j["query"], q);
+        for key in keys {
+            assert!(
+                j["result"].get(key).is_some(),
+                "{q}: result.{key} missing in {j}"
+            );
+        }
     }
 }
 

@@ -328,10 +328,20 @@ mod tests {
         assert!(parse("deps x --depth zero").error.is_some());
     }
 
+    /// Help prints each command's usage: every form it shows must parse to that command.
     #[test]
-    fn every_command_has_usage_and_a_pattern() {
+    fn every_form_help_shows_parses_to_its_command() {
+        let optional = Regex::new(r"\s*\[[^\]]*\]").unwrap();
         for c in COMMANDS {
-            assert!(!c.patterns.is_empty() && !c.usage.is_empty() && !c.summary.is_empty());
+            for form in c.usage.split(" · ") {
+                let asked = optional
+                    .replace_all(form, "")
+                    .replace("WORDS", "java")
+                    .replace("TEAM", "team-a")
+                    .replace("TOPIC", "owner")
+                    .replace('X', "payments");
+                assert_eq!(parse(&asked).intent, c.intent, "{asked} (from {form})");
+            }
         }
     }
 }
