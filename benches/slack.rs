@@ -95,6 +95,7 @@ async fn run(n: usize, level: usize) {
         signing_secret: SECRET.into(),
         app_token: String::new(),
         channel_interval: Duration::ZERO,
+        failpoints: Default::default(),
     };
     let app = SlackApp::new(bot.clone(), store, &settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

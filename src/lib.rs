@@ -10,6 +10,7 @@ pub mod bot;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+pub mod failpoints;
 pub mod http;
 pub mod sources;
 pub mod store;

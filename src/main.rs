@@ -293,6 +293,14 @@ async fn serve(config: Config) -> Result<ExitCode> {
             config.slack.channel_interval_ms,
         )?;
         let app = SlackApp::new(bot.clone(), store.clone(), &settings)?;
+        {
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.recover().await {
+                    tracing::error!("answering Slack events left by the last run: {e:#}");
+                }
+            });
+        }
         if socket {
             let connections = config.slack.socket_connections;
             tokio::spawn(async move {

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use switchboard::Bot;
 use switchboard::chat::slack::signature::sign;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
+use switchboard::failpoints::Failpoints;
 use switchboard::store::Store;
 use tower::ServiceExt;
 
@@ -27,6 +28,8 @@ struct FakeSlack {
     lookups: Arc<std::sync::atomic::AtomicUsize>,
     /// How many of the next calls are answered 429 with Retry-After: 1.
     rate_limit_next: Arc<std::sync::atomic::AtomicUsize>,
+    /// How many of the next calls fail with a 500, as Slack does when it has trouble.
+    fail_next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl FakeSlack {
@@ -54,6 +57,24 @@ impl FakeSlack {
                         .unwrap_or(Value::Null)
                 });
                 use std::sync::atomic::Ordering::SeqCst;
+                if fake
+                    .fail_next
+                    .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+                {
+                    fake.calls
+                        .lock()
+                        .unwrap()
+                        .push((format!("{method} (500)"), v));
+                    return (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [
+                            (header::CONTENT_TYPE, "text/plain"),
+                            (header::RETRY_AFTER, "0"),
+                        ],
+                        "Internal Server Error".to_string(),
+                    );
+                }
                 let limit = fake
                     .rate_limit_next
                     .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
@@ -167,6 +188,8 @@ impl FakeSlack {
 struct Harness {
     router: Router,
     fake: FakeSlack,
+    slack: SlackApp,
+    store: Store,
     _db: common::TestDb,
 }
 
@@ -175,6 +198,11 @@ async fn harness_on(db: common::TestDb) -> Harness {
 }
 
 async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
+    harness_armed(db, extra, Failpoints::default()).await
+}
+
+/// A harness whose Slack adapter has these failpoints armed.
+async fn harness_armed(db: common::TestDb, extra: &[String], failpoints: Failpoints) -> Harness {
     let (fake, api_url) = FakeSlack::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
@@ -190,11 +218,14 @@ async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
         signing_secret: SECRET.into(),
         app_token: String::new(),
         channel_interval: Duration::from_millis(200),
+        failpoints,
     };
-    let slack = SlackApp::new(bot.clone(), store, &settings).unwrap();
+    let slack = SlackApp::new(bot.clone(), store.clone(), &settings).unwrap();
     Harness {
         router: switchboard::http::router(bot, Some(slack.routes())),
         fake,
+        slack,
+        store,
         _db: db,
     }
 }
@@ -698,6 +729,211 @@ async fn a_mention_inside_a_thread_is_answered_in_that_thread() {
             assert_eq!(calls[0].1["thread_ts"], "1515449000.000001");
             assert!(block_texts(&calls[0].1).contains("wayback-search"));
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_post_that_fails_with_500s_is_tried_again_and_delivered_once() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            h.fake
+                .fail_next
+                .store(2, std::sync::atomic::Ordering::SeqCst);
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            h.event(&payload).await;
+            let calls = h.fake.wait_for(3).await;
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                [
+                    "chat.postMessage (500)",
+                    "chat.postMessage (500)",
+                    "chat.postMessage"
+                ],
+                "{calls:?}"
+            );
+            // Recorded as answered: a restart has nothing to deliver again.
+            assert_eq!(h.slack.recover().await.unwrap(), 0);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start() {
+    common::within(async {
+        for db in common::databases().await {
+            let url = db.url.clone();
+            // The first process takes the event and dies before posting its answer.
+            let crashed =
+                harness_armed(db, &[], Failpoints::parse("before_post=error").unwrap()).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let (status, _) = crashed.event(&payload).await;
+            assert_eq!(status, StatusCode::OK, "acknowledged");
+            assert_eq!(
+                crashed
+                    .store
+                    .unanswered_events("slack", 0)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+
+            // The next process answers it at start, once, in the mention's thread.
+            let next = harness_on(common::TestDb::reuse(&url)).await;
+            assert_eq!(next.slack.recover().await.unwrap(), 1);
+            let calls = next.fake.calls();
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert_eq!(calls[0].0, "chat.postMessage");
+            assert_eq!(calls[0].1["thread_ts"], payload["event"]["ts"]);
+            assert!(
+                calls[0].1["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("artist-lookup is owned by"),
+                "{calls:?}"
+            );
+            // Slack's own retry of the event, and a second start, change nothing.
+            next.event(&payload).await;
+            assert_eq!(next.slack.recover().await.unwrap(), 0);
+            assert_eq!(next.fake.calls().len(), 1);
+            assert!(crashed.fake.calls().is_empty());
+        }
+    })
+    .await;
+}
+
+/// `switchboard serve` on the Events API against the fake Slack, with failpoints armed.
+fn serve(cfg: &str, failpoints: Option<&str>) -> std::process::Child {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    c.args(["--config", cfg, "serve"])
+        .env("SLACK_BOT_TOKEN", "xoxb-test")
+        .env("SLACK_SIGNING_SECRET", SECRET)
+        .env_remove("SLACK_APP_TOKEN")
+        .env_remove("RUST_LOG")
+        .env_remove(switchboard::failpoints::ENV)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(f) = failpoints {
+        c.env(switchboard::failpoints::ENV, f);
+    }
+    c.spawn().unwrap()
+}
+
+/// Posts a signed event to a running bot.
+async fn deliver(port: u16, payload: &Value) -> StatusCode {
+    let body = payload.to_string();
+    let ts = now();
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/slack/events"))
+        .header("content-type", "application/json")
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header(
+            "x-slack-signature",
+            sign(SECRET.as_bytes(), ts, body.as_bytes()),
+        )
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    StatusCode::from_u16(resp.status().as_u16()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() {
+    common::within(async {
+        let (fake, api_url) = FakeSlack::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{}\"]\n\
+                 [slack]\nenabled = true\nmode = \"events\"\napi_url = \"{api_url}\"\n\
+                 [http]\nlisten = \"127.0.0.1:{port}\"\n",
+                dir.path().join("sb.db").display(),
+                common::fixture("backstage-examples/all.yaml"),
+            ),
+        )
+        .unwrap();
+        let cfg = cfg.to_str().unwrap().to_string();
+        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+        payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+
+        // The first process acknowledges the mention, then dies before posting the answer.
+        let mut first = serve(&cfg, Some("before_post=exit"));
+        let c = cfg.clone();
+        assert!(tokio::task::block_in_place(|| common::wait_healthy(&c)).is_some());
+        assert_eq!(deliver(port, &payload).await, StatusCode::OK);
+        let mut code = None;
+        for _ in 0..300 {
+            if let Some(status) = first.try_wait().unwrap() {
+                code = status.code();
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if code.is_none() {
+            first.kill().unwrap();
+        }
+        assert_eq!(code, Some(86), "the failpoint ended the process");
+        assert!(
+            fake.calls().iter().all(|(m, _)| m != "chat.postMessage"),
+            "{:?}",
+            fake.calls()
+        );
+
+        // The next process answers it at start-up; Slack's retry of it is not answered again.
+        let mut next = serve(&cfg, None);
+        let c = cfg.clone();
+        assert!(tokio::task::block_in_place(|| common::wait_healthy(&c)).is_some());
+        let answer = fake.wait_for(1).await;
+        assert_eq!(answer.len(), 1, "{answer:?}");
+        assert_eq!(deliver(port, &payload).await, StatusCode::OK);
+        // A later event answered is the signal that the retry above was handled.
+        let mut later = payload.clone();
+        later["event_id"] = json!("Ev0LATER");
+        later["event"]["text"] = json!("<@U0LAN0Z89> owner wayback-search");
+        assert_eq!(deliver(port, &later).await, StatusCode::OK);
+        let mut posts = Vec::new();
+        for _ in 0..300 {
+            posts = fake
+                .calls()
+                .into_iter()
+                .filter(|(m, _)| m == "chat.postMessage")
+                .collect();
+            if posts.len() >= 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        next.kill().unwrap();
+        next.wait().unwrap();
+        let texts: Vec<&str> = posts
+            .iter()
+            .map(|(_, b)| b["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(
+            texts[0].starts_with("artist-lookup is owned by"),
+            "{texts:?}"
+        );
+        assert!(
+            texts[1].starts_with("wayback-search is owned by"),
+            "{texts:?}"
+        );
     })
     .await;
 }

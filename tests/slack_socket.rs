@@ -131,6 +131,7 @@ async fn start_bot(api_url: String, db: common::TestDb) {
         signing_secret: String::new(),
         app_token: "xapp-test".into(),
         channel_interval: Duration::ZERO,
+        failpoints: Default::default(),
     };
     let app = SlackApp::new(bot, store, &settings).unwrap();
     tokio::spawn(async move {

@@ -173,19 +173,25 @@ async fn a_chat_event_is_claimed_once() {
         for db in databases().await {
             let store = Store::connect(&db.url, 2).await.unwrap();
             assert!(
-                store.claim_event("slack", "Ev123ABC456", 1).await.unwrap(),
+                store
+                    .claim_event("slack", "Ev123ABC456", 1, None)
+                    .await
+                    .unwrap(),
                 "{}",
                 db.name
             );
             assert!(
-                !store.claim_event("slack", "Ev123ABC456", 2).await.unwrap(),
+                !store
+                    .claim_event("slack", "Ev123ABC456", 2, None)
+                    .await
+                    .unwrap(),
                 "{}",
                 db.name
             );
             // The same id from another platform is another event.
             assert!(
                 store
-                    .claim_event("discord", "Ev123ABC456", 3)
+                    .claim_event("discord", "Ev123ABC456", 3, None)
                     .await
                     .unwrap(),
                 "{}",

@@ -3,7 +3,8 @@
 //!
 //! Every request is checked against the signing secret before anything is read. Events are
 //! acknowledged at once and answered after the ack; an event id is claimed in the store first,
-//! so a retried delivery (`X-Slack-Retry-Num`) is answered once, across restarts. Slack payloads
+//! with the event, so a retried delivery (`X-Slack-Retry-Num`) is answered once, across
+//! restarts, and an answer cut off by a crash is delivered at the next start (`recover`). Slack payloads
 //! become `ChatEvent`s for `Bot::handle`, and `Reply`s are rendered as Block Kit and posted with
 //! slack-morphism's Web API client, whose base URL is configurable.
 
@@ -23,6 +24,7 @@ use slack_morphism::prelude::*;
 
 use crate::bot::Bot;
 use crate::chat::{ChatEvent, Platform, Reply};
+use crate::failpoints::Failpoints;
 use crate::store::Store;
 
 /// What the adapter needs to reach Slack. Tokens come from the environment only.
@@ -37,6 +39,8 @@ pub struct SlackSettings {
     pub app_token: String,
     /// Least time between two messages to one channel (Slack allows about one a second).
     pub channel_interval: std::time::Duration,
+    /// Armed in crash tests only (`before_post`, `after_post`).
+    pub failpoints: Failpoints,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -76,6 +80,7 @@ impl SlackSettings {
             signing_secret,
             app_token,
             channel_interval: std::time::Duration::from_millis(channel_interval_ms),
+            failpoints: Failpoints::from_env()?,
         })
     }
 }
@@ -98,6 +103,7 @@ struct Inner {
     /// when several of their events arrive at once.
     emails:
         std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, EmailCell)>>,
+    failpoints: Failpoints,
 }
 
 /// Spaces out messages to each channel by an interval: a burst waits its turn, none is dropped.
@@ -159,6 +165,7 @@ impl SlackApp {
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 pacer: Pacer::new(settings.channel_interval),
                 emails: Default::default(),
+                failpoints: settings.failpoints.clone(),
             }),
         })
     }
@@ -258,10 +265,12 @@ impl SlackApp {
         thread: Option<SlackTs>,
         content: SlackMessageContent,
     ) -> Result<()> {
+        self.inner.failpoints.hit("before_post")?;
         self.inner.pacer.wait(&channel.0).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
         let session = self.inner.client.open_session(&self.inner.token);
         with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
+        self.inner.failpoints.hit("after_post")?;
         Ok(())
     }
 
@@ -281,13 +290,60 @@ impl SlackApp {
     /// the event was already answered (a retry).
     async fn accept_push(&self, cb: SlackPushEventCallback) -> Result<bool> {
         let id = cb.event_id.to_string();
-        if !self.inner.store.claim_event("slack", &id, now()).await? {
+        let payload = serde_json::to_string(&cb.event).ok();
+        if !self
+            .inner
+            .store
+            .claim_event("slack", &id, now(), payload.as_deref())
+            .await?
+        {
             tracing::info!(event_id = %id, "Slack redelivered an event already answered");
             return Ok(false);
         }
         let app = self.clone();
-        after_ack("event", async move { app.answer_event(cb.event).await });
+        after_ack("event", async move { app.deliver(&id, cb.event).await });
         Ok(true)
+    }
+
+    /// Answers a claimed event and records that its answer went out. An answer that could
+    /// not be posted stays unanswered in the store, for `recover` to deliver.
+    async fn deliver(&self, id: &str, event: SlackEventCallbackBody) -> Result<()> {
+        self.answer_event(event).await?;
+        self.inner.store.mark_answered("slack", id, now()).await
+    }
+
+    /// Answers the events claimed within the last `RECOVER_WINDOW` whose answer never went out
+    /// (the process died between the acknowledgement and the post); run at start-up. Returns
+    /// how many were answered.
+    pub async fn recover(&self) -> Result<usize> {
+        let pending = self
+            .inner
+            .store
+            .unanswered_events("slack", now() - RECOVER_WINDOW.as_secs() as i64)
+            .await?;
+        let mut answered = 0;
+        for (id, payload) in pending {
+            let event: SlackEventCallbackBody = match serde_json::from_str(&payload) {
+                Ok(e) => e,
+                Err(e) => {
+                    tracing::error!(event_id = %id, "an unanswered Slack event cannot be read back: {e}");
+                    continue;
+                }
+            };
+            match self.deliver(&id, event).await {
+                Ok(()) => answered += 1,
+                Err(e) => {
+                    tracing::error!(event_id = %id, "answering a Slack event again failed: {e:#}")
+                }
+            }
+        }
+        if answered > 0 {
+            tracing::info!(
+                answered,
+                "answered Slack events left unanswered by the last run"
+            );
+        }
+        Ok(answered)
     }
 
     /// The answer to `/sb …`, which goes back in the acknowledgement itself: answers come from
@@ -450,18 +506,36 @@ fn unauthorized(e: signature::SignatureError) -> Response {
 /// How many times a call Slack answered 429 is tried again.
 const RATE_LIMIT_RETRIES: usize = 5;
 
+/// How many times a call that failed on Slack's side or on the way (5xx, a broken connection,
+/// a timeout) is tried again, waiting 0.5 s, 1 s, 2 s, … in between.
+const FAILURE_RETRIES: u32 = 4;
+
+/// How old an event left unanswered by a crash may be and still be answered at start-up.
+/// Slack stops retrying an event after about five minutes; an answer within the hour is
+/// still of use to whoever asked.
+const RECOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Runs a Web API call; a 429 is waited out (Retry-After) and tried again, so an answer is
-/// delayed, never dropped. Slack's own rate control in slack-morphism is not used: it throttles
-/// chat.postMessage for the whole workspace, far below what Slack allows per channel.
+/// delayed, never dropped; so is a failure on Slack's side or on the way (5xx, a broken
+/// connection), with a growing wait. A refusal (4xx, or Slack's `ok: false`) is not retried.
+/// Slack's own rate control in slack-morphism is not used: it throttles chat.postMessage for
+/// the whole workspace, far below what Slack allows per channel.
 async fn with_retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ClientResult<T>>,
 {
     let mut attempt = 0;
+    let mut failures = 0;
     loop {
         match call().await {
             Ok(v) => return Ok(v),
+            Err(e) if failures < FAILURE_RETRIES && transient(&e) => {
+                let wait = std::time::Duration::from_millis(500 << failures);
+                tracing::warn!(what, ?wait, "Slack call failed ({e}); trying again");
+                tokio::time::sleep(wait).await;
+                failures += 1;
+            }
             Err(slack_morphism::errors::SlackClientError::RateLimitError(e))
                 if attempt < RATE_LIMIT_RETRIES =>
             {
@@ -472,6 +546,16 @@ where
             }
             Err(e) => return Err(anyhow::anyhow!("{what}: {e}")),
         }
+    }
+}
+
+/// A failure worth trying again: Slack's side (5xx) or the way there, not a refusal.
+fn transient(e: &slack_morphism::errors::SlackClientError) -> bool {
+    use slack_morphism::errors::SlackClientError as E;
+    match e {
+        E::HttpError(h) => h.status_code.is_server_error(),
+        E::HttpProtocolError(_) | E::EndOfStream(_) => true,
+        _ => false,
     }
 }
 
