@@ -344,7 +344,11 @@ async fn serve(config: Config) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http.listen))?;
-        tracing::info!(listen = %config.http.listen, "HTTP server up");
+        // The address bound, which says the port when `http.listen` asked for any (`:0`).
+        let addr = listener
+            .local_addr()
+            .context("reading the address listened on")?;
+        tracing::info!(listen = %addr, "HTTP server up");
         tokio::spawn(switchboard::http::serve(
             listener,
             switchboard::http::router(bot.clone(), routes),

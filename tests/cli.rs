@@ -2,8 +2,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{catalog_dir, fixture};
 
@@ -22,7 +21,7 @@ fn bin() -> Command {
 
 /// Runs the binary and returns what it printed, failing the test with its errors if it fails.
 fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
+    let out = common::run(cmd);
     assert!(
         out.status.success(),
         "{}",
@@ -49,10 +48,7 @@ fn own_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
 
 #[test]
 fn check_prints_file_line_message_and_fails_on_quarantine() {
-    let out = bin()
-        .args(["check", &fixture("backstage-examples/components")])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["check", &fixture("backstage-examples/components")]));
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let line = stdout
@@ -74,10 +70,7 @@ fn check_prints_file_line_message_and_fails_on_quarantine() {
 #[test]
 fn check_speaks_json_and_github_annotations() {
     let bad = fixture("real-world/Zenika__sensei__.backstage__catalog-info.yaml");
-    let out = bin()
-        .args(["check", "--format", "json", &bad])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["check", "--format", "json", &bad]));
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
@@ -99,10 +92,7 @@ fn check_speaks_json_and_github_annotations() {
         "{message}"
     );
 
-    let out = bin()
-        .args(["check", "--format", "github", &bad])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["check", "--format", "github", &bad]));
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     let line = stdout
@@ -125,7 +115,7 @@ fn check_speaks_json_and_github_annotations() {
 #[test]
 fn a_file_named_to_check_must_hold_entities_but_a_scan_skips_other_yaml() {
     let spec = fixture("backstage-examples/apis/petstore.oas.yaml");
-    let out = bin().args(["check", &spec]).output().unwrap();
+    let out = common::run(bin().args(["check", &spec]));
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -141,10 +131,7 @@ fn a_file_named_to_check_must_hold_entities_but_a_scan_skips_other_yaml() {
         dir.path().join("catalog-info.yaml"),
     )
     .unwrap();
-    let out = bin()
-        .args(["check", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["check", dir.path().to_str().unwrap()]));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         stdout.contains("warning: document has no `kind`"),
@@ -156,23 +143,20 @@ fn a_file_named_to_check_must_hold_entities_but_a_scan_skips_other_yaml() {
     );
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // Named with a relative path spelled loosely, it is still named on its own.
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["check", "./petstore.oas.yaml"])
-        .output()
-        .unwrap();
+    let out = common::run(
+        bin()
+            .current_dir(dir.path())
+            .args(["check", "./petstore.oas.yaml"]),
+    );
     assert_eq!(out.status.code(), Some(1));
 }
 
 #[test]
 fn check_passes_clean_files() {
-    let out = bin()
-        .args([
-            "check",
-            &fixture("backstage-examples/components/artist-lookup-component.yaml"),
-        ])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args([
+        "check",
+        &fixture("backstage-examples/components/artist-lookup-component.yaml"),
+    ]));
     assert!(
         out.status.success(),
         "{}",
@@ -238,10 +222,7 @@ fn sync_reports_what_it_read() {
 fn a_config_error_names_the_file_and_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "[oncall]\nrotation = \"x\"\n");
-    let out = bin()
-        .args(["--config", cfg.to_str().unwrap(), "sync"])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["--config", cfg.to_str().unwrap(), "sync"]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
@@ -254,25 +235,16 @@ fn a_config_error_names_the_file_and_the_key() {
 fn the_shell_holds_a_conversation_on_stdin() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = own_config(dir.path(), "");
-    let mut child = bin()
-        .args([
+    let out = common::run_with(
+        bin().args([
             "--config",
             cfg.to_str().unwrap(),
             "shell",
             "--as",
             "user:guest",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"who owns artist-lookup\nwhat depends on wayback-archive\nexit\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ]),
+        b"who owns artist-lookup\nwhat depends on wayback-archive\nexit\n",
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("artist-lookup is owned by team-a"), "{text}");
     assert!(
@@ -284,26 +256,9 @@ fn the_shell_holds_a_conversation_on_stdin() {
 #[test]
 fn serve_answers_health_checks() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let cfg = own_config(
-        dir.path(),
-        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"),
-    );
-    let mut child = bin()
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let healthy = common::wait_healthy(cfg.to_str().unwrap());
-    let _ = child.kill();
-    let _ = child.wait();
-    let body = healthy.expect("serve never became healthy");
+    let cfg = own_config(dir.path(), "[http]\nlisten = \"127.0.0.1:0\"\n");
+    let served = common::Served::start(cfg.to_str().unwrap(), &[]);
+    let body = served.health().expect("serve never became healthy");
     let v: serde_json::Value = serde_json::from_str(body.trim()).unwrap();
     assert_eq!(v["status"], "ok");
     assert!(v["entities"].as_u64().unwrap() > 60, "{body}");
@@ -321,10 +276,7 @@ fn check_reports_duplicates_and_missing_references_as_warnings() {
             "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
         ),
     ]);
-    let out = bin()
-        .args(["check", dir.path().to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["check", dir.path().to_str().unwrap()]));
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.status.success(),
@@ -347,11 +299,7 @@ fn slack_without_its_tokens_says_which_is_missing() {
         dir.path(),
         "[slack]\nenabled = true\n[http]\nlisten = \"127.0.0.1:0\"\n",
     );
-    let out = bin()
-        .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = common::run(bin().args(["--config", cfg.to_str().unwrap(), "serve"]));
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(

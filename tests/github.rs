@@ -850,18 +850,13 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
         let fake = FakeGitHub::start().await;
         populate(&fake);
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let cfg = dir.path().join("switchboard.toml");
         std::fs::write(
             &cfg,
             format!(
                 "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = []\n\
                  [catalog.github]\norgs = [\"acme\"]\napi_url = \"{}\"\nmax_retries = 1\n\
-                 [http]\nlisten = \"127.0.0.1:{port}\"\n",
+                 [http]\nlisten = \"127.0.0.1:0\"\n",
                 dir.path().join("sb.db").display(),
                 fake.url
             ),
@@ -885,14 +880,12 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
             c
         };
         // Without credentials the error names what to set.
-        let out = tokio::task::block_in_place(|| bin(&["sync"], &[]).output().unwrap());
+        let out = tokio::task::block_in_place(|| common::run(&mut bin(&["sync"], &[])));
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("GITHUB_TOKEN"));
 
         let out = tokio::task::block_in_place(|| {
-            bin(&["sync"], &[("GITHUB_TOKEN", "ghp_cli")])
-                .output()
-                .unwrap()
+            common::run(&mut bin(&["sync"], &[("GITHUB_TOKEN", "ghp_cli")]))
         });
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
@@ -910,38 +903,30 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
                 .all(|c| c.auth.as_deref() == Some("Bearer ghp_cli"))
         );
 
-        let mut serve = bin(
-            &["serve"],
-            &[
-                ("GITHUB_TOKEN", "ghp_cli"),
-                ("GITHUB_WEBHOOK_SECRET", SECRET),
-            ],
-        )
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        let serve = tokio::task::block_in_place(|| {
+            common::Served::start(
+                &cfg,
+                &[
+                    ("GITHUB_TOKEN", "ghp_cli"),
+                    ("GITHUB_WEBHOOK_SECRET", SECRET),
+                ],
+            )
+        });
         let hook = Hook {
-            url: format!("http://127.0.0.1:{port}"),
+            url: serve.url(),
             client: reqwest::Client::new(),
             deliveries: Default::default(),
         };
-        let up = tokio::task::block_in_place(|| common::wait_healthy(&cfg));
-        assert!(up.is_some(), "serve never became healthy");
         let (after, push) = hand_payments_to_team_b(&fake);
         let (status, body) = hook.send("push", &push).await;
         let (forged, _) = hook.send_raw("push", b"{}".to_vec(), "sha256=00").await;
-        let _ = serve.kill();
-        let _ = serve.wait();
+        drop(serve);
         assert_eq!(status, 200, "{body}");
         assert_eq!(forged, 401);
         // What serve applied is in the store: a new process answers with the new owner and commit.
         // Asking needs no GitHub credentials once the store is filled.
         let out = tokio::task::block_in_place(|| {
-            bin(&["ask", "who owns payments-service"], &[])
-                .output()
-                .unwrap()
+            common::run(&mut bin(&["ask", "who owns payments-service"], &[]))
         });
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(stdout.contains("owned by team-b"), "{stdout}");

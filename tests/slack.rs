@@ -861,30 +861,12 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
     .await;
 }
 
-/// `switchboard serve` on the Events API against the fake Slack, with failpoints armed.
-fn serve(cfg: &str, failpoints: Option<&str>) -> std::process::Child {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
-    c.args(["--config", cfg, "serve"])
-        .env("SLACK_BOT_TOKEN", "xoxb-test")
-        .env("SLACK_SIGNING_SECRET", SECRET)
-        .env_remove("SLACK_APP_TOKEN")
-        .env_remove("RUST_LOG")
-        .env_remove(switchboard::failpoints::ENV)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if let Some(f) = failpoints {
-        c.env(switchboard::failpoints::ENV, f);
-    }
-    c.spawn().unwrap()
-}
-
 /// Posts a signed event to a running bot.
-async fn deliver(port: u16, payload: &Value) -> StatusCode {
+async fn deliver(bot: &common::Served, payload: &Value) -> StatusCode {
     let body = payload.to_string();
     let ts = now();
     let resp = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/slack/events"))
+        .post(format!("{}/slack/events", bot.url()))
         .header("content-type", "application/json")
         .header("x-slack-request-timestamp", ts.to_string())
         .header(
@@ -904,18 +886,13 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
     common::within(async {
         let (fake, api_url) = FakeSlack::start().await;
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let cfg = dir.path().join("switchboard.toml");
         std::fs::write(
             &cfg,
             format!(
                 "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{}\"]\n\
                  [slack]\nenabled = true\nmode = \"events\"\napi_url = \"{api_url}\"\n\
-                 [http]\nlisten = \"127.0.0.1:{port}\"\n",
+                 [http]\nlisten = \"127.0.0.1:0\"\n",
                 dir.path().join("sb.db").display(),
                 common::fixture("backstage-examples/all.yaml"),
             ),
@@ -925,22 +902,19 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
         let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
         payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
 
+        let slack_env = |failpoints: &'static str| {
+            [
+                ("SLACK_BOT_TOKEN", "xoxb-test"),
+                ("SLACK_SIGNING_SECRET", SECRET),
+                (switchboard::failpoints::ENV, failpoints),
+            ]
+        };
         // The first process acknowledges the mention, then dies before posting the answer.
-        let mut first = serve(&cfg, Some("before_post=exit"));
-        let c = cfg.clone();
-        assert!(tokio::task::block_in_place(|| common::wait_healthy(&c)).is_some());
-        assert_eq!(deliver(port, &payload).await, StatusCode::OK);
-        let mut code = None;
-        for _ in 0..300 {
-            if let Some(status) = first.try_wait().unwrap() {
-                code = status.code();
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if code.is_none() {
-            first.kill().unwrap();
-        }
+        let mut first = tokio::task::block_in_place(|| {
+            common::Served::start(&cfg, &slack_env("before_post=exit"))
+        });
+        assert_eq!(deliver(&first, &payload).await, StatusCode::OK);
+        let code = tokio::task::block_in_place(|| first.exit_code());
         assert_eq!(code, Some(86), "the failpoint ended the process");
         assert!(
             fake.calls().iter().all(|(m, _)| m != "chat.postMessage"),
@@ -949,17 +923,15 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
         );
 
         // The next process answers it at start-up; Slack's retry of it is not answered again.
-        let mut next = serve(&cfg, None);
-        let c = cfg.clone();
-        assert!(tokio::task::block_in_place(|| common::wait_healthy(&c)).is_some());
+        let next = tokio::task::block_in_place(|| common::Served::start(&cfg, &slack_env("")));
         let answer = fake.wait_for(1).await;
         assert_eq!(answer.len(), 1, "{answer:?}");
-        assert_eq!(deliver(port, &payload).await, StatusCode::OK);
+        assert_eq!(deliver(&next, &payload).await, StatusCode::OK);
         // A later event answered is the signal that the retry above was handled.
         let mut later = payload.clone();
         later["event_id"] = json!("Ev0LATER");
         later["event"]["text"] = json!("<@U0LAN0Z89> owner wayback-search");
-        assert_eq!(deliver(port, &later).await, StatusCode::OK);
+        assert_eq!(deliver(&next, &later).await, StatusCode::OK);
         let mut posts = Vec::new();
         for _ in 0..300 {
             posts = fake
@@ -972,8 +944,7 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        next.kill().unwrap();
-        next.wait().unwrap();
+        drop(next);
         let texts: Vec<&str> = posts
             .iter()
             .map(|(_, b)| b["text"].as_str().unwrap())

@@ -192,21 +192,150 @@ async fn fresh_postgres(base: &str) -> (String, String) {
     (format!("{prefix}/{name}"), name)
 }
 
-/// Waits up to 30 s for a `switchboard serve` run with `config` to pass its health check
-/// (`switchboard health`, as a container runtime asks), and returns the health body.
-pub fn wait_healthy(config: &str) -> Option<String> {
-    for _ in 0..300 {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--config", config, "health"])
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
-        if out.status.success() {
-            return Some(String::from_utf8(out.stdout).unwrap());
+/// Runs a `switchboard` command to its end, for 60 s at most (then it is killed and the test
+/// fails), and returns what it printed.
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    run_with(cmd, b"")
+}
+
+/// As `run`, with `input` on its standard input.
+pub fn run_with(cmd: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::{Read, Write};
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting switchboard");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} ran longer than 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
     }
-    None
+}
+
+/// A `switchboard serve` process listening where it chose (its configuration says
+/// `http.listen = "127.0.0.1:0"`): the address is read from its log, so no port is picked by
+/// a test and released for a race. Killed when dropped.
+pub struct Served {
+    child: std::process::Child,
+    config: String,
+    /// `127.0.0.1:PORT`, as the process bound it.
+    pub addr: String,
+}
+
+impl Served {
+    /// Starts `switchboard --config CONFIG serve` with these variables set and waits, 30 s at
+    /// most, until it answers its health check.
+    pub fn start(config: &str, env: &[(&str, &str)]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.args(["--config", config, "serve"])
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("starting switchboard serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads the log to its end, so the process never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("HTTP server up")
+                    && let Some(addr) = line.split("listen=").nth(1)
+                {
+                    let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("serve did not say where it listens within 30 s");
+            }
+        };
+        let served = Served {
+            child,
+            config: config.to_string(),
+            addr,
+        };
+        assert!(served.health().is_some(), "serve never became healthy");
+        served
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Asks `switchboard health` (as a container runtime does) until it answers, 30 s at most;
+    /// the health body.
+    pub fn health(&self) -> Option<String> {
+        for _ in 0..300 {
+            let out = run(
+                std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+                    .args(["--config", &self.config, "health"])
+                    .env("SWITCHBOARD__HTTP__LISTEN", &self.addr)
+                    .env_remove("RUST_LOG"),
+            );
+            if out.status.success() {
+                return Some(String::from_utf8(out.stdout).unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+
+    /// Waits, 30 s at most, for the process to end by itself; its exit code.
+    pub fn exit_code(&mut self) -> Option<i32> {
+        for _ in 0..300 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Runs a future with a time limit, so a hang fails the test instead of stalling the suite.
