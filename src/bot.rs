@@ -52,7 +52,9 @@ impl Bot {
         );
         let _guard = span.enter();
         let now = event.now.unwrap_or_else(Utc::now);
-        let reply = self.with_context(now, |ctx| ask::answer(ctx, &question));
+        let reply = self.with_context(now, event.user.as_deref(), |ctx| {
+            ask::answer(ctx, &question)
+        });
         tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         reply
     }
@@ -69,7 +71,7 @@ impl Bot {
     /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
     /// unmatched person how to get matched.
     pub fn home(&self, identities: &[String], hint: &str) -> Reply {
-        self.with_context(Utc::now(), |ctx| {
+        self.with_context(Utc::now(), None, |ctx| {
             let user = identities.iter().find_map(|i| ctx.snap.person(i));
             ask::answers::home(ctx, user, hint)
         })
@@ -77,7 +79,12 @@ impl Bot {
 
     /// Runs `f` on what answering needs, each part loaded once: a swap during the answer is
     /// seen by the next one.
-    fn with_context<R>(&self, now: DateTime<Utc>, f: impl FnOnce(&Context<'_>) -> R) -> R {
+    fn with_context<R>(
+        &self,
+        now: DateTime<Utc>,
+        asker: Option<&str>,
+        f: impl FnOnce(&Context<'_>) -> R,
+    ) -> R {
         let snap = self.snapshot.load();
         let rotations = self.rotations.load();
         let sources = self.sources.load();
@@ -89,6 +96,7 @@ impl Bot {
             sources: &sources,
             now,
             limit: self.limit,
+            asker,
         })
     }
 

@@ -884,3 +884,33 @@ fn did_you_mean_buttons_repeat_the_question_asked_with_its_options() {
         assert_eq!(a.intent, Intent::Conflicts, "{q}");
     }
 }
+
+#[test]
+fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
+    let c = Convo::over(&examples());
+    let r = c.say("whoami");
+    assert_eq!(r.intent, Intent::Whoami);
+    assert_eq!(r.entity.as_deref(), Some("user:default/guest"));
+    let j = json(&r);
+    assert_eq!(j["result"]["user"], "user:default/guest");
+    assert!(
+        refs(&j["result"], "groups").contains(&"group:default/team-a".to_string()),
+        "{j}"
+    );
+    assert!(render::text(&r).starts_with("You are Guest User (user:default/guest)"));
+
+    let unmatched = c.bot.handle(&switchboard::ChatEvent {
+        platform: switchboard::chat::Platform::Slack,
+        user: Some("slack:U0UNKNOWN".into()),
+        text: "who am I?".into(),
+        now: Some(c.now),
+    });
+    let j = json(&unmatched);
+    assert_eq!(j["result"]["user"], Value::Null);
+    assert_eq!(j["result"]["identity"], "slack:U0UNKNOWN");
+    assert!(
+        render::text(&unmatched).contains("`slack.com/user-id: U0UNKNOWN`"),
+        "{}",
+        render::text(&unmatched)
+    );
+}

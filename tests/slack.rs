@@ -961,3 +961,29 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn whoami_in_slack_names_the_user_matched_by_e_mail() {
+    common::within(async {
+        // The e-mail users.info gives for W012A3CDE belongs to this catalog User.
+        let dir = common::catalog_dir(&[(
+            "egon.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    displayName: Egon Spengler\n    email: Spengler@Ghostbusters.example.com\n  memberOf: [team-a]\n",
+        )]);
+        for db in common::databases().await {
+            let h = harness_with(db, &[dir.path().display().to_string()]).await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["user"] = json!("W012A3CDE");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> whoami");
+            h.event(&payload).await;
+            let calls = h.fake.wait_for(1).await;
+            assert_eq!(
+                calls[0].1["text"],
+                "You are Egon Spengler (user:default/egon.spengler)",
+                "{calls:?}"
+            );
+            assert!(block_texts(&calls[0].1).contains("team-a"), "{calls:?}");
+        }
+    })
+    .await;
+}

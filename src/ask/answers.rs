@@ -34,6 +34,9 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
     /// How far `deps` and `dependents` list when the question names no `--depth`.
     pub limit: Limit,
+    /// Who asks: their catalog User's reference when the adapter matched them, else their
+    /// platform identity (`slack:U123`); none on a surface that gives none.
+    pub asker: Option<&'a str>,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -47,6 +50,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::Help => help(q),
         Intent::Conflicts => conflicts(ctx, q),
         Intent::SyncStatus => sync_status(ctx, q),
+        Intent::Whoami => whoami(ctx, q),
         Intent::Find => find(ctx, q),
         Intent::Unknown => short_help(q, false),
         Intent::Info
@@ -1164,6 +1168,65 @@ fn help(q: &Question) -> Reply {
         LIST_LIMIT,
     ));
     r.result = json!({"commands": rows.iter().map(|c| json!({"usage": c.usage, "summary": c.summary})).collect::<Vec<_>>()});
+    r
+}
+
+/// `whoami`: the catalog User the asker was matched to and their teams, or why no User
+/// matched and how to fix it.
+fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
+    let snap = ctx.snap;
+    let mut r = Reply::new(Intent::Whoami, &q.query);
+    let asked_as = ctx.asker.unwrap_or("");
+    let user = (!asked_as.is_empty())
+        .then(|| match resolve(snap, asked_as) {
+            Resolved::One { id, .. } if snap.entity(id).kind_is("user") => Some(id),
+            _ => None,
+        })
+        .flatten();
+    let Some(id) = user else {
+        let hint = match asked_as.split_once(':') {
+            Some(("slack", uid)) => format!(
+                "add the annotation `slack.com/user-id: {uid}` to your User entity, or give it \
+                 the e-mail your Slack account has"
+            ),
+            Some(("discord", uid)) => {
+                format!("add the annotation `discord.com/user-id: {uid}` to your User entity")
+            }
+            _ if asked_as.is_empty() => {
+                "this surface says nothing about who you are (the console takes --as USER)".into()
+            }
+            _ => format!("no User entity in the catalog is “{asked_as}”"),
+        };
+        r.view.headline = "I don't know you in the catalog yet".into();
+        r.view.sections.push(Section::new(
+            "",
+            vec![format!(
+                "To be matched, {hint}. You can still ask about anything public."
+            )],
+            1,
+        ));
+        r.result = json!({"user": null, "identity": ctx.asker, "groups": [], "hint": hint});
+        return r;
+    };
+    let e = snap.entity(id);
+    let groups: Vec<Id> = e.related(RelKind::MemberOf).collect();
+    r.entity = Some(e.key());
+    r.view.headline = format!("You are {} ({})", e.display_name(), e.key());
+    if !groups.is_empty() {
+        r.view.fields.push((
+            "Teams".into(),
+            groups
+                .iter()
+                .map(|&g| snap.entity(g).name.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    r.result = json!({
+        "user": e.key(),
+        "identity": ctx.asker,
+        "groups": groups.iter().map(|&g| snap.entity(g).key()).collect::<Vec<_>>(),
+    });
     r
 }
 

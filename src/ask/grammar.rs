@@ -74,6 +74,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "per source: the last complete sync, the last event, failures since, and whether it is behind",
     },
     Command {
+        intent: Intent::Whoami,
+        patterns: &[r"^(?:whoami|who\s+am\s+i)$"],
+        usage: "whoami",
+        summary: "who I take you for: your catalog User and teams, or how to be matched",
+    },
+    Command {
         intent: Intent::Help,
         patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
         usage: "help [TOPIC]",

@@ -55,6 +55,7 @@ pub enum Intent {
     Conflicts,
     #[serde(rename = "sync_status")]
     SyncStatus,
+    Whoami,
     Help,
     Unknown,
 }
@@ -141,7 +142,12 @@ impl Reply {
             Intent::Dependents => format!("dependents {r}{o}"),
             Intent::Conflicts => format!("conflicts {r}{o}"),
             // These never suggest an entity; a pick still shows the entity's card.
-            Intent::Info | Intent::Find | Intent::SyncStatus | Intent::Help | Intent::Unknown => {
+            Intent::Info
+            | Intent::Find
+            | Intent::SyncStatus
+            | Intent::Whoami
+            | Intent::Help
+            | Intent::Unknown => {
                 format!("info {r}")
             }
         }
