@@ -1,0 +1,113 @@
+//! What GitHub scans remember: each repository's state, and responses kept for conditional
+//! requests (ETags).
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::Store;
+
+/// What a GitHub scan saw of a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoState {
+    pub full_name: String,
+    /// GitHub's id, which survives renames and transfers.
+    pub repo_id: i64,
+    pub pushed_at: String,
+    pub default_branch: String,
+    /// The default branch's commit that was read; None when the repository has no catalog file.
+    pub head_commit: Option<String>,
+    pub read_at: i64,
+}
+
+impl Store {
+    /// What the last GitHub scan saw of each repository, by full name (lowercase); with
+    /// `only`, just the rows of that full name or that repository id (one webhook's worth).
+    pub async fn github_repos(
+        &self,
+        only: Option<(&str, i64)>,
+    ) -> Result<HashMap<String, RepoState>> {
+        const SELECT: &str = "SELECT full_name, repo_id, pushed_at, default_branch, head_commit, read_at \
+             FROM github_repos";
+        let rows = match only {
+            Some((name, id)) => {
+                sqlx::query(AssertSqlSafe(format!(
+                    "{SELECT} WHERE full_name = $1 OR repo_id = $2"
+                )))
+                .bind(name.to_lowercase())
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => sqlx::query(SELECT).fetch_all(&self.pool).await?,
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let state = RepoState {
+                    full_name: r.get(0),
+                    repo_id: r.get(1),
+                    pushed_at: r.get(2),
+                    default_branch: r.get(3),
+                    head_commit: r.get(4),
+                    read_at: r.get(5),
+                };
+                (state.full_name.to_lowercase(), state)
+            })
+            .collect())
+    }
+
+    pub async fn put_github_repo(&self, state: &RepoState) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO github_repos \
+             (full_name, repo_id, pushed_at, default_branch, head_commit, read_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO UPDATE SET \
+             repo_id = excluded.repo_id, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, \
+             head_commit = excluded.head_commit, read_at = excluded.read_at",
+        )
+        .bind(state.full_name.to_lowercase())
+        .bind(state.repo_id)
+        .bind(state.pushed_at.clone())
+        .bind(state.default_branch.clone())
+        .bind(state.head_commit.clone())
+        .bind(state.read_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_github_repo(&self, full_name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM github_repos WHERE full_name = $1")
+            .bind(full_name.to_lowercase())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The ETag and body of the last 200 for `url`.
+    pub async fn cached_response(&self, url: &str) -> Result<Option<(String, String)>> {
+        Ok(
+            sqlx::query("SELECT etag, body FROM http_cache WHERE url = $1")
+                .bind(url)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|r| (r.get(0), r.get(1))),
+        )
+    }
+
+    pub async fn cache_response(&self, url: &str, etag: &str, body: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO http_cache (url, etag, body, stored_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (url) DO UPDATE SET etag = excluded.etag, body = excluded.body, \
+             stored_at = excluded.stored_at",
+        )
+        .bind(url)
+        .bind(etag)
+        .bind(body)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
