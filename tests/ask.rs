@@ -914,3 +914,35 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
         render::text(&unmatched)
     );
 }
+
+/// One answer of each intent, as text and as JSON: a change in what people read shows here
+/// first (`cargo insta review`, or INSTA_UPDATE=always, then read the diff).
+#[test]
+fn one_answer_of_each_intent_reads_as_before() {
+    let c = Convo::over(&examples());
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (name, q) in [
+        ("owner", "who owns artist-lookup"),
+        (
+            "oncall",
+            "who is on call for artist-lookup at 2026-11-18 12:00",
+        ),
+        ("deps", "what does wayback-search depend on"),
+        ("dependents", "what breaks if wayback-archive goes down"),
+        ("info", "the artists domain"),
+        ("find", "find artist kind:component"),
+        ("conflicts", "conflicts"),
+        ("sync_status", "sync status"),
+        ("whoami", "whoami"),
+        ("help", "help"),
+        ("greeting", "hello"),
+        ("unknown", "how do I deploy to production"),
+        ("did_you_mean", "who owns wayback"),
+        ("not_found", "who owns nothing-here"),
+    ] {
+        let r = c.say(q);
+        let shown =
+            format!("{}\n---\n{}", render::text(&r), render::json(&r)).replace(root, "[ROOT]");
+        insta::assert_snapshot!(name, shown);
+    }
+}
