@@ -1,7 +1,9 @@
 //! The one entry point every surface calls: `Bot::handle(ChatEvent) -> Reply`.
 //!
-//! The bot holds the current catalog snapshot and rotations behind atomic pointers: a question
-//! loads them once and answers without I/O; a sync builds new ones and swaps them in.
+//! The bot holds one read model (catalog snapshot, rotations, source status, PagerDuty's
+//! rosters) behind one atomic pointer: a question loads it once and answers without I/O, on
+//! parts that belong together; a sync, a webhook or a background refresh swaps in a new one
+//! with its part replaced.
 
 use std::sync::Arc;
 
@@ -16,13 +18,19 @@ use crate::sources::pagerduty::Rosters;
 use crate::sources::rotations::Rotations;
 use crate::sync::SourceStatus;
 
-pub struct Bot {
-    snapshot: ArcSwap<Snapshot>,
-    rotations: ArcSwap<Rotations>,
+/// Everything questions are answered from, loaded together.
+#[derive(Clone)]
+struct ReadModel {
+    snapshot: Arc<Snapshot>,
+    rotations: Arc<Rotations>,
     /// How each source stands, for `sync status`; updated after every sync.
-    sources: ArcSwap<Vec<SourceStatus>>,
+    sources: Arc<Vec<SourceStatus>>,
     /// PagerDuty's rosters as last fetched in the background.
-    rosters: ArcSwap<Rosters>,
+    rosters: Arc<Rosters>,
+}
+
+pub struct Bot {
+    model: ArcSwap<ReadModel>,
     /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
     /// swapped in the order their reads happened and none undoes a newer one.
     rebuild: tokio::sync::Mutex<()>,
@@ -32,10 +40,12 @@ pub struct Bot {
 impl Bot {
     pub fn new(snapshot: Snapshot, rotations: Rotations, limit: Limit) -> Bot {
         Bot {
-            snapshot: ArcSwap::from_pointee(snapshot),
-            rotations: ArcSwap::from_pointee(rotations),
-            sources: ArcSwap::from_pointee(Vec::new()),
-            rosters: ArcSwap::from_pointee(Rosters::new()),
+            model: ArcSwap::from_pointee(ReadModel {
+                snapshot: Arc::new(snapshot),
+                rotations: Arc::new(rotations),
+                sources: Arc::new(Vec::new()),
+                rosters: Arc::new(Rosters::new()),
+            }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
         }
@@ -61,7 +71,7 @@ impl Bot {
 
     /// The catalog User behind any of these identities (`slack:U123`, `email:…`), if any.
     pub fn identify(&self, identities: &[String]) -> Option<String> {
-        let snap = self.snapshot.load();
+        let snap = self.snapshot();
         identities
             .iter()
             .find_map(|i| snap.person(i))
@@ -85,15 +95,12 @@ impl Bot {
         asker: Option<&str>,
         f: impl FnOnce(&Context<'_>) -> R,
     ) -> R {
-        let snap = self.snapshot.load();
-        let rotations = self.rotations.load();
-        let sources = self.sources.load();
-        let rosters = self.rosters.load();
+        let model = self.model.load();
         f(&Context {
-            snap: &snap,
-            rotations: &rotations,
-            rosters: &rosters,
-            sources: &sources,
+            snap: &model.snapshot,
+            rotations: &model.rotations,
+            rosters: &model.rosters,
+            sources: &model.sources,
             now,
             limit: self.limit,
             asker,
@@ -106,37 +113,51 @@ impl Bot {
         self.rebuild.lock().await
     }
 
-    /// Replaces the catalog; questions already running finish on the old one.
+    /// Swaps in a read model with one part changed; the one place the model is replaced.
+    /// Questions already running finish on the model they loaded.
+    fn update(&self, change: impl Fn(&mut ReadModel)) {
+        self.model.rcu(|current| {
+            let mut next = ReadModel::clone(current);
+            change(&mut next);
+            next
+        });
+    }
+
+    /// Replaces the catalog.
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
-        self.snapshot.store(Arc::new(snapshot));
+        let snapshot = Arc::new(snapshot);
+        self.update(|m| m.snapshot = snapshot.clone());
     }
 
     /// Records how each source stands after a sync.
     pub fn set_sources(&self, sources: Vec<SourceStatus>) {
-        self.sources.store(Arc::new(sources));
+        let sources = Arc::new(sources);
+        self.update(|m| m.sources = sources.clone());
     }
 
     /// Records an event a source delivered (a webhook) in its status.
     pub fn note_event(&self, source: &str, at: i64, summary: &str) {
-        self.sources.rcu(|current| {
-            let mut next = (**current).clone();
+        self.update(|m| {
+            let mut next = (*m.sources).clone();
             if let Some(s) = next.iter_mut().find(|s| s.source == source) {
                 s.last_event = Some((at, summary.to_string()));
             }
-            next
+            m.sources = Arc::new(next);
         });
     }
 
     /// Replaces PagerDuty's rosters (after a background refresh).
     pub fn swap_rosters(&self, rosters: Rosters) {
-        self.rosters.store(Arc::new(rosters));
+        let rosters = Arc::new(rosters);
+        self.update(|m| m.rosters = rosters.clone());
     }
 
     pub fn swap_rotations(&self, rotations: Rotations) {
-        self.rotations.store(Arc::new(rotations));
+        let rotations = Arc::new(rotations);
+        self.update(|m| m.rotations = rotations.clone());
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.load_full()
+        self.model.load().snapshot.clone()
     }
 }
