@@ -12,6 +12,7 @@ pub mod chat;
 pub mod config;
 pub mod failpoints;
 pub mod http;
+pub mod outbox;
 pub mod sources;
 pub mod store;
 pub mod sync;

@@ -93,6 +93,16 @@ impl FakeSlack {
                         limited,
                     );
                 }
+                // A post is answered with where it went: the channel asked for and a new ts.
+                let ok = if method == "chat.postMessage" {
+                    let mut answer: Value = serde_json::from_str(&ok).unwrap();
+                    let n = fake.calls.lock().unwrap().len();
+                    answer["channel"] = v["channel"].clone();
+                    answer["ts"] = json!(format!("1700000000.{n:06}"));
+                    answer.to_string()
+                } else {
+                    ok
+                };
                 fake.calls.lock().unwrap().push((method.to_string(), v));
                 (
                     StatusCode::OK,
@@ -153,6 +163,30 @@ impl FakeSlack {
                     "chat.postMessage",
                     ok.clone(),
                     limited.clone(),
+                ),
+            )
+            .route(
+                "/api/conversations.open",
+                record(
+                    fake.clone(),
+                    "conversations.open",
+                    std::fs::read_to_string(common::fixture(
+                        "payloads/slack/webapi-conversations.open-ok.json",
+                    ))
+                    .unwrap(),
+                    String::new(),
+                ),
+            )
+            .route(
+                "/api/chat.update",
+                record(
+                    fake.clone(),
+                    "chat.update",
+                    std::fs::read_to_string(common::fixture(
+                        "payloads/slack/webapi-chat.update-ok.json",
+                    ))
+                    .unwrap(),
+                    String::new(),
                 ),
             )
             .route(
@@ -983,6 +1017,63 @@ async fn whoami_in_slack_names_the_user_matched_by_e_mail() {
                 "{calls:?}"
             );
             assert!(block_texts(&calls[0].1).contains("team-a"), "{calls:?}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_outbound_port_posts_to_a_channel_and_a_person_and_updates_what_it_posted() {
+    use switchboard::outbox::{Destination, MessageRef, Outbox};
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            let c = common::Convo::over(&common::examples());
+            let card = c.say("who owns artist-lookup");
+            let to_channel = h
+                .slack
+                .post(&Destination::Channel("C0CARDS".into()), &card)
+                .await
+                .unwrap();
+            let to_person = h
+                .slack
+                .post(&Destination::User("W012A3CDE".into()), &card)
+                .await
+                .unwrap();
+            // The reference is durable: stored as JSON, read back a day later, still usable.
+            let stored = serde_json::to_string(&to_person).unwrap();
+            let again: MessageRef = serde_json::from_str(&stored).unwrap();
+            let later = c.say("who owns wayback-search");
+            h.slack.update(&again, &later).await.unwrap();
+
+            let calls = h.fake.calls();
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                [
+                    "chat.postMessage",
+                    "conversations.open",
+                    "chat.postMessage",
+                    "chat.update"
+                ],
+                "{calls:?}"
+            );
+            assert_eq!(calls[0].1["channel"], "C0CARDS");
+            assert_eq!(to_channel.channel, "C0CARDS");
+            assert_eq!(calls[1].1["users"], json!(["W012A3CDE"]));
+            // The DM channel conversations.open gave, and the ts the post got, are what is
+            // updated.
+            assert_eq!(calls[2].1["channel"], "D069C7QFK");
+            assert_eq!(to_person.channel, "D069C7QFK");
+            assert_eq!(calls[3].1["channel"], "D069C7QFK");
+            assert_eq!(calls[3].1["ts"], to_person.id.as_str());
+            assert!(
+                calls[3].1["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("wayback-search is owned by"),
+                "{calls:?}"
+            );
         }
     })
     .await;

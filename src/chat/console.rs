@@ -1,9 +1,12 @@
 //! The console adapter: the same conversation as Slack or Discord, in a terminal.
 
 use std::io::{BufRead, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ChatEvent, render};
+use super::{ChatEvent, Platform, Reply, render};
 use crate::bot::Bot;
+use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 
 /// Reads questions line by line until end of input or `exit`, printing each answer.
 pub fn run(
@@ -39,4 +42,82 @@ pub fn run(
         out.flush()?;
     }
     Ok(())
+}
+
+/// The console as the outbound port: posts and updates are printed, each with where it went.
+pub struct ConsoleOutbox<W> {
+    out: Mutex<W>,
+    next: AtomicU64,
+}
+
+impl<W: Write + Send> ConsoleOutbox<W> {
+    pub fn new(out: W) -> Self {
+        ConsoleOutbox {
+            out: Mutex::new(out),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn print(&self, heading: &str, reply: &Reply) -> anyhow::Result<()> {
+        let mut out = self.out.lock().expect("console output");
+        writeln!(out, "{heading}\n{}", render::text(reply))?;
+        Ok(out.flush()?)
+    }
+}
+
+impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
+    fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
+        Box::pin(async move {
+            let channel = match to {
+                Destination::Channel(c) => c.clone(),
+                Destination::User(u) => format!("dm:{u}"),
+            };
+            let id = self.next.fetch_add(1, Ordering::SeqCst).to_string();
+            self.print(&format!("── to {channel} (message {id})"), reply)?;
+            Ok(MessageRef {
+                platform: Platform::Console,
+                channel,
+                id,
+            })
+        })
+    }
+
+    fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()> {
+        Box::pin(async move {
+            self.print(
+                &format!("── message {} in {} is now", at.id, at.channel),
+                reply,
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::Intent;
+
+    #[tokio::test]
+    async fn the_console_prints_posts_and_updates_with_where_they_went() {
+        let outbox = ConsoleOutbox::new(Vec::new());
+        let mut card = Reply::new(Intent::Help, "");
+        card.view.headline = "Run 42 awaits approval".into();
+        let at = outbox
+            .post(&Destination::User("user:default/guest".into()), &card)
+            .await
+            .unwrap();
+        assert_eq!(
+            (at.channel.as_str(), at.id.as_str()),
+            ("dm:user:default/guest", "1")
+        );
+        card.view.headline = "Run 42 approved".into();
+        outbox.update(&at, &card).await.unwrap();
+        let printed = String::from_utf8(outbox.out.into_inner().unwrap()).unwrap();
+        assert!(
+            printed.contains("── to dm:user:default/guest (message 1)\nRun 42 awaits approval")
+                && printed
+                    .contains("── message 1 in dm:user:default/guest is now\nRun 42 approved"),
+            "{printed}"
+        );
+    }
 }

@@ -25,6 +25,7 @@ use slack_morphism::prelude::*;
 use crate::bot::Bot;
 use crate::chat::{ChatEvent, Platform, Reply};
 use crate::failpoints::Failpoints;
+use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 use crate::store::Store;
 
 /// What the adapter needs to reach Slack. Tokens come from the environment only.
@@ -266,12 +267,37 @@ impl SlackApp {
         content: SlackMessageContent,
     ) -> Result<()> {
         self.inner.failpoints.hit("before_post")?;
+        self.post_message(channel, thread, content).await?;
+        self.inner.failpoints.hit("after_post")?;
+        Ok(())
+    }
+
+    /// Posts a regular message (in a thread, if given), paced per channel, and returns where
+    /// it went.
+    async fn post_message(
+        &self,
+        channel: SlackChannelId,
+        thread: Option<SlackTs>,
+        content: SlackMessageContent,
+    ) -> Result<MessageRef> {
         self.inner.pacer.wait(&channel.0).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
         let session = self.inner.client.open_session(&self.inner.token);
-        with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
-        self.inner.failpoints.hit("after_post")?;
-        Ok(())
+        let resp = with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
+        Ok(MessageRef {
+            platform: Platform::Slack,
+            channel: resp.channel.0,
+            id: resp.ts.0,
+        })
+    }
+
+    /// The direct-message channel with a user (`conversations.open`).
+    async fn dm_channel(&self, user: &str) -> Result<SlackChannelId> {
+        let req =
+            SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(user.to_string())]);
+        let session = self.inner.client.open_session(&self.inner.token);
+        let resp = with_retry("conversations.open", || session.conversations_open(&req)).await?;
+        Ok(resp.channel.id)
     }
 
     async fn post_ephemeral(
@@ -672,6 +698,35 @@ async fn socket_interaction(
 ) -> UserCallbackResult<()> {
     state_app(&state).await.accept_interaction(ev);
     Ok(())
+}
+
+/// Slack as the outbound port: `chat.postMessage` to a channel, `conversations.open` then
+/// `chat.postMessage` to a person, `chat.update` for a message posted earlier; paced and
+/// retried as answers are.
+impl Outbox for SlackApp {
+    fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
+        Box::pin(async move {
+            let channel = match to {
+                Destination::Channel(c) => SlackChannelId(c.clone()),
+                Destination::User(u) => self.dm_channel(u).await?,
+            };
+            self.post_message(channel, None, blocks::content(reply, false))
+                .await
+        })
+    }
+
+    fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()> {
+        Box::pin(async move {
+            let req = SlackApiChatUpdateRequest::new(
+                SlackChannelId(at.channel.clone()),
+                blocks::content(reply, false),
+                SlackTs(at.id.clone()),
+            );
+            let session = self.inner.client.open_session(&self.inner.token);
+            with_retry("chat.update", || session.chat_update(&req)).await?;
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]

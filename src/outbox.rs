@@ -1,0 +1,45 @@
+//! The outbound port: how the core posts a `Reply` that nobody asked for just now (an approval
+//! card, a nudge, a digest) and edits a message it posted earlier.
+//!
+//! A post returns a `MessageRef` (platform, conversation, message id) that can be stored and
+//! used hours later to update that message, so a message meant to be edited is a regular bot
+//! message, never an ephemeral reply. Each chat adapter implements `Outbox`; the console prints.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+
+use crate::chat::{Platform, Reply};
+
+/// Where a post goes, in the platform's own ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// A channel (Slack `C…`), where the bot is a member.
+    Channel(String),
+    /// A person, by direct message (Slack `U…`/`W…`).
+    User(String),
+}
+
+/// A message the bot posted, durable enough to store and update later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub platform: Platform,
+    /// The conversation the message is in (for a direct message, the DM's channel).
+    pub channel: String,
+    /// The platform's id of the message (Slack's `ts`).
+    pub id: String,
+}
+
+/// The future an `Outbox` call returns.
+pub type Sending<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// Posts and updates messages on one platform.
+pub trait Outbox: Send + Sync {
+    /// Posts `reply` as a regular message, and says where it went.
+    fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef>;
+
+    /// Replaces the message `at` with `reply`.
+    fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()>;
+}
