@@ -62,7 +62,13 @@ impl Bot {
         );
         let _guard = span.enter();
         let now = event.now.unwrap_or_else(Utc::now);
-        let reply = self.with_context(now, event.user.as_deref(), |ctx| {
+        // A time zone the platform names and this build does not know is taken as UTC.
+        let tz = event
+            .tz
+            .as_deref()
+            .and_then(|t| t.parse::<chrono_tz::Tz>().ok())
+            .unwrap_or(chrono_tz::Tz::UTC);
+        let reply = self.with_context(now, event.user.as_deref(), tz, |ctx| {
             ask::answer(ctx, &question)
         });
         tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
@@ -81,7 +87,7 @@ impl Bot {
     /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
     /// unmatched person how to get matched.
     pub fn home(&self, identities: &[String], hint: &str) -> Reply {
-        self.with_context(Utc::now(), None, |ctx| {
+        self.with_context(Utc::now(), None, chrono_tz::Tz::UTC, |ctx| {
             let user = identities.iter().find_map(|i| ctx.snap.person(i));
             ask::answers::home(ctx, user, hint)
         })
@@ -93,6 +99,7 @@ impl Bot {
         &self,
         now: DateTime<Utc>,
         asker: Option<&str>,
+        tz: chrono_tz::Tz,
         f: impl FnOnce(&Context<'_>) -> R,
     ) -> R {
         let model = self.model.load();
@@ -104,6 +111,7 @@ impl Bot {
             now,
             limit: self.limit,
             asker,
+            tz,
         })
     }
 

@@ -168,6 +168,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 user: as_user,
                 text: question.join(" "),
                 now: None,
+                tz: None,
             });
             match format {
                 Format::Text => print!("{}", render::text(&reply)),

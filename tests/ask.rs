@@ -904,6 +904,7 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
         user: Some("slack:U0UNKNOWN".into()),
         text: "who am I?".into(),
         now: Some(c.now),
+        tz: None,
     });
     let j = json(&unmatched);
     assert_eq!(j["result"]["user"], Value::Null);

@@ -251,6 +251,7 @@ impl Setup {
             user: None,
             text: q.into(),
             now: Some(at),
+            tz: None,
         }))
     }
 }

@@ -1078,3 +1078,26 @@ async fn the_outbound_port_posts_to_a_channel_and_a_person_and_updates_what_it_p
     })
     .await;
 }
+
+#[tokio::test]
+async fn times_are_asked_and_shown_in_the_slack_users_time_zone() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            // users.info says W012A3CDE is in America/Los_Angeles.
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["user"] = json!("W012A3CDE");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> oncall artist-lookup at 09:00");
+            h.event(&payload).await;
+            let calls = h.fake.wait_for(1).await;
+            let text = calls[0].1["text"].as_str().unwrap();
+            let blocks = block_texts(&calls[0].1);
+            let pacific = |s: &str| s.contains(" PST") || s.contains(" PDT");
+            // 09:00 as the asker reads it, in their zone, and the shift's end too.
+            assert!(text.contains(" 09:00 P") && pacific(text), "{text}");
+            assert!(blocks.contains("until") && pacific(&blocks), "{blocks}");
+            assert!(!blocks.contains(" UTC"), "{blocks}");
+        }
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::grammar::{self, COMMANDS, Question};
@@ -37,6 +38,8 @@ pub struct Context<'a> {
     /// Who asks: their catalog User's reference when the adapter matched them, else their
     /// platform identity (`slack:U123`); none on a surface that gives none.
     pub asker: Option<&'a str>,
+    /// The asker's time zone: times are shown and read in it.
+    pub tz: Tz,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -484,7 +487,7 @@ fn shift_line(ctx: &Context<'_>, s: &Shift) -> String {
         "{} — {} until {}{}",
         person(ctx, s),
         s.rotation,
-        s.until.format("%a %d %b %H:%M UTC"),
+        s.until.with_timezone(&ctx.tz).format("%a %d %b %H:%M %Z"),
         if s.is_override { " (override)" } else { "" }
     )
 }
@@ -493,7 +496,7 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
     let e = snap.entity(id);
     let mut r = Reply::new(Intent::Oncall, &q.query);
-    let at = match q.at.as_deref().map(|s| parse_when(s, ctx.now)) {
+    let at = match q.at.as_deref().map(|s| parse_when(s, ctx.now, ctx.tz)) {
         None => ctx.now,
         Some(Ok(t)) => t,
         Some(Err(msg)) => {
@@ -505,7 +508,10 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let when = if at == ctx.now {
         "now".to_string()
     } else {
-        format!("at {}", at.format("%a %d %b %Y %H:%M UTC"))
+        format!(
+            "at {}",
+            at.with_timezone(&ctx.tz).format("%a %d %b %Y %H:%M %Z")
+        )
     };
     let Some(OnCallFound {
         chain,
@@ -1284,7 +1290,7 @@ fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
     }
     if let Some(at) = &q.at {
         // A relative time means what it meant when asked, whenever the button is clicked.
-        let at = parse_when(at, ctx.now).map_or_else(|_| at.clone(), |t| t.to_rfc3339());
+        let at = parse_when(at, ctx.now, ctx.tz).map_or_else(|_| at.clone(), |t| t.to_rfc3339());
         r.options.push_str(&format!(" at {at}"));
     }
     r.view.headline = match ids {

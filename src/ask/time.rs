@@ -1,11 +1,25 @@
 //! Reading the moments people type after `at`, and saying how long ago something happened.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
 /// Parses `now`, RFC 3339, `YYYY-MM-DD[ HH:MM]`, `HH:MM` (today), `tomorrow [HH:MM]`,
-/// `in N minutes|hours|days`. Times without a zone are UTC.
-pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+/// `in N minutes|hours|days`. Times without a zone are in `tz`, the asker's zone (UTC when
+/// the platform does not say).
+pub fn parse_when(s: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
     let s = s.trim().to_ascii_lowercase();
+    // A wall-clock time in the asker's zone; in a gap (spring forward) the hour after it.
+    let local = |t: NaiveDateTime| -> Result<DateTime<Utc>, String> {
+        match tz.from_local_datetime(&t) {
+            LocalResult::Single(x) | LocalResult::Ambiguous(x, _) => Ok(x.with_timezone(&Utc)),
+            LocalResult::None => tz
+                .from_local_datetime(&(t + Duration::hours(1)))
+                .earliest()
+                .map(|x| x.with_timezone(&Utc))
+                .ok_or_else(|| bad(&s)),
+        }
+    };
+    let today = now.with_timezone(&tz).date_naive();
     if s == "now" {
         return Ok(now);
     }
@@ -14,24 +28,24 @@ pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
     }
     for f in ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(&s, f) {
-            return Ok(t.and_utc());
+            return local(t);
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
-        return Ok(d.and_time(NaiveTime::MIN).and_utc());
+        return local(d.and_time(NaiveTime::MIN));
     }
     if let Ok(t) = NaiveTime::parse_from_str(&s, "%H:%M") {
-        return Ok(now.date_naive().and_time(t).and_utc());
+        return local(today.and_time(t));
     }
     if let Some(rest) = s.strip_prefix("tomorrow") {
-        let day = now.date_naive() + Duration::days(1);
+        let day = today + Duration::days(1);
         let rest = rest.trim();
         let t = if rest.is_empty() {
-            now.time()
+            now.with_timezone(&tz).time()
         } else {
             NaiveTime::parse_from_str(rest, "%H:%M").map_err(|_| bad(&s))?
         };
-        return Ok(day.and_time(t).and_utc());
+        return local(day.and_time(t));
     }
     if let Some(rest) = s.strip_prefix("in ") {
         let mut parts = rest.split_whitespace();
@@ -53,7 +67,7 @@ pub fn parse_when(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> 
 
 fn bad(s: &str) -> String {
     format!(
-        "I can't read the time `{s}`. Try 2026-11-20 03:00, 03:00, tomorrow 09:00, in 3 hours, or an RFC 3339 time (times are UTC)."
+        "I can't read the time `{s}`. Try 2026-11-20 03:00, 03:00, tomorrow 09:00, in 3 hours, or an RFC 3339 time (times are in your time zone, else UTC)."
     )
 }
 
@@ -75,12 +89,25 @@ mod tests {
     #[test]
     fn common_time_forms_parse() {
         let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
-        let t = |s| parse_when(s, now).unwrap().to_rfc3339();
+        let t = |s| parse_when(s, now, Tz::UTC).unwrap().to_rfc3339();
         assert_eq!(t("2026-11-20 03:00"), "2026-11-20T03:00:00+00:00");
         assert_eq!(t("2026-11-20"), "2026-11-20T00:00:00+00:00");
         assert_eq!(t("tomorrow 09:00"), "2026-11-23T09:00:00+00:00");
         assert_eq!(t("in 3 hours"), "2026-11-22T13:00:00+00:00");
         assert_eq!(t("2026-11-20T03:00:00+01:00"), "2026-11-20T02:00:00+00:00");
-        assert!(parse_when("next blue moon", now).is_err());
+        assert!(parse_when("next blue moon", now, Tz::UTC).is_err());
+    }
+
+    #[test]
+    fn wall_clock_times_are_read_in_the_askers_zone() {
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let la = Tz::America__Los_Angeles;
+        let t = |s| parse_when(s, now, la).unwrap().to_rfc3339();
+        // 10:00 UTC is 02:00 in Los Angeles (PST, UTC-8): "today" is still the 22nd there.
+        assert_eq!(t("09:00"), "2026-11-22T17:00:00+00:00");
+        assert_eq!(t("tomorrow 09:00"), "2026-11-23T17:00:00+00:00");
+        assert_eq!(t("2026-07-01 09:00"), "2026-07-01T16:00:00+00:00");
+        // A zone given in the text wins.
+        assert_eq!(t("2026-11-20T03:00:00+01:00"), "2026-11-20T02:00:00+00:00");
     }
 }

@@ -29,6 +29,9 @@ pub struct ChatEvent {
     pub text: String,
     /// The moment "now" means for this question (tests pin it; adapters leave it None).
     pub now: Option<DateTime<Utc>>,
+    /// The asker's time zone (IANA name, `Europe/Paris`) when the platform gives it: times in
+    /// the answer are shown in it, and times typed without a zone are read in it. UTC else.
+    pub tz: Option<String>,
 }
 
 impl ChatEvent {
@@ -38,6 +41,7 @@ impl ChatEvent {
             user,
             text: text.into(),
             now: None,
+            tz: None,
         }
     }
 }

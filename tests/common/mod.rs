@@ -71,6 +71,7 @@ impl Convo {
             user: Some("user:default/guest".into()),
             text: text.into(),
             now: Some(self.now),
+            tz: None,
         })
     }
 }

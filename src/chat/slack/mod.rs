@@ -100,10 +100,9 @@ struct Inner {
     signing_secret: Vec<u8>,
     /// Spaces out posts to each channel.
     pacer: Pacer,
-    /// E-mails from `users.info`, so each Slack user is looked up once an hour at most, even
-    /// when several of their events arrive at once.
-    emails:
-        std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, EmailCell)>>,
+    /// What `users.info` said of each user, and when.
+    profiles:
+        std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, ProfileCell)>>,
     failpoints: Failpoints,
 }
 
@@ -135,11 +134,19 @@ impl Pacer {
     }
 }
 
-/// One user's e-mail, fetched once by whichever of their events asks first.
-type EmailCell = Arc<tokio::sync::OnceCell<Option<String>>>;
+/// What Slack says of a user: the e-mail that may match a catalog User, and the time zone
+/// answers are shown in.
+#[derive(Clone, Debug, Default)]
+struct Profile {
+    email: Option<String>,
+    tz: Option<String>,
+}
 
-/// How long an e-mail from `users.info` is trusted before it is asked for again.
-const EMAIL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// One user's profile, fetched once by whichever of their events asks first.
+type ProfileCell = Arc<tokio::sync::OnceCell<Profile>>;
+
+/// How long a profile from `users.info` is trusted before it is asked for again.
+const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -165,7 +172,7 @@ impl SlackApp {
                 token: SlackApiToken::new(settings.bot_token.clone().into()),
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 pacer: Pacer::new(settings.channel_interval),
-                emails: Default::default(),
+                profiles: Default::default(),
                 failpoints: settings.failpoints.clone(),
             }),
         })
@@ -191,48 +198,54 @@ impl SlackApp {
         )
     }
 
-    /// The identities a Slack user may have in the catalog: the `slack.com/user-id`
-    /// annotation, else the e-mail Slack has for them (`users.info`, asked once per user).
-    async fn identities(&self, user: &SlackUserId) -> Vec<String> {
-        let mut ids = vec![format!("slack:{user}")];
-        if self.inner.bot.identify(&ids).is_some() {
-            return ids;
-        }
+    /// What Slack says of a user (`users.info`: e-mail, time zone), asked once an hour per
+    /// user at most, even when several of their events arrive at once. Nothing when Slack
+    /// cannot say: the user can still ask.
+    async fn profile(&self, user: &SlackUserId) -> Profile {
         let cell = {
-            let mut emails = self.inner.emails.lock().expect("e-mail cache");
-            let entry = emails
+            let mut profiles = self.inner.profiles.lock().expect("profile cache");
+            let entry = profiles
                 .entry(user.clone())
-                .or_insert_with(|| (std::time::Instant::now(), EmailCell::default()));
-            if entry.0.elapsed() > EMAIL_TTL {
-                *entry = (std::time::Instant::now(), EmailCell::default());
+                .or_insert_with(|| (std::time::Instant::now(), ProfileCell::default()));
+            if entry.0.elapsed() > PROFILE_TTL {
+                *entry = (std::time::Instant::now(), ProfileCell::default());
             }
             entry.1.clone()
         };
-        let email = cell
-            .get_or_init(|| async {
-                let req = SlackApiUsersInfoRequest::new(user.clone());
-                let session = self.inner.client.open_session(&self.inner.token);
-                match with_retry("users.info", || session.users_info(&req)).await {
-                    Ok(resp) => resp
+        cell.get_or_init(|| async {
+            let req = SlackApiUsersInfoRequest::new(user.clone());
+            let session = self.inner.client.open_session(&self.inner.token);
+            match with_retry("users.info", || session.users_info(&req)).await {
+                Ok(resp) => Profile {
+                    email: resp
                         .user
                         .profile
                         .and_then(|p| p.email)
                         .map(|e| e.to_string()),
-                    Err(e) => {
-                        tracing::warn!(user = %user, "answering as an unknown user: {e:#}");
-                        None
-                    }
+                    tz: resp.user.tz,
+                },
+                Err(e) => {
+                    tracing::warn!(user = %user, "answering as an unknown user: {e:#}");
+                    Profile::default()
                 }
-            })
-            .await
-            .clone();
-        ids.extend(email.map(|e| format!("email:{e}")));
+            }
+        })
+        .await
+        .clone()
+    }
+
+    /// The identities a Slack user may have in the catalog: the `slack.com/user-id`
+    /// annotation, else the e-mail Slack has for them.
+    fn identities(user: &SlackUserId, profile: &Profile) -> Vec<String> {
+        let mut ids = vec![format!("slack:{user}")];
+        ids.extend(profile.email.as_ref().map(|e| format!("email:{e}")));
         ids
     }
 
     /// Asks the bot as this Slack user; unknown users can still ask.
     async fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
-        let ids = self.identities(user).await;
+        let profile = self.profile(user).await;
+        let ids = Self::identities(user, &profile);
         let asker = self
             .inner
             .bot
@@ -243,12 +256,13 @@ impl SlackApp {
             user: Some(asker),
             text: text.to_string(),
             now: None,
+            tz: profile.tz,
         })
     }
 
     /// Publishes the App Home of a user: their teams, what they own, what needs fixing.
     async fn publish_home(&self, user: SlackUserId) -> Result<()> {
-        let ids = self.identities(&user).await;
+        let ids = Self::identities(&user, &self.profile(&user).await);
         let reply = self
             .inner
             .bot
