@@ -5,7 +5,9 @@
 //! data from sources through the store into a `Snapshot`; `ask` answers questions from the
 //! snapshot; `bot` is the one entry point; `chat` holds the neutral reply model and adapters.
 
+pub mod app;
 pub mod ask;
+pub mod background;
 pub mod bot;
 pub mod catalog;
 pub mod chat;

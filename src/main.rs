@@ -10,6 +10,7 @@ use chrono::Utc;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use switchboard::app::{App, Use};
 use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
@@ -17,7 +18,7 @@ use switchboard::config::{Config, SlackMode};
 use switchboard::sources::local;
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
-use switchboard::{Bot, sync};
+use switchboard::{Bot, background, sync};
 
 /// mimalloc returns freed pages to the system and keeps size classes apart, so the raw
 /// documents of a sync do not leave the process holding their peak.
@@ -132,7 +133,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     match cmd {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
-            let (bot, store, _, _) = open(&config, Use::Ask).await?;
+            let App { bot, store, .. } = App::open(&config, Use::Ask).await?;
             let b = bot.clone();
             tokio::task::spawn_blocking(move || {
                 let stdin = std::io::stdin();
@@ -150,9 +151,9 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             catalog,
         } => {
             let bot = if catalog.is_empty() {
-                let (bot, store, _, _) = open(&config, Use::Ask).await?;
-                store.close().await;
-                bot
+                let app = App::open(&config, Use::Ask).await?;
+                app.store.close().await;
+                app.bot
             } else {
                 let outcome = sync::scan_local(&catalog, &config);
                 let snap =
@@ -211,75 +212,10 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
     }
 }
 
-/// What the bot is opened for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Use {
-    /// `serve`: every configured source must be reachable.
-    Serve,
-    /// `ask` and `shell`: answers come from the store; sources are only needed to fill an
-    /// empty one.
-    Ask,
-}
-
-/// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
-/// Also says whether it synced.
-async fn open(config: &Config, usage: Use) -> Result<(Arc<Bot>, Store, sync::Sources, bool)> {
-    let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
-    let rotations = Rotations::load(&config.oncall.rotations)?;
-    let first_start = store.last_sync("local").await?.is_none();
-    let sources = match sync::Sources::from_env(config, &store) {
-        Ok(s) => s,
-        // Asking from a filled store needs no credentials; say what is missing all the same.
-        Err(e) if usage == Use::Ask && !first_start => {
-            tracing::warn!("answering from the store only: {e:#}");
-            sync::Sources::default()
-        }
-        Err(e) => return Err(e),
-    };
-    let snapshot = if first_start {
-        let all = sync::sync_all(config, &store, &sources, |_, _, _| {}).await?;
-        for l in all.lines {
-            tracing::info!("first start: {l}");
-        }
-        all.snapshot
-    } else {
-        sync::load_snapshot(&store).await?
-    };
-    let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.limit()));
-    bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
-    if let Some(pd) = &sources.pagerduty {
-        bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
-    }
-    Ok((bot, store, sources, first_start))
-}
-
-/// One background re-read of the sources and rotations; a failure keeps what the bot has.
-async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
-    let _one_at_a_time = bot.rebuilding().await;
-    match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
-        Ok(all) => {
-            bot.swap_snapshot(all.snapshot);
-            // The previous snapshot is freed now; hand its memory back.
-            sync::release_memory();
-            for l in all.lines {
-                tracing::info!("{l}");
-            }
-            match sync::source_statuses(cfg, store, &all.failures).await {
-                Ok(s) => bot.set_sources(s),
-                Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
-            }
-        }
-        Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
-    }
-    match Rotations::load(&cfg.oncall.rotations) {
-        Ok(r) => bot.swap_rotations(r),
-        Err(e) => tracing::error!("rotations not reloaded, keeping the current ones: {e:#}"),
-    }
-}
-
 async fn serve(config: Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    let (bot, store, sources, synced) = open(&config, Use::Serve).await?;
+    let app = App::open(&config, Use::Serve).await?;
+    let (bot, store, sources) = (app.bot.clone(), app.store.clone(), app.sources.clone());
     tracing::info!(
         entities = bot.snapshot().len(),
         took = ?started.elapsed(),
@@ -355,48 +291,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
             switchboard::http::router(bot.clone(), routes),
         ));
     }
-    // Answer from the store at once; re-read the sources now (unless that just happened) and
-    // then on an interval.
-    {
-        let (bot, store, sources, cfg) =
-            (bot.clone(), store.clone(), sources.clone(), config.clone());
-        tokio::spawn(async move {
-            if !synced {
-                resync(&bot, &store, &sources, &cfg).await;
-            }
-            // The shortest configured interval; GitHub scans only when its own is due.
-            let github = sources
-                .github
-                .as_ref()
-                .map(|_| cfg.catalog.github.interval_secs);
-            let Some(secs) = [Some(cfg.catalog.local.interval_secs), github]
-                .into_iter()
-                .flatten()
-                .filter(|&s| s > 0)
-                .min()
-            else {
-                return;
-            };
-            let period = std::time::Duration::from_secs(secs);
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            loop {
-                tick.tick().await;
-                resync(&bot, &store, &sources, &cfg).await;
-            }
-        });
-    }
-    // PagerDuty's rosters are refreshed in the background; answers read the last ones.
-    if let Some(pd) = sources.pagerduty.clone() {
-        let bot = bot.clone();
-        let period = std::time::Duration::from_secs(config.pagerduty.ttl_secs.max(10));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-            loop {
-                tick.tick().await;
-                bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
-            }
-        });
-    }
+    background::spawn(&app, &config);
     let console = !platforms && config.chat.console && std::io::stdin().is_terminal();
     if console {
         let b = bot.clone();

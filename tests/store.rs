@@ -202,3 +202,33 @@ async fn a_chat_event_is_claimed_once() {
     })
     .await;
 }
+
+/// The wiring `switchboard` runs: the first open syncs an empty store, the next answers from
+/// what the store holds, the same answers.
+#[tokio::test]
+async fn the_app_opens_by_syncing_an_empty_store_then_from_the_store() {
+    use switchboard::app::{App, Use};
+    within(async {
+        for db in databases().await {
+            let cfg = config(&db.url, examples());
+            let first = App::open(&cfg, Use::Ask).await.unwrap();
+            assert!(first.synced, "{}", db.name);
+            let answer = |bot: &Bot| {
+                render::json(&bot.handle(&ChatEvent::console(None, "who owns artist-lookup")))
+                    .lines()
+                    .filter(|l| !l.contains("fetched_at"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let before = answer(&first.bot);
+            first.store.close().await;
+            let again = App::open(&cfg, Use::Ask).await.unwrap();
+            assert!(!again.synced, "{}", db.name);
+            let after = answer(&again.bot);
+            assert!(after.contains("team-a"), "{after}");
+            assert_eq!(before, after, "{}", db.name);
+            again.store.close().await;
+        }
+    })
+    .await;
+}

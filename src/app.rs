@@ -1,0 +1,71 @@
+//! The composition root: the store, the sources and the bot built from the configuration, as
+//! `switchboard` runs them and as tests start them. `main.rs` is only the command line;
+//! scheduled work is in `background`.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use chrono::Utc;
+
+use crate::bot::Bot;
+use crate::config::Config;
+use crate::sources::rotations::Rotations;
+use crate::store::Store;
+use crate::sync;
+
+/// What the bot is opened for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    /// `serve`: every configured source must be reachable.
+    Serve,
+    /// `ask` and `shell`: answers come from the store; sources are only needed to fill an
+    /// empty one.
+    Ask,
+}
+
+/// What a running Switchboard is made of.
+pub struct App {
+    pub bot: Arc<Bot>,
+    pub store: Store,
+    pub sources: sync::Sources,
+    /// True when opening synced the sources (the store was empty).
+    pub synced: bool,
+}
+
+impl App {
+    /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
+    pub async fn open(config: &Config, usage: Use) -> Result<App> {
+        let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
+        let rotations = Rotations::load(&config.oncall.rotations)?;
+        let first_start = store.last_sync("local").await?.is_none();
+        let sources = match sync::Sources::from_env(config, &store) {
+            Ok(s) => s,
+            // Asking from a filled store needs no credentials; say what is missing all the same.
+            Err(e) if usage == Use::Ask && !first_start => {
+                tracing::warn!("answering from the store only: {e:#}");
+                sync::Sources::default()
+            }
+            Err(e) => return Err(e),
+        };
+        let snapshot = if first_start {
+            let all = sync::sync_all(config, &store, &sources, |_, _, _| {}).await?;
+            for l in all.lines {
+                tracing::info!("first start: {l}");
+            }
+            all.snapshot
+        } else {
+            sync::load_snapshot(&store).await?
+        };
+        let bot = Arc::new(Bot::new(snapshot, rotations, config.catalog.limit()));
+        bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
+        if let Some(pd) = &sources.pagerduty {
+            bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
+        }
+        Ok(App {
+            bot,
+            store,
+            sources,
+            synced: first_start,
+        })
+    }
+}

@@ -1,0 +1,88 @@
+//! Scheduled work: the sources and rotations re-read on their intervals, PagerDuty's rosters
+//! refreshed; each keeps what the bot has when it fails.
+
+use chrono::Utc;
+
+use crate::app::App;
+use crate::bot::Bot;
+use crate::config::Config;
+use crate::sources::rotations::Rotations;
+use crate::store::Store;
+use crate::sync;
+
+/// One background re-read of the sources and rotations; a failure keeps what the bot has.
+pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
+    let _one_at_a_time = bot.rebuilding().await;
+    match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
+        Ok(all) => {
+            bot.swap_snapshot(all.snapshot);
+            // The previous snapshot is freed now; hand its memory back.
+            sync::release_memory();
+            for l in all.lines {
+                tracing::info!("{l}");
+            }
+            match sync::source_statuses(cfg, store, &all.failures).await {
+                Ok(s) => bot.set_sources(s),
+                Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
+            }
+        }
+        Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
+    }
+    match Rotations::load(&cfg.oncall.rotations) {
+        Ok(r) => bot.swap_rotations(r),
+        Err(e) => tracing::error!("rotations not reloaded, keeping the current ones: {e:#}"),
+    }
+}
+
+/// Starts the scheduled work of a serving bot: a re-read of the sources now (unless opening
+/// just did one) and then on the shortest configured interval, and PagerDuty's rosters every
+/// `pagerduty.ttl_secs`.
+pub fn spawn(app: &App, config: &Config) {
+    let synced = app.synced;
+    // Answer from the store at once; re-read the sources now (unless that just happened) and
+    // then on an interval.
+    {
+        let (bot, store, sources, cfg) = (
+            app.bot.clone(),
+            app.store.clone(),
+            app.sources.clone(),
+            config.clone(),
+        );
+        tokio::spawn(async move {
+            if !synced {
+                resync(&bot, &store, &sources, &cfg).await;
+            }
+            // The shortest configured interval; GitHub scans only when its own is due.
+            let github = sources
+                .github
+                .as_ref()
+                .map(|_| cfg.catalog.github.interval_secs);
+            let Some(secs) = [Some(cfg.catalog.local.interval_secs), github]
+                .into_iter()
+                .flatten()
+                .filter(|&s| s > 0)
+                .min()
+            else {
+                return;
+            };
+            let period = std::time::Duration::from_secs(secs);
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                resync(&bot, &store, &sources, &cfg).await;
+            }
+        });
+    }
+    // PagerDuty's rosters are refreshed in the background; answers read the last ones.
+    if let Some(pd) = app.sources.pagerduty.clone() {
+        let bot = app.bot.clone();
+        let period = std::time::Duration::from_secs(config.pagerduty.ttl_secs.max(10));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            loop {
+                tick.tick().await;
+                bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
+            }
+        });
+    }
+}
