@@ -96,6 +96,7 @@ async fn run(n: usize, level: usize) {
         app_token: String::new(),
         channel_interval: Duration::ZERO,
         failpoints: Default::default(),
+        answer_lease: Duration::from_secs(300),
     };
     let app = SlackApp::new(bot.clone(), store, &settings).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -13,24 +13,32 @@ use crate::sync;
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
     let _one_at_a_time = bot.rebuilding().await;
+    let (mut snapshot, mut status) = (None, None);
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(all) => {
-            bot.swap_snapshot(all.snapshot);
-            // The previous snapshot is freed now; hand its memory back.
-            sync::release_memory();
-            for l in all.lines {
+            for l in &all.lines {
                 tracing::info!("{l}");
             }
             match sync::source_statuses(cfg, store, &all.failures).await {
-                Ok(s) => bot.set_sources(s),
+                Ok(s) => status = Some(s),
                 Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
             }
+            snapshot = Some(all.snapshot);
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }
-    match Rotations::load(&cfg.oncall.rotations) {
-        Ok(r) => bot.swap_rotations(r),
-        Err(e) => tracing::error!("rotations not reloaded, keeping the current ones: {e:#}"),
+    let rotations = match Rotations::load(&cfg.oncall.rotations) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!("rotations not reloaded, keeping the current ones: {e:#}");
+            None
+        }
+    };
+    let swapped = snapshot.is_some();
+    bot.refresh(snapshot, status, rotations);
+    if swapped {
+        // The previous snapshot is freed now; hand its memory back.
+        sync::release_memory();
     }
 }
 

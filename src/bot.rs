@@ -62,15 +62,12 @@ impl Bot {
         );
         let _guard = span.enter();
         let now = event.now.unwrap_or_else(Utc::now);
-        // A time zone the platform names and this build does not know is taken as UTC.
-        let tz = event
-            .tz
-            .as_deref()
-            .and_then(|t| t.parse::<chrono_tz::Tz>().ok())
-            .unwrap_or(chrono_tz::Tz::UTC);
-        let reply = self.with_context(now, event.user.as_deref(), tz, |ctx| {
-            ask::answer(ctx, &question)
-        });
+        let reply = self.with_context(
+            now,
+            event.user.as_deref(),
+            zone(event.tz.as_deref()),
+            |ctx| ask::answer(ctx, &question),
+        );
         tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         reply
     }
@@ -86,8 +83,8 @@ impl Bot {
 
     /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
     /// unmatched person how to get matched.
-    pub fn home(&self, identities: &[String], hint: &str) -> Reply {
-        self.with_context(Utc::now(), None, chrono_tz::Tz::UTC, |ctx| {
+    pub fn home(&self, identities: &[String], hint: &str, tz: Option<&str>) -> Reply {
+        self.with_context(Utc::now(), None, zone(tz), |ctx| {
             let user = identities.iter().find_map(|i| ctx.snap.person(i));
             ask::answers::home(ctx, user, hint)
         })
@@ -131,6 +128,32 @@ impl Bot {
         });
     }
 
+    /// Replaces the catalog, the source status and the rotations a re-read produced, in one
+    /// swap: no question sees the new catalog with the old status. A part that is None stays.
+    pub fn refresh(
+        &self,
+        snapshot: Option<Snapshot>,
+        sources: Option<Vec<SourceStatus>>,
+        rotations: Option<Rotations>,
+    ) {
+        let (snapshot, sources, rotations) = (
+            snapshot.map(Arc::new),
+            sources.map(Arc::new),
+            rotations.map(Arc::new),
+        );
+        self.update(|m| {
+            if let Some(s) = &snapshot {
+                m.snapshot = s.clone();
+            }
+            if let Some(s) = &sources {
+                m.sources = s.clone();
+            }
+            if let Some(r) = &rotations {
+                m.rotations = r.clone();
+            }
+        });
+    }
+
     /// Replaces the catalog.
     pub fn swap_snapshot(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot);
@@ -168,4 +191,10 @@ impl Bot {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.model.load().snapshot.clone()
     }
+}
+
+/// The time zone a platform named, or UTC (also for a name this build does not know).
+fn zone(name: Option<&str>) -> chrono_tz::Tz {
+    name.and_then(|t| t.parse().ok())
+        .unwrap_or(chrono_tz::Tz::UTC)
 }

@@ -330,6 +330,9 @@ pub struct Slack {
     pub api_url: String,
     /// Least time between two messages to one channel, in milliseconds.
     pub channel_interval_ms: u64,
+    /// Seconds an event being answered is left to the process that took it; past that, an
+    /// event still unanswered (the process died, or every post failed) is answered by any.
+    pub answer_lease_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -347,6 +350,7 @@ impl Default for Slack {
             socket_connections: 2,
             api_url: "https://slack.com/api".into(),
             channel_interval_ms: 1000,
+            answer_lease_secs: 300,
         }
     }
 }

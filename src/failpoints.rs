@@ -1,7 +1,7 @@
 //! Named points where a test run can make the process exit or a call fail, to prove that a
 //! crash at that moment loses nothing and repeats nothing.
 //!
-//! `SWITCHBOARD_FAILPOINTS=before_post=exit,after_claim=error` arms points by name: `exit`
+//! `SWITCHBOARD_FAILPOINTS=before_post=exit,after_post=error` arms points by name: `exit`
 //! ends the process there (exit code 86), `error` makes the step fail as an I/O error would.
 //! Inert unless the variable is set; tests in one process arm an instance of their own.
 

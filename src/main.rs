@@ -228,15 +228,12 @@ async fn serve(config: Config) -> Result<ExitCode> {
             &config.slack.api_url,
             socket,
             config.slack.channel_interval_ms,
+            config.slack.answer_lease_secs,
         )?;
         let app = SlackApp::new(bot.clone(), store.clone(), &settings)?;
         {
             let app = app.clone();
-            tokio::spawn(async move {
-                if let Err(e) = app.recover().await {
-                    tracing::error!("answering Slack events left by the last run: {e:#}");
-                }
-            });
+            tokio::spawn(async move { app.run_recovery().await });
         }
         if socket {
             let connections = config.slack.socket_connections;

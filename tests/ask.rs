@@ -899,6 +899,16 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
     );
     assert!(render::text(&r).starts_with("You are Guest User (user:default/guest)"));
 
+    // A close spelling is not who you are.
+    let typo = c.bot.handle(&switchboard::ChatEvent {
+        platform: switchboard::chat::Platform::Console,
+        user: Some("user:default/guset".into()),
+        text: "whoami".into(),
+        now: Some(c.now),
+        tz: None,
+    });
+    assert_eq!(json(&typo)["result"]["user"], Value::Null);
+
     let unmatched = c.bot.handle(&switchboard::ChatEvent {
         platform: switchboard::chat::Platform::Slack,
         user: Some("slack:U0UNKNOWN".into()),

@@ -134,10 +134,7 @@ impl FakeSlack {
                     {
                         form.extend(more);
                     }
-                    // The settling event's user (see `Harness::settle`) is not counted.
-                    if form.get("user").map(String::as_str) != Some(SETTLE_USER) {
-                        lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    }
+                    lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     // The fixture's user is W012A3CDE; anyone else is not found.
                     let body = if form.get("user").map(String::as_str) == Some("W012A3CDE") {
                         users_ok
@@ -234,11 +231,17 @@ async fn harness_on(db: common::TestDb) -> Harness {
 }
 
 async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
-    harness_armed(db, extra, Failpoints::default()).await
+    harness_armed(db, extra, Failpoints::default(), Duration::from_secs(300)).await
 }
 
-/// A harness whose Slack adapter has these failpoints armed.
-async fn harness_armed(db: common::TestDb, extra: &[String], failpoints: Failpoints) -> Harness {
+/// A harness whose Slack adapter has these failpoints armed and leaves an event it took to
+/// itself for `answer_lease`.
+async fn harness_armed(
+    db: common::TestDb,
+    extra: &[String],
+    failpoints: Failpoints,
+    answer_lease: Duration,
+) -> Harness {
     let (fake, api_url) = FakeSlack::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
@@ -255,6 +258,7 @@ async fn harness_armed(db: common::TestDb, extra: &[String], failpoints: Failpoi
         app_token: String::new(),
         channel_interval: Duration::from_millis(200),
         failpoints,
+        answer_lease,
     };
     let slack = SlackApp::new(bot.clone(), store.clone(), &settings).unwrap();
     Harness {
@@ -269,10 +273,6 @@ async fn harness_armed(db: common::TestDb, extra: &[String], failpoints: Failpoi
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
-
-/// The channel and user of the event `Harness::settle` sends.
-const SETTLE_CHANNEL: &str = "CSETTLE";
-const SETTLE_USER: &str = "USETTLE";
 
 impl Harness {
     async fn send(
@@ -331,32 +331,12 @@ impl Harness {
         .await
     }
 
-    /// Sends one more event, in a channel of its own, and waits for its answer: the positive
-    /// signal that everything sent before it was handled (a retry is turned away before its
-    /// acknowledgement). Returns every other call the fake received.
+    /// Waits until every answer under way is done (the adapter is idle): the positive signal
+    /// that nothing more will be posted for what was sent so far. Returns every call the fake
+    /// received.
     async fn settle(&self) -> Vec<(String, Value)> {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut p = docs_json("events-event_callback-app_mention.docs.txt");
-        p["event_id"] = json!(format!("EvSettle{n}"));
-        p["event"]["channel"] = json!(SETTLE_CHANNEL);
-        p["event"]["user"] = json!(SETTLE_USER);
-        p["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
-        let (status, _) = self.event(&p).await;
-        assert_eq!(status, StatusCode::OK);
-        let settled =
-            |(m, b): &(String, Value)| m == "chat.postMessage" && b["channel"] == SETTLE_CHANNEL;
-        for _ in 0..1000 {
-            let calls = self.fake.calls();
-            if calls.iter().any(settled) {
-                return calls
-                    .into_iter()
-                    .filter(|c| c.1["channel"] != SETTLE_CHANNEL)
-                    .collect();
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the settling event was not answered within 10 s");
+        self.slack.idle().await;
+        self.fake.calls()
     }
 
     async fn event(&self, payload: &Value) -> (StatusCode, String) {
@@ -469,15 +449,7 @@ async fn a_retried_event_is_answered_once_even_after_a_restart() {
             let h2 = harness_on(again).await;
             h2.event(&payload).await;
             assert!(h2.settle().await.is_empty());
-            let first = h.fake.calls();
-            assert_eq!(
-                first
-                    .iter()
-                    .filter(|c| c.1["channel"] != SETTLE_CHANNEL)
-                    .count(),
-                1,
-                "{first:?}"
-            );
+            assert_eq!(h.settle().await.len(), 1);
         }
     })
     .await;
@@ -842,7 +814,8 @@ async fn a_post_that_fails_with_500s_is_tried_again_and_delivered_once() {
                 ],
                 "{calls:?}"
             );
-            // Recorded as answered: a restart has nothing to deliver again.
+            // Recorded as answered: nothing is left to deliver again.
+            h.slack.idle().await;
             assert_eq!(h.slack.recover().await.unwrap(), 0);
         }
     })
@@ -855,16 +828,23 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
         for db in common::databases().await {
             let url = db.url.clone();
             // The first process takes the event and dies before posting its answer.
-            let crashed =
-                harness_armed(db, &[], Failpoints::parse("before_post=error").unwrap()).await;
+            // It leaves nothing to itself: the next process may answer at once.
+            let crashed = harness_armed(
+                db,
+                &[],
+                Failpoints::parse("before_post=error").unwrap(),
+                Duration::ZERO,
+            )
+            .await;
             let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
             payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
             let (status, _) = crashed.event(&payload).await;
             assert_eq!(status, StatusCode::OK, "acknowledged");
+            assert!(crashed.settle().await.is_empty());
             assert_eq!(
                 crashed
                     .store
-                    .unanswered_events("slack", 0)
+                    .unanswered_events("slack", 0, now())
                     .await
                     .unwrap()
                     .len(),
@@ -888,7 +868,7 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
             // Slack's own retry of the event, and a second start, change nothing.
             next.event(&payload).await;
             assert_eq!(next.slack.recover().await.unwrap(), 0);
-            assert_eq!(next.fake.calls().len(), 1);
+            assert_eq!(next.settle().await.len(), 1);
             assert!(crashed.fake.calls().is_empty());
         }
     })
@@ -926,6 +906,7 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
             format!(
                 "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{}\"]\n\
                  [slack]\nenabled = true\nmode = \"events\"\napi_url = \"{api_url}\"\n\
+                 answer_lease_secs = 0\n\
                  [http]\nlisten = \"127.0.0.1:0\"\n",
                 dir.path().join("sb.db").display(),
                 common::fixture("backstage-examples/all.yaml"),

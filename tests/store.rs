@@ -174,7 +174,7 @@ async fn a_chat_event_is_claimed_once() {
             let store = Store::connect(&db.url, 2).await.unwrap();
             assert!(
                 store
-                    .claim_event("slack", "Ev123ABC456", 1, None)
+                    .claim_event("slack", "Ev123ABC456", 1, None, 0)
                     .await
                     .unwrap(),
                 "{}",
@@ -182,7 +182,7 @@ async fn a_chat_event_is_claimed_once() {
             );
             assert!(
                 !store
-                    .claim_event("slack", "Ev123ABC456", 2, None)
+                    .claim_event("slack", "Ev123ABC456", 2, None, 0)
                     .await
                     .unwrap(),
                 "{}",
@@ -191,7 +191,7 @@ async fn a_chat_event_is_claimed_once() {
             // The same id from another platform is another event.
             assert!(
                 store
-                    .claim_event("discord", "Ev123ABC456", 3, None)
+                    .claim_event("discord", "Ev123ABC456", 3, None, 0)
                     .await
                     .unwrap(),
                 "{}",
@@ -228,6 +228,70 @@ async fn the_app_opens_by_syncing_an_empty_store_then_from_the_store() {
             assert!(after.contains("team-a"), "{after}");
             assert_eq!(before, after, "{}", db.name);
             again.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// An event whose taker died is answered by one process only, however many recover at once,
+/// and never while its taker's time runs.
+#[tokio::test]
+async fn an_unanswered_event_is_taken_by_one_process_only() {
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 4).await.unwrap();
+            assert!(
+                store
+                    .claim_event("slack", "EvA", 100, Some("{}"), 400)
+                    .await
+                    .unwrap()
+            );
+            // Still the taker's: nobody may answer it yet.
+            assert!(
+                store
+                    .unanswered_events("slack", 0, 200)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(
+                !store
+                    .take_unanswered("slack", "EvA", 200, 500)
+                    .await
+                    .unwrap()
+            );
+            // Its time ran out: two processes try at once, one wins.
+            assert_eq!(
+                store
+                    .unanswered_events("slack", 0, 400)
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
+            let (a, b) = tokio::join!(
+                store.take_unanswered("slack", "EvA", 401, 701),
+                store.take_unanswered("slack", "EvA", 401, 701),
+            );
+            assert!(a.unwrap() ^ b.unwrap(), "{}", db.name);
+            // Once answered it is never taken again, and its payload is no longer kept.
+            store.mark_answered("slack", "EvA", 402).await.unwrap();
+            assert!(
+                store
+                    .unanswered_events("slack", 0, 10_000)
+                    .await
+                    .unwrap()
+                    .is_empty()
+            );
+            assert!(
+                !store
+                    .take_unanswered("slack", "EvA", 10_000, 10_300)
+                    .await
+                    .unwrap()
+            );
+            // A week on, its id is forgotten.
+            assert_eq!(store.forget_events("slack", 1_000).await.unwrap(), 1);
+            store.close().await;
         }
     })
     .await;

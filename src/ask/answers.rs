@@ -12,6 +12,7 @@ use super::grammar::{self, COMMANDS, Question};
 use super::resolve::{Resolved, has_kind_word, resolve};
 use super::time::{ago, parse_when};
 use crate::catalog::graph::{self, Hop, Limit, Walk};
+use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::chat::{Intent, ProvenanceNote, Reply, Section};
@@ -1183,12 +1184,13 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Whoami, &q.query);
     let asked_as = ctx.asker.unwrap_or("");
-    let user = (!asked_as.is_empty())
-        .then(|| match resolve(snap, asked_as) {
-            Resolved::One { id, .. } if snap.entity(id).kind_is("user") => Some(id),
-            _ => None,
-        })
-        .flatten();
+    // Exactly the User the surface named (a reference, or an identity such as an e-mail);
+    // never a close spelling.
+    let user = EntityRef::parse(asked_as, Some("user"), DEFAULT_NAMESPACE)
+        .ok()
+        .and_then(|r| snap.get_ref(&r))
+        .or_else(|| snap.person(asked_as))
+        .filter(|&id| snap.entity(id).kind_is("user"));
     let Some(id) = user else {
         let hint = match asked_as.split_once(':') {
             Some(("slack", uid)) => format!(

@@ -145,7 +145,7 @@ impl Reply {
             Intent::Deps => format!("deps {r}{o}"),
             Intent::Dependents => format!("dependents {r}{o}"),
             Intent::Conflicts => format!("conflicts {r}{o}"),
-            // These never suggest an entity; a pick still shows the entity's card.
+            // The card of the entity picked (an `info` did-you-mean asks exactly this).
             Intent::Info
             | Intent::Find
             | Intent::SyncStatus

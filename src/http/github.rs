@@ -178,7 +178,7 @@ async fn receive(
     if let Some(id) = header("x-github-delivery") {
         match hooks
             .store
-            .claim_event(SOURCE, id, Utc::now().timestamp(), None)
+            .claim_event(SOURCE, id, Utc::now().timestamp(), None, 0)
             .await
         {
             Ok(false) => return reply(StatusCode::OK, json!({"status": "duplicate delivery"})),

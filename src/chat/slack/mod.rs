@@ -42,6 +42,9 @@ pub struct SlackSettings {
     pub channel_interval: std::time::Duration,
     /// Armed in crash tests only (`before_post`, `after_post`).
     pub failpoints: Failpoints,
+    /// How long an event being answered is left to the process that took it before another
+    /// (or the next start) may answer it.
+    pub answer_lease: std::time::Duration,
 }
 
 impl std::fmt::Debug for SlackSettings {
@@ -63,6 +66,7 @@ impl SlackSettings {
         api_url: &str,
         socket_mode: bool,
         channel_interval_ms: u64,
+        answer_lease_secs: u64,
     ) -> Result<SlackSettings> {
         let var = |name: &str| {
             std::env::var(name)
@@ -82,6 +86,7 @@ impl SlackSettings {
             app_token,
             channel_interval: std::time::Duration::from_millis(channel_interval_ms),
             failpoints: Failpoints::from_env()?,
+            answer_lease: std::time::Duration::from_secs(answer_lease_secs),
         })
     }
 }
@@ -104,6 +109,10 @@ struct Inner {
     profiles:
         std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, ProfileCell)>>,
     failpoints: Failpoints,
+    answer_lease: std::time::Duration,
+    /// Answers under way after their acknowledgement, and a signal when none is left.
+    in_flight: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
 }
 
 /// Spaces out messages to each channel by an interval: a burst waits its turn, none is dropped.
@@ -174,6 +183,9 @@ impl SlackApp {
                 pacer: Pacer::new(settings.channel_interval),
                 profiles: Default::default(),
                 failpoints: settings.failpoints.clone(),
+                answer_lease: settings.answer_lease,
+                in_flight: Default::default(),
+                idle: Default::default(),
             }),
         })
     }
@@ -262,11 +274,13 @@ impl SlackApp {
 
     /// Publishes the App Home of a user: their teams, what they own, what needs fixing.
     async fn publish_home(&self, user: SlackUserId) -> Result<()> {
-        let ids = Self::identities(&user, &self.profile(&user).await);
-        let reply = self
-            .inner
-            .bot
-            .home(&ids, &format!("slack.com/user-id: {user}"));
+        let profile = self.profile(&user).await;
+        let ids = Self::identities(&user, &profile);
+        let reply = self.inner.bot.home(
+            &ids,
+            &format!("slack.com/user-id: {user}"),
+            profile.tz.as_deref(),
+        );
         let view = SlackView::Home(SlackHomeView::new(blocks::render(&reply, false)));
         let req = SlackApiViewsPublishRequest::new(user, view);
         let session = self.inner.client.open_session(&self.inner.token);
@@ -334,15 +348,57 @@ impl SlackApp {
         if !self
             .inner
             .store
-            .claim_event("slack", &id, now(), payload.as_deref())
+            .claim_event("slack", &id, now(), payload.as_deref(), self.lease_end())
             .await?
         {
             tracing::info!(event_id = %id, "Slack redelivered an event already answered");
             return Ok(false);
         }
         let app = self.clone();
-        after_ack("event", async move { app.deliver(&id, cb.event).await });
+        self.after_ack("event", async move { app.deliver(&id, cb.event).await });
         Ok(true)
+    }
+
+    /// When an event taken now stops being this process's to answer.
+    fn lease_end(&self) -> i64 {
+        now() + self.inner.answer_lease.as_secs() as i64
+    }
+
+    /// Runs `work` after the response is sent, counted as under way until it ends; a failure
+    /// is logged with its cause.
+    fn after_ack(
+        &self,
+        what: &'static str,
+        work: impl std::future::Future<Output = Result<()>> + Send + 'static,
+    ) {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.inner.in_flight.fetch_add(1, SeqCst);
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::error!("answering a Slack {what} failed: {e:#}");
+            }
+            if app.inner.in_flight.fetch_sub(1, SeqCst) == 1 {
+                app.inner.idle.notify_waiters();
+            }
+        });
+    }
+
+    /// Waits until no answer is under way: everything acknowledged so far was answered (or
+    /// failed). Tests use it to prove that nothing more will be posted.
+    pub async fn idle(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            if self
+                .inner
+                .in_flight
+                .load(std::sync::atomic::Ordering::SeqCst)
+                == 0
+            {
+                return;
+            }
+            idle.await;
+        }
     }
 
     /// Answers a claimed event and records that its answer went out. An answer that could
@@ -353,16 +409,22 @@ impl SlackApp {
     }
 
     /// Answers the events claimed within the last `RECOVER_WINDOW` whose answer never went out
-    /// (the process died between the acknowledgement and the post); run at start-up. Returns
-    /// how many were answered.
+    /// and whose taker's time ran out (the process died between the acknowledgement and the
+    /// post, or every attempt failed). Each is taken in the store first, so of several
+    /// processes recovering at once only one answers it. Returns how many were answered.
     pub async fn recover(&self) -> Result<usize> {
-        let pending = self
-            .inner
-            .store
-            .unanswered_events("slack", now() - RECOVER_WINDOW.as_secs() as i64)
+        let store = &self.inner.store;
+        let pending = store
+            .unanswered_events("slack", now() - RECOVER_WINDOW.as_secs() as i64, now())
             .await?;
         let mut answered = 0;
         for (id, payload) in pending {
+            if !store
+                .take_unanswered("slack", &id, now(), self.lease_end())
+                .await?
+            {
+                continue;
+            }
             let event: SlackEventCallbackBody = match serde_json::from_str(&payload) {
                 Ok(e) => e,
                 Err(e) => {
@@ -378,12 +440,29 @@ impl SlackApp {
             }
         }
         if answered > 0 {
-            tracing::info!(
-                answered,
-                "answered Slack events left unanswered by the last run"
-            );
+            tracing::info!(answered, "answered Slack events left unanswered");
         }
         Ok(answered)
+    }
+
+    /// Recovers at once and then every `answer_lease` (at least every 30 s), and forgets event
+    /// ids a week old; runs until the process stops.
+    pub async fn run_recovery(&self) {
+        let period = self
+            .inner
+            .answer_lease
+            .max(std::time::Duration::from_secs(30));
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.recover().await {
+                tracing::error!("answering Slack events left unanswered: {e:#}");
+            }
+            let week_ago = now() - 7 * 86_400;
+            if let Err(e) = self.inner.store.forget_events("slack", week_ago).await {
+                tracing::warn!("forgetting old Slack event ids: {e:#}");
+            }
+        }
     }
 
     /// The answer to `/sb …`, which goes back in the acknowledgement itself: answers come from
@@ -400,7 +479,7 @@ impl SlackApp {
     fn accept_interaction(&self, event: SlackInteractionEvent) {
         if let SlackInteractionEvent::BlockActions(ev) = event {
             let app = self.clone();
-            after_ack("button click", async move { app.answer_actions(ev).await });
+            self.after_ack("button click", async move { app.answer_actions(ev).await });
         }
     }
 
@@ -546,9 +625,13 @@ fn unauthorized(e: signature::SignatureError) -> Response {
 /// How many times a call Slack answered 429 is tried again.
 const RATE_LIMIT_RETRIES: usize = 5;
 
-/// How many times a call that failed on Slack's side or on the way (5xx, a broken connection,
-/// a timeout) is tried again, waiting 0.5 s, 1 s, 2 s, … in between.
+/// How many times a call that failed on Slack's side or on the way (5xx, Slack's own
+/// `internal_error` and kin, a broken connection, a timeout) is tried again, waiting 0.5 s,
+/// 1 s, 2 s, … in between.
 const FAILURE_RETRIES: u32 = 4;
+
+/// How long one Web API call may take before it counts as failed on the way.
+const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// How old an event left unanswered by a crash may be and still be answered at start-up.
 /// Slack stops retrying an event after about five minutes; an answer within the hour is
@@ -556,8 +639,9 @@ const FAILURE_RETRIES: u32 = 4;
 const RECOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Runs a Web API call; a 429 is waited out (Retry-After) and tried again, so an answer is
-/// delayed, never dropped; so is a failure on Slack's side or on the way (5xx, a broken
-/// connection), with a growing wait. A refusal (4xx, or Slack's `ok: false`) is not retried.
+/// delayed, never dropped; so is a failure on Slack's side or on the way (5xx, a transient
+/// `ok: false` such as `internal_error`, a broken connection, a call over `CALL_TIMEOUT`), with
+/// a growing wait. A refusal (`ok: false` such as `channel_not_found`, a 4xx) is not retried.
 /// Slack's own rate control in slack-morphism is not used: it throttles chat.postMessage for
 /// the whole workspace, far below what Slack allows per channel.
 async fn with_retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
@@ -568,7 +652,16 @@ where
     let mut attempt = 0;
     let mut failures = 0;
     loop {
-        match call().await {
+        let result = match tokio::time::timeout(CALL_TIMEOUT, call()).await {
+            Ok(r) => r,
+            Err(_) if failures < FAILURE_RETRIES => {
+                tracing::warn!(what, "Slack call timed out; trying again");
+                failures += 1;
+                continue;
+            }
+            Err(_) => return Err(anyhow::anyhow!("{what}: timed out {} times", failures + 1)),
+        };
+        match result {
             Ok(v) => return Ok(v),
             Err(e) if failures < FAILURE_RETRIES && transient(&e) => {
                 let wait = std::time::Duration::from_millis(500 << failures);
@@ -589,12 +682,17 @@ where
     }
 }
 
-/// A failure worth trying again: Slack's side (5xx) or the way there, not a refusal.
+/// A failure worth trying again: Slack's side (5xx, or `ok: false` with a code Slack uses for
+/// its own trouble) or the way there (a connection cut), not a refusal.
 fn transient(e: &slack_morphism::errors::SlackClientError) -> bool {
     use slack_morphism::errors::SlackClientError as E;
     match e {
         E::HttpError(h) => h.status_code.is_server_error(),
-        E::HttpProtocolError(_) | E::EndOfStream(_) => true,
+        E::ApiError(a) => matches!(
+            a.code.as_str(),
+            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+        ),
+        E::HttpProtocolError(_) | E::EndOfStream(_) | E::SystemError(_) => true,
         _ => false,
     }
 }
@@ -606,18 +704,6 @@ fn bad_request(what: &str, e: impl std::fmt::Display) -> Response {
         format!("malformed Slack {what}: {e}"),
     )
         .into_response()
-}
-
-/// Runs `work` after the response is sent, logging a failure with its cause.
-fn after_ack(
-    what: &'static str,
-    work: impl std::future::Future<Output = Result<()>> + Send + 'static,
-) {
-    tokio::spawn(async move {
-        if let Err(e) = work.await {
-            tracing::error!("answering a Slack {what} failed: {e:#}");
-        }
-    });
 }
 
 async fn events(State(app): State<SlackApp>, headers: HeaderMap, body: Bytes) -> Response {
