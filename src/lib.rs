@@ -12,6 +12,7 @@ pub mod bot;
 pub mod catalog;
 pub mod chat;
 pub mod config;
+pub mod conversation;
 pub mod failpoints;
 pub mod http;
 pub mod outbox;

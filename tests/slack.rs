@@ -546,7 +546,10 @@ async fn the_slash_command_answers_the_asker_with_a_share_button() {
                 blocks.contains("closest match"),
                 "the inexact match is said: {blocks}"
             );
-            assert!(blocks.contains("sb_share"), "{blocks}");
+            assert!(
+                blocks.contains("sb1:share:who owns artst lookup"),
+                "{blocks}"
+            );
             // The answer went back in the response itself.
             assert!(h.settle().await.is_empty());
         }
@@ -584,15 +587,15 @@ async fn did_you_mean_buttons_answer_the_original_question_for_the_pick() {
                 .iter()
                 .filter(|b| b["type"] == "actions")
                 .flat_map(|b| b["elements"].as_array().unwrap())
-                .filter(|e| e["action_id"] == "sb_ask")
+                .filter(|e| e["action_id"] == "sb_action")
                 .collect();
             assert!(buttons.len() >= 2, "{text}");
             let pick = buttons
                 .iter()
-                .find(|b| b["value"] == "who owns component:default/wayback-archive")
+                .find(|b| b["value"] == "sb1:ask:who owns component:default/wayback-archive")
                 .expect("a button per candidate, carrying the question");
             let (status, _) = h
-                .click("sb_ask", pick["value"].as_str().unwrap(), true)
+                .click("sb_action", pick["value"].as_str().unwrap(), true)
                 .await;
             assert_eq!(status, StatusCode::OK);
             h.fake.wait_for(1).await;
@@ -616,7 +619,9 @@ async fn sharing_posts_the_answer_to_the_channel_once() {
     common::within(async {
         for db in common::databases().await {
             let h = harness_on(db).await;
-            let (status, _) = h.click("sb_share", "who owns artist-lookup", true).await;
+            let (status, _) = h
+                .click("sb_action", "sb1:share:who owns artist-lookup", true)
+                .await;
             assert_eq!(status, StatusCode::OK);
             h.fake.wait_for(1).await;
             let calls = h.settle().await;
@@ -624,6 +629,52 @@ async fn sharing_posts_the_answer_to_the_channel_once() {
             assert_eq!(calls[0].0, "chat.postMessage");
             assert_eq!(calls[0].1["channel"], "C123ABC456");
             assert!(block_texts(&calls[0].1).contains("<@U123> asked: who owns artist-lookup"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn buttons_posted_by_an_earlier_release_still_work() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            h.click("sb_ask", "who owns artist-lookup", true).await;
+            h.click("sb_share", "who owns artist-lookup", true).await;
+            h.fake.wait_for(2).await;
+            let calls = h.settle().await;
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(methods.len(), 2, "{calls:?}");
+            assert!(
+                methods.contains(&"chat.postEphemeral") && methods.contains(&"chat.postMessage")
+            );
+            for (_, body) in &calls {
+                assert!(block_texts(body).contains("owned by team-a"), "{body}");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_out_of_date_button_is_refused_with_its_reason_and_does_nothing() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            // A button of a later release (another version), and one of a verb not known here.
+            h.click("sb_action", "sb2:ask:who owns artist-lookup", false)
+                .await;
+            h.click("sb_action", "sb1:approve:42", false).await;
+            h.fake.wait_for(2).await;
+            let calls = h.settle().await;
+            assert_eq!(calls.len(), 2, "{calls:?}");
+            for (method, body) in &calls {
+                assert_eq!(method, "chat.postEphemeral");
+                assert!(
+                    body["text"].as_str().unwrap().contains("out of date"),
+                    "{body}"
+                );
+            }
         }
     })
     .await;

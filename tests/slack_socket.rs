@@ -227,7 +227,12 @@ async fn a_slash_command_over_socket_mode_is_answered_in_its_ack() {
             assert_eq!(ack["envelope_id"], "envelope-1");
             assert_eq!(ack["payload"]["response_type"], "ephemeral", "{ack}");
             assert_eq!(ack["payload"]["text"], "artist-lookup is owned by team-a");
-            assert!(ack["payload"]["blocks"].to_string().contains("sb_share"));
+            assert!(
+                ack["payload"]["blocks"]
+                    .to_string()
+                    .contains("sb1:share:who owns artist-lookup"),
+                "{ack}"
+            );
             assert!(
                 rec.posts.lock().unwrap().is_empty(),
                 "the answer travels in the ack"

@@ -15,7 +15,7 @@ use crate::catalog::graph::{self, Hop, Limit, Walk};
 use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
-use crate::chat::{Intent, ProvenanceNote, Reply, Section};
+use crate::conversation::{Action, ActionId, Intent, ProvenanceNote, Reply, Section, Style};
 use crate::sources::pagerduty::{self, Rosters};
 use crate::sources::rotations::{Rotations, Shift};
 use crate::sync::SourceStatus;
@@ -1307,6 +1307,16 @@ fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
         ),
     };
     r.suggestions = ids.iter().map(|&i| ctx.snap.entity(i).key()).collect();
+    r.actions = r
+        .suggestions
+        .iter()
+        .map(|s| Action {
+            label: s.clone(),
+            style: Style::Plain,
+            opens_form: false,
+            id: ActionId::Ask(r.question_for(s)),
+        })
+        .collect();
     r
 }
 

@@ -3,7 +3,7 @@
 
 use slack_morphism::prelude::*;
 
-use crate::chat::Reply;
+use crate::chat::{ActionId, Reply, Style};
 
 /// Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
 const MAX_BLOCKS: usize = 50;
@@ -14,10 +14,12 @@ const MAX_FIELD_TEXT: usize = 2000;
 const MAX_BUTTON_TEXT: usize = 75;
 const MAX_CONTEXT_ELEMENTS: usize = 10;
 
-/// Action id of the "did you mean" buttons; the value is the question to ask.
-pub const ACTION_ASK: &str = "sb_ask";
-/// Action id of the button that posts an ephemeral answer to the channel.
-pub const ACTION_SHARE: &str = "sb_share";
+/// Action id of every button; its value is the core's encoded `ActionId`.
+pub const ACTION: &str = "sb_action";
+/// Action ids of buttons posted by earlier releases, whose value is the question itself:
+/// "did you mean" picks and "share in channel". Clicks on them are still honoured.
+pub const LEGACY_ASK: &str = "sb_ask";
+pub const LEGACY_SHARE: &str = "sb_share";
 
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -39,10 +41,15 @@ fn md(text: String) -> SlackBlockText {
     SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text))
 }
 
-fn button(action: &str, text: &str, value: String) -> SlackBlockButtonElement {
-    SlackBlockButtonElement::new(cut(text, MAX_BUTTON_TEXT).as_str().into())
-        .with_action_id(action.into())
-        .with_value(value)
+fn button(text: &str, id: &ActionId, style: Style) -> SlackBlockButtonElement {
+    let b = SlackBlockButtonElement::new(cut(text, MAX_BUTTON_TEXT).as_str().into())
+        .with_action_id(ACTION.into())
+        .with_value(id.encode());
+    match style {
+        Style::Primary => b.with_style(SlackBlockButtonStyle::Primary),
+        Style::Danger => b.with_style(SlackBlockButtonStyle::Danger),
+        Style::Plain => b,
+    }
 }
 
 /// The blocks of a reply. `share` adds a button that posts the answer to the channel.
@@ -100,13 +107,14 @@ pub fn render(reply: &Reply, share: bool) -> Vec<SlackBlock> {
         blocks.push(SlackSectionBlock::new().with_text(md(text)).into());
     }
     let mut buttons: Vec<SlackActionBlockElement> = reply
-        .suggestions
+        .actions
         .iter()
         .take(5)
-        .map(|s| button(ACTION_ASK, s, reply.question_for(s)).into())
+        .map(|a| button(&a.label, &a.id, a.style).into())
         .collect();
     if share && !reply.query.is_empty() {
-        buttons.push(button(ACTION_SHARE, "Share in channel", reply.query.clone()).into());
+        let id = ActionId::Share(reply.query.clone());
+        buttons.push(button("Share in channel", &id, Style::Plain).into());
     }
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
@@ -201,13 +209,20 @@ mod tests {
     }
 
     #[test]
-    fn did_you_mean_becomes_buttons_that_ask_again() {
+    fn actions_become_buttons_carrying_their_encoded_ids() {
         let mut r = Reply::new(Intent::Oncall, "oncall wayback");
         r.view.headline = "More than one entity could be “wayback”.".into();
-        r.suggestions = vec![
-            "component:default/wayback-search".into(),
-            "api:default/wayback-search".into(),
-        ];
+        for s in [
+            "component:default/wayback-search",
+            "api:default/wayback-search",
+        ] {
+            r.actions.push(crate::chat::Action {
+                label: s.into(),
+                style: Style::Plain,
+                opens_form: false,
+                id: ActionId::Ask(format!("oncall {s}")),
+            });
+        }
         let b = json(&render(&r, true));
         let actions = b
             .as_array()
@@ -217,10 +232,13 @@ mod tests {
             .unwrap();
         let el = actions["elements"].as_array().unwrap();
         assert_eq!(el.len(), 3);
-        assert_eq!(el[0]["action_id"], ACTION_ASK);
-        assert_eq!(el[0]["value"], "oncall component:default/wayback-search");
-        assert_eq!(el[2]["action_id"], ACTION_SHARE);
-        assert_eq!(el[2]["value"], "oncall wayback");
+        assert_eq!(el[0]["action_id"], ACTION);
+        assert_eq!(el[0]["text"]["text"], "component:default/wayback-search");
+        assert_eq!(
+            el[0]["value"],
+            "sb1:ask:oncall component:default/wayback-search"
+        );
+        assert_eq!(el[2]["value"], "sb1:share:oncall wayback");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use axum::routing::post;
 use slack_morphism::prelude::*;
 
 use crate::bot::Bot;
-use crate::chat::{ChatEvent, Platform, Reply};
+use crate::chat::{ActionError, ActionId, ChatEvent, Platform, Reply};
 use crate::failpoints::Failpoints;
 use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 use crate::store::Store;
@@ -559,9 +559,16 @@ impl SlackApp {
             return Ok(());
         };
         for action in ev.actions.unwrap_or_default() {
-            let question = action.value.clone().unwrap_or_default();
-            match action.action_id.0.as_str() {
-                blocks::ACTION_ASK => {
+            let value = action.value.clone().unwrap_or_default();
+            // The core's encoded id; buttons of earlier releases carry the question itself.
+            let id = match action.action_id.0.as_str() {
+                blocks::ACTION => ActionId::decode(&value),
+                blocks::LEGACY_ASK => Ok(ActionId::Ask(value.clone())),
+                blocks::LEGACY_SHARE => Ok(ActionId::Share(value.clone())),
+                _ => Err(ActionError::Unknown),
+            };
+            match id {
+                Ok(ActionId::Ask(question)) => {
                     let reply = self.ask(&user, &question).await;
                     if ephemeral {
                         self.post_ephemeral(
@@ -579,7 +586,7 @@ impl SlackApp {
                         .await?;
                     }
                 }
-                blocks::ACTION_SHARE => {
+                Ok(ActionId::Share(question)) => {
                     let reply = self.ask(&user, &question).await;
                     let mut content = blocks::content(&reply, false);
                     let mut b = content.blocks.take().unwrap_or_default();
@@ -596,14 +603,16 @@ impl SlackApp {
                     self.post(channel.clone(), None, content.with_blocks(b))
                         .await?;
                 }
-                other => {
-                    tracing::warn!(action = other, "click on an unknown Slack action");
-                    let text =
-                        format!("That button ({other}) is not one of mine; nothing was done.");
+                Err(why) => {
+                    tracing::warn!(
+                        action = %action.action_id,
+                        %value,
+                        "click on a button that cannot be honoured: {why}"
+                    );
                     self.post_ephemeral(
                         channel.clone(),
                         user.clone(),
-                        SlackMessageContent::new().with_text(text),
+                        SlackMessageContent::new().with_text(why.to_string()),
                     )
                     .await?;
                 }

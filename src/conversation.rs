@@ -1,0 +1,276 @@
+//! The conversation model every surface shares, owned by the core: a `ChatEvent` comes in
+//! (who asks, what they typed or clicked), a `Reply` goes out (the answer, its presentation and
+//! its actions). Adapters translate their payloads into `ChatEvent` and render `Reply` in their
+//! own format; the core never sees a platform type. A new action is a variant of `ActionId`
+//! (encoded and decoded here, versioned), produced by an answer and handled where the adapter
+//! hands clicks back to the core.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Where a message came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Console,
+    Slack,
+    Discord,
+    Http,
+}
+
+/// One message addressed to the bot.
+#[derive(Clone, Debug)]
+pub struct ChatEvent {
+    pub platform: Platform,
+    /// Who asked: a catalog user reference or the platform's user id, if known.
+    pub user: Option<String>,
+    pub text: String,
+    /// The moment "now" means for this question (tests pin it; adapters leave it None).
+    pub now: Option<DateTime<Utc>>,
+    /// The asker's time zone (IANA name, `Europe/Paris`) when the platform gives it: times in
+    /// the answer are shown in it, and times typed without a zone are read in it. UTC else.
+    pub tz: Option<String>,
+}
+
+impl ChatEvent {
+    pub fn console(user: Option<String>, text: impl Into<String>) -> ChatEvent {
+        ChatEvent {
+            platform: Platform::Console,
+            user,
+            text: text.into(),
+            now: None,
+            tz: None,
+        }
+    }
+}
+
+/// What the question was about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Intent {
+    Owner,
+    Oncall,
+    Deps,
+    Dependents,
+    Info,
+    Find,
+    Conflicts,
+    #[serde(rename = "sync_status")]
+    SyncStatus,
+    Whoami,
+    Help,
+    Unknown,
+}
+
+/// A fact's origin, as shown with answers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProvenanceNote {
+    /// What the note is for: `entity`, `owner`, `rotation`, …
+    pub fact: String,
+    pub source: String,
+    pub location: String,
+    pub line: u32,
+    pub commit: Option<String>,
+    /// Seconds since the epoch.
+    pub fetched_at: i64,
+}
+
+/// A titled list in a reply, cut to a length with a count of what was left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Section {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// Lines left out after the cut ("and N more").
+    pub more: usize,
+}
+
+impl Section {
+    /// Lines beyond `limit` are counted, not kept.
+    pub fn new(title: impl Into<String>, lines: Vec<String>, limit: usize) -> Section {
+        let more = lines.len().saturating_sub(limit);
+        let mut lines = lines;
+        lines.truncate(limit);
+        Section {
+            title: title.into(),
+            lines,
+            more,
+        }
+    }
+}
+
+/// The answer to one question, independent of where it is shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct Reply {
+    pub intent: Intent,
+    pub query: String,
+    /// Canonical reference of the entity the answer is about.
+    pub entity: Option<String>,
+    /// Structured answer; its shape depends on the intent (see README, "JSON answers").
+    pub result: serde_json::Value,
+    pub provenance: Vec<ProvenanceNote>,
+    /// Entities the asker may have meant ("did you mean").
+    pub suggestions: Vec<String>,
+    /// What the asker can do next with one click (a pick of "did you mean"), best first.
+    #[serde(skip)]
+    pub actions: Vec<Action>,
+    /// The options of the question asked (` --depth 2`, ` at 2026-12-01T09:00:00+00:00`, a
+    /// relative time made absolute), repeated when a suggestion is picked.
+    #[serde(skip)]
+    pub options: String,
+    pub warnings: Vec<String>,
+    /// Presentation: a headline, label/value fields, sections and footnotes.
+    #[serde(skip)]
+    pub view: View,
+}
+
+/// The human-readable shape of a reply, which each surface renders its own way.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub headline: String,
+    /// Shown next to the headline for quarantined entities.
+    pub badge: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub sections: Vec<Section>,
+    /// Small print: where the answer came from, how fresh it is.
+    pub context: Vec<String>,
+}
+
+impl Reply {
+    /// The question to ask when someone picks suggestion `r` ("did you mean"): the question
+    /// that was asked, with its options, about that entity.
+    pub fn question_for(&self, r: &str) -> String {
+        let o = &self.options;
+        match self.intent {
+            Intent::Owner => format!("who owns {r}{o}"),
+            Intent::Oncall => format!("oncall {r}{o}"),
+            Intent::Deps => format!("deps {r}{o}"),
+            Intent::Dependents => format!("dependents {r}{o}"),
+            Intent::Conflicts => format!("conflicts {r}{o}"),
+            // The card of the entity picked (an `info` did-you-mean asks exactly this).
+            Intent::Info
+            | Intent::Find
+            | Intent::SyncStatus
+            | Intent::Whoami
+            | Intent::Help
+            | Intent::Unknown => {
+                format!("info {r}")
+            }
+        }
+    }
+
+    pub fn new(intent: Intent, query: &str) -> Reply {
+        Reply {
+            intent,
+            query: query.to_string(),
+            entity: None,
+            result: serde_json::Value::Object(Default::default()),
+            provenance: Vec::new(),
+            suggestions: Vec::new(),
+            actions: Vec::new(),
+            options: String::new(),
+            warnings: Vec::new(),
+            view: View::default(),
+        }
+    }
+}
+
+/// A button: what it says, how it looks, and what it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Action {
+    pub label: String,
+    pub style: Style,
+    /// True when the platform should open a form first (a reason to give), so adapters can
+    /// open it within the platform's time limit.
+    pub opens_form: bool,
+    pub id: ActionId,
+}
+
+/// How a button looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    Primary,
+    Danger,
+    Plain,
+}
+
+/// What a button does. The core encodes it into the button's value and decodes it when the
+/// click comes back; adapters hand it over unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionId {
+    /// Ask this question (a pick of "did you mean": the question asked, about the pick).
+    Ask(String),
+    /// Post the answer to this question in the conversation, for everyone.
+    Share(String),
+}
+
+/// Why a button's id cannot be honoured; said to the clicker, and nothing is done.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error(
+        "This button is out of date (it was made by another version of Switchboard); ask again."
+    )]
+    OutOfDate,
+    #[error("That button is not one of mine; nothing was done.")]
+    Unknown,
+}
+
+/// The version of the encoding; an id of another version is refused as out of date, never
+/// misread. Raise it when a variant's encoding changes (keeping the reading of the old one
+/// where its meaning still holds).
+const ACTION_VERSION: &str = "1";
+
+impl ActionId {
+    /// `sb1:ask:who owns payments`. Times in it are absolute (see `Reply::options`), so a
+    /// button clicked tomorrow asks what it asked today.
+    pub fn encode(&self) -> String {
+        let (verb, arg) = match self {
+            ActionId::Ask(q) => ("ask", q),
+            ActionId::Share(q) => ("share", q),
+        };
+        format!("sb{ACTION_VERSION}:{verb}:{arg}")
+    }
+
+    pub fn decode(s: &str) -> Result<ActionId, ActionError> {
+        let (version, rest) = s
+            .strip_prefix("sb")
+            .and_then(|r| r.split_once(':'))
+            .filter(|(v, _)| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or(ActionError::Unknown)?;
+        if version != ACTION_VERSION {
+            return Err(ActionError::OutOfDate);
+        }
+        match rest.split_once(':') {
+            Some(("ask", q)) if !q.is_empty() => Ok(ActionId::Ask(q.to_string())),
+            Some(("share", q)) if !q.is_empty() => Ok(ActionId::Share(q.to_string())),
+            // A verb this release does not know: made by another one.
+            _ => Err(ActionError::OutOfDate),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_ids_read_back_what_they_wrote() {
+        for id in [
+            ActionId::Ask("who owns component:default/wayback-archive --depth 2".into()),
+            ActionId::Share("oncall checkout at 2026-12-01T09:00:00+00:00".into()),
+        ] {
+            assert_eq!(ActionId::decode(&id.encode()), Ok(id));
+        }
+    }
+
+    #[test]
+    fn ids_of_another_version_or_verb_are_out_of_date_and_others_unknown() {
+        assert_eq!(ActionId::decode("sb2:ask:x"), Err(ActionError::OutOfDate));
+        assert_eq!(
+            ActionId::decode("sb1:approve:42"),
+            Err(ActionError::OutOfDate)
+        );
+        assert_eq!(ActionId::decode("create_task"), Err(ActionError::Unknown));
+        assert_eq!(ActionId::decode("sbx:ask:x"), Err(ActionError::Unknown));
+        assert_eq!(ActionId::decode("sb1:ask:"), Err(ActionError::OutOfDate));
+    }
+}
