@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
-use crate::chat::{ChatEvent, Reply};
+use crate::chat::{ActionId, Audience, ChatEvent, Input, Intent, Reply};
 use crate::sources::pagerduty::Rosters;
 use crate::sources::rotations::Rotations;
 use crate::sync::SourceStatus;
@@ -51,9 +51,44 @@ impl Bot {
         }
     }
 
-    /// Answers one message.
+    /// Answers one event from any surface: a message, a click on one of the core's buttons,
+    /// or the opening of a home view.
     pub fn handle(&self, event: &ChatEvent) -> Reply {
-        let question = ask::parse(&event.text);
+        let now = event.now.unwrap_or_else(Utc::now);
+        let tz = zone(event.tz.as_deref());
+        let asker = event.user.as_deref();
+        let (text, audience) = match &event.input {
+            Input::Text(t) => (t.as_str(), Audience::AsUsual),
+            Input::OpenHome => {
+                return self.with_context(now, asker, tz, ask::answers::home);
+            }
+            Input::Action(value) => match ActionId::decode(value) {
+                Ok(ActionId::Ask(q)) => return self.answer(event, now, tz, &q, Audience::AsUsual),
+                Ok(ActionId::Share(q)) => {
+                    return self.answer(event, now, tz, &q, Audience::Everyone);
+                }
+                Err(why) => {
+                    tracing::warn!(%value, "a button that cannot be honoured: {why}");
+                    let mut r = Reply::new(Intent::Unknown, "");
+                    r.view.headline = why.to_string();
+                    r.audience = Audience::Asker;
+                    return r;
+                }
+            },
+        };
+        self.answer(event, now, tz, text, audience)
+    }
+
+    /// Answers a question, for `audience`.
+    fn answer(
+        &self,
+        event: &ChatEvent,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+        text: &str,
+        audience: Audience,
+    ) -> Reply {
+        let question = ask::parse(text);
         let span = tracing::info_span!(
             "ask",
             intent = ?question.intent,
@@ -61,13 +96,10 @@ impl Bot {
             user = event.user.as_deref().unwrap_or("-"),
         );
         let _guard = span.enter();
-        let now = event.now.unwrap_or_else(Utc::now);
-        let reply = self.with_context(
-            now,
-            event.user.as_deref(),
-            zone(event.tz.as_deref()),
-            |ctx| ask::answer(ctx, &question),
-        );
+        let mut reply = self.with_context(now, event.user.as_deref(), tz, |ctx| {
+            ask::answer(ctx, &question)
+        });
+        reply.audience = audience;
         tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         reply
     }
@@ -79,15 +111,6 @@ impl Bot {
             .iter()
             .find_map(|i| snap.person(i))
             .map(|id| snap.entity(id).key())
-    }
-
-    /// A person's home page: their teams, what they own, what needs fixing. `hint` tells an
-    /// unmatched person how to get matched.
-    pub fn home(&self, identities: &[String], hint: &str, tz: Option<&str>) -> Reply {
-        self.with_context(Utc::now(), None, zone(tz), |ctx| {
-            let user = identities.iter().find_map(|i| ctx.snap.person(i));
-            ask::answers::home(ctx, user, hint)
-        })
     }
 
     /// Runs `f` on what answering needs, each part loaded once: a swap during the answer is

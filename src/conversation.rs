@@ -18,13 +18,24 @@ pub enum Platform {
     Http,
 }
 
+/// What the asker did. A surface that cannot produce one kind simply never sends it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Typed a message: a question or a command.
+    Text(String),
+    /// Clicked a button: its value as the core encoded it (`ActionId::encode`), unchanged.
+    Action(String),
+    /// Opened their home view (Slack's App Home).
+    OpenHome,
+}
+
 /// One message addressed to the bot.
 #[derive(Clone, Debug)]
 pub struct ChatEvent {
     pub platform: Platform,
     /// Who asked: a catalog user reference or the platform's user id, if known.
     pub user: Option<String>,
-    pub text: String,
+    pub input: Input,
     /// The moment "now" means for this question (tests pin it; adapters leave it None).
     pub now: Option<DateTime<Utc>>,
     /// The asker's time zone (IANA name, `Europe/Paris`) when the platform gives it: times in
@@ -37,7 +48,7 @@ impl ChatEvent {
         ChatEvent {
             platform: Platform::Console,
             user,
-            text: text.into(),
+            input: Input::Text(text.into()),
             now: None,
             tz: None,
         }
@@ -121,6 +132,21 @@ pub struct Reply {
     /// Presentation: a headline, label/value fields, sections and footnotes.
     #[serde(skip)]
     pub view: View,
+    /// Who should see it, where the surface can choose.
+    #[serde(skip)]
+    pub audience: Audience,
+}
+
+/// Who a reply is for, where the surface can choose (Slack: ephemeral or in the channel).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Audience {
+    /// As the surface answers that kind of input.
+    #[default]
+    AsUsual,
+    /// The asker alone (a button that could not be honoured).
+    Asker,
+    /// Everyone in the conversation (an answer shared from a private one).
+    Everyone,
 }
 
 /// The human-readable shape of a reply, which each surface renders its own way.
@@ -170,6 +196,7 @@ impl Reply {
             options: String::new(),
             warnings: Vec::new(),
             view: View::default(),
+            audience: Audience::AsUsual,
         }
     }
 }

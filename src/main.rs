@@ -167,7 +167,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             let reply = bot.handle(&ChatEvent {
                 platform: Platform::Console,
                 user: as_user,
-                text: question.join(" "),
+                input: switchboard::chat::Input::Text(question.join(" ")),
                 now: None,
                 tz: None,
             });

@@ -903,7 +903,7 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
     let typo = c.bot.handle(&switchboard::ChatEvent {
         platform: switchboard::chat::Platform::Console,
         user: Some("user:default/guset".into()),
-        text: "whoami".into(),
+        input: switchboard::chat::Input::Text("whoami".into()),
         now: Some(c.now),
         tz: None,
     });
@@ -912,7 +912,7 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
     let unmatched = c.bot.handle(&switchboard::ChatEvent {
         platform: switchboard::chat::Platform::Slack,
         user: Some("slack:U0UNKNOWN".into()),
-        text: "who am I?".into(),
+        input: switchboard::chat::Input::Text("who am I?".into()),
         now: Some(c.now),
         tz: None,
     });
@@ -956,4 +956,43 @@ fn one_answer_of_each_intent_reads_as_before() {
             format!("{}\n---\n{}", render::text(&r), render::json(&r)).replace(root, "[ROOT]");
         insta::assert_snapshot!(name, shown);
     }
+}
+
+/// What a surface hands over besides text goes through the same entry point.
+#[test]
+fn clicks_and_the_home_view_go_through_handle() {
+    use switchboard::chat::{Audience, ChatEvent, Input, Platform};
+    let c = Convo::over(&examples());
+    let event = |input: Input| ChatEvent {
+        platform: Platform::Console,
+        user: Some("user:default/guest".into()),
+        input,
+        now: Some(c.now),
+        tz: None,
+    };
+    // A "did you mean" pick carries its question; the answer is the same as typing it.
+    let asked = c.say("deps wayback --depth 2");
+    let pick = &asked.actions[0];
+    let clicked = c.bot.handle(&event(Input::Action(pick.id.encode())));
+    assert_eq!(clicked.intent, Intent::Deps);
+    assert_eq!(json(&clicked)["result"]["depth"], 2);
+    assert_eq!(clicked.audience, Audience::AsUsual);
+    // Sharing answers for everyone; an id of another version is refused to the asker alone.
+    let shared = c.bot.handle(&event(Input::Action(
+        "sb1:share:who owns artist-lookup".into(),
+    )));
+    assert_eq!(
+        (shared.intent, shared.audience),
+        (Intent::Owner, Audience::Everyone)
+    );
+    let stale = c.bot.handle(&event(Input::Action("sb7:approve:42".into())));
+    assert_eq!(stale.audience, Audience::Asker);
+    assert!(render::text(&stale).contains("out of date"));
+    // The home view: the asker's teams.
+    let home = c.bot.handle(&event(Input::OpenHome));
+    assert!(
+        render::text(&home).starts_with("Hi Guest User"),
+        "{}",
+        render::text(&home)
+    );
 }

@@ -249,7 +249,7 @@ impl Setup {
         render::text(&self.convo.bot.handle(&switchboard::ChatEvent {
             platform: switchboard::chat::Platform::Console,
             user: None,
-            text: q.into(),
+            input: switchboard::chat::Input::Text(q.into()),
             now: Some(at),
             tz: None,
         }))

@@ -1180,40 +1180,54 @@ fn help(q: &Question) -> Reply {
 
 /// `whoami`: the catalog User the asker was matched to and their teams, or why no User
 /// matched and how to fix it.
-fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
+/// The catalog User the surface says is asking: exactly the reference or identity (an e-mail,
+/// `slack:U123`) it gave, never a close spelling.
+fn asker_user(ctx: &Context<'_>) -> Option<Id> {
     let snap = ctx.snap;
-    let mut r = Reply::new(Intent::Whoami, &q.query);
-    let asked_as = ctx.asker.unwrap_or("");
-    // Exactly the User the surface named (a reference, or an identity such as an e-mail);
-    // never a close spelling.
-    let user = EntityRef::parse(asked_as, Some("user"), DEFAULT_NAMESPACE)
+    let asked_as = ctx.asker?;
+    EntityRef::parse(asked_as, Some("user"), DEFAULT_NAMESPACE)
         .ok()
         .and_then(|r| snap.get_ref(&r))
         .or_else(|| snap.person(asked_as))
-        .filter(|&id| snap.entity(id).kind_is("user"));
-    let Some(id) = user else {
-        let hint = match asked_as.split_once(':') {
-            Some(("slack", uid)) => format!(
-                "add the annotation `slack.com/user-id: {uid}` to your User entity, or give it \
-                 the e-mail your Slack account has"
-            ),
-            Some(("discord", uid)) => {
-                format!("add the annotation `discord.com/user-id: {uid}` to your User entity")
-            }
-            _ if asked_as.is_empty() => {
-                "this surface says nothing about who you are (the console takes --as USER)".into()
-            }
-            _ => format!("no User entity in the catalog is “{asked_as}”"),
-        };
-        r.view.headline = "I don't know you in the catalog yet".into();
-        r.view.sections.push(Section::new(
-            "",
-            vec![format!(
-                "To be matched, {hint}. You can still ask about anything public."
-            )],
-            1,
-        ));
-        r.result = json!({"user": null, "identity": ctx.asker, "groups": [], "hint": hint});
+        .filter(|&id| snap.entity(id).kind_is("user"))
+}
+
+/// How an unmatched asker gets matched to their catalog User.
+fn matching_hint(ctx: &Context<'_>) -> String {
+    let asked_as = ctx.asker.unwrap_or("");
+    match asked_as.split_once(':') {
+        Some(("slack", uid)) => format!(
+            "add the annotation `slack.com/user-id: {uid}` to your User entity, or give it the \
+             e-mail your Slack account has"
+        ),
+        Some(("discord", uid)) => {
+            format!("add the annotation `discord.com/user-id: {uid}` to your User entity")
+        }
+        _ if asked_as.is_empty() => {
+            "this surface says nothing about who you are (the console takes --as USER)".into()
+        }
+        _ => format!("no User entity in the catalog is “{asked_as}”"),
+    }
+}
+
+/// The answer to someone the catalog does not know yet, for `whoami` and the home view.
+fn not_matched(ctx: &Context<'_>, r: &mut Reply, hint: &str) {
+    r.view.headline = "I don't know you in the catalog yet".into();
+    r.view.sections.push(Section::new(
+        "",
+        vec![format!(
+            "To be matched, {hint}. You can still ask about anything public: try `help`."
+        )],
+        1,
+    ));
+    r.result = json!({"user": null, "identity": ctx.asker, "groups": [], "hint": hint});
+}
+
+fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
+    let snap = ctx.snap;
+    let mut r = Reply::new(Intent::Whoami, &q.query);
+    let Some(id) = asker_user(ctx) else {
+        not_matched(ctx, &mut r, &matching_hint(ctx));
         return r;
     };
     let e = snap.entity(id);
@@ -1325,20 +1339,12 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 }
 
 /// A person's home page (Slack's App Home): their teams, what those teams own, who is on call
-/// for them, and what needs fixing. `user` is the asker's catalog User, if they could be
-/// matched; `hint` says how to get matched (`slack.com/user-id: U123`).
-pub fn home(ctx: &Context<'_>, user: Option<Id>, hint: &str) -> Reply {
+/// for them, and what needs fixing; for someone the catalog does not know, how to be matched.
+pub fn home(ctx: &Context<'_>) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Info, "");
-    let Some(id) = user else {
-        r.view.headline = "I don't know you in the catalog yet".into();
-        r.view.sections.push(Section::new(
-            "",
-            vec![format!(
-                "Add the annotation `{hint}` to your User entity (or give it the e-mail your chat account has), and this page will show your teams and what they own. You can ask me anything meanwhile: try `help`."
-            )],
-            1,
-        ));
+    let Some(id) = asker_user(ctx) else {
+        not_matched(ctx, &mut r, &matching_hint(ctx));
         return r;
     };
     let e = snap.entity(id);

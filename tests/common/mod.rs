@@ -69,7 +69,7 @@ impl Convo {
         self.bot.handle(&ChatEvent {
             platform: Platform::Console,
             user: Some("user:default/guest".into()),
-            text: text.into(),
+            input: switchboard::chat::Input::Text(text.into()),
             now: Some(self.now),
             tz: None,
         })

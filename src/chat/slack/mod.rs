@@ -23,7 +23,7 @@ use axum::routing::post;
 use slack_morphism::prelude::*;
 
 use crate::bot::Bot;
-use crate::chat::{ActionError, ActionId, ChatEvent, Platform, Reply};
+use crate::chat::{ActionId, Audience, ChatEvent, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
 use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 use crate::store::Store;
@@ -254,8 +254,9 @@ impl SlackApp {
         ids
     }
 
-    /// Asks the bot as this Slack user; unknown users can still ask.
-    async fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
+    /// Hands what this Slack user did to the bot, as the catalog User they were matched to
+    /// (else as `slack:U…`: unknown users can still ask), in their time zone.
+    async fn handle(&self, user: &SlackUserId, input: Input) -> Reply {
         let profile = self.profile(user).await;
         let ids = Self::identities(user, &profile);
         let asker = self
@@ -266,21 +267,20 @@ impl SlackApp {
         self.inner.bot.handle(&ChatEvent {
             platform: Platform::Slack,
             user: Some(asker),
-            text: text.to_string(),
+            input,
             now: None,
             tz: profile.tz,
         })
     }
 
+    /// Asks the bot as this Slack user.
+    async fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
+        self.handle(user, Input::Text(text.to_string())).await
+    }
+
     /// Publishes the App Home of a user: their teams, what they own, what needs fixing.
     async fn publish_home(&self, user: SlackUserId) -> Result<()> {
-        let profile = self.profile(&user).await;
-        let ids = Self::identities(&user, &profile);
-        let reply = self.inner.bot.home(
-            &ids,
-            &format!("slack.com/user-id: {user}"),
-            profile.tz.as_deref(),
-        );
+        let reply = self.handle(&user, Input::OpenHome).await;
         let view = SlackView::Home(SlackHomeView::new(blocks::render(&reply, false)));
         let req = SlackApiViewsPublishRequest::new(user, view);
         let session = self.inner.client.open_session(&self.inner.token);
@@ -560,34 +560,15 @@ impl SlackApp {
         };
         for action in ev.actions.unwrap_or_default() {
             let value = action.value.clone().unwrap_or_default();
-            // The core's encoded id; buttons of earlier releases carry the question itself.
-            let id = match action.action_id.0.as_str() {
-                blocks::ACTION => ActionId::decode(&value),
-                blocks::LEGACY_ASK => Ok(ActionId::Ask(value.clone())),
-                blocks::LEGACY_SHARE => Ok(ActionId::Share(value.clone())),
-                _ => Err(ActionError::Unknown),
+            // Our buttons carry the core's encoded id; those of earlier releases, the question.
+            let encoded = match action.action_id.0.as_str() {
+                blocks::LEGACY_ASK => ActionId::Ask(value).encode(),
+                blocks::LEGACY_SHARE => ActionId::Share(value).encode(),
+                _ => value,
             };
-            match id {
-                Ok(ActionId::Ask(question)) => {
-                    let reply = self.ask(&user, &question).await;
-                    if ephemeral {
-                        self.post_ephemeral(
-                            channel.clone(),
-                            user.clone(),
-                            blocks::content(&reply, true),
-                        )
-                        .await?;
-                    } else {
-                        self.post(
-                            channel.clone(),
-                            message_ts.clone(),
-                            blocks::content(&reply, false),
-                        )
-                        .await?;
-                    }
-                }
-                Ok(ActionId::Share(question)) => {
-                    let reply = self.ask(&user, &question).await;
+            let reply = self.handle(&user, Input::Action(encoded)).await;
+            match reply.audience {
+                Audience::Everyone => {
                     let mut content = blocks::content(&reply, false);
                     let mut b = content.blocks.take().unwrap_or_default();
                     b.insert(
@@ -595,7 +576,7 @@ impl SlackApp {
                         SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
                             SlackBlockMarkDownText::new(format!(
                                 "<@{user}> asked: {}",
-                                blocks::escape(&question)
+                                blocks::escape(&reply.query)
                             )),
                         )])
                         .into(),
@@ -603,16 +584,21 @@ impl SlackApp {
                     self.post(channel.clone(), None, content.with_blocks(b))
                         .await?;
                 }
-                Err(why) => {
-                    tracing::warn!(
-                        action = %action.action_id,
-                        %value,
-                        "click on a button that cannot be honoured: {why}"
-                    );
+                Audience::AsUsual if !ephemeral => {
+                    self.post(
+                        channel.clone(),
+                        message_ts.clone(),
+                        blocks::content(&reply, false),
+                    )
+                    .await?;
+                }
+                // An answer to a private one stays private, and so does a refusal.
+                Audience::AsUsual | Audience::Asker => {
+                    let share = reply.audience == Audience::AsUsual;
                     self.post_ephemeral(
                         channel.clone(),
                         user.clone(),
-                        SlackMessageContent::new().with_text(why.to_string()),
+                        blocks::content(&reply, share),
                     )
                     .await?;
                 }
