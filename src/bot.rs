@@ -104,15 +104,6 @@ impl Bot {
         reply
     }
 
-    /// The catalog User behind any of these identities (`slack:U123`, `email:…`), if any.
-    pub fn identify(&self, identities: &[String]) -> Option<String> {
-        let snap = self.snapshot();
-        identities
-            .iter()
-            .find_map(|i| snap.person(i))
-            .map(|id| snap.entity(id).key())
-    }
-
     /// Runs `f` on what answering needs, each part loaded once: a swap during the answer is
     /// seen by the next one.
     fn with_context<R>(

@@ -15,6 +15,7 @@ pub mod config;
 pub mod conversation;
 pub mod failpoints;
 pub mod http;
+pub mod identity;
 pub mod outbox;
 pub mod sources;
 pub mod store;

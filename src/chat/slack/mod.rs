@@ -25,6 +25,7 @@ use slack_morphism::prelude::*;
 use crate::bot::Bot;
 use crate::chat::{ActionId, Audience, ChatEvent, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
+use crate::identity::{Directory, People, Profile};
 use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 use crate::store::Store;
 
@@ -105,9 +106,8 @@ struct Inner {
     signing_secret: Vec<u8>,
     /// Spaces out posts to each channel.
     pacer: Pacer,
-    /// What `users.info` said of each user, and when.
-    profiles:
-        std::sync::Mutex<std::collections::HashMap<SlackUserId, (std::time::Instant, ProfileCell)>>,
+    /// Who asks: Slack's `users.info` behind the core's matching, each user asked once an hour.
+    people: People<SlackDirectory>,
     failpoints: Failpoints,
     answer_lease: std::time::Duration,
     /// Answers under way after their acknowledgement, and a signal when none is left.
@@ -143,18 +143,31 @@ impl Pacer {
     }
 }
 
-/// What Slack says of a user: the e-mail that may match a catalog User, and the time zone
-/// answers are shown in.
-#[derive(Clone, Debug, Default)]
-struct Profile {
-    email: Option<String>,
-    tz: Option<String>,
+/// Slack's directory of people: `users.info` (e-mail and time zone).
+struct SlackDirectory {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
 }
 
-/// One user's profile, fetched once by whichever of their events asks first.
-type ProfileCell = Arc<tokio::sync::OnceCell<Profile>>;
+impl Directory for SlackDirectory {
+    fn lookup<'a>(&'a self, user_id: &'a str) -> Sending<'a, Profile> {
+        Box::pin(async move {
+            let req = SlackApiUsersInfoRequest::new(SlackUserId(user_id.to_string()));
+            let session = self.client.open_session(&self.token);
+            let resp = with_retry("users.info", || session.users_info(&req)).await?;
+            Ok(Profile {
+                email: resp
+                    .user
+                    .profile
+                    .and_then(|p| p.email)
+                    .map(|e| e.to_string()),
+                tz: resp.user.tz,
+            })
+        })
+    }
+}
 
-/// How long a profile from `users.info` is trusted before it is asked for again.
+/// How long what `users.info` said of a user is trusted before it is asked again.
 const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 fn now() -> i64 {
@@ -173,15 +186,21 @@ impl SlackApp {
             .build();
         let connector =
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url);
+        let client = Arc::new(SlackClient::new(connector));
+        let token = SlackApiToken::new(settings.bot_token.clone().into());
+        let directory = SlackDirectory {
+            client: client.clone(),
+            token: token.clone(),
+        };
         Ok(SlackApp {
             inner: Arc::new(Inner {
                 bot,
                 store,
-                client: Arc::new(SlackClient::new(connector)),
-                token: SlackApiToken::new(settings.bot_token.clone().into()),
+                client,
+                token,
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 pacer: Pacer::new(settings.channel_interval),
-                profiles: Default::default(),
+                people: People::new(Platform::Slack, directory, PROFILE_TTL),
                 failpoints: settings.failpoints.clone(),
                 answer_lease: settings.answer_lease,
                 in_flight: Default::default(),
@@ -210,66 +229,20 @@ impl SlackApp {
         )
     }
 
-    /// What Slack says of a user (`users.info`: e-mail, time zone), asked once an hour per
-    /// user at most, even when several of their events arrive at once. Nothing when Slack
-    /// cannot say: the user can still ask.
-    async fn profile(&self, user: &SlackUserId) -> Profile {
-        let cell = {
-            let mut profiles = self.inner.profiles.lock().expect("profile cache");
-            let entry = profiles
-                .entry(user.clone())
-                .or_insert_with(|| (std::time::Instant::now(), ProfileCell::default()));
-            if entry.0.elapsed() > PROFILE_TTL {
-                *entry = (std::time::Instant::now(), ProfileCell::default());
-            }
-            entry.1.clone()
-        };
-        cell.get_or_init(|| async {
-            let req = SlackApiUsersInfoRequest::new(user.clone());
-            let session = self.inner.client.open_session(&self.inner.token);
-            match with_retry("users.info", || session.users_info(&req)).await {
-                Ok(resp) => Profile {
-                    email: resp
-                        .user
-                        .profile
-                        .and_then(|p| p.email)
-                        .map(|e| e.to_string()),
-                    tz: resp.user.tz,
-                },
-                Err(e) => {
-                    tracing::warn!(user = %user, "answering as an unknown user: {e:#}");
-                    Profile::default()
-                }
-            }
-        })
-        .await
-        .clone()
-    }
-
-    /// The identities a Slack user may have in the catalog: the `slack.com/user-id`
-    /// annotation, else the e-mail Slack has for them.
-    fn identities(user: &SlackUserId, profile: &Profile) -> Vec<String> {
-        let mut ids = vec![format!("slack:{user}")];
-        ids.extend(profile.email.as_ref().map(|e| format!("email:{e}")));
-        ids
-    }
-
     /// Hands what this Slack user did to the bot, as the catalog User they were matched to
     /// (else as `slack:U…`: unknown users can still ask), in their time zone.
     async fn handle(&self, user: &SlackUserId, input: Input) -> Reply {
-        let profile = self.profile(user).await;
-        let ids = Self::identities(user, &profile);
         let asker = self
             .inner
-            .bot
-            .identify(&ids)
-            .unwrap_or_else(|| format!("slack:{user}"));
+            .people
+            .asker(&self.inner.bot.snapshot(), &user.0)
+            .await;
         self.inner.bot.handle(&ChatEvent {
             platform: Platform::Slack,
-            user: Some(asker),
+            user: Some(asker.user),
             input,
             now: None,
-            tz: profile.tz,
+            tz: asker.tz,
         })
     }
 
