@@ -56,27 +56,23 @@ impl Bot {
     pub fn handle(&self, event: &ChatEvent) -> Reply {
         let now = event.now.unwrap_or_else(Utc::now);
         let tz = zone(event.tz.as_deref());
-        let asker = event.user.as_deref();
-        let (text, audience) = match &event.input {
-            Input::Text(t) => (t.as_str(), Audience::AsUsual),
+        match &event.input {
+            Input::Text(t) => self.answer(event, now, tz, t, Audience::AsUsual),
             Input::OpenHome => {
-                return self.with_context(now, asker, tz, ask::answers::home);
+                self.with_context(now, event.user.as_deref(), tz, ask::answers::home)
             }
             Input::Action(value) => match ActionId::decode(value) {
-                Ok(ActionId::Ask(q)) => return self.answer(event, now, tz, &q, Audience::AsUsual),
-                Ok(ActionId::Share(q)) => {
-                    return self.answer(event, now, tz, &q, Audience::Everyone);
-                }
+                Ok(ActionId::Ask(q)) => self.answer(event, now, tz, &q, Audience::AsUsual),
+                Ok(ActionId::Share(q)) => self.answer(event, now, tz, &q, Audience::Everyone),
                 Err(why) => {
                     tracing::warn!(%value, "a button that cannot be honoured: {why}");
                     let mut r = Reply::new(Intent::Unknown, "");
                     r.view.headline = why.to_string();
                     r.audience = Audience::Asker;
-                    return r;
+                    r
                 }
             },
-        };
-        self.answer(event, now, tz, text, audience)
+        }
     }
 
     /// Answers a question, for `audience`.
