@@ -163,6 +163,14 @@ impl FakeSlack {
                 ),
             )
             .route(
+                "/api/conversations.replies",
+                history(fake.clone(), "conversations.replies"),
+            )
+            .route(
+                "/api/conversations.history",
+                history(fake.clone(), "conversations.history"),
+            )
+            .route(
                 "/api/conversations.open",
                 record(
                     fake.clone(),
@@ -201,6 +209,21 @@ impl FakeSlack {
         (fake, url)
     }
 
+    /// The messages posted to a channel (in one thread, if asked), with their metadata, as
+    /// Slack's conversations.replies and conversations.history answer.
+    fn messages(&self, channel: &str, thread: Option<&str>) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .enumerate()
+            .filter(|(_, (m, b))| m == "chat.postMessage" && b["channel"] == channel)
+            .filter(|(_, (_, b))| thread.is_none_or(|t| b["thread_ts"] == t))
+            .map(|(i, (_, b))| {
+                json!({"type": "message", "ts": format!("1700000000.{i:06}"),
+                       "text": b["text"], "thread_ts": b["thread_ts"], "metadata": b["metadata"]})
+            })
+            .collect()
+    }
+
     fn calls(&self) -> Vec<(String, Value)> {
         self.calls.lock().unwrap().clone()
     }
@@ -216,6 +239,27 @@ impl FakeSlack {
         }
         self.calls()
     }
+}
+
+/// A fake conversations.replies / conversations.history: records the call, answers with the
+/// messages the fake was posted.
+fn history(fake: FakeSlack, method: &'static str) -> axum::routing::MethodRouter {
+    axum::routing::get(move |uri: axum::http::Uri| async move {
+        let q: std::collections::HashMap<String, String> =
+            serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+        let channel = q.get("channel").cloned().unwrap_or_default();
+        let thread =
+            (method == "conversations.replies").then(|| q.get("ts").cloned().unwrap_or_default());
+        let messages = fake.messages(&channel, thread.as_deref());
+        fake.calls
+            .lock()
+            .unwrap()
+            .push((method.to_string(), json!(q)));
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            json!({"ok": true, "messages": messages, "has_more": false}).to_string(),
+        )
+    })
 }
 
 struct Harness {
@@ -902,15 +946,20 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
                 1
             );
 
-            // The next process answers it at start, once, in the mention's thread.
+            // The next process looks in the thread for an answer, finds none, and answers
+            // once, in the mention's thread.
             let next = harness_on(common::TestDb::reuse(&url)).await;
             assert_eq!(next.slack.recover().await.unwrap(), 1);
             let calls = next.fake.calls();
-            assert_eq!(calls.len(), 1, "{calls:?}");
-            assert_eq!(calls[0].0, "chat.postMessage");
-            assert_eq!(calls[0].1["thread_ts"], payload["event"]["ts"]);
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                ["conversations.replies", "chat.postMessage"],
+                "{calls:?}"
+            );
+            assert_eq!(calls[1].1["thread_ts"], payload["event"]["ts"]);
             assert!(
-                calls[0].1["text"]
+                calls[1].1["text"]
                     .as_str()
                     .unwrap()
                     .starts_with("artist-lookup is owned by"),
@@ -919,7 +968,7 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
             // Slack's own retry of the event, and a second start, change nothing.
             next.event(&payload).await;
             assert_eq!(next.slack.recover().await.unwrap(), 0);
-            assert_eq!(next.settle().await.len(), 1);
+            assert_eq!(next.settle().await.len(), 2);
             assert!(crashed.fake.calls().is_empty());
         }
     })
@@ -1129,6 +1178,49 @@ async fn times_are_asked_and_shown_in_the_slack_users_time_zone() {
             assert!(text.contains(" 09:00 P") && pacific(text), "{text}");
             assert!(blocks.contains("until") && pacific(&blocks), "{blocks}");
             assert!(!blocks.contains(" UTC"), "{blocks}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_between_posting_and_recording_does_not_post_twice() {
+    common::within(async {
+        for db in common::databases().await {
+            let url = db.url.clone();
+            // The answer goes out, then the process dies before recording it.
+            let crashed = harness_armed(
+                db,
+                &[],
+                Failpoints::parse("after_post=error").unwrap(),
+                Duration::ZERO,
+            )
+            .await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            crashed.event(&payload).await;
+            let first = crashed.settle().await;
+            assert_eq!(first.len(), 1, "{first:?}");
+            assert_eq!(
+                first[0].1["metadata"]["event_payload"]["event_id"],
+                payload["event_id"]
+            );
+
+            // The next process finds the answer in the thread, by its key, and posts nothing.
+            let next = harness_on(common::TestDb::reuse(&url)).await;
+            // The same Slack: what was posted before is in the thread.
+            next.fake.calls.lock().unwrap().extend(first.clone());
+            assert_eq!(next.slack.recover().await.unwrap(), 1);
+            let calls = next.settle().await;
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                ["chat.postMessage", "conversations.replies"],
+                "{calls:?}"
+            );
+            assert_eq!(calls[1].1["ts"], payload["event"]["ts"]);
+            // And it is recorded now: nothing is left to recover.
+            assert_eq!(next.slack.recover().await.unwrap(), 0);
         }
     })
     .await;

@@ -143,6 +143,27 @@ impl Pacer {
     }
 }
 
+/// The metadata type every answer to an event carries, with the event id: the key a retry
+/// after a crash looks for before posting again.
+const ANSWER_KEY: &str = "switchboard_answer";
+
+/// An answer's content, keyed with the event it answers.
+fn keyed(content: SlackMessageContent, event_id: &str) -> SlackMessageContent {
+    content.with_metadata(SlackMessageMetadata {
+        event_type: ANSWER_KEY.to_string(),
+        event_payload: Some(std::collections::HashMap::from([(
+            "event_id".to_string(),
+            event_id.to_string(),
+        )])),
+    })
+}
+
+/// The messages of `conversations.replies` or `conversations.history`.
+#[derive(serde::Deserialize)]
+struct Messages {
+    messages: Vec<SlackHistoryMessage>,
+}
+
 /// Slack's directory of people: `users.info` (e-mail and time zone).
 struct SlackDirectory {
     client: Arc<SlackHyperClient>,
@@ -328,7 +349,10 @@ impl SlackApp {
             return Ok(false);
         }
         let app = self.clone();
-        self.after_ack("event", async move { app.deliver(&id, cb.event).await });
+        self.after_ack(
+            "event",
+            async move { app.deliver(&id, cb.event, false).await },
+        );
         Ok(true)
     }
 
@@ -376,8 +400,15 @@ impl SlackApp {
 
     /// Answers a claimed event and records that its answer went out. An answer that could
     /// not be posted stays unanswered in the store, for `recover` to deliver.
-    async fn deliver(&self, id: &str, event: SlackEventCallbackBody) -> Result<()> {
-        self.answer_event(event).await?;
+    /// `look_first`: this event may have been answered by a process that died before
+    /// recording it; look for its answer in the conversation before posting again.
+    async fn deliver(
+        &self,
+        id: &str,
+        event: SlackEventCallbackBody,
+        look_first: bool,
+    ) -> Result<()> {
+        self.answer_event(id, event, look_first).await?;
         self.inner.store.mark_answered("slack", id, now()).await
     }
 
@@ -405,7 +436,7 @@ impl SlackApp {
                     continue;
                 }
             };
-            match self.deliver(&id, event).await {
+            match self.deliver(&id, event, true).await {
                 Ok(()) => answered += 1,
                 Err(e) => {
                     tracing::error!(event_id = %id, "answering a Slack event again failed: {e:#}")
@@ -483,15 +514,27 @@ impl SlackApp {
     }
 
     /// Answers one event callback; runs after the ack.
-    async fn answer_event(&self, event: SlackEventCallbackBody) -> Result<()> {
+    async fn answer_event(
+        &self,
+        id: &str,
+        event: SlackEventCallbackBody,
+        look_first: bool,
+    ) -> Result<()> {
         match event {
             SlackEventCallbackBody::AppMention(m) => {
-                let text = m.content.text.unwrap_or_default();
-                let reply = self.ask(&m.user, &text).await;
                 // In a thread, answer in that thread; else start one under the mention.
                 let thread = m.origin.thread_ts.clone().unwrap_or(m.origin.ts.clone());
-                self.post(m.channel, Some(thread), blocks::content(&reply, false))
-                    .await
+                if look_first
+                    && self
+                        .already_answered(&m.channel, Some(&thread), &m.origin.ts, id)
+                        .await?
+                {
+                    return Ok(());
+                }
+                let text = m.content.text.unwrap_or_default();
+                let reply = self.ask(&m.user, &text).await;
+                let content = keyed(blocks::content(&reply, false), id);
+                self.post(m.channel, Some(thread), content).await
             }
             SlackEventCallbackBody::Message(m)
                 if m.origin.channel_type == Some(SlackChannelType("im".into()))
@@ -501,16 +544,60 @@ impl SlackApp {
                 let (Some(user), Some(channel)) = (m.sender.user, m.origin.channel) else {
                     return Ok(());
                 };
+                let thread = m.origin.thread_ts;
+                if look_first
+                    && self
+                        .already_answered(&channel, thread.as_ref(), &m.origin.ts, id)
+                        .await?
+                {
+                    return Ok(());
+                }
                 let text = m.content.and_then(|c| c.text).unwrap_or_default();
                 let reply = self.ask(&user, &text).await;
-                self.post(channel, m.origin.thread_ts, blocks::content(&reply, false))
-                    .await
+                let content = keyed(blocks::content(&reply, false), id);
+                self.post(channel, thread, content).await
             }
             SlackEventCallbackBody::AppHomeOpened(h) if h.tab.as_deref() == Some("home") => {
                 self.publish_home(h.user).await
             }
             _ => Ok(()),
         }
+    }
+
+    /// Whether an answer to `event_id` is already in the conversation: a message carrying its
+    /// key among the thread's replies, or in the channel's history since the question.
+    async fn already_answered(
+        &self,
+        channel: &SlackChannelId,
+        thread: Option<&SlackTs>,
+        asked_at: &SlackTs,
+        event_id: &str,
+    ) -> Result<bool> {
+        let (method, anchor) = match thread {
+            Some(t) => ("conversations.replies", ("ts", t.0.clone())),
+            None => ("conversations.history", ("oldest", asked_at.0.clone())),
+        };
+        let params: Vec<(&str, Option<String>)> = vec![
+            ("channel", Some(channel.0.clone())),
+            (anchor.0, Some(anchor.1)),
+            ("include_all_metadata", Some("true".into())),
+            ("limit", Some("200".into())),
+        ];
+        let session = self.inner.client.open_session(&self.inner.token);
+        let found: Messages = with_retry(method, || {
+            session.http_session_api.http_get(method, &params, None)
+        })
+        .await?;
+        Ok(found.messages.iter().any(|m| {
+            m.content.metadata.as_ref().is_some_and(|md| {
+                md.event_type == ANSWER_KEY
+                    && md
+                        .event_payload
+                        .as_ref()
+                        .and_then(|p| p.get("event_id"))
+                        .is_some_and(|e| e == event_id)
+            })
+        }))
     }
 
     /// Answers a button click; runs after the ack.
