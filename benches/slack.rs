@@ -22,7 +22,7 @@ use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::signature::sign;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::sources::local;
-use switchboard::sources::rotations::Rotations;
+use switchboard::sources::rotations;
 use switchboard::store::Store;
 
 const SECRET: &str = "bench-signing-secret";
@@ -58,7 +58,7 @@ async fn run(n: usize, level: usize) {
     let out = local::scan(&examples, &Default::default(), 0);
     let bot = Arc::new(Bot::new(
         Snapshot::build(out.entities, out.problems, 0),
-        Rotations::load(std::path::Path::new(&format!("{root}/config/oncall.yaml"))).unwrap(),
+        rotations::load(std::path::Path::new(&format!("{root}/config/oncall.yaml"))).unwrap(),
         Default::default(),
     ));
 

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::bot::Bot;
 use crate::config::Config;
-use crate::sources::rotations::Rotations;
+use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
 
@@ -36,7 +36,7 @@ impl App {
     /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
     pub async fn open(config: &Config, usage: Use) -> Result<App> {
         let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
-        let rotations = Rotations::load(&config.oncall.rotations)?;
+        let rotations = rotations::load(&config.oncall.rotations)?;
         let first_start = store.last_sync("local").await?.is_none();
         let sources = match sync::Sources::from_env(config, &store) {
             Ok(s) => s,

@@ -6,7 +6,7 @@ use chrono::Utc;
 use crate::app::App;
 use crate::bot::Bot;
 use crate::config::Config;
-use crate::sources::rotations::Rotations;
+use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
 
@@ -27,7 +27,7 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }
-    let rotations = match Rotations::load(&cfg.oncall.rotations) {
+    let rotations = match rotations::load(&cfg.oncall.rotations) {
         Ok(r) => Some(r),
         Err(e) => {
             tracing::error!("rotations not reloaded, keeping the current ones: {e:#}");

@@ -14,9 +14,9 @@ use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
 use crate::chat::{ActionId, Audience, ChatEvent, Input, Intent, Reply};
-use crate::sources::pagerduty::Rosters;
-use crate::sources::rotations::Rotations;
-use crate::sync::SourceStatus;
+use crate::oncall::pagerduty::Rosters;
+use crate::oncall::rotations::Rotations;
+use crate::status::SourceStatus;
 
 /// Everything questions are answered from, loaded together.
 #[derive(Clone)]

@@ -16,8 +16,10 @@ pub mod conversation;
 pub mod failpoints;
 pub mod http;
 pub mod identity;
+pub mod oncall;
 pub mod outbox;
 pub mod sources;
+pub mod status;
 pub mod store;
 pub mod sync;
 

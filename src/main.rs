@@ -16,7 +16,7 @@ use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
 use switchboard::config::{Config, SlackMode};
 use switchboard::sources::local;
-use switchboard::sources::rotations::Rotations;
+use switchboard::sources::rotations;
 use switchboard::store::Store;
 use switchboard::{Bot, background, sync};
 
@@ -160,7 +160,7 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                     Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp());
                 Arc::new(Bot::new(
                     snap,
-                    Rotations::load(&config.oncall.rotations)?,
+                    rotations::load(&config.oncall.rotations)?,
                     config.catalog.limit(),
                 ))
             };

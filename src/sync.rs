@@ -178,19 +178,7 @@ pub struct SyncAll {
     pub failures: Vec<(String, String)>,
 }
 
-/// How one source stands, for `sync status`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SourceStatus {
-    pub source: String,
-    /// The last complete sync, if any.
-    pub last_complete: Option<SyncRun>,
-    /// The last failed attempt since then: when (epoch seconds) and why.
-    pub last_error: Option<(i64, String)>,
-    /// How often it is expected to sync, in seconds (0: only on demand).
-    pub every_secs: u64,
-    /// The last event (webhook) it delivered: when, and what it did.
-    pub last_event: Option<(i64, String)>,
-}
+pub use crate::status::SourceStatus;
 
 /// The sources this configuration reads.
 pub fn configured_sources(config: &Config) -> Vec<&'static str> {

@@ -16,9 +16,9 @@ use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::conversation::{Action, ActionId, Intent, ProvenanceNote, Reply, Section, Style};
-use crate::sources::pagerduty::{self, Rosters};
-use crate::sources::rotations::{Rotations, Shift};
-use crate::sync::SourceStatus;
+use crate::oncall::pagerduty::{self, Rosters};
+use crate::oncall::rotations::{Rotations, Shift};
+use crate::status::SourceStatus;
 
 /// Longest list shown in one section; the rest is counted.
 const LIST_LIMIT: usize = 25;

@@ -4,18 +4,7 @@ use anyhow::Result;
 use sqlx::Row;
 
 use super::Store;
-
-/// Summary of one completed sync.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SyncRun {
-    pub source: String,
-    pub started_at: i64,
-    pub finished_at: i64,
-    pub files: i64,
-    pub entities: i64,
-    pub quarantined: i64,
-    pub problems: i64,
-}
+pub use crate::status::SyncRun;
 
 impl Store {
     pub async fn record_sync_run(&self, run: &SyncRun) -> Result<()> {

@@ -11,7 +11,7 @@ use switchboard::catalog::Snapshot;
 use switchboard::catalog::ingest::Reader;
 use switchboard::chat::{ChatEvent, Platform};
 use switchboard::sources::local;
-use switchboard::sources::rotations::Rotations;
+use switchboard::sources::rotations::{self, Rotations};
 use switchboard::{Bot, Reply};
 
 pub mod github;
@@ -44,7 +44,7 @@ pub fn snapshot(paths: &[String]) -> Snapshot {
 
 /// The rotations the demo ships, so on-call answers are tested on the real file.
 pub fn demo_rotations() -> Rotations {
-    Rotations::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml")).unwrap()
+    rotations::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml")).unwrap()
 }
 
 /// A conversation with a bot over a catalog, at a fixed moment.
