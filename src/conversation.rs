@@ -2,8 +2,7 @@
 //! (who asks, what they typed or clicked), a `Reply` goes out (the answer, its presentation and
 //! its actions). Adapters translate their payloads into `ChatEvent` and render `Reply` in their
 //! own format; the core never sees a platform type. A new action is a variant of `ActionId`
-//! (encoded and decoded here, versioned), produced by an answer and handled where the adapter
-//! hands clicks back to the core.
+//! (encoded and decoded here, versioned), produced by an answer and handled in `Bot::handle`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -247,8 +246,9 @@ pub enum ActionError {
 const ACTION_VERSION: &str = "1";
 
 impl ActionId {
-    /// `sb1:ask:who owns payments`. Times in it are absolute (see `Reply::options`), so a
-    /// button clicked tomorrow asks what it asked today.
+    /// `sb1:ask:who owns payments`. A did-you-mean's times are made absolute (see
+    /// `Reply::options`), so that button asks tomorrow what it asked today; a share repeats
+    /// the question as typed.
     pub fn encode(&self) -> String {
         let (verb, arg) = match self {
             ActionId::Ask(q) => ("ask", q),

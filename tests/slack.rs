@@ -30,6 +30,8 @@ struct FakeSlack {
     rate_limit_next: Arc<std::sync::atomic::AtomicUsize>,
     /// How many of the next calls fail with a 500, as Slack does when it has trouble.
     fail_next: Arc<std::sync::atomic::AtomicUsize>,
+    /// Conversations' history is refused (`missing_scope`), as for an app without the scope.
+    history_refused: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl FakeSlack {
@@ -255,9 +257,17 @@ fn history(fake: FakeSlack, method: &'static str) -> axum::routing::MethodRouter
             .lock()
             .unwrap()
             .push((method.to_string(), json!(q)));
+        let body = if fake
+            .history_refused
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            json!({"ok": false, "error": "missing_scope"})
+        } else {
+            json!({"ok": true, "messages": messages, "has_more": false})
+        };
         (
             [(header::CONTENT_TYPE, "application/json")],
-            json!({"ok": true, "messages": messages, "has_more": false}).to_string(),
+            body.to_string(),
         )
     })
 }
@@ -1220,6 +1230,41 @@ async fn a_crash_between_posting_and_recording_does_not_post_twice() {
             );
             assert_eq!(calls[1].1["ts"], payload["event"]["ts"]);
             // And it is recorded now: nothing is left to recover.
+            assert_eq!(next.slack.recover().await.unwrap(), 0);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_taken_over_is_answered_even_when_its_conversation_cannot_be_read() {
+    common::within(async {
+        for db in common::databases().await {
+            let url = db.url.clone();
+            let crashed = harness_armed(
+                db,
+                &[],
+                Failpoints::parse("before_post=error").unwrap(),
+                Duration::ZERO,
+            )
+            .await;
+            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            crashed.event(&payload).await;
+            assert!(crashed.settle().await.is_empty());
+            // The app lacks the history scope: better an answer that might repeat than none.
+            let next = harness_on(common::TestDb::reuse(&url)).await;
+            next.fake
+                .history_refused
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(next.slack.recover().await.unwrap(), 1);
+            let calls = next.settle().await;
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                ["conversations.replies", "chat.postMessage"],
+                "{calls:?}"
+            );
             assert_eq!(next.slack.recover().await.unwrap(), 0);
         }
     })

@@ -12,6 +12,7 @@ const MAX_SECTION_TEXT: usize = 3000;
 const MAX_FIELDS: usize = 10;
 const MAX_FIELD_TEXT: usize = 2000;
 const MAX_BUTTON_TEXT: usize = 75;
+const MAX_BUTTON_VALUE: usize = 2000;
 const MAX_CONTEXT_ELEMENTS: usize = 10;
 
 /// Action id of every button; its value is the core's encoded `ActionId`.
@@ -106,15 +107,18 @@ pub fn render(reply: &Reply, share: bool) -> Vec<SlackBlock> {
         }
         blocks.push(SlackSectionBlock::new().with_text(md(text)).into());
     }
+    // A button whose id would not fit Slack's value is left out rather than break the reply.
+    let fits = |id: &ActionId| id.encode().len() <= MAX_BUTTON_VALUE;
     let mut buttons: Vec<SlackActionBlockElement> = reply
         .actions
         .iter()
+        .filter(|a| fits(&a.id))
         .take(5)
         .map(|a| button(&a.label, &a.id, a.style).into())
         .collect();
-    if share && !reply.query.is_empty() {
-        let id = ActionId::Share(reply.query.clone());
-        buttons.push(button("Share in channel", &id, Style::Plain).into());
+    let share_id = ActionId::Share(reply.query.clone());
+    if share && !reply.query.is_empty() && fits(&share_id) {
+        buttons.push(button("Share in channel", &share_id, Style::Plain).into());
     }
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
@@ -239,6 +243,18 @@ mod tests {
             "sb1:ask:oncall component:default/wayback-search"
         );
         assert_eq!(el[2]["value"], "sb1:share:oncall wayback");
+    }
+
+    #[test]
+    fn a_button_whose_id_would_not_fit_is_left_out() {
+        let long = format!("who owns {}", "x".repeat(2000));
+        let mut r = Reply::new(Intent::Owner, &long);
+        r.view.headline = "h".into();
+        let b = json(&render(&r, true));
+        assert!(
+            b.as_array().unwrap().iter().all(|x| x["type"] != "actions"),
+            "{b}"
+        );
     }
 
     #[test]

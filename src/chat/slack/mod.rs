@@ -158,11 +158,30 @@ fn keyed(content: SlackMessageContent, event_id: &str) -> SlackMessageContent {
     })
 }
 
-/// The messages of `conversations.replies` or `conversations.history`.
+/// A page of `conversations.replies` or `conversations.history`, read for answer keys only
+/// (other apps' metadata may hold any JSON).
 #[derive(serde::Deserialize)]
 struct Messages {
-    messages: Vec<SlackHistoryMessage>,
+    #[serde(default)]
+    messages: Vec<KeyedMessage>,
+    #[serde(default)]
+    response_metadata: Option<NextCursor>,
 }
+
+#[derive(serde::Deserialize)]
+struct KeyedMessage {
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct NextCursor {
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+/// How many pages of a conversation are read looking for an answer already posted.
+const LOOKUP_PAGES: usize = 10;
 
 /// Slack's directory of people: `users.info` (e-mail and time zone).
 struct SlackDirectory {
@@ -527,7 +546,7 @@ impl SlackApp {
                 if look_first
                     && self
                         .already_answered(&m.channel, Some(&thread), &m.origin.ts, id)
-                        .await?
+                        .await
                 {
                     return Ok(());
                 }
@@ -548,7 +567,7 @@ impl SlackApp {
                 if look_first
                     && self
                         .already_answered(&channel, thread.as_ref(), &m.origin.ts, id)
-                        .await?
+                        .await
                 {
                     return Ok(());
                 }
@@ -572,32 +591,68 @@ impl SlackApp {
         thread: Option<&SlackTs>,
         asked_at: &SlackTs,
         event_id: &str,
+    ) -> bool {
+        match self.find_answer(channel, thread, asked_at, event_id).await {
+            Ok(found) => found,
+            Err(e) => {
+                // Better a second answer than none: post when the conversation cannot be read.
+                tracing::warn!(
+                    channel = %channel,
+                    "cannot look for an answer already posted, answering: {e:#}"
+                );
+                false
+            }
+        }
+    }
+
+    /// Reads the thread's replies (or the channel's history since the question), page by page,
+    /// for a message carrying the event's answer key.
+    async fn find_answer(
+        &self,
+        channel: &SlackChannelId,
+        thread: Option<&SlackTs>,
+        asked_at: &SlackTs,
+        event_id: &str,
     ) -> Result<bool> {
-        let (method, anchor) = match thread {
-            Some(t) => ("conversations.replies", ("ts", t.0.clone())),
-            None => ("conversations.history", ("oldest", asked_at.0.clone())),
+        let method = if thread.is_some() {
+            "conversations.replies"
+        } else {
+            "conversations.history"
         };
-        let params: Vec<(&str, Option<String>)> = vec![
-            ("channel", Some(channel.0.clone())),
-            (anchor.0, Some(anchor.1)),
-            ("include_all_metadata", Some("true".into())),
-            ("limit", Some("200".into())),
-        ];
         let session = self.inner.client.open_session(&self.inner.token);
-        let found: Messages = with_retry(method, || {
-            session.http_session_api.http_get(method, &params, None)
-        })
-        .await?;
-        Ok(found.messages.iter().any(|m| {
-            m.content.metadata.as_ref().is_some_and(|md| {
-                md.event_type == ANSWER_KEY
-                    && md
-                        .event_payload
-                        .as_ref()
-                        .and_then(|p| p.get("event_id"))
-                        .is_some_and(|e| e == event_id)
+        let mut cursor: Option<String> = None;
+        for _ in 0..LOOKUP_PAGES {
+            let mut params: Vec<(&str, Option<String>)> = vec![
+                ("channel", Some(channel.0.clone())),
+                ("oldest", Some(asked_at.0.clone())),
+                ("include_all_metadata", Some("true".into())),
+                ("limit", Some("200".into())),
+                ("cursor", cursor.clone()),
+            ];
+            if let Some(t) = thread {
+                params.push(("ts", Some(t.0.clone())));
+            }
+            let page: Messages = with_retry(method, || {
+                session.http_session_api.http_get(method, &params, None)
             })
-        }))
+            .await?;
+            let answered = page.messages.iter().any(|m| {
+                m.metadata.as_ref().is_some_and(|md| {
+                    md["event_type"] == ANSWER_KEY && md["event_payload"]["event_id"] == event_id
+                })
+            });
+            if answered {
+                return Ok(true);
+            }
+            cursor = page
+                .response_metadata
+                .and_then(|r| r.next_cursor)
+                .filter(|c| !c.is_empty());
+            if cursor.is_none() {
+                return Ok(false);
+            }
+        }
+        Ok(false)
     }
 
     /// Answers a button click; runs after the ack.
