@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
-use crate::chat::{ActionId, Audience, ChatEvent, Input, Intent, Reply};
+use crate::conversation::{ActionId, Audience, ChatEvent, Input, Intent, Reply};
 use crate::oncall::pagerduty::Rosters;
 use crate::oncall::rotations::Rotations;
 use crate::status::SourceStatus;
@@ -191,11 +191,6 @@ impl Bot {
     pub fn swap_rosters(&self, rosters: Rosters) {
         let rosters = Arc::new(rosters);
         self.update(|m| m.rosters = rosters.clone());
-    }
-
-    pub fn swap_rotations(&self, rotations: Rotations) {
-        let rotations = Arc::new(rotations);
-        self.update(|m| m.rotations = rotations.clone());
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -123,10 +123,6 @@ pub struct Reply {
     /// What the asker can do next with one click (a pick of "did you mean"), best first.
     #[serde(skip)]
     pub actions: Vec<Action>,
-    /// The options of the question asked (` --depth 2`, ` at 2026-12-01T09:00:00+00:00`, a
-    /// relative time made absolute), repeated when a suggestion is picked.
-    #[serde(skip)]
-    pub options: String,
     pub warnings: Vec<String>,
     /// Presentation: a headline, label/value fields, sections and footnotes.
     #[serde(skip)]
@@ -161,28 +157,6 @@ pub struct View {
 }
 
 impl Reply {
-    /// The question to ask when someone picks suggestion `r` ("did you mean"): the question
-    /// that was asked, with its options, about that entity.
-    pub fn question_for(&self, r: &str) -> String {
-        let o = &self.options;
-        match self.intent {
-            Intent::Owner => format!("who owns {r}{o}"),
-            Intent::Oncall => format!("oncall {r}{o}"),
-            Intent::Deps => format!("deps {r}{o}"),
-            Intent::Dependents => format!("dependents {r}{o}"),
-            Intent::Conflicts => format!("conflicts {r}{o}"),
-            // The card of the entity picked (an `info` did-you-mean asks exactly this).
-            Intent::Info
-            | Intent::Find
-            | Intent::SyncStatus
-            | Intent::Whoami
-            | Intent::Help
-            | Intent::Unknown => {
-                format!("info {r}")
-            }
-        }
-    }
-
     pub fn new(intent: Intent, query: &str) -> Reply {
         Reply {
             intent,
@@ -192,7 +166,6 @@ impl Reply {
             provenance: Vec::new(),
             suggestions: Vec::new(),
             actions: Vec::new(),
-            options: String::new(),
             warnings: Vec::new(),
             view: View::default(),
             audience: Audience::AsUsual,
@@ -205,9 +178,6 @@ impl Reply {
 pub struct Action {
     pub label: String,
     pub style: Style,
-    /// True when the platform should open a form first (a reason to give), so adapters can
-    /// open it within the platform's time limit.
-    pub opens_form: bool,
     pub id: ActionId,
 }
 
@@ -246,9 +216,8 @@ pub enum ActionError {
 const ACTION_VERSION: &str = "1";
 
 impl ActionId {
-    /// `sb1:ask:who owns payments`. A did-you-mean's times are made absolute (see
-    /// `Reply::options`), so that button asks tomorrow what it asked today; a share repeats
-    /// the question as typed.
+    /// `sb1:ask:who owns payments`. A did-you-mean's times are made absolute, so that button
+    /// asks tomorrow what it asked today; a share repeats the question as typed.
     pub fn encode(&self) -> String {
         let (verb, arg) = match self {
             ActionId::Ask(q) => ("ask", q),

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::catalog::Snapshot;
-use crate::chat::Platform;
+use crate::conversation::Platform;
 use crate::outbox::Sending;
 
 /// What a platform says of a person.
@@ -135,6 +135,7 @@ mod tests {
         let origin = FileOrigin {
             source: "local",
             location: "people.yaml",
+            location_type: "file",
             commit: None,
             fetched_at: 0,
         };

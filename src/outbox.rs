@@ -11,7 +11,7 @@ use std::pin::Pin;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::chat::{Platform, Reply};
+use crate::conversation::{Platform, Reply};
 
 /// Where a post goes, in the platform's own ids.
 #[derive(Clone, Debug, PartialEq, Eq)]

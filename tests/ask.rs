@@ -848,12 +848,20 @@ fn the_safety_cap_counts_a_systems_parts_beyond_it() {
 
 /// Picks each suggestion of a "did you mean" and asks the question its button carries.
 fn pick_all(c: &Convo, asked: &str) -> Vec<(String, switchboard::Reply)> {
+    use switchboard::chat::ActionId;
     let r = c.say(asked);
     assert!(r.suggestions.len() >= 2, "{asked}: {}", render::text(&r));
-    r.suggestions
+    assert_eq!(
+        r.actions.len(),
+        r.suggestions.len(),
+        "a button per suggestion"
+    );
+    r.actions
         .iter()
-        .map(|s| {
-            let q = r.question_for(s);
+        .map(|a| {
+            let Ok(ActionId::Ask(q)) = ActionId::decode(&a.id.encode()) else {
+                panic!("{asked}: {:?} is no question", a.id)
+            };
             let answer = c.say(&q);
             (q, answer)
         })

@@ -1299,16 +1299,36 @@ fn not_found(ctx: &Context<'_>, q: &Question) -> Reply {
     r
 }
 
-fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
-    let mut r = Reply::new(q.intent, &q.query);
+/// The question a "did you mean" pick asks: the question asked, with its options, about the
+/// entity picked. A relative time is made absolute: it means what it meant when asked,
+/// whenever the button is clicked.
+fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
+    let mut o = String::new();
     if let Some(d) = q.depth {
-        r.options.push_str(&format!(" --depth {d}"));
+        o.push_str(&format!(" --depth {d}"));
     }
     if let Some(at) = &q.at {
-        // A relative time means what it meant when asked, whenever the button is clicked.
         let at = parse_when(at, ctx.now, ctx.tz).map_or_else(|_| at.clone(), |t| t.to_rfc3339());
-        r.options.push_str(&format!(" at {at}"));
+        o.push_str(&format!(" at {at}"));
     }
+    match q.intent {
+        Intent::Owner => format!("who owns {pick}{o}"),
+        Intent::Oncall => format!("oncall {pick}{o}"),
+        Intent::Deps => format!("deps {pick}{o}"),
+        Intent::Dependents => format!("dependents {pick}{o}"),
+        Intent::Conflicts => format!("conflicts {pick}{o}"),
+        // The card of the entity picked (an `info` did-you-mean asks exactly this).
+        Intent::Info
+        | Intent::Find
+        | Intent::SyncStatus
+        | Intent::Whoami
+        | Intent::Help
+        | Intent::Unknown => format!("info {pick}"),
+    }
+}
+
+fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
+    let mut r = Reply::new(q.intent, &q.query);
     r.view.headline = match ids {
         [one] => format!(
             "No entity is named “{}”. Did you mean {}?",
@@ -1327,8 +1347,7 @@ fn did_you_mean(ctx: &Context<'_>, q: &Question, ids: &[Id]) -> Reply {
         .map(|s| Action {
             label: s.clone(),
             style: Style::Plain,
-            opens_form: false,
-            id: ActionId::Ask(r.question_for(s)),
+            id: ActionId::Ask(question_about(ctx, q, s)),
         })
         .collect();
     r

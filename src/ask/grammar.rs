@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::chat::Intent;
+use crate::conversation::Intent;
 
 /// One row of the grammar.
 pub struct Command {

@@ -59,25 +59,17 @@ pub struct FileReport {
 pub struct FileOrigin<'a> {
     pub source: &'a str,
     pub location: &'a str,
+    /// The type of location Backstage would read the file from: `file` for local files,
+    /// `url` for files read by URL (GitHub). It decides which Locations it may hold.
+    pub location_type: &'a str,
     pub commit: Option<&'a str>,
     pub fetched_at: i64,
-}
-
-impl FileOrigin<'_> {
-    /// The type Backstage gives the location a file is read from: GitHub files are read by URL.
-    pub fn location_type(&self) -> &'static str {
-        if self.source == "github" {
-            "url"
-        } else {
-            "file"
-        }
-    }
 }
 
 pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, reader: &Reader) -> FileReport {
     let mut report = FileReport::default();
     let rules = Origin::File {
-        location_type: origin.location_type(),
+        location_type: origin.location_type,
         extra_kinds: &reader.extra_kinds,
     };
     let docs = match parse::parse_file(bytes, &reader.limits) {

@@ -253,11 +253,6 @@ pub mod functions {
         s.trim_matches(|c: char| (c.is_whitespace() && c != '\u{85}') || c == '\u{feff}')
     }
 
-    pub fn is_json_safe(_v: &Value) -> bool {
-        // Every value that reaches here came from JSON or YAML and round-trips through JSON.
-        true
-    }
-
     /// Runs one function by its Backstage name (`KubernetesValidatorFunctions.isValidKind`).
     pub fn by_name(name: &str) -> Option<fn(&Value) -> bool> {
         let f: fn(&Value) -> bool = match name.rsplit('.').next()? {
@@ -274,7 +269,6 @@ pub mod functions {
             "isValidTag" => is_valid_tag,
             "isValidUrl" => is_valid_url,
             "isValidString" | "isNonEmptyString" => is_non_empty_string,
-            "isJsonSafe" => is_json_safe,
             _ => return None,
         };
         Some(f)

@@ -660,6 +660,7 @@ impl GitHub {
             let origin = FileOrigin {
                 source: SOURCE,
                 location: &location,
+                location_type: "url",
                 commit: Some(commit),
                 fetched_at: now,
             };

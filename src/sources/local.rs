@@ -128,6 +128,7 @@ fn read_all(
         let origin = FileOrigin {
             source: "local",
             location: &location,
+            location_type: "file",
             commit: None,
             fetched_at,
         };

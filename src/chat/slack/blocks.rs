@@ -223,7 +223,6 @@ mod tests {
             r.actions.push(crate::chat::Action {
                 label: s.into(),
                 style: Style::Plain,
-                opens_form: false,
                 id: ActionId::Ask(format!("oncall {s}")),
             });
         }
