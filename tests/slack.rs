@@ -405,6 +405,20 @@ impl Harness {
     }
 }
 
+/// Slack's documented app_mention event, mentioning the bot with `text`.
+fn mention(text: &str) -> Value {
+    let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
+    payload["event"]["text"] = json!(text);
+    payload
+}
+
+/// A harness that dies (fails) at `failpoint` while answering, and leaves the events it took
+/// to nobody: the next process may answer them at once.
+async fn crashing(db: common::TestDb, failpoint: &str) -> Harness {
+    let failpoints = Failpoints::parse(&format!("{failpoint}=error")).unwrap();
+    harness_armed(db, &[], failpoints, Duration::ZERO).await
+}
+
 /// Slack's documented examples carry trailing commas; this reads them as Slack sends them.
 fn docs_json(name: &str) -> Value {
     let text = std::fs::read_to_string(common::fixture(&format!("payloads/slack/{name}"))).unwrap();
@@ -439,8 +453,7 @@ async fn a_mention_is_answered_in_its_thread() {
     common::within(async {
         for db in common::databases().await {
             let h = harness_on(db).await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup?");
+            let payload = mention("<@U0LAN0Z89> who owns artist-lookup?");
             let (status, _) = h.event(&payload).await;
             assert_eq!(status, StatusCode::OK);
             h.fake.wait_for(1).await;
@@ -491,8 +504,7 @@ async fn a_retried_event_is_answered_once_even_after_a_restart() {
         for db in common::databases().await {
             let url = db.url.clone();
             let h = harness_on(db).await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let payload = mention("<@U0LAN0Z89> owner artist-lookup");
             h.event(&payload).await;
             h.event(&payload).await;
             h.fake.wait_for(1).await;
@@ -514,8 +526,7 @@ async fn forged_stale_and_missing_signatures_are_rejected_and_nothing_is_posted(
     common::within(async {
         for db in common::databases().await {
             let h = harness_on(db).await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+            let payload = mention("<@U0LAN0Z89> who owns artist-lookup");
             let body = payload.to_string();
             let forged = sign(b"not-the-secret", now(), body.as_bytes());
             let (status, text) = h
@@ -763,8 +774,7 @@ async fn a_429_is_waited_out_and_the_reply_still_arrives_once() {
             h.fake
                 .rate_limit_next
                 .store(1, std::sync::atomic::Ordering::SeqCst);
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> who owns artist-lookup");
+            let payload = mention("<@U0LAN0Z89> who owns artist-lookup");
             h.event(&payload).await;
             // Retry-After is one second: wait for both calls.
             let mut calls = Vec::new();
@@ -882,8 +892,7 @@ async fn a_mention_inside_a_thread_is_answered_in_that_thread() {
     common::within(async {
         for db in common::databases().await {
             let h = harness_on(db).await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> what depends on wayback-archive");
+            let mut payload = mention("<@U0LAN0Z89> what depends on wayback-archive");
             payload["event"]["thread_ts"] = json!("1515449000.000001");
             h.event(&payload).await;
             h.fake.wait_for(1).await;
@@ -904,8 +913,7 @@ async fn a_post_that_fails_with_500s_is_tried_again_and_delivered_once() {
             h.fake
                 .fail_next
                 .store(2, std::sync::atomic::Ordering::SeqCst);
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let payload = mention("<@U0LAN0Z89> owner artist-lookup");
             h.event(&payload).await;
             h.fake.wait_for(3).await;
             let calls = h.settle().await;
@@ -934,15 +942,8 @@ async fn an_answer_cut_off_between_ack_and_post_is_delivered_at_the_next_start()
             let url = db.url.clone();
             // The first process takes the event and dies before posting its answer.
             // It leaves nothing to itself: the next process may answer at once.
-            let crashed = harness_armed(
-                db,
-                &[],
-                Failpoints::parse("before_post=error").unwrap(),
-                Duration::ZERO,
-            )
-            .await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let crashed = crashing(db, "before_post").await;
+            let payload = mention("<@U0LAN0Z89> owner artist-lookup");
             let (status, _) = crashed.event(&payload).await;
             assert_eq!(status, StatusCode::OK, "acknowledged");
             assert!(crashed.settle().await.is_empty());
@@ -1024,8 +1025,7 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
         )
         .unwrap();
         let cfg = cfg.to_str().unwrap().to_string();
-        let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-        payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+        let payload = mention("<@U0LAN0Z89> owner artist-lookup");
 
         let slack_env = |failpoints: &'static str| {
             [
@@ -1199,15 +1199,8 @@ async fn a_crash_between_posting_and_recording_does_not_post_twice() {
         for db in common::databases().await {
             let url = db.url.clone();
             // The answer goes out, then the process dies before recording it.
-            let crashed = harness_armed(
-                db,
-                &[],
-                Failpoints::parse("after_post=error").unwrap(),
-                Duration::ZERO,
-            )
-            .await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let crashed = crashing(db, "after_post").await;
+            let payload = mention("<@U0LAN0Z89> owner artist-lookup");
             crashed.event(&payload).await;
             let first = crashed.settle().await;
             assert_eq!(first.len(), 1, "{first:?}");
@@ -1241,15 +1234,8 @@ async fn an_event_taken_over_is_answered_even_when_its_conversation_cannot_be_re
     common::within(async {
         for db in common::databases().await {
             let url = db.url.clone();
-            let crashed = harness_armed(
-                db,
-                &[],
-                Failpoints::parse("before_post=error").unwrap(),
-                Duration::ZERO,
-            )
-            .await;
-            let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
-            payload["event"]["text"] = json!("<@U0LAN0Z89> owner artist-lookup");
+            let crashed = crashing(db, "before_post").await;
+            let payload = mention("<@U0LAN0Z89> owner artist-lookup");
             crashed.event(&payload).await;
             assert!(crashed.settle().await.is_empty());
             // The app lacks the history scope: better an answer that might repeat than none.
