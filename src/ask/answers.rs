@@ -626,14 +626,6 @@ fn cut_note(walk: &Walk, limit: Limit, asked_depth: bool) -> Option<String> {
     })
 }
 
-fn walk_json(walk: &Walk, limit: Limit) -> [(&'static str, Value); 3] {
-    [
-        ("depth", json!(limit.depth)),
-        ("truncated", json!(walk.truncated())),
-        ("beyond", json!(walk.beyond)),
-    ]
-}
-
 fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
     let limit = ctx.limit.with_depth(q.depth);
@@ -667,11 +659,10 @@ fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     }
     r.result = json!({
         "dependencies": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
+        "depth": limit.depth,
+        "truncated": walk.truncated(),
+        "beyond": walk.beyond,
     });
-    r.result
-        .as_object_mut()
-        .expect("object")
-        .extend(walk_json(&walk, limit).map(|(k, v)| (k.to_string(), v)));
     r
 }
 
@@ -756,11 +747,10 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         "dependents": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
         "teams": team_refs,
         "oncall": oncall_json,
+        "depth": limit.depth,
+        "truncated": walk.truncated(),
+        "beyond": walk.beyond,
     });
-    r.result
-        .as_object_mut()
-        .expect("object")
-        .extend(walk_json(&walk, limit).map(|(k, v)| (k.to_string(), v)));
     if let Some(note) = cut_note(&walk, limit, q.depth.is_some()) {
         r.warnings.push(note);
     }
