@@ -1,5 +1,5 @@
 //! GitHub source benchmark: an organisation of 2,000 repositories on the fake GitHub of the
-//! tests (`tests/common/github.rs`), read through the real octocrab client into SQLite.
+//! tests (`tests/it/common/github.rs`), read through the real octocrab client into SQLite.
 //! Run: `cargo bench --bench github [-- REPOS PUSHES]` (defaults 2000 and 200).
 //!
 //! The catalog is the synthetic one Backstage was measured on (`benches/gen_catalog.py`,
@@ -10,7 +10,7 @@
 //! rescan, both scans' wall time, and webhook-to-answer latency (a push changes an owner; from
 //! the signed webhook sent to the new owner being what `who owns` answers) p50/p99.
 
-#[path = "../tests/common/github.rs"]
+#[path = "../tests/it/common/github.rs"]
 mod fake;
 
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! now and at a given time; users mapped by e-mail; the TTL cache; and stale answers, labelled,
 //! when PagerDuty fails, answers garbage, times out or rate-limits.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,6 @@
 //! Ingesting real catalogs: Backstage's examples, real-world files (some broken), hostile input.
 
-mod common;
+use crate::common;
 
 use common::{catalog_dir, examples, fixture, scan, snapshot};
 use switchboard::catalog::RelKind;

@@ -2,7 +2,7 @@
 //! connection through a fake `apps.connections.open`, receives envelopes from a fake Slack
 //! WebSocket server, acknowledges them, survives a `disconnect`, and answers each event once.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

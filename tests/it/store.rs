@@ -1,7 +1,7 @@
 //! The store on real databases: a SQLite file always, PostgreSQL when
 //! SWITCHBOARD_TEST_POSTGRES_URL is set. Every test runs against each.
 
-mod common;
+use crate::common;
 
 use common::{catalog_dir, databases, examples, within};
 use switchboard::catalog::Snapshot;

@@ -1,7 +1,7 @@
 //! An existing Backstage as a source: a fake Backstage catalog API (the documented
 //! by-query page shape, cursor pagination, bearer token) serving Backstage's example entities.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

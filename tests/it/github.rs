@@ -2,7 +2,7 @@
 //! first scan, frugal rescans, CODEOWNERS claims, rate limits in the middle of a scan, orphaning,
 //! and push and repository webhooks, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Conversations with the bot over the Backstage example catalog and the demo rotations.
 
-mod common;
+use crate::common;
 
 use common::{Convo, catalog_dir, examples, fixture, snapshot};
 use serde_json::Value;

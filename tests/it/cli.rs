@@ -1,6 +1,6 @@
 //! The `switchboard` binary as a newcomer and a CI job use it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

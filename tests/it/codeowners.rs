@@ -1,6 +1,6 @@
 //! CODEOWNERS files from public repositories, read with GitHub's semantics.
 
-mod common;
+use crate::common;
 
 use switchboard::sources::codeowners::CodeOwners;
 

@@ -1,7 +1,7 @@
 //! Slack over the Events API, end to end: signed requests into the real HTTP router, answers
 //! through the real slack-morphism client into a fake Slack Web API that records every call.
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -1,0 +1,16 @@
+//! Switchboard's integration tests, one binary: each module exercises one part end to end on
+//! real parts (SQLite files, PostgreSQL when `SWITCHBOARD_TEST_POSTGRES_URL` is set, local fakes
+//! of the external services driven through the real client crates).
+
+mod common;
+
+mod ask;
+mod backstage;
+mod catalog;
+mod cli;
+mod codeowners;
+mod github;
+mod pagerduty;
+mod slack;
+mod slack_socket;
+mod store;
