@@ -224,9 +224,9 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     };
     let q = 5_000.min(n * 5);
     let time = |text: String| {
-        let ev = ChatEvent::console(None, text);
+        let ev = ChatEvent::console(None, text, bot.now());
         let t = Instant::now();
-        let r = bot.handle(&ev);
+        let r = futures_executor::block_on(bot.handle(ev)).expect("an answer");
         let d = t.elapsed();
         std::hint::black_box(r);
         d

@@ -249,7 +249,14 @@ async fn run(repos: usize, pushes: usize) {
             .await
             .unwrap();
         assert_eq!(resp.status(), 200);
-        let reply = bot.handle(&ChatEvent::console(None, format!("who owns {name}")));
+        let reply = bot
+            .handle(ChatEvent::console(
+                None,
+                format!("who owns {name}"),
+                bot.now(),
+            ))
+            .await
+            .unwrap();
         latencies.push(t.elapsed());
         let headline = &reply.view.headline;
         assert!(

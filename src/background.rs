@@ -1,8 +1,6 @@
 //! Scheduled work: the sources and rotations re-read on their intervals, PagerDuty's rosters
 //! refreshed; each keeps what the bot has when it fails.
 
-use chrono::Utc;
-
 use crate::app::App;
 use crate::bot::Bot;
 use crate::config::Config;
@@ -43,8 +41,9 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
 }
 
 /// Starts the scheduled work of a serving bot: a re-read of the sources now (unless opening
-/// just did one) and then on the shortest configured interval, and PagerDuty's rosters every
-/// `pagerduty.ttl_secs`.
+/// just did one) and then on the shortest configured interval, expired button actions
+/// forgotten, and PagerDuty's rosters every `pagerduty.ttl_secs`. Times come from the bot's
+/// clock.
 pub fn spawn(app: &App, config: &Config) {
     let synced = app.synced;
     // Answer from the store at once; re-read the sources now (unless that just happened) and
@@ -81,6 +80,24 @@ pub fn spawn(app: &App, config: &Config) {
             }
         });
     }
+    // Buttons' actions kept past their time are forgotten, a few times a day.
+    {
+        let (bot, store) = (app.bot.clone(), app.store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
+            loop {
+                tick.tick().await;
+                let before = (bot.now() - crate::conversation::STORED_FOR).timestamp();
+                match store.forget_actions(before).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(forgotten = n, "forgot expired button actions")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("forgetting expired button actions: {e:#}"),
+                }
+            }
+        });
+    }
     // PagerDuty's rosters are refreshed in the background; answers read the last ones.
     if let Some(pd) = app.sources.pagerduty.clone() {
         let bot = app.bot.clone();
@@ -89,7 +106,7 @@ pub fn spawn(app: &App, config: &Config) {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
-                bot.swap_rosters(pd.refresh(&bot.snapshot(), Utc::now()).await);
+                bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);
             }
         });
     }

@@ -1,22 +1,37 @@
-//! The one entry point every surface calls: `Bot::handle(ChatEvent) -> Reply`.
+//! The one entry point every surface calls: `Bot::handle(ChatEvent) -> Result<Reply, Failure>`,
+//! for what was typed, clicked, submitted or opened, from any platform.
 //!
 //! The bot holds one read model (catalog snapshot, rotations, source status, PagerDuty's
-//! rosters) behind one atomic pointer: a question loads it once and answers without I/O, on
+//! rosters) behind one atomic pointer: an event loads it once and is answered without I/O, on
 //! parts that belong together; a sync, a webhook or a background refresh swaps in a new one
-//! with its part replaced.
+//! with its part replaced. It matches the asker to a catalog User (`identity`, with the
+//! platform's `Directory`), reads the clock, and keeps buttons too long to carry their action
+//! in the store. A new question is a grammar row and an answer (`ask`); a new button is an
+//! `ActionId` variant, handled in `Bot::respond`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
+use sha2::Digest;
+use tracing::Instrument;
 
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
-use crate::conversation::{ActionId, Audience, ChatEvent, Input, Intent, Reply};
+use crate::clock::Clock;
+use crate::conversation::{
+    ActionError, ActionId, Audience, ChatEvent, Failure, Input, MAX_ENCODED, Platform, Reply,
+    STORED_FOR,
+};
+use crate::identity::{Asker, Directory, People};
 use crate::oncall::pagerduty::Rosters;
 use crate::oncall::rotations::Rotations;
 use crate::status::SourceStatus;
+use crate::store::Store;
 
 /// Everything questions are answered from, loaded together.
 #[derive(Clone)]
@@ -35,9 +50,27 @@ pub struct Bot {
     /// swapped in the order their reads happened and none undoes a newer one.
     rebuild: tokio::sync::Mutex<()>,
     limit: Limit,
+    clock: Clock,
+    /// Where buttons too long to carry their action keep it; without one they are left out.
+    store: Option<Store>,
+    /// Each platform's directory of people, behind a cache.
+    people: RwLock<HashMap<Platform, Arc<People>>>,
+}
+
+/// Why an event was not answered, before it is told: a refusal, or a fault to log.
+enum Trouble {
+    Refused(String),
+    Internal(anyhow::Error),
+}
+
+impl From<ActionError> for Trouble {
+    fn from(e: ActionError) -> Trouble {
+        Trouble::Refused(e.to_string())
+    }
 }
 
 impl Bot {
+    /// A bot on the system's clock, without a store (long buttons are left out).
     pub fn new(snapshot: Snapshot, rotations: Rotations, limit: Limit) -> Bot {
         Bot {
             model: ArcSwap::from_pointee(ReadModel {
@@ -48,78 +81,170 @@ impl Bot {
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
+            clock: Clock::system(),
+            store: None,
+            people: RwLock::default(),
         }
     }
 
-    /// Answers one event from any surface: a message, a click on one of the core's buttons,
-    /// or the opening of a home view.
-    pub fn handle(&self, event: &ChatEvent) -> Reply {
-        let now = event.now.unwrap_or_else(Utc::now);
-        let tz = zone(event.tz.as_deref());
-        match &event.input {
-            Input::Text(t) => self.answer(event, now, tz, t, Audience::AsUsual),
-            Input::OpenHome => {
-                self.with_context(now, event.user.as_deref(), tz, ask::answers::home)
-            }
-            Input::Action(value) => match ActionId::decode(value) {
-                Ok(ActionId::Ask(q)) => self.answer(event, now, tz, &q, Audience::AsUsual),
-                Ok(ActionId::Share(q)) => self.answer(event, now, tz, &q, Audience::Everyone),
-                Err(why) => {
-                    tracing::warn!(%value, "a button that cannot be honoured: {why}");
-                    let mut r = Reply::new(Intent::Unknown, "");
-                    r.view.headline = why.to_string();
-                    r.audience = Audience::Asker;
-                    r
-                }
-            },
-        }
+    /// Keeps long buttons' actions in `store`.
+    pub fn with_store(mut self, store: Store) -> Bot {
+        self.store = Some(store);
+        self
     }
 
-    /// Answers a question, for `audience`.
-    fn answer(
+    /// Reads the time from `clock` (tests set it).
+    pub fn with_clock(mut self, clock: Clock) -> Bot {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// What time it is for the bot.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Looks people of `platform` up in `directory` (asked once per person per `ttl`).
+    pub fn add_directory(
         &self,
-        event: &ChatEvent,
-        now: DateTime<Utc>,
-        tz: chrono_tz::Tz,
-        text: &str,
-        audience: Audience,
-    ) -> Reply {
-        let question = ask::parse(text);
+        platform: Platform,
+        directory: impl Directory + 'static,
+        ttl: std::time::Duration,
+    ) {
+        self.people
+            .write()
+            .expect("directories")
+            .insert(platform, Arc::new(People::new(directory, ttl)));
+    }
+
+    /// Answers one event from any surface. A refusal (a button out of date) is the `Failure`
+    /// to show as it is; a fault is logged with a correlation id, and the `Failure` carries
+    /// that id for the asker to quote.
+    pub async fn handle(&self, event: ChatEvent) -> Result<Reply, Failure> {
+        let correlation = correlation_id();
         let span = tracing::info_span!(
-            "ask",
-            intent = ?question.intent,
-            platform = ?event.platform,
-            user = event.user.as_deref().unwrap_or("-"),
+            "event",
+            %correlation,
+            platform = ?event.actor.platform,
+            user = event.actor.id.as_deref().unwrap_or("-"),
         );
-        let _guard = span.enter();
-        let mut reply = self.with_context(now, event.user.as_deref(), tz, |ctx| {
-            ask::answer(ctx, &question)
-        });
-        reply.audience = audience;
-        tracing::debug!(entity = reply.entity.as_deref().unwrap_or("-"), "answered");
-        reply
+        match self.respond(event).instrument(span.clone()).await {
+            Ok(reply) => Ok(reply),
+            Err(Trouble::Refused(why)) => {
+                span.in_scope(|| tracing::info!("refused: {why}"));
+                Err(Failure::Refused(why))
+            }
+            Err(Trouble::Internal(e)) => {
+                span.in_scope(|| tracing::error!("answering failed: {e:#}"));
+                Err(Failure::Internal { correlation })
+            }
+        }
     }
 
-    /// Runs `f` on what answering needs, each part loaded once: a swap during the answer is
-    /// seen by the next one.
-    fn with_context<R>(
-        &self,
-        now: DateTime<Utc>,
-        asker: Option<&str>,
-        tz: chrono_tz::Tz,
-        f: impl FnOnce(&Context<'_>) -> R,
-    ) -> R {
-        let model = self.model.load();
-        f(&Context {
+    async fn respond(&self, mut event: ChatEvent) -> Result<Reply, Trouble> {
+        let people = self
+            .people
+            .read()
+            .expect("directories")
+            .get(&event.actor.platform)
+            .cloned();
+        if let Some(people) = people {
+            people.complete(&mut event.actor).await;
+        }
+        let model = self.model.load_full();
+        let asker = Asker::of(&model.snapshot, &event.actor);
+        let ctx = Context {
             snap: &model.snapshot,
             rotations: &model.rotations,
             rosters: &model.rosters,
             sources: &model.sources,
-            now,
+            now: event.now,
             limit: self.limit,
-            asker,
-            tz,
-        })
+            asker: &asker,
+            tz: zone(event.actor.tz.as_deref()),
+        };
+        let mut reply = match event.input {
+            Input::Text(t) => answer(&ctx, &t, Audience::AsUsual),
+            Input::OpenHome => ask::answers::home(&ctx),
+            Input::Autocomplete { option, partial } => ask::complete(&ctx, &option, &partial),
+            Input::Action(value) => match self.action(&value, event.now).await? {
+                ActionId::Ask(q) => answer(&ctx, &q, Audience::AsUsual),
+                ActionId::Share(q) => answer(&ctx, &q, Audience::Everyone),
+                // `action` reads a stored one back into what it was.
+                ActionId::Stored(_) => return Err(ActionError::OutOfDate.into()),
+            },
+            // No button of this release opens a form: one submitted was made by another.
+            Input::Form { action, .. } => {
+                self.action(&action, event.now).await?;
+                return Err(ActionError::OutOfDate.into());
+            }
+        };
+        self.fit_actions(&mut reply, event.now).await;
+        tracing::debug!(intent = ?reply.intent, entity = reply.entity.as_deref().unwrap_or("-"), "answered");
+        Ok(reply)
+    }
+
+    /// What a button's value asks for; one carrying a key is read back from the store.
+    async fn action(&self, value: &str, now: DateTime<Utc>) -> Result<ActionId, Trouble> {
+        let key = match ActionId::decode(value)? {
+            ActionId::Stored(key) => key,
+            id => return Ok(id),
+        };
+        let Some(store) = &self.store else {
+            return Err(ActionError::Expired.into());
+        };
+        let kept = store
+            .stored_action(&key, (now - STORED_FOR).timestamp())
+            .await
+            .map_err(Trouble::Internal)?
+            .ok_or(ActionError::Expired)?;
+        match ActionId::decode(&kept)? {
+            ActionId::Stored(_) => Err(ActionError::OutOfDate.into()),
+            id => Ok(id),
+        }
+    }
+
+    /// Makes every button of `reply` fit `MAX_ENCODED`: a longer action is kept in the store
+    /// and the button carries its key; without a store (or when it fails) the button is left
+    /// out, never sent broken.
+    async fn fit_actions(&self, reply: &mut Reply, now: DateTime<Utc>) {
+        let mut actions = std::mem::take(&mut reply.actions);
+        for mut a in actions.drain(..) {
+            if self.fit(&mut a.id, now).await {
+                reply.actions.push(a);
+            }
+        }
+        if let Some(mut share) = reply.share.take()
+            && self.fit(&mut share, now).await
+        {
+            reply.share = Some(share);
+        }
+    }
+
+    async fn fit(&self, id: &mut ActionId, now: DateTime<Utc>) -> bool {
+        let encoded = id.encode();
+        if encoded.len() <= MAX_ENCODED {
+            return true;
+        }
+        let Some(store) = &self.store else {
+            return false;
+        };
+        // The same action always gets the same key: a reply rendered again renews it.
+        let key = hex::encode(&sha2::Sha256::digest(encoded.as_bytes())[..10]);
+        match store.keep_action(&key, &encoded, now.timestamp()).await {
+            Ok(()) => {
+                *id = ActionId::Stored(key);
+                true
+            }
+            Err(e) => {
+                tracing::warn!("a button is left out: {e:#}");
+                false
+            }
+        }
     }
 
     /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the
@@ -196,6 +321,28 @@ impl Bot {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.model.load().snapshot.clone()
     }
+}
+
+/// Answers a question, for `audience`, with the action that shares it.
+fn answer(ctx: &Context<'_>, text: &str, audience: Audience) -> Reply {
+    let question = ask::parse(text);
+    let mut reply = ask::answer(ctx, &question);
+    reply.audience = audience;
+    if !reply.query.is_empty() {
+        reply.share = Some(ActionId::Share(reply.query.clone()));
+    }
+    reply
+}
+
+/// A short id for one event, for the logs and for the asker to quote: unique within a process
+/// and unlikely to repeat across processes.
+fn correlation_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = SEED.get_or_init(Default::default).build_hasher();
+    h.write_u64(NEXT.fetch_add(1, Ordering::Relaxed));
+    format!("{:08x}", h.finish() as u32)
 }
 
 /// The time zone a platform named, or UTC (also for a name this build does not know).

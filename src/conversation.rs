@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where a message came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Console,
@@ -24,33 +24,116 @@ pub enum Input {
     Text(String),
     /// Clicked a button: its value as the core encoded it (`ActionId::encode`), unchanged.
     Action(String),
+    /// Submitted a form opened by a button (a deny reason, an exemption request): the button's
+    /// encoded action and the named values entered.
+    Form {
+        action: String,
+        values: Vec<(String, String)>,
+    },
     /// Opened their home view (Slack's App Home).
     OpenHome,
+    /// Is typing into an option that offers choices (Discord's autocomplete): which option,
+    /// and what is typed so far.
+    Autocomplete { option: String, partial: String },
 }
 
-/// One message addressed to the bot.
-#[derive(Clone, Debug)]
-pub struct ChatEvent {
+/// Who is asking, as their platform knows them. Only `platform` is always known; the core
+/// fills the rest from the platform's `Directory` when it has one, and matches the person to
+/// a catalog User (`identity`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
     pub platform: Platform,
-    /// Who asked: a catalog user reference or the platform's user id, if known.
-    pub user: Option<String>,
-    pub input: Input,
-    /// The moment "now" means for this question (tests pin it; adapters leave it None).
-    pub now: Option<DateTime<Utc>>,
-    /// The asker's time zone (IANA name, `Europe/Paris`) when the platform gives it: times in
-    /// the answer are shown in it, and times typed without a zone are read in it. UTC else.
+    /// The platform's id of the person (Slack `U123`); on the console, who they said they are
+    /// (`--as ada`, a catalog reference or an e-mail).
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Their time zone (IANA name, `Europe/Paris`): times in answers are shown in it, and times
+    /// typed without a zone are read in it. UTC when unknown.
     pub tz: Option<String>,
 }
 
-impl ChatEvent {
-    pub fn console(user: Option<String>, text: impl Into<String>) -> ChatEvent {
-        ChatEvent {
-            platform: Platform::Console,
-            user,
-            input: Input::Text(text.into()),
-            now: None,
+impl Actor {
+    /// Someone known by their platform id only; the rest is looked up.
+    pub fn on(platform: Platform, id: impl Into<String>) -> Actor {
+        Actor {
+            platform,
+            id: Some(id.into()),
+            name: None,
+            email: None,
             tz: None,
         }
+    }
+
+    /// Someone at the console, as who they said they are (if they did).
+    pub fn console(user: Option<String>) -> Actor {
+        Actor {
+            platform: Platform::Console,
+            id: user,
+            name: None,
+            email: None,
+            tz: None,
+        }
+    }
+}
+
+/// Where the event happened, in the platform's ids: where an answer goes, and the thread a
+/// follow-up belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conversation {
+    /// The channel (Slack `C…`, or a direct message's `D…`), when there is one.
+    pub channel: Option<String>,
+    /// The thread the message is in (Slack: the thread's `ts`).
+    pub thread: Option<String>,
+}
+
+/// One thing someone did that the bot answers.
+#[derive(Clone, Debug)]
+pub struct ChatEvent {
+    pub actor: Actor,
+    pub conversation: Conversation,
+    pub input: Input,
+    /// The moment "now" means for this event: the bot's clock when it arrived.
+    pub now: DateTime<Utc>,
+}
+
+impl ChatEvent {
+    /// A line typed at the console.
+    pub fn console(user: Option<String>, text: impl Into<String>, now: DateTime<Utc>) -> ChatEvent {
+        ChatEvent {
+            actor: Actor::console(user),
+            conversation: Conversation::default(),
+            input: Input::Text(text.into()),
+            now,
+        }
+    }
+}
+
+/// Why an event got no answer: a refusal meant for the asker, shown as it is, or a fault on
+/// the bot's side, logged with a reference the asker is shown.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Refused(String),
+    #[error(
+        "Something went wrong on my side (reference {correlation}). Try again in a moment; if it \
+         keeps happening, give the platform team that reference."
+    )]
+    Internal { correlation: String },
+}
+
+impl Failure {
+    /// The failure as a reply for the asker alone. In JSON: `{"error": …, "correlation": …}`.
+    pub fn reply(&self) -> Reply {
+        let mut r = Reply::new(Intent::Unknown, "");
+        r.view.headline = self.to_string();
+        let correlation = match self {
+            Failure::Internal { correlation } => Some(correlation.as_str()),
+            Failure::Refused(_) => None,
+        };
+        r.result = serde_json::json!({"error": self.to_string(), "correlation": correlation});
+        r.audience = Audience::Asker;
+        r
     }
 }
 
@@ -123,6 +206,10 @@ pub struct Reply {
     /// What the asker can do next with one click (a pick of "did you mean"), best first.
     #[serde(skip)]
     pub actions: Vec<Action>,
+    /// Posts this answer for everyone: offered where a surface answers privately first (Slack's
+    /// `/sb`).
+    #[serde(skip)]
+    pub share: Option<ActionId>,
     pub warnings: Vec<String>,
     /// Presentation: a headline, label/value fields, sections and footnotes.
     #[serde(skip)]
@@ -130,6 +217,29 @@ pub struct Reply {
     /// Who should see it, where the surface can choose.
     #[serde(skip)]
     pub audience: Audience,
+    /// Pictures shown with the answer.
+    #[serde(skip)]
+    pub attachments: Vec<Attachment>,
+    /// What an autocomplete offers, best first (also in `result.choices`).
+    #[serde(skip)]
+    pub choices: Vec<Choice>,
+}
+
+/// A picture sent with a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attachment {
+    /// `checkout-blast-radius.png`
+    pub file_name: String,
+    /// Said in place of the picture where it cannot be shown, and to screen readers.
+    pub alt: String,
+    pub png: std::sync::Arc<[u8]>,
+}
+
+/// One choice an autocomplete offers: what is shown, and what is filled in when picked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Choice {
+    pub label: String,
+    pub value: String,
 }
 
 /// Who a reply is for, where the surface can choose (Slack: ephemeral or in the channel).
@@ -166,9 +276,12 @@ impl Reply {
             provenance: Vec::new(),
             suggestions: Vec::new(),
             actions: Vec::new(),
+            share: None,
             warnings: Vec::new(),
             view: View::default(),
             audience: Audience::AsUsual,
+            attachments: Vec::new(),
+            choices: Vec::new(),
         }
     }
 }
@@ -197,7 +310,17 @@ pub enum ActionId {
     Ask(String),
     /// Post the answer to this question in the conversation, for everyone.
     Share(String),
+    /// An action too long to carry in a button (`MAX_ENCODED`), kept in the store under this
+    /// key for `STORED_FOR`.
+    Stored(String),
 }
+
+/// The longest encoded id a button carries itself: Discord's `custom_id` holds 100 characters
+/// (Slack's value 2,000). A longer one is stored and the button carries its key.
+pub const MAX_ENCODED: usize = 100;
+
+/// How long a stored action is honoured after the reply carrying it was last rendered.
+pub const STORED_FOR: chrono::Duration = chrono::Duration::days(30);
 
 /// Why a button's id cannot be honoured; said to the clicker, and nothing is done.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -208,6 +331,8 @@ pub enum ActionError {
     OutOfDate,
     #[error("That button is not one of mine; nothing was done.")]
     Unknown,
+    #[error("This button has expired (buttons are kept for 30 days); ask again.")]
+    Expired,
 }
 
 /// The version of the encoding; an id of another version is refused as out of date, never
@@ -222,6 +347,7 @@ impl ActionId {
         let (verb, arg) = match self {
             ActionId::Ask(q) => ("ask", q),
             ActionId::Share(q) => ("share", q),
+            ActionId::Stored(key) => ("key", key),
         };
         format!("sb{ACTION_VERSION}:{verb}:{arg}")
     }
@@ -238,6 +364,7 @@ impl ActionId {
         match rest.split_once(':') {
             Some(("ask", q)) if !q.is_empty() => Ok(ActionId::Ask(q.to_string())),
             Some(("share", q)) if !q.is_empty() => Ok(ActionId::Share(q.to_string())),
+            Some(("key", k)) if !k.is_empty() => Ok(ActionId::Stored(k.to_string())),
             // A verb this release does not know: made by another one.
             _ => Err(ActionError::OutOfDate),
         }
@@ -253,6 +380,7 @@ mod tests {
         for id in [
             ActionId::Ask("who owns component:default/wayback-archive --depth 2".into()),
             ActionId::Share("oncall checkout at 2026-12-01T09:00:00+00:00".into()),
+            ActionId::Stored("3f9a0c1d2e4b5a6c".into()),
         ] {
             assert_eq!(ActionId::decode(&id.encode()), Ok(id));
         }

@@ -1,20 +1,22 @@
 //! Who is asking: a platform identity (`slack:U123`) becomes the catalog User it belongs to,
 //! by the platform's user-id annotation (`slack.com/user-id`), else by the e-mail the platform
-//! has for the person. The platform is asked through its `Directory`, once per person per
-//! `ttl`, even when several of their events arrive at once; the resolution itself is here, so
-//! every adapter matches people the same way.
+//! has for the person. The platform is asked through its `Directory` (which adapters supply),
+//! once per person per `ttl`, even when several of their events arrive at once; the matching is
+//! here, in the core, so every surface matches people the same way.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::catalog::Snapshot;
-use crate::conversation::Platform;
+use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
+use crate::catalog::{Id, Snapshot};
+use crate::conversation::{Actor, Platform};
 use crate::outbox::Sending;
 
 /// What a platform says of a person.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
+    pub name: Option<String>,
     /// The e-mail that may match a catalog User.
     pub email: Option<String>,
     /// Their time zone (IANA name), in which answers show times.
@@ -27,29 +29,19 @@ pub trait Directory: Send + Sync {
     fn lookup<'a>(&'a self, user_id: &'a str) -> Sending<'a, Profile>;
 }
 
-/// A person as the core knows them after resolution.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Asker {
-    /// The catalog User's reference when matched, else the platform identity (`slack:U123`).
-    pub user: String,
-    pub tz: Option<String>,
-}
-
-type Cell = Arc<tokio::sync::OnceCell<Profile>>;
+type Cell = std::sync::Arc<tokio::sync::OnceCell<Profile>>;
 
 /// Profiles from one platform's directory, each kept for `ttl`.
-pub struct People<D> {
-    platform: Platform,
-    directory: D,
+pub struct People {
+    directory: Box<dyn Directory>,
     ttl: Duration,
     cache: Mutex<HashMap<String, (Instant, Cell)>>,
 }
 
-impl<D: Directory> People<D> {
-    pub fn new(platform: Platform, directory: D, ttl: Duration) -> Self {
+impl People {
+    pub fn new(directory: impl Directory + 'static, ttl: Duration) -> Self {
         People {
-            platform,
-            directory,
+            directory: Box::new(directory),
             ttl,
             cache: Mutex::default(),
         }
@@ -78,24 +70,64 @@ impl<D: Directory> People<D> {
         .clone()
     }
 
-    /// Who this platform user is, in the catalog `snap`: matched by the platform's user-id
-    /// annotation, else by e-mail; unmatched, their platform identity.
-    pub async fn asker(&self, snap: &Snapshot, user_id: &str) -> Asker {
-        let profile = self.profile(user_id).await;
-        let platform_id = format!("{}:{user_id}", prefix(self.platform));
-        let user = std::iter::once(platform_id.clone())
-            .chain(profile.email.iter().map(|e| format!("email:{e}")))
-            .find_map(|i| snap.person(&i))
-            .map_or(platform_id, |id| snap.entity(id).key());
-        Asker {
-            user,
-            tz: profile.tz,
+    /// Fills in what the actor's platform did not send with what its directory says.
+    pub async fn complete(&self, actor: &mut Actor) {
+        let Some(id) = &actor.id else { return };
+        if actor.email.is_some() && actor.tz.is_some() {
+            return;
         }
+        let p = self.profile(id).await;
+        actor.name = actor.name.take().or(p.name);
+        actor.email = actor.email.take().or(p.email);
+        actor.tz = actor.tz.take().or(p.tz);
+    }
+}
+
+/// How the core sees an actor: their identity on their platform and, when matched, the catalog
+/// User they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Asker {
+    /// `slack:U123`; on the console, what they said they are.
+    pub identity: Option<String>,
+    pub user: Option<Id>,
+}
+
+impl Asker {
+    /// Matches an actor to a catalog User: on the console, exactly the reference or e-mail they
+    /// gave (never a close spelling); elsewhere, by the platform's user-id annotation, else by
+    /// the e-mail their platform has for them.
+    pub fn of(snap: &Snapshot, actor: &Actor) -> Asker {
+        let is_user = |id: &Id| snap.entity(*id).kind_is("user");
+        if actor.platform == Platform::Console {
+            let user = actor.id.as_deref().and_then(|given| {
+                EntityRef::parse(given, Some("user"), DEFAULT_NAMESPACE)
+                    .ok()
+                    .and_then(|r| snap.get_ref(&r))
+                    .or_else(|| snap.person(given))
+                    .or_else(|| snap.person(&format!("email:{given}")))
+                    .filter(is_user)
+            });
+            return Asker {
+                identity: actor.id.clone(),
+                user,
+            };
+        }
+        let identity = actor
+            .id
+            .as_ref()
+            .map(|id| format!("{}:{id}", prefix(actor.platform)));
+        let user = identity
+            .iter()
+            .cloned()
+            .chain(actor.email.iter().map(|e| format!("email:{e}")))
+            .find_map(|i| snap.person(&i))
+            .filter(is_user);
+        Asker { identity, user }
     }
 }
 
 /// How identities of a platform are written: `slack:U123`, `discord:…`.
-fn prefix(platform: Platform) -> &'static str {
+pub fn prefix(platform: Platform) -> &'static str {
     match platform {
         Platform::Slack => "slack",
         Platform::Discord => "discord",
@@ -112,7 +144,7 @@ mod tests {
     use crate::catalog::ingest::{FileOrigin, Reader, ingest_file};
 
     /// A directory that knows two people and counts how often it is asked.
-    struct Fake(AtomicUsize);
+    struct Fake(std::sync::Arc<AtomicUsize>);
 
     impl Directory for Fake {
         fn lookup<'a>(&'a self, user_id: &'a str) -> Sending<'a, Profile> {
@@ -122,6 +154,7 @@ mod tests {
                     "U1" => Ok(Profile {
                         email: Some("Ada@Example.com".into()),
                         tz: Some("Europe/London".into()),
+                        ..Profile::default()
                     }),
                     "U2" => Ok(Profile::default()),
                     _ => anyhow::bail!("user_not_found"),
@@ -145,23 +178,41 @@ mod tests {
 
     #[tokio::test]
     async fn people_are_matched_by_annotation_else_e_mail_and_asked_once() {
-        let people = People::new(
-            Platform::Slack,
-            Fake(AtomicUsize::new(0)),
-            Duration::from_secs(60),
-        );
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let people = People::new(Fake(calls.clone()), Duration::from_secs(60));
         let snap = catalog();
-        let ada = people.asker(&snap, "U1").await;
-        assert_eq!(ada.user, "user:default/ada");
-        assert_eq!(ada.tz.as_deref(), Some("Europe/London"));
-        assert_eq!(people.asker(&snap, "U2").await.user, "user:default/bob");
+        let asker = |id: &str| {
+            let people = &people;
+            let snap = &snap;
+            let id = id.to_string();
+            async move {
+                let mut actor = Actor::on(Platform::Slack, id);
+                people.complete(&mut actor).await;
+                let a = Asker::of(snap, &actor);
+                (a.user.map(|u| snap.entity(u).key()), a.identity, actor.tz)
+            }
+        };
+        let (ada, _, tz) = asker("U1").await;
+        assert_eq!(ada.as_deref(), Some("user:default/ada"));
+        assert_eq!(tz.as_deref(), Some("Europe/London"));
+        assert_eq!(asker("U2").await.0.as_deref(), Some("user:default/bob"));
         // Someone the directory cannot describe still asks, as their platform identity.
-        assert_eq!(people.asker(&snap, "U3").await.user, "slack:U3");
-        people.asker(&snap, "U1").await;
-        assert_eq!(
-            people.directory.0.load(Ordering::SeqCst),
-            3,
-            "each asked once"
-        );
+        let (nobody, identity, _) = asker("U3").await;
+        assert_eq!((nobody, identity.as_deref()), (None, Some("slack:U3")));
+        asker("U1").await;
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "each asked once");
+    }
+
+    #[test]
+    fn at_the_console_only_the_exact_reference_or_e_mail_matches() {
+        let snap = catalog();
+        let user = |given: &str| {
+            Asker::of(&snap, &Actor::console(Some(given.into())))
+                .user
+                .map(|u| snap.entity(u).key())
+        };
+        assert_eq!(user("ada").as_deref(), Some("user:default/ada"));
+        assert_eq!(user("ada@example.com").as_deref(), Some("user:default/ada"));
+        assert_eq!(user("adda"), None);
     }
 }

@@ -11,6 +11,7 @@ pub mod background;
 pub mod bot;
 pub mod catalog;
 pub mod chat;
+pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod failpoints;

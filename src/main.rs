@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use switchboard::app::{App, Use};
 use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
-use switchboard::chat::{ChatEvent, Platform, console, render};
+use switchboard::chat::{ChatEvent, console, render};
 use switchboard::config::{Config, SlackMode};
 use switchboard::sources::local;
 use switchboard::sources::rotations;
@@ -135,10 +135,11 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
         Cmd::Shell { as_user } => {
             let App { bot, store, .. } = App::open(&config, Use::Ask).await?;
             let b = bot.clone();
+            let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
                 let stdin = std::io::stdin();
                 let tty = stdin.is_terminal();
-                console::run(&b, as_user, stdin.lock(), std::io::stdout(), tty)
+                console::run(&runtime, &b, as_user, stdin.lock(), std::io::stdout(), tty)
             })
             .await??;
             store.close().await;
@@ -164,18 +165,16 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                     config.catalog.limit(),
                 ))
             };
-            let reply = bot.handle(&ChatEvent {
-                platform: Platform::Console,
-                user: as_user,
-                input: switchboard::chat::Input::Text(question.join(" ")),
-                now: None,
-                tz: None,
-            });
+            let event = ChatEvent::console(as_user, question.join(" "), bot.now());
+            let (reply, code) = match bot.handle(event).await {
+                Ok(reply) => (reply, ExitCode::SUCCESS),
+                Err(failure) => (failure.reply(), ExitCode::FAILURE),
+            };
             match format {
                 Format::Text => print!("{}", render::text(&reply)),
                 Format::Json => println!("{}", render::json(&reply)),
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(code)
         }
         Cmd::Sync => {
             let store =
@@ -292,8 +291,10 @@ async fn serve(config: Config) -> Result<ExitCode> {
     let console = !platforms && config.chat.console && std::io::stdin().is_terminal();
     if console {
         let b = bot.clone();
+        let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            console::run(&b, None, std::io::stdin().lock(), std::io::stdout(), true)
+            let stdin = std::io::stdin().lock();
+            console::run(&runtime, &b, None, stdin, std::io::stdout(), true)
         })
         .await??;
     } else {

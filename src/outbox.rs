@@ -43,3 +43,24 @@ pub trait Outbox: Send + Sync {
     /// Replaces the message `at` with `reply`.
     fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()>;
 }
+
+/// A post the platform refused for good: the bot is not in the channel, the channel is
+/// archived, the person cannot be written to. Trying again would not help; whoever asked for
+/// the post is told instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} was refused: {reason}")]
+pub struct Undeliverable {
+    /// The call that was refused (`chat.postMessage`).
+    pub method: String,
+    /// The platform's reason (Slack's error code, `not_in_channel`).
+    pub reason: String,
+}
+
+impl Undeliverable {
+    /// Whether `error` is, or was caused by, a refusal for good.
+    pub fn of(error: &anyhow::Error) -> Option<&Undeliverable> {
+        error
+            .chain()
+            .find_map(|e| e.downcast_ref::<Undeliverable>())
+    }
+}

@@ -12,10 +12,13 @@ use super::grammar::{self, COMMANDS, Question};
 use super::resolve::{Resolved, has_kind_word, resolve};
 use super::time::{ago, parse_when};
 use crate::catalog::graph::{self, Hop, Limit, Walk};
-use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
+use crate::catalog::search::normalize;
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
-use crate::conversation::{Action, ActionId, Intent, ProvenanceNote, Reply, Section, Style};
+use crate::conversation::{
+    Action, ActionId, Choice, Intent, ProvenanceNote, Reply, Section, Style,
+};
+use crate::identity::Asker;
 use crate::oncall::pagerduty::{self, Rosters};
 use crate::oncall::rotations::{Rotations, Shift};
 use crate::status::SourceStatus;
@@ -36,9 +39,8 @@ pub struct Context<'a> {
     pub now: DateTime<Utc>,
     /// How far `deps` and `dependents` list when the question names no `--depth`.
     pub limit: Limit,
-    /// Who asks: their catalog User's reference when the adapter matched them, else their
-    /// platform identity (`slack:U123`); none on a surface that gives none.
-    pub asker: Option<&'a str>,
+    /// Who asks: their platform identity and, when matched, their catalog User.
+    pub asker: &'a Asker,
     /// The asker's time zone: times are shown and read in it.
     pub tz: Tz,
 }
@@ -1168,23 +1170,9 @@ fn help(q: &Question) -> Reply {
     r
 }
 
-/// `whoami`: the catalog User the asker was matched to and their teams, or why no User
-/// matched and how to fix it.
-/// The catalog User the surface says is asking: exactly the reference or identity (an e-mail,
-/// `slack:U123`) it gave, never a close spelling.
-fn asker_user(ctx: &Context<'_>) -> Option<Id> {
-    let snap = ctx.snap;
-    let asked_as = ctx.asker?;
-    EntityRef::parse(asked_as, Some("user"), DEFAULT_NAMESPACE)
-        .ok()
-        .and_then(|r| snap.get_ref(&r))
-        .or_else(|| snap.person(asked_as))
-        .filter(|&id| snap.entity(id).kind_is("user"))
-}
-
 /// How an unmatched asker gets matched to their catalog User.
 fn matching_hint(ctx: &Context<'_>) -> String {
-    let asked_as = ctx.asker.unwrap_or("");
+    let asked_as = ctx.asker.identity.as_deref().unwrap_or("");
     match asked_as.split_once(':') {
         Some(("slack", uid)) => format!(
             "add the annotation `slack.com/user-id: {uid}` to your User entity, or give it the \
@@ -1210,13 +1198,15 @@ fn not_matched(ctx: &Context<'_>, r: &mut Reply, hint: &str) {
         )],
         1,
     ));
-    r.result = json!({"user": null, "identity": ctx.asker, "groups": [], "hint": hint});
+    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": [], "hint": hint});
 }
 
+/// `whoami`: the catalog User the asker was matched to and their teams, or why no User
+/// matched and how to fix it.
 fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Whoami, &q.query);
-    let Some(id) = asker_user(ctx) else {
+    let Some(id) = ctx.asker.user else {
         not_matched(ctx, &mut r, &matching_hint(ctx));
         return r;
     };
@@ -1236,7 +1226,7 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     }
     r.result = json!({
         "user": e.key(),
-        "identity": ctx.asker,
+        "identity": ctx.asker.identity,
         "groups": groups.iter().map(|&g| snap.entity(g).key()).collect::<Vec<_>>(),
     });
     r
@@ -1352,7 +1342,7 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
 pub fn home(ctx: &Context<'_>) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Info, "");
-    let Some(id) = asker_user(ctx) else {
+    let Some(id) = ctx.asker.user else {
         not_matched(ctx, &mut r, &matching_hint(ctx));
         return r;
     };
@@ -1413,5 +1403,63 @@ pub fn home(ctx: &Context<'_>) -> Reply {
             .sections
             .push(Section::new("Waiting on you: entities to fix", fixes, 10));
     }
+    r
+}
+
+/// Most choices an autocomplete offers (Discord shows 25).
+const CHOICES: usize = 25;
+
+/// What to offer someone typing `partial` into the option `option` (an entity's name): the
+/// entity the resolver would pick first, then names starting with what is typed, then close
+/// spellings; an option named for a kind (`team`, `user`) offers that kind only.
+pub fn complete(ctx: &Context<'_>, option: &str, partial: &str) -> Reply {
+    let snap = ctx.snap;
+    let kind = match option {
+        "team" | "group" => Some("group"),
+        "user" | "person" => Some("user"),
+        "system" => Some("system"),
+        "api" => Some("api"),
+        _ => None,
+    };
+    let fits = |id: Id| kind.is_none_or(|k| snap.entity(id).kind_is(k));
+    let typed = normalize(partial);
+    let mut ids: Vec<Id> = Vec::new();
+    if !typed.is_empty() {
+        match resolve(snap, partial) {
+            Resolved::One { id, .. } => ids.push(id),
+            Resolved::Many(many) => ids.extend(many),
+            Resolved::None => {}
+        }
+        let mut starting: Vec<Id> = snap
+            .entities()
+            .filter(|(_, e)| normalize(&e.name).starts_with(&typed))
+            .map(|(id, _)| id)
+            .collect();
+        starting.sort_by_key(|&id| (snap.entity(id).name.len(), id));
+        ids.extend(starting);
+        ids.extend(
+            snap.names()
+                .fuzzy(snap, partial, CHOICES)
+                .iter()
+                .map(|s| s.id),
+        );
+    }
+    let mut seen = HashSet::new();
+    ids.retain(|&id| fits(id) && seen.insert(id));
+    ids.truncate(CHOICES);
+    let mut r = Reply::new(Intent::Find, partial);
+    r.choices = ids
+        .iter()
+        .map(|&id| Choice {
+            label: label(snap.entity(id)),
+            value: snap.entity(id).key(),
+        })
+        .collect();
+    r.view.headline = format!(
+        "{} {}",
+        r.choices.len(),
+        plural(r.choices.len(), "choice", "choices")
+    );
+    r.result = json!({"option": option, "choices": r.choices});
     r
 }

@@ -5,5 +5,5 @@ pub mod grammar;
 pub mod resolve;
 pub mod time;
 
-pub use answers::{Context, answer};
+pub use answers::{Context, answer, complete};
 pub use grammar::{Question, parse};

@@ -8,8 +8,10 @@ use super::{ChatEvent, Platform, Reply, render};
 use crate::bot::Bot;
 use crate::outbox::{Destination, MessageRef, Outbox, Sending};
 
-/// Reads questions line by line until end of input or `exit`, printing each answer.
+/// Reads questions line by line until end of input or `exit`, printing each answer. Runs on
+/// a thread that may block (reading a terminal); answers are awaited on `runtime`.
 pub fn run(
+    runtime: &tokio::runtime::Handle,
     bot: &Bot,
     user: Option<String>,
     input: impl BufRead,
@@ -37,7 +39,10 @@ pub fn run(
         if matches!(text, "exit" | "quit") {
             break;
         }
-        let reply = bot.handle(&ChatEvent::console(user.clone(), text));
+        let event = ChatEvent::console(user.clone(), text, bot.now());
+        let reply = runtime
+            .block_on(bot.handle(event))
+            .unwrap_or_else(|f| f.reply());
         writeln!(out, "{}", render::text(&reply))?;
         out.flush()?;
     }

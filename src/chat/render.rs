@@ -34,6 +34,9 @@ pub fn text(reply: &Reply) -> String {
             let _ = writeln!(out, "  … and {} more", s.more);
         }
     }
+    for a in &reply.attachments {
+        let _ = writeln!(out, "\n[picture {}: {}]", a.file_name, a.alt);
+    }
     if !reply.suggestions.is_empty() {
         out.push('\n');
         let _ = writeln!(out, "Did you mean:");

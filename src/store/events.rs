@@ -49,6 +49,29 @@ impl Store {
         Ok(())
     }
 
+    /// Records that a claimed event's answer was refused for good (`why`): it is done with,
+    /// and not tried again.
+    pub async fn mark_undelivered(
+        &self,
+        platform: &str,
+        event_id: &str,
+        why: &str,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE chat_events SET answered_at = $3, payload = NULL, undelivered = $4 \
+             WHERE platform = $1 AND event_id = $2",
+        )
+        .bind(platform)
+        .bind(event_id)
+        .bind(now)
+        .bind(why)
+        .execute(&self.pool)
+        .await
+        .context("recording that a chat event's answer was refused")?;
+        Ok(())
+    }
+
     /// Events received since `since`, still unanswered, whose taker's time ran out before
     /// `now`: (event id, payload). Each must still be taken with `take_unanswered`.
     pub async fn unanswered_events(

@@ -4,7 +4,8 @@
 //! only the migrations differ per backend. Functions are named for what they mean to the rest of
 //! the program; parameters are always bound. By area: `catalog` (entities by source and file),
 //! `events` (chat events claimed and answered), `sync_runs` (syncs and source events),
-//! `github` (repository states, cached responses); a new area is a new file with its own
+//! `github` (repository states, cached responses), `actions` (button actions too long for a
+//! button); a new area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
 use std::path::Path;
@@ -14,6 +15,7 @@ use anyhow::{Context, Result};
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
+mod actions;
 mod catalog;
 mod events;
 mod github;

@@ -908,22 +908,15 @@ fn whoami_names_the_matched_user_and_teams_or_says_how_to_be_matched() {
     assert!(render::text(&r).starts_with("You are Guest User (user:default/guest)"));
 
     // A close spelling is not who you are.
-    let typo = c.bot.handle(&switchboard::ChatEvent {
-        platform: switchboard::chat::Platform::Console,
-        user: Some("user:default/guset".into()),
-        input: switchboard::chat::Input::Text("whoami".into()),
-        now: Some(c.now),
-        tz: None,
-    });
+    use switchboard::chat::{Actor, Input, Platform};
+    let mut typo = c.event(Input::Text("whoami".into()));
+    typo.actor.id = Some("user:default/guset".into());
+    let typo = c.handle(typo).unwrap();
     assert_eq!(json(&typo)["result"]["user"], Value::Null);
 
-    let unmatched = c.bot.handle(&switchboard::ChatEvent {
-        platform: switchboard::chat::Platform::Slack,
-        user: Some("slack:U0UNKNOWN".into()),
-        input: switchboard::chat::Input::Text("who am I?".into()),
-        now: Some(c.now),
-        tz: None,
-    });
+    let mut unmatched = c.event(Input::Text("who am I?".into()));
+    unmatched.actor = Actor::on(Platform::Slack, "U0UNKNOWN");
+    let unmatched = c.handle(unmatched).unwrap();
     let j = json(&unmatched);
     assert_eq!(j["result"]["user"], Value::Null);
     assert_eq!(j["result"]["identity"], "slack:U0UNKNOWN");
@@ -969,38 +962,84 @@ fn one_answer_of_each_intent_reads_as_before() {
 /// What a surface hands over besides text goes through the same entry point.
 #[test]
 fn clicks_and_the_home_view_go_through_handle() {
-    use switchboard::chat::{Audience, ChatEvent, Input, Platform};
+    use switchboard::chat::{Audience, Failure, Input};
     let c = Convo::over(&examples());
-    let event = |input: Input| ChatEvent {
-        platform: Platform::Console,
-        user: Some("user:default/guest".into()),
-        input,
-        now: Some(c.now),
-        tz: None,
-    };
+    let click = |value: String| c.handle(c.event(Input::Action(value)));
     // A "did you mean" pick carries its question; the answer is the same as typing it.
     let asked = c.say("deps wayback --depth 2");
     let pick = &asked.actions[0];
-    let clicked = c.bot.handle(&event(Input::Action(pick.id.encode())));
+    let clicked = click(pick.id.encode()).unwrap();
     assert_eq!(clicked.intent, Intent::Deps);
     assert_eq!(json(&clicked)["result"]["depth"], 2);
     assert_eq!(clicked.audience, Audience::AsUsual);
-    // Sharing answers for everyone; an id of another version is refused to the asker alone.
-    let shared = c.bot.handle(&event(Input::Action(
-        "sb1:share:who owns artist-lookup".into(),
-    )));
+    // Sharing answers for everyone; an id of another version is refused, as it is.
+    let shared = click("sb1:share:who owns artist-lookup".into()).unwrap();
     assert_eq!(
         (shared.intent, shared.audience),
         (Intent::Owner, Audience::Everyone)
     );
-    let stale = c.bot.handle(&event(Input::Action("sb7:approve:42".into())));
-    assert_eq!(stale.audience, Audience::Asker);
-    assert!(render::text(&stale).contains("out of date"));
+    let Err(stale) = click("sb7:approve:42".into()) else {
+        panic!("an id of another version was honoured")
+    };
+    assert!(
+        matches!(&stale, Failure::Refused(m) if m.contains("out of date")),
+        "{stale:?}"
+    );
+    assert_eq!(stale.reply().audience, Audience::Asker);
+    assert_eq!(
+        json(&stale.reply())["result"]["error"],
+        stale.to_string().as_str()
+    );
+    // Not one of ours: refused with its own message.
+    let Err(foreign) = click("create_task".into()) else {
+        panic!("a foreign button was honoured")
+    };
+    assert!(foreign.to_string().contains("not one of mine"), "{foreign}");
+    // A form submitted for a button that opens none was made by another release.
+    let form = c.handle(c.event(Input::Form {
+        action: "sb1:ask:who owns artist-lookup".into(),
+        values: vec![("reason".into(), "because".into())],
+    }));
+    assert!(matches!(form, Err(Failure::Refused(_))), "{form:?}");
     // The home view: the asker's teams.
-    let home = c.bot.handle(&event(Input::OpenHome));
+    let home = c.handle(c.event(Input::OpenHome)).unwrap();
     assert!(
         render::text(&home).starts_with("Hi Guest User"),
         "{}",
         render::text(&home)
     );
+}
+
+/// Autocomplete offers what the resolver would pick first, then names starting with what is
+/// typed, then close spellings; a kind's option offers that kind only.
+#[test]
+fn autocomplete_offers_entities_ranked_like_the_resolver() {
+    use switchboard::chat::Input;
+    let c = Convo::over(&examples());
+    let offer = |option: &str, partial: &str| {
+        c.handle(c.event(Input::Autocomplete {
+            option: option.into(),
+            partial: partial.into(),
+        }))
+        .unwrap()
+    };
+    let typed = offer("entity", "wayback");
+    let values: Vec<&str> = typed.choices.iter().map(|c| c.value.as_str()).collect();
+    let starting = values.iter().filter(|v| v.contains("/wayback")).count();
+    assert!(starting > 1, "{values:?}");
+    assert!(
+        values[..starting].iter().all(|v| v.contains("/wayback")),
+        "names starting with what is typed first, then close spellings: {values:?}"
+    );
+    assert_eq!(json(&typed)["result"]["choices"][0]["value"], values[0]);
+    let exact = offer("entity", "artist-lookup");
+    assert_eq!(exact.choices[0].value, "component:default/artist-lookup");
+    let teams = offer("team", "team");
+    assert!(!teams.choices.is_empty());
+    assert!(
+        teams.choices.iter().all(|c| c.value.starts_with("group:")),
+        "{:?}",
+        teams.choices
+    );
+    assert!(offer("entity", "").choices.is_empty());
 }

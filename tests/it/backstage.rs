@@ -333,7 +333,7 @@ async fn sync_status_says_which_source_failed_and_what_it_still_answers_from() {
                     .await
                     .unwrap(),
             );
-            let reply = bot.handle(&switchboard::ChatEvent::console(None, "sync status"));
+            let reply = common::ask(&bot, "sync status").await;
             assert_eq!(reply.intent, switchboard::Intent::SyncStatus);
             assert_eq!(reply.view.headline, "1 of 2 sources need attention");
             let sources = reply.result["sources"].as_array().unwrap();

@@ -634,8 +634,8 @@ async fn serve_hooks(env: &Env) -> (Arc<Bot>, Hook) {
     (bot, hook)
 }
 
-fn answer(bot: &Bot, q: &str) -> String {
-    render::text(&bot.handle(&switchboard::ChatEvent::console(None, q)))
+async fn answer(bot: &Bot, q: &str) -> String {
+    render::text(&common::ask(bot, q).await)
 }
 
 #[tokio::test]
@@ -644,17 +644,21 @@ async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit
         for db in common::databases().await {
             let env = setup(&db.url).await;
             let (bot, hook) = serve_hooks(&env).await;
-            assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
+            assert!(
+                answer(&bot, "who owns payments-service")
+                    .await
+                    .contains("owned by team-a")
+            );
 
             let (after, push) = hand_payments_to_team_b(&env.fake);
             let (status, body) = hook.send("push", &push).await;
             assert_eq!(status, 200, "{body}");
-            let now = answer(&bot, "who owns payments-service");
+            let now = answer(&bot, "who owns payments-service").await;
             assert!(now.contains("owned by team-b"), "{}: {now}", db.name);
             assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
             // CODEOWNERS (line 3: @acme/team-b) agrees now.
             assert!(!now.contains("disagree"), "{now}");
-            let status = answer(&bot, "sync status");
+            let status = answer(&bot, "sync status").await;
             assert!(
                 status.contains("last event") && status.contains("re-read acme/payments"),
                 "{status}"
@@ -702,7 +706,11 @@ async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_
                 "nothing was read: {:?}",
                 env.fake.calls()
             );
-            assert!(answer(&bot, "who owns payments-service").contains("owned by team-a"));
+            assert!(
+                answer(&bot, "who owns payments-service")
+                    .await
+                    .contains("owned by team-a")
+            );
 
             // The same delivery twice is applied once.
             let sig = sign(&bytes);
@@ -719,7 +727,11 @@ async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_
             let (status, body) = hook.send("push", &push).await;
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["summary"], "acme/payments unchanged");
-            assert!(answer(&bot, "who owns payments-service").contains("owned by team-b"));
+            assert!(
+                answer(&bot, "who owns payments-service")
+                    .await
+                    .contains("owned by team-b")
+            );
             env.store.close().await;
         }
     })
@@ -739,7 +751,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             p["changes"]["repository"]["name"]["from"] = json!("ledger");
             let (status, body) = hook.send("repository", &p).await;
             assert_eq!(status, 200, "{body}");
-            let info = answer(&bot, "info ledger");
+            let info = answer(&bot, "info ledger").await;
             assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
             assert!(
                 !info.contains("orphaned") && !info.contains("defined again"),
@@ -754,7 +766,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             p["repository"]["archived"] = json!(true);
             let (status, body) = hook.send("repository", &p).await;
             assert_eq!(status, 200, "{body}");
-            let info = answer(&bot, "info ledger");
+            let info = answer(&bot, "info ledger").await;
             assert!(info.contains("is orphaned"), "{info}");
 
             // Deleted: orphaned, still answered, labelled.
@@ -762,7 +774,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             let p = payload("webhook-repository-deleted-ghes35.json", "acme/payments");
             let (status, body) = hook.send("repository", &p).await;
             assert_eq!(status, 200, "{body}");
-            let owner = answer(&bot, "who owns payments-service");
+            let owner = answer(&bot, "who owns payments-service").await;
             assert!(
                 owner.contains("owned by team-a") && owner.contains("orphaned"),
                 "{owner}"
@@ -777,7 +789,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             p["changes"]["owner"]["from"]["user"]["login"] = json!("acme");
             let (status, body) = hook.send("repository", &p).await;
             assert_eq!(status, 200, "{body}");
-            assert!(answer(&bot, "info cart").contains("orphaned"));
+            assert!(answer(&bot, "info cart").await.contains("orphaned"));
             env.store.close().await;
         }
     })

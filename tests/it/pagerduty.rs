@@ -246,13 +246,10 @@ impl Setup {
     }
 
     fn ask_at(&self, q: &str, at: DateTime<Utc>) -> String {
-        render::text(&self.convo.bot.handle(&switchboard::ChatEvent {
-            platform: switchboard::chat::Platform::Console,
-            user: None,
-            input: switchboard::chat::Input::Text(q.into()),
-            now: Some(at),
-            tz: None,
-        }))
+        let mut event = self.convo.event(switchboard::chat::Input::Text(q.into()));
+        event.now = at;
+        event.actor.id = None;
+        render::text(&self.convo.handle(event).unwrap())
     }
 }
 

@@ -32,6 +32,8 @@ struct FakeSlack {
     fail_next: Arc<std::sync::atomic::AtomicUsize>,
     /// Conversations' history is refused (`missing_scope`), as for an app without the scope.
     history_refused: Arc<std::sync::atomic::AtomicBool>,
+    /// A channel posts to which Slack refuses for good, and the error code it says.
+    refused_channel: Arc<Mutex<Option<(String, String)>>>,
 }
 
 impl FakeSlack {
@@ -45,7 +47,15 @@ impl FakeSlack {
             "payloads/slack/webapi-error-ratelimited-429.json",
         ))
         .unwrap();
+        let refused: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::fixture(
+                "payloads/slack/webapi-chat.postMessage-error.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
         let record = |fake: FakeSlack, method: &'static str, ok: String, limited: String| {
+            let refused = refused.clone();
             post(move |body: Bytes| async move {
                 let v: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
                     serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
@@ -59,6 +69,26 @@ impl FakeSlack {
                         .unwrap_or(Value::Null)
                 });
                 use std::sync::atomic::Ordering::SeqCst;
+                let refusal = fake.refused_channel.lock().unwrap().clone();
+                if let Some((channel, code)) = refusal
+                    && method == "chat.postMessage"
+                    && v["channel"] == channel
+                {
+                    fake.calls
+                        .lock()
+                        .unwrap()
+                        .push((format!("{method} ({code})"), v));
+                    let mut answer = refused;
+                    answer["error"] = json!(code);
+                    return (
+                        StatusCode::OK,
+                        [
+                            (header::CONTENT_TYPE, "application/json"),
+                            (header::RETRY_AFTER, "0"),
+                        ],
+                        answer.to_string(),
+                    );
+                }
                 if fake
                     .fail_next
                     .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
@@ -300,11 +330,14 @@ async fn harness_armed(
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
     paths.extend_from_slice(extra);
-    let bot = Arc::new(Bot::new(
-        common::snapshot(&paths),
-        common::demo_rotations(),
-        Default::default(),
-    ));
+    let bot = Arc::new(
+        Bot::new(
+            common::snapshot(&paths),
+            common::demo_rotations(),
+            Default::default(),
+        )
+        .with_store(store.clone()),
+    );
     let settings = SlackSettings {
         api_url,
         bot_token: "xoxb-test".into(),
@@ -1049,8 +1082,13 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
 
         // The next process answers it at start-up; Slack's retry of it is not answered again.
         let next = tokio::task::block_in_place(|| common::Served::start(&cfg, &slack_env("")));
-        let answer = fake.wait_for(1).await;
-        assert_eq!(answer.len(), 1, "{answer:?}");
+        let answer = fake.wait_for(2).await;
+        let methods: Vec<&str> = answer.iter().map(|(m, _)| m.as_str()).collect();
+        assert_eq!(
+            methods,
+            ["conversations.replies", "chat.postMessage"],
+            "looked for an answer first, found none, answered"
+        );
         assert_eq!(deliver(&next, &payload).await, StatusCode::OK);
         // A later event answered is the signal that the retry above was handled.
         let mut later = payload.clone();
@@ -1252,6 +1290,87 @@ async fn an_event_taken_over_is_answered_even_when_its_conversation_cannot_be_re
                 "{calls:?}"
             );
             assert_eq!(next.slack.recover().await.unwrap(), 0);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_answer_slack_refuses_for_good_is_not_retried_and_the_asker_is_told_by_dm() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            *h.fake.refused_channel.lock().unwrap() =
+                Some(("C123ABC456".into(), "not_in_channel".into()));
+            h.event(&mention("<@U0LAN0Z89> who owns artist-lookup"))
+                .await;
+            h.fake.wait_for(3).await;
+            let calls = h.settle().await;
+            let methods: Vec<&str> = calls.iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                [
+                    "chat.postMessage (not_in_channel)",
+                    "conversations.open",
+                    "chat.postMessage"
+                ],
+                "refused once, not retried; the asker told instead"
+            );
+            assert_eq!(calls[1].1["users"], json!(["U061F7AUR"]));
+            assert_eq!(calls[2].1["channel"], "D069C7QFK");
+            let told = calls[2].1["text"].as_str().unwrap();
+            assert!(
+                told.contains("<#C123ABC456>") && told.contains("`not_in_channel`"),
+                "{told}"
+            );
+            assert_eq!(h.slack.undelivered(), 1, "counted");
+            // Recorded as done with: nothing is left for recovery to try again.
+            assert_eq!(h.slack.recover().await.unwrap(), 0);
+            assert_eq!(h.fake.calls().len(), 3);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_button_too_long_to_carry_its_question_carries_a_key_and_still_answers() {
+    common::within(async {
+        for db in common::databases().await {
+            let dir = common::catalog_dir(&[("ledgers.yaml", common::LONG_NAMES)]);
+            let extra = [dir.path().display().to_string()];
+            let h = harness_with(db, &extra).await;
+            let (_, text) = h
+                .command("oncall+payments-reconciliation-ledger-service+at+2026-12-02+09:00")
+                .await;
+            let v: Value = serde_json::from_str(&text).unwrap();
+            let values: Vec<String> = v["blocks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|b| b["type"] == "actions")
+                .flat_map(|b| b["elements"].as_array().unwrap().clone())
+                .map(|e| e["value"].as_str().unwrap().to_string())
+                .collect();
+            assert!(values.len() >= 2, "{text}");
+            assert!(values.iter().all(|v| v.len() <= 100), "{values:?}");
+            let picks: Vec<&String> = values
+                .iter()
+                .filter(|v| !v.starts_with("sb1:share:"))
+                .collect();
+            assert!(picks.len() >= 2, "{values:?}");
+            assert!(
+                picks.iter().all(|v| v.starts_with("sb1:key:")),
+                "{values:?}"
+            );
+            h.click("sb_action", picks[0], true).await;
+            h.fake.wait_for(1).await;
+            let calls = h.settle().await;
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            let answer = calls[0].1["text"].as_str().unwrap();
+            assert!(
+                answer.contains("payments-reconciliation-ledger-service-"),
+                "the question asked, about the pick: {answer}"
+            );
         }
     })
     .await;

@@ -5,7 +5,7 @@ use crate::common;
 
 use common::{catalog_dir, databases, examples, within};
 use switchboard::catalog::Snapshot;
-use switchboard::chat::{ChatEvent, render};
+use switchboard::chat::render;
 use switchboard::config::Config;
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
@@ -20,7 +20,7 @@ fn config(url: &str, paths: Vec<String>) -> Config {
 
 fn ask(snap: Snapshot, q: &str) -> String {
     let bot = Bot::new(snap, Rotations::default(), Default::default());
-    render::json(&bot.handle(&ChatEvent::console(None, q)))
+    render::json(&futures_executor::block_on(common::ask(&bot, q)))
         .lines()
         .filter(|l| !l.contains("fetched_at"))
         .collect::<Vec<_>>()
@@ -213,18 +213,18 @@ async fn the_app_opens_by_syncing_an_empty_store_then_from_the_store() {
             let cfg = config(&db.url, examples());
             let first = App::open(&cfg, Use::Ask).await.unwrap();
             assert!(first.synced, "{}", db.name);
-            let answer = |bot: &Bot| {
-                render::json(&bot.handle(&ChatEvent::console(None, "who owns artist-lookup")))
+            let answer = async |bot: &Bot| {
+                render::json(&common::ask(bot, "who owns artist-lookup").await)
                     .lines()
                     .filter(|l| !l.contains("fetched_at"))
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            let before = answer(&first.bot);
+            let before = answer(&first.bot).await;
             first.store.close().await;
             let again = App::open(&cfg, Use::Ask).await.unwrap();
             assert!(!again.synced, "{}", db.name);
-            let after = answer(&again.bot);
+            let after = answer(&again.bot).await;
             assert!(after.contains("team-a"), "{after}");
             assert_eq!(before, after, "{}", db.name);
             again.store.close().await;
@@ -291,6 +291,77 @@ async fn an_unanswered_event_is_taken_by_one_process_only() {
             );
             // A week on, its id is forgotten.
             assert_eq!(store.forget_events("slack", 1_000).await.unwrap(), 1);
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+/// A button too long to carry its action carries a key; the action is honoured for 30 days
+/// after the reply was rendered, then refused as expired, and a key never seen is refused too.
+#[tokio::test]
+async fn a_stored_button_is_honoured_for_thirty_days_then_refused_as_expired() {
+    use switchboard::chat::{ChatEvent, Failure, Input};
+    use switchboard::clock::Clock;
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            let dir = common::catalog_dir(&[("ledgers.yaml", common::LONG_NAMES)]);
+            let mut paths = examples();
+            paths.push(dir.path().display().to_string());
+            let clock = Clock::fixed("2026-12-01T09:00:00Z".parse().unwrap());
+            let bot = Bot::new(
+                common::snapshot(&paths),
+                Rotations::default(),
+                Default::default(),
+            )
+            .with_store(store.clone())
+            .with_clock(clock.clone());
+            let event = |input: Input| ChatEvent {
+                input,
+                ..ChatEvent::console(None, "", clock.now())
+            };
+            let asked = bot
+                .handle(event(Input::Text(
+                    "oncall payments-reconciliation-ledger-service at tomorrow 09:00".into(),
+                )))
+                .await
+                .unwrap();
+            let keyed: Vec<String> = asked.actions.iter().map(|a| a.id.encode()).collect();
+            assert!(keyed.len() >= 2, "{}", db.name);
+            assert!(
+                keyed
+                    .iter()
+                    .all(|k| k.starts_with("sb1:key:") && k.len() <= 100),
+                "{keyed:?}"
+            );
+
+            clock.advance(chrono::Duration::days(29));
+            let picked = bot
+                .handle(event(Input::Action(keyed[0].clone())))
+                .await
+                .unwrap();
+            assert_eq!(picked.intent, switchboard::Intent::Oncall, "{}", db.name);
+            assert!(
+                picked
+                    .entity
+                    .as_deref()
+                    .unwrap()
+                    .contains("payments-reconciliation"),
+                "{:?}",
+                picked.entity
+            );
+
+            clock.advance(chrono::Duration::days(2));
+            let expired = bot.handle(event(Input::Action(keyed[1].clone()))).await;
+            assert!(
+                matches!(&expired, Err(Failure::Refused(m)) if m.contains("expired")),
+                "{expired:?}"
+            );
+            let unknown = bot
+                .handle(event(Input::Action("sb1:key:0123456789abcdef0123".into())))
+                .await;
+            assert!(matches!(unknown, Err(Failure::Refused(_))), "{unknown:?}");
             store.close().await;
         }
     })

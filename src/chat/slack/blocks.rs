@@ -116,9 +116,8 @@ pub fn render(reply: &Reply, share: bool) -> Vec<SlackBlock> {
         .take(5)
         .map(|a| button(&a.label, &a.id, a.style).into())
         .collect();
-    let share_id = ActionId::Share(reply.query.clone());
-    if share && !reply.query.is_empty() && fits(&share_id) {
-        buttons.push(button("Share in channel", &share_id, Style::Plain).into());
+    if let Some(share_id) = reply.share.as_ref().filter(|id| share && fits(id)) {
+        buttons.push(button("Share in channel", share_id, Style::Plain).into());
     }
     if !buttons.is_empty() {
         blocks.push(SlackActionsBlock::new(buttons).into());
@@ -216,6 +215,7 @@ mod tests {
     fn actions_become_buttons_carrying_their_encoded_ids() {
         let mut r = Reply::new(Intent::Oncall, "oncall wayback");
         r.view.headline = "More than one entity could be “wayback”.".into();
+        r.share = Some(ActionId::Share(r.query.clone()));
         for s in [
             "component:default/wayback-search",
             "api:default/wayback-search",
@@ -249,6 +249,7 @@ mod tests {
         let long = format!("who owns {}", "x".repeat(2000));
         let mut r = Reply::new(Intent::Owner, &long);
         r.view.headline = "h".into();
+        r.share = Some(ActionId::Share(long.clone()));
         let b = json(&render(&r, true));
         assert!(
             b.as_array().unwrap().iter().all(|x| x["type"] != "actions"),

@@ -23,10 +23,10 @@ use axum::routing::post;
 use slack_morphism::prelude::*;
 
 use crate::bot::Bot;
-use crate::chat::{ActionId, Audience, ChatEvent, Input, Platform, Reply};
+use crate::chat::{ActionId, Actor, Audience, ChatEvent, Conversation, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
-use crate::identity::{Directory, People, Profile};
-use crate::outbox::{Destination, MessageRef, Outbox, Sending};
+use crate::identity::{Directory, Profile};
+use crate::outbox::{Destination, MessageRef, Outbox, Sending, Undeliverable};
 use crate::store::Store;
 
 /// What the adapter needs to reach Slack. Tokens come from the environment only.
@@ -106,9 +106,9 @@ struct Inner {
     signing_secret: Vec<u8>,
     /// Spaces out posts to each channel.
     pacer: Pacer,
-    /// Who asks: Slack's `users.info` behind the core's matching, each user asked once an hour.
-    people: People<SlackDirectory>,
     failpoints: Failpoints,
+    /// Answers Slack refused for good since the start (the bot is not in the channel, …).
+    undelivered: std::sync::atomic::AtomicU64,
     answer_lease: std::time::Duration,
     /// Answers under way after their acknowledgement, and a signal when none is left.
     in_flight: std::sync::atomic::AtomicUsize,
@@ -196,6 +196,7 @@ impl Directory for SlackDirectory {
             let session = self.client.open_session(&self.token);
             let resp = with_retry("users.info", || session.users_info(&req)).await?;
             Ok(Profile {
+                name: resp.user.name.clone(),
                 email: resp
                     .user
                     .profile
@@ -210,7 +211,8 @@ impl Directory for SlackDirectory {
 /// How long what `users.info` said of a user is trusted before it is asked again.
 const PROFILE_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-fn now() -> i64 {
+/// The system's time, for checking request signatures (which Slack stamps with it).
+fn wall_clock() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
@@ -228,10 +230,15 @@ impl SlackApp {
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(&settings.api_url);
         let client = Arc::new(SlackClient::new(connector));
         let token = SlackApiToken::new(settings.bot_token.clone().into());
-        let directory = SlackDirectory {
-            client: client.clone(),
-            token: token.clone(),
-        };
+        // Who asks: Slack's `users.info` behind the core's matching, each user asked once an hour.
+        bot.add_directory(
+            Platform::Slack,
+            SlackDirectory {
+                client: client.clone(),
+                token: token.clone(),
+            },
+            PROFILE_TTL,
+        );
         Ok(SlackApp {
             inner: Arc::new(Inner {
                 bot,
@@ -240,8 +247,8 @@ impl SlackApp {
                 token,
                 signing_secret: settings.signing_secret.as_bytes().to_vec(),
                 pacer: Pacer::new(settings.channel_interval),
-                people: People::new(Platform::Slack, directory, PROFILE_TTL),
                 failpoints: settings.failpoints.clone(),
+                undelivered: Default::default(),
                 answer_lease: settings.answer_lease,
                 in_flight: Default::default(),
                 idle: Default::default(),
@@ -265,35 +272,62 @@ impl SlackApp {
             h("x-slack-request-timestamp"),
             h("x-slack-signature"),
             body,
-            now(),
+            wall_clock(),
         )
     }
 
-    /// Hands what this Slack user did to the bot, as the catalog User they were matched to
-    /// (else as `slack:U…`: unknown users can still ask), in their time zone.
-    async fn handle(&self, user: &SlackUserId, input: Input) -> Reply {
-        let asker = self
-            .inner
-            .people
-            .asker(&self.inner.bot.snapshot(), &user.0)
-            .await;
-        self.inner.bot.handle(&ChatEvent {
-            platform: Platform::Slack,
-            user: Some(asker.user),
+    /// The bot's time, in seconds: when events were taken, leases, what is old.
+    fn now(&self) -> i64 {
+        self.inner.bot.clock().timestamp()
+    }
+
+    /// How many answers Slack refused for good since the start.
+    pub fn undelivered(&self) -> u64 {
+        self.inner
+            .undelivered
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Hands what this Slack user did, where, to the bot; a failure becomes the reply that
+    /// says so (to the asker alone).
+    async fn handle(
+        &self,
+        user: &SlackUserId,
+        channel: Option<&SlackChannelId>,
+        thread: Option<&SlackTs>,
+        input: Input,
+    ) -> Reply {
+        let event = ChatEvent {
+            actor: Actor::on(Platform::Slack, user.0.clone()),
+            conversation: Conversation {
+                channel: channel.map(|c| c.0.clone()),
+                thread: thread.map(|t| t.0.clone()),
+            },
             input,
-            now: None,
-            tz: asker.tz,
-        })
+            now: self.inner.bot.now(),
+        };
+        self.inner
+            .bot
+            .handle(event)
+            .await
+            .unwrap_or_else(|f| f.reply())
     }
 
     /// Asks the bot as this Slack user.
-    async fn ask(&self, user: &SlackUserId, text: &str) -> Reply {
-        self.handle(user, Input::Text(text.to_string())).await
+    async fn ask(
+        &self,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
+        thread: Option<&SlackTs>,
+        text: &str,
+    ) -> Reply {
+        self.handle(user, Some(channel), thread, Input::Text(text.to_string()))
+            .await
     }
 
     /// Publishes the App Home of a user: their teams, what they own, what needs fixing.
     async fn publish_home(&self, user: SlackUserId) -> Result<()> {
-        let reply = self.handle(&user, Input::OpenHome).await;
+        let reply = self.handle(&user, None, None, Input::OpenHome).await;
         let view = SlackView::Home(SlackHomeView::new(blocks::render(&reply, false)));
         let req = SlackApiViewsPublishRequest::new(user, view);
         let session = self.inner.client.open_session(&self.inner.token);
@@ -361,7 +395,13 @@ impl SlackApp {
         if !self
             .inner
             .store
-            .claim_event("slack", &id, now(), payload.as_deref(), self.lease_end())
+            .claim_event(
+                "slack",
+                &id,
+                self.now(),
+                payload.as_deref(),
+                self.lease_end(),
+            )
             .await?
         {
             tracing::info!(event_id = %id, "Slack redelivered an event already answered");
@@ -377,7 +417,7 @@ impl SlackApp {
 
     /// When an event taken now stops being this process's to answer.
     fn lease_end(&self) -> i64 {
-        now() + self.inner.answer_lease.as_secs() as i64
+        self.now() + self.inner.answer_lease.as_secs() as i64
     }
 
     /// Runs `work` after the response is sent, counted as under way until it ends; a failure
@@ -418,7 +458,9 @@ impl SlackApp {
     }
 
     /// Answers a claimed event and records that its answer went out. An answer that could
-    /// not be posted stays unanswered in the store, for `recover` to deliver.
+    /// not be posted stays unanswered in the store, for `recover` to deliver; one Slack refused
+    /// for good (`Undeliverable`) is recorded as such, counted, not tried again, and the asker
+    /// is told by direct message.
     /// `look_first`: this event may have been answered by a process that died before
     /// recording it; look for its answer in the conversation before posting again.
     async fn deliver(
@@ -427,8 +469,57 @@ impl SlackApp {
         event: SlackEventCallbackBody,
         look_first: bool,
     ) -> Result<()> {
-        self.answer_event(id, event, look_first).await?;
-        self.inner.store.mark_answered("slack", id, now()).await
+        let asked = asked_by(&event);
+        let error = match self.answer_event(id, event, look_first).await {
+            Ok(()) => {
+                return self
+                    .inner
+                    .store
+                    .mark_answered("slack", id, self.now())
+                    .await;
+            }
+            Err(e) => e,
+        };
+        let Some(refused) = Undeliverable::of(&error) else {
+            return Err(error);
+        };
+        self.inner
+            .undelivered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tracing::error!(event_id = %id, reason = %refused.reason, "an answer cannot be delivered: {refused}");
+        self.inner
+            .store
+            .mark_undelivered("slack", id, &refused.to_string(), self.now())
+            .await?;
+        if let Some((user, channel)) = asked {
+            self.tell_undelivered(user, &channel, &refused.reason).await;
+        }
+        Ok(())
+    }
+
+    /// Tells someone by direct message that their answer could not be posted where they asked,
+    /// and why; unless that was their direct message with the bot.
+    async fn tell_undelivered(&self, user: SlackUserId, channel: &SlackChannelId, reason: &str) {
+        if channel.0.starts_with('D') {
+            return;
+        }
+        let advice = match reason {
+            "not_in_channel" | "channel_not_found" => {
+                "Invite me to the channel (`/invite @Switchboard`), or ask me here."
+            }
+            "is_archived" => "The channel is archived; ask me here.",
+            _ => "Ask me here in the meantime.",
+        };
+        let text =
+            format!("I could not answer you in <#{channel}>: Slack said `{reason}`. {advice}");
+        let told = async {
+            let dm = self.dm_channel(&user.0).await?;
+            self.post_message(dm, None, SlackMessageContent::new().with_text(text))
+                .await
+        };
+        if let Err(e) = told.await {
+            tracing::error!(user = %user, "cannot tell the asker their answer was not delivered: {e:#}");
+        }
     }
 
     /// Answers the events claimed within the last `RECOVER_WINDOW` whose answer never went out
@@ -438,12 +529,16 @@ impl SlackApp {
     pub async fn recover(&self) -> Result<usize> {
         let store = &self.inner.store;
         let pending = store
-            .unanswered_events("slack", now() - RECOVER_WINDOW.as_secs() as i64, now())
+            .unanswered_events(
+                "slack",
+                self.now() - RECOVER_WINDOW.as_secs() as i64,
+                self.now(),
+            )
             .await?;
         let mut answered = 0;
         for (id, payload) in pending {
             if !store
-                .take_unanswered("slack", &id, now(), self.lease_end())
+                .take_unanswered("slack", &id, self.now(), self.lease_end())
                 .await?
             {
                 continue;
@@ -481,7 +576,7 @@ impl SlackApp {
             if let Err(e) = self.recover().await {
                 tracing::error!("answering Slack events left unanswered: {e:#}");
             }
-            let week_ago = now() - 7 * 86_400;
+            let week_ago = self.now() - 7 * 86_400;
             if let Err(e) = self.inner.store.forget_events("slack", week_ago).await {
                 tracing::warn!("forgetting old Slack event ids: {e:#}");
             }
@@ -492,7 +587,12 @@ impl SlackApp {
     /// memory in microseconds. Seen by the asker alone, with a button to share it.
     async fn command_response(&self, cmd: &SlackCommandEvent) -> SlackCommandEventResponse {
         let reply = self
-            .ask(&cmd.user_id, cmd.text.as_deref().unwrap_or(""))
+            .ask(
+                &cmd.user_id,
+                &cmd.channel_id,
+                None,
+                cmd.text.as_deref().unwrap_or(""),
+            )
             .await;
         SlackCommandEventResponse::new(blocks::content(&reply, true))
             .with_response_type(SlackMessageResponseType::Ephemeral)
@@ -551,7 +651,7 @@ impl SlackApp {
                     return Ok(());
                 }
                 let text = m.content.text.unwrap_or_default();
-                let reply = self.ask(&m.user, &text).await;
+                let reply = self.ask(&m.user, &m.channel, Some(&thread), &text).await;
                 let content = keyed(blocks::content(&reply, false), id);
                 self.post(m.channel, Some(thread), content).await
             }
@@ -572,7 +672,7 @@ impl SlackApp {
                     return Ok(());
                 }
                 let text = m.content.and_then(|c| c.text).unwrap_or_default();
-                let reply = self.ask(&user, &text).await;
+                let reply = self.ask(&user, &channel, thread.as_ref(), &text).await;
                 let content = keyed(blocks::content(&reply, false), id);
                 self.post(channel, thread, content).await
             }
@@ -681,7 +781,14 @@ impl SlackApp {
                 blocks::LEGACY_SHARE => ActionId::Share(value).encode(),
                 _ => value,
             };
-            let reply = self.handle(&user, Input::Action(encoded)).await;
+            let reply = self
+                .handle(
+                    &user,
+                    Some(&channel),
+                    message_ts.as_ref(),
+                    Input::Action(encoded),
+                )
+                .await;
             match reply.audience {
                 Audience::Everyone => {
                     let mut content = blocks::content(&reply, false);
@@ -748,10 +855,22 @@ const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// still of use to whoever asked.
 const RECOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// Who asked, and where, for the events that are answered in a conversation.
+fn asked_by(event: &SlackEventCallbackBody) -> Option<(SlackUserId, SlackChannelId)> {
+    match event {
+        SlackEventCallbackBody::AppMention(m) => Some((m.user.clone(), m.channel.clone())),
+        SlackEventCallbackBody::Message(m) => {
+            Some((m.sender.user.clone()?, m.origin.channel.clone()?))
+        }
+        _ => None,
+    }
+}
+
 /// Runs a Web API call; a 429 is waited out (Retry-After) and tried again, so an answer is
 /// delayed, never dropped; so is a failure on Slack's side or on the way (5xx, a transient
 /// `ok: false` such as `internal_error`, a broken connection, a call over `CALL_TIMEOUT`), with
-/// a growing wait. A refusal (`ok: false` such as `channel_not_found`, a 4xx) is not retried.
+/// a growing wait. A refusal (`ok: false` such as `channel_not_found`, a 4xx) is not retried:
+/// it is returned as `Undeliverable`.
 /// Slack's own rate control in slack-morphism is not used: it throttles chat.postMessage for
 /// the whole workspace, far below what Slack allows per channel.
 async fn with_retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
@@ -787,8 +906,27 @@ where
                 tokio::time::sleep(wait).await;
                 attempt += 1;
             }
-            Err(e) => return Err(anyhow::anyhow!("{what}: {e}")),
+            Err(e) => return Err(refusal(what, e)),
         }
+    }
+}
+
+/// What a failed call is: a refusal for good (`ok: false`, a 4xx other than 429), or a failure
+/// that tries ran out on.
+fn refusal(what: &str, e: slack_morphism::errors::SlackClientError) -> anyhow::Error {
+    use slack_morphism::errors::SlackClientError as E;
+    match &e {
+        E::ApiError(a) if !transient(&e) => Undeliverable {
+            method: what.to_string(),
+            reason: a.code.clone(),
+        }
+        .into(),
+        E::HttpError(h) if h.status_code.is_client_error() => Undeliverable {
+            method: what.to_string(),
+            reason: format!("HTTP {}", h.status_code),
+        }
+        .into(),
+        _ => anyhow::anyhow!("{what}: {e}"),
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use switchboard::catalog::Snapshot;
 use switchboard::catalog::ingest::Reader;
-use switchboard::chat::{ChatEvent, Platform};
+use switchboard::chat::{Actor, ChatEvent, Conversation, Failure, Input};
 use switchboard::sources::local;
 use switchboard::sources::rotations::{self, Rotations};
 use switchboard::{Bot, Reply};
@@ -65,16 +65,54 @@ impl Convo {
         }
     }
 
+    /// What the guest at the console does now.
+    pub fn event(&self, input: Input) -> ChatEvent {
+        ChatEvent {
+            actor: Actor::console(Some("user:default/guest".into())),
+            conversation: Conversation::default(),
+            input,
+            now: self.now,
+        }
+    }
+
+    /// Hands an event to the bot (no store: nothing it does waits on I/O).
+    pub fn handle(&self, event: ChatEvent) -> Result<Reply, Failure> {
+        futures_executor::block_on(self.bot.handle(event))
+    }
+
     pub fn say(&self, text: &str) -> Reply {
-        self.bot.handle(&ChatEvent {
-            platform: Platform::Console,
-            user: Some("user:default/guest".into()),
-            input: switchboard::chat::Input::Text(text.into()),
-            now: Some(self.now),
-            tz: None,
-        })
+        self.handle(self.event(Input::Text(text.into())))
+            .expect("an answer")
     }
 }
+
+/// Asks `bot` a question at the console, as nobody in particular, now.
+pub async fn ask(bot: &Bot, q: &str) -> Reply {
+    bot.handle(ChatEvent::console(None, q, bot.now()))
+        .await
+        .expect("an answer")
+}
+
+/// Two components whose names, with a time or a depth, make a did-you-mean question longer
+/// than a button may carry on Discord.
+pub const LONG_NAMES: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: payments-reconciliation-ledger-service-eu-west-1
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: payments-reconciliation-ledger-service-us-east-1
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+";
 
 /// Writes `files` (name, content) into a fresh directory.
 pub fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
