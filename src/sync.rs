@@ -128,17 +128,13 @@ async fn store_local(
     replacement.add_problems(path_problems);
     let (kept, problems) = replacement.finish().await?;
     let entities = prepared.len();
-    store
-        .record_sync_run(&SyncRun {
-            source: "local".into(),
-            started_at,
-            finished_at: Utc::now().timestamp(),
-            files: files as i64,
-            entities: entities as i64,
-            quarantined: quarantined as i64,
-            problems: problems.len() as i64,
-        })
-        .await?;
+    record_run(
+        store,
+        "local",
+        started_at,
+        [files, entities, quarantined, problems.len()],
+    )
+    .await?;
     let report = SyncReport {
         files,
         entities,
@@ -289,7 +285,11 @@ pub async fn sync_all(
             .scan(&mut |repos, entities| p("GitHub", repos, entities))
             .await
         {
-            Ok(r) => lines.push(r.summary()),
+            Ok(r) => {
+                let counts = [r.files, r.entities, r.quarantined, r.problems];
+                record_run(store, "github", r.started_at, counts).await?;
+                lines.push(r.summary());
+            }
             Err(e) => fail("github", e, &mut lines),
         }
     }
@@ -341,7 +341,7 @@ pub async fn sync_backstage(
     let quarantined = entities.iter().filter(|e| e.is_quarantined()).count();
     let n = entities.len();
     let mut replacement = store.begin_replace("backstage").await?;
-    let mut locations = 0;
+    let mut locations = 0usize;
     let mut rest = entities;
     while !rest.is_empty() {
         let loc = rest[0].provenance.location.clone();
@@ -356,22 +356,39 @@ pub async fn sync_backstage(
         rest = others;
     }
     replacement.finish().await?;
-    store
-        .record_sync_run(&SyncRun {
-            source: "backstage".into(),
-            started_at,
-            finished_at: Utc::now().timestamp(),
-            files: locations,
-            entities: n as i64,
-            quarantined: quarantined as i64,
-            problems: 0,
-        })
-        .await?;
+    record_run(
+        store,
+        "backstage",
+        started_at,
+        [locations, n, quarantined, 0],
+    )
+    .await?;
     Ok(format!(
         "synced Backstage at {}: {n} entities ({quarantined} quarantined) from {locations} locations in {:.2?}",
         source.base_url,
         started.elapsed()
     ))
+}
+
+/// Records a complete sync of `source` (files, entities, quarantined, problems): the one
+/// place every source's runs are recorded, read back by `sync status`.
+async fn record_run(
+    store: &Store,
+    source: &str,
+    started_at: i64,
+    [files, entities, quarantined, problems]: [usize; 4],
+) -> Result<()> {
+    store
+        .record_sync_run(&SyncRun {
+            source: source.into(),
+            started_at,
+            finished_at: Utc::now().timestamp(),
+            files: files as i64,
+            entities: entities as i64,
+            quarantined: quarantined as i64,
+            problems: problems as i64,
+        })
+        .await
 }
 
 /// Gives memory freed after a sync or a rebuild back to the operating system at once, so the

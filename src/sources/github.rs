@@ -12,6 +12,12 @@
 //! A failure in the middle of a scan never deletes anything: repositories already read are
 //! stored, the rest keep what they had, and nothing is orphaned. Only a complete scan that no
 //! longer sees a repository or file orphans its entities, which go after a grace period.
+//!
+//! Each repository is stored as soon as it is read, through the store's one catalog write
+//! path (`Replacement`, one scope per repository), so a scan cut short by the rate limit keeps
+//! every repository it finished; the source also keeps its own bookkeeping there (each
+//! repository's head and `pushed_at`, cached responses for conditional requests). The scan
+//! returns what it did; `sync` records the run, as for every source.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
@@ -30,7 +36,7 @@ use crate::catalog::model::Claim;
 use crate::catalog::snapshot::Problem;
 use crate::config::GithubCatalog;
 use crate::sources::codeowners::{self, CodeOwners};
-use crate::store::{RepoState, Store, SyncRun};
+use crate::store::{RepoState, Store};
 
 pub const SOURCE: &str = "github";
 
@@ -97,6 +103,8 @@ impl Repo {
 /// What one complete or partial scan did.
 #[derive(Clone, Debug, Default)]
 pub struct ScanReport {
+    /// When the scan began (seconds since the epoch).
+    pub started_at: i64,
     pub repos: usize,
     /// Repositories read (new or changed).
     pub read: usize,
@@ -817,6 +825,7 @@ impl GitHub {
         let by_id: HashMap<i64, &RepoState> = known.values().map(|s| (s.repo_id, s)).collect();
         let wanted: Vec<&Repo> = listed.iter().filter(|r| self.wanted(r)).collect();
         let mut report = ScanReport {
+            started_at: now,
             repos: wanted.len(),
             ..ScanReport::default()
         };
@@ -915,17 +924,6 @@ impl GitHub {
         report.problems = self.store.count_problems(SOURCE).await? as usize;
         report.requests = self.requests() - requests_before;
         report.took = started.elapsed();
-        self.store
-            .record_sync_run(&SyncRun {
-                source: SOURCE.into(),
-                started_at: now,
-                finished_at: Utc::now().timestamp(),
-                files: report.files as i64,
-                entities: report.entities as i64,
-                quarantined: report.quarantined as i64,
-                problems: report.problems as i64,
-            })
-            .await?;
         Ok(report)
     }
 
