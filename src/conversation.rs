@@ -2,7 +2,7 @@
 //! (who asks, what they typed or clicked), a `Reply` goes out (the answer, its presentation and
 //! its actions). Adapters translate their payloads into `ChatEvent` and render `Reply` in their
 //! own format; the core never sees a platform type. A new action is a variant of `ActionId`
-//! (encoded and decoded here, versioned), produced by an answer and handled in `Bot::handle`.
+//! (encoded and decoded here, versioned), produced by an answer and handled in `Bot::respond`.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

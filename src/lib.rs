@@ -3,7 +3,8 @@
 //! Layers (see README.md, "Architecture"): `sources` read the systems of record; `catalog`
 //! parses, validates and relates what they hold; `store` keeps the durable copy; `sync` moves
 //! data from sources through the store into a `Snapshot`; `ask` answers questions from the
-//! snapshot; `bot` is the one entry point; `chat` holds the neutral reply model and adapters.
+//! snapshot; `conversation` is the core's model of what comes in and goes out; `bot` is the one
+//! entry point; `chat` holds the adapters; `outbox` is how the core posts unprompted.
 
 pub mod app;
 pub mod ask;
