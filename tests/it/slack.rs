@@ -1203,6 +1203,21 @@ async fn the_outbound_port_posts_to_a_channel_and_a_person_and_updates_what_it_p
                     .starts_with("wayback-search is owned by"),
                 "{calls:?}"
             );
+
+            // A post refused for good says so, typed, for whoever asked for it to be told.
+            *h.fake.refused_channel.lock().unwrap() =
+                Some(("C0ARCHIVED".into(), "is_archived".into()));
+            let refused = h
+                .slack
+                .post(&Destination::Channel("C0ARCHIVED".into()), &card)
+                .await
+                .unwrap_err();
+            let why = switchboard::outbox::Undeliverable::of(&refused).expect("a refusal");
+            assert_eq!(
+                (why.method.as_str(), why.reason.as_str()),
+                ("chat.postMessage", "is_archived")
+            );
+            assert_eq!(h.fake.calls().len(), 5, "refused once, not tried again");
         }
     })
     .await;
