@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::bot::Bot;
-use crate::clock::Clock;
 use crate::config::Config;
 use crate::sources::rotations;
 use crate::store::Store;
@@ -35,11 +34,6 @@ pub struct App {
 impl App {
     /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
     pub async fn open(config: &Config, usage: Use) -> Result<App> {
-        App::open_at(config, usage, Clock::system()).await
-    }
-
-    /// As `open`, with the time read from `clock` (tests set it).
-    pub async fn open_at(config: &Config, usage: Use, clock: Clock) -> Result<App> {
         let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
         let rotations = rotations::load(&config.oncall.rotations)?;
         let first_start = store.last_sync("local").await?.is_none();
@@ -62,9 +56,7 @@ impl App {
             sync::load_snapshot(&store).await?
         };
         let bot = Arc::new(
-            Bot::new(snapshot, rotations, config.catalog.limit())
-                .with_store(store.clone())
-                .with_clock(clock),
+            Bot::new(snapshot, rotations, config.catalog.limit()).with_store(store.clone()),
         );
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {

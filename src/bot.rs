@@ -2,11 +2,11 @@
 //! for what was typed, clicked, submitted or opened, from any platform.
 //!
 //! The bot holds one read model (catalog snapshot, rotations, source status, PagerDuty's
-//! rosters) behind one atomic pointer: an event loads it once and is answered without I/O, on
-//! parts that belong together; a sync, a webhook or a background refresh swaps in a new one
-//! with its part replaced. It matches the asker to a catalog User (`identity`, with the
-//! platform's `Directory`), reads the clock, and keeps buttons too long to carry their action
-//! in the store. A new question is a grammar row and an answer (`ask`); a new button is an
+//! rosters) behind one atomic pointer: an event loads it once and the answer itself does no
+//! I/O, on parts that belong together; a sync, a webhook or a background refresh swaps in a
+//! new one with its part replaced. Before answering it matches the asker to a catalog User
+//! (`identity`, with the platform's cached `Directory`) and reads a clicked button's action
+//! back from the store when the button carried a key (`fit_buttons`). A new question is a grammar row and an answer (`ask`); a new button is an
 //! `ActionId` variant, handled in `Bot::respond`.
 
 use std::collections::HashMap;
@@ -24,8 +24,7 @@ use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
 use crate::clock::Clock;
 use crate::conversation::{
-    ActionError, ActionId, Audience, ChatEvent, Failure, Input, MAX_ENCODED, Platform, Reply,
-    STORED_FOR,
+    ActionError, ActionId, Audience, ChatEvent, Failure, Input, Platform, Reply, STORED_FOR,
 };
 use crate::identity::{Asker, Directory, People};
 use crate::oncall::pagerduty::Rosters;
@@ -167,7 +166,7 @@ impl Bot {
             asker: &asker,
             tz: zone(event.actor.tz.as_deref()),
         };
-        let mut reply = match event.input {
+        let reply = match event.input {
             Input::Text(t) => answer(&ctx, &t, Audience::AsUsual),
             Input::OpenHome => ask::answers::home(&ctx),
             Input::Autocomplete { option, partial } => ask::complete(&ctx, &option, &partial),
@@ -183,7 +182,6 @@ impl Bot {
                 return Err(ActionError::OutOfDate.into());
             }
         };
-        self.fit_actions(&mut reply, event.now).await;
         tracing::debug!(intent = ?reply.intent, entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         Ok(reply)
     }
@@ -208,26 +206,28 @@ impl Bot {
         }
     }
 
-    /// Makes every button of `reply` fit `MAX_ENCODED`: a longer action is kept in the store
-    /// and the button carries its key; without a store (or when it fails) the button is left
-    /// out, never sent broken.
-    async fn fit_actions(&self, reply: &mut Reply, now: DateTime<Utc>) {
+    /// Makes every button of `reply` fit a platform's limit (`max` characters): an action
+    /// whose encoding is longer is kept in the store and the button carries its key; without a
+    /// store (or when it fails) the button is left out, never sent broken. Adapters call it
+    /// when they render a reply, with their platform's limit.
+    pub async fn fit_buttons(&self, reply: &mut Reply, max: usize) {
+        let now = self.now();
         let mut actions = std::mem::take(&mut reply.actions);
         for mut a in actions.drain(..) {
-            if self.fit(&mut a.id, now).await {
+            if self.fit(&mut a.id, max, now).await {
                 reply.actions.push(a);
             }
         }
         if let Some(mut share) = reply.share.take()
-            && self.fit(&mut share, now).await
+            && self.fit(&mut share, max, now).await
         {
             reply.share = Some(share);
         }
     }
 
-    async fn fit(&self, id: &mut ActionId, now: DateTime<Utc>) -> bool {
+    async fn fit(&self, id: &mut ActionId, max: usize, now: DateTime<Utc>) -> bool {
         let encoded = id.encode();
-        if encoded.len() <= MAX_ENCODED {
+        if encoded.len() <= max {
             return true;
         }
         let Some(store) = &self.store else {

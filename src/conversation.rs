@@ -310,14 +310,11 @@ pub enum ActionId {
     Ask(String),
     /// Post the answer to this question in the conversation, for everyone.
     Share(String),
-    /// An action too long to carry in a button (`MAX_ENCODED`), kept in the store under this
-    /// key for `STORED_FOR`.
+    /// An action too long for the button of the platform it is shown on (Discord's
+    /// `custom_id` holds 100 characters, Slack's value 2,000), kept in the store under this key
+    /// for `STORED_FOR` (`Bot::fit_buttons`).
     Stored(String),
 }
-
-/// The longest encoded id a button carries itself: Discord's `custom_id` holds 100 characters
-/// (Slack's value 2,000). A longer one is stored and the button carries its key.
-pub const MAX_ENCODED: usize = 100;
 
 /// How long a stored action is honoured after the reply carrying it was last rendered.
 pub const STORED_FOR: chrono::Duration = chrono::Duration::days(30);

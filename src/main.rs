@@ -151,25 +151,28 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             format,
             catalog,
         } => {
-            let bot = if catalog.is_empty() {
+            let (bot, store) = if catalog.is_empty() {
                 let app = App::open(&config, Use::Ask).await?;
-                app.store.close().await;
-                app.bot
+                (app.bot, Some(app.store))
             } else {
                 let outcome = sync::scan_local(&catalog, &config);
                 let snap =
                     Snapshot::build(outcome.entities, outcome.problems, Utc::now().timestamp());
-                Arc::new(Bot::new(
+                let bot = Bot::new(
                     snap,
                     rotations::load(&config.oncall.rotations)?,
                     config.catalog.limit(),
-                ))
+                );
+                (Arc::new(bot), None)
             };
             let event = ChatEvent::console(as_user, question.join(" "), bot.now());
             let (reply, code) = match bot.handle(event).await {
                 Ok(reply) => (reply, ExitCode::SUCCESS),
                 Err(failure) => (failure.reply(), ExitCode::FAILURE),
             };
+            if let Some(store) = store {
+                store.close().await;
+            }
             match format {
                 Format::Text => print!("{}", render::text(&reply)),
                 Format::Json => println!("{}", render::json(&reply)),

@@ -287,8 +287,10 @@ pub async fn sync_all(
         {
             Ok(r) => {
                 let counts = [r.files, r.entities, r.quarantined, r.problems];
-                record_run(store, "github", r.started_at, counts).await?;
-                lines.push(r.summary());
+                match record_run(store, "github", r.started_at, counts).await {
+                    Ok(()) => lines.push(r.summary()),
+                    Err(e) => fail("github", e, &mut lines),
+                }
             }
             Err(e) => fail("github", e, &mut lines),
         }

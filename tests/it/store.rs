@@ -321,12 +321,14 @@ async fn a_stored_button_is_honoured_for_thirty_days_then_refused_as_expired() {
                 input,
                 ..ChatEvent::console(None, "", clock.now())
             };
-            let asked = bot
+            let mut asked = bot
                 .handle(event(Input::Text(
                     "oncall payments-reconciliation-ledger-service at tomorrow 09:00".into(),
                 )))
                 .await
                 .unwrap();
+            // Rendered for a platform whose buttons hold 100 characters (Discord's).
+            bot.fit_buttons(&mut asked, 100).await;
             let keyed: Vec<String> = asked.actions.iter().map(|a| a.id.encode()).collect();
             assert!(keyed.len() >= 2, "{}", db.name);
             assert!(
@@ -362,6 +364,13 @@ async fn a_stored_button_is_honoured_for_thirty_days_then_refused_as_expired() {
                 .handle(event(Input::Action("sb1:key:0123456789abcdef0123".into())))
                 .await;
             assert!(matches!(unknown, Err(Failure::Refused(_))), "{unknown:?}");
+            // Expired ones are forgotten, and only those.
+            let before = (clock.now() - switchboard::conversation::STORED_FOR).timestamp();
+            assert_eq!(
+                store.forget_actions(before).await.unwrap(),
+                keyed.len() as u64
+            );
+            assert_eq!(store.forget_actions(before).await.unwrap(), 0);
             store.close().await;
         }
     })

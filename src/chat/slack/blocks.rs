@@ -12,7 +12,7 @@ const MAX_SECTION_TEXT: usize = 3000;
 const MAX_FIELDS: usize = 10;
 const MAX_FIELD_TEXT: usize = 2000;
 const MAX_BUTTON_TEXT: usize = 75;
-const MAX_BUTTON_VALUE: usize = 2000;
+pub const MAX_BUTTON_VALUE: usize = 2000;
 const MAX_CONTEXT_ELEMENTS: usize = 10;
 
 /// Action id of every button; its value is the core's encoded `ActionId`.

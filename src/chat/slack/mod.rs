@@ -306,11 +306,19 @@ impl SlackApp {
             input,
             now: self.inner.bot.now(),
         };
+        match self.inner.bot.handle(event).await {
+            Ok(reply) => self.fitted(reply).await,
+            Err(failure) => failure.reply(),
+        }
+    }
+
+    /// The reply with buttons that fit Slack's (long ones carry a key).
+    async fn fitted(&self, mut reply: Reply) -> Reply {
         self.inner
             .bot
-            .handle(event)
-            .await
-            .unwrap_or_else(|f| f.reply())
+            .fit_buttons(&mut reply, blocks::MAX_BUTTON_VALUE)
+            .await;
+        reply
     }
 
     /// Asks the bot as this Slack user.
@@ -358,7 +366,9 @@ impl SlackApp {
         self.inner.pacer.wait(&channel.0).await;
         let req = SlackApiChatPostMessageRequest::new(channel, content).opt_thread_ts(thread);
         let session = self.inner.client.open_session(&self.inner.token);
-        let resp = with_retry("chat.postMessage", || session.chat_post_message(&req)).await?;
+        let resp = with_retry("chat.postMessage", || session.chat_post_message(&req))
+            .await
+            .map_err(undeliverable)?;
         Ok(MessageRef {
             platform: Platform::Slack,
             channel: resp.channel.0,
@@ -371,7 +381,9 @@ impl SlackApp {
         let req =
             SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId(user.to_string())]);
         let session = self.inner.client.open_session(&self.inner.token);
-        let resp = with_retry("conversations.open", || session.conversations_open(&req)).await?;
+        let resp = with_retry("conversations.open", || session.conversations_open(&req))
+            .await
+            .map_err(undeliverable)?;
         Ok(resp.channel.id)
     }
 
@@ -383,7 +395,9 @@ impl SlackApp {
     ) -> Result<()> {
         let req = SlackApiChatPostEphemeralRequest::new(channel, user, content);
         let session = self.inner.client.open_session(&self.inner.token);
-        with_retry("chat.postEphemeral", || session.chat_post_ephemeral(&req)).await?;
+        with_retry("chat.postEphemeral", || session.chat_post_ephemeral(&req))
+            .await
+            .map_err(undeliverable)?;
         Ok(())
     }
 
@@ -408,10 +422,9 @@ impl SlackApp {
             return Ok(false);
         }
         let app = self.clone();
-        self.after_ack(
-            "event",
-            async move { app.deliver(&id, cb.event, false).await },
-        );
+        self.after_ack("event", async move {
+            app.deliver(&id, cb.event, false).await.map(|_| ())
+        });
         Ok(true)
     }
 
@@ -468,15 +481,15 @@ impl SlackApp {
         id: &str,
         event: SlackEventCallbackBody,
         look_first: bool,
-    ) -> Result<()> {
+    ) -> Result<Delivered> {
         let asked = asked_by(&event);
         let error = match self.answer_event(id, event, look_first).await {
             Ok(()) => {
-                return self
-                    .inner
+                self.inner
                     .store
                     .mark_answered("slack", id, self.now())
-                    .await;
+                    .await?;
+                return Ok(Delivered::Posted);
             }
             Err(e) => e,
         };
@@ -484,30 +497,47 @@ impl SlackApp {
             return Err(error);
         };
         self.inner
-            .undelivered
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tracing::error!(event_id = %id, reason = %refused.reason, "an answer cannot be delivered: {refused}");
-        self.inner
             .store
             .mark_undelivered("slack", id, &refused.to_string(), self.now())
             .await?;
-        if let Some((user, channel)) = asked {
-            self.tell_undelivered(user, &channel, &refused.reason).await;
+        match asked {
+            Some((user, channel, in_dm)) => self.refused(refused, &user, &channel, in_dm).await,
+            None => self.refused_quietly(refused),
         }
-        Ok(())
+        Ok(Delivered::Refused)
     }
 
-    /// Tells someone by direct message that their answer could not be posted where they asked,
-    /// and why; unless that was their direct message with the bot.
-    async fn tell_undelivered(&self, user: SlackUserId, channel: &SlackChannelId, reason: &str) {
-        if channel.0.starts_with('D') {
+    /// Logs and counts a post Slack refused for good.
+    fn refused_quietly(&self, refused: &Undeliverable) {
+        self.inner
+            .undelivered
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tracing::error!(reason = %refused.reason, "a message cannot be delivered: {refused}");
+    }
+
+    /// Logs and counts a post Slack refused for good, and tells the person it was for, by
+    /// direct message, where and why; unless it was their direct message with the bot that
+    /// refused it.
+    async fn refused(
+        &self,
+        refused: &Undeliverable,
+        user: &SlackUserId,
+        channel: &SlackChannelId,
+        in_dm: bool,
+    ) {
+        self.refused_quietly(refused);
+        if in_dm {
             return;
         }
+        let reason = refused.reason.as_str();
         let advice = match reason {
             "not_in_channel" | "channel_not_found" => {
                 "Invite me to the channel (`/invite @Switchboard`), or ask me here."
             }
             "is_archived" => "The channel is archived; ask me here.",
+            "msg_too_long" | "invalid_blocks" | "too_many_attachments" | "no_text" => {
+                "That is a fault on my side and it is logged; a narrower question may get through."
+            }
             _ => "Ask me here in the meantime.",
         };
         let text =
@@ -551,7 +581,8 @@ impl SlackApp {
                 }
             };
             match self.deliver(&id, event, true).await {
-                Ok(()) => answered += 1,
+                Ok(Delivered::Posted) => answered += 1,
+                Ok(Delivered::Refused) => {}
                 Err(e) => {
                     tracing::error!(event_id = %id, "answering a Slack event again failed: {e:#}")
                 }
@@ -584,7 +615,7 @@ impl SlackApp {
     }
 
     /// The answer to `/sb …`, which goes back in the acknowledgement itself: answers come from
-    /// memory in microseconds. Seen by the asker alone, with a button to share it.
+    /// memory (the asker's profile from a cache, after their first question within the hour). Seen by the asker alone, with a button to share it.
     async fn command_response(&self, cmd: &SlackCommandEvent) -> SlackCommandEventResponse {
         let reply = self
             .ask(
@@ -789,7 +820,7 @@ impl SlackApp {
                     Input::Action(encoded),
                 )
                 .await;
-            match reply.audience {
+            let posted = match reply.audience {
                 Audience::Everyone => {
                     let mut content = blocks::content(&reply, false);
                     let mut b = content.blocks.take().unwrap_or_default();
@@ -804,7 +835,7 @@ impl SlackApp {
                         .into(),
                     );
                     self.post(channel.clone(), None, content.with_blocks(b))
-                        .await?;
+                        .await
                 }
                 Audience::AsUsual if !ephemeral => {
                     self.post(
@@ -812,7 +843,7 @@ impl SlackApp {
                         message_ts.clone(),
                         blocks::content(&reply, false),
                     )
-                    .await?;
+                    .await
                 }
                 // An answer to a private one stays private, and so does a refusal.
                 Audience::AsUsual | Audience::Asker => {
@@ -822,8 +853,16 @@ impl SlackApp {
                         user.clone(),
                         blocks::content(&reply, share),
                     )
-                    .await?;
+                    .await
                 }
+            };
+            if let Err(e) = posted {
+                let Some(refused) = Undeliverable::of(&e) else {
+                    return Err(e);
+                };
+                // Slack's ids of direct messages start with D.
+                let in_dm = channel.0.starts_with('D');
+                self.refused(refused, &user, &channel, in_dm).await;
             }
         }
         Ok(())
@@ -855,13 +894,23 @@ const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// still of use to whoever asked.
 const RECOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Who asked, and where, for the events that are answered in a conversation.
-fn asked_by(event: &SlackEventCallbackBody) -> Option<(SlackUserId, SlackChannelId)> {
+/// What became of an event's answer.
+enum Delivered {
+    Posted,
+    /// Slack refused it for good; the asker was told.
+    Refused,
+}
+
+/// Who asked, where, and whether that is their direct message with the bot, for the events
+/// that are answered in a conversation.
+fn asked_by(event: &SlackEventCallbackBody) -> Option<(SlackUserId, SlackChannelId, bool)> {
     match event {
-        SlackEventCallbackBody::AppMention(m) => Some((m.user.clone(), m.channel.clone())),
-        SlackEventCallbackBody::Message(m) => {
-            Some((m.sender.user.clone()?, m.origin.channel.clone()?))
-        }
+        SlackEventCallbackBody::AppMention(m) => Some((m.user.clone(), m.channel.clone(), false)),
+        SlackEventCallbackBody::Message(m) => Some((
+            m.sender.user.clone()?,
+            m.origin.channel.clone()?,
+            m.origin.channel_type == Some(SlackChannelType("im".into())),
+        )),
         _ => None,
     }
 }
@@ -869,8 +918,7 @@ fn asked_by(event: &SlackEventCallbackBody) -> Option<(SlackUserId, SlackChannel
 /// Runs a Web API call; a 429 is waited out (Retry-After) and tried again, so an answer is
 /// delayed, never dropped; so is a failure on Slack's side or on the way (5xx, a transient
 /// `ok: false` such as `internal_error`, a broken connection, a call over `CALL_TIMEOUT`), with
-/// a growing wait. A refusal (`ok: false` such as `channel_not_found`, a 4xx) is not retried:
-/// it is returned as `Undeliverable`.
+/// a growing wait. A refusal (`ok: false` such as `channel_not_found`, a 4xx) is not retried.
 /// Slack's own rate control in slack-morphism is not used: it throttles chat.postMessage for
 /// the whole workspace, far below what Slack allows per channel.
 async fn with_retry<T, F, Fut>(what: &str, mut call: F) -> Result<T>
@@ -911,22 +959,58 @@ where
     }
 }
 
-/// What a failed call is: a refusal for good (`ok: false`, a 4xx other than 429), or a failure
-/// that tries ran out on.
+/// Slack said no (`ok: false`) for a reason that trying again at once would not change.
+#[derive(Debug, thiserror::Error)]
+#[error("{method}: Slack said {code}")]
+struct Refused {
+    method: String,
+    code: String,
+}
+
+/// What a failed call is: Slack's refusal (`ok: false`), or a failure that tries ran out on.
 fn refusal(what: &str, e: slack_morphism::errors::SlackClientError) -> anyhow::Error {
-    use slack_morphism::errors::SlackClientError as E;
     match &e {
-        E::ApiError(a) if !transient(&e) => Undeliverable {
+        slack_morphism::errors::SlackClientError::ApiError(a) => Refused {
             method: what.to_string(),
-            reason: a.code.clone(),
-        }
-        .into(),
-        E::HttpError(h) if h.status_code.is_client_error() => Undeliverable {
-            method: what.to_string(),
-            reason: format!("HTTP {}", h.status_code),
+            code: a.code.clone(),
         }
         .into(),
         _ => anyhow::anyhow!("{what}: {e}"),
+    }
+}
+
+/// Refusals of a post that no later attempt will change: where it goes (the bot is not in the
+/// channel, the channel is archived or read-only, the person cannot be written to) or what it
+/// is (too long, malformed). Anything else (a revoked token, a missing scope) may be put right
+/// within the hour, so the post stays to be delivered again.
+const UNDELIVERABLE: &[&str] = &[
+    "not_in_channel",
+    "channel_not_found",
+    "is_archived",
+    "restricted_action",
+    "restricted_action_read_only_channel",
+    "restricted_action_thread_only_channel",
+    "restricted_action_non_threadable_channel",
+    "cannot_dm_bot",
+    "user_not_found",
+    "user_disabled",
+    "messages_tab_disabled",
+    "msg_too_long",
+    "invalid_blocks",
+    "too_many_attachments",
+    "no_text",
+];
+
+/// A post's failure as the outbound port reports it: `Undeliverable` when Slack refused it for
+/// good, else as it was.
+fn undeliverable(e: anyhow::Error) -> anyhow::Error {
+    match e.downcast_ref::<Refused>() {
+        Some(r) if UNDELIVERABLE.contains(&r.code.as_str()) => Undeliverable {
+            method: r.method.clone(),
+            reason: r.code.clone(),
+        }
+        .into(),
+        _ => e,
     }
 }
 
@@ -938,7 +1022,12 @@ fn transient(e: &slack_morphism::errors::SlackClientError) -> bool {
         E::HttpError(h) => h.status_code.is_server_error(),
         E::ApiError(a) => matches!(
             a.code.as_str(),
-            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout"
+            "internal_error"
+                | "fatal_error"
+                | "service_unavailable"
+                | "request_timeout"
+                | "ratelimited"
+                | "rate_limited"
         ),
         E::HttpProtocolError(_) | E::EndOfStream(_) | E::SystemError(_) => true,
         _ => false,
@@ -1058,20 +1147,24 @@ impl Outbox for SlackApp {
                 Destination::Channel(c) => SlackChannelId(c.clone()),
                 Destination::User(u) => self.dm_channel(u).await?,
             };
-            self.post_message(channel, None, blocks::content(reply, false))
+            let reply = self.fitted(reply.clone()).await;
+            self.post_message(channel, None, blocks::content(&reply, false))
                 .await
         })
     }
 
     fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()> {
         Box::pin(async move {
+            let reply = self.fitted(reply.clone()).await;
             let req = SlackApiChatUpdateRequest::new(
                 SlackChannelId(at.channel.clone()),
-                blocks::content(reply, false),
+                blocks::content(&reply, false),
                 SlackTs(at.id.clone()),
             );
             let session = self.inner.client.open_session(&self.inner.token);
-            with_retry("chat.update", || session.chat_update(&req)).await?;
+            with_retry("chat.update", || session.chat_update(&req))
+                .await
+                .map_err(undeliverable)?;
             Ok(())
         })
     }
