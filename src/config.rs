@@ -29,6 +29,35 @@ pub struct Config {
     pub http: Http,
     pub slack: Slack,
     pub pagerduty: PagerDutyConfig,
+    pub workflows: Workflows,
+    pub roles: Roles,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Workflows {
+    /// Workflow definitions, one per YAML file: files, directories (their `*.yaml`, not below)
+    /// and globs.
+    pub paths: Vec<String>,
+}
+
+impl Default for Workflows {
+    fn default() -> Self {
+        Workflows {
+            paths: vec!["commands/*.yaml".into()],
+        }
+    }
+}
+
+/// Who holds the roles beyond developer (any person the catalog knows): lists of `group:…`
+/// (its members and the members of its subgroups) and `user:…`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Roles {
+    pub tech_leads: Vec<String>,
+    pub platform: Vec<String>,
+    pub admins: Vec<String>,
+    pub auditors: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

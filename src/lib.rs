@@ -24,6 +24,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod workflows;
 
 pub use bot::Bot;
 pub use chat::{ChatEvent, Intent, Reply};

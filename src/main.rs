@@ -71,6 +71,14 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Check workflow definitions as start-up would: `file:line: problem`, exit 1 when any
+    /// would be left out. Without paths, those of `workflows.paths`.
+    CheckWorkflows {
+        paths: Vec<String>,
+        /// `text`, `json` or `github`, as for `check`.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
 }
@@ -206,6 +214,14 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Check { paths, format } => Ok(check(&paths, format, &config)),
+        Cmd::CheckWorkflows { paths, format } => {
+            let paths = if paths.is_empty() {
+                config.workflows.paths.clone()
+            } else {
+                paths
+            };
+            Ok(check_workflows(&paths, format))
+        }
         Cmd::Health => {
             let body = switchboard::http::probe(&config.http.listen).await?;
             println!("{body}");
@@ -399,9 +415,60 @@ fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
         "checked {} files: {n} entities, {quarantined} would be quarantined, {errors} errors",
         outcome.files_read
     );
+    let counts = serde_json::json!({
+        "files": outcome.files_read,
+        "entities": n,
+        "quarantined": quarantined,
+    });
+    report("switchboard check", format, &findings, &summary, counts)
+}
+
+/// Checks workflow definitions as start-up loads them: every problem with its file and line;
+/// exit 1 when any workflow would be left out.
+fn check_workflows(paths: &[String], format: CheckFormat) -> ExitCode {
+    let files = switchboard::workflows::files(paths);
+    let (workflows, problems) = switchboard::workflows::load(paths);
+    let findings: Vec<Finding> = problems
+        .into_iter()
+        .map(|(file, f)| Finding {
+            file,
+            line: f.line,
+            error: true,
+            message: f.message,
+        })
+        .collect();
+    let summary = format!(
+        "checked {} files: {} workflows load, {} problems",
+        files.len(),
+        workflows.len(),
+        findings.len()
+    );
+    let counts = serde_json::json!({
+        "files": files.len(),
+        "workflows": workflows.iter().map(|w| &w.name).collect::<Vec<_>>(),
+    });
+    report(
+        "switchboard check-workflows",
+        format,
+        &findings,
+        &summary,
+        counts,
+    )
+}
+
+/// Prints findings as `file:line: message`, GitHub workflow commands, or one JSON document
+/// (`counts` plus `errors` and `findings`); exit 1 on any error.
+fn report(
+    title: &str,
+    format: CheckFormat,
+    findings: &[Finding],
+    summary: &str,
+    counts: serde_json::Value,
+) -> ExitCode {
+    let errors = findings.iter().filter(|f| f.error).count();
     match format {
         CheckFormat::Text => {
-            for f in &findings {
+            for f in findings {
                 println!("{}:{}: {}", f.file, f.line, f.message);
             }
             eprintln!("{summary}");
@@ -414,11 +481,11 @@ fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
                     .replace('\n', "%0A")
             };
             let prop = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
-            for f in &findings {
+            for f in findings {
                 let level = if f.error { "error" } else { "warning" };
                 let message = f.message.strip_prefix("warning: ").unwrap_or(&f.message);
                 println!(
-                    "::{level} file={},line={},title=switchboard check::{}",
+                    "::{level} file={},line={},title={title}::{}",
                     prop(&f.file),
                     f.line.max(1),
                     data(message)
@@ -427,18 +494,19 @@ fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
             eprintln!("{summary}");
         }
         CheckFormat::Json => {
-            let doc = serde_json::json!({
-                "files": outcome.files_read,
-                "entities": n,
-                "quarantined": quarantined,
-                "errors": errors,
-                "findings": findings.iter().map(|f| serde_json::json!({
-                    "file": f.file,
-                    "line": f.line,
-                    "severity": if f.error { "error" } else { "warning" },
-                    "message": f.message.strip_prefix("warning: ").unwrap_or(&f.message),
-                })).collect::<Vec<_>>(),
-            });
+            let mut doc = counts;
+            doc["errors"] = errors.into();
+            doc["findings"] = findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "file": f.file,
+                        "line": f.line,
+                        "severity": if f.error { "error" } else { "warning" },
+                        "message": f.message.strip_prefix("warning: ").unwrap_or(&f.message),
+                    })
+                })
+                .collect();
             println!("{doc:#}");
         }
     }

@@ -307,3 +307,72 @@ fn slack_without_its_tokens_says_which_is_missing() {
         "Socket Mode is the default: {err}"
     );
 }
+
+#[test]
+fn check_workflows_names_each_problem_and_the_good_ones_still_load() {
+    let good = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands/register-component.yaml"),
+    )
+    .unwrap();
+    let bad = good
+        .replace("name: register-component", "name: Register Component")
+        .replace("expires_in: 1d", "expires_in: tomorrow")
+        .replace("{{ params.owner.ref }}", "{{ params.team.ref }}");
+    let dir = catalog_dir(&[
+        ("commands/register-component.yaml", &good),
+        ("commands/broken.yaml", &bad),
+        // Below commands/: templates, not workflows.
+        ("commands/templates/component.yaml", "kind: Component\n"),
+    ]);
+    let commands = dir.path().join("commands");
+    let out = common::run(bin().args(["check-workflows", commands.to_str().unwrap()]));
+    assert!(!out.status.success(), "a workflow left out fails the check");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let broken = commands.join("broken.yaml").display().to_string();
+    for (line, words) in [
+        (3, "lowercase letters, digits and hyphens"),
+        (32, "`expires_in`: `tomorrow`"),
+        (34, "`params.team` in"),
+    ] {
+        assert!(
+            text.contains(&format!("{broken}:{line}: ")) && text.contains(words),
+            "{line} {words}: {text}"
+        );
+    }
+    assert!(!text.contains("templates"), "{text}");
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        summary.contains("checked 2 files: 1 workflows load"),
+        "{summary}"
+    );
+
+    let out = common::run(bin().args([
+        "check-workflows",
+        "--format",
+        "json",
+        commands.to_str().unwrap(),
+    ]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["workflows"], serde_json::json!(["register-component"]));
+    assert_eq!(v["errors"], 3);
+    assert_eq!(v["findings"][0]["file"], broken.as_str());
+
+    let out = common::run(bin().args([
+        "check-workflows",
+        "--format",
+        "github",
+        commands.to_str().unwrap(),
+    ]));
+    let annotations = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        annotations.starts_with("::error file=")
+            && annotations.contains("title=switchboard check-workflows::"),
+        "{annotations}"
+    );
+}
+
+#[test]
+fn the_shipped_workflows_pass_their_check() {
+    let text = run_ok(bin().args(["check-workflows"]));
+    assert!(text.is_empty(), "{text}");
+}
