@@ -8,9 +8,12 @@ use anyhow::Result;
 
 use crate::bot::Bot;
 use crate::config::Config;
+use crate::desk::Desk;
+use crate::failpoints::Failpoints;
 use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
+use crate::workflows;
 
 /// What the bot is opened for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -55,9 +58,33 @@ impl App {
         } else {
             sync::load_snapshot(&store).await?
         };
-        let bot = Arc::new(
-            Bot::new(snapshot, rotations, config.catalog.limit()).with_store(store.clone()),
+        let executors = crate::executors::all(
+            crate::executors::register::Register {
+                store: store.clone(),
+                reader: config.catalog.reader(),
+            },
+            crate::executors::http::Http::new(std::time::Duration::from_secs(30))?,
         );
+        let desk = Desk::new(
+            store.clone(),
+            config.roles.clone(),
+            executors,
+            Failpoints::from_env()?,
+        );
+        let bot = Arc::new(
+            Bot::new(snapshot, rotations, config.catalog.limit())
+                .with_store(store.clone())
+                .with_desk(Arc::new(desk)),
+        );
+        let (workflows, problems) = workflows::load(&config.workflows.paths);
+        for (file, p) in &problems {
+            tracing::error!(
+                "{file}:{}: {} (this workflow is not loaded)",
+                p.line,
+                p.message
+            );
+        }
+        bot.set_workflows(workflows);
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

@@ -98,6 +98,10 @@ pub fn spawn(app: &App, config: &Config) {
             }
         });
     }
+    // Approved workflow runs are run, one step at a time.
+    if let Some(desk) = app.bot.desk().cloned() {
+        tokio::spawn(desk.work(app.bot.clone()));
+    }
     // PagerDuty's rosters are refreshed in the background; answers read the last ones.
     if let Some(pd) = app.sources.pagerduty.clone() {
         let bot = app.bot.clone();

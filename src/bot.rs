@@ -26,11 +26,13 @@ use crate::clock::Clock;
 use crate::conversation::{
     ActionError, ActionId, Audience, ChatEvent, Failure, Input, Platform, Reply, STORED_FOR,
 };
+use crate::desk::{Asked, Desk};
 use crate::identity::{Asker, Directory, People};
 use crate::oncall::pagerduty::Rosters;
 use crate::oncall::rotations::Rotations;
 use crate::status::SourceStatus;
 use crate::store::Store;
+use crate::workflows::Workflow;
 
 /// Everything questions are answered from, loaded together.
 #[derive(Clone)]
@@ -41,6 +43,8 @@ struct ReadModel {
     sources: Arc<Vec<SourceStatus>>,
     /// PagerDuty's rosters as last fetched in the background.
     rosters: Arc<Rosters>,
+    /// The workflows loaded from `commands/`.
+    workflows: Arc<Vec<Workflow>>,
 }
 
 pub struct Bot {
@@ -54,6 +58,8 @@ pub struct Bot {
     store: Option<Store>,
     /// Each platform's directory of people, behind a cache.
     people: RwLock<HashMap<Platform, Arc<People>>>,
+    /// Workflow requests, decisions and runs; without it, workflow commands say where to ask.
+    desk: Option<Arc<Desk>>,
 }
 
 /// Why an event was not answered, before it is told: a refusal, or a fault to log.
@@ -77,13 +83,44 @@ impl Bot {
                 rotations: Arc::new(rotations),
                 sources: Arc::new(Vec::new()),
                 rosters: Arc::new(Rosters::new()),
+                workflows: Arc::new(Vec::new()),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
             clock: Clock::system(),
             store: None,
             people: RwLock::default(),
+            desk: None,
         }
+    }
+
+    /// Answers workflow commands with `desk`.
+    pub fn with_desk(mut self, desk: Arc<Desk>) -> Bot {
+        self.desk = Some(desk);
+        self
+    }
+
+    pub fn desk(&self) -> Option<&Arc<Desk>> {
+        self.desk.as_ref()
+    }
+
+    /// The workflows loaded.
+    pub fn workflows(&self) -> Arc<Vec<Workflow>> {
+        self.model.load().workflows.clone()
+    }
+
+    /// Replaces the workflows (at start-up, and when they are reloaded).
+    pub fn set_workflows(&self, workflows: Vec<Workflow>) {
+        let workflows = Arc::new(workflows);
+        self.update(|m| m.workflows = workflows.clone());
+    }
+
+    /// Rebuilds the catalog from the store (after a workflow registered entities).
+    pub async fn reload_catalog(&self, store: &Store) -> anyhow::Result<()> {
+        let _turn = self.rebuilding().await;
+        let snapshot = crate::sync::load_snapshot(store).await?;
+        self.refresh(Some(snapshot), None, None);
+        Ok(())
     }
 
     /// Keeps long buttons' actions in `store`.
@@ -166,6 +203,27 @@ impl Bot {
             asker: &asker,
             tz: zone(event.actor.tz.as_deref()),
         };
+        let desk = |text: &str| {
+            let q = ask::parse(text);
+            let for_desk = q.intent.is_workflow()
+                || (q.intent == crate::conversation::Intent::Help
+                    && q.rest.split_whitespace().next() == Some("run"));
+            self.desk
+                .as_ref()
+                .filter(|_| for_desk)
+                .map(|d| (d.clone(), q))
+        };
+        if let Input::Text(text) = &event.input
+            && let Some((d, q)) = desk(text)
+        {
+            let asked = Asked {
+                ctx: &ctx,
+                workflows: &model.workflows,
+                actor: &event.actor,
+                conversation: &event.conversation,
+            };
+            return d.answer(&asked, &q).await.map_err(Trouble::Internal);
+        }
         let reply = match event.input {
             Input::Text(t) => answer(&ctx, &t, Audience::AsUsual),
             Input::OpenHome => ask::answers::home(&ctx),

@@ -153,6 +153,38 @@ pub enum Intent {
     Whoami,
     Help,
     Unknown,
+    /// The workflows the asker may run.
+    Workflows,
+    /// A request to run a workflow (or its plan, with `--dry-run`).
+    Run,
+    Approve,
+    Deny,
+    /// How a run stands.
+    Status,
+    Cancel,
+    /// The asker's runs and their teams'.
+    Runs,
+    /// What awaits the asker's decision.
+    Approvals,
+    Audit,
+}
+
+impl Intent {
+    /// Answered by the workflow desk (runs in the store) rather than from the catalog alone.
+    pub fn is_workflow(self) -> bool {
+        matches!(
+            self,
+            Intent::Workflows
+                | Intent::Run
+                | Intent::Approve
+                | Intent::Deny
+                | Intent::Status
+                | Intent::Cancel
+                | Intent::Runs
+                | Intent::Approvals
+                | Intent::Audit
+        )
+    }
 }
 
 /// A fact's origin, as shown with answers.

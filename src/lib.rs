@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod ask;
+pub mod audit;
 pub mod background;
 pub mod bot;
 pub mod catalog;
@@ -15,6 +16,8 @@ pub mod chat;
 pub mod clock;
 pub mod config;
 pub mod conversation;
+pub mod desk;
+pub mod executors;
 pub mod failpoints;
 pub mod http;
 pub mod identity;

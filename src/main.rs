@@ -81,6 +81,28 @@ enum Cmd {
     },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
+    /// The audit log: check its chain, or export it.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Check the chain and print its head (COUNT:HASH); exit 1 naming the first entry that was
+    /// altered, removed, inserted or reordered, or when entries past a recorded head are gone.
+    Verify {
+        /// A head printed earlier: the log must still hold it.
+        #[arg(long)]
+        head: Option<String>,
+    },
+    /// Write the log as JSON lines.
+    Export {
+        /// Only entries from this time on (RFC 3339 or epoch seconds).
+        #[arg(long)]
+        since: Option<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -142,6 +164,10 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
             let App { bot, store, .. } = App::open(&config, Use::Ask).await?;
+            // Runs approved here (or left by another process) are run while the shell is open.
+            if let Some(desk) = bot.desk().cloned() {
+                tokio::spawn(desk.work(bot.clone()));
+            }
             let b = bot.clone();
             let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
@@ -150,6 +176,9 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 console::run(&runtime, &b, as_user, stdin.lock(), std::io::stdout(), tty)
             })
             .await??;
+            if let Some(desk) = bot.desk() {
+                desk.drain(&bot).await?;
+            }
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -221,6 +250,13 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 paths
             };
             Ok(check_workflows(&paths, format))
+        }
+        Cmd::Audit { action } => {
+            let store =
+                Store::connect(&config.database.url.0, config.database.max_connections).await?;
+            let code = audit(&store, action).await;
+            store.close().await;
+            code
         }
         Cmd::Health => {
             let body = switchboard::http::probe(&config.http.listen).await?;
@@ -514,5 +550,63 @@ fn report(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `audit verify` and `audit export`, reading the log page by page.
+async fn audit(store: &Store, action: AuditCmd) -> Result<ExitCode> {
+    const PAGE: i64 = 10_000;
+    match action {
+        AuditCmd::Verify { head } => {
+            let recorded = head
+                .as_deref()
+                .map(str::parse::<switchboard::audit::Head>)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--head: {e}"))?;
+            let mut checker = switchboard::audit::Verifier::new(recorded);
+            let mut after = 0;
+            loop {
+                let page = store.audit_entries(after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                if let Err(broken) = checker.check(&page) {
+                    eprintln!("audit log broken: {broken}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+            match checker.finish() {
+                Ok(head) => {
+                    println!("{head}");
+                    eprintln!("audit log intact: {} entries; head {head}", head.count);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(broken) => {
+                    eprintln!("audit log broken: {broken}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AuditCmd::Export { since } => {
+            let since = match since.as_deref() {
+                None => i64::MIN,
+                Some(s) => s.parse::<i64>().or_else(|_| {
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .map(|t| t.timestamp())
+                        .map_err(|e| anyhow::anyhow!("--since `{s}`: {e}"))
+                })?,
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut after = 0;
+            loop {
+                let page = store.audit_entries(after, PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for e in page.iter().filter(|e| e.event.at >= since) {
+                    writeln!(out, "{}", serde_json::to_string(e)?)?;
+                }
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -295,7 +295,7 @@ pub async fn sync_all(
             Err(e) => fail("github", e, &mut lines),
         }
     }
-    if lines.is_empty() {
+    if lines.is_empty() && !store.holds_other_sources("local").await? {
         let mut p = progress;
         let (snapshot, local) = sync_local(config, store, move |f, e| p("local", f, e)).await?;
         return Ok(SyncAll {
@@ -308,6 +308,7 @@ pub async fn sync_all(
     // rows from the store (they come after the local ones, which win a tie).
     let mut p = progress;
     let local = store_local(config, store, move |f, e| p("local", f, e)).await?;
+    drop_superseded(store).await;
     let mut prepared = local.prepared;
     let mut preparer = Preparer::default();
     store
@@ -391,6 +392,21 @@ async fn record_run(
             problems: problems as i64,
         })
         .await
+}
+
+/// Registrations a real source now defines give way to it (`catalog.register`).
+async fn drop_superseded(store: &Store) {
+    match store
+        .drop_superseded(crate::executors::register::SOURCE)
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            dropped = n,
+            "registrations a source now defines were dropped"
+        ),
+        Err(e) => tracing::warn!("{e:#}"),
+    }
 }
 
 /// Gives memory freed after a sync or a rebuild back to the operating system at once, so the

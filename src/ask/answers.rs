@@ -59,6 +59,15 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::Whoami => whoami(ctx, q),
         Intent::Find => find(ctx, q),
         Intent::Unknown => short_help(q, false),
+        Intent::Workflows
+        | Intent::Run
+        | Intent::Approve
+        | Intent::Deny
+        | Intent::Status
+        | Intent::Cancel
+        | Intent::Runs
+        | Intent::Approvals
+        | Intent::Audit => no_desk(q),
         Intent::Info
             if q.bare
                 && grammar::is_greeting(&q.subject)
@@ -1232,6 +1241,15 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     r
 }
 
+/// A workflow command where there is no database of runs (`ask --catalog`).
+fn no_desk(q: &Question) -> Reply {
+    let mut r = Reply::new(q.intent, &q.query);
+    r.view.headline =
+        "Workflows and runs live in Switchboard's database: ask the running bot, or `switchboard shell`."
+            .into();
+    r
+}
+
 /// The answer to a greeting or a question no command knows: what can be asked, briefly.
 fn short_help(q: &Question, greeting: bool) -> Reply {
     const SHOWN: &[Intent] = &[
@@ -1303,7 +1321,16 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::SyncStatus
         | Intent::Whoami
         | Intent::Help
-        | Intent::Unknown => format!("info {pick}"),
+        | Intent::Unknown
+        | Intent::Workflows
+        | Intent::Run
+        | Intent::Approve
+        | Intent::Deny
+        | Intent::Status
+        | Intent::Cancel
+        | Intent::Runs
+        | Intent::Approvals
+        | Intent::Audit => format!("info {pick}"),
     }
 }
 
@@ -1462,4 +1489,12 @@ pub fn complete(ctx: &Context<'_>, option: &str, partial: &str) -> Reply {
     );
     r.result = json!({"option": option, "choices": r.choices});
     r
+}
+
+/// The people (User refs) on call for `id` at `at`, through its team and rotation, as the
+/// `oncall` answer finds them.
+pub fn oncall_people(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Vec<String> {
+    oncall_for(ctx, id, at)
+        .map(|f| f.shifts.iter().map(|(_, s)| s.person.to_string()).collect())
+        .unwrap_or_default()
 }

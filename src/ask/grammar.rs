@@ -80,6 +80,60 @@ pub const COMMANDS: &[Command] = &[
         summary: "who I take you for: your catalog User and teams, or how to be matched",
     },
     Command {
+        intent: Intent::Workflows,
+        patterns: &[r"^(?:workflows|what\s+can\s+i\s+run)$"],
+        usage: "workflows",
+        summary: "the workflows you may run (`help run WORKFLOW` for one's parameters)",
+    },
+    Command {
+        intent: Intent::Run,
+        patterns: &[r"^run\s+(?P<x>.+)$"],
+        usage: "run WORKFLOW key=value … [--dry-run]",
+        summary: "request a workflow: its plan, the run id, and who is asked to approve",
+    },
+    Command {
+        intent: Intent::Approve,
+        patterns: &[r"^approve\s+#?(?P<x>.+)$"],
+        usage: "approve ID",
+        summary: "approve a run that awaits your decision",
+    },
+    Command {
+        intent: Intent::Deny,
+        patterns: &[r"^deny\s+#?(?P<x>.+)$"],
+        usage: "deny ID REASON",
+        summary: "deny a run, saying why (the requester is told)",
+    },
+    Command {
+        intent: Intent::Status,
+        patterns: &[r"^(?:status|run\s+status)\s+#?(?P<x>.+)$"],
+        usage: "status ID",
+        summary: "how a run stands: its decisions and steps",
+    },
+    Command {
+        intent: Intent::Cancel,
+        patterns: &[r"^cancel\s+#?(?P<x>.+)$"],
+        usage: "cancel ID [REASON]",
+        summary: "cancel a run of yours before it starts",
+    },
+    Command {
+        intent: Intent::Runs,
+        patterns: &[r"^(?:runs|my\s+runs)$"],
+        usage: "runs",
+        summary: "your runs and your teams', newest first",
+    },
+    Command {
+        intent: Intent::Approvals,
+        patterns: &[r"^(?:approvals|pending\s+approvals)$"],
+        usage: "approvals",
+        summary: "the runs that await your decision",
+    },
+    Command {
+        intent: Intent::Audit,
+        patterns: &[r"^audit(?:\s+(?P<x>.+))?$"],
+        usage: "audit [X | run ID]",
+        summary: "who did what, about X or a run (auditors and admins see everything)",
+    },
+    Command {
         intent: Intent::Help,
         patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
         usage: "help [TOPIC]",
@@ -126,6 +180,8 @@ pub struct Question {
     pub error: Option<String>,
     /// No command matched: the whole message is taken as a name (`X` → info).
     pub bare: bool,
+    /// What follows the command word, as typed (quotes kept): a command's arguments.
+    pub rest: String,
 }
 
 /// Parses a message. Anything no pattern matches is taken as an entity name (the `X` → info
@@ -152,8 +208,9 @@ pub fn parse(text: &str) -> Question {
             let subject = c.name("x").map_or("", |m| m.as_str());
             return Question {
                 intent: *intent,
-                query,
+                rest: subject.trim().to_string(),
                 subject: strip_subject(subject),
+                query,
                 depth,
                 at: c.name("at").map(|m| m.as_str().trim().to_string()),
                 error,
@@ -174,6 +231,7 @@ pub fn parse(text: &str) -> Question {
         at: None,
         bare: intent == Intent::Info,
         error,
+        rest: String::new(),
     }
 }
 

@@ -442,6 +442,32 @@ fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
     sql
 }
 
+impl Store {
+    /// Drops what `provisional` holds of entities another source now defines: a registration
+    /// stands only until the real definition arrives. Returns how many were dropped.
+    pub async fn drop_superseded(&self, provisional: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM entities WHERE source = $1 AND entity_key IN \
+             (SELECT entity_key FROM entities WHERE source <> $1)",
+        )
+        .bind(provisional)
+        .execute(&self.pool)
+        .await
+        .context("dropping registrations a source now defines")?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether the store holds entities of a source other than `source`.
+    pub async fn holds_other_sources(&self, source: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM entities WHERE source <> $1 LIMIT 1")
+            .bind(source)
+            .fetch_optional(&self.pool)
+            .await
+            .context("looking for other sources' entities")?;
+        Ok(row.is_some())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

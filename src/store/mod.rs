@@ -5,7 +5,8 @@
 //! the program; parameters are always bound. By area: `catalog` (entities by source and file),
 //! `events` (chat events claimed and answered), `sync_runs` (syncs and source events),
 //! `github` (repository states, cached responses), `actions` (button actions too long for a
-//! button); a new area is a new file with its own
+//! button), `runs` (workflow runs, their decisions and steps), `audit` (the chained log); a new
+//! area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
 use std::path::Path;
@@ -16,13 +17,16 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 mod actions;
+mod audit;
 mod catalog;
 mod events;
 mod github;
+mod runs;
 mod sync_runs;
 
 pub use catalog::Replacement;
 pub use github::RepoState;
+pub use runs::NewRun;
 pub use sync_runs::SyncRun;
 
 /// Which database a URL points at.
@@ -143,6 +147,37 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A write transaction. On SQLite it takes this process's turn at the one writer and the
+    /// database's write lock at once (`BEGIN IMMEDIATE`), so a transaction that reads before it
+    /// writes never fails midway because another wrote in between.
+    pub(crate) async fn write(&self) -> Result<Write> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                let gate = self.write_gate.clone().lock_owned().await;
+                Write {
+                    tx: self.pool.begin_with("BEGIN IMMEDIATE").await?,
+                    _gate: Some(gate),
+                }
+            }
+            Backend::Postgres => Write {
+                tx: self.pool.begin().await?,
+                _gate: None,
+            },
+        })
+    }
+}
+
+/// A write transaction and, on SQLite, the writer's turn it holds until it ends.
+pub(crate) struct Write {
+    pub tx: sqlx::Transaction<'static, sqlx::Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Write {
+    pub async fn commit(self) -> Result<()> {
+        Ok(self.tx.commit().await?)
     }
 }
 

@@ -3,7 +3,11 @@
 //! I/O happens here beyond reading the definition files when asked to load them.
 
 pub mod definition;
+pub mod executor;
+pub mod permissions;
 pub mod policy;
+pub mod replies;
+pub mod run;
 pub mod template;
 
 pub use definition::{Finding, Workflow};

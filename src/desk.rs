@@ -1,0 +1,1163 @@
+//! The workflow desk: requests checked and recorded, decisions taken atomically, and the
+//! worker that runs approved runs step by step through the executors. It sits beside `sync`:
+//! the core (`workflows`) decides what may happen, the desk makes it happen in the store and
+//! the world, every change with its audit entry in the same transaction.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serde_json::{Map, Value, json};
+
+use crate::ask::grammar::Question;
+use crate::ask::resolve::{Resolved, resolve};
+use crate::ask::{Context, answers};
+use crate::audit::Event;
+use crate::bot::Bot;
+use crate::catalog::graph::{self, Limit};
+use crate::catalog::{Id, RelKind, Snapshot};
+use crate::config::Roles;
+use crate::conversation::{Actor, Conversation, Intent, Reply};
+use crate::executors::Executors;
+use crate::failpoints::Failpoints;
+use crate::identity::{Asker, prefix};
+use crate::store::{NewRun, Store};
+use crate::workflows::definition::{Kind, Role, Workflow, check_value};
+use crate::workflows::executor::Call;
+use crate::workflows::permissions::{
+    Denied, Person, Scope, may_approve, may_request, owning_groups,
+};
+use crate::workflows::policy::Facts;
+use crate::workflows::replies::{self, Plan};
+use crate::workflows::run::{Decided, Decision, Run, State};
+use crate::workflows::template;
+
+pub struct Desk {
+    store: Store,
+    roles: Roles,
+    executors: Executors,
+    failpoints: Failpoints,
+    /// Woken when a run is approved here, so the worker starts it at once.
+    wake: tokio::sync::Notify,
+    /// This process, as the holder of a run's lease.
+    owner: String,
+    lease: Duration,
+    /// Held while this process runs a run: one at a time, and `drain` waits for it.
+    busy: tokio::sync::Mutex<()>,
+    /// Set when the process is stopping: the worker loop ends.
+    stopping: std::sync::atomic::AtomicBool,
+}
+
+/// Who asks, where, about what.
+pub struct Asked<'a> {
+    pub ctx: &'a Context<'a>,
+    pub workflows: &'a [Workflow],
+    pub actor: &'a Actor,
+    pub conversation: &'a Conversation,
+}
+
+impl Asked<'_> {
+    fn asker(&self) -> &Asker {
+        self.ctx.asker
+    }
+
+    /// The platform identity, for the audit log.
+    fn identity(&self) -> String {
+        let id = self.actor.id.as_deref().unwrap_or("-");
+        format!("{}:{id}", prefix(self.actor.platform))
+    }
+
+    fn actor_ref(&self) -> String {
+        match self.asker().user {
+            Some(u) => self.ctx.snap.entity(u).key(),
+            None => self.identity(),
+        }
+    }
+
+    fn event(
+        &self,
+        action: &str,
+        target: Option<String>,
+        run_id: Option<i64>,
+        detail: Value,
+    ) -> Event {
+        Event {
+            at: self.ctx.now.timestamp(),
+            actor: self.actor_ref(),
+            identity: self.identity(),
+            action: action.into(),
+            target,
+            run_id,
+            detail,
+            generation: self.ctx.snap.built_at,
+        }
+    }
+}
+
+/// Splits `a b="c d" e` into words, keeping quoted text whole.
+fn words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    for c in s.chars() {
+        match c {
+            '"' | '“' | '”' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// An entity as policies and templates read it.
+pub fn entity_json(snap: &Snapshot, id: Id) -> Value {
+    let e = snap.entity(id);
+    let owners: Vec<String> = e
+        .related(RelKind::OwnedBy)
+        .map(|o| snap.entity(o).key())
+        .collect();
+    let system = e
+        .related(RelKind::PartOf)
+        .next()
+        .map(|s| snap.entity(s).key());
+    json!({
+        "ref": e.key(),
+        "kind": e.kind.to_ascii_lowercase(),
+        "namespace": &*e.namespace,
+        "name": &*e.name,
+        "title": e.title.as_deref(),
+        "owners": owners,
+        "lifecycle": e.lifecycle.as_deref(),
+        "metadata": {
+            "name": &*e.name,
+            "namespace": &*e.namespace,
+            "title": e.title.as_deref(),
+            "description": e.description.as_deref(),
+            "tags": e.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
+            "annotations": e.annotations.iter().map(|(k, v)| (k.to_string(), json!(&**v))).collect::<Map<_, _>>(),
+        },
+        "spec": {
+            "type": e.spec_type.as_deref(),
+            "lifecycle": e.lifecycle.as_deref(),
+            "owner": owners.first(),
+            "system": system,
+        },
+        "quarantined": e.is_quarantined(),
+    })
+}
+
+impl Desk {
+    pub fn new(store: Store, roles: Roles, executors: Executors, failpoints: Failpoints) -> Desk {
+        Desk {
+            store,
+            roles,
+            executors,
+            failpoints,
+            wake: tokio::sync::Notify::new(),
+            owner: format!(
+                "{}-{}",
+                std::process::id(),
+                chrono::Utc::now().timestamp_millis()
+            ),
+            lease: Duration::from_secs(300),
+            busy: tokio::sync::Mutex::new(()),
+            stopping: Default::default(),
+        }
+    }
+
+    /// Answers a workflow command.
+    pub async fn answer(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        match q.intent {
+            Intent::Workflows => Ok(self.list(a, q)),
+            Intent::Run => self.request(a, q).await,
+            Intent::Approve => self.decide(a, q, Decision::Approve).await,
+            Intent::Deny => self.decide(a, q, Decision::Deny).await,
+            Intent::Status => self.status(a, q).await,
+            Intent::Cancel => self.cancel(a, q).await,
+            Intent::Runs => self.runs(a, q).await,
+            Intent::Approvals => self.approvals(a, q).await,
+            Intent::Audit => self.audit(a, q).await,
+            // `help run WORKFLOW`
+            _ => {
+                let name = q.rest.trim_start_matches("run").trim();
+                Ok(match a.workflows.iter().find(|w| w.name == name) {
+                    Some(wf) => replies::help(&q.query, wf),
+                    None => unknown_workflow(a, q, name),
+                })
+            }
+        }
+    }
+
+    fn person(&self, a: &Asked<'_>) -> Person {
+        Person::of(a.ctx.snap, a.asker().user, &self.roles)
+    }
+
+    fn list(&self, a: &Asked<'_>, q: &Question) -> Reply {
+        let person = self.person(a);
+        let offered: Vec<(&Workflow, Option<String>)> = a
+            .workflows
+            .iter()
+            .map(|w| {
+                // Without a target yet, a workflow is offered when the person could request
+                // it about something: a role or name in `allowed`, or owners and a team.
+                let could = person.may_act()
+                    && w.allowed.iter().any(|who| match who {
+                        crate::workflows::definition::Who::Owners
+                        | crate::workflows::definition::Who::Oncall => !person.groups.is_empty(),
+                        other => Scope {
+                            snap: a.ctx.snap,
+                            target: None,
+                            oncall: &[],
+                        }
+                        .matches(&person, other),
+                    });
+                let why = (!could).then(|| {
+                    format!(
+                        "requested by {}",
+                        w.allowed
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                });
+                (w, why)
+            })
+            .collect();
+        replies::list(&q.query, &offered)
+    }
+
+    /// `run WORKFLOW key=value … [--dry-run]`.
+    async fn request(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        let snap = a.ctx.snap;
+        let mut args = words(&q.rest);
+        let dry_run = args.iter().any(|w| w == "--dry-run");
+        args.retain(|w| w != "--dry-run");
+        let Some(name) = args.first().cloned() else {
+            return Ok(replies::refused(
+                Intent::Run,
+                &q.query,
+                "Which workflow? Say `workflows` to see them.",
+                Vec::new(),
+            ));
+        };
+        let Some(wf) = a.workflows.iter().find(|w| w.name == name) else {
+            return Ok(unknown_workflow(a, q, &name));
+        };
+        // Parameters: every problem at once, nothing stored.
+        let mut problems = Vec::new();
+        let mut given: Map<String, Value> = Map::new();
+        for arg in &args[1..] {
+            let Some((k, v)) = arg.split_once('=') else {
+                problems.push(format!("`{arg}` is not key=value"));
+                continue;
+            };
+            if wf.parameter(k).is_none() {
+                let known: Vec<&str> = wf.parameters.iter().map(|p| p.name.as_str()).collect();
+                problems.push(format!(
+                    "`{k}` is not a parameter of {} (parameters: {})",
+                    wf.name,
+                    known.join(", ")
+                ));
+                continue;
+            }
+            if given
+                .insert(k.to_string(), Value::String(v.to_string()))
+                .is_some()
+            {
+                problems.push(format!("`{k}` is given twice"));
+            }
+        }
+        let mut params = Map::new();
+        let mut expanded = Map::new();
+        let mut target: Option<Id> = None;
+        for p in &wf.parameters {
+            let raw = given.get(&p.name).cloned();
+            let value = match (&raw, &p.default) {
+                (Some(v), _) => typed(&p.kind, v),
+                (None, Some(d)) => Ok(d.clone()),
+                (None, None) if p.required => {
+                    problems.push(format!("`{}` is required", p.name));
+                    continue;
+                }
+                (None, None) => {
+                    params.insert(p.name.clone(), Value::Null);
+                    expanded.insert(p.name.clone(), Value::Null);
+                    continue;
+                }
+            };
+            let value = match value.and_then(|v| check_value(&p.kind, &v).map(|()| v)) {
+                Ok(v) => v,
+                Err(why) => {
+                    problems.push(format!("`{}` {why}", p.name));
+                    continue;
+                }
+            };
+            if let Kind::Entity { kinds } = &p.kind {
+                let text = value.as_str().unwrap_or_default();
+                match resolve(snap, text) {
+                    Resolved::One { id, .. } => {
+                        let e = snap.entity(id);
+                        if !kinds.is_empty() && !kinds.iter().any(|k| e.kind_is(k)) {
+                            problems.push(format!(
+                                "`{}`: {} is a {}, not a {}",
+                                p.name,
+                                e.key(),
+                                e.kind.to_ascii_lowercase(),
+                                kinds.join(" or ")
+                            ));
+                            continue;
+                        }
+                        if e.is_quarantined() {
+                            problems.push(format!(
+                                "`{}`: {} is quarantined: {}",
+                                p.name,
+                                e.key(),
+                                e.reasons.join("; ")
+                            ));
+                            continue;
+                        }
+                        if wf.target.as_deref() == Some(p.name.as_str()) {
+                            target = Some(id);
+                        }
+                        params.insert(p.name.clone(), Value::String(e.key()));
+                        expanded.insert(p.name.clone(), entity_json(snap, id));
+                    }
+                    Resolved::Many(ids) => problems.push(format!(
+                        "`{}`: “{text}” could be {}; give the full reference",
+                        p.name,
+                        ids.iter()
+                            .take(5)
+                            .map(|&i| snap.entity(i).key())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                    Resolved::None => {
+                        problems.push(format!("`{}`: no entity is named “{text}”", p.name))
+                    }
+                }
+                continue;
+            }
+            params.insert(p.name.clone(), value.clone());
+            expanded.insert(p.name.clone(), value);
+        }
+        if !problems.is_empty() {
+            return Ok(replies::refused(
+                Intent::Run,
+                &q.query,
+                &format!("I can't run {}:", wf.name),
+                problems,
+            ));
+        }
+        let person = self.person(a);
+        let oncall = target
+            .map(|t| answers::oncall_people(a.ctx, t, a.ctx.now))
+            .unwrap_or_default();
+        let scope = Scope {
+            snap,
+            target,
+            oncall: &oncall,
+        };
+        let target_ref = target.map(|t| snap.entity(t).key());
+        if let Err(denied) = may_request(&person, wf, &scope) {
+            return self
+                .denied(a, q, Intent::Run, &wf.name, target_ref, None, denied)
+                .await;
+        }
+        let entity = target.map(|t| entity_json(snap, t)).unwrap_or(Value::Null);
+        let actor = json!({"ref": a.actor_ref(), "identity": a.identity(), "roles": person.roles.iter().map(|r| r.name()).collect::<Vec<_>>()});
+        let params_json = Value::Object(expanded);
+        let mut broken = Vec::new();
+        for rule in &wf.policy {
+            let facts = Facts {
+                params: &params_json,
+                entity: &entity,
+                actor: &actor,
+                now: a.ctx.now,
+            };
+            match rule.holds(&facts) {
+                Ok(true) => {}
+                Ok(false) => broken.push(rule.message.clone()),
+                Err(e) => broken.push(e),
+            }
+        }
+        if !broken.is_empty() {
+            let event = a.event(
+                "run.refused",
+                target_ref.clone(),
+                None,
+                json!({"workflow": wf.name, "policy": broken}),
+            );
+            self.store.audit(&event).await?;
+            return Ok(replies::refused(
+                Intent::Run,
+                &q.query,
+                &format!("{}'s policy refuses this request:", wf.name),
+                broken,
+            ));
+        }
+        let missing: Vec<String> = wf
+            .steps
+            .iter()
+            .filter_map(|s| {
+                self.executors
+                    .get(s.uses.as_str())
+                    .and_then(|e| e.missing(&s.with))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Ok(replies::refused(
+                Intent::Run,
+                &q.query,
+                &format!("{} cannot run here yet:", wf.name),
+                missing,
+            ));
+        }
+        // The plan: every step's inputs as they will be sent (those reading an earlier step's
+        // outputs as written).
+        let context = json!({
+            "params": params_json, "entity": entity, "actor": actor,
+            "run": {"id": null, "requested_by": a.actor_ref()}, "steps": {},
+        });
+        let plan = Plan {
+            params: params
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                    )
+                })
+                .collect(),
+            steps: wf
+                .steps
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.uses.clone(),
+                        template::render_all(&s.with, &context).unwrap_or_else(|_| s.with.clone()),
+                    )
+                })
+                .collect(),
+            target: target_ref.clone(),
+            owners: target
+                .map(|t| {
+                    owning_groups(snap, t)
+                        .iter()
+                        .map(|&g| snap.entity(g).key())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            oncall,
+            dependents: target
+                .map(|t| {
+                    let w = graph::dependents(snap, t, Limit::new(0, 100_000));
+                    w.hops.len() + w.beyond
+                })
+                .unwrap_or(0),
+            quarantine: Vec::new(),
+            approvers: wf.approval.as_ref().map(|ap| {
+                format!(
+                    "{} of {}{}",
+                    ap.quorum,
+                    ap.approvers
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if ap.self_approval {
+                        ""
+                    } else {
+                        " (not the requester)"
+                    }
+                )
+            }),
+        };
+        if dry_run {
+            return Ok(replies::requested(&q.query, wf, &plan, None, a.ctx.tz));
+        }
+        let now = a.ctx.now.timestamp();
+        let (state, expires_at) = match &wf.approval {
+            Some(ap) => (
+                State::AwaitingApproval,
+                Some(now + ap.expires_in.as_secs() as i64),
+            ),
+            None => (State::Approved, None),
+        };
+        let steps: Vec<String> = wf.steps.iter().map(|s| s.name.clone()).collect();
+        let params = Value::Object(params);
+        let requested_by = a.actor_ref();
+        let identity = a.identity();
+        let platform = prefix(a.actor.platform);
+        let new = NewRun {
+            workflow: &wf.name,
+            state,
+            target: target_ref.as_deref(),
+            params: &params,
+            requested_by: &requested_by,
+            identity: &identity,
+            platform,
+            channel: a.conversation.channel.as_deref(),
+            thread: a.conversation.thread.as_deref(),
+            created_at: now,
+            expires_at,
+            steps: &steps,
+        };
+        let event = a.event(
+            "run.requested",
+            target_ref.clone(),
+            None,
+            json!({"workflow": wf.name, "params": params, "state": state}),
+        );
+        let id = self.store.create_run(&new, event).await?;
+        if state == State::Approved {
+            self.wake.notify_one();
+        }
+        let run = self
+            .store
+            .load_run(id)
+            .await?
+            .context("the run just recorded")?;
+        Ok(replies::requested(
+            &q.query,
+            wf,
+            &plan,
+            Some(&run),
+            a.ctx.tz,
+        ))
+    }
+
+    /// A refusal of a mutating command: recorded, and said with its rule.
+    #[allow(clippy::too_many_arguments)]
+    async fn denied(
+        &self,
+        a: &Asked<'_>,
+        q: &Question,
+        intent: Intent,
+        workflow: &str,
+        target: Option<String>,
+        run_id: Option<i64>,
+        denied: Denied,
+    ) -> Result<Reply> {
+        let event = a.event(
+            "permission.denied",
+            target,
+            run_id,
+            json!({"command": intent, "workflow": workflow, "rule": denied.rule}),
+        );
+        self.store.audit(&event).await?;
+        Ok(replies::refused(
+            intent,
+            &q.query,
+            &denied.rule,
+            vec![denied.instead]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ))
+    }
+
+    /// The run named by a command's first word.
+    async fn named_run(&self, q: &Question) -> Result<std::result::Result<Run, Reply>> {
+        let first = q.rest.split_whitespace().next().unwrap_or("");
+        let Ok(id) = first.trim_start_matches('#').parse::<i64>() else {
+            return Ok(Err(replies::refused(
+                q.intent,
+                &q.query,
+                &format!("`{first}` is not a run id (a number, as `status 42`)"),
+                Vec::new(),
+            )));
+        };
+        Ok(match self.store.load_run(id).await? {
+            Some(run) => Ok(run),
+            None => Err(replies::decided(
+                q.intent,
+                &q.query,
+                id,
+                &Decided::Unknown,
+                None,
+            )),
+        })
+    }
+
+    async fn decide(&self, a: &Asked<'_>, q: &Question, decision: Decision) -> Result<Reply> {
+        let run = match self.named_run(q).await? {
+            Ok(run) => run,
+            Err(reply) => return Ok(reply),
+        };
+        let reason: String = q
+            .rest
+            .split_once(char::is_whitespace)
+            .map(|(_, r)| r.trim().to_string())
+            .unwrap_or_default();
+        if decision == Decision::Deny && reason.is_empty() {
+            return Ok(replies::refused(
+                Intent::Deny,
+                &q.query,
+                &format!("Say why: `deny {} REASON` (the requester is told)", run.id),
+                Vec::new(),
+            ));
+        }
+        let Some(wf) = a.workflows.iter().find(|w| w.name == run.workflow) else {
+            return Ok(replies::refused(
+                q.intent,
+                &q.query,
+                &format!(
+                    "The workflow {} is no longer defined; run {} cannot be decided",
+                    run.workflow, run.id
+                ),
+                Vec::new(),
+            ));
+        };
+        let snap = a.ctx.snap;
+        let target = run.target.as_deref().and_then(|t| snap.get(t));
+        let oncall = target
+            .map(|t| answers::oncall_people(a.ctx, t, a.ctx.now))
+            .unwrap_or_default();
+        let scope = Scope {
+            snap,
+            target,
+            oncall: &oncall,
+        };
+        let person = self.person(a);
+        if let Err(denied) = may_approve(&person, wf, &scope, &run.requested_by) {
+            return self
+                .denied(
+                    a,
+                    q,
+                    q.intent,
+                    &wf.name,
+                    run.target.clone(),
+                    Some(run.id),
+                    denied,
+                )
+                .await;
+        }
+        let quorum = wf.approval.as_ref().map_or(1, |ap| ap.quorum);
+        let reason = (!reason.is_empty()).then_some(reason);
+        let event = a.event(
+            "run.decided",
+            run.target.clone(),
+            Some(run.id),
+            json!({"decision": decision, "reason": reason}),
+        );
+        let outcome = self
+            .store
+            .decide(
+                run.id,
+                &a.actor_ref(),
+                decision,
+                reason.as_deref(),
+                quorum,
+                event,
+            )
+            .await?;
+        if matches!(
+            outcome,
+            Decided::Recorded {
+                state: State::Approved,
+                ..
+            }
+        ) {
+            self.wake.notify_one();
+        }
+        let run = self.store.load_run(run.id).await?;
+        Ok(replies::decided(
+            q.intent,
+            &q.query,
+            run.as_ref().map_or(0, |r| r.id),
+            &outcome,
+            run.as_ref(),
+        ))
+    }
+
+    async fn status(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        Ok(match self.named_run(q).await? {
+            Ok(run) => replies::status(&q.query, &run, a.ctx.tz),
+            Err(reply) => reply,
+        })
+    }
+
+    async fn cancel(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        let run = match self.named_run(q).await? {
+            Ok(run) => run,
+            Err(reply) => return Ok(reply),
+        };
+        let person = self.person(a);
+        if run.requested_by != a.actor_ref() && !person.is(Role::Admin) {
+            let denied = Denied {
+                rule: format!(
+                    "Only the requester ({}) or an admin may cancel run {}.",
+                    run.requested_by, run.id
+                ),
+                instead: format!("Ask {} to cancel it.", run.requested_by),
+            };
+            return self
+                .denied(
+                    a,
+                    q,
+                    Intent::Cancel,
+                    &run.workflow,
+                    run.target.clone(),
+                    Some(run.id),
+                    denied,
+                )
+                .await;
+        }
+        let reason = q
+            .rest
+            .split_once(char::is_whitespace)
+            .map(|(_, r)| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        let event = a.event(
+            "run.cancelled",
+            run.target.clone(),
+            Some(run.id),
+            json!({"reason": reason}),
+        );
+        Ok(
+            match self
+                .store
+                .cancel_run(run.id, reason.as_deref(), event)
+                .await?
+            {
+                Ok(()) => {
+                    let run = self
+                        .store
+                        .load_run(run.id)
+                        .await?
+                        .context("the run just cancelled")?;
+                    let mut r = replies::status(&q.query, &run, a.ctx.tz);
+                    r.intent = Intent::Cancel;
+                    r
+                }
+                Err(state) => replies::refused(
+                    Intent::Cancel,
+                    &q.query,
+                    &format!(
+                        "Run {} is {} and can no longer be cancelled",
+                        run.id,
+                        state.words()
+                    ),
+                    Vec::new(),
+                ),
+            },
+        )
+    }
+
+    /// `runs`: the asker's and their teams'.
+    async fn runs(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        let person = self.person(a);
+        let me = a.actor_ref();
+        let snap = a.ctx.snap;
+        let mine: Vec<Run> = self
+            .store
+            .runs_in(&[], 500)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.requested_by == me
+                    || person.owns(snap, r.target.as_deref().and_then(|t| snap.get(t)))
+            })
+            .take(25)
+            .collect();
+        Ok(replies::runs(
+            Intent::Runs,
+            &q.query,
+            &mine,
+            "You and your teams have no runs",
+            a.ctx.tz,
+        ))
+    }
+
+    /// `approvals`: what awaits the asker's decision.
+    async fn approvals(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        let person = self.person(a);
+        let snap = a.ctx.snap;
+        let waiting: Vec<Run> = self
+            .store
+            .runs_in(&[State::AwaitingApproval], 500)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                let Some(wf) = a.workflows.iter().find(|w| w.name == r.workflow) else {
+                    return false;
+                };
+                let target = r.target.as_deref().and_then(|t| snap.get(t));
+                let oncall = target
+                    .map(|t| answers::oncall_people(a.ctx, t, a.ctx.now))
+                    .unwrap_or_default();
+                let scope = Scope {
+                    snap,
+                    target,
+                    oncall: &oncall,
+                };
+                may_approve(&person, wf, &scope, &r.requested_by).is_ok()
+                    && !r.approvals.iter().any(|ap| ap.by == a.actor_ref())
+            })
+            .take(25)
+            .collect();
+        Ok(replies::runs(
+            Intent::Approvals,
+            &q.query,
+            &waiting,
+            "Nothing awaits your decision",
+            a.ctx.tz,
+        ))
+    }
+
+    /// `audit [X | run ID]`: auditors and admins see everything; others what concerns their
+    /// teams and their own runs.
+    async fn audit(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
+        let snap = a.ctx.snap;
+        let person = self.person(a);
+        let subject = q.subject.trim();
+        let (target, run_id) = if let Some(id) = subject
+            .strip_prefix("run ")
+            .and_then(|s| s.trim().trim_start_matches('#').parse::<i64>().ok())
+        {
+            (None, Some(id))
+        } else if subject.is_empty() {
+            (None, None)
+        } else {
+            match resolve(snap, subject) {
+                Resolved::One { id, .. } => (Some(snap.entity(id).key()), None),
+                _ => {
+                    return Ok(replies::refused(
+                        Intent::Audit,
+                        &q.query,
+                        &format!("No entity is named “{subject}”"),
+                        Vec::new(),
+                    ));
+                }
+            }
+        };
+        let entries = self
+            .store
+            .audit_about(target.as_deref(), run_id, 200)
+            .await?;
+        let everything = person.is(Role::Auditor) || person.is(Role::Admin);
+        let me = a.actor_ref();
+        let shown: Vec<_> = entries
+            .into_iter()
+            .filter(|e| {
+                everything
+                    || e.event.actor == me
+                    || person.owns(snap, e.event.target.as_deref().and_then(|t| snap.get(t)))
+            })
+            .take(25)
+            .collect();
+        Ok(replies::audit(&q.query, &shown, a.ctx.tz))
+    }
+
+    /// Expires runs whose time ran out, then takes one approved run and runs it; true when it
+    /// ran one.
+    pub async fn work_once(&self, bot: &Bot) -> Result<bool> {
+        let _one_at_a_time = self.busy.lock().await;
+        let now = bot.now().timestamp();
+        let snap = bot.snapshot();
+        self.store.expire_runs(now, snap.built_at).await?;
+        let Some(run) = self
+            .store
+            .claim_run(&self.owner, now, now + self.lease.as_secs() as i64)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let workflows = bot.workflows();
+        let event = |action: &str, detail: Value| Event {
+            at: bot.now().timestamp(),
+            actor: "switchboard".into(),
+            identity: format!("worker:{}", self.owner),
+            action: action.into(),
+            target: run.target.clone(),
+            run_id: Some(run.id),
+            detail,
+            generation: snap.built_at,
+        };
+        let Some(wf) = workflows.iter().find(|w| w.name == run.workflow) else {
+            let why = format!("the workflow {} is no longer defined", run.workflow);
+            self.store
+                .finish_run(
+                    run.id,
+                    State::Failed,
+                    Some(&why),
+                    event("run.failed", json!({"reason": why})),
+                )
+                .await?;
+            return Ok(true);
+        };
+        if let Err(why) = self.still_allowed(bot, wf, &run) {
+            self.store
+                .finish_run(
+                    run.id,
+                    State::Failed,
+                    Some(&why),
+                    event("run.failed", json!({"reason": why})),
+                )
+                .await?;
+            return Ok(true);
+        }
+        let target = run.target.as_deref().and_then(|t| snap.get(t));
+        let mut params = Map::new();
+        for (k, v) in run.params.as_object().into_iter().flatten() {
+            let is_entity = wf
+                .parameter(k)
+                .is_some_and(|p| matches!(p.kind, Kind::Entity { .. }));
+            let value = match (is_entity, v.as_str().and_then(|r| snap.get(r))) {
+                (true, Some(id)) => entity_json(&snap, id),
+                _ => v.clone(),
+            };
+            params.insert(k.clone(), value);
+        }
+        let mut outputs = Map::new();
+        for (i, step) in wf.steps.iter().enumerate() {
+            let record = run.steps.get(i);
+            if let Some(done) = record.filter(|s| s.state == "succeeded") {
+                outputs.insert(step.name.clone(), json!({"outputs": done.outputs}));
+                continue;
+            }
+            let attempts = record.map_or(0, |s| s.attempts) + 1;
+            let context = json!({
+                "params": params,
+                "entity": target.map(|t| entity_json(&snap, t)),
+                "actor": {"ref": run.requested_by, "identity": run.identity},
+                "run": {"id": run.id, "requested_by": run.requested_by},
+                "steps": outputs,
+            });
+            let with = match template::render_all(&step.with, &context) {
+                Ok(w) => w,
+                Err(why) => {
+                    self.fail_step(&run, i, &step.name, attempts, &why, &event)
+                        .await?;
+                    return Ok(true);
+                }
+            };
+            self.store
+                .record_step(
+                    run.id,
+                    i,
+                    "running",
+                    attempts,
+                    None,
+                    None,
+                    event(
+                        "step.started",
+                        json!({"step": step.name, "attempt": attempts}),
+                    ),
+                )
+                .await?;
+            self.failpoints.hit("before_step")?;
+            let Some(executor) = self.executors.get(step.uses.as_str()) else {
+                let why = format!("no executor is called {}", step.uses);
+                self.fail_step(&run, i, &step.name, attempts, &why, &event)
+                    .await?;
+                return Ok(true);
+            };
+            let call = Call {
+                run_id: run.id,
+                step: &step.name,
+                with: &with,
+            };
+            match executor.run(&call).await {
+                Ok(out) => {
+                    // A crash here (the effect made, its record not) is what executors' looking
+                    // before acting is for.
+                    self.failpoints.hit("after_step")?;
+                    if executor.changes_catalog() {
+                        bot.reload_catalog(&self.store).await?;
+                    }
+                    self.store
+                        .record_step(
+                            run.id,
+                            i,
+                            "succeeded",
+                            attempts,
+                            Some(&out),
+                            None,
+                            event("step.succeeded", json!({"step": step.name, "outputs": out})),
+                        )
+                        .await?;
+                    outputs.insert(step.name.clone(), json!({"outputs": out}));
+                }
+                Err(e) => {
+                    self.fail_step(&run, i, &step.name, attempts, &format!("{e:#}"), &event)
+                        .await?;
+                    return Ok(true);
+                }
+            }
+        }
+        self.store
+            .finish_run(
+                run.id,
+                State::Succeeded,
+                None,
+                event("run.succeeded", json!({})),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    async fn fail_step(
+        &self,
+        run: &Run,
+        position: usize,
+        step: &str,
+        attempts: i64,
+        why: &str,
+        event: &impl Fn(&str, Value) -> Event,
+    ) -> Result<()> {
+        self.store
+            .record_step(
+                run.id,
+                position,
+                "failed",
+                attempts,
+                None,
+                Some(why),
+                event("step.failed", json!({"step": step, "error": why})),
+            )
+            .await?;
+        let reason = format!("step {step} failed: {why}");
+        self.store
+            .finish_run(
+                run.id,
+                State::Failed,
+                Some(&reason),
+                event("run.failed", json!({"reason": reason})),
+            )
+            .await
+    }
+
+    /// Before running: the target still exists and is healthy, and every approver may still
+    /// approve.
+    fn still_allowed(
+        &self,
+        bot: &Bot,
+        wf: &Workflow,
+        run: &Run,
+    ) -> std::result::Result<(), String> {
+        let snap = bot.snapshot();
+        let target = match run.target.as_deref() {
+            None => None,
+            Some(t) => match snap.get(t) {
+                None => return Err(format!("{t} is no longer in the catalog")),
+                Some(id) if snap.entity(id).is_quarantined() => {
+                    return Err(format!(
+                        "{t} is quarantined: {}",
+                        snap.entity(id).reasons.join("; ")
+                    ));
+                }
+                Some(id) => Some(id),
+            },
+        };
+        if wf.approval.is_none() {
+            return Ok(());
+        }
+        let scope = Scope {
+            snap: &snap,
+            target,
+            oncall: &[],
+        };
+        for ap in run
+            .approvals
+            .iter()
+            .filter(|ap| ap.decision == Decision::Approve)
+        {
+            let person = Person::of(&snap, snap.get(&ap.by), &self.roles);
+            // On-call approvers are judged by who is on call when they decided.
+            let on_call_then = wf.approval.as_ref().is_some_and(|x| {
+                x.approvers
+                    .contains(&crate::workflows::definition::Who::Oncall)
+            });
+            if let Err(d) = may_approve(&person, wf, &scope, &run.requested_by)
+                && !on_call_then
+            {
+                return Err(format!("{} may no longer approve it: {}", ap.by, d.rule));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs what is ready now, then returns: a process about to stop (the shell at its end)
+    /// finishes the run it has started and those approved here, rather than leave them to a
+    /// lease to run out.
+    pub async fn drain(&self, bot: &Bot) -> Result<()> {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+        while self.work_once(bot).await? {}
+        Ok(())
+    }
+
+    /// Runs approved runs until the process stops: at once when one is approved here, else
+    /// every few seconds (runs approved by another process).
+    pub async fn work(self: Arc<Self>, bot: Arc<Bot>) {
+        let stopping = || self.stopping.load(std::sync::atomic::Ordering::SeqCst);
+        while !stopping() {
+            match self.work_once(&bot).await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::error!("the workflow worker stumbled: {e:#}"),
+            }
+            if !stopping() {
+                let _ = tokio::time::timeout(Duration::from_secs(2), self.wake.notified()).await;
+            }
+        }
+    }
+}
+
+/// Reads a typed parameter from what was typed.
+fn typed(kind: &Kind, v: &Value) -> std::result::Result<Value, String> {
+    let s = v.as_str().unwrap_or_default();
+    match kind {
+        Kind::Integer { .. } => s
+            .parse::<i64>()
+            .map(Value::from)
+            .map_err(|_| format!("must be a whole number, not `{s}`")),
+        Kind::Bool => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" => Ok(Value::Bool(true)),
+            "false" | "no" | "off" => Ok(Value::Bool(false)),
+            _ => Err(format!("must be true or false, not `{s}`")),
+        },
+        _ => Ok(Value::String(s.to_string())),
+    }
+}
+
+/// No workflow of that name: the closest ones.
+fn unknown_workflow(a: &Asked<'_>, q: &Question, name: &str) -> Reply {
+    let mut close: Vec<(f32, &str)> = a
+        .workflows
+        .iter()
+        .map(|w| {
+            (
+                crate::catalog::search::similarity(&name.to_lowercase(), &w.name),
+                w.name.as_str(),
+            )
+        })
+        .filter(|(s, _)| *s >= 0.5)
+        .collect();
+    close.sort_by(|x, y| y.0.total_cmp(&x.0));
+    let mut problems: Vec<String> = close
+        .iter()
+        .take(3)
+        .map(|(_, n)| format!("did you mean {n}?"))
+        .collect();
+    if problems.is_empty() {
+        problems.push("say `workflows` to see the ones you may run".into());
+    }
+    replies::refused(
+        q.intent,
+        &q.query,
+        &format!("There is no workflow called {name}"),
+        problems,
+    )
+}
