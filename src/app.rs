@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::bot::Bot;
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::desk::Desk;
 use crate::failpoints::Failpoints;
@@ -37,6 +38,11 @@ pub struct App {
 impl App {
     /// Opens the store and builds the bot from it; the first run (an empty store) syncs first.
     pub async fn open(config: &Config, usage: Use) -> Result<App> {
+        App::open_at(config, usage, Clock::system()).await
+    }
+
+    /// As `open`, on `clock` (tests set the time and move it on).
+    pub async fn open_at(config: &Config, usage: Use, clock: Clock) -> Result<App> {
         let store = Store::connect(&config.database.url.0, config.database.max_connections).await?;
         let rotations = rotations::load(&config.oncall.rotations)?;
         let first_start = store.last_sync("local").await?.is_none();
@@ -74,6 +80,7 @@ impl App {
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())
                 .with_store(store.clone())
+                .with_clock(clock)
                 .with_desk(Arc::new(desk)),
         );
         let (workflows, problems) = workflows::load(&config.workflows.paths);

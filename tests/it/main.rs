@@ -14,3 +14,4 @@ mod pagerduty;
 mod slack;
 mod slack_socket;
 mod store;
+mod workflows;

@@ -1,0 +1,644 @@
+//! Self-service workflows end to end, on SQLite and PostgreSQL: requests through the one entry
+//! point as console users of the example catalog, decisions, the worker and its executors, the
+//! audit log.
+
+use crate::common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use serde_json::{Value, json};
+use switchboard::Reply;
+use switchboard::app::{App, Use};
+use switchboard::chat::{ChatEvent, render};
+use switchboard::clock::Clock;
+use switchboard::config::Config;
+use switchboard::store::Store;
+use switchboard::workflows::run::State;
+
+/// The shipped workflow, and ones the tests need besides.
+fn shipped() -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands/register-component.yaml"),
+    )
+    .unwrap()
+}
+
+/// A workflow about a component, approved by two of its owners.
+const TWO_KEYS: &str = r#"name: rotate-secret
+title: Rotate a secret
+description: Rotates a service's secret.
+parameters:
+  - name: service
+    type: entity
+    kinds: [component]
+    required: true
+  - name: reason
+    type: string
+    pattern: "^.{5,}$"
+    required: true
+allowed: [owners, platform]
+policy:
+  - rule: 'entity.lifecycle == "production" || params.reason.startsWith("test")'
+    message: Only production services have their secrets rotated, unless the reason starts with "test".
+approval:
+  approvers: [owners]
+  quorum: 2
+  expires_in: 1d
+steps:
+  - name: rotate
+    uses: catalog.register
+    with:
+      file: |
+        apiVersion: backstage.io/v1alpha1
+        kind: Resource
+        metadata:
+          name: {{ params.service.name }}-secret
+        spec:
+          type: secret
+          owner: {{ params.service.spec.owner }}
+"#;
+
+/// A workflow whose step calls a hook, signed.
+fn hooked(url: &str) -> String {
+    format!(
+        r#"name: request-db
+title: Request a database
+description: Asks the database service for one.
+parameters:
+  - name: service
+    type: entity
+    kinds: [component]
+    required: true
+  - name: size
+    type: enum
+    values: [small, large]
+    default: small
+approval: none
+allowed: [owners]
+steps:
+  - name: request
+    uses: http.request
+    with:
+      url: "{url}/db/{{{{ params.service.name }}}}"
+      method: POST
+      body: {{ service: "{{{{ entity.ref }}}}", size: "{{{{ params.size }}}}", by: "{{{{ actor.ref }}}}" }}
+      secret_env: SWITCHBOARD_TEST_HOOK_SECRET
+"#
+    )
+}
+
+const SECRET: &str = "hook-secret-for-tests";
+
+struct World {
+    app: App,
+    clock: Clock,
+    _db: common::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn open(db: common::TestDb, workflows: &[(&str, String)], roles: &str) -> World {
+        let files: Vec<(String, String)> = workflows
+            .iter()
+            .map(|(n, t)| (format!("commands/{n}.yaml"), t.clone()))
+            .collect();
+        let refs: Vec<(&str, &str)> = files
+            .iter()
+            .map(|(n, t)| (n.as_str(), t.as_str()))
+            .collect();
+        let dir = common::catalog_dir(&refs);
+        let mut config: Config = toml::from_str(roles).unwrap();
+        config.database.url.0 = db.url.clone();
+        config.catalog.local.paths = common::examples();
+        config.workflows.paths = vec![format!("{}/commands", dir.path().display())];
+        config.oncall.rotations =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
+        let clock = Clock::fixed("2026-12-01T09:00:00Z".parse().unwrap());
+        let app = App::open_at(&config, Use::Ask, clock.clone())
+            .await
+            .unwrap();
+        World {
+            app,
+            clock,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    /// `who` (a catalog user, or anyone at the console) says `text`.
+    async fn say(&self, who: &str, text: &str) -> Reply {
+        let event = ChatEvent::console(Some(who.into()), text, self.clock.now());
+        self.app.bot.handle(event).await.expect("an answer")
+    }
+
+    /// Runs what the worker would: every run ready now.
+    async fn work(&self) {
+        let desk = self.app.bot.desk().unwrap();
+        while desk.work_once(&self.app.bot).await.unwrap() {}
+    }
+
+    fn store(&self) -> &Store {
+        &self.app.store
+    }
+
+    async fn state(&self, id: i64) -> State {
+        self.store().load_run(id).await.unwrap().unwrap().state
+    }
+
+    async fn audit_actions(&self) -> Vec<String> {
+        let mut entries = self.store().audit_entries(0, 1000).await.unwrap();
+        switchboard::audit::verify(&entries, None).expect("the chain is intact");
+        entries.sort_by_key(|e| e.seq);
+        entries.into_iter().map(|e| e.event.action).collect()
+    }
+}
+
+fn text(r: &Reply) -> String {
+    render::text(r)
+}
+
+fn run_id(r: &Reply) -> i64 {
+    r.result["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("a run id: {}", text(r)))
+}
+
+#[tokio::test]
+async fn a_component_requested_by_one_owner_and_approved_by_another_is_registered() {
+    common::within(async {
+        for db in common::databases().await {
+            let name = db.name;
+            let w = World::open(db, &[("register-component", shipped())], "").await;
+            let asked = w
+                .say(
+                    "breanna.davison",
+                    r#"run register-component name=ledger-api owner=team-a description="Books every payment""#,
+                )
+                .await;
+            let id = run_id(&asked);
+            assert_eq!(asked.result["state"], "awaiting_approval", "{name}: {}", text(&asked));
+            let shown = text(&asked);
+            assert!(
+                shown.contains("Approval      1 of owners (not the requester)")
+                    && shown.contains("name: ledger-api")
+                    && shown.contains("owner: group:default/team-a"),
+                "the plan shows the rendered step and who approves: {shown}"
+            );
+            assert_eq!(w.state(id).await, State::AwaitingApproval);
+
+            // Nobody approves their own request here.
+            let own = w.say("breanna.davison", &format!("approve {id}")).await;
+            assert!(text(&own).contains("does not allow approving your own"), "{}", text(&own));
+            // Another team cannot approve it either.
+            let other = w.say("amelia.park", &format!("approve {id}")).await;
+            assert!(text(&other).contains("you are none of these"), "{}", text(&other));
+            assert_eq!(w.state(id).await, State::AwaitingApproval);
+
+            let approvals = w.say("janelle.dawe", "approvals").await;
+            assert_eq!(approvals.result["runs"][0]["id"], id, "{}", text(&approvals));
+            let approved = w.say("janelle.dawe", &format!("approve {id}")).await;
+            assert!(text(&approved).starts_with(&format!("Run {id} is approved")), "{}", text(&approved));
+            // A second click changes nothing and says so.
+            let again = w.say("janelle.dawe", &format!("approve {id}")).await;
+            assert!(text(&again).contains("nothing changed"), "{}", text(&again));
+
+            w.work().await;
+            let status = w.say("breanna.davison", &format!("status {id}")).await;
+            assert_eq!(status.result["state"], "succeeded", "{}", text(&status));
+            assert_eq!(status.result["steps"][0]["attempts"], 1);
+            let owner = w.say("breanna.davison", "who owns ledger-api").await;
+            assert_eq!(owner.result["owners"][0]["ref"], "group:default/team-a", "{}", text(&owner));
+            assert!(text(&owner).contains(&format!("registered by run {id}")), "{}", text(&owner));
+
+            assert_eq!(
+                w.audit_actions().await,
+                [
+                    "run.requested",
+                    "permission.denied",
+                    "permission.denied",
+                    "run.approved",
+                    "step.started",
+                    "step.succeeded",
+                    "run.succeeded"
+                ]
+            );
+            // The audit of a run is her team's to read, not another team's.
+            let audit = w.say("breanna.davison", &format!("audit run {id}")).await;
+            assert_eq!(audit.result["entries"].as_array().unwrap().len(), 7, "{}", text(&audit));
+            let outsider = w.say("colette.brock", &format!("audit run {id}")).await;
+            assert_eq!(outsider.result["entries"].as_array().unwrap().len(), 0, "{}", text(&outsider));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_bad_request_names_every_problem_and_stores_nothing() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(db, &[("register-component", shipped())], "").await;
+            let typo = w
+                .say(
+                    "breanna.davison",
+                    "run register-componet name=x owner=team-a",
+                )
+                .await;
+            assert!(
+                text(&typo).contains("did you mean register-component?"),
+                "{}",
+                text(&typo)
+            );
+            let bad = w
+                .say(
+                    "breanna.davison",
+                    "run register-component name=Not_Valid owner=nobody-team colour=red",
+                )
+                .await;
+            let errors: Vec<&str> = bad.result["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e.as_str().unwrap())
+                .collect();
+            assert_eq!(errors.len(), 3, "{errors:?}");
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains("`colour` is not a parameter"))
+            );
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.contains("`name` does not match the pattern"))
+            );
+            assert!(errors.iter().any(|e| e.contains("`owner`")));
+            let missing = w
+                .say("breanna.davison", "run register-component owner=team-a")
+                .await;
+            assert!(
+                text(&missing).contains("`name` is required"),
+                "{}",
+                text(&missing)
+            );
+            let wrong_kind = w
+                .say(
+                    "breanna.davison",
+                    "run register-component name=x owner=artist-lookup",
+                )
+                .await;
+            assert!(
+                text(&wrong_kind).contains("is a component, not a group"),
+                "{}",
+                text(&wrong_kind)
+            );
+            let dry = w
+                .say(
+                    "breanna.davison",
+                    "run register-component name=dry-one owner=team-a --dry-run",
+                )
+                .await;
+            assert!(
+                text(&dry).contains("dry run: nothing was stored"),
+                "{}",
+                text(&dry)
+            );
+            assert!(
+                w.store().runs_in(&[], 10).await.unwrap().is_empty(),
+                "nothing stored"
+            );
+            assert_eq!(w.store().audit_head().await.unwrap().count, 0);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn who_may_request_and_approve_follows_roles_teams_and_the_workflow() {
+    common::within(async {
+        for db in common::databases().await {
+            let roles =
+                "[roles]\nauditors = [\"group:team-c\"]\nplatform = [\"user:amelia.park\"]\n";
+            let w = World::open(
+                db,
+                &[
+                    ("register-component", shipped()),
+                    ("rotate-secret", TWO_KEYS.into()),
+                ],
+                roles,
+            )
+            .await;
+            // Someone the catalog does not know asks, and runs nothing.
+            let stranger = w
+                .say(
+                    "nobody@example.com",
+                    "run rotate-secret service=wayback-archive reason=leaked",
+                )
+                .await;
+            assert!(
+                text(&stranger).contains("not matched to a catalog User"),
+                "{}",
+                text(&stranger)
+            );
+            // Another team's developer may not; a platform engineer may, for any entity.
+            let other = w
+                .say(
+                    "colette.brock",
+                    "run rotate-secret service=wayback-archive reason=leaked",
+                )
+                .await;
+            assert!(
+                text(&other).contains("(its `allowed`), and you are none of these"),
+                "{}",
+                text(&other)
+            );
+            assert!(
+                text(&other)
+                    .contains("owners of component:default/wayback-archive: group:default/team-a"),
+                "{}",
+                text(&other)
+            );
+            let platform = w
+                .say(
+                    "amelia.park",
+                    "run rotate-secret service=wayback-archive reason=leaked",
+                )
+                .await;
+            assert_eq!(
+                platform.result["state"],
+                "awaiting_approval",
+                "{}",
+                text(&platform)
+            );
+            // Auditors read everything and act on nothing.
+            let auditor = w
+                .say(
+                    "calum.leavy",
+                    "run rotate-secret service=wayback-archive reason=leaked",
+                )
+                .await;
+            assert!(
+                text(&auditor).contains("Auditors read everything"),
+                "{}",
+                text(&auditor)
+            );
+            // `workflows` offers what the asker may run.
+            let offered = w.say("breanna.davison", "workflows").await;
+            assert_eq!(offered.result["workflows"].as_array().unwrap().len(), 2);
+            // Policy: every rule must hold, and a refusal says the rule's message.
+            let policy = w
+                .say(
+                    "breanna.davison",
+                    "run rotate-secret service=artist-lookup reason=leaked",
+                )
+                .await;
+            assert!(
+                text(&policy).contains("policy refuses this request")
+                    && text(&policy).contains("Only production services"),
+                "{}",
+                text(&policy)
+            );
+            let tested = w
+                .say(
+                    "breanna.davison",
+                    "run rotate-secret service=artist-lookup reason=\"test run\"",
+                )
+                .await;
+            assert_eq!(
+                tested.result["state"],
+                "awaiting_approval",
+                "{}",
+                text(&tested)
+            );
+            let actions = w.audit_actions().await;
+            // The stranger, the other team's developer and the auditor.
+            assert_eq!(
+                actions.iter().filter(|a| *a == "permission.denied").count(),
+                3,
+                "{actions:?}"
+            );
+            assert_eq!(
+                actions.iter().filter(|a| *a == "run.refused").count(),
+                1,
+                "{actions:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn quorum_counts_people_and_denial_cancel_and_expiry_are_final() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(db, &[("rotate-secret", TWO_KEYS.into())], "").await;
+            const ASK: &str = "run rotate-secret service=wayback-archive reason=\"it leaked\"";
+            let id = run_id(&w.say("breanna.davison", ASK).await);
+            let first = w.say("janelle.dawe", &format!("approve {id}")).await;
+            assert!(
+                text(&first).contains("(1 so far); it awaits more"),
+                "{}",
+                text(&first)
+            );
+            let twice = w.say("janelle.dawe", &format!("approve {id}")).await;
+            assert!(
+                text(&twice).contains("You already approved"),
+                "{}",
+                text(&twice)
+            );
+            assert_eq!(
+                w.state(id).await,
+                State::AwaitingApproval,
+                "one person is one approval"
+            );
+            w.say("nigel.manning", &format!("approve {id}")).await;
+            assert_eq!(w.state(id).await, State::Approved);
+
+            let id = run_id(&w.say("breanna.davison", ASK).await);
+            let no_reason = w.say("janelle.dawe", &format!("deny {id}")).await;
+            assert!(text(&no_reason).contains("Say why"), "{}", text(&no_reason));
+            assert_eq!(w.state(id).await, State::AwaitingApproval);
+            w.say("janelle.dawe", &format!("deny {id} not during the freeze"))
+                .await;
+            let status = w.say("breanna.davison", &format!("status {id}")).await;
+            assert_eq!(status.result["state"], "denied");
+            assert!(
+                text(&status).contains("not during the freeze"),
+                "{}",
+                text(&status)
+            );
+            let late = w.say("nigel.manning", &format!("approve {id}")).await;
+            assert!(
+                text(&late).contains("no longer awaits a decision"),
+                "{}",
+                text(&late)
+            );
+
+            let id = run_id(&w.say("breanna.davison", ASK).await);
+            let not_yours = w.say("janelle.dawe", &format!("cancel {id}")).await;
+            assert!(
+                text(&not_yours).contains("Only the requester"),
+                "{}",
+                text(&not_yours)
+            );
+            w.say("breanna.davison", &format!("cancel {id} asked by mistake"))
+                .await;
+            assert_eq!(w.state(id).await, State::Cancelled);
+
+            let id = run_id(&w.say("breanna.davison", ASK).await);
+            w.clock.advance(chrono::Duration::days(2));
+            let expired = w.say("janelle.dawe", &format!("approve {id}")).await;
+            assert!(
+                text(&expired).contains("expired before your decision"),
+                "{}",
+                text(&expired)
+            );
+            assert_eq!(w.state(id).await, State::Expired);
+            // The sweep expires what nobody decided.
+            let id = run_id(&w.say("breanna.davison", ASK).await);
+            w.clock.advance(chrono::Duration::days(2));
+            w.work().await;
+            assert_eq!(w.state(id).await, State::Expired);
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_approvers_at_once_approve_a_run_once() {
+    common::within(async {
+        for db in common::databases().await {
+            let one_key = TWO_KEYS.replace("quorum: 2", "quorum: 1");
+            let w = World::open(db, &[("rotate-secret", one_key)], "").await;
+            for _ in 0..5 {
+                let id = run_id(
+                    &w.say(
+                        "breanna.davison",
+                        "run rotate-secret service=wayback-archive reason=\"it leaked\"",
+                    )
+                    .await,
+                );
+                let approve = format!("approve {id}");
+                let (a, b) = tokio::join!(
+                    w.say("janelle.dawe", &approve),
+                    w.say("nigel.manning", &approve)
+                );
+                let approved = [&a, &b]
+                    .iter()
+                    .filter(|r| text(r).contains("it runs now"))
+                    .count();
+                assert_eq!(approved, 1, "{} / {}", text(&a), text(&b));
+                let run = w.store().load_run(id).await.unwrap().unwrap();
+                assert_eq!(run.state, State::Approved);
+                assert_eq!(run.approvals.len(), 1, "the later decision changed nothing");
+            }
+            let approvals = w
+                .audit_actions()
+                .await
+                .iter()
+                .filter(|a| *a == "run.approved")
+                .count();
+            assert_eq!(approvals, 5);
+        }
+    })
+    .await;
+}
+
+/// A fake receiver of signed hooks: every call recorded with whether its signature held; the
+/// effect done once per Idempotency-Key.
+#[derive(Clone, Default)]
+struct Hook {
+    calls: Arc<Mutex<Vec<(String, bool)>>>,
+    effects: Arc<Mutex<HashMap<String, Value>>>,
+}
+
+impl Hook {
+    async fn start() -> (Hook, String) {
+        let hook = Hook::default();
+        let h = hook.clone();
+        let app = Router::new().route(
+            "/db/{name}",
+            post(move |headers: HeaderMap, body: Bytes| {
+                let h = h.clone();
+                async move {
+                    let header = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_string()
+                    };
+                    let ts: i64 = header("x-switchboard-timestamp").parse().unwrap_or(0);
+                    let signed = header("x-switchboard-signature-256")
+                        == switchboard::executors::http::sign(SECRET.as_bytes(), ts, &body);
+                    let key = header("idempotency-key");
+                    h.calls.lock().unwrap().push((key.clone(), signed));
+                    if !signed {
+                        return (StatusCode::UNAUTHORIZED, "bad signature".to_string());
+                    }
+                    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    h.effects.lock().unwrap().entry(key).or_insert(request);
+                    (StatusCode::OK, json!({"database": "db-1"}).to_string())
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (hook, url)
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_a_steps_effect_and_its_record_does_not_repeat_the_effect() {
+    // SAFETY: set once, before any test reads it; every test that reads it sets the same value.
+    unsafe { std::env::set_var("SWITCHBOARD_TEST_HOOK_SECRET", SECRET) };
+    common::within(async {
+        for db in common::databases().await {
+            let (hook, url) = Hook::start().await;
+            let w = World::open(db, &[("request-db", hooked(&url))], "").await;
+            let asked = w.say("breanna.davison", "run request-db service=artist-lookup size=large").await;
+            let id = run_id(&asked);
+            assert_eq!(asked.result["state"], "approved", "approval: none");
+
+            // The first worker makes the call, then dies before recording it.
+            let crashing = switchboard::desk::Desk::new(
+                w.store().clone(),
+                Default::default(),
+                switchboard::executors::all(
+                    switchboard::executors::register::Register { store: w.store().clone(), reader: Default::default() },
+                    switchboard::executors::http::Http::new(std::time::Duration::from_secs(10)).unwrap(),
+                ),
+                switchboard::failpoints::Failpoints::parse("after_step=error").unwrap(),
+            );
+            assert!(crashing.work_once(&w.app.bot).await.is_err());
+            assert_eq!(hook.calls.lock().unwrap().len(), 1);
+            assert_eq!(w.state(id).await, State::Running);
+            // Its lease holds the run while it might still be alive…
+            w.work().await;
+            assert_eq!(hook.calls.lock().unwrap().len(), 1);
+            // …and once it runs out, the run is taken over and the step done again, under the
+            // same key: the receiver does the effect once.
+            w.clock.advance(chrono::Duration::minutes(6));
+            w.work().await;
+            let run = w.store().load_run(id).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Succeeded, "{run:?}");
+            assert_eq!(run.steps[0].attempts, 2);
+            assert_eq!(run.steps[0].outputs.as_ref().unwrap()["body"]["database"], "db-1");
+            let calls = hook.calls.lock().unwrap().clone();
+            assert_eq!(calls.len(), 2);
+            assert!(calls.iter().all(|(key, signed)| *signed && key == &format!("{id}-request")));
+            let effects = hook.effects.lock().unwrap().clone();
+            assert_eq!(effects.len(), 1, "one effect");
+            assert_eq!(
+                effects[&format!("{id}-request")],
+                json!({"service": "component:default/artist-lookup", "size": "large", "by": "user:default/breanna.davison"})
+            );
+        }
+    })
+    .await;
+}
