@@ -88,9 +88,11 @@ pub fn hash(seq: i64, event: &Event, prev_hash: &str) -> String {
 pub enum Broken {
     #[error("entry {seq} was altered (its hash does not match its content)")]
     Altered { seq: i64 },
-    #[error("the entry before {seq} was removed, inserted or reordered (the chain breaks there)")]
+    #[error(
+        "entry {seq} does not follow the entry before it: an entry was removed, inserted or moved there"
+    )]
     Unlinked { seq: i64 },
-    #[error("entry {seq} is out of place (expected entry {expected})")]
+    #[error("entry {seq} stands where entry {expected} should: an entry was removed or moved")]
     OutOfPlace { seq: i64, expected: i64 },
     #[error(
         "the log ends at entry {count}, but the head recorded earlier is entry {expected}: entries were cut off"

@@ -642,3 +642,149 @@ async fn a_crash_between_a_steps_effect_and_its_record_does_not_repeat_the_effec
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_registration_gives_way_when_a_source_defines_the_same_entity() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(db, &[("register-component", shipped())], "").await;
+            let id = run_id(
+                &w.say(
+                    "breanna.davison",
+                    "run register-component name=ledger-api owner=team-a",
+                )
+                .await,
+            );
+            w.say("janelle.dawe", &format!("approve {id}")).await;
+            w.work().await;
+            assert_eq!(w.state(id).await, State::Succeeded);
+            // The repository's own catalog file arrives, owned by another team: it wins, and
+            // the registration is dropped rather than kept as a conflict.
+            let dir = common::catalog_dir(&[(
+                "ledger.yaml",
+                "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger-api\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+            )]);
+            let mut config = Config::default();
+            config.database.url.0 = w._db.url.clone();
+            config.catalog.local.paths = common::examples();
+            config
+                .catalog
+                .local
+                .paths
+                .push(dir.path().display().to_string());
+            let sources = switchboard::sync::Sources::default();
+            let all = switchboard::sync::sync_all(&config, w.store(), &sources, |_, _, _| {})
+                .await
+                .unwrap();
+            w.app.bot.refresh(Some(all.snapshot), None, None);
+            let owner = w.say("breanna.davison", "who owns ledger-api").await;
+            assert_eq!(owner.result["owners"][0]["ref"], "group:default/team-b", "{}", text(&owner));
+            assert!(!text(&owner).contains("registered by run"), "{}", text(&owner));
+            let conflicts = w.say("breanna.davison", "conflicts").await;
+            assert!(!text(&conflicts).contains("ledger-api"), "{}", text(&conflicts));
+        }
+    })
+    .await;
+}
+
+/// `switchboard audit verify` on a log with a run in it, then on copies of it edited, with an
+/// entry deleted, inserted or moved, and cut short: each named, exit 1.
+#[test]
+fn audit_verify_names_the_first_tampered_entry_and_a_cut_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sb.db");
+    let url = format!("sqlite://{}", db.display());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let w = World::open(
+            common::TestDb::sqlite_at(&url),
+            &[("register-component", shipped())],
+            "",
+        )
+        .await;
+        let id = run_id(
+            &w.say(
+                "breanna.davison",
+                "run register-component name=ledger-api owner=team-a",
+            )
+            .await,
+        );
+        w.say("janelle.dawe", &format!("approve {id}")).await;
+        w.work().await;
+        w.app.store.close().await;
+    });
+    let verify = |url: &str, head: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("SWITCHBOARD__DATABASE__URL", url)
+            .args(["audit", "verify"]);
+        if let Some(h) = head {
+            cmd.args(["--head", h]);
+        }
+        let out = common::run(&mut cmd);
+        (
+            out.status.success(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (ok, head, _) = verify(&url, None);
+    assert!(ok);
+    let head = head.trim().to_string();
+    assert!(head.starts_with("5:"), "{head}");
+    assert!(verify(&url, Some(&head)).0);
+
+    // Each kind of tampering, on a copy of the database.
+    let tamper = |name: &str, sql: &str| {
+        let copy = dir.path().join(format!("{name}.db"));
+        std::fs::copy(&db, &copy).unwrap();
+        let url = format!("sqlite://{}", copy.display());
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        url
+    };
+    for (name, sql, says) in [
+        (
+            "edited",
+            "UPDATE audit SET actor = 'user:default/someone-else' WHERE seq = 2",
+            "entry 2 was altered",
+        ),
+        (
+            "deleted",
+            "DELETE FROM audit WHERE seq = 3",
+            "entry 4 stands where entry 3 should",
+        ),
+        (
+            "inserted",
+            "UPDATE audit SET seq = seq + 10 WHERE seq >= 3; \
+             INSERT INTO audit SELECT 3, at, actor, identity, action, target, run_id, detail, generation, prev_hash, hash FROM audit WHERE seq = 2; \
+             UPDATE audit SET seq = seq - 9 WHERE seq >= 13",
+            "entry 3 does not follow",
+        ),
+        (
+            "reordered",
+            "UPDATE audit SET seq = 100 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 3; UPDATE audit SET seq = 3 WHERE seq = 100",
+            "entry 2 does not follow",
+        ),
+    ] {
+        let url = tamper(name, sql);
+        let (ok, _, err) = verify(&url, None);
+        assert!(!ok, "{name}: {err}");
+        assert!(err.contains(says), "{name}: {err}");
+    }
+    // The newest entries cut off: the chain is whole, the head recorded earlier is not there.
+    let url = tamper("truncated", "DELETE FROM audit WHERE seq >= 4");
+    assert!(
+        verify(&url, None).0,
+        "a chain alone cannot see its tail cut"
+    );
+    let (ok, _, err) = verify(&url, Some(&head));
+    assert!(!ok);
+    assert!(err.contains("cut off"), "{err}");
+}

@@ -134,6 +134,18 @@ pub struct TestDb {
     drop: Option<(String, String)>,
 }
 
+impl TestDb {
+    /// A SQLite database at `url`, kept by the caller.
+    pub fn sqlite_at(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            name: "sqlite",
+            _dir: None,
+            drop: None,
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((base, name)) = self.drop.take() else {
