@@ -17,6 +17,29 @@ pub enum Platform {
     Http,
 }
 
+impl Platform {
+    /// How identities and runs name the platform: `slack`, `discord`, `console`, `http`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Platform::Console => "console",
+            Platform::Slack => "slack",
+            Platform::Discord => "discord",
+            Platform::Http => "http",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        [
+            Platform::Console,
+            Platform::Slack,
+            Platform::Discord,
+            Platform::Http,
+        ]
+        .into_iter()
+        .find(|p| p.name() == s)
+    }
+}
+
 /// What the asker did. A surface that cannot produce one kind simply never sends it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {

@@ -17,10 +17,11 @@ use crate::bot::Bot;
 use crate::catalog::graph::{self, Limit};
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::config::Roles;
-use crate::conversation::{Actor, Conversation, Intent, Reply};
+use crate::conversation::{Actor, Conversation, Intent, Platform, Reply};
 use crate::executors::Executors;
 use crate::failpoints::Failpoints;
 use crate::identity::{Asker, prefix};
+use crate::outbox::{Destination, Outbox};
 use crate::store::{NewRun, Store};
 use crate::workflows::definition::{Kind, Role, Workflow, check_value};
 use crate::workflows::executor::Call;
@@ -46,6 +47,8 @@ pub struct Desk {
     busy: tokio::sync::Mutex<()>,
     /// Set when the process is stopping: the worker loop ends.
     stopping: std::sync::atomic::AtomicBool,
+    /// How each platform is posted to, for telling requesters what became of their runs.
+    outboxes: std::sync::RwLock<std::collections::HashMap<Platform, Arc<dyn Outbox>>>,
 }
 
 /// Who asks, where, about what.
@@ -169,6 +172,55 @@ impl Desk {
             lease: Duration::from_secs(300),
             busy: tokio::sync::Mutex::new(()),
             stopping: Default::default(),
+            outboxes: Default::default(),
+        }
+    }
+
+    /// Tells people on `platform` through `outbox` (adapters register theirs).
+    pub fn add_outbox(&self, platform: Platform, outbox: Arc<dyn Outbox>) {
+        self.outboxes
+            .write()
+            .expect("outboxes")
+            .insert(platform, outbox);
+    }
+
+    /// Tells the requester what became of their run, in the conversation where they asked it
+    /// (or directly); a failure to tell is logged, and changes nothing about the run.
+    async fn tell(&self, id: i64) {
+        let run = match self.store.load_run(id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(run = id, "cannot tell the requester: {e:#}");
+                return;
+            }
+        };
+        let Some(platform) = Platform::parse(&run.platform) else {
+            return;
+        };
+        let outbox = self
+            .outboxes
+            .read()
+            .expect("outboxes")
+            .get(&platform)
+            .cloned();
+        let Some(outbox) = outbox else { return };
+        let to = match (&run.channel, &run.thread) {
+            (Some(channel), Some(thread)) => Destination::Thread {
+                channel: channel.clone(),
+                thread: thread.clone(),
+            },
+            (Some(channel), None) => Destination::Channel(channel.clone()),
+            (None, _) => {
+                let who = run
+                    .identity
+                    .split_once(':')
+                    .map_or(run.identity.as_str(), |(_, id)| id);
+                Destination::User(who.to_string())
+            }
+        };
+        if let Err(e) = outbox.post(&to, &replies::outcome(&run)).await {
+            tracing::warn!(run = id, "cannot tell the requester: {e:#}");
         }
     }
 
@@ -660,14 +712,20 @@ impl Desk {
                 event,
             )
             .await?;
-        if matches!(
-            outcome,
+        match outcome {
             Decided::Recorded {
                 state: State::Approved,
                 ..
+            } => {
+                self.wake.notify_one();
+                self.tell(run.id).await;
             }
-        ) {
-            self.wake.notify_one();
+            Decided::Recorded {
+                state: State::Denied,
+                ..
+            }
+            | Decided::Expired => self.tell(run.id).await,
+            _ => {}
         }
         let run = self.store.load_run(run.id).await?;
         Ok(replies::decided(
@@ -864,7 +922,9 @@ impl Desk {
         let _one_at_a_time = self.busy.lock().await;
         let now = bot.now().timestamp();
         let snap = bot.snapshot();
-        self.store.expire_runs(now, snap.built_at).await?;
+        for id in self.store.expire_runs(now, snap.built_at).await? {
+            self.tell(id).await;
+        }
         let Some(run) = self
             .store
             .claim_run(&self.owner, now, now + self.lease.as_secs() as i64)
@@ -1003,6 +1063,7 @@ impl Desk {
                 event("run.succeeded", json!({})),
             )
             .await?;
+        self.tell(run.id).await;
         Ok(true)
     }
 
@@ -1034,7 +1095,9 @@ impl Desk {
                 Some(&reason),
                 event("run.failed", json!({"reason": reason})),
             )
-            .await
+            .await?;
+        self.tell(run.id).await;
+        Ok(())
     }
 
     /// Before running: the target still exists and is healthy, and every approver may still

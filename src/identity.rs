@@ -128,12 +128,7 @@ impl Asker {
 
 /// How identities of a platform are written: `slack:U123`, `discord:…`.
 pub fn prefix(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Slack => "slack",
-        Platform::Discord => "discord",
-        Platform::Console => "console",
-        Platform::Http => "http",
-    }
+    platform.name()
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 use switchboard::app::{App, Use};
 use switchboard::catalog::Snapshot;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
-use switchboard::chat::{ChatEvent, console, render};
+use switchboard::chat::{ChatEvent, Platform, console, render};
 use switchboard::config::{Config, SlackMode};
 use switchboard::sources::local;
 use switchboard::sources::rotations;
@@ -164,8 +164,13 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
         Cmd::Serve => serve(config).await,
         Cmd::Shell { as_user } => {
             let App { bot, store, .. } = App::open(&config, Use::Ask).await?;
-            // Runs approved here (or left by another process) are run while the shell is open.
+            // Runs approved here (or left by another process) are run while the shell is open,
+            // and what becomes of them is printed here.
             if let Some(desk) = bot.desk().cloned() {
+                desk.add_outbox(
+                    Platform::Console,
+                    Arc::new(console::ConsoleOutbox::new(std::io::stdout())),
+                );
                 tokio::spawn(desk.work(bot.clone()));
             }
             let b = bot.clone();
@@ -285,6 +290,9 @@ async fn serve(config: Config) -> Result<ExitCode> {
             config.slack.answer_lease_secs,
         )?;
         let app = SlackApp::new(bot.clone(), store.clone(), &settings)?;
+        if let Some(desk) = bot.desk() {
+            desk.add_outbox(Platform::Slack, Arc::new(app.clone()));
+        }
         {
             let app = app.clone();
             tokio::spawn(async move { app.run_recovery().await });
@@ -345,6 +353,12 @@ async fn serve(config: Config) -> Result<ExitCode> {
     background::spawn(&app, &config);
     let console = !platforms && config.chat.console && std::io::stdin().is_terminal();
     if console {
+        if let Some(desk) = bot.desk() {
+            desk.add_outbox(
+                Platform::Console,
+                Arc::new(console::ConsoleOutbox::new(std::io::stdout())),
+            );
+        }
         let b = bot.clone();
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {

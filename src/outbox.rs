@@ -18,6 +18,8 @@ use crate::conversation::{Platform, Reply};
 pub enum Destination {
     /// A channel (Slack `C…`), where the bot is a member.
     Channel(String),
+    /// A thread in a channel: where a conversation with the bot is under way.
+    Thread { channel: String, thread: String },
     /// A person, by direct message (Slack `U…`/`W…`).
     User(String),
 }

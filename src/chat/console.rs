@@ -75,6 +75,7 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
         Box::pin(async move {
             let channel = match to {
                 Destination::Channel(c) => c.clone(),
+                Destination::Thread { channel, thread } => format!("{channel} (thread {thread})"),
                 Destination::User(u) => format!("dm:{u}"),
             };
             let id = self.next.fetch_add(1, Ordering::SeqCst).to_string();

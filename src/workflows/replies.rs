@@ -388,3 +388,47 @@ pub fn audit(query: &str, entries: &[Entry], tz: Tz) -> Reply {
     r.result = json!({"entries": entries});
     r
 }
+
+/// What the requester is told when their run moves on its own (decided, expired, done).
+pub fn outcome(run: &Run) -> Reply {
+    let mut r = Reply::new(Intent::Status, &format!("status {}", run.id));
+    let by = |d: Decision| {
+        run.approvals
+            .iter()
+            .filter(|a| a.decision == d)
+            .map(|a| a.by.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    r.view.headline = match run.state {
+        State::Approved | State::Running => {
+            format!(
+                "Run {} of {} was approved by {}",
+                run.id,
+                run.workflow,
+                by(Decision::Approve)
+            )
+        }
+        State::Denied => format!(
+            "Run {} of {} was denied by {}: {}",
+            run.id,
+            run.workflow,
+            by(Decision::Deny),
+            run.reason.as_deref().unwrap_or("no reason given")
+        ),
+        State::Failed => format!(
+            "Run {} of {} failed: {}",
+            run.id,
+            run.workflow,
+            run.reason.as_deref().unwrap_or("see its status")
+        ),
+        other => format!("Run {} of {}: {}", run.id, run.workflow, other.words()),
+    };
+    r.entity = run.target.clone();
+    r.view.context.push(format!(
+        "`status {}` shows its decisions and steps.",
+        run.id
+    ));
+    r.result = run_json(run);
+    r
+}

@@ -158,6 +158,26 @@ impl World {
     }
 }
 
+/// What a console outbox printed.
+#[derive(Clone, Default)]
+struct Told(Arc<Mutex<Vec<u8>>>);
+
+impl Told {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Told {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn text(r: &Reply) -> String {
     render::text(r)
 }
@@ -199,6 +219,12 @@ async fn a_component_requested_by_one_owner_and_approved_by_another_is_registere
             assert!(text(&other).contains("you are none of these"), "{}", text(&other));
             assert_eq!(w.state(id).await, State::AwaitingApproval);
 
+            // What becomes of the run is told to the requester through the outbound port.
+            let told = Told::default();
+            w.app.bot.desk().unwrap().add_outbox(
+                switchboard::chat::Platform::Console,
+                Arc::new(switchboard::chat::console::ConsoleOutbox::new(told.clone())),
+            );
             let approvals = w.say("janelle.dawe", "approvals").await;
             assert_eq!(approvals.result["runs"][0]["id"], id, "{}", text(&approvals));
             let approved = w.say("janelle.dawe", &format!("approve {id}")).await;
@@ -211,6 +237,13 @@ async fn a_component_requested_by_one_owner_and_approved_by_another_is_registere
             let status = w.say("breanna.davison", &format!("status {id}")).await;
             assert_eq!(status.result["state"], "succeeded", "{}", text(&status));
             assert_eq!(status.result["steps"][0]["attempts"], 1);
+            let told = told.text();
+            for says in [
+                format!("── to dm:breanna.davison (message 1)\nRun {id} of register-component was approved by user:default/janelle.dawe"),
+                format!("── to dm:breanna.davison (message 2)\nRun {id} of register-component: succeeded"),
+            ] {
+                assert!(told.contains(&says), "{told}");
+            }
             let owner = w.say("breanna.davison", "who owns ledger-api").await;
             assert_eq!(owner.result["owners"][0]["ref"], "group:default/team-a", "{}", text(&owner));
             assert!(text(&owner).contains(&format!("registered by run {id}")), "{}", text(&owner));

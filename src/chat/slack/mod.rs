@@ -1143,12 +1143,16 @@ async fn socket_interaction(
 impl Outbox for SlackApp {
     fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
         Box::pin(async move {
-            let channel = match to {
-                Destination::Channel(c) => SlackChannelId(c.clone()),
-                Destination::User(u) => self.dm_channel(u).await?,
+            let (channel, thread) = match to {
+                Destination::Channel(c) => (SlackChannelId(c.clone()), None),
+                Destination::Thread { channel, thread } => (
+                    SlackChannelId(channel.clone()),
+                    Some(SlackTs(thread.clone())),
+                ),
+                Destination::User(u) => (self.dm_channel(u).await?, None),
             };
             let reply = self.fitted(reply.clone()).await;
-            self.post_message(channel, None, blocks::content(&reply, false))
+            self.post_message(channel, thread, blocks::content(&reply, false))
                 .await
         })
     }
