@@ -33,6 +33,7 @@ use crate::oncall::rotations::Rotations;
 use crate::status::SourceStatus;
 use crate::store::Store;
 use crate::workflows::Workflow;
+use crate::workflows::permissions::Person;
 
 /// Everything questions are answered from, loaded together.
 #[derive(Clone)]
@@ -193,6 +194,10 @@ impl Bot {
         }
         let model = self.model.load_full();
         let asker = Asker::of(&model.snapshot, &event.actor);
+        let roles = match &self.desk {
+            Some(d) => d.person(&model.snapshot, asker.user).roles,
+            None => Person::of(&model.snapshot, asker.user, &Default::default()).roles,
+        };
         let ctx = Context {
             snap: &model.snapshot,
             rotations: &model.rotations,
@@ -201,6 +206,7 @@ impl Bot {
             now: event.now,
             limit: self.limit,
             asker: &asker,
+            roles: &roles,
             tz: zone(event.actor.tz.as_deref()),
         };
         let desk = |text: &str| {

@@ -247,12 +247,17 @@ impl Desk {
         }
     }
 
-    fn person(&self, a: &Asked<'_>) -> Person {
-        Person::of(a.ctx.snap, a.asker().user, &self.roles)
+    fn person_of(&self, a: &Asked<'_>) -> Person {
+        self.person(a.ctx.snap, a.asker().user)
+    }
+
+    /// Who `user` is for permissions: their teams and roles.
+    pub fn person(&self, snap: &Snapshot, user: Option<Id>) -> Person {
+        Person::of(snap, user, &self.roles)
     }
 
     fn list(&self, a: &Asked<'_>, q: &Question) -> Reply {
-        let person = self.person(a);
+        let person = self.person_of(a);
         let offered: Vec<(&Workflow, Option<String>)> = a
             .workflows
             .iter()
@@ -408,7 +413,7 @@ impl Desk {
                 problems,
             ));
         }
-        let person = self.person(a);
+        let person = self.person_of(a);
         let oncall = target
             .map(|t| answers::oncall_people(a.ctx, t, a.ctx.now))
             .unwrap_or_default();
@@ -679,7 +684,7 @@ impl Desk {
             target,
             oncall: &oncall,
         };
-        let person = self.person(a);
+        let person = self.person_of(a);
         if let Err(denied) = may_approve(&person, wf, &scope, &run.requested_by) {
             return self
                 .denied(
@@ -749,7 +754,7 @@ impl Desk {
             Ok(run) => run,
             Err(reply) => return Ok(reply),
         };
-        let person = self.person(a);
+        let person = self.person_of(a);
         if run.requested_by != a.actor_ref() && !person.is(Role::Admin) {
             let denied = Denied {
                 rule: format!(
@@ -813,7 +818,7 @@ impl Desk {
 
     /// `runs`: the asker's and their teams'.
     async fn runs(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
-        let person = self.person(a);
+        let person = self.person_of(a);
         let me = a.actor_ref();
         let snap = a.ctx.snap;
         let mine: Vec<Run> = self
@@ -838,7 +843,7 @@ impl Desk {
 
     /// `approvals`: what awaits the asker's decision.
     async fn approvals(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
-        let person = self.person(a);
+        let person = self.person_of(a);
         let snap = a.ctx.snap;
         let waiting: Vec<Run> = self
             .store
@@ -876,7 +881,7 @@ impl Desk {
     /// teams and their own runs.
     async fn audit(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
         let snap = a.ctx.snap;
-        let person = self.person(a);
+        let person = self.person_of(a);
         let subject = q.subject.trim();
         let (target, run_id) = if let Some(id) = subject
             .strip_prefix("run ")

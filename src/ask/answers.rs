@@ -22,6 +22,7 @@ use crate::identity::Asker;
 use crate::oncall::pagerduty::{self, Rosters};
 use crate::oncall::rotations::{Rotations, Shift};
 use crate::status::SourceStatus;
+use crate::workflows::definition::Role;
 
 /// Longest list shown in one section; the rest is counted.
 const LIST_LIMIT: usize = 25;
@@ -41,6 +42,8 @@ pub struct Context<'a> {
     pub limit: Limit,
     /// Who asks: their platform identity and, when matched, their catalog User.
     pub asker: &'a Asker,
+    /// The roles the asker holds (none when the catalog does not know them).
+    pub roles: &'a BTreeSet<Role>,
     /// The asker's time zone: times are shown and read in it.
     pub tz: Tz,
 }
@@ -53,7 +56,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
     }
     // Every intent has its arm: a new one that is forgotten here does not compile.
     match q.intent {
-        Intent::Help => help(q),
+        Intent::Help => help(ctx, q),
         Intent::Conflicts => conflicts(ctx, q),
         Intent::SyncStatus => sync_status(ctx, q),
         Intent::Whoami => whoami(ctx, q),
@@ -1152,11 +1155,25 @@ fn sync_status(ctx: &Context<'_>, q: &Question) -> Reply {
     r
 }
 
-fn help(q: &Question) -> Reply {
+fn help(ctx: &Context<'_>, q: &Question) -> Reply {
     let mut r = Reply::new(Intent::Help, &q.query);
     let topic = q.subject.to_lowercase();
+    // Commands that act are listed to those who may act: people the catalog knows, who are
+    // not only auditors.
+    let roles = ctx.roles;
+    let may_act = !roles.is_empty()
+        && (!roles.contains(&Role::Auditor)
+            || roles.contains(&Role::Platform)
+            || roles.contains(&Role::Admin));
+    let acts = |i: Intent| {
+        matches!(
+            i,
+            Intent::Run | Intent::Approve | Intent::Deny | Intent::Cancel
+        )
+    };
     let rows: Vec<_> = COMMANDS
         .iter()
+        .filter(|c| may_act || !acts(c.intent))
         .filter(|c| {
             topic.is_empty()
                 || c.usage.to_lowercase().contains(&topic)
@@ -1207,7 +1224,7 @@ fn not_matched(ctx: &Context<'_>, r: &mut Reply, hint: &str) {
         )],
         1,
     ));
-    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": [], "hint": hint});
+    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": [], "roles": [], "hint": hint});
 }
 
 /// `whoami`: the catalog User the asker was matched to and their teams, or why no User
@@ -1223,6 +1240,8 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     let groups: Vec<Id> = e.related(RelKind::MemberOf).collect();
     r.entity = Some(e.key());
     r.view.headline = format!("You are {} ({})", e.display_name(), e.key());
+    let roles: Vec<&str> = ctx.roles.iter().map(|r| r.name()).collect();
+    r.view.fields.push(("Roles".into(), roles.join(", ")));
     if !groups.is_empty() {
         r.view.fields.push((
             "Teams".into(),
@@ -1237,6 +1256,7 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
         "user": e.key(),
         "identity": ctx.asker.identity,
         "groups": groups.iter().map(|&g| snap.entity(g).key()).collect::<Vec<_>>(),
+        "roles": roles,
     });
     r
 }

@@ -419,6 +419,28 @@ async fn who_may_request_and_approve_follows_roles_teams_and_the_workflow() {
                 "{}",
                 text(&auditor)
             );
+            // `whoami` shows the roles; `help` lists commands that act only to those who may act.
+            let me = w.say("amelia.park", "whoami").await;
+            assert_eq!(
+                me.result["roles"],
+                json!(["developer", "platform"]),
+                "{}",
+                text(&me)
+            );
+            for (who, acts) in [
+                ("breanna.davison", true),
+                ("calum.leavy", false),
+                ("nobody@example.com", false),
+            ] {
+                let help = w.say(who, "help").await;
+                assert_eq!(
+                    text(&help).contains("run WORKFLOW key=value"),
+                    acts,
+                    "{who}: {}",
+                    text(&help)
+                );
+                assert!(text(&help).contains("status ID"), "{who}");
+            }
             // `workflows` offers what the asker may run.
             let offered = w.say("breanna.davison", "workflows").await;
             assert_eq!(offered.result["workflows"].as_array().unwrap().len(), 2);
