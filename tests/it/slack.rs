@@ -303,6 +303,7 @@ fn history(fake: FakeSlack, method: &'static str) -> axum::routing::MethodRouter
 }
 
 struct Harness {
+    bot: Arc<Bot>,
     router: Router,
     fake: FakeSlack,
     slack: SlackApp,
@@ -330,14 +331,30 @@ async fn harness_armed(
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
     paths.extend_from_slice(extra);
+    // Workflows as shipped, with the desk that answers them.
+    let desk = Arc::new(switchboard::desk::Desk::new(
+        store.clone(),
+        Default::default(),
+        switchboard::executors::all(
+            switchboard::executors::register::Register {
+                store: store.clone(),
+                reader: Default::default(),
+            },
+            switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
+        ),
+        Failpoints::default(),
+    ));
     let bot = Arc::new(
         Bot::new(
             common::snapshot(&paths),
             common::demo_rotations(),
             Default::default(),
         )
-        .with_store(store.clone()),
+        .with_store(store.clone())
+        .with_desk(desk.clone()),
     );
+    let commands = format!("{}/commands", env!("CARGO_MANIFEST_DIR"));
+    bot.set_workflows(switchboard::workflows::load(&[commands]).0);
     let settings = SlackSettings {
         api_url,
         bot_token: "xoxb-test".into(),
@@ -348,7 +365,9 @@ async fn harness_armed(
         answer_lease,
     };
     let slack = SlackApp::new(bot.clone(), store.clone(), &settings).unwrap();
+    desk.add_outbox(switchboard::chat::Platform::Slack, Arc::new(slack.clone()));
     Harness {
+        bot: bot.clone(),
         router: switchboard::http::router(bot, Some(slack.routes())),
         fake,
         slack,
@@ -1418,6 +1437,63 @@ async fn did_you_mean_buttons_about_long_names_carry_the_whole_question_on_slack
                 answer.contains("payments-reconciliation-ledger-service-"),
                 "the question asked, about the pick: {answer}"
             );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_workflow_is_requested_and_approved_in_slack_and_the_requester_told_in_the_thread() {
+    common::within(async {
+        // Two people of team-a: one matched by the user-id annotation, one by e-mail.
+        let dir = common::catalog_dir(&[(
+            "people.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ray.stantz\n  annotations:\n    slack.com/user-id: U061F7AUR\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    email: spengler@ghostbusters.example.com\n  memberOf: [team-a]\n",
+        )]);
+        for db in common::databases().await {
+            let h = harness_with(db, &[dir.path().display().to_string()]).await;
+            let mut request = mention("<@U0LAN0Z89> run register-component name=ghost-trap owner=team-a");
+            request["event_id"] = json!("Ev0REQUEST");
+            h.event(&request).await;
+            let calls = h.fake.wait_for(1).await;
+            assert!(
+                calls[0].1["text"].as_str().unwrap().starts_with("Run 1 of register-component awaits approval"),
+                "{calls:?}"
+            );
+            let mut approve = mention("<@U0LAN0Z89> approve 1");
+            approve["event_id"] = json!("Ev0APPROVE");
+            approve["event"]["user"] = json!("W012A3CDE");
+            approve["event"]["ts"] = json!("1515449600.000001");
+            h.event(&approve).await;
+            h.fake.wait_for(3).await;
+            h.settle().await;
+            // The desk runs the run (a worker would); the requester is told in their thread.
+            let desk = h.bot.desk().unwrap();
+            while desk.work_once(&h.bot).await.unwrap() {}
+            let posts: Vec<(String, Value)> = h
+                .fake
+                .calls()
+                .into_iter()
+                .filter(|(m, _)| m == "chat.postMessage")
+                .collect();
+            let texts: Vec<&str> = posts.iter().map(|(_, b)| b["text"].as_str().unwrap()).collect();
+            assert!(texts.contains(&"Run 1 is approved; it runs now"), "{texts:?}");
+            let told: Vec<&Value> = posts
+                .iter()
+                .map(|(_, b)| b)
+                .filter(|b| b["text"].as_str().unwrap().starts_with("Run 1 of register-component: succeeded"))
+                .collect();
+            assert_eq!(told.len(), 1, "{texts:?}");
+            assert_eq!(told[0]["channel"], "C123ABC456");
+            assert_eq!(told[0]["thread_ts"], "1515449522.000016", "in the thread where it was asked");
+            // (This harness answers from files, not the store: only the registration is read
+            // back from it, so its owner shows by reference.)
+            let mut ask = mention("<@U0LAN0Z89> who owns ghost-trap");
+            ask["event_id"] = json!("Ev0ASK");
+            h.event(&ask).await;
+            let n = h.fake.calls().len();
+            let calls = h.fake.wait_for(n + 1).await;
+            assert!(calls.last().unwrap().1["text"].as_str().unwrap().starts_with("ghost-trap is owned by"), "{calls:?}");
         }
     })
     .await;
