@@ -580,7 +580,7 @@ async fn audit(store: &Store, action: AuditCmd) -> Result<ExitCode> {
             let mut checker = switchboard::audit::Verifier::new(recorded);
             let mut after = 0;
             loop {
-                let page = store.audit_entries(after, PAGE).await?;
+                let page = store.audit_links(after, PAGE).await?;
                 let Some(last) = page.last() else { break };
                 after = last.seq;
                 if let Err(broken) = checker.check(&page) {

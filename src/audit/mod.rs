@@ -5,7 +5,7 @@
 //! audit channel, can: `verify` checks against a head recorded earlier.
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// What is recorded, before it is chained.
@@ -67,20 +67,81 @@ impl std::str::FromStr for Head {
 
 /// The hash of entry `seq` holding `event`, after `prev_hash`.
 pub fn hash(seq: i64, event: &Event, prev_hash: &str) -> String {
-    // serde_json's maps are ordered by key: the encoding is canonical.
-    let canonical = json!([
-        seq,
+    // serde_json's maps are ordered by key: `detail`'s encoding is canonical.
+    hash_encoded(seq, event, &event.detail.to_string(), prev_hash)
+}
+
+/// As `hash`, with `detail` given as it is stored (its canonical JSON text): the JSON array
+/// `[seq, at, actor, identity, action, target, run_id, detail, generation, prev_hash]`.
+fn hash_encoded(seq: i64, event: &Event, detail: &str, prev_hash: &str) -> String {
+    let text = |s: &str| serde_json::to_string(s).expect("a string encodes");
+    let opt = |s: &Option<String>| s.as_deref().map_or_else(|| "null".to_string(), text);
+    let run = event
+        .run_id
+        .map_or_else(|| "null".to_string(), |r| r.to_string());
+    let canonical = format!(
+        "[{seq},{},{},{},{},{},{run},{detail},{},{}]",
         event.at,
-        event.actor,
-        event.identity,
-        event.action,
-        event.target,
-        event.run_id,
-        event.detail,
+        text(&event.actor),
+        text(&event.identity),
+        text(&event.action),
+        opt(&event.target),
         event.generation,
-        prev_hash,
-    ]);
-    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        text(prev_hash)
+    );
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// An entry as read back for verifying: its detail left as the stored text, so a long log is
+/// checked without decoding every entry's JSON.
+#[derive(Clone, Debug)]
+pub struct Link {
+    pub seq: i64,
+    /// The entry, its `detail` unread (`Value::Null`).
+    pub event: Event,
+    /// `detail` as stored.
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// What the verifier needs of an entry.
+pub trait Chained {
+    fn seq(&self) -> i64;
+    fn prev_hash(&self) -> &str;
+    fn hash(&self) -> &str;
+    /// The hash its content gives.
+    fn computed(&self) -> String;
+}
+
+impl Chained for Entry {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn prev_hash(&self) -> &str {
+        &self.prev_hash
+    }
+    fn hash(&self) -> &str {
+        &self.hash
+    }
+    fn computed(&self) -> String {
+        hash(self.seq, &self.event, &self.prev_hash)
+    }
+}
+
+impl Chained for Link {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+    fn prev_hash(&self) -> &str {
+        &self.prev_hash
+    }
+    fn hash(&self) -> &str {
+        &self.hash
+    }
+    fn computed(&self) -> String {
+        hash_encoded(self.seq, &self.event, &self.detail, &self.prev_hash)
+    }
 }
 
 /// Where a chain stops being what was written.
@@ -121,33 +182,31 @@ impl Verifier {
     }
 
     /// Checks the next entries.
-    pub fn check<'a>(
+    pub fn check<'a, C: Chained + 'a>(
         &mut self,
-        entries: impl IntoIterator<Item = &'a Entry>,
+        entries: impl IntoIterator<Item = &'a C>,
     ) -> Result<(), Broken> {
         for e in entries {
+            let seq = e.seq();
             let expected = self.head.count + 1;
-            if e.seq != expected {
-                return Err(Broken::OutOfPlace {
-                    seq: e.seq,
-                    expected,
-                });
+            if seq != expected {
+                return Err(Broken::OutOfPlace { seq, expected });
             }
-            if e.prev_hash != self.head.hash {
-                return Err(Broken::Unlinked { seq: e.seq });
+            if e.prev_hash() != self.head.hash {
+                return Err(Broken::Unlinked { seq });
             }
-            if hash(e.seq, &e.event, &e.prev_hash) != e.hash {
-                return Err(Broken::Altered { seq: e.seq });
+            if e.computed() != e.hash() {
+                return Err(Broken::Altered { seq });
             }
             if let Some(r) = &self.recorded
-                && r.count == e.seq
-                && r.hash != e.hash
+                && r.count == seq
+                && r.hash != e.hash()
             {
-                return Err(Broken::HeadMismatch { seq: e.seq });
+                return Err(Broken::HeadMismatch { seq });
             }
             self.head = Head {
-                count: e.seq,
-                hash: e.hash.clone(),
+                count: seq,
+                hash: e.hash().to_string(),
             };
         }
         Ok(())
@@ -180,6 +239,7 @@ pub fn verify<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn chain(n: i64) -> Vec<Entry> {
         let mut out: Vec<Entry> = Vec::new();
@@ -203,6 +263,38 @@ mod tests {
             });
         }
         out
+    }
+
+    #[test]
+    fn the_encoding_is_the_json_array_of_the_fields() {
+        let e = chain(2).pop().unwrap();
+        let json = json!([
+            e.seq,
+            e.event.at,
+            e.event.actor,
+            e.event.identity,
+            e.event.action,
+            e.event.target,
+            e.event.run_id,
+            e.event.detail,
+            e.event.generation,
+            e.prev_hash,
+        ]);
+        assert_eq!(
+            e.hash,
+            hex::encode(Sha256::digest(json.to_string().as_bytes()))
+        );
+        let link = Link {
+            seq: e.seq,
+            event: Event {
+                detail: Value::Null,
+                ..e.event.clone()
+            },
+            detail: e.event.detail.to_string(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        };
+        assert_eq!(link.computed(), e.hash);
     }
 
     #[test]

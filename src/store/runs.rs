@@ -178,18 +178,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Moves a run out of `requested` once it is checked and announced: to awaiting approval
-    /// (or approved, with no approval to wait for).
-    pub async fn open_run(&self, id: i64, to: State) -> Result<()> {
-        sqlx::query("UPDATE runs SET state = $2 WHERE id = $1 AND state = 'requested'")
-            .bind(id)
-            .bind(to.as_str())
-            .execute(&self.pool)
-            .await
-            .context("opening a run")?;
-        Ok(())
-    }
-
     /// Records one person's decision, atomically: the run must still await a decision and not
     /// have expired, and each person decides once. A denial ends the run; approvals from
     /// `quorum` distinct people approve it. The audit entry is written with the change.
@@ -401,19 +389,6 @@ impl Store {
             return Ok(None);
         }
         self.load_run(id).await
-    }
-
-    /// Extends the lease of a run this worker holds; false when it is no longer its own.
-    pub async fn renew_lease(&self, id: i64, owner: &str, lease_until: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE runs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(lease_until)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
     }
 
     /// Records a step's attempt, result and outputs, with its audit entry.
