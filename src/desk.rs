@@ -33,6 +33,10 @@ use crate::workflows::replies::{self, Plan};
 use crate::workflows::run::{Decided, Decision, Run, State};
 use crate::workflows::template;
 
+/// Times a step is started before the run is failed: a step that keeps dying (its worker
+/// crashing in it) is not tried for ever.
+const MAX_ATTEMPTS: i64 = 5;
+
 pub struct Desk {
     store: Store,
     roles: Roles,
@@ -520,7 +524,6 @@ impl Desk {
                     w.hops.len() + w.beyond
                 })
                 .unwrap_or(0),
-            quarantine: Vec::new(),
             approvers: wf.approval.as_ref().map(|ap| {
                 format!(
                     "{} of {}{}",
@@ -743,10 +746,50 @@ impl Desk {
     }
 
     async fn status(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
-        Ok(match self.named_run(q).await? {
-            Ok(run) => replies::status(&q.query, &run, a.ctx.tz),
-            Err(reply) => reply,
-        })
+        let run = match self.named_run(q).await? {
+            Ok(run) => run,
+            Err(reply) => return Ok(reply),
+        };
+        if !self.may_see(a, &run) {
+            // Said as for a run that does not exist: ids are not a way to learn of others' runs.
+            return Ok(replies::decided(
+                q.intent,
+                &q.query,
+                run.id,
+                &Decided::Unknown,
+                None,
+            ));
+        }
+        Ok(replies::status(&q.query, &run, a.ctx.tz))
+    }
+
+    /// Whether the asker may read a run: its requester, its target's teams, those who may
+    /// decide on it, auditors, platform engineers and admins.
+    fn may_see(&self, a: &Asked<'_>, run: &Run) -> bool {
+        let person = self.person_of(a);
+        if person.user.is_none() {
+            return false;
+        }
+        if person.is(Role::Auditor) || person.acts_anywhere() || run.requested_by == a.actor_ref() {
+            return true;
+        }
+        let snap = a.ctx.snap;
+        let target = run.target.as_deref().and_then(|t| snap.get(t));
+        if person.owns(snap, target) {
+            return true;
+        }
+        let oncall = target
+            .map(|t| answers::oncall_people(a.ctx, t, a.ctx.now))
+            .unwrap_or_default();
+        let scope = Scope {
+            snap,
+            target,
+            oncall: &oncall,
+        };
+        a.workflows
+            .iter()
+            .find(|w| w.name == run.workflow)
+            .is_some_and(|wf| may_approve(&person, wf, &scope, &run.requested_by).is_ok())
     }
 
     async fn cancel(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
@@ -922,7 +965,7 @@ impl Desk {
     }
 
     /// Expires runs whose time ran out, then takes one approved run and runs it; true when it
-    /// ran one.
+    /// ran one (or stopped it).
     pub async fn work_once(&self, bot: &Bot) -> Result<bool> {
         let _one_at_a_time = self.busy.lock().await;
         let now = bot.now().timestamp();
@@ -930,14 +973,26 @@ impl Desk {
         for id in self.store.expire_runs(now, snap.built_at).await? {
             self.tell(id).await;
         }
-        let Some(run) = self
-            .store
-            .claim_run(&self.owner, now, now + self.lease.as_secs() as i64)
-            .await?
-        else {
+        let lease = self.lease.as_secs() as i64;
+        let Some(run) = self.store.claim_run(&self.owner, now, now + lease).await? else {
             return Ok(false);
         };
-        let workflows = bot.workflows();
+        // A run lost to another worker (its lease ran out) is that worker's to report.
+        self.run(bot, &run).await?;
+        self.tell(run.id).await;
+        Ok(true)
+    }
+
+    /// Runs a claimed run's steps from the first not yet done; ends it succeeded or failed.
+    async fn run(&self, bot: &Bot, run: &Run) -> Result<()> {
+        let snap = bot.snapshot();
+        let lease = self.lease.as_secs() as i64;
+        // Each record renews the lease: a run is only taken over when its worker stopped
+        // recording for a whole lease.
+        let holder = |b: &Bot| crate::store::Holder {
+            owner: &self.owner,
+            until: b.now().timestamp() + lease,
+        };
         let event = |action: &str, detail: Value| Event {
             at: bot.now().timestamp(),
             actor: "switchboard".into(),
@@ -948,28 +1003,37 @@ impl Desk {
             detail,
             generation: snap.built_at,
         };
-        let Some(wf) = workflows.iter().find(|w| w.name == run.workflow) else {
-            let why = format!("the workflow {} is no longer defined", run.workflow);
-            self.store
-                .finish_run(
-                    run.id,
-                    State::Failed,
-                    Some(&why),
-                    event("run.failed", json!({"reason": why})),
-                )
-                .await?;
-            return Ok(true);
+        let fail = |why: String| {
+            let holder = holder(bot);
+            let event = event("run.failed", json!({"reason": why}));
+            async move {
+                self.store
+                    .finish_run(run.id, &holder, State::Failed, Some(&why), event)
+                    .await
+            }
         };
-        if let Err(why) = self.still_allowed(bot, wf, &run) {
-            self.store
-                .finish_run(
-                    run.id,
-                    State::Failed,
-                    Some(&why),
-                    event("run.failed", json!({"reason": why})),
-                )
-                .await?;
-            return Ok(true);
+        let workflows = bot.workflows();
+        let Some(wf) = workflows.iter().find(|w| w.name == run.workflow) else {
+            return fail(format!(
+                "the workflow {} is no longer defined",
+                run.workflow
+            ))
+            .await;
+        };
+        // A definition edited since the request no longer matches what was approved.
+        let names: Vec<&str> = wf.steps.iter().map(|s| s.name.as_str()).collect();
+        let recorded: Vec<&str> = run.steps.iter().map(|s| s.name.as_str()).collect();
+        if names != recorded {
+            return fail(format!(
+                "the workflow {} changed since this run was requested (steps {} then, {} now); request it again",
+                wf.name,
+                recorded.join(", "),
+                names.join(", ")
+            ))
+            .await;
+        }
+        if let Err(why) = self.still_allowed(bot, wf, run) {
+            return fail(why).await;
         }
         let target = run.target.as_deref().and_then(|t| snap.get(t));
         let mut params = Map::new();
@@ -984,13 +1048,19 @@ impl Desk {
             params.insert(k.clone(), value);
         }
         let mut outputs = Map::new();
-        for (i, step) in wf.steps.iter().enumerate() {
-            let record = run.steps.get(i);
-            if let Some(done) = record.filter(|s| s.state == "succeeded") {
-                outputs.insert(step.name.clone(), json!({"outputs": done.outputs}));
+        for (i, (step, record)) in wf.steps.iter().zip(&run.steps).enumerate() {
+            if record.state == "succeeded" {
+                outputs.insert(step.name.clone(), json!({"outputs": record.outputs}));
                 continue;
             }
-            let attempts = record.map_or(0, |s| s.attempts) + 1;
+            let attempts = record.attempts + 1;
+            if attempts > MAX_ATTEMPTS {
+                return fail(format!(
+                    "step {} was started {} times without finishing; it is not tried again",
+                    step.name, record.attempts
+                ))
+                .await;
+            }
             let context = json!({
                 "params": params,
                 "entity": target.map(|t| entity_json(&snap, t)),
@@ -998,17 +1068,36 @@ impl Desk {
                 "run": {"id": run.id, "requested_by": run.requested_by},
                 "steps": outputs,
             });
+            let failed = |why: String| {
+                let step_event = event("step.failed", json!({"step": step.name, "error": why}));
+                let holder = holder(bot);
+                async move {
+                    self.store
+                        .record_step(
+                            run.id,
+                            &holder,
+                            i,
+                            "failed",
+                            attempts,
+                            None,
+                            Some(&why),
+                            step_event,
+                        )
+                        .await?;
+                    fail(format!("step {} failed: {why}", step.name)).await
+                }
+            };
             let with = match template::render_all(&step.with, &context) {
                 Ok(w) => w,
-                Err(why) => {
-                    self.fail_step(&run, i, &step.name, attempts, &why, &event)
-                        .await?;
-                    return Ok(true);
-                }
+                Err(why) => return failed(why).await,
+            };
+            let Some(executor) = self.executors.get(step.uses.as_str()) else {
+                return failed(format!("no executor is called {}", step.uses)).await;
             };
             self.store
                 .record_step(
                     run.id,
+                    &holder(bot),
                     i,
                     "running",
                     attempts,
@@ -1021,12 +1110,6 @@ impl Desk {
                 )
                 .await?;
             self.failpoints.hit("before_step")?;
-            let Some(executor) = self.executors.get(step.uses.as_str()) else {
-                let why = format!("no executor is called {}", step.uses);
-                self.fail_step(&run, i, &step.name, attempts, &why, &event)
-                    .await?;
-                return Ok(true);
-            };
             let call = Call {
                 run_id: run.id,
                 step: &step.name,
@@ -1034,15 +1117,13 @@ impl Desk {
             };
             match executor.run(&call).await {
                 Ok(out) => {
-                    // A crash here (the effect made, its record not) is what executors' looking
-                    // before acting is for.
+                    // A crash here (the effect made, its record not) is what executors'
+                    // looking before acting is for.
                     self.failpoints.hit("after_step")?;
-                    if executor.changes_catalog() {
-                        bot.reload_catalog(&self.store).await?;
-                    }
                     self.store
                         .record_step(
                             run.id,
+                            &holder(bot),
                             i,
                             "succeeded",
                             attempts,
@@ -1051,58 +1132,30 @@ impl Desk {
                             event("step.succeeded", json!({"step": step.name, "outputs": out})),
                         )
                         .await?;
+                    if executor.changes_catalog()
+                        && let Err(e) = bot.reload_catalog(&self.store).await
+                    {
+                        // Recorded as done; the next sync shows it.
+                        tracing::error!(
+                            run = run.id,
+                            "reloading the catalog after {}: {e:#}",
+                            step.name
+                        );
+                    }
                     outputs.insert(step.name.clone(), json!({"outputs": out}));
                 }
-                Err(e) => {
-                    self.fail_step(&run, i, &step.name, attempts, &format!("{e:#}"), &event)
-                        .await?;
-                    return Ok(true);
-                }
+                Err(e) => return failed(format!("{e:#}")).await,
             }
         }
         self.store
             .finish_run(
                 run.id,
+                &holder(bot),
                 State::Succeeded,
                 None,
                 event("run.succeeded", json!({})),
             )
-            .await?;
-        self.tell(run.id).await;
-        Ok(true)
-    }
-
-    async fn fail_step(
-        &self,
-        run: &Run,
-        position: usize,
-        step: &str,
-        attempts: i64,
-        why: &str,
-        event: &impl Fn(&str, Value) -> Event,
-    ) -> Result<()> {
-        self.store
-            .record_step(
-                run.id,
-                position,
-                "failed",
-                attempts,
-                None,
-                Some(why),
-                event("step.failed", json!({"step": step, "error": why})),
-            )
-            .await?;
-        let reason = format!("step {step} failed: {why}");
-        self.store
-            .finish_run(
-                run.id,
-                State::Failed,
-                Some(&reason),
-                event("run.failed", json!({"reason": reason})),
-            )
-            .await?;
-        self.tell(run.id).await;
-        Ok(())
+            .await
     }
 
     /// Before running: the target still exists and is healthy, and every approver may still

@@ -1,8 +1,8 @@
 //! The audit log's chain: every entry is hashed (SHA-256) over a canonical encoding of its
 //! fields and the hash of the entry before it, so an entry edited, removed, inserted or moved
 //! breaks the chain at that entry. A chain cannot show by itself that its newest entries were
-//! cut off; its head (count and hash), printed by `audit verify` and carried by posts to the
-//! audit channel, can: `verify` checks against a head recorded earlier.
+//! cut off; its head (count and hash), printed by `audit verify` and kept elsewhere, can:
+//! `verify` checks against a head recorded earlier.
 
 use serde::Serialize;
 use serde_json::Value;

@@ -26,7 +26,7 @@ mod sync_runs;
 
 pub use catalog::Replacement;
 pub use github::RepoState;
-pub use runs::NewRun;
+pub use runs::{Holder, NewRun};
 pub use sync_runs::SyncRun;
 
 /// Which database a URL points at.

@@ -12,10 +12,16 @@ use super::{Backend, Store};
 use crate::audit::Event;
 use crate::workflows::run::{Approval, Decided, Decision, Run, State, StepRecord};
 
+/// A worker holding a run: who, and until when.
+pub struct Holder<'a> {
+    pub owner: &'a str,
+    pub until: i64,
+}
+
 /// A run to create.
 pub struct NewRun<'a> {
     pub workflow: &'a str,
-    /// `requested` runs await approval; `approved` ones (approval: none) go to the worker.
+    /// `awaiting_approval`, or `approved` (approval: none) for the worker to take.
     pub state: State,
     pub target: Option<&'a str>,
     pub params: &'a Value,
@@ -303,7 +309,7 @@ impl Store {
         let mut w = self.write().await?;
         let done = sqlx::query(
             "UPDATE runs SET state = 'cancelled', reason = $2, finished_at = $3 \
-             WHERE id = $1 AND state IN ('requested', 'awaiting_approval', 'approved')",
+             WHERE id = $1 AND state IN ('awaiting_approval', 'approved')",
         )
         .bind(id)
         .bind(reason)
@@ -391,11 +397,14 @@ impl Store {
         self.load_run(id).await
     }
 
-    /// Records a step's attempt, result and outputs, with its audit entry.
+    /// Records a step's attempt, result and outputs, with its audit entry, and extends the
+    /// worker's lease to `holder.until`. Refused (nothing written) when the run is no longer
+    /// this worker's: its lease ran out and another took it.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_step(
         &self,
         id: i64,
+        holder: &Holder<'_>,
         position: usize,
         state: &str,
         attempts: i64,
@@ -405,6 +414,19 @@ impl Store {
     ) -> Result<()> {
         let mut w = self.write().await?;
         let now = audit.at;
+        let held = sqlx::query(
+            "UPDATE runs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'running'",
+        )
+        .bind(id)
+        .bind(holder.owner)
+        .bind(holder.until)
+        .execute(&mut *w.tx)
+        .await?;
+        if held.rows_affected() != 1 {
+            anyhow::bail!(
+                "run {id} is no longer this worker's: its lease ran out and another took it"
+            );
+        }
         sqlx::query(
             "UPDATE run_steps SET state = $3, attempts = $4, outputs = $5, error = $6, \
              started_at = COALESCE(started_at, $7), \
@@ -425,26 +447,34 @@ impl Store {
         w.commit().await
     }
 
-    /// Ends a running run (`succeeded` or `failed`, with why), with its audit entry.
+    /// Ends a running run this worker holds (`succeeded` or `failed`, with why), with its
+    /// audit entry; refused, with nothing written, when it is no longer this worker's.
     pub async fn finish_run(
         &self,
         id: i64,
+        holder: &Holder<'_>,
         state: State,
         reason: Option<&str>,
         audit: Event,
     ) -> Result<()> {
         let mut w = self.write().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE runs SET state = $2, reason = $3, finished_at = $4, lease_owner = NULL, \
-             lease_until = NULL WHERE id = $1 AND state = 'running'",
+             lease_until = NULL WHERE id = $1 AND state = 'running' AND lease_owner = $5",
         )
         .bind(id)
         .bind(state.as_str())
         .bind(reason)
         .bind(audit.at)
+        .bind(holder.owner)
         .execute(&mut *w.tx)
         .await
         .context("finishing a run")?;
+        if done.rows_affected() != 1 {
+            anyhow::bail!(
+                "run {id} is no longer this worker's: its lease ran out and another took it"
+            );
+        }
         append(&mut w.tx, &audit).await?;
         w.commit().await
     }

@@ -110,6 +110,8 @@ impl Scope<'_> {
             Who::Role(Role::TechLead) => {
                 person.is(Role::TechLead) && person.owns(self.snap, self.target)
             }
+            // Admins do all a platform engineer does.
+            Who::Role(Role::Platform) => person.acts_anywhere(),
             Who::Role(r) => person.is(*r),
             Who::Owners => person.owns(self.snap, self.target),
             Who::Oncall => self.oncall.contains(&self.snap.entity(user).key()),

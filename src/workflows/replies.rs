@@ -143,7 +143,6 @@ pub struct Plan {
     pub oncall: Vec<String>,
     /// How many entities depend on the target.
     pub dependents: usize,
-    pub quarantine: Vec<String>,
     /// Who is asked to decide (None: no approval).
     pub approvers: Option<String>,
 }
@@ -181,11 +180,6 @@ pub fn requested(query: &str, wf: &Workflow, plan: &Plan, run: Option<&Run>, tz:
             "Blast radius".into(),
             format!("{} dependents", plan.dependents),
         ));
-    }
-    if !plan.quarantine.is_empty() {
-        r.view
-            .fields
-            .push(("Quarantined".into(), plan.quarantine.join("; ")));
     }
     r.view.fields.push((
         "Approval".into(),

@@ -5,7 +5,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// `requested` → `awaiting_approval` → `approved` → `running` → `succeeded` | `failed`, or
-/// `denied` | `expired` | `cancelled`. With `approval: none`, `requested` → `approved` at once.
+/// `denied` | `expired` | `cancelled`. A request is checked and recorded in one transaction,
+/// so a stored run starts in `awaiting_approval` (or `approved`, with `approval: none`);
+/// `requested` names the moment before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -49,14 +51,6 @@ impl State {
 
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// Nothing more happens to a run in this state.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            State::Succeeded | State::Failed | State::Denied | State::Expired | State::Cancelled
-        )
     }
 
     /// Said to people: "awaiting approval".
@@ -154,6 +148,5 @@ mod tests {
         for s in State::ALL {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
-        assert!(State::Denied.is_final() && !State::Running.is_final());
     }
 }

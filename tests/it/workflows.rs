@@ -443,7 +443,23 @@ async fn who_may_request_and_approve_follows_roles_teams_and_the_workflow() {
             }
             // `workflows` offers what the asker may run.
             let offered = w.say("breanna.davison", "workflows").await;
-            assert_eq!(offered.result["workflows"].as_array().unwrap().len(), 2);
+            let may: Vec<bool> = offered.result["workflows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w["may_run"].as_bool().unwrap())
+                .collect();
+            assert_eq!(may, [true, true], "{}", text(&offered));
+            let stranger = w.say("nobody@example.com", "workflows").await;
+            assert!(
+                stranger.result["workflows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|w| w["may_run"] == false),
+                "{}",
+                text(&stranger)
+            );
             // Policy: every rule must hold, and a refusal says the rule's message.
             let policy = w
                 .say(
@@ -603,6 +619,33 @@ async fn two_approvers_at_once_approve_a_run_once() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_approvals_at_once_meet_a_quorum_of_two() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(db, &[("rotate-secret", TWO_KEYS.into())], "").await;
+            for _ in 0..5 {
+                let asked = w
+                    .say(
+                        "breanna.davison",
+                        "run rotate-secret service=wayback-archive reason=\"it leaked\"",
+                    )
+                    .await;
+                let id = run_id(&asked);
+                let approve = format!("approve {id}");
+                let (a, b) = tokio::join!(
+                    w.say("janelle.dawe", &approve),
+                    w.say("nigel.manning", &approve)
+                );
+                let run = w.store().load_run(id).await.unwrap().unwrap();
+                assert_eq!(run.state, State::Approved, "{} / {}", text(&a), text(&b));
+                assert_eq!(run.approvals.len(), 2);
+            }
+        }
+    })
+    .await;
+}
+
 /// A fake receiver of signed hooks: every call recorded with whether its signature held; the
 /// effect done once per Idempotency-Key.
 #[derive(Clone, Default)]
@@ -689,6 +732,20 @@ async fn a_crash_between_a_steps_effect_and_its_record_does_not_repeat_the_effec
             assert!(calls.iter().all(|(key, signed)| *signed && key == &format!("{id}-request")));
             let effects = hook.effects.lock().unwrap().clone();
             assert_eq!(effects.len(), 1, "one effect");
+            // The worker that lost the run, were it still alive, can record nothing more.
+            let lost = switchboard::store::Holder { owner: "a-worker-that-lost-its-lease", until: i64::MAX };
+            let late = w.store().finish_run(id, &lost, State::Failed, Some("late"), switchboard::audit::Event {
+                at: 0,
+                actor: "switchboard".into(),
+                identity: "worker:lost".into(),
+                action: "run.failed".into(),
+                target: None,
+                run_id: Some(id),
+                detail: json!({}),
+                generation: 0,
+            }).await;
+            assert!(late.is_err());
+            assert_eq!(w.state(id).await, State::Succeeded);
             assert_eq!(
                 effects[&format!("{id}-request")],
                 json!({"service": "component:default/artist-lookup", "size": "large", "by": "user:default/breanna.davison"})
