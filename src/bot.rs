@@ -194,9 +194,9 @@ impl Bot {
         }
         let model = self.model.load_full();
         let asker = Asker::of(&model.snapshot, &event.actor);
-        let roles = match &self.desk {
-            Some(d) => d.person(&model.snapshot, asker.user).roles,
-            None => Person::of(&model.snapshot, asker.user, &Default::default()).roles,
+        let viewer = match &self.desk {
+            Some(d) => d.person(&model.snapshot, asker.user),
+            None => Person::of(&model.snapshot, asker.user, &Default::default()),
         };
         let ctx = Context {
             snap: &model.snapshot,
@@ -206,7 +206,7 @@ impl Bot {
             now: event.now,
             limit: self.limit,
             asker: &asker,
-            roles: &roles,
+            viewer: &viewer,
             tz: zone(event.actor.tz.as_deref()),
         };
         let desk = |text: &str| {

@@ -23,6 +23,7 @@ use crate::oncall::pagerduty::{self, Rosters};
 use crate::oncall::rotations::{Rotations, Shift};
 use crate::status::SourceStatus;
 use crate::workflows::definition::Role;
+use crate::workflows::permissions::Person;
 
 /// Longest list shown in one section; the rest is counted.
 const LIST_LIMIT: usize = 25;
@@ -42,8 +43,10 @@ pub struct Context<'a> {
     pub limit: Limit,
     /// Who asks: their platform identity and, when matched, their catalog User.
     pub asker: &'a Asker,
-    /// The roles the asker holds (none when the catalog does not know them).
-    pub roles: &'a BTreeSet<Role>,
+    /// The asker as permissions see them: teams and roles (no roles when the catalog does
+    /// not know them). Private entities are answered to their owners' members and to
+    /// auditors, platform engineers and admins only.
+    pub viewer: &'a Person,
     /// The asker's time zone: times are shown and read in it.
     pub tz: Tz,
 }
@@ -86,9 +89,38 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
     }
 }
 
+/// The annotation that makes an entity private.
+pub const VISIBILITY: &str = "switchboard.dev/visibility";
+
+/// Whether the asker may see `id`: everyone may, unless it is private; then its owners'
+/// members, auditors, platform engineers and admins.
+pub fn visible(ctx: &Context<'_>, id: Id) -> bool {
+    if ctx.snap.entity(id).annotation(VISIBILITY) != Some("private") {
+        return true;
+    }
+    let v = ctx.viewer;
+    v.is(Role::Auditor) || v.acts_anywhere() || v.owns(ctx.snap, Some(id))
+}
+
+/// What the asker may see of what the resolver found: a private entity is not there for them.
+fn resolve_visible(ctx: &Context<'_>, text: &str) -> Resolved {
+    match resolve(ctx.snap, text) {
+        Resolved::One { id, .. } if !visible(ctx, id) => Resolved::None,
+        Resolved::Many(ids) => {
+            let ids: Vec<Id> = ids.into_iter().filter(|&i| visible(ctx, i)).collect();
+            if ids.is_empty() {
+                Resolved::None
+            } else {
+                Resolved::Many(ids)
+            }
+        }
+        other => other,
+    }
+}
+
 /// A question about one entity: resolve the subject, then answer with `f` and decorate.
 fn about(ctx: &Context<'_>, q: &Question, f: fn(&Context<'_>, &Question, Id) -> Reply) -> Reply {
-    match resolve(ctx.snap, &q.subject) {
+    match resolve_visible(ctx, &q.subject) {
         // Nothing, or only loose matches, for words that read as a question: not names.
         Resolved::None | Resolved::Many(_)
             if q.intent == Intent::Info
@@ -640,11 +672,27 @@ fn cut_note(walk: &Walk, limit: Limit, asked_depth: bool) -> Option<String> {
     })
 }
 
+/// Splits a walk's hops into those the asker may see and how many are private to them.
+fn visible_hops(ctx: &Context<'_>, walk: &Walk) -> (Vec<Hop>, usize) {
+    let (shown, hidden): (Vec<Hop>, Vec<Hop>) =
+        walk.hops.iter().cloned().partition(|h| visible(ctx, h.id));
+    (shown, hidden.len())
+}
+
+/// The note for private entities counted but not named.
+fn private_note(n: usize) -> String {
+    format!(
+        "and {n} private {}; ask a platform engineer",
+        plural(n, "entity", "entities")
+    )
+}
+
 fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
     let limit = ctx.limit.with_depth(q.depth);
     let walk = graph::dependencies(snap, id, limit);
-    let hops = &walk.hops;
+    let (shown, private) = visible_hops(ctx, &walk);
+    let hops = &shown;
     let mut r = Reply::new(Intent::Deps, &q.query);
     let e = snap.entity(id);
     r.view.headline = match (hops.len(), walk.beyond) {
@@ -661,18 +709,21 @@ fn deps(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             plural(n + more, "entity", "entities")
         ),
     };
-    if !hops.is_empty() {
-        r.view.sections.push(Section::new(
-            "Dependencies",
-            hops.iter().map(|h| hop_line(snap, h)).collect(),
-            LIST_LIMIT,
-        ));
+    if !hops.is_empty() || private > 0 {
+        let mut lines: Vec<String> = hops.iter().map(|h| hop_line(snap, h)).collect();
+        if private > 0 {
+            lines.push(private_note(private));
+        }
+        r.view
+            .sections
+            .push(Section::new("Dependencies", lines, LIST_LIMIT));
     }
     if let Some(note) = cut_note(&walk, limit, q.depth.is_some()) {
         r.warnings.push(note);
     }
     r.result = json!({
         "dependencies": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
+        "private_count": private,
         "depth": limit.depth,
         "truncated": walk.truncated(),
         "beyond": walk.beyond,
@@ -684,19 +735,22 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     let snap = ctx.snap;
     let limit = ctx.limit.with_depth(q.depth);
     let walk = graph::dependents(snap, id, limit);
-    let hops = &walk.hops;
+    // A blast radius stays true: private entities are counted, not named, and their teams are
+    // still called.
+    let (shown, private) = visible_hops(ctx, &walk);
+    let hops = &shown;
     let e = snap.entity(id);
     let mut r = Reply::new(Intent::Dependents, &q.query);
     // Owning teams of everything affected; owners missing from the catalog are listed too.
     let mut teams: BTreeSet<Id> = BTreeSet::new();
     let mut missing_teams: BTreeSet<String> = BTreeSet::new();
-    for h in hops {
+    for h in &walk.hops {
         let (owners, missing) = snap.owners(h.id);
         teams.extend(owners);
         missing_teams.extend(missing);
     }
     let team_count = teams.len() + missing_teams.len();
-    r.view.headline = match (hops.len(), walk.beyond) {
+    r.view.headline = match (walk.hops.len(), walk.beyond) {
         (0, 0) => format!("Nothing in the catalog depends on {}", e.name),
         (n, 0) => format!(
             "{n} {} affected if {} goes down, owned by {team_count} {}",
@@ -712,12 +766,14 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             plural(team_count, "team", "teams")
         ),
     };
-    if !hops.is_empty() {
-        r.view.sections.push(Section::new(
-            "Affected",
-            hops.iter().map(|h| hop_line(snap, h)).collect(),
-            LIST_LIMIT,
-        ));
+    if !hops.is_empty() || private > 0 {
+        let mut lines: Vec<String> = hops.iter().map(|h| hop_line(snap, h)).collect();
+        if private > 0 {
+            lines.push(private_note(private));
+        }
+        r.view
+            .sections
+            .push(Section::new("Affected", lines, LIST_LIMIT));
     }
     let mut team_lines = Vec::new();
     let mut oncall_json = Vec::new();
@@ -759,6 +815,7 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         .collect();
     r.result = json!({
         "dependents": hops.iter().map(|h| hop_json(snap, h)).collect::<Vec<_>>(),
+        "private_count": private,
         "teams": team_refs,
         "oncall": oncall_json,
         "depth": limit.depth,
@@ -779,10 +836,16 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         Some(t) => format!("{t} ({} {})", e.kind, e.name),
         None => format!("{} ({})", e.name, e.kind),
     };
-    let refs =
-        |kind: RelKind| -> Vec<String> { e.related(kind).map(|t| snap.entity(t).key()).collect() };
+    // Relations to private entities the asker may not see are left out.
+    let refs = |kind: RelKind| -> Vec<String> {
+        e.related(kind)
+            .filter(|&t| visible(ctx, t))
+            .map(|t| snap.entity(t).key())
+            .collect()
+    };
     let names = |kind: RelKind| -> Vec<String> {
         e.related(kind)
+            .filter(|&t| visible(ctx, t))
             .map(|t| snap.entity(t).name.to_string())
             .collect()
     };
@@ -953,7 +1016,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
                     .is_some_and(|d| d.to_lowercase().contains(w.as_str()))
                 || e.tags.iter().any(|t| t.contains(w.as_str()))
         });
-        if all {
+        if all && visible(ctx, id) {
             matches.push((rank, id));
         }
     }
@@ -1016,6 +1079,7 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
     keys.dedup();
     let mut lines = Vec::new();
     let mut out = Vec::new();
+    keys.retain(|k| snap.get(k).is_none_or(|id| visible(ctx, id)));
     for key in &keys {
         let Some(id) = snap.get(key) else { continue };
         let owner_ids = snap.owners(id).0;
@@ -1160,7 +1224,7 @@ fn help(ctx: &Context<'_>, q: &Question) -> Reply {
     let topic = q.subject.to_lowercase();
     // Commands that act are listed to those who may act: people the catalog knows, who are
     // not only auditors.
-    let roles = ctx.roles;
+    let roles = &ctx.viewer.roles;
     let may_act = !roles.is_empty()
         && (!roles.contains(&Role::Auditor)
             || roles.contains(&Role::Platform)
@@ -1240,7 +1304,7 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
     let groups: Vec<Id> = e.related(RelKind::MemberOf).collect();
     r.entity = Some(e.key());
     r.view.headline = format!("You are {} ({})", e.display_name(), e.key());
-    let roles: Vec<&str> = ctx.roles.iter().map(|r| r.name()).collect();
+    let roles: Vec<&str> = ctx.viewer.roles.iter().map(|r| r.name()).collect();
     r.view.fields.push(("Roles".into(), roles.join(", ")));
     if !groups.is_empty() {
         r.view.fields.push((
@@ -1492,7 +1556,7 @@ pub fn complete(ctx: &Context<'_>, option: &str, partial: &str) -> Reply {
         );
     }
     let mut seen = HashSet::new();
-    ids.retain(|&id| fits(id) && seen.insert(id));
+    ids.retain(|&id| fits(id) && visible(ctx, id) && seen.insert(id));
     ids.truncate(CHOICES);
     let mut r = Reply::new(Intent::Find, partial);
     r.choices = ids

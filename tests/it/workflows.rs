@@ -103,6 +103,16 @@ struct World {
 
 impl World {
     async fn open(db: common::TestDb, workflows: &[(&str, String)], roles: &str) -> World {
+        World::open_with(db, workflows, roles, &[]).await
+    }
+
+    /// As `open`, with more catalog files.
+    async fn open_with(
+        db: common::TestDb,
+        workflows: &[(&str, String)],
+        roles: &str,
+        catalog: &[String],
+    ) -> World {
         let files: Vec<(String, String)> = workflows
             .iter()
             .map(|(n, t)| (format!("commands/{n}.yaml"), t.clone()))
@@ -115,6 +125,7 @@ impl World {
         let mut config: Config = toml::from_str(roles).unwrap();
         config.database.url.0 = db.url.clone();
         config.catalog.local.paths = common::examples();
+        config.catalog.local.paths.extend_from_slice(catalog);
         config.workflows.paths = vec![format!("{}/commands", dir.path().display())];
         config.oncall.rotations =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
@@ -899,4 +910,84 @@ fn audit_verify_names_the_first_tampered_entry_and_a_cut_tail() {
     let (ok, _, err) = verify(&url, Some(&head));
     assert!(!ok);
     assert!(err.contains("cut off"), "{err}");
+}
+
+/// A private component of team-b that depends on team-a's wayback-archive.
+const PRIVATE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: secret-ledger
+  annotations:
+    switchboard.dev/visibility: private
+spec:
+  type: service
+  lifecycle: production
+  owner: team-b
+  dependsOn: [component:wayback-archive]
+";
+
+#[tokio::test]
+async fn a_private_entity_is_answered_to_its_team_and_counted_but_not_named_to_others() {
+    common::within(async {
+        for db in common::databases().await {
+            let dir = common::catalog_dir(&[("private.yaml", PRIVATE)]);
+            let roles = "[roles]\nplatform = [\"user:calum.leavy\"]\n";
+            let w = World::open_with(db, &[], roles, &[dir.path().display().to_string()]).await;
+            // Its team and a platform engineer see it.
+            for who in ["amelia.park", "calum.leavy"] {
+                let owner = w.say(who, "who owns secret-ledger").await;
+                assert_eq!(
+                    owner.result["owners"][0]["ref"],
+                    "group:default/team-b",
+                    "{who}: {}",
+                    text(&owner)
+                );
+            }
+            // To anyone else it does not exist: not found, not searched, not suggested.
+            let owner = w.say("breanna.davison", "who owns secret-ledger").await;
+            assert_eq!(owner.entity, None, "{}", text(&owner));
+            assert!(
+                !text(&owner).contains("secret-ledger is owned"),
+                "{}",
+                text(&owner)
+            );
+            let found = w.say("breanna.davison", "find ledger").await;
+            assert!(!text(&found).contains("secret-ledger"), "{}", text(&found));
+            let typo = w.say("breanna.davison", "who owns secret-ledgr").await;
+            assert!(
+                !text(&typo).contains("component:default/secret-ledger"),
+                "{}",
+                text(&typo)
+            );
+            // A blast radius stays true: counted, not named, its team still called.
+            let radius = w
+                .say("breanna.davison", "what depends on wayback-archive")
+                .await;
+            assert_eq!(radius.result["private_count"], 1, "{}", text(&radius));
+            assert!(
+                text(&radius).contains("and 1 private entity; ask a platform engineer"),
+                "{}",
+                text(&radius)
+            );
+            assert!(
+                !text(&radius).contains("secret-ledger"),
+                "{}",
+                text(&radius)
+            );
+            assert!(
+                radius.result["teams"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("group:default/team-b")),
+                "{}",
+                text(&radius)
+            );
+            let theirs = w
+                .say("amelia.park", "what depends on wayback-archive")
+                .await;
+            assert_eq!(theirs.result["private_count"], 0);
+            assert!(text(&theirs).contains("secret-ledger"), "{}", text(&theirs));
+        }
+    })
+    .await;
 }
