@@ -590,6 +590,15 @@ async fn audit(store: &Store, action: AuditCmd) -> Result<ExitCode> {
             }
             match checker.finish() {
                 Ok(head) => {
+                    // The head the database keeps beside the log: entries cut off without it
+                    // being rewritten too show here, even without --head.
+                    let kept = store.audit_head().await?;
+                    if kept != head {
+                        eprintln!(
+                            "audit log broken: the log ends at {head}, but the head kept with it is {kept}: entries were cut off or the head was changed"
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
                     println!("{head}");
                     eprintln!("audit log intact: {} entries; head {head}", head.count);
                     Ok(ExitCode::SUCCESS)

@@ -903,6 +903,15 @@ fn audit_verify_names_the_first_tampered_entry_and_a_cut_tail() {
     }
     // The newest entries cut off: the chain is whole, the head recorded earlier is not there.
     let url = tamper("truncated", "DELETE FROM audit WHERE seq >= 4");
+    let (ok, _, err) = verify(&url, None);
+    assert!(!ok, "the head kept beside the log shows the cut");
+    assert!(err.contains("cut off"), "{err}");
+    // Cut with the kept head rewritten to match: only a head recorded elsewhere shows it.
+    let url = tamper(
+        "truncated-and-head",
+        "DELETE FROM audit WHERE seq >= 4; \
+         UPDATE audit_head SET count = 3, hash = (SELECT hash FROM audit WHERE seq = 3)",
+    );
     assert!(
         verify(&url, None).0,
         "a chain alone cannot see its tail cut"
