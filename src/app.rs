@@ -81,7 +81,8 @@ impl App {
             Bot::new(snapshot, rotations, config.catalog.limit())
                 .with_store(store.clone())
                 .with_clock(clock)
-                .with_desk(Arc::new(desk)),
+                .with_desk(Arc::new(desk))
+                .with_workflow_paths(config.workflows.paths.clone()),
         );
         let (workflows, problems) = workflows::load(&config.workflows.paths);
         for (file, p) in &problems {

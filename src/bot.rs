@@ -61,6 +61,8 @@ pub struct Bot {
     people: RwLock<HashMap<Platform, Arc<People>>>,
     /// Workflow requests, decisions and runs; without it, workflow commands say where to ask.
     desk: Option<Arc<Desk>>,
+    /// Where the workflows are read from (`reload workflows`).
+    workflow_paths: Vec<String>,
 }
 
 /// Why an event was not answered, before it is told: a refusal, or a fault to log.
@@ -92,6 +94,7 @@ impl Bot {
             store: None,
             people: RwLock::default(),
             desk: None,
+            workflow_paths: Vec::new(),
         }
     }
 
@@ -103,6 +106,12 @@ impl Bot {
 
     pub fn desk(&self) -> Option<&Arc<Desk>> {
         self.desk.as_ref()
+    }
+
+    /// Reads workflows from `paths` when asked to reload them.
+    pub fn with_workflow_paths(mut self, paths: Vec<String>) -> Bot {
+        self.workflow_paths = paths;
+        self
     }
 
     /// The workflows loaded.
@@ -228,6 +237,16 @@ impl Bot {
                 actor: &event.actor,
                 conversation: &event.conversation,
             };
+            if q.intent == crate::conversation::Intent::Reload {
+                let (reply, loaded) = d
+                    .reload(&asked, &q, &self.workflow_paths)
+                    .await
+                    .map_err(Trouble::Internal)?;
+                if let Some(w) = loaded {
+                    self.set_workflows(w);
+                }
+                return Ok(reply);
+            }
             return d.answer(&asked, &q).await.map_err(Trouble::Internal);
         }
         let reply = match event.input {

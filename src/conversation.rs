@@ -190,6 +190,8 @@ pub enum Intent {
     /// What awaits the asker's decision.
     Approvals,
     Audit,
+    /// Read the workflow definitions again (platform engineers and admins).
+    Reload,
 }
 
 impl Intent {
@@ -206,6 +208,7 @@ impl Intent {
                 | Intent::Runs
                 | Intent::Approvals
                 | Intent::Audit
+                | Intent::Reload
         )
     }
 }

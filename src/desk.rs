@@ -240,6 +240,13 @@ impl Desk {
             Intent::Runs => self.runs(a, q).await,
             Intent::Approvals => self.approvals(a, q).await,
             Intent::Audit => self.audit(a, q).await,
+            // Answered by `reload`, which the bot calls with what it needs.
+            Intent::Reload => Ok(replies::refused(
+                q.intent,
+                &q.query,
+                "Reloading needs the bot that holds the workflows",
+                Vec::new(),
+            )),
             // `help run WORKFLOW`
             _ => {
                 let name = q.rest.trim_start_matches("run").trim();
@@ -623,6 +630,64 @@ impl Desk {
                 .filter(|s| !s.is_empty())
                 .collect(),
         ))
+    }
+
+    /// `reload workflows`: reads the definitions in `paths` again, for platform engineers and
+    /// admins; the new set when they may, with what was left out and why.
+    pub async fn reload(
+        &self,
+        a: &Asked<'_>,
+        q: &Question,
+        paths: &[String],
+    ) -> Result<(Reply, Option<Vec<Workflow>>)> {
+        let person = self.person_of(a);
+        if !person.acts_anywhere() {
+            let denied = Denied {
+                rule: "Reloading workflows is for platform engineers and admins.".into(),
+                instead: "Ask one of them (`roles.platform`, `roles.admins`).".into(),
+            };
+            let reply = self
+                .denied(a, q, Intent::Reload, "", None, None, denied)
+                .await?;
+            return Ok((reply, None));
+        }
+        let (workflows, problems) = crate::workflows::load(paths);
+        let names: Vec<String> = workflows.iter().map(|w| w.name.clone()).collect();
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|(file, f)| format!("{file}:{}: {}", f.line, f.message))
+            .collect();
+        let event = a.event(
+            "workflows.reloaded",
+            None,
+            None,
+            json!({"loaded": names, "problems": problems}),
+        );
+        self.store.audit(&event).await?;
+        let mut r = Reply::new(Intent::Reload, &q.query);
+        r.view.headline = format!(
+            "{} workflows loaded{}",
+            names.len(),
+            if problems.is_empty() {
+                String::new()
+            } else {
+                format!("; {} problems leave some out", problems.len())
+            }
+        );
+        r.view.sections.push(crate::conversation::Section::new(
+            "Loaded",
+            names.clone(),
+            50,
+        ));
+        if !problems.is_empty() {
+            r.view.sections.push(crate::conversation::Section::new(
+                "Left out",
+                problems.clone(),
+                50,
+            ));
+        }
+        r.result = json!({"loaded": names, "problems": problems});
+        Ok((r, Some(workflows)))
     }
 
     /// The run named by a command's first word.

@@ -73,7 +73,8 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         | Intent::Cancel
         | Intent::Runs
         | Intent::Approvals
-        | Intent::Audit => no_desk(q),
+        | Intent::Audit
+        | Intent::Reload => no_desk(q),
         Intent::Info
             if q.bare
                 && grammar::is_greeting(&q.subject)
@@ -1238,6 +1239,7 @@ fn help(ctx: &Context<'_>, q: &Question) -> Reply {
     let rows: Vec<_> = COMMANDS
         .iter()
         .filter(|c| may_act || !acts(c.intent))
+        .filter(|c| c.intent != Intent::Reload || ctx.viewer.acts_anywhere())
         .filter(|c| {
             topic.is_empty()
                 || c.usage.to_lowercase().contains(&topic)
@@ -1414,7 +1416,8 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Cancel
         | Intent::Runs
         | Intent::Approvals
-        | Intent::Audit => format!("info {pick}"),
+        | Intent::Audit
+        | Intent::Reload => format!("info {pick}"),
     }
 }
 

@@ -134,6 +134,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "who did what, about X or a run (auditors and admins see everything)",
     },
     Command {
+        intent: Intent::Reload,
+        patterns: &[r"^reload\s+workflows$"],
+        usage: "reload workflows",
+        summary: "read the workflow definitions again (platform engineers and admins)",
+    },
+    Command {
         intent: Intent::Help,
         patterns: &[r"^(?:help|commands|\?)(?:\s+(?P<x>.+))?$"],
         usage: "help [TOPIC]",

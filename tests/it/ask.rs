@@ -490,8 +490,10 @@ fn help_is_generated_from_the_grammar() {
     let c = Convo::over(&examples());
     let r = c.say("help");
     let text = render::text(&r);
+    // Every command a developer may use; reloading workflows is for platform engineers.
     for cmd in switchboard::ask::grammar::COMMANDS {
-        assert!(text.contains(cmd.usage), "{} missing", cmd.usage);
+        let theirs = cmd.intent != Intent::Reload;
+        assert_eq!(text.contains(cmd.usage), theirs, "{}", cmd.usage);
     }
     let r = c.say("help on call");
     assert_eq!(r.result["commands"].as_array().unwrap().len(), 1);

@@ -1000,3 +1000,41 @@ async fn a_private_entity_is_answered_to_its_team_and_counted_but_not_named_to_o
     })
     .await;
 }
+
+#[tokio::test]
+async fn platform_engineers_reload_workflows_and_others_may_not() {
+    common::within(async {
+        for db in common::databases().await {
+            let roles = "[roles]\nplatform = [\"user:calum.leavy\"]\n";
+            let w = World::open(db, &[("register-component", shipped())], roles).await;
+            std::fs::write(w._dir.path().join("commands/rotate-secret.yaml"), TWO_KEYS).unwrap();
+            std::fs::write(w._dir.path().join("commands/broken.yaml"), "name: Broken\n").unwrap();
+            let refused = w.say("breanna.davison", "reload workflows").await;
+            assert!(
+                text(&refused).contains("platform engineers and admins"),
+                "{}",
+                text(&refused)
+            );
+            let reloaded = w.say("calum.leavy", "reload workflows").await;
+            assert_eq!(
+                reloaded.result["loaded"],
+                json!(["register-component", "rotate-secret"]),
+                "{}",
+                text(&reloaded)
+            );
+            assert!(
+                reloaded.result["problems"][0]
+                    .as_str()
+                    .unwrap()
+                    .contains("broken.yaml:1"),
+                "{}",
+                text(&reloaded)
+            );
+            let offered = w.say("breanna.davison", "workflows").await;
+            assert_eq!(offered.result["workflows"].as_array().unwrap().len(), 2);
+            let actions = w.audit_actions().await;
+            assert_eq!(actions, ["permission.denied", "workflows.reloaded"]);
+        }
+    })
+    .await;
+}
