@@ -917,7 +917,7 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         ));
     }
     let mut relations = serde_json::Map::new();
-    for rel in e.relations.iter() {
+    for rel in e.relations.iter().filter(|r| visible(ctx, r.target)) {
         relations
             .entry(rel.kind.as_str())
             .or_insert_with(|| Value::Array(Vec::new()))

@@ -991,6 +991,41 @@ async fn a_private_entity_is_answered_to_its_team_and_counted_but_not_named_to_o
                 "{}",
                 text(&radius)
             );
+            // Nor in another entity's relations, nor offered while typing.
+            let card = w.say("breanna.davison", "info wayback-archive").await;
+            assert!(!text(&card).contains("secret-ledger"), "{}", text(&card));
+            assert!(
+                !card.result.to_string().contains("secret-ledger"),
+                "{}",
+                card.result
+            );
+            let typing = ChatEvent {
+                input: switchboard::chat::Input::Autocomplete {
+                    option: "entity".into(),
+                    partial: "secret".into(),
+                },
+                ..ChatEvent::console(Some("breanna.davison".into()), "", w.clock.now())
+            };
+            let offered = w.app.bot.handle(typing.clone()).await.unwrap();
+            assert!(
+                offered
+                    .choices
+                    .iter()
+                    .all(|c| !c.value.contains("secret-ledger")),
+                "{:?}",
+                offered.choices
+            );
+            let mut theirs_typing = typing;
+            theirs_typing.actor.id = Some("amelia.park".into());
+            let offered = w.app.bot.handle(theirs_typing).await.unwrap();
+            assert!(
+                offered
+                    .choices
+                    .iter()
+                    .any(|c| c.value == "component:default/secret-ledger"),
+                "{:?}",
+                offered.choices
+            );
             let theirs = w
                 .say("amelia.park", "what depends on wayback-archive")
                 .await;
@@ -1034,6 +1069,92 @@ async fn platform_engineers_reload_workflows_and_others_may_not() {
             assert_eq!(offered.result["workflows"].as_array().unwrap().len(), 2);
             let actions = w.audit_actions().await;
             assert_eq!(actions, ["permission.denied", "workflows.reloaded"]);
+        }
+    })
+    .await;
+}
+
+/// A workflow with a parameter of each type.
+const TYPED: &str = r#"name: scale-service
+title: Scale a service
+description: Sets a service's replica count.
+parameters:
+  - name: service
+    type: entity
+    kinds: [component]
+    required: true
+  - name: replicas
+    type: integer
+    min: 1
+    max: 10
+    required: true
+  - name: canary
+    type: bool
+    default: false
+  - name: region
+    type: enum
+    values: [eu, us]
+    default: eu
+  - name: note
+    type: string
+    max_length: 20
+allowed: [tech_lead]
+approval:
+  approvers: [tech_lead]
+  quorum: 1
+  expires_in: 2h
+steps:
+  - name: record
+    uses: catalog.register
+    with:
+      file: |
+        apiVersion: backstage.io/v1alpha1
+        kind: Resource
+        metadata:
+          name: {{ params.service.name }}-scale
+          description: "{{ params.replicas }} replicas in {{ params.region }}{% if params.canary %}, canary{% endif %}"
+        spec:
+          type: scaling
+          owner: {{ params.service.spec.owner }}
+"#;
+
+#[tokio::test]
+async fn each_parameter_type_is_read_and_refused_and_tech_leads_act_for_their_own_team() {
+    common::within(async {
+        for db in common::databases().await {
+            let roles = "[roles]\ntech_leads = [\"user:breanna.davison\", \"user:janelle.dawe\", \"user:amelia.park\"]\n";
+            let w = World::open(db, &[("scale-service", TYPED.into())], roles).await;
+            let bad = w
+                .say(
+                    "breanna.davison",
+                    "run scale-service service=wayback-archive replicas=twelve canary=maybe region=asia note=\"far too long a note for this\"",
+                )
+                .await;
+            let errors = bad.result["errors"].as_array().unwrap();
+            let all = errors.iter().map(|e| e.as_str().unwrap()).collect::<Vec<_>>().join(" | ");
+            for says in [
+                "`replicas` must be a whole number, not `twelve`",
+                "`canary` must be true or false, not `maybe`",
+                "`region` must be one of eu, us",
+                "`note` is longer than 20 characters",
+            ] {
+                assert!(all.contains(says), "{says}: {all}");
+            }
+            let range = w.say("breanna.davison", "run scale-service service=wayback-archive replicas=11").await;
+            assert!(text(&range).contains("`replicas` must be from 1 to 10"), "{}", text(&range));
+            // A tech lead of another team may not request for team-a, nor approve it.
+            let other = w.say("amelia.park", "run scale-service service=wayback-archive replicas=3").await;
+            assert!(text(&other).contains("you are none of these"), "{}", text(&other));
+            let asked = w.say("breanna.davison", "run scale-service service=wayback-archive replicas=3 canary=yes").await;
+            let id = run_id(&asked);
+            assert_eq!(asked.result["params"], json!({"service": "component:default/wayback-archive", "replicas": 3, "canary": true, "region": "eu", "note": null}));
+            let foreign = w.say("amelia.park", &format!("approve {id}")).await;
+            assert!(text(&foreign).contains("you are none of these"), "{}", text(&foreign));
+            w.say("janelle.dawe", &format!("approve {id}")).await;
+            w.work().await;
+            assert_eq!(w.state(id).await, State::Succeeded);
+            let made = w.say("breanna.davison", "info wayback-archive-scale").await;
+            assert!(text(&made).contains("3 replicas in eu, canary"), "{}", text(&made));
         }
     })
     .await;
