@@ -76,7 +76,8 @@ impl App {
             config.roles.clone(),
             executors,
             Failpoints::from_env()?,
-        );
+        )
+        .with_audit_channel(Some(config.audit.channel.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())
                 .with_store(store.clone())

@@ -31,6 +31,15 @@ pub struct Config {
     pub pagerduty: PagerDutyConfig,
     pub workflows: Workflows,
     pub roles: Roles,
+    pub audit: Audit,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audit {
+    /// A Slack channel id where every run's progress is posted with the audit log's head
+    /// (`COUNT:HASH`), so the head is also kept outside the database; empty turns it off.
+    pub channel: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -52,6 +52,8 @@ pub struct Desk {
     busy: tokio::sync::Mutex<()>,
     /// Set when the process is stopping: the worker loop ends.
     stopping: std::sync::atomic::AtomicBool,
+    /// A Slack channel where every run's progress is posted with the audit log's head.
+    audit_channel: Option<String>,
     /// How each platform is posted to, for telling requesters what became of their runs.
     outboxes: std::sync::RwLock<std::collections::HashMap<Platform, Arc<dyn Outbox>>>,
 }
@@ -185,7 +187,14 @@ impl Desk {
             busy: tokio::sync::Mutex::new(()),
             stopping: Default::default(),
             outboxes: Default::default(),
+            audit_channel: None,
         }
+    }
+
+    /// Posts every run's progress, with the audit log's head, to this Slack channel.
+    pub fn with_audit_channel(mut self, channel: Option<String>) -> Desk {
+        self.audit_channel = channel.filter(|c| !c.is_empty());
+        self
     }
 
     /// Tells people on `platform` through `outbox` (adapters register theirs).
@@ -233,6 +242,44 @@ impl Desk {
         };
         if let Err(e) = outbox.post(&to, &replies::outcome(&run)).await {
             tracing::warn!(run = id, "cannot tell the requester: {e:#}");
+        }
+        self.announce(&run).await;
+    }
+
+    /// Posts where a run stands to the audit channel (`audit.channel`), with the audit log's
+    /// head at that moment, so the head is kept outside the database too.
+    async fn announce(&self, run: &Run) {
+        let Some(channel) = &self.audit_channel else {
+            return;
+        };
+        let outbox = self
+            .outboxes
+            .read()
+            .expect("outboxes")
+            .get(&Platform::Slack)
+            .cloned();
+        let Some(outbox) = outbox else { return };
+        let posted = async {
+            let head = self.store.audit_head().await?;
+            let notice = replies::audit_notice(run, &head);
+            outbox
+                .post(&Destination::Channel(channel.clone()), &notice)
+                .await
+        };
+        if let Err(e) = posted.await {
+            tracing::warn!(run = run.id, "cannot post to the audit channel: {e:#}");
+        }
+    }
+
+    /// As `announce`, for a run known by its id.
+    async fn announce_id(&self, id: i64) {
+        if self.audit_channel.is_none() {
+            return;
+        }
+        match self.store.load_run(id).await {
+            Ok(Some(run)) => self.announce(&run).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(run = id, "cannot post to the audit channel: {e:#}"),
         }
     }
 
@@ -591,6 +638,7 @@ impl Desk {
             json!({"workflow": wf.name, "params": params, "state": state}),
         );
         let id = self.store.create_run(&new, event).await?;
+        self.announce_id(id).await;
         if state == State::Approved {
             self.wake.notify_one();
         }
@@ -908,6 +956,7 @@ impl Desk {
                         .load_run(run.id)
                         .await?
                         .context("the run just cancelled")?;
+                    self.announce(&run).await;
                     let mut r = replies::status(&q.query, &run, a.ctx.tz);
                     r.intent = Intent::Cancel;
                     r

@@ -426,3 +426,26 @@ pub fn outcome(run: &Run) -> Reply {
     r.result = run_json(run);
     r
 }
+
+/// A line for the audit channel: where a run stands, and the audit log's head then.
+pub fn audit_notice(run: &Run, head: &crate::audit::Head) -> Reply {
+    let mut r = Reply::new(Intent::Audit, &format!("audit run {}", run.id));
+    let by = match run.state {
+        State::AwaitingApproval => format!(" by {}", run.requested_by),
+        _ => String::new(),
+    };
+    r.view.headline = format!(
+        "Run {} of {}{}: {}{by}",
+        run.id,
+        run.workflow,
+        run.target
+            .as_deref()
+            .map(|t| format!(" on {t}"))
+            .unwrap_or_default(),
+        run.state.words()
+    );
+    r.view.context.push(format!("audit head {head}"));
+    r.entity = run.target.clone();
+    r.result = json!({"run": run_json(run), "head": head.to_string()});
+    r
+}

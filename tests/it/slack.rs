@@ -332,18 +332,21 @@ async fn harness_armed(
     let mut paths = common::examples();
     paths.extend_from_slice(extra);
     // Workflows as shipped, with the desk that answers them.
-    let desk = Arc::new(switchboard::desk::Desk::new(
-        store.clone(),
-        Default::default(),
-        switchboard::executors::all(
-            switchboard::executors::register::Register {
-                store: store.clone(),
-                reader: Default::default(),
-            },
-            switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
-        ),
-        Failpoints::default(),
-    ));
+    let desk = Arc::new(
+        switchboard::desk::Desk::new(
+            store.clone(),
+            Default::default(),
+            switchboard::executors::all(
+                switchboard::executors::register::Register {
+                    store: store.clone(),
+                    reader: Default::default(),
+                },
+                switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
+            ),
+            Failpoints::default(),
+        )
+        .with_audit_channel(Some("C0AUDIT".into())),
+    );
     let bot = Arc::new(
         Bot::new(
             common::snapshot(&paths),
@@ -1455,9 +1458,11 @@ async fn a_workflow_is_requested_and_approved_in_slack_and_the_requester_told_in
             let mut request = mention("<@U0LAN0Z89> run register-component name=ghost-trap owner=team-a");
             request["event_id"] = json!("Ev0REQUEST");
             h.event(&request).await;
-            let calls = h.fake.wait_for(1).await;
+            // The answer, and the audit channel's line.
+            let calls = h.fake.wait_for(2).await;
+            let answer = calls.iter().find(|(_, b)| b["channel"] == "C123ABC456").unwrap();
             assert!(
-                calls[0].1["text"].as_str().unwrap().starts_with("Run 1 of register-component awaits approval"),
+                answer.1["text"].as_str().unwrap().starts_with("Run 1 of register-component awaits approval"),
                 "{calls:?}"
             );
             let mut approve = mention("<@U0LAN0Z89> approve 1");
@@ -1465,7 +1470,7 @@ async fn a_workflow_is_requested_and_approved_in_slack_and_the_requester_told_in
             approve["event"]["user"] = json!("W012A3CDE");
             approve["event"]["ts"] = json!("1515449600.000001");
             h.event(&approve).await;
-            h.fake.wait_for(3).await;
+            h.fake.wait_for(5).await;
             h.settle().await;
             // The desk runs the run (a worker would); the requester is told in their thread.
             let desk = h.bot.desk().unwrap();
@@ -1486,6 +1491,16 @@ async fn a_workflow_is_requested_and_approved_in_slack_and_the_requester_told_in
             assert_eq!(told.len(), 1, "{texts:?}");
             assert_eq!(told[0]["channel"], "C123ABC456");
             assert_eq!(told[0]["thread_ts"], "1515449522.000016", "in the thread where it was asked");
+            // The audit channel follows the run, each post with the audit log's head then.
+            let audit: Vec<String> = posts
+                .iter()
+                .filter(|(_, b)| b["channel"] == "C0AUDIT")
+                .map(|(_, b)| b["blocks"].to_string())
+                .collect();
+            assert_eq!(audit.len(), 3, "requested, approved, succeeded: {audit:?}");
+            let head = h.store.audit_head().await.unwrap();
+            assert!(audit[2].contains(&format!("audit head {head}")), "{audit:?} {head}");
+            assert!(audit[0].contains("awaiting approval by user:default/ray.stantz"), "{audit:?}");
             // (This harness answers from files, not the store: only the registration is read
             // back from it, so its owner shows by reference.)
             let mut ask = mention("<@U0LAN0Z89> who owns ghost-trap");
