@@ -1159,3 +1159,27 @@ async fn each_parameter_type_is_read_and_refused_and_tech_leads_act_for_their_ow
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_step_that_needs_what_is_not_configured_is_refused_when_requested() {
+    common::within(async {
+        for db in common::databases().await {
+            let unset = hooked("http://127.0.0.1:9").replace(
+                "SWITCHBOARD_TEST_HOOK_SECRET",
+                "SWITCHBOARD_TEST_SECRET_NOBODY_SET",
+            );
+            let w = World::open(db, &[("request-db", unset)], "").await;
+            let asked = w
+                .say("breanna.davison", "run request-db service=artist-lookup")
+                .await;
+            assert!(
+                text(&asked).contains("cannot run here yet")
+                    && text(&asked).contains("SWITCHBOARD_TEST_SECRET_NOBODY_SET"),
+                "{}",
+                text(&asked)
+            );
+            assert!(w.store().runs_in(&[], 10).await.unwrap().is_empty());
+        }
+    })
+    .await;
+}
