@@ -577,18 +577,7 @@ async fn audit(store: &Store, action: AuditCmd) -> Result<ExitCode> {
                 .map(str::parse::<switchboard::audit::Head>)
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--head: {e}"))?;
-            let mut checker = switchboard::audit::Verifier::new(recorded);
-            let mut after = 0;
-            loop {
-                let page = store.audit_links(after, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                if let Err(broken) = checker.check(&page) {
-                    eprintln!("audit log broken: {broken}");
-                    return Ok(ExitCode::FAILURE);
-                }
-            }
-            match checker.finish() {
+            match store.verify_audit(recorded).await? {
                 Ok(head) => {
                     // The head the database keeps beside the log: entries cut off without it
                     // being rewritten too show here, even without --head.

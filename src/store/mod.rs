@@ -72,6 +72,8 @@ pub struct Store {
     /// SQLite has one writer: replacements take turns here rather than fail with "database is
     /// locked" when a read transaction tries to become a write one.
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// The URL, for readers that need SQLite's own driver (long scans of the audit log).
+    url: Arc<str>,
 }
 
 impl Store {
@@ -128,6 +130,7 @@ impl Store {
             pool,
             backend,
             write_gate: Arc::default(),
+            url: url.as_str().into(),
         };
         store.migrate().await?;
         Ok(store)
