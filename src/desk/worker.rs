@@ -248,13 +248,15 @@ impl Desk {
             .filter(|ap| ap.decision == Decision::Approve)
         {
             let person = Person::of(&snap, snap.get(&ap.by), &self.roles);
-            // On-call approvers are judged by who is on call when they decided.
-            let on_call_then = wf.approval.as_ref().is_some_and(|x| {
-                x.approvers
-                    .contains(&crate::workflows::definition::Who::Oncall)
-            });
+            // Being on call passes for when they decided (it was checked then); every other
+            // ground must still hold.
+            let as_on_call = Scope {
+                snap: &snap,
+                target,
+                oncall: std::slice::from_ref(&ap.by),
+            };
             if let Err(d) = may_approve(&person, wf, &scope, &run.requested_by)
-                && !on_call_then
+                && may_approve(&person, wf, &as_on_call, &run.requested_by).is_err()
             {
                 return Err(format!("{} may no longer approve it: {}", ap.by, d.rule));
             }

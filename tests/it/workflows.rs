@@ -1183,3 +1183,69 @@ async fn a_step_that_needs_what_is_not_configured_is_refused_when_requested() {
     })
     .await;
 }
+
+/// Copies the example catalog with `edit` applied to one of its files.
+fn edited_examples(file: &str, edit: impl Fn(&str) -> String) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let from = std::path::PathBuf::from(common::fixture("backstage-examples"));
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dest = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy(&e.path(), &dest);
+            } else {
+                std::fs::copy(e.path(), dest).unwrap();
+            }
+        }
+    }
+    copy(&from, dir.path());
+    let path = dir.path().join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, edit(&text)).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn an_approver_who_left_the_team_before_the_run_started_fails_it() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(db, &[("register-component", shipped())], "").await;
+            let id = run_id(
+                &w.say("breanna.davison", "run register-component name=ledger-api owner=team-a")
+                    .await,
+            );
+            w.say("janelle.dawe", &format!("approve {id}")).await;
+            // Before the worker takes the run, Janelle moves to team-b.
+            let moved = edited_examples("acme/team-a-group.yaml", |t| {
+                t.replace(
+                    "    email: janelle-dawe@example.com\n    picture: https://api.dicebear.com/7.x/avataaars/svg?seed=Leo&backgroundColor=transparent\n  memberOf: [team-a]",
+                    "    email: janelle-dawe@example.com\n    picture: https://api.dicebear.com/7.x/avataaars/svg?seed=Leo&backgroundColor=transparent\n  memberOf: [team-b]",
+                )
+            });
+            let paths = vec![
+                moved.path().join("all.yaml").display().to_string(),
+                moved.path().join("acme-corp.yaml").display().to_string(),
+            ];
+            let snap = common::snapshot(&paths);
+            let janelle = snap.get("user:default/janelle.dawe").unwrap();
+            assert!(
+                snap.entity(janelle)
+                    .related(switchboard::catalog::RelKind::MemberOf)
+                    .all(|g| snap.entity(g).name.as_ref() != "team-a"),
+                "the edit moved her"
+            );
+            w.app.bot.refresh(Some(snap), None, None);
+            w.work().await;
+            let run = w.store().load_run(id).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Failed);
+            assert!(
+                run.reason.as_deref().unwrap().contains("user:default/janelle.dawe may no longer approve it"),
+                "{:?}",
+                run.reason
+            );
+        }
+    })
+    .await;
+}
