@@ -136,17 +136,25 @@ impl Store {
         let mut after = 0i64;
         match self.backend {
             Backend::Sqlite => {
+                // A page as one row: the rows aggregated by SQLite into one JSON array, read
+                // in one hop rather than one hop per row.
                 use sqlx::Connection;
                 let mut conn = sqlx::SqliteConnection::connect(&self.url)
                     .await
                     .context("opening the database to read the audit log")?;
+                let paged = format!(
+                    "SELECT json_group_array(json_array({COLUMNS})) FROM \
+                     (SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2)"
+                );
                 loop {
-                    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+                    let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(paged.clone()))
                         .bind(after)
                         .bind(page as i64)
-                        .fetch_all(&mut conn)
+                        .fetch_one(&mut conn)
                         .await
                         .context("reading the audit log")?;
+                    let rows: Vec<Row> =
+                        serde_json::from_str(&text).context("reading a page of the audit log")?;
                     let Some(last) = rows.last() else { break };
                     after = last.0;
                     if to.send(rows.into_iter().map(link).collect()).await.is_err() {
