@@ -5,6 +5,9 @@
 //! data from sources through the store into a `Snapshot`; `ask` answers questions from the
 //! snapshot; `conversation` is the core's model of what comes in and goes out; `bot` is the one
 //! entry point; `chat` holds the adapters; `outbox` is how the core posts unprompted.
+//! Self-service: `workflows` decides (definitions, permissions, policy, the run states),
+//! `desk` acts on it (requests, decisions, the worker) through `executors`, and `audit` chains
+//! the record of it.
 
 pub mod app;
 pub mod ask;
