@@ -548,6 +548,7 @@ impl Desk {
             "run": {"id": null, "requested_by": a.actor_ref()}, "steps": {},
         });
         let plan = Plan {
+            values: Value::Object(params.clone()),
             params: params
                 .iter()
                 .map(|(k, v)| {

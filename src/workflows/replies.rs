@@ -134,7 +134,10 @@ pub fn help(query: &str, wf: &Workflow) -> Reply {
 
 /// What a run will do, shown when it is requested (and by `--dry-run`).
 pub struct Plan {
+    /// Each parameter as shown (`null` for one not given).
     pub params: Vec<(String, String)>,
+    /// The parameters as stored (`result.params`).
+    pub values: Value,
     /// Each step: name, executor, rendered inputs (or the template, when it reads an earlier
     /// step's outputs).
     pub steps: Vec<(String, String, Value)>,
@@ -208,7 +211,7 @@ pub fn requested(query: &str, wf: &Workflow, plan: &Plan, run: Option<&Run>, tz:
         Some(run) => run_json(run),
         None => json!({
             "id": null, "workflow": wf.name, "state": null, "target": plan.target,
-            "params": plan.params.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "params": plan.values,
             "steps": plan.steps.iter().map(|(n, u, w)| json!({"name": n, "uses": u, "with": w})).collect::<Vec<_>>(),
             "dry_run": true,
         }),

@@ -351,6 +351,14 @@ async fn a_bad_request_names_every_problem_and_stores_nothing() {
                 "{}",
                 text(&dry)
             );
+            assert_eq!(dry.result["dry_run"], true);
+            assert_eq!(dry.result["params"]["name"], "dry-one");
+            assert_eq!(
+                dry.result["params"]["system"],
+                Value::Null,
+                "{}",
+                dry.result
+            );
             assert!(
                 w.store().runs_in(&[], 10).await.unwrap().is_empty(),
                 "nothing stored"
