@@ -376,3 +376,54 @@ fn the_shipped_workflows_pass_their_check() {
     let text = run_ok(bin().args(["check-workflows"]));
     assert!(text.is_empty(), "{text}");
 }
+
+/// README's walk-through, as two people in two shells on one database: one requests, the
+/// other approves, and the approving shell runs the run before it exits.
+#[test]
+fn two_shells_request_approve_and_run_a_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let commands = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("commands");
+    let cfg = own_config(
+        dir.path(),
+        &format!("[workflows]\npaths = [\"{}\"]\n", commands.display()),
+    );
+    let shell = |who: &str, input: &[u8]| {
+        let out = common::run_with(
+            bin().args(["--config", cfg.to_str().unwrap(), "shell", "--as", who]),
+            input,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let asked = shell(
+        "breanna.davison",
+        b"run register-component name=ledger-api owner=team-a\nexit\n",
+    );
+    assert!(
+        asked.contains("Run 1 of register-component awaits approval"),
+        "{asked}"
+    );
+    let approved = shell("janelle.dawe", b"approve 1\nexit\n");
+    assert!(
+        approved.contains("Run 1 is approved; it runs now"),
+        "{approved}"
+    );
+    assert!(
+        approved.contains("── to dm:breanna.davison")
+            && approved.contains("Run 1 of register-component: succeeded"),
+        "the requester is told, here on the console: {approved}"
+    );
+    let answered = shell("breanna.davison", b"who owns ledger-api\nstatus 1\nexit\n");
+    assert!(
+        answered.contains("ledger-api is owned by team-a"),
+        "{answered}"
+    );
+    assert!(
+        answered.contains("Run 1 of register-component: succeeded"),
+        "{answered}"
+    );
+}
