@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchboard::Bot;
-use switchboard::audit::{Entry, Event, Verifier, hash};
+use switchboard::audit::{Entry, Event, hash};
 use switchboard::catalog::Snapshot;
 use switchboard::desk::Desk;
 use switchboard::outbox::Sending;
@@ -283,9 +283,7 @@ fn main() {
         let chain = chain(entries);
         let built = t.elapsed();
         let t = Instant::now();
-        let mut v = Verifier::new(None);
-        v.check(&chain).unwrap();
-        v.finish().unwrap();
+        switchboard::audit::verify(&chain, None).unwrap();
         let in_memory = t.elapsed();
         let from_sqlite = verify_from_sqlite(dir.path(), &chain).await;
         println!();

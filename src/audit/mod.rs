@@ -105,42 +105,25 @@ pub struct Link {
     pub hash: String,
 }
 
-/// What the verifier needs of an entry.
-pub trait Chained {
-    fn seq(&self) -> i64;
-    fn prev_hash(&self) -> &str;
-    fn hash(&self) -> &str;
+impl Link {
     /// The hash its content gives.
-    fn computed(&self) -> String;
-}
-
-impl Chained for Entry {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-    fn prev_hash(&self) -> &str {
-        &self.prev_hash
-    }
-    fn hash(&self) -> &str {
-        &self.hash
-    }
-    fn computed(&self) -> String {
-        hash(self.seq, &self.event, &self.prev_hash)
-    }
-}
-
-impl Chained for Link {
-    fn seq(&self) -> i64 {
-        self.seq
-    }
-    fn prev_hash(&self) -> &str {
-        &self.prev_hash
-    }
-    fn hash(&self) -> &str {
-        &self.hash
-    }
     fn computed(&self) -> String {
         hash_encoded(self.seq, &self.event, &self.detail, &self.prev_hash)
+    }
+}
+
+impl From<&Entry> for Link {
+    fn from(e: &Entry) -> Link {
+        Link {
+            seq: e.seq,
+            event: Event {
+                detail: Value::Null,
+                ..e.event.clone()
+            },
+            detail: e.event.detail.to_string(),
+            prev_hash: e.prev_hash.clone(),
+            hash: e.hash.clone(),
+        }
     }
 }
 
@@ -182,31 +165,28 @@ impl Verifier {
     }
 
     /// Checks the next entries.
-    pub fn check<'a, C: Chained + 'a>(
-        &mut self,
-        entries: impl IntoIterator<Item = &'a C>,
-    ) -> Result<(), Broken> {
-        for e in entries {
-            let seq = e.seq();
+    pub fn check<'a>(&mut self, links: impl IntoIterator<Item = &'a Link>) -> Result<(), Broken> {
+        for e in links {
+            let seq = e.seq;
             let expected = self.head.count + 1;
             if seq != expected {
                 return Err(Broken::OutOfPlace { seq, expected });
             }
-            if e.prev_hash() != self.head.hash {
+            if e.prev_hash != self.head.hash {
                 return Err(Broken::Unlinked { seq });
             }
-            if e.computed() != e.hash() {
+            if e.computed() != e.hash {
                 return Err(Broken::Altered { seq });
             }
             if let Some(r) = &self.recorded
                 && r.count == seq
-                && r.hash != e.hash()
+                && r.hash != e.hash
             {
                 return Err(Broken::HeadMismatch { seq });
             }
             self.head = Head {
                 count: seq,
-                hash: e.hash().to_string(),
+                hash: e.hash.clone(),
             };
         }
         Ok(())
@@ -231,8 +211,9 @@ pub fn verify<'a>(
     entries: impl IntoIterator<Item = &'a Entry>,
     recorded: Option<&Head>,
 ) -> Result<Head, Broken> {
+    let links: Vec<Link> = entries.into_iter().map(Link::from).collect();
     let mut v = Verifier::new(recorded.cloned());
-    v.check(entries)?;
+    v.check(&links)?;
     v.finish()
 }
 
@@ -284,17 +265,7 @@ mod tests {
             e.hash,
             hex::encode(Sha256::digest(json.to_string().as_bytes()))
         );
-        let link = Link {
-            seq: e.seq,
-            event: Event {
-                detail: Value::Null,
-                ..e.event.clone()
-            },
-            detail: e.event.detail.to_string(),
-            prev_hash: e.prev_hash.clone(),
-            hash: e.hash.clone(),
-        };
-        assert_eq!(link.computed(), e.hash);
+        assert_eq!(Link::from(&e).computed(), e.hash);
     }
 
     #[test]

@@ -96,8 +96,7 @@ impl Store {
     }
 
     /// Every entry in order, their details left as stored, in pages of `page` sent to `to`:
-    /// for verifying a long log while it is read. On SQLite its own driver reads them (the
-    /// generic one costs several microseconds an entry).
+    /// for verifying a long log while it is read.
     pub async fn audit_links(
         &self,
         page: usize,
@@ -132,49 +131,33 @@ impl Store {
             prev_hash: r.9,
             hash: r.10,
         };
-        let sql = format!("SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2");
+        // A page is read as one row, the database aggregating its entries into one JSON array:
+        // one hop per page rather than one per entry (several microseconds each through sqlx).
+        let page_sql = match self.backend {
+            Backend::Sqlite => format!(
+                "SELECT json_group_array(json_array({COLUMNS})) FROM \
+                 (SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2)"
+            ),
+            Backend::Postgres => format!(
+                "SELECT COALESCE(json_agg(json_build_array({COLUMNS}) ORDER BY seq), '[]')::text \
+                 FROM (SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2) page"
+            ),
+        };
         let mut after = 0i64;
-        match self.backend {
-            Backend::Sqlite => {
-                // A page as one row: the rows aggregated by SQLite into one JSON array, read
-                // in one hop rather than one hop per row.
-                use sqlx::Connection;
-                let mut conn = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .context("opening the database to read the audit log")?;
-                let paged = format!(
-                    "SELECT json_group_array(json_array({COLUMNS})) FROM \
-                     (SELECT {COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2)"
-                );
-                loop {
-                    let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(paged.clone()))
-                        .bind(after)
-                        .bind(page as i64)
-                        .fetch_one(&mut conn)
-                        .await
-                        .context("reading the audit log")?;
-                    let rows: Vec<Row> =
-                        serde_json::from_str(&text).context("reading a page of the audit log")?;
-                    let Some(last) = rows.last() else { break };
-                    after = last.0;
-                    if to.send(rows.into_iter().map(link).collect()).await.is_err() {
-                        break;
-                    }
-                }
+        loop {
+            let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(page_sql.clone()))
+                .bind(after)
+                .bind(page as i64)
+                .fetch_one(&self.pool)
+                .await
+                .context("reading the audit log")?;
+            let rows: Vec<Row> =
+                serde_json::from_str(&text).context("reading a page of the audit log")?;
+            let Some(last) = rows.last() else { break };
+            after = last.0;
+            if to.send(rows.into_iter().map(link).collect()).await.is_err() {
+                break;
             }
-            Backend::Postgres => loop {
-                let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(after)
-                    .bind(page as i64)
-                    .fetch_all(&self.pool)
-                    .await
-                    .context("reading the audit log")?;
-                let Some(last) = rows.last() else { break };
-                after = last.0;
-                if to.send(rows.into_iter().map(link).collect()).await.is_err() {
-                    break;
-                }
-            },
         }
         Ok(())
     }

@@ -72,8 +72,6 @@ pub struct Store {
     /// SQLite has one writer: replacements take turns here rather than fail with "database is
     /// locked" when a read transaction tries to become a write one.
     write_gate: Arc<tokio::sync::Mutex<()>>,
-    /// The URL, for readers that need SQLite's own driver (long scans of the audit log).
-    url: Arc<str>,
 }
 
 impl Store {
@@ -130,7 +128,6 @@ impl Store {
             pool,
             backend,
             write_gate: Arc::default(),
-            url: url.as_str().into(),
         };
         store.migrate().await?;
         Ok(store)
