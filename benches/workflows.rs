@@ -133,7 +133,7 @@ async fn runs_per_second(store: &Store, n: usize) -> f64 {
     .with_store(store.clone())
     .with_desk(desk.clone());
     let wf = switchboard::workflows::definition::parse("noop.yaml", NOOP.as_bytes()).unwrap();
-    bot.set_workflows(vec![wf]);
+    desk.set_workflows(vec![wf]);
     let now = chrono::Utc::now().timestamp();
     let t = Instant::now();
     for _ in 0..n {

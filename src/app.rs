@@ -14,7 +14,6 @@ use crate::failpoints::Failpoints;
 use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
-use crate::workflows;
 
 /// What the bot is opened for.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -78,22 +77,13 @@ impl App {
             Failpoints::from_env()?,
         )
         .with_audit_channel(Some(config.audit.channel.clone()));
+        desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())
                 .with_store(store.clone())
                 .with_clock(clock)
-                .with_desk(Arc::new(desk))
-                .with_workflow_paths(config.workflows.paths.clone()),
+                .with_desk(Arc::new(desk)),
         );
-        let (workflows, problems) = workflows::load(&config.workflows.paths);
-        for (file, p) in &problems {
-            tracing::error!(
-                "{file}:{}: {} (this workflow is not loaded)",
-                p.line,
-                p.message
-            );
-        }
-        bot.set_workflows(workflows);
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

@@ -32,7 +32,6 @@ use crate::oncall::pagerduty::Rosters;
 use crate::oncall::rotations::Rotations;
 use crate::status::SourceStatus;
 use crate::store::Store;
-use crate::workflows::Workflow;
 use crate::workflows::permissions::Person;
 
 /// Everything questions are answered from, loaded together.
@@ -44,8 +43,6 @@ struct ReadModel {
     sources: Arc<Vec<SourceStatus>>,
     /// PagerDuty's rosters as last fetched in the background.
     rosters: Arc<Rosters>,
-    /// The workflows loaded from `commands/`.
-    workflows: Arc<Vec<Workflow>>,
 }
 
 pub struct Bot {
@@ -61,8 +58,6 @@ pub struct Bot {
     people: RwLock<HashMap<Platform, Arc<People>>>,
     /// Workflow requests, decisions and runs; without it, workflow commands say where to ask.
     desk: Option<Arc<Desk>>,
-    /// Where the workflows are read from (`reload workflows`).
-    workflow_paths: Vec<String>,
 }
 
 /// Why an event was not answered, before it is told: a refusal, or a fault to log.
@@ -86,7 +81,6 @@ impl Bot {
                 rotations: Arc::new(rotations),
                 sources: Arc::new(Vec::new()),
                 rosters: Arc::new(Rosters::new()),
-                workflows: Arc::new(Vec::new()),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
@@ -94,7 +88,6 @@ impl Bot {
             store: None,
             people: RwLock::default(),
             desk: None,
-            workflow_paths: Vec::new(),
         }
     }
 
@@ -106,23 +99,6 @@ impl Bot {
 
     pub fn desk(&self) -> Option<&Arc<Desk>> {
         self.desk.as_ref()
-    }
-
-    /// Reads workflows from `paths` when asked to reload them.
-    pub fn with_workflow_paths(mut self, paths: Vec<String>) -> Bot {
-        self.workflow_paths = paths;
-        self
-    }
-
-    /// The workflows loaded.
-    pub fn workflows(&self) -> Arc<Vec<Workflow>> {
-        self.model.load().workflows.clone()
-    }
-
-    /// Replaces the workflows (at start-up, and when they are reloaded).
-    pub fn set_workflows(&self, workflows: Vec<Workflow>) {
-        let workflows = Arc::new(workflows);
-        self.update(|m| m.workflows = workflows.clone());
     }
 
     /// Rebuilds the catalog from the store (after a workflow registered entities).
@@ -231,22 +207,13 @@ impl Bot {
         if let Input::Text(text) = &event.input
             && let Some((d, q)) = desk(text)
         {
+            let workflows = d.workflows();
             let asked = Asked {
                 ctx: &ctx,
-                workflows: &model.workflows,
+                workflows: &workflows,
                 actor: &event.actor,
                 conversation: &event.conversation,
             };
-            if q.intent == crate::conversation::Intent::Reload {
-                let (reply, loaded) = d
-                    .reload(&asked, &q, &self.workflow_paths)
-                    .await
-                    .map_err(Trouble::Internal)?;
-                if let Some(w) = loaded {
-                    self.set_workflows(w);
-                }
-                return Ok(reply);
-            }
             return d.answer(&asked, &q).await.map_err(Trouble::Internal);
         }
         let reply = match event.input {

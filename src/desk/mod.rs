@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use arc_swap::ArcSwap;
 use serde_json::{Map, Value, json};
 
 use crate::ask::grammar::Question;
@@ -50,6 +51,9 @@ pub struct Desk {
     lease: Duration,
     /// Held while this process runs a run: one at a time, and `drain` waits for it.
     busy: tokio::sync::Mutex<()>,
+    /// The workflows loaded, and where they are read from (`reload workflows`).
+    workflows: ArcSwap<Vec<Workflow>>,
+    workflow_paths: std::sync::Mutex<Vec<String>>,
     /// Set when the process is stopping: the worker loop ends.
     stopping: std::sync::atomic::AtomicBool,
     /// A Slack channel where every run's progress is posted with the audit log's head.
@@ -186,6 +190,8 @@ impl Desk {
             lease: Duration::from_secs(300),
             busy: tokio::sync::Mutex::new(()),
             stopping: Default::default(),
+            workflows: Default::default(),
+            workflow_paths: Default::default(),
             outboxes: Default::default(),
             audit_channel: None,
         }
@@ -195,6 +201,38 @@ impl Desk {
     pub fn with_audit_channel(mut self, channel: Option<String>) -> Desk {
         self.audit_channel = channel.filter(|c| !c.is_empty());
         self
+    }
+
+    /// The workflows requests are made of.
+    pub fn workflows(&self) -> Arc<Vec<Workflow>> {
+        self.workflows.load_full()
+    }
+
+    /// Replaces the workflows with these.
+    pub fn set_workflows(&self, workflows: Vec<Workflow>) {
+        self.workflows.store(Arc::new(workflows));
+    }
+
+    /// Loads the workflows from `paths` (None: from where they were loaded last), each problem
+    /// logged; returns the problems of those left out as `file:line: problem`.
+    pub fn load_workflows(&self, paths: Option<Vec<String>>) -> Vec<String> {
+        let paths = {
+            let mut kept = self.workflow_paths.lock().expect("workflow paths");
+            if let Some(p) = paths {
+                *kept = p;
+            }
+            kept.clone()
+        };
+        let (workflows, problems) = crate::workflows::load(&paths);
+        let problems: Vec<String> = problems
+            .iter()
+            .map(|(file, f)| format!("{file}:{}: {}", f.line, f.message))
+            .collect();
+        for p in &problems {
+            tracing::error!("{p} (this workflow is not loaded)");
+        }
+        self.set_workflows(workflows);
+        problems
     }
 
     /// Tells people on `platform` through `outbox` (adapters register theirs).
@@ -295,13 +333,7 @@ impl Desk {
             Intent::Runs => self.runs(a, q).await,
             Intent::Approvals => self.approvals(a, q).await,
             Intent::Audit => self.audit(a, q).await,
-            // Answered by `reload`, which the bot calls with what it needs.
-            Intent::Reload => Ok(replies::refused(
-                q.intent,
-                &q.query,
-                "Reloading needs the bot that holds the workflows",
-                Vec::new(),
-            )),
+            Intent::Reload => self.reload(a, q).await,
             // `help run WORKFLOW`
             _ => {
                 let name = q.rest.trim_start_matches("run").trim();
@@ -687,31 +719,21 @@ impl Desk {
         ))
     }
 
-    /// `reload workflows`: reads the definitions in `paths` again, for platform engineers and
-    /// admins; the new set when they may, with what was left out and why.
-    pub async fn reload(
-        &self,
-        a: &Asked<'_>,
-        q: &Question,
-        paths: &[String],
-    ) -> Result<(Reply, Option<Vec<Workflow>>)> {
+    /// `reload workflows`: reads the definitions again, for platform engineers and admins;
+    /// says what loaded, and what was left out and why.
+    async fn reload(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
         let person = self.person_of(a);
         if !person.acts_anywhere() {
             let denied = Denied {
                 rule: "Reloading workflows is for platform engineers and admins.".into(),
                 instead: "Ask one of them (`roles.platform`, `roles.admins`).".into(),
             };
-            let reply = self
+            return self
                 .denied(a, q, Intent::Reload, "", None, None, denied)
-                .await?;
-            return Ok((reply, None));
+                .await;
         }
-        let (workflows, problems) = crate::workflows::load(paths);
-        let names: Vec<String> = workflows.iter().map(|w| w.name.clone()).collect();
-        let problems: Vec<String> = problems
-            .iter()
-            .map(|(file, f)| format!("{file}:{}: {}", f.line, f.message))
-            .collect();
+        let problems = self.load_workflows(None);
+        let names: Vec<String> = self.workflows().iter().map(|w| w.name.clone()).collect();
         let event = a.event(
             "workflows.reloaded",
             None,
@@ -742,7 +764,7 @@ impl Desk {
             ));
         }
         r.result = json!({"loaded": names, "problems": problems});
-        Ok((r, Some(workflows)))
+        Ok(r)
     }
 
     /// The run named by a command's first word.

@@ -66,7 +66,7 @@ impl Desk {
                     .await
             }
         };
-        let workflows = bot.workflows();
+        let workflows = self.workflows();
         let Some(wf) = workflows.iter().find(|w| w.name == run.workflow) else {
             return fail(format!(
                 "the workflow {} is no longer defined",

@@ -357,7 +357,7 @@ async fn harness_armed(
         .with_desk(desk.clone()),
     );
     let commands = format!("{}/commands", env!("CARGO_MANIFEST_DIR"));
-    bot.set_workflows(switchboard::workflows::load(&[commands]).0);
+    desk.set_workflows(switchboard::workflows::load(&[commands]).0);
     let settings = SlackSettings {
         api_url,
         bot_token: "xoxb-test".into(),

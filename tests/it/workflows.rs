@@ -735,6 +735,7 @@ async fn a_crash_between_a_steps_effect_and_its_record_does_not_repeat_the_effec
                 ),
                 switchboard::failpoints::Failpoints::parse("after_step=error").unwrap(),
             );
+            crashing.set_workflows(w.app.bot.desk().unwrap().workflows().to_vec());
             assert!(crashing.work_once(&w.app.bot).await.is_err());
             assert_eq!(hook.calls.lock().unwrap().len(), 1);
             assert_eq!(w.state(id).await, State::Running);
