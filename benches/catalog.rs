@@ -44,6 +44,9 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+#[path = "support/postgres.rs"]
+mod postgres;
+
 fn main() {
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
@@ -82,24 +85,11 @@ fn main() {
 }
 
 async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
-    use sqlx::Connection;
     let root = dir.join("location.yaml").display().to_string();
     let out = local::scan(std::slice::from_ref(&root), &Reader::default(), 0);
     let entities = out.entities.len();
-    let name = format!("sb_bench_{n}_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(base)
-        .await
-        .expect("PostgreSQL reachable");
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let db = postgres::FreshDb::create(base, &n.to_string()).await;
+    let url = db.url.clone();
     let write = rate(entities, store_catalog(&url, &out).await);
     let cfg_path = work.join(format!("bench-pg-{n}.toml"));
     std::fs::write(
@@ -112,11 +102,7 @@ async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
         "| {n} ({entities}) | {write} | {:.2} s |",
         first_answer.as_secs_f64()
     );
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await;
+    db.drop().await;
 }
 
 fn generate(n: usize, dir: &Path) {

@@ -209,33 +209,13 @@ async fn verify_from_sqlite(dir: &std::path::Path, entries: &[Entry]) -> Duratio
     t.elapsed()
 }
 
-async fn postgres(base: &str, tag: &str) -> (Store, String) {
-    use sqlx::Connection;
-    let name = format!("sb_bench_wf_{tag}_{}", std::process::id());
-    let mut admin = sqlx::PgConnection::connect(base)
-        .await
-        .expect("PostgreSQL reachable");
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&mut admin)
-    .await;
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
-    (Store::connect(&url, 8).await.unwrap(), name)
-}
+#[path = "support/postgres.rs"]
+mod postgres;
 
-async fn drop_pg(base: &str, name: &str) {
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(base).await.unwrap();
-    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await;
+/// A store on a fresh PostgreSQL database.
+async fn postgres(base: &str, tag: &str) -> (Store, postgres::FreshDb) {
+    let db = postgres::FreshDb::create(base, &format!("wf_{tag}")).await;
+    (Store::connect(&db.url, 8).await.unwrap(), db)
 }
 
 fn main() {
@@ -265,18 +245,18 @@ fn main() {
         let aps = appends_per_second(&audit_db, appends).await;
         println!("| SQLite | {rounds} | {doubled} | {decisions:.0} | {rps:.0} | {aps:.0} |");
         if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
-            let (store, name) = postgres(&base, "races").await;
+            let (store, db) = postgres(&base, "races").await;
             let (doubled, decisions) = races(&store, rounds).await;
             store.close().await;
-            drop_pg(&base, &name).await;
-            let (store, name) = postgres(&base, "runs").await;
+            db.drop().await;
+            let (store, db) = postgres(&base, "runs").await;
             let rps = runs_per_second(&store, runs).await;
             store.close().await;
-            drop_pg(&base, &name).await;
-            let (store, name) = postgres(&base, "appends").await;
+            db.drop().await;
+            let (store, db) = postgres(&base, "appends").await;
             let aps = appends_per_second(&store, appends).await;
             store.close().await;
-            drop_pg(&base, &name).await;
+            db.drop().await;
             println!("| PostgreSQL | {rounds} | {doubled} | {decisions:.0} | {rps:.0} | {aps:.0} |");
         }
         let t = Instant::now();
