@@ -115,7 +115,7 @@ impl Asker {
         let identity = actor
             .id
             .as_ref()
-            .map(|id| format!("{}:{id}", prefix(actor.platform)));
+            .map(|id| format!("{}:{id}", actor.platform.name()));
         let user = identity
             .iter()
             .cloned()
@@ -124,11 +124,6 @@ impl Asker {
             .filter(is_user);
         Asker { identity, user }
     }
-}
-
-/// How identities of a platform are written: `slack:U123`, `discord:…`.
-pub fn prefix(platform: Platform) -> &'static str {
-    platform.name()
 }
 
 #[cfg(test)]

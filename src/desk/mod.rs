@@ -23,7 +23,7 @@ use crate::config::Roles;
 use crate::conversation::{Actor, Conversation, Intent, Platform, Reply};
 use crate::executors::Executors;
 use crate::failpoints::Failpoints;
-use crate::identity::{Asker, prefix};
+use crate::identity::Asker;
 use crate::outbox::{Destination, Outbox};
 use crate::store::{NewRun, Store};
 use crate::workflows::definition::{Kind, Role, Workflow, check_value};
@@ -78,7 +78,7 @@ impl Asked<'_> {
     /// The platform identity, for the audit log.
     fn identity(&self) -> String {
         let id = self.actor.id.as_deref().unwrap_or("-");
-        format!("{}:{id}", prefix(self.actor.platform))
+        format!("{}:{id}", self.actor.platform.name())
     }
 
     /// Who is on call now for `target`.
@@ -649,7 +649,7 @@ impl Desk {
         let params = Value::Object(params);
         let requested_by = a.actor_ref();
         let identity = a.identity();
-        let platform = prefix(a.actor.platform);
+        let platform = a.actor.platform.name();
         let new = NewRun {
             workflow: &wf.name,
             state,
