@@ -194,45 +194,61 @@ impl Bot {
             viewer: &viewer,
             tz: zone(event.actor.tz.as_deref()),
         };
-        let desk = |text: &str| {
-            let q = ask::parse(text);
-            let for_desk = q.intent.is_workflow()
-                || (q.intent == crate::conversation::Intent::Help
-                    && q.rest.split_whitespace().next() == Some("run"));
-            self.desk
-                .as_ref()
-                .filter(|_| for_desk)
-                .map(|d| (d.clone(), q))
-        };
-        if let Input::Text(text) = &event.input
-            && let Some((d, q)) = desk(text)
-        {
-            let workflows = d.workflows();
-            let asked = Asked {
-                ctx: &ctx,
-                workflows: &workflows,
-                actor: &event.actor,
-                conversation: &event.conversation,
-            };
-            return d.answer(&asked, &q).await.map_err(Trouble::Internal);
-        }
         let reply = match event.input {
-            Input::Text(t) => answer(&ctx, &t, Audience::AsUsual),
+            Input::Text(ref t) => self.question(&ctx, &event, t, Audience::AsUsual).await?,
             Input::OpenHome => ask::answers::home(&ctx),
             Input::Autocomplete { option, partial } => ask::complete(&ctx, &option, &partial),
-            Input::Action(value) => match self.action(&value, event.now).await? {
-                ActionId::Ask(q) => answer(&ctx, &q, Audience::AsUsual),
-                ActionId::Share(q) => answer(&ctx, &q, Audience::Everyone),
+            Input::Action(ref value) => match self.action(value, event.now).await? {
+                ActionId::Ask(q) => self.question(&ctx, &event, &q, Audience::AsUsual).await?,
+                ActionId::Share(q) => self.question(&ctx, &event, &q, Audience::Everyone).await?,
                 // `action` reads a stored one back into what it was.
                 ActionId::Stored(_) => return Err(ActionError::OutOfDate.into()),
             },
             // No button of this release opens a form: one submitted was made by another.
-            Input::Form { action, .. } => {
-                self.action(&action, event.now).await?;
+            Input::Form { ref action, .. } => {
+                self.action(action, event.now).await?;
                 return Err(ActionError::OutOfDate.into());
             }
         };
         tracing::debug!(intent = ?reply.intent, entity = reply.entity.as_deref().unwrap_or("-"), "answered");
+        Ok(reply)
+    }
+
+    /// Answers a question, typed or asked by a button, for `audience`: a workflow command at
+    /// the desk (when there is one), anything else from the catalog with the action that
+    /// shares it. The text is parsed once.
+    async fn question(
+        &self,
+        ctx: &Context<'_>,
+        event: &ChatEvent,
+        text: &str,
+        audience: Audience,
+    ) -> Result<Reply, Trouble> {
+        let q = ask::parse(text);
+        let for_desk = q.intent.is_workflow()
+            || (q.intent == crate::conversation::Intent::Help
+                && q.rest.split_whitespace().next() == Some("run"));
+        // Workflow answers offer no share button: sharing `run …` would request it again.
+        let mut reply = match self.desk.as_ref().filter(|_| for_desk) {
+            Some(desk) => {
+                let workflows = desk.workflows();
+                let asked = Asked {
+                    ctx,
+                    workflows: &workflows,
+                    actor: &event.actor,
+                    conversation: &event.conversation,
+                };
+                desk.answer(&asked, &q).await.map_err(Trouble::Internal)?
+            }
+            None => {
+                let mut reply = ask::answer(ctx, &q);
+                if !reply.query.is_empty() {
+                    reply.share = Some(ActionId::Share(reply.query.clone()));
+                }
+                reply
+            }
+        };
+        reply.audience = audience;
         Ok(reply)
     }
 
@@ -371,17 +387,6 @@ impl Bot {
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.model.load().snapshot.clone()
     }
-}
-
-/// Answers a question, for `audience`, with the action that shares it.
-fn answer(ctx: &Context<'_>, text: &str, audience: Audience) -> Reply {
-    let question = ask::parse(text);
-    let mut reply = ask::answer(ctx, &question);
-    reply.audience = audience;
-    if !reply.query.is_empty() {
-        reply.share = Some(ActionId::Share(reply.query.clone()));
-    }
-    reply
 }
 
 /// A short id for one event, for the logs and for the asker to quote: unique within a process

@@ -239,6 +239,17 @@ async fn a_component_requested_by_one_owner_and_approved_by_another_is_registere
                 switchboard::chat::Platform::Console,
                 Arc::new(switchboard::chat::console::ConsoleOutbox::new(told.clone())),
             );
+            // A workflow answer offers no share button (sharing `run …` would request it
+            // again); a button asking a workflow question is answered by the desk as typing is.
+            assert!(asked.share.is_none());
+            let clicked = ChatEvent {
+                input: switchboard::chat::Input::Action(
+                    switchboard::chat::ActionId::Ask(format!("status {id}")).encode(),
+                ),
+                ..ChatEvent::console(Some("janelle.dawe".into()), "", w.clock.now())
+            };
+            let clicked = w.app.bot.handle(clicked).await.unwrap();
+            assert_eq!(clicked.result["state"], "awaiting_approval", "{}", text(&clicked));
             let approvals = w.say("janelle.dawe", "approvals").await;
             assert_eq!(approvals.result["runs"][0]["id"], id, "{}", text(&approvals));
             let approved = w.say("janelle.dawe", &format!("approve {id}")).await;
