@@ -61,6 +61,9 @@ async fn new_run(store: &Store, state: State, now: i64) -> i64 {
                 created_at: now,
                 expires_at: Some(now + 86_400),
                 steps: &steps,
+                plan: None,
+                break_glass: None,
+                remind_at: None,
             },
             event("run.requested", now),
         )

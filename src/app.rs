@@ -76,7 +76,8 @@ impl App {
             executors,
             Failpoints::from_env()?,
         )
-        .with_audit_channel(Some(config.audit.channel.clone()));
+        .with_audit_channel(Some(config.audit.channel.clone()))
+        .with_dm_limit(config.approval.dm_limit);
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())

@@ -24,7 +24,8 @@ use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
 use crate::clock::Clock;
 use crate::conversation::{
-    ActionError, ActionId, Audience, ChatEvent, Failure, Input, Platform, Reply, STORED_FOR,
+    ActionError, ActionId, Audience, ChatEvent, Failure, Form, Input, Platform, Reply, RunVerb,
+    STORED_FOR,
 };
 use crate::desk::{Asked, Desk};
 use crate::identity::{Asker, Directory, People};
@@ -201,14 +202,24 @@ impl Bot {
             Input::Action(ref value) => match self.action(value, event.now).await? {
                 ActionId::Ask(q) => self.question(&ctx, &event, &q, Audience::AsUsual).await?,
                 ActionId::Share(q) => self.question(&ctx, &event, &q, Audience::Everyone).await?,
+                ActionId::Run { verb, id } => self.on_run(&ctx, &event, verb, id, None).await?,
                 // `action` reads a stored one back into what it was.
                 ActionId::Stored(_) => return Err(ActionError::OutOfDate.into()),
             },
-            // No button of this release opens a form: one submitted was made by another.
-            Input::Form { ref action, .. } => {
-                self.action(action, event.now).await?;
-                return Err(ActionError::OutOfDate.into());
-            }
+            Input::Form {
+                ref action,
+                ref values,
+            } => match self.action(action, event.now).await? {
+                ActionId::Run { verb, id } if ActionId::Run { verb, id }.form().is_some() => {
+                    let reason = values
+                        .iter()
+                        .find(|(k, _)| k == "reason")
+                        .map(|(_, v)| v.clone());
+                    self.on_run(&ctx, &event, verb, id, reason).await?
+                }
+                // No other button opens a form: one submitted was made by another release.
+                _ => return Err(ActionError::OutOfDate.into()),
+            },
         };
         tracing::debug!(intent = ?reply.intent, entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         Ok(reply)
@@ -250,6 +261,40 @@ impl Bot {
         };
         reply.audience = audience;
         Ok(reply)
+    }
+
+    /// A click on a run's card (or the form it opened): answered to the clicker alone; the
+    /// cards show everyone what changed.
+    async fn on_run(
+        &self,
+        ctx: &Context<'_>,
+        event: &ChatEvent,
+        verb: RunVerb,
+        id: i64,
+        reason: Option<String>,
+    ) -> Result<Reply, Trouble> {
+        let Some(desk) = &self.desk else {
+            return Err(ActionError::Unknown.into());
+        };
+        let workflows = desk.workflows();
+        let asked = Asked {
+            ctx,
+            workflows: &workflows,
+            actor: &event.actor,
+            conversation: &event.conversation,
+        };
+        let mut reply = desk
+            .act(&asked, verb, id, reason)
+            .await
+            .map_err(Trouble::Internal)?;
+        reply.audience = Audience::Asker;
+        Ok(reply)
+    }
+
+    /// The form a button opens before its action is taken (a reason to deny), if any: the
+    /// adapter shows it, and sends the values back as `Input::Form`.
+    pub async fn form(&self, value: &str) -> Option<Form> {
+        self.action(value, self.now()).await.ok()?.form()
     }
 
     /// What a button's value asks for; one carrying a key is read back from the store.
@@ -311,6 +356,28 @@ impl Bot {
                 false
             }
         }
+    }
+
+    /// Who is on call for `target` now (catalog references), as answers say it.
+    pub fn oncall_now(&self, target: crate::catalog::Id) -> Vec<String> {
+        let model = self.model.load_full();
+        let asker = Asker {
+            identity: None,
+            user: None,
+        };
+        let viewer = Person::default();
+        let ctx = Context {
+            snap: &model.snapshot,
+            rotations: &model.rotations,
+            rosters: &model.rosters,
+            sources: &model.sources,
+            now: self.now(),
+            limit: self.limit,
+            asker: &asker,
+            viewer: &viewer,
+            tz: chrono_tz::UTC,
+        };
+        ask::answers::oncall_people(&ctx, target, ctx.now)
     }
 
     /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the

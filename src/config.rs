@@ -32,6 +32,21 @@ pub struct Config {
     pub workflows: Workflows,
     pub roles: Roles,
     pub audit: Audit,
+    pub approval: ApprovalConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// When more people than this could approve a run, its card goes to the approving team's
+    /// channel (the Group's `slack.com/channel-id`) rather than to each of them by DM.
+    pub dm_limit: usize,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        ApprovalConfig { dm_limit: 5 }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

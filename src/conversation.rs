@@ -372,6 +372,86 @@ pub enum ActionId {
     /// `custom_id` holds 100 characters, Slack's value 2,000), kept in the store under this key
     /// for `STORED_FOR` (`Bot::fit_buttons`).
     Stored(String),
+    /// Something done to a workflow run from its card: approve, deny, see its details, run it
+    /// at once in an emergency, or review a run started that way.
+    Run { verb: RunVerb, id: i64 },
+}
+
+/// What a run's card buttons do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunVerb {
+    Approve,
+    /// Opens a form for the reason.
+    Deny,
+    Details,
+    /// The on-call person runs it at once (break-glass); opens a form for the reason.
+    Emergency,
+    /// An approver acknowledges a run started in an emergency.
+    Acknowledge,
+    /// An approver flags a run started in an emergency; opens a form for the reason.
+    Flag,
+}
+
+impl RunVerb {
+    const ALL: [RunVerb; 6] = [
+        RunVerb::Approve,
+        RunVerb::Deny,
+        RunVerb::Details,
+        RunVerb::Emergency,
+        RunVerb::Acknowledge,
+        RunVerb::Flag,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunVerb::Approve => "approve",
+            RunVerb::Deny => "deny",
+            RunVerb::Details => "details",
+            RunVerb::Emergency => "emergency",
+            RunVerb::Acknowledge => "acknowledge",
+            RunVerb::Flag => "flag",
+        }
+    }
+
+    fn parse(s: &str) -> Option<RunVerb> {
+        RunVerb::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// A form a button opens before its action is taken (a modal on Slack and Discord): the
+/// values entered come back with the action as `Input::Form`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Form {
+    pub title: String,
+    /// The submit button's label.
+    pub submit: String,
+    pub fields: Vec<FormField>,
+}
+
+/// One text field of a form; every field is required.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormField {
+    /// The name its value comes back under.
+    pub name: String,
+    pub label: String,
+    /// Shown in the empty field.
+    pub hint: String,
+    pub max_length: usize,
+}
+
+impl Form {
+    fn reason(title: String, submit: &str, hint: &str) -> Form {
+        Form {
+            title,
+            submit: submit.into(),
+            fields: vec![FormField {
+                name: "reason".into(),
+                label: "Reason".into(),
+                hint: hint.into(),
+                max_length: 500,
+            }],
+        }
+    }
 }
 
 /// How long a stored action is honoured after the reply carrying it was last rendered.
@@ -403,8 +483,36 @@ impl ActionId {
             ActionId::Ask(q) => ("ask", q),
             ActionId::Share(q) => ("share", q),
             ActionId::Stored(key) => ("key", key),
+            ActionId::Run { verb, id } => {
+                return format!("sb{ACTION_VERSION}:{}:{id}", verb.as_str());
+            }
         };
         format!("sb{ACTION_VERSION}:{verb}:{arg}")
+    }
+
+    /// The form this action asks for before it is taken, if any (a reason for a denial).
+    pub fn form(&self) -> Option<Form> {
+        let ActionId::Run { verb, id } = self else {
+            return None;
+        };
+        Some(match verb {
+            RunVerb::Deny => Form::reason(
+                format!("Deny run {id}"),
+                "Deny",
+                "Why? The requester is told.",
+            ),
+            RunVerb::Emergency => Form::reason(
+                format!("Run {id} now (emergency)"),
+                "Run now",
+                "What is the emergency? The approvers review it after.",
+            ),
+            RunVerb::Flag => Form::reason(
+                format!("Flag run {id}"),
+                "Flag",
+                "What was wrong with running it? Recorded in the audit log.",
+            ),
+            _ => return None,
+        })
     }
 
     pub fn decode(s: &str) -> Result<ActionId, ActionError> {
@@ -420,6 +528,13 @@ impl ActionId {
             Some(("ask", q)) if !q.is_empty() => Ok(ActionId::Ask(q.to_string())),
             Some(("share", q)) if !q.is_empty() => Ok(ActionId::Share(q.to_string())),
             Some(("key", k)) if !k.is_empty() => Ok(ActionId::Stored(k.to_string())),
+            Some((verb, id)) if RunVerb::parse(verb).is_some() => match id.parse::<i64>() {
+                Ok(id) => Ok(ActionId::Run {
+                    verb: RunVerb::parse(verb).expect("checked"),
+                    id,
+                }),
+                Err(_) => Err(ActionError::Unknown),
+            },
             // A verb this release does not know: made by another one.
             _ => Err(ActionError::OutOfDate),
         }
@@ -436,6 +551,14 @@ mod tests {
             ActionId::Ask("who owns component:default/wayback-archive --depth 2".into()),
             ActionId::Share("oncall checkout at 2026-12-01T09:00:00+00:00".into()),
             ActionId::Stored("3f9a0c1d2e4b5a6c".into()),
+            ActionId::Run {
+                verb: RunVerb::Approve,
+                id: 42,
+            },
+            ActionId::Run {
+                verb: RunVerb::Flag,
+                id: 7,
+            },
         ] {
             assert_eq!(ActionId::decode(&id.encode()), Ok(id));
         }
@@ -445,9 +568,10 @@ mod tests {
     fn ids_of_another_version_or_verb_are_out_of_date_and_others_unknown() {
         assert_eq!(ActionId::decode("sb2:ask:x"), Err(ActionError::OutOfDate));
         assert_eq!(
-            ActionId::decode("sb1:approve:42"),
+            ActionId::decode("sb1:launch:42"),
             Err(ActionError::OutOfDate)
         );
+        assert_eq!(ActionId::decode("sb1:approve:x"), Err(ActionError::Unknown));
         assert_eq!(ActionId::decode("create_task"), Err(ActionError::Unknown));
         assert_eq!(ActionId::decode("sbx:ask:x"), Err(ActionError::Unknown));
         assert_eq!(ActionId::decode("sb1:ask:"), Err(ActionError::OutOfDate));

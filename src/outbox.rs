@@ -44,6 +44,48 @@ pub trait Outbox: Send + Sync {
 
     /// Replaces the message `at` with `reply`.
     fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()>;
+
+    /// The platform's id of a person, to write to them directly (`Destination::User`): from
+    /// the catalog's annotation for the platform, else looked up by e-mail; None when the
+    /// platform does not know them.
+    fn reach<'a>(&'a self, who: &'a Recipient) -> Sending<'a, Option<String>>;
+}
+
+/// A person to write to directly, as the catalog knows them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recipient {
+    /// Their catalog User (`user:default/ada`).
+    pub user: String,
+    /// Their User's annotations (`slack.com/user-id`, `discord.com/user-id`).
+    pub annotations: Vec<(String, String)>,
+    pub email: Option<String>,
+}
+
+impl Recipient {
+    /// The User `id` of `snap`.
+    pub fn of(snap: &crate::catalog::Snapshot, id: crate::catalog::Id) -> Recipient {
+        let e = snap.entity(id);
+        Recipient {
+            user: e.key(),
+            annotations: e
+                .annotations
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            email: e
+                .profile
+                .as_ref()
+                .and_then(|p| p.email.as_deref())
+                .map(str::to_string),
+        }
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A post the platform refused for good: the bot is not in the channel, the channel is

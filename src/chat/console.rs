@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{ChatEvent, Platform, Reply, render};
 use crate::bot::Bot;
-use crate::outbox::{Destination, MessageRef, Outbox, Sending};
+use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending};
 
 /// Reads questions line by line until end of input or `exit`, printing each answer. Runs on
 /// a thread that may block (reading a terminal); answers are awaited on `runtime`.
@@ -95,6 +95,11 @@ impl<W: Write + Send> Outbox for ConsoleOutbox<W> {
                 reply,
             )
         })
+    }
+
+    /// At the console, people are written to by their catalog reference.
+    fn reach<'a>(&'a self, who: &'a Recipient) -> Sending<'a, Option<String>> {
+        Box::pin(async move { Ok(Some(who.user.clone())) })
     }
 }
 

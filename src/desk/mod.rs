@@ -4,6 +4,7 @@
 //! the world, every change with its audit entry in the same transaction. The commands are
 //! answered here; the worker that runs approved runs is in `worker`.
 
+mod cards;
 mod worker;
 
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use crate::audit::Event;
 use crate::catalog::graph::{self, Limit};
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::config::Roles;
-use crate::conversation::{Actor, Conversation, Intent, Platform, Reply};
+use crate::conversation::{Actor, Conversation, Intent, Platform, Reply, RunVerb};
 use crate::executors::Executors;
 use crate::failpoints::Failpoints;
 use crate::identity::Asker;
@@ -58,8 +59,10 @@ pub struct Desk {
     stopping: std::sync::atomic::AtomicBool,
     /// A Slack channel where every run's progress is posted with the audit log's head.
     audit_channel: Option<String>,
-    /// How each platform is posted to, for telling requesters what became of their runs.
+    /// How each platform is posted to: cards, and telling requesters what became of their runs.
     outboxes: std::sync::RwLock<std::collections::HashMap<Platform, Arc<dyn Outbox>>>,
+    /// More people than this who may decide: the card goes to their team's channel, not DMs.
+    dm_limit: usize,
 }
 
 /// Who asks, where, about what.
@@ -194,7 +197,15 @@ impl Desk {
             workflow_paths: Default::default(),
             outboxes: Default::default(),
             audit_channel: None,
+            dm_limit: 5,
         }
+    }
+
+    /// When more people than `limit` may decide on a run, its card goes to their team's
+    /// channel rather than to each by DM (`approval.dm_limit`).
+    pub fn with_dm_limit(mut self, limit: usize) -> Desk {
+        self.dm_limit = limit;
+        self
     }
 
     /// Posts every run's progress, with the audit log's head, to this Slack channel.
@@ -245,6 +256,7 @@ impl Desk {
 
     /// Tells the requester what became of their run, in the conversation where they asked it
     /// (or directly); a failure to tell is logged, and changes nothing about the run.
+    /// Every copy of its card is redrawn first.
     async fn tell(&self, id: i64) {
         let run = match self.store.load_run(id).await {
             Ok(Some(run)) => run,
@@ -254,31 +266,13 @@ impl Desk {
                 return;
             }
         };
-        let Some(platform) = Platform::parse(&run.platform) else {
-            return;
-        };
-        let outbox = self
-            .outboxes
-            .read()
-            .expect("outboxes")
-            .get(&platform)
-            .cloned();
-        let Some(outbox) = outbox else { return };
-        let to = match (&run.channel, &run.thread) {
-            (Some(channel), Some(thread)) => Destination::Thread {
-                channel: channel.clone(),
-                thread: thread.clone(),
-            },
-            (Some(channel), None) => Destination::Channel(channel.clone()),
-            (None, _) => {
-                let who = run
-                    .identity
-                    .split_once(':')
-                    .map_or(run.identity.as_str(), |(_, id)| id);
-                Destination::User(who.to_string())
-            }
-        };
-        if let Err(e) = outbox.post(&to, &replies::outcome(&run)).await {
+        self.redraw(&run).await;
+        let outbox = Platform::parse(&run.platform).and_then(|p| self.outbox(p));
+        if let Some(outbox) = outbox
+            && let Err(e) = outbox
+                .post(&Self::conversation_of(&run), &replies::outcome(&run))
+                .await
+        {
             tracing::warn!(run = id, "cannot tell the requester: {e:#}");
         }
         self.announce(&run).await;
@@ -290,13 +284,9 @@ impl Desk {
         let Some(channel) = &self.audit_channel else {
             return;
         };
-        let outbox = self
-            .outboxes
-            .read()
-            .expect("outboxes")
-            .get(&Platform::Slack)
-            .cloned();
-        let Some(outbox) = outbox else { return };
+        let Some(outbox) = self.outbox(Platform::Slack) else {
+            return;
+        };
         let posted = async {
             let head = self.store.audit_head().await?;
             let notice = replies::audit_notice(run, &head);
@@ -395,6 +385,25 @@ impl Desk {
         let mut args = words(&q.rest);
         let dry_run = args.iter().any(|w| w == "--dry-run");
         args.retain(|w| w != "--dry-run");
+        // `--emergency "REASON"`: the person on call runs it at once (break-glass).
+        let emergency = match args.iter().position(|w| w == "--emergency") {
+            None => None,
+            Some(i) => {
+                let reason = args.get(i + 1).filter(|r| !r.starts_with("--")).cloned();
+                args.drain(i..(i + 1 + usize::from(reason.is_some())).min(args.len()));
+                match reason.filter(|r| !r.trim().is_empty()) {
+                    Some(r) => Some(r),
+                    None => {
+                        return Ok(replies::refused(
+                            Intent::Run,
+                            &q.query,
+                            "Say what the emergency is: `--emergency \"REASON\"` (the approvers review it after)",
+                            Vec::new(),
+                        ));
+                    }
+                }
+            }
+        };
         let Some(name) = args.first().cloned() else {
             return Ok(replies::refused(
                 Intent::Run,
@@ -519,9 +528,29 @@ impl Desk {
             oncall: &oncall,
         };
         let target_ref = target.map(|t| snap.entity(t).key());
-        if let Err(denied) = may_request(&person, wf, &scope) {
+        // In an emergency, who may act at once (`emergency`) stands in for `allowed`.
+        let allowed = match (&emergency, &wf.emergency) {
+            (None, _) => may_request(&person, wf, &scope),
+            (Some(_), Some(who)) if person.may_act() && scope.matches(&person, who) => Ok(()),
+            (Some(_), Some(who)) => Err(Denied {
+                rule: format!(
+                    "Only {who}{} may run {} at once in an emergency.",
+                    target_ref
+                        .as_deref()
+                        .map(|t| format!(" for {t}"))
+                        .unwrap_or_default(),
+                    wf.name
+                ),
+                instead: "Request it without --emergency: its approvers are asked.".into(),
+            }),
+            (Some(_), None) => Err(Denied {
+                rule: format!("{} cannot be run at once in an emergency.", wf.name),
+                instead: "Request it without --emergency: its approvers are asked.".into(),
+            }),
+        };
+        if let Err(denied) = allowed {
             return self
-                .denied(a, q, Intent::Run, &wf.name, target_ref, None, denied)
+                .denied(a, &q.query, Intent::Run, &wf.name, target_ref, None, denied)
                 .await;
         }
         let entity = target.map(|t| entity_json(snap, t)).unwrap_or(Value::Null);
@@ -610,13 +639,25 @@ impl Desk {
                         .collect()
                 })
                 .unwrap_or_default(),
-            oncall,
+            oncall: oncall.clone(),
             dependents: target
                 .map(|t| {
                     let w = graph::dependents(snap, t, Limit::new(0, 100_000));
                     w.hops.len() + w.beyond
                 })
                 .unwrap_or(0),
+            asked: match &wf.approval {
+                None => Vec::new(),
+                Some(_) => snap
+                    .entities()
+                    .filter(|(_, e)| e.kind_is("user"))
+                    .filter(|&(id, _)| {
+                        let p = self.person(snap, Some(id));
+                        may_approve(&p, wf, &scope, &a.actor_ref()).is_ok()
+                    })
+                    .map(|(_, e)| e.key())
+                    .collect(),
+            },
             approvers: wf.approval.as_ref().map(|ap| {
                 format!(
                     "{} of {}{}",
@@ -638,13 +679,16 @@ impl Desk {
             return Ok(replies::requested(&q.query, wf, &plan, None, a.ctx.tz));
         }
         let now = a.ctx.now.timestamp();
-        let (state, expires_at) = match &wf.approval {
+        let (state, expires_at, remind_at) = match &wf.approval {
+            Some(_) if emergency.is_some() => (State::Approved, None, None),
             Some(ap) => (
                 State::AwaitingApproval,
                 Some(now + ap.expires_in.as_secs() as i64),
+                ap.remind_after.map(|d| now + d.as_secs() as i64),
             ),
-            None => (State::Approved, None),
+            None => (State::Approved, None, None),
         };
+        let plan_json = serde_json::to_value(&plan)?;
         let steps: Vec<String> = wf.steps.iter().map(|s| s.name.clone()).collect();
         let params = Value::Object(params);
         let requested_by = a.actor_ref();
@@ -663,15 +707,24 @@ impl Desk {
             created_at: now,
             expires_at,
             steps: &steps,
+            plan: Some(&plan_json),
+            break_glass: emergency.as_deref().map(|r| (r, requested_by.as_str())),
+            remind_at,
         };
         let event = a.event(
             "run.requested",
             target_ref.clone(),
             None,
-            json!({"workflow": wf.name, "params": params, "state": state}),
+            json!({"workflow": wf.name, "params": params, "state": state, "break_glass": emergency}),
         );
         let id = self.store.create_run(&new, event).await?;
         self.announce_id(id).await;
+        // The cards go out before the run may start, so the first step redraws them.
+        let posted = if state == State::AwaitingApproval || emergency.is_some() {
+            self.post_cards(snap, id, now).await?
+        } else {
+            None
+        };
         if state == State::Approved {
             self.wake.notify_one();
         }
@@ -680,13 +733,261 @@ impl Desk {
             .load_run(id)
             .await?
             .context("the run just recorded")?;
-        Ok(replies::requested(
-            &q.query,
-            wf,
-            &plan,
-            Some(&run),
-            a.ctx.tz,
-        ))
+        let reply = replies::requested(&q.query, wf, &plan, Some(&run), a.ctx.tz);
+        Ok(match posted {
+            Some(posted) => replies::carded(reply, &posted),
+            None => reply,
+        })
+    }
+
+    /// A click on a run's card, or the form one opened (with its reason): approve, deny and
+    /// details are the typed commands; run now and the reviews are only buttons.
+    pub async fn act(
+        &self,
+        a: &Asked<'_>,
+        verb: RunVerb,
+        id: i64,
+        reason: Option<String>,
+    ) -> Result<Reply> {
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        match verb {
+            RunVerb::Approve | RunVerb::Deny | RunVerb::Details => {
+                let verb = match verb {
+                    RunVerb::Details => "status",
+                    v => v.as_str(),
+                };
+                let text = match &reason {
+                    Some(r) => format!("{verb} {id} {r}"),
+                    None => format!("{verb} {id}"),
+                };
+                self.answer(a, &crate::ask::parse(&text)).await
+            }
+            RunVerb::Emergency => self.run_now(a, id, reason).await,
+            RunVerb::Acknowledge | RunVerb::Flag => self.review(a, verb, id, reason).await,
+        }
+    }
+
+    /// "Run now (emergency)" on a card: the person on call starts a run awaiting approval at
+    /// once; its approvers get a review card.
+    async fn run_now(&self, a: &Asked<'_>, id: i64, reason: Option<String>) -> Result<Reply> {
+        let query = format!("run now {id}");
+        let Some(reason) = reason else {
+            return Ok(replies::refused(
+                Intent::Run,
+                &query,
+                "Say what the emergency is (the approvers review it after)",
+                Vec::new(),
+            ));
+        };
+        let Some(run) = self.store.load_run(id).await? else {
+            return Ok(replies::decided(
+                Intent::Run,
+                &query,
+                id,
+                &Decided::Unknown,
+                None,
+            ));
+        };
+        let snap = a.ctx.snap;
+        let wf = a.workflows.iter().find(|w| w.name == run.workflow);
+        let target = run.target.as_deref().and_then(|t| snap.get(t));
+        let oncall = a.oncall(target);
+        let scope = Scope {
+            snap,
+            target,
+            oncall: &oncall,
+        };
+        let person = self.person_of(a);
+        let allowed = wf
+            .and_then(|w| w.emergency.as_ref())
+            .filter(|who| person.may_act() && scope.matches(&person, who));
+        if allowed.is_none() {
+            let denied = Denied {
+                rule: format!(
+                    "Only the person on call{} may run {} at once in an emergency.",
+                    run.target
+                        .as_deref()
+                        .map(|t| format!(" for {t}"))
+                        .unwrap_or_default(),
+                    run.workflow
+                ),
+                instead: "Approve it if you may, or ask who is on call.".into(),
+            };
+            return self
+                .denied(
+                    a,
+                    &query,
+                    Intent::Run,
+                    &run.workflow,
+                    run.target.clone(),
+                    Some(id),
+                    denied,
+                )
+                .await;
+        }
+        let event = a.event(
+            "run.break_glass",
+            run.target.clone(),
+            Some(id),
+            json!({"reason": reason, "break_glass": true}),
+        );
+        match self.store.run_now(id, &reason, event).await? {
+            Ok(()) => {
+                self.wake.notify_one();
+                let now = a.ctx.now.timestamp();
+                if let Err(e) = self.post_reviews(snap, id, now).await {
+                    tracing::warn!(run = id, "cannot post the review cards: {e:#}");
+                }
+                self.tell(id).await;
+                let run = self.store.load_run(id).await?;
+                let mut r = replies::decided(
+                    Intent::Run,
+                    &query,
+                    id,
+                    &Decided::Recorded {
+                        state: State::Approved,
+                        approvals: 0,
+                    },
+                    run.as_ref(),
+                );
+                r.view.headline =
+                    format!("Run {id} runs now (break-glass); its approvers review it after");
+                Ok(r)
+            }
+            Err(state) => {
+                self.redraw(&run).await;
+                Ok(self.as_it_stands(
+                    replies::decided(
+                        Intent::Run,
+                        &query,
+                        id,
+                        &Decided::NotAwaiting { state },
+                        Some(&run),
+                    ),
+                    &run,
+                    a,
+                ))
+            }
+        }
+    }
+
+    /// Acknowledge or Flag on a review card of a run started in an emergency.
+    async fn review(
+        &self,
+        a: &Asked<'_>,
+        verb: RunVerb,
+        id: i64,
+        reason: Option<String>,
+    ) -> Result<Reply> {
+        let query = format!("{} {id}", verb.as_str());
+        let Some(run) = self.store.load_run(id).await? else {
+            return Ok(replies::decided(
+                Intent::Approve,
+                &query,
+                id,
+                &Decided::Unknown,
+                None,
+            ));
+        };
+        if run.break_glass.is_none() {
+            return Ok(replies::refused(
+                Intent::Approve,
+                &query,
+                &format!("Run {id} was not run in an emergency: there is nothing to review"),
+                Vec::new(),
+            ));
+        }
+        if verb == RunVerb::Flag && reason.is_none() {
+            return Ok(replies::refused(
+                Intent::Approve,
+                &query,
+                "Say what was wrong with running it (recorded in the audit log)",
+                Vec::new(),
+            ));
+        }
+        let snap = a.ctx.snap;
+        let target = run.target.as_deref().and_then(|t| snap.get(t));
+        let oncall = a.oncall(target);
+        let scope = Scope {
+            snap,
+            target,
+            oncall: &oncall,
+        };
+        let person = self.person_of(a);
+        let me = a.actor_ref();
+        let verdict = match a.workflows.iter().find(|w| w.name == run.workflow) {
+            None => Err(Denied {
+                rule: format!("The workflow {} is no longer defined.", run.workflow),
+                instead: String::new(),
+            }),
+            Some(_) if run.break_glass_by.as_deref() == Some(me.as_str()) => Err(Denied {
+                rule: "You ran it in the emergency; its approvers review it.".into(),
+                instead: String::new(),
+            }),
+            Some(wf) => may_approve(&person, wf, &scope, &run.requested_by),
+        };
+        if let Err(denied) = verdict {
+            return self
+                .denied(
+                    a,
+                    &query,
+                    Intent::Approve,
+                    &run.workflow,
+                    run.target.clone(),
+                    Some(id),
+                    denied,
+                )
+                .await;
+        }
+        let verdict = match verb {
+            RunVerb::Flag => "flag",
+            _ => "acknowledge",
+        };
+        let event = a.event(
+            "run.reviewed",
+            run.target.clone(),
+            Some(id),
+            json!({"verdict": verdict, "reason": reason, "break_glass": true}),
+        );
+        let mut r = crate::conversation::Reply::new(Intent::Approve, &query);
+        match self
+            .store
+            .review(id, &me, verdict, reason.as_deref(), event)
+            .await?
+        {
+            None => {
+                self.redraw_id(id).await;
+                r.view.headline = match verdict {
+                    "flag" => format!("Run {id} is flagged; the audit log records why"),
+                    _ => format!("Run {id} is acknowledged"),
+                };
+            }
+            Some(earlier) => {
+                r.view.headline = format!(
+                    "You already reviewed run {id} ({}); nothing changed",
+                    if earlier == "flag" {
+                        "flagged"
+                    } else {
+                        "acknowledged"
+                    }
+                );
+            }
+        }
+        let run = self.store.load_run(id).await?.context("a reviewed run")?;
+        r.entity = run.target.clone();
+        r.result = replies::run_json(&run);
+        r.result["reviews"] = json!(self.store.reviews(id).await?);
+        Ok(r)
+    }
+
+    /// A reply that changed nothing, with how the run stands now.
+    fn as_it_stands(&self, mut r: Reply, run: &Run, a: &Asked<'_>) -> Reply {
+        let now = replies::status(&r.query, run, a.ctx.tz);
+        r.view.fields.extend(now.view.fields);
+        r.view.sections.extend(now.view.sections);
+        r
     }
 
     /// A refusal of a mutating command: recorded, and said with its rule.
@@ -694,7 +995,7 @@ impl Desk {
     async fn denied(
         &self,
         a: &Asked<'_>,
-        q: &Question,
+        query: &str,
         intent: Intent,
         workflow: &str,
         target: Option<String>,
@@ -710,7 +1011,7 @@ impl Desk {
         self.store.audit(&event).await?;
         Ok(replies::refused(
             intent,
-            &q.query,
+            query,
             &denied.rule,
             vec![denied.instead]
                 .into_iter()
@@ -729,7 +1030,7 @@ impl Desk {
                 instead: "Ask one of them (`roles.platform`, `roles.admins`).".into(),
             };
             return self
-                .denied(a, q, Intent::Reload, "", None, None, denied)
+                .denied(a, &q.query, Intent::Reload, "", None, None, denied)
                 .await;
         }
         let problems = self.load_workflows(None);
@@ -795,6 +1096,12 @@ impl Desk {
             Ok(run) => run,
             Err(reply) => return Ok(reply),
         };
+        if run.state != State::AwaitingApproval {
+            // A late or second click (a stale card): how the run stands, nothing changed.
+            return Ok(self
+                .unchanged(a, q, &Decided::NotAwaiting { state: run.state }, &run)
+                .await);
+        }
         let reason: String = q
             .rest
             .split_once(char::is_whitespace)
@@ -832,7 +1139,7 @@ impl Desk {
             return self
                 .denied(
                     a,
-                    q,
+                    &q.query,
                     q.intent,
                     &wf.name,
                     run.target.clone(),
@@ -873,16 +1180,29 @@ impl Desk {
                 ..
             }
             | Decided::Expired => self.tell(run.id).await,
+            // An approval short of the quorum shows on every card.
+            Decided::Recorded { .. } => self.redraw_id(run.id).await,
             _ => {}
         }
-        let run = self.store.load_run(run.id).await?;
-        Ok(replies::decided(
-            q.intent,
-            &q.query,
-            run.as_ref().map_or(0, |r| r.id),
-            &outcome,
-            run.as_ref(),
-        ))
+        let after = self.store.load_run(run.id).await?;
+        Ok(match (&outcome, &after) {
+            (Decided::Recorded { .. }, _) | (_, None) => {
+                replies::decided(q.intent, &q.query, run.id, &outcome, after.as_ref())
+            }
+            (_, Some(after)) => self.unchanged(a, q, &outcome, after).await,
+        })
+    }
+
+    /// A decision that changed nothing (already decided, no longer awaited): said with how the
+    /// run stands to those who may see it; the cards, which may be behind, are redrawn.
+    async fn unchanged(&self, a: &Asked<'_>, q: &Question, outcome: &Decided, run: &Run) -> Reply {
+        self.redraw(run).await;
+        let reply = replies::decided(q.intent, &q.query, run.id, outcome, Some(run));
+        if self.may_see(a, run) {
+            self.as_it_stands(reply, run, a)
+        } else {
+            reply
+        }
     }
 
     async fn status(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
@@ -947,7 +1267,7 @@ impl Desk {
             return self
                 .denied(
                     a,
-                    q,
+                    &q.query,
                     Intent::Cancel,
                     &run.workflow,
                     run.target.clone(),
@@ -979,6 +1299,7 @@ impl Desk {
                         .load_run(run.id)
                         .await?
                         .context("the run just cancelled")?;
+                    self.redraw(&run).await;
                     self.announce(&run).await;
                     let mut r = replies::status(&q.query, &run, a.ctx.tz);
                     r.intent = Intent::Cancel;

@@ -27,11 +27,15 @@ impl Desk {
         for id in self.store.expire_runs(now, snap.built_at).await? {
             self.tell(id).await;
         }
+        if let Err(e) = self.sweep_cards(bot).await {
+            tracing::warn!("posting cards and reminders: {e:#}");
+        }
         let lease = self.lease.as_secs() as i64;
         let Some(run) = self.store.claim_run(&self.owner, now, now + lease).await? else {
             return Ok(false);
         };
         // A run lost to another worker (its lease ran out) is that worker's to report.
+        self.redraw_id(run.id).await;
         self.run(bot, &run).await?;
         self.tell(run.id).await;
         Ok(true)
@@ -163,6 +167,7 @@ impl Desk {
                     ),
                 )
                 .await?;
+            self.redraw_id(run.id).await;
             self.failpoints.hit("before_step")?;
             let call = Call {
                 run_id: run.id,

@@ -5,7 +5,8 @@
 //! the program; parameters are always bound. By area: `catalog` (entities by source and file),
 //! `events` (chat events claimed and answered), `sync_runs` (syncs and source events),
 //! `github` (repository states, cached responses), `actions` (button actions too long for a
-//! button), `runs` (workflow runs, their decisions and steps), `audit` (the chained log); a new
+//! button), `runs` (workflow runs, their decisions and steps), `cards` (the posted copies of runs'
+//! cards, reminders, reviews of emergency runs), `audit` (the chained log); a new
 //! area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
@@ -18,12 +19,14 @@ use sqlx::any::AnyPoolOptions;
 
 mod actions;
 mod audit;
+mod cards;
 mod catalog;
 mod events;
 mod github;
 mod runs;
 mod sync_runs;
 
+pub use cards::Card;
 pub use catalog::Replacement;
 pub use github::RepoState;
 pub use runs::{Holder, NewRun};

@@ -33,10 +33,16 @@ pub struct NewRun<'a> {
     pub created_at: i64,
     pub expires_at: Option<i64>,
     pub steps: &'a [String],
+    /// What its card shows (`replies::Plan`).
+    pub plan: Option<&'a Value>,
+    /// For a run the person on call starts at once: the emergency's reason, and who they are.
+    pub break_glass: Option<(&'a str, &'a str)>,
+    /// When those who have not decided are reminded.
+    pub remind_at: Option<i64>,
 }
 
 const RUN_COLUMNS: &str = "id, workflow, state, target, params, requested_by, identity, platform, \
-     channel, thread, created_at, expires_at, reason, finished_at";
+     channel, thread, created_at, expires_at, reason, finished_at, plan, break_glass, break_glass_by";
 
 fn run_row(r: &sqlx::any::AnyRow) -> Result<Run> {
     let state: String = r.get("state");
@@ -57,6 +63,11 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<Run> {
         expires_at: r.get("expires_at"),
         reason: r.get("reason"),
         finished_at: r.get("finished_at"),
+        plan: r
+            .get::<Option<String>, _>("plan")
+            .and_then(|p| serde_json::from_str(&p).ok()),
+        break_glass: r.get("break_glass"),
+        break_glass_by: r.get("break_glass_by"),
         approvals: Vec::new(),
         steps: Vec::new(),
     })
@@ -68,8 +79,10 @@ impl Store {
         let mut w = self.write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO runs (workflow, state, target, params, requested_by, identity, platform, \
-             channel, thread, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+             channel, thread, created_at, expires_at, plan, break_glass, break_glass_by, decided_at, \
+             remind_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             RETURNING id",
         )
         .bind(run.workflow)
         .bind(run.state.as_str())
@@ -82,6 +95,11 @@ impl Store {
         .bind(run.thread)
         .bind(run.created_at)
         .bind(run.expires_at)
+        .bind(run.plan.map(Value::to_string))
+        .bind(run.break_glass.map(|(reason, _)| reason))
+        .bind(run.break_glass.map(|(_, by)| by))
+        .bind(run.break_glass.map(|_| run.created_at))
+        .bind(run.remind_at)
         .fetch_one(&mut *w.tx)
         .await
         .context("recording a run")?

@@ -6,9 +6,9 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::definition::{Kind, Workflow};
-use super::run::{Decided, Decision, Run, State};
+use super::run::{Decided, Decision, Review, Run, State};
 use crate::audit::Entry;
-use crate::conversation::{Intent, Reply, Section};
+use crate::conversation::{Action, ActionId, Intent, Reply, RunVerb, Section, Style};
 
 const LIST_LIMIT: usize = 25;
 
@@ -132,7 +132,10 @@ pub fn help(query: &str, wf: &Workflow) -> Reply {
     r
 }
 
-/// What a run will do, shown when it is requested (and by `--dry-run`).
+/// What a run will do, shown when it is requested (and by `--dry-run`), and kept with the run
+/// for its card.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Plan {
     /// Each parameter as shown (`null` for one not given).
     pub params: Vec<(String, String)>,
@@ -148,6 +151,8 @@ pub struct Plan {
     pub dependents: usize,
     /// Who is asked to decide (None: no approval).
     pub approvers: Option<String>,
+    /// The people who may decide, by catalog reference.
+    pub asked: Vec<String>,
 }
 
 /// The answer to `run`: the run id (none for a dry run) and its plan.
@@ -303,7 +308,7 @@ pub fn decided(
         ),
         Decided::NotAwaiting { state } => {
             format!(
-                "Run {id} is {} and no longer awaits a decision; nothing changed",
+                "Run {id} no longer awaits a decision (now {}); nothing changed",
                 state.words()
             )
         }
@@ -450,5 +455,351 @@ pub fn audit_notice(run: &Run, head: &crate::audit::Head) -> Reply {
     r.view.context.push(format!("audit head {head}"));
     r.entity = run.target.clone();
     r.result = json!({"run": run_json(run), "head": head.to_string()});
+    r
+}
+
+/// Which card a posted copy is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CardKind {
+    /// Shows the plan and where the run stands; while it awaits approval, Approve and Deny.
+    Approval,
+    /// Sent to the approvers of a run started in an emergency: Acknowledge and Flag.
+    Review,
+}
+
+impl CardKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardKind::Approval => "approval",
+            CardKind::Review => "review",
+        }
+    }
+
+    pub fn parse(s: &str) -> CardKind {
+        if s == "review" {
+            CardKind::Review
+        } else {
+            CardKind::Approval
+        }
+    }
+}
+
+/// Where a run's cards went when it was requested, said to the requester.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Posted {
+    /// A copy is in the conversation where it was asked.
+    pub here: bool,
+    /// It could not be posted there, so the requester has it by DM.
+    pub to_requester: bool,
+    /// Approvers written to directly, and team channels posted to.
+    pub dms: usize,
+    pub channels: usize,
+    /// Those who may decide but could not be written to (no id on the platform).
+    pub unreachable: Vec<String>,
+}
+
+/// The reply to the requester when the run's card was posted: the card says the rest.
+pub fn carded(mut r: Reply, posted: &Posted) -> Reply {
+    let asked = match (posted.dms, posted.channels) {
+        (0, 0) => "nobody could be asked directly".to_string(),
+        (d, 0) => format!("{d} approvers were asked by DM"),
+        (0, c) => format!("the approving team was asked in {c} channels"),
+        (d, c) => format!("{d} approvers by DM and {c} team channels were asked"),
+    };
+    if posted.here {
+        r.view.fields.clear();
+        r.view.sections.clear();
+        r.view.context.insert(
+            0,
+            format!("The card above follows the run as it is decided and run; {asked}."),
+        );
+    } else if posted.to_requester {
+        r.view.context.insert(
+            0,
+            format!("I cannot post here, so the card is in your direct messages; {asked}."),
+        );
+    } else {
+        r.view.context.insert(0, format!("{}.", capital(&asked)));
+    }
+    if !posted.unreachable.is_empty() {
+        r.warnings.push(format!(
+            "Not written to (no chat id known): {}",
+            posted.unreachable.join(", ")
+        ));
+    }
+    if let Some(o) = r.result.as_object_mut() {
+        o.insert(
+            "cards".into(),
+            json!({
+                "here": posted.here, "to_requester": posted.to_requester, "dms": posted.dms,
+                "channels": posted.channels, "unreachable": posted.unreachable,
+            }),
+        );
+    }
+    r
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn people(run: &Run, d: Decision) -> Vec<String> {
+    run.approvals
+        .iter()
+        .filter(|a| a.decision == d)
+        .map(|a| a.by.clone())
+        .collect()
+}
+
+/// A run's card as every copy shows it now: the plan, the decisions, each step's progress,
+/// the links its steps made, and the buttons that still apply.
+pub fn card(run: &Run, kind: CardKind, emergency: bool, reviews: &[Review], tz: Tz) -> Reply {
+    let plan: Plan = run
+        .plan
+        .clone()
+        .and_then(|p| serde_json::from_value(p).ok())
+        .unwrap_or_default();
+    let mut r = Reply::new(Intent::Status, &format!("status {}", run.id));
+    let on = run
+        .target
+        .as_deref()
+        .map(|t| format!(" on {t}"))
+        .unwrap_or_default();
+    let done = run.steps.iter().filter(|s| s.state == "succeeded").count();
+    r.view.headline = match (kind, run.state) {
+        (CardKind::Review, _) => format!(
+            "Review: {}{on} was run at once in an emergency (run {})",
+            run.workflow, run.id
+        ),
+        (_, State::AwaitingApproval) => {
+            format!("Approval needed: {}{on} (run {})", run.workflow, run.id)
+        }
+        (_, State::Running) => format!(
+            "Run {} of {}{on}: running, step {} of {}",
+            run.id,
+            run.workflow,
+            (done + 1).min(run.steps.len()),
+            run.steps.len()
+        ),
+        (_, state) => format!("Run {} of {}{on}: {}", run.id, run.workflow, state.words()),
+    };
+    if run.break_glass.is_some() {
+        r.view.badge = Some("break-glass".into());
+    }
+    r.entity = run.target.clone();
+    r.view.fields.push((
+        "Requested by".into(),
+        format!("{} at {}", run.requested_by, when(run.created_at, tz)),
+    ));
+    for (k, v) in plan.params.iter().filter(|(_, v)| v != "null") {
+        r.view.fields.push((k.clone(), v.clone()));
+    }
+    if plan.target.is_some() {
+        r.view.fields.push((
+            "Owners".into(),
+            if plan.owners.is_empty() {
+                "none in the catalog".into()
+            } else {
+                plan.owners.join(", ")
+            },
+        ));
+        if !plan.oncall.is_empty() {
+            r.view
+                .fields
+                .push(("On call".into(), plan.oncall.join(", ")));
+        }
+        r.view.fields.push((
+            "Blast radius".into(),
+            format!("{} dependents", plan.dependents),
+        ));
+    }
+    if let (Some(reason), Some(by)) = (&run.break_glass, &run.break_glass_by) {
+        r.view
+            .fields
+            .push(("Emergency".into(), format!("run at once by {by}: {reason}")));
+    }
+    if let Some(rule) = &plan.approvers {
+        r.view.fields.push(("Approval".into(), rule.clone()));
+    }
+    let approved = people(run, Decision::Approve);
+    if !approved.is_empty() {
+        r.view
+            .fields
+            .push(("Approved by".into(), approved.join(", ")));
+    }
+    for a in run
+        .approvals
+        .iter()
+        .filter(|a| a.decision == Decision::Deny)
+    {
+        r.view.fields.push((
+            "Denied by".into(),
+            format!(
+                "{}: {}",
+                a.by,
+                a.reason.as_deref().unwrap_or("no reason given")
+            ),
+        ));
+    }
+    if run.state == State::AwaitingApproval || kind == CardKind::Review {
+        let decided: Vec<&str> = run
+            .approvals
+            .iter()
+            .map(|a| a.by.as_str())
+            .chain(reviews.iter().map(|r| r.by.as_str()))
+            .collect();
+        let waiting: Vec<&str> = plan
+            .asked
+            .iter()
+            .map(String::as_str)
+            .filter(|p| !decided.contains(p))
+            .collect();
+        if !waiting.is_empty() {
+            let shown: Vec<&str> = waiting.iter().take(10).copied().collect();
+            let more = waiting.len() - shown.len();
+            r.view.fields.push((
+                "Asked".into(),
+                format!(
+                    "{}{}",
+                    shown.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ),
+            ));
+        }
+    }
+    if let (Some(e), State::AwaitingApproval) = (run.expires_at, run.state) {
+        r.view.fields.push(("Expires".into(), when(e, tz)));
+    }
+    if matches!(run.state, State::Failed | State::Cancelled | State::Expired)
+        && let Some(why) = &run.reason
+    {
+        r.view.fields.push(("Why".into(), why.clone()));
+    }
+    for review in reviews {
+        let said = match (review.verdict.as_str(), &review.reason) {
+            ("flag", Some(why)) => format!("flagged: {why}"),
+            ("flag", None) => "flagged".into(),
+            _ => "acknowledged".into(),
+        };
+        r.view
+            .fields
+            .push(("Reviewed".into(), format!("{} {said}", review.by)));
+    }
+    // Each step: how it stands, and its inputs as planned.
+    let steps: Vec<String> = run
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mark = match s.state.as_str() {
+                "succeeded" => "✓",
+                "running" => "▶",
+                "failed" => "✗",
+                _ => "·",
+            };
+            let planned = plan
+                .steps
+                .get(i)
+                .filter(|(name, _, _)| *name == s.name)
+                .map(|(_, uses, with)| format!(" ({uses}): {with}"))
+                .unwrap_or_default();
+            let error = s
+                .error
+                .as_deref()
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default();
+            format!("{mark} {}{planned}{error}", s.name)
+        })
+        .collect();
+    r.view
+        .sections
+        .push(Section::new("Steps", steps, LIST_LIMIT));
+    let links = links(run);
+    if !links.is_empty() {
+        r.view
+            .sections
+            .push(Section::new("Links", links.clone(), LIST_LIMIT));
+    }
+    let button = |label: &str, style: Style, verb: RunVerb| Action {
+        label: label.into(),
+        style,
+        id: ActionId::Run { verb, id: run.id },
+    };
+    r.actions = match (kind, run.state) {
+        (CardKind::Review, _) => vec![
+            button("Acknowledge", Style::Primary, RunVerb::Acknowledge),
+            button("Flag", Style::Danger, RunVerb::Flag),
+            button("Details", Style::Plain, RunVerb::Details),
+        ],
+        (CardKind::Approval, State::AwaitingApproval) => {
+            let mut b = vec![
+                button("Approve", Style::Primary, RunVerb::Approve),
+                button("Deny", Style::Danger, RunVerb::Deny),
+                button("Details", Style::Plain, RunVerb::Details),
+            ];
+            if emergency {
+                b.push(button(
+                    "Run now (emergency)",
+                    Style::Danger,
+                    RunVerb::Emergency,
+                ));
+            }
+            b
+        }
+        _ => vec![button("Details", Style::Plain, RunVerb::Details)],
+    };
+    let mut result = run_json(run);
+    result["card"] = json!(kind.as_str());
+    result["links"] = json!(links);
+    result["reviews"] = json!(reviews);
+    r.result = result;
+    r
+}
+
+/// The links a run's steps made (a pull request, a repository, a workflow run): every output
+/// whose name ends in `url` and whose value is a web address.
+pub fn links(run: &Run) -> Vec<String> {
+    let mut out = Vec::new();
+    for s in &run.steps {
+        let Some(Value::Object(o)) = &s.outputs else {
+            continue;
+        };
+        for (k, v) in o {
+            if let Some(url) = v.as_str()
+                && k.ends_with("url")
+                && (url.starts_with("https://") || url.starts_with("http://"))
+            {
+                out.push(format!("{} {k}: {url}", s.name));
+            }
+        }
+    }
+    out
+}
+
+/// The one reminder posted in a card's thread, naming who has not decided.
+pub fn reminder(run: &Run, waiting: &[String], escalated: &[String]) -> Reply {
+    let mut r = Reply::new(Intent::Status, &format!("status {}", run.id));
+    r.view.headline = format!(
+        "Reminder: run {} of {} still awaits approval",
+        run.id, run.workflow
+    );
+    if !waiting.is_empty() {
+        r.view
+            .fields
+            .push(("Not decided yet".into(), waiting.join(", ")));
+    }
+    if !escalated.is_empty() {
+        r.view
+            .fields
+            .push(("Also asked now (on call)".into(), escalated.join(", ")));
+    }
+    r.result = json!({"run": run.id, "waiting": waiting, "escalated": escalated});
     r
 }

@@ -101,6 +101,11 @@ pub struct Run {
     /// The reason given with a denial or a cancellation, or why it failed.
     pub reason: Option<String>,
     pub finished_at: Option<i64>,
+    /// What its card shows (`replies::Plan`), as recorded when it was requested.
+    pub plan: Option<Value>,
+    /// Why the person on call ran it at once, skipping approval (break-glass), and who.
+    pub break_glass: Option<String>,
+    pub break_glass_by: Option<String>,
     pub approvals: Vec<Approval>,
     pub steps: Vec<StepRecord>,
 }
@@ -122,6 +127,16 @@ pub struct StepRecord {
     pub attempts: i64,
     pub outputs: Option<Value>,
     pub error: Option<String>,
+}
+
+/// A review of a run started in an emergency (break-glass).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Review {
+    pub by: String,
+    /// `acknowledge` or `flag`.
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub at: i64,
 }
 
 /// What a decision did.

@@ -16,6 +16,7 @@ use switchboard::chat::slack::signature::sign;
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::failpoints::Failpoints;
 use switchboard::store::Store;
+use switchboard::workflows::run::State;
 use tower::ServiceExt;
 
 const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -154,7 +155,44 @@ impl FakeSlack {
         ))
         .unwrap();
         let lookups = fake.lookups.clone();
+        let by_email = fake.clone();
         let app = Router::new()
+            .route(
+                "/api/users.lookupByEmail",
+                axum::routing::get(move |uri: axum::http::Uri| async move {
+                    let q: std::collections::HashMap<String, String> =
+                        serde_urlencoded::from_str(uri.query().unwrap_or("")).unwrap_or_default();
+                    by_email
+                        .calls
+                        .lock()
+                        .unwrap()
+                        .push(("users.lookupByEmail".into(), json!(q)));
+                    // The fixture's user has this address; nobody else is in the workspace.
+                    let found = q.get("email").map(String::as_str)
+                        == Some("spengler@ghostbusters.example.com");
+                    let body = if found {
+                        std::fs::read_to_string(common::fixture(
+                            "payloads/slack/webapi-users.info-ok.json",
+                        ))
+                        .unwrap()
+                    } else {
+                        json!({"ok": false, "error": "users_not_found"}).to_string()
+                    };
+                    ([(header::CONTENT_TYPE, "application/json")], body)
+                }),
+            )
+            .route(
+                "/api/views.open",
+                record(
+                    fake.clone(),
+                    "views.open",
+                    std::fs::read_to_string(common::fixture(
+                        "payloads/slack/webapi-views.open-ok.json",
+                    ))
+                    .unwrap(),
+                    String::new(),
+                ),
+            )
             .route(
                 "/api/users.info",
                 axum::routing::any(move |uri: axum::http::Uri, body: Bytes| async move {
@@ -438,6 +476,73 @@ impl Harness {
             None,
         )
         .await
+    }
+
+    /// A click by `user` on a button of a regular message (`ts`) in `channel`, as Slack sends
+    /// it (its recorded block_actions payload for a channel message).
+    async fn click_on(&self, user: &str, channel: &str, ts: &str, value: &str) -> StatusCode {
+        let mut p: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::fixture(
+                "payloads/slack/interactive-block_actions-button-channel-message.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        p["user"]["id"] = json!(user);
+        p["container"]["channel_id"] = json!(channel);
+        p["container"]["message_ts"] = json!(ts);
+        p["channel"]["id"] = json!(channel);
+        p["message"]["ts"] = json!(ts);
+        p["actions"][0]["action_id"] = json!("sb_action");
+        p["actions"][0]["value"] = json!(value);
+        let body = serde_urlencoded::to_string([("payload", p.to_string())]).unwrap();
+        self.send(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            None,
+        )
+        .await
+        .0
+    }
+
+    /// `user` submits the modal `views.open` opened (its recorded view_submission payload),
+    /// with `reason` typed in.
+    async fn submit(&self, user: &str, opened: &Value, reason: &str) -> StatusCode {
+        let mut p: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::fixture(
+                "payloads/slack/interactive-view_submission.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        p["user"]["id"] = json!(user);
+        let view = &opened["view"];
+        p["view"]["callback_id"] = view["callback_id"].clone();
+        p["view"]["private_metadata"] = view["private_metadata"].clone();
+        p["view"]["blocks"] = view["blocks"].clone();
+        p["view"]["state"] = json!({"values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}});
+        let body = serde_urlencoded::to_string([("payload", p.to_string())]).unwrap();
+        self.send(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            None,
+        )
+        .await
+        .0
+    }
+
+    /// The calls of one method.
+    fn of(&self, method: &str) -> Vec<Value> {
+        self.fake
+            .calls()
+            .into_iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, b)| b)
+            .collect()
     }
 
     /// Waits until every answer under way is done (the adapter is idle): the positive signal
@@ -784,7 +889,7 @@ async fn an_out_of_date_button_is_refused_with_its_reason_and_does_nothing() {
             // A button of a later release (another version), and one of a verb not known here.
             h.click("sb_action", "sb2:ask:who owns artist-lookup", false)
                 .await;
-            h.click("sb_action", "sb1:approve:42", false).await;
+            h.click("sb_action", "sb1:launch:42", false).await;
             h.fake.wait_for(2).await;
             let calls = h.settle().await;
             assert_eq!(calls.len(), 2, "{calls:?}");
@@ -1445,70 +1550,282 @@ async fn did_you_mean_buttons_about_long_names_carry_the_whole_question_on_slack
     .await;
 }
 
+/// Team A: ray (matched by his Slack id) requests; egon (found by e-mail) and winston (by his
+/// Slack id) may approve. The audit channel is C0AUDIT.
+fn team_a() -> tempfile::TempDir {
+    common::catalog_dir(&[(
+        "people.yaml",
+        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ray.stantz\n  annotations:\n    slack.com/user-id: U061F7AUR\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    email: spengler@ghostbusters.example.com\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: winston.zeddemore\n  annotations:\n    slack.com/user-id: U0WINSTON\nspec:\n  memberOf: [team-a]\n",
+    )])
+}
+
+/// Ray asks for register-component in the mention's thread; returns once every card is out.
+async fn requested_by_ray(h: &Harness) {
+    let mut request = mention("<@U0LAN0Z89> run register-component name=ghost-trap owner=team-a");
+    request["event_id"] = json!("Ev0REQUEST");
+    assert_eq!(h.event(&request).await.0, StatusCode::OK);
+    h.fake.wait_for(1).await;
+    h.settle().await;
+}
+
+/// The copy of run 1's card for `who` (None: the requester's, where he asked).
+async fn card_for(h: &Harness, who: &str) -> switchboard::store::Card {
+    h.store
+        .cards(1)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.recipient.as_deref() == Some(who))
+        .unwrap_or_else(|| panic!("no card for {who}"))
+}
+
+/// The text of the last edit of each card copy of run 1, in the order they were posted.
+async fn card_texts(h: &Harness) -> Vec<String> {
+    let updates = h.of("chat.update");
+    let mut out = Vec::new();
+    for c in h.store.cards(1).await.unwrap() {
+        let last = updates
+            .iter()
+            .rev()
+            .find(|u| u["channel"] == c.at.channel && u["ts"] == c.at.id)
+            .map(|u| u["text"].as_str().unwrap().to_string())
+            .unwrap_or_default();
+        out.push(last);
+    }
+    out
+}
+
+/// What the bot said to `user` alone, last.
+fn last_said_to(h: &Harness, user: &str) -> String {
+    h.of("chat.postEphemeral")
+        .iter()
+        .rev()
+        .find(|b| b["user"] == user)
+        .map(|b| b["text"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
 #[tokio::test]
-async fn a_workflow_is_requested_and_approved_in_slack_and_the_requester_told_in_the_thread() {
+async fn an_approval_card_is_posted_and_dmed_decided_by_button_and_every_copy_kept_up_to_date() {
     common::within(async {
-        // Two people of team-a: one matched by the user-id annotation, one by e-mail.
-        let dir = common::catalog_dir(&[(
-            "people.yaml",
-            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ray.stantz\n  annotations:\n    slack.com/user-id: U061F7AUR\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\nspec:\n  profile:\n    email: spengler@ghostbusters.example.com\n  memberOf: [team-a]\n",
-        )]);
+        let dir = team_a();
         for db in common::databases().await {
             let h = harness_with(db, &[dir.path().display().to_string()]).await;
-            let mut request = mention("<@U0LAN0Z89> run register-component name=ghost-trap owner=team-a");
-            request["event_id"] = json!("Ev0REQUEST");
-            h.event(&request).await;
-            // The answer, and the audit channel's line.
-            let calls = h.fake.wait_for(2).await;
-            let answer = calls.iter().find(|(_, b)| b["channel"] == "C123ABC456").unwrap();
-            assert!(
-                answer.1["text"].as_str().unwrap().starts_with("Run 1 of register-component awaits approval"),
-                "{calls:?}"
+            requested_by_ray(&h).await;
+            let posts = h.of("chat.postMessage");
+            // The card in the thread where it was asked, then the answer pointing at it.
+            let here: Vec<&Value> = posts
+                .iter()
+                .filter(|b| b["channel"] == "C123ABC456")
+                .collect();
+            assert_eq!(here.len(), 2, "{posts:?}");
+            assert_eq!(
+                here[0]["text"],
+                "Approval needed: register-component on group:default/team-a (run 1)"
             );
-            let mut approve = mention("<@U0LAN0Z89> approve 1");
-            approve["event_id"] = json!("Ev0APPROVE");
-            approve["event"]["user"] = json!("W012A3CDE");
-            approve["event"]["ts"] = json!("1515449600.000001");
-            h.event(&approve).await;
-            h.fake.wait_for(5).await;
+            assert_eq!(here[0]["thread_ts"], "1515449522.000016");
+            let card = here[0]["blocks"].to_string();
+            for shown in [
+                "ghost-trap",
+                "Owners",
+                "Blast radius",
+                "Expires",
+                "Asked",
+                "user:default/egon.spengler",
+                "user:default/winston.zeddemore",
+                "catalog.register",
+                "kind: Component",
+                "\"sb1:approve:1\"",
+                "\"sb1:deny:1\"",
+                "\"sb1:details:1\"",
+            ] {
+                assert!(card.contains(shown), "{shown} is not on the card: {card}");
+            }
+            assert!(
+                here[1]["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Run 1 of register-component awaits approval")
+            );
+            assert!(
+                here[1]["blocks"]
+                    .to_string()
+                    .contains("The card above follows the run"),
+                "{}",
+                here[1]
+            );
+            // Each approver by DM (egon found by his e-mail), never the requester.
+            let asked: Vec<String> = h
+                .of("conversations.open")
+                .iter()
+                .map(|b| b["users"].to_string())
+                .collect();
+            assert_eq!(asked.len(), 2, "{asked:?}");
+            assert!(
+                asked[0].contains("W012A3CDE") && asked[1].contains("U0WINSTON"),
+                "{asked:?}"
+            );
+            assert_eq!(
+                posts.iter().filter(|b| b["channel"] == "D069C7QFK").count(),
+                2
+            );
+            assert_eq!(h.store.cards(1).await.unwrap().len(), 3);
+
+            // Egon approves from his DM: told alone, and every copy shows it.
+            let egon = card_for(&h, "user:default/egon.spengler").await;
+            h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
+                .await;
             h.settle().await;
-            // The desk runs the run (a worker would); the requester is told in their thread.
+            assert_eq!(
+                last_said_to(&h, "W012A3CDE"),
+                "Run 1 is approved; it runs now"
+            );
+            for text in card_texts(&h).await {
+                assert_eq!(
+                    text,
+                    "Run 1 of register-component on group:default/team-a: approved"
+                );
+            }
+            let told: Vec<Value> = h
+                .of("chat.postMessage")
+                .into_iter()
+                .filter(|b| {
+                    b["thread_ts"] == "1515449522.000016"
+                        && b["text"]
+                            .as_str()
+                            .unwrap()
+                            .contains("was approved by user:default/egon.spengler")
+                })
+                .collect();
+            assert_eq!(told.len(), 1, "the requester is told in his thread");
+            // A double click changes nothing and says how the run stands.
+            h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
+                .await;
+            h.settle().await;
+            assert!(
+                last_said_to(&h, "W012A3CDE").starts_with(
+                    "Run 1 no longer awaits a decision (now approved); nothing changed"
+                )
+            );
+            let run = h.store.load_run(1).await.unwrap().unwrap();
+            assert_eq!(run.approvals.len(), 1);
+
+            // Winston's card is stale now: his click says so and changes nothing.
+            let winston = card_for(&h, "user:default/winston.zeddemore").await;
+            h.click_on(
+                "U0WINSTON",
+                &winston.at.channel,
+                &winston.at.id,
+                "sb1:approve:1",
+            )
+            .await;
+            h.settle().await;
+            assert!(
+                last_said_to(&h, "U0WINSTON").starts_with(
+                    "Run 1 no longer awaits a decision (now approved); nothing changed"
+                )
+            );
+            // Details: the run's status, to the clicker alone.
+            h.click_on(
+                "U0WINSTON",
+                &winston.at.channel,
+                &winston.at.id,
+                "sb1:details:1",
+            )
+            .await;
+            h.settle().await;
+            assert!(
+                last_said_to(&h, "U0WINSTON").starts_with("Run 1 of register-component: approved")
+            );
+            let run = h.store.load_run(1).await.unwrap().unwrap();
+            assert_eq!((run.state, run.approvals.len()), (State::Approved, 1));
+            // The worker runs it; every copy shows each step and then the end.
             let desk = h.bot.desk().unwrap();
             while desk.work_once(&h.bot).await.unwrap() {}
-            let posts: Vec<(String, Value)> = h
-                .fake
-                .calls()
+            for text in card_texts(&h).await {
+                assert_eq!(
+                    text,
+                    "Run 1 of register-component on group:default/team-a: succeeded"
+                );
+            }
+            let running = h
+                .of("chat.update")
+                .iter()
+                .filter(|u| u["text"].as_str().unwrap().contains("running, step 1 of 1"))
+                .count();
+            assert!(running >= 3, "each copy showed the step running");
+            // The audit channel followed the run, each post with the audit log's head then.
+            let audit: Vec<Value> = h
+                .of("chat.postMessage")
                 .into_iter()
-                .filter(|(m, _)| m == "chat.postMessage")
-                .collect();
-            let texts: Vec<&str> = posts.iter().map(|(_, b)| b["text"].as_str().unwrap()).collect();
-            assert!(texts.contains(&"Run 1 is approved; it runs now"), "{texts:?}");
-            let told: Vec<&Value> = posts
-                .iter()
-                .map(|(_, b)| b)
-                .filter(|b| b["text"].as_str().unwrap().starts_with("Run 1 of register-component: succeeded"))
-                .collect();
-            assert_eq!(told.len(), 1, "{texts:?}");
-            assert_eq!(told[0]["channel"], "C123ABC456");
-            assert_eq!(told[0]["thread_ts"], "1515449522.000016", "in the thread where it was asked");
-            // The audit channel follows the run, each post with the audit log's head then.
-            let audit: Vec<String> = posts
-                .iter()
-                .filter(|(_, b)| b["channel"] == "C0AUDIT")
-                .map(|(_, b)| b["blocks"].to_string())
+                .filter(|b| b["channel"] == "C0AUDIT")
                 .collect();
             assert_eq!(audit.len(), 3, "requested, approved, succeeded: {audit:?}");
             let head = h.store.audit_head().await.unwrap();
-            assert!(audit[2].contains(&format!("audit head {head}")), "{audit:?} {head}");
-            assert!(audit[0].contains("awaiting approval by user:default/ray.stantz"), "{audit:?}");
-            // (This harness answers from files, not the store: only the registration is read
-            // back from it, so its owner shows by reference.)
+            assert!(
+                audit[2]["blocks"]
+                    .to_string()
+                    .contains(&format!("audit head {head}"))
+            );
+            // The new component is answered at once.
             let mut ask = mention("<@U0LAN0Z89> who owns ghost-trap");
             ask["event_id"] = json!("Ev0ASK");
             h.event(&ask).await;
-            let n = h.fake.calls().len();
-            let calls = h.fake.wait_for(n + 1).await;
-            assert!(calls.last().unwrap().1["text"].as_str().unwrap().starts_with("ghost-trap is owned by"), "{calls:?}");
+            h.settle().await;
+            let last = h.of("chat.postMessage").pop().unwrap();
+            assert!(
+                last["text"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("ghost-trap is owned by"),
+                "{last}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deny_opens_a_form_for_the_reason_and_the_requester_is_told_it() {
+    common::within(async {
+        let dir = team_a();
+        for db in common::databases().await {
+            let h = harness_with(db, &[dir.path().display().to_string()]).await;
+            requested_by_ray(&h).await;
+            let winston = card_for(&h, "user:default/winston.zeddemore").await;
+            h.click_on("U0WINSTON", &winston.at.channel, &winston.at.id, "sb1:deny:1").await;
+            h.settle().await;
+            // Nothing is decided by the click: it opens the form, on the click's trigger.
+            let opened = h.of("views.open");
+            assert_eq!(opened.len(), 1);
+            assert_eq!(opened[0]["trigger_id"], "111.222.xxx");
+            let mut opened = opened[0].clone();
+            if let Some(s) = opened["view"].as_str() {
+                opened["view"] = serde_json::from_str(s).unwrap();
+            }
+            assert_eq!(opened["view"]["title"]["text"], "Deny run 1");
+            assert_eq!(opened["view"]["blocks"][0]["element"]["action_id"], "reason");
+            assert_eq!(h.store.load_run(1).await.unwrap().unwrap().state, State::AwaitingApproval);
+            // A blank reason is refused, and still nothing is decided.
+            h.submit("U0WINSTON", &opened, "   ").await;
+            h.settle().await;
+            assert!(last_said_to(&h, "U0WINSTON").starts_with("Say why"), "{}", last_said_to(&h, "U0WINSTON"));
+            assert_eq!(h.store.load_run(1).await.unwrap().unwrap().state, State::AwaitingApproval);
+            // The reason given denies it: said to Winston, shown on every copy, told to Ray.
+            h.submit("U0WINSTON", &opened, "not during the freeze").await;
+            h.settle().await;
+            assert_eq!(last_said_to(&h, "U0WINSTON"), "Run 1 is denied; the requester is told why");
+            let run = h.store.load_run(1).await.unwrap().unwrap();
+            assert_eq!((run.state, run.reason.as_deref()), (State::Denied, Some("not during the freeze")));
+            for text in card_texts(&h).await {
+                assert_eq!(text, "Run 1 of register-component on group:default/team-a: denied");
+            }
+            let updated = h.of("chat.update").pop().unwrap()["blocks"].to_string();
+            assert!(updated.contains("not during the freeze") && !updated.contains("sb1:approve:1"), "{updated}");
+            let told = h.of("chat.postMessage").into_iter().filter(|b| b["thread_ts"] == "1515449522.000016").any(|b| {
+                b["text"] == "Run 1 of register-component was denied by user:default/winston.zeddemore: not during the freeze"
+            });
+            assert!(told);
         }
     })
     .await;

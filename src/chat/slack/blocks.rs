@@ -3,7 +3,7 @@
 
 use slack_morphism::prelude::*;
 
-use crate::chat::{ActionId, Reply, Style};
+use crate::chat::{ActionId, Form, Reply, Style};
 
 /// Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
 const MAX_BLOCKS: usize = 50;
@@ -151,6 +151,42 @@ pub fn render(reply: &Reply, share: bool) -> Vec<SlackBlock> {
 }
 
 /// The message body: blocks plus the headline as the notification text.
+/// Callback id of the modals forms open.
+pub const FORM: &str = "sb_form";
+/// Slack's limits on a modal's title and submit label.
+const MAX_MODAL_TITLE: usize = 24;
+
+/// A form as a modal: one required text input per field, each field's block and action ids
+/// its name; `metadata` comes back with the submission.
+pub fn modal(form: &Form, metadata: String) -> SlackView {
+    let blocks: Vec<SlackBlock> = form
+        .fields
+        .iter()
+        .map(|f| {
+            SlackInputBlock::new(
+                cut(&f.label, 2000).as_str().into(),
+                SlackInputBlockElement::PlainTextInput(
+                    SlackBlockPlainTextInputElement::new()
+                        .with_action_id(f.name.clone().into())
+                        .with_multiline(true)
+                        .with_max_length(f.max_length as u64)
+                        .with_placeholder(cut(&f.hint, 150).as_str().into()),
+                ),
+            )
+            .with_block_id(f.name.clone().into())
+            .with_optional(false)
+            .into()
+        })
+        .collect();
+    SlackView::Modal(
+        SlackModalView::new(cut(&form.title, MAX_MODAL_TITLE).as_str().into(), blocks)
+            .with_submit(cut(&form.submit, MAX_MODAL_TITLE).as_str().into())
+            .with_close("Cancel".into())
+            .with_callback_id(FORM.into())
+            .with_private_metadata(metadata),
+    )
+}
+
 pub fn content(reply: &Reply, share: bool) -> SlackMessageContent {
     SlackMessageContent::new()
         .with_text(reply.view.headline.clone())

@@ -26,7 +26,7 @@ use crate::bot::Bot;
 use crate::chat::{ActionId, Actor, Audience, ChatEvent, Conversation, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
 use crate::identity::{Directory, Profile};
-use crate::outbox::{Destination, MessageRef, Outbox, Sending, Undeliverable};
+use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending, Undeliverable};
 use crate::store::Store;
 
 /// What the adapter needs to reach Slack. Tokens come from the environment only.
@@ -629,12 +629,93 @@ impl SlackApp {
             .with_response_type(SlackMessageResponseType::Ephemeral)
     }
 
-    /// Takes an interaction; button clicks are answered after the ack.
+    /// Takes an interaction; button clicks and submitted forms are answered after the ack
+    /// (which closes a form's modal).
     fn accept_interaction(&self, event: SlackInteractionEvent) {
-        if let SlackInteractionEvent::BlockActions(ev) = event {
-            let app = self.clone();
-            self.after_ack("button click", async move { app.answer_actions(ev).await });
+        let app = self.clone();
+        match event {
+            SlackInteractionEvent::BlockActions(ev) => {
+                self.after_ack("button click", async move { app.answer_actions(ev).await });
+            }
+            SlackInteractionEvent::ViewSubmission(ev) => {
+                self.after_ack("form", async move { app.answer_form(ev).await });
+            }
+            _ => {}
         }
+    }
+
+    /// A form submitted: its action and values go to the bot as the person who filled it;
+    /// the answer is theirs alone, in the conversation where the button was.
+    async fn answer_form(&self, ev: SlackInteractionViewSubmissionEvent) -> Result<()> {
+        let SlackView::Modal(modal) = &ev.view.view else {
+            return Ok(());
+        };
+        if modal.callback_id.as_ref().map(|c| c.0.as_str()) != Some(blocks::FORM) {
+            return Ok(());
+        }
+        let Some(meta) = modal
+            .private_metadata
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<FormMetadata>(m).ok())
+        else {
+            return Ok(());
+        };
+        let values: Vec<(String, String)> = ev
+            .view
+            .state_params
+            .state
+            .iter()
+            .flat_map(|s| s.values.iter())
+            .flat_map(|(_, by_action)| by_action.iter())
+            .filter_map(|(action, v)| Some((action.0.clone(), v.value.clone()?)))
+            .collect();
+        let channel = SlackChannelId(meta.channel);
+        let user = ev.user.id.clone();
+        let reply = self
+            .handle(
+                &user,
+                Some(&channel),
+                None,
+                Input::Form {
+                    action: meta.action,
+                    values,
+                },
+            )
+            .await;
+        if let Err(e) = self
+            .post_ephemeral(
+                channel.clone(),
+                user.clone(),
+                blocks::content(&reply, false),
+            )
+            .await
+        {
+            let Some(refused) = Undeliverable::of(&e) else {
+                return Err(e);
+            };
+            let in_dm = channel.0.starts_with('D');
+            self.refused(refused, &user, &channel, in_dm).await;
+        }
+        Ok(())
+    }
+
+    /// Opens the form a button asks for, as a modal; what it carries comes back on submit.
+    async fn open_form(
+        &self,
+        trigger: &SlackTriggerId,
+        form: &crate::chat::Form,
+        action: String,
+        channel: &SlackChannelId,
+    ) -> Result<()> {
+        let meta = FormMetadata {
+            action,
+            channel: channel.0.clone(),
+        };
+        let view = blocks::modal(form, serde_json::to_string(&meta)?);
+        let req = SlackApiViewsOpenRequest::new(trigger.clone(), view);
+        let session = self.inner.client.open_session(&self.inner.token);
+        with_retry("views.open", || session.views_open(&req)).await?;
+        Ok(())
     }
 
     /// Connects over Socket Mode (no public URL needed) and answers until the process stops.
@@ -812,6 +893,12 @@ impl SlackApp {
                 blocks::LEGACY_SHARE => ActionId::Share(value).encode(),
                 _ => value,
             };
+            // A button that asks for a reason first opens its form; the submission acts.
+            if let Some(form) = self.inner.bot.form(&encoded).await {
+                self.open_form(&ev.trigger_id, &form, encoded, &channel)
+                    .await?;
+                continue;
+            }
             let reply = self
                 .handle(
                     &user,
@@ -867,6 +954,14 @@ impl SlackApp {
         }
         Ok(())
     }
+}
+
+/// What a form's modal carries to its submission: the button's action, and the conversation
+/// where the button was (Slack's submission says neither).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FormMetadata {
+    action: String,
+    channel: String,
 }
 
 fn unauthorized(e: signature::SignatureError) -> Response {
@@ -1170,6 +1265,30 @@ impl Outbox for SlackApp {
                 .await
                 .map_err(undeliverable)?;
             Ok(())
+        })
+    }
+
+    /// By the `slack.com/user-id` annotation, else `users.lookupByEmail`.
+    fn reach<'a>(&'a self, who: &'a Recipient) -> Sending<'a, Option<String>> {
+        Box::pin(async move {
+            if let Some(id) = who.annotation("slack.com/user-id") {
+                return Ok(Some(id.to_string()));
+            }
+            let Some(email) = &who.email else {
+                return Ok(None);
+            };
+            let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.clone()));
+            let session = self.inner.client.open_session(&self.inner.token);
+            match with_retry("users.lookupByEmail", || {
+                session.users_lookup_by_email(&req)
+            })
+            .await
+            {
+                Ok(resp) => Ok(Some(resp.user.id.0)),
+                // `users_not_found`: nobody in the workspace has that address.
+                Err(e) if format!("{e:#}").contains("not_found") => Ok(None),
+                Err(e) => Err(e),
+            }
         })
     }
 }

@@ -1,0 +1,379 @@
+//! A run's cards: posted once when it needs a decision (in the conversation where it was
+//! asked, and to each person who may decide, or their team's channel), every copy recorded and
+//! redrawn as the run moves on; the one reminder; the review cards of a run started in an
+//! emergency.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+
+use super::Desk;
+use crate::bot::Bot;
+use crate::catalog::Snapshot;
+use crate::conversation::Platform;
+use crate::outbox::{Destination, Outbox, Recipient, Undeliverable};
+use crate::store::Card;
+use crate::workflows::permissions::owning_groups;
+use crate::workflows::replies::{self, CardKind, Plan, Posted};
+use crate::workflows::run::Run;
+
+/// The annotation of a Group naming its channel on `platform`.
+fn channel_annotation(platform: Platform) -> Option<&'static str> {
+    match platform {
+        Platform::Slack => Some("slack.com/channel-id"),
+        Platform::Discord => Some("discord.com/channel-id"),
+        Platform::Console | Platform::Http => None,
+    }
+}
+
+/// The plan a run was requested with.
+fn plan_of(run: &Run) -> Plan {
+    run.plan
+        .clone()
+        .and_then(|p| serde_json::from_value(p).ok())
+        .unwrap_or_default()
+}
+
+/// The requester's id on the run's platform (`slack:U123` → `U123`).
+fn requester_id(run: &Run) -> &str {
+    run.identity
+        .split_once(':')
+        .map_or(run.identity.as_str(), |(_, id)| id)
+}
+
+impl Desk {
+    pub(super) fn outbox(&self, platform: Platform) -> Option<Arc<dyn Outbox>> {
+        self.outboxes
+            .read()
+            .expect("outboxes")
+            .get(&platform)
+            .cloned()
+    }
+
+    /// Where the requester is answered: the thread or channel where they asked, else directly.
+    pub(super) fn conversation_of(run: &Run) -> Destination {
+        match (&run.channel, &run.thread) {
+            (Some(channel), Some(thread)) => Destination::Thread {
+                channel: channel.clone(),
+                thread: thread.clone(),
+            },
+            (Some(channel), None) => Destination::Channel(channel.clone()),
+            (None, _) => Destination::User(requester_id(run).to_string()),
+        }
+    }
+
+    /// Posts a run's cards, once (of several processes, the one that claims them): the card in
+    /// the conversation where it was asked (by DM to the requester when the bot cannot post
+    /// there), and to those who may decide: an approval card while it awaits a decision, a
+    /// review card when it was started in an emergency. None when they were already posted or
+    /// the run's platform cannot be posted to.
+    pub(super) async fn post_cards(
+        &self,
+        snap: &Snapshot,
+        id: i64,
+        now: i64,
+    ) -> Result<Option<Posted>> {
+        let run = self.store.load_run(id).await?.context("a run to post")?;
+        let Some(platform) = Platform::parse(&run.platform) else {
+            return Ok(None);
+        };
+        let Some(outbox) = self.outbox(platform) else {
+            return Ok(None);
+        };
+        if !self.store.claim_cards(id, now).await? {
+            return Ok(None);
+        }
+        let emergency = self.emergency_allowed(&run.workflow);
+        let reviews = self.store.reviews(id).await?;
+        let card = replies::card(
+            &run,
+            CardKind::Approval,
+            emergency,
+            &reviews,
+            chrono_tz::UTC,
+        );
+        let mut posted = Posted::default();
+        let here = Self::conversation_of(&run);
+        let at = match outbox.post(&here, &card).await {
+            Ok(at) => {
+                posted.here = !matches!(here, Destination::User(_));
+                posted.to_requester = !posted.here;
+                Some(at)
+            }
+            Err(e) if Undeliverable::of(&e).is_some() && !matches!(here, Destination::User(_)) => {
+                tracing::info!(
+                    run = id,
+                    "the card cannot go where it was asked ({e:#}); sending it to the requester"
+                );
+                let dm = Destination::User(requester_id(&run).to_string());
+                posted.to_requester = true;
+                match outbox.post(&dm, &card).await {
+                    Ok(at) => Some(at),
+                    Err(e) => {
+                        tracing::warn!(run = id, "cannot send the card to the requester: {e:#}");
+                        None
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(run = id, "cannot post the card: {e:#}");
+                None
+            }
+        };
+        if let Some(at) = at {
+            let card = Card {
+                at,
+                kind: CardKind::Approval.as_str().into(),
+                recipient: Some(run.requested_by.clone()),
+            };
+            self.store.add_card(id, &card, now).await?;
+        }
+        let kind = if run.break_glass.is_some() {
+            CardKind::Review
+        } else {
+            CardKind::Approval
+        };
+        let (dms, channels, unreachable) = self
+            .post_to_deciders(snap, outbox.as_ref(), &run, kind, now)
+            .await?;
+        posted.dms = dms;
+        posted.channels = channels;
+        posted.unreachable = unreachable;
+        Ok(Some(posted))
+    }
+
+    /// Posts `kind` of card to those who may decide on `run`: each by DM, or, when more than
+    /// `dm_limit` may, the owning teams' channels (DMs still when no team names a channel).
+    /// Returns the DMs and channels posted, and who could not be written to.
+    async fn post_to_deciders(
+        &self,
+        snap: &Snapshot,
+        outbox: &dyn Outbox,
+        run: &Run,
+        kind: CardKind,
+        now: i64,
+    ) -> Result<(usize, usize, Vec<String>)> {
+        let plan = plan_of(run);
+        // The one who broke the glass does not review themselves.
+        let asked: Vec<&String> = plan
+            .asked
+            .iter()
+            .filter(|p| Some(p.as_str()) != run.break_glass_by.as_deref())
+            .collect();
+        let platform = Platform::parse(&run.platform).unwrap_or(Platform::Console);
+        let emergency = self.emergency_allowed(&run.workflow);
+        let reviews = self.store.reviews(run.id).await?;
+        let card = replies::card(run, kind, emergency, &reviews, chrono_tz::UTC);
+        let mut dests: Vec<(Destination, Option<String>)> = Vec::new();
+        let mut unreachable = Vec::new();
+        if asked.len() > self.dm_limit
+            && let Some(key) = channel_annotation(platform)
+        {
+            let target = run.target.as_deref().and_then(|t| snap.get(t));
+            for g in target.map(|t| owning_groups(snap, t)).unwrap_or_default() {
+                if let Some(c) = snap.entity(g).annotation(key) {
+                    dests.push((Destination::Channel(c.to_string()), None));
+                }
+            }
+        }
+        let channels = dests.len();
+        if channels == 0 {
+            for who in asked {
+                let Some(id) = snap.get(who) else {
+                    unreachable.push(who.clone());
+                    continue;
+                };
+                match outbox.reach(&Recipient::of(snap, id)).await {
+                    Ok(Some(pid)) => dests.push((Destination::User(pid), Some(who.clone()))),
+                    Ok(None) => unreachable.push(who.clone()),
+                    Err(e) => {
+                        tracing::warn!(run = run.id, "cannot find {who} to write to: {e:#}");
+                        unreachable.push(who.clone());
+                    }
+                }
+            }
+        }
+        let mut dms = 0;
+        for (to, recipient) in dests {
+            match outbox.post(&to, &card).await {
+                Ok(at) => {
+                    dms += usize::from(recipient.is_some());
+                    let card = Card {
+                        at,
+                        kind: kind.as_str().into(),
+                        recipient,
+                    };
+                    self.store.add_card(run.id, &card, now).await?;
+                }
+                Err(e) => {
+                    tracing::warn!(run = run.id, "cannot post a card to {to:?}: {e:#}");
+                    if let Some(r) = recipient {
+                        unreachable.push(r);
+                    }
+                }
+            }
+        }
+        Ok((dms, channels, unreachable))
+    }
+
+    /// Sends the review card of a run the person on call started at once to those who may
+    /// decide on it.
+    pub(super) async fn post_reviews(&self, snap: &Snapshot, id: i64, now: i64) -> Result<()> {
+        let run = self.store.load_run(id).await?.context("a run to review")?;
+        let Some(outbox) = Platform::parse(&run.platform).and_then(|p| self.outbox(p)) else {
+            return Ok(());
+        };
+        self.post_to_deciders(snap, outbox.as_ref(), &run, CardKind::Review, now)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a workflow of this name lets the person on call run it at once.
+    pub(super) fn emergency_allowed(&self, workflow: &str) -> bool {
+        self.workflows()
+            .iter()
+            .any(|w| w.name == workflow && w.emergency.is_some())
+    }
+
+    /// Redraws every copy of a run's cards as the run stands now; a copy that cannot be edited
+    /// is logged and left.
+    pub(super) async fn redraw(&self, run: &Run) {
+        let cards = match self.store.cards(run.id).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(run = run.id, "cannot read the run's cards: {e:#}");
+                return;
+            }
+        };
+        if cards.is_empty() {
+            return;
+        }
+        let reviews = self.store.reviews(run.id).await.unwrap_or_default();
+        let emergency = self.emergency_allowed(&run.workflow);
+        for card in cards {
+            let Some(outbox) = self.outbox(card.at.platform) else {
+                continue;
+            };
+            let kind = CardKind::parse(&card.kind);
+            let reply = replies::card(run, kind, emergency, &reviews, chrono_tz::UTC);
+            if let Err(e) = outbox.update(&card.at, &reply).await {
+                tracing::warn!(
+                    run = run.id,
+                    "cannot update a card in {}: {e:#}",
+                    card.at.channel
+                );
+            }
+        }
+    }
+
+    /// As `redraw`, for a run known by its id.
+    pub(super) async fn redraw_id(&self, id: i64) {
+        match self.store.load_run(id).await {
+            Ok(Some(run)) => self.redraw(&run).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(run = id, "cannot redraw the run's cards: {e:#}"),
+        }
+    }
+
+    /// Posts the cards of runs whose process stopped before posting them, and the one reminder
+    /// of runs whose `remind_after` has passed (asking the target's on-call person too with
+    /// `escalate_to: oncall`).
+    pub(super) async fn sweep_cards(&self, bot: &Bot) -> Result<()> {
+        let now = bot.now().timestamp();
+        let snap = bot.snapshot();
+        // A minute's grace: the process that recorded the run is posting them now.
+        for id in self.store.runs_without_cards(now - 60).await? {
+            self.post_cards(&snap, id, now).await?;
+        }
+        for id in self.store.runs_to_remind(now).await? {
+            if !self.store.claim_reminder(id, now).await? {
+                continue;
+            }
+            let Some(run) = self.store.load_run(id).await? else {
+                continue;
+            };
+            self.remind(bot, &snap, &run, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn remind(&self, bot: &Bot, snap: &Snapshot, run: &Run, now: i64) -> Result<()> {
+        let plan = plan_of(run);
+        let waiting: Vec<String> = plan
+            .asked
+            .iter()
+            .filter(|p| !run.approvals.iter().any(|a| &a.by == *p))
+            .cloned()
+            .collect();
+        let escalate = self
+            .workflows()
+            .iter()
+            .find(|w| w.name == run.workflow)
+            .and_then(|w| w.approval.as_ref())
+            .and_then(|a| a.escalate_to.clone());
+        let platform = Platform::parse(&run.platform).unwrap_or(Platform::Console);
+        let Some(outbox) = self.outbox(platform) else {
+            return Ok(());
+        };
+        // Escalation: the target's on-call people not asked yet get the card too.
+        let mut escalated = Vec::new();
+        if let Some(crate::workflows::definition::Who::Oncall) = escalate
+            && let Some(target) = run.target.as_deref().and_then(|t| snap.get(t))
+        {
+            let card = replies::card(
+                run,
+                CardKind::Approval,
+                self.emergency_allowed(&run.workflow),
+                &[],
+                chrono_tz::UTC,
+            );
+            for person in bot.oncall_now(target) {
+                if plan.asked.contains(&person) || person == run.requested_by {
+                    continue;
+                }
+                let Some(id) = snap.get(&person) else {
+                    continue;
+                };
+                if let Ok(Some(pid)) = outbox.reach(&Recipient::of(snap, id)).await {
+                    match outbox.post(&Destination::User(pid), &card).await {
+                        Ok(at) => {
+                            let c = Card {
+                                at,
+                                kind: CardKind::Approval.as_str().into(),
+                                recipient: Some(person.clone()),
+                            };
+                            self.store.add_card(run.id, &c, now).await?;
+                            escalated.push(person);
+                        }
+                        Err(e) => {
+                            tracing::warn!(run = run.id, "cannot escalate to {person}: {e:#}")
+                        }
+                    }
+                }
+            }
+        }
+        let reminder = replies::reminder(run, &waiting, &escalated);
+        for card in self.store.cards(run.id).await? {
+            // To those who have not decided: not the requester's copy, nor those of people
+            // who decided or were just asked.
+            if card.kind != CardKind::Approval.as_str()
+                || card.recipient.as_ref().is_some_and(|r| {
+                    *r == run.requested_by || escalated.contains(r) || !waiting.contains(r)
+                })
+            {
+                continue;
+            }
+            let Some(outbox) = self.outbox(card.at.platform) else {
+                continue;
+            };
+            let thread = Destination::Thread {
+                channel: card.at.channel.clone(),
+                thread: card.at.id.clone(),
+            };
+            if let Err(e) = outbox.post(&thread, &reminder).await {
+                tracing::warn!(run = run.id, "cannot post a reminder: {e:#}");
+            }
+        }
+        Ok(())
+    }
+}
