@@ -606,7 +606,7 @@ impl Desk {
         // outputs as written).
         let context = json!({
             "params": params_json, "entity": entity, "actor": actor,
-            "run": {"id": null, "requested_by": a.actor_ref()}, "steps": {},
+            "run": {"id": "(this run)", "requested_by": a.actor_ref()}, "steps": {},
         });
         let plan = Plan {
             values: Value::Object(params.clone()),
@@ -648,12 +648,14 @@ impl Desk {
                 .unwrap_or(0),
             asked: match &wf.approval {
                 None => Vec::new(),
-                Some(_) => snap
+                // Those the approvers name; whom a reminder escalates to are asked then.
+                Some(ap) => snap
                     .entities()
                     .filter(|(_, e)| e.kind_is("user"))
                     .filter(|&(id, _)| {
                         let p = self.person(snap, Some(id));
                         may_approve(&p, wf, &scope, &a.actor_ref()).is_ok()
+                            && ap.approvers.iter().any(|w| scope.matches(&p, w))
                     })
                     .map(|(_, e)| e.key())
                     .collect(),

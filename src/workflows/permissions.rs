@@ -214,7 +214,12 @@ pub fn may_approve(
             ),
         });
     }
-    if !scope.any(person, &approval.approvers) {
+    // Those a reminder escalates to (`escalate_to: oncall`) may decide too.
+    let escalated = approval
+        .escalate_to
+        .as_ref()
+        .is_some_and(|w| scope.matches(person, w));
+    if !scope.any(person, &approval.approvers) && !escalated {
         return Err(Denied {
             rule: format!(
                 "Runs of {} are approved by {} (its `approvers`), and you are none of these.",

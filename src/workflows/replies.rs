@@ -803,3 +803,84 @@ pub fn reminder(run: &Run, waiting: &[String], escalated: &[String]) -> Reply {
     r.result = json!({"run": run.id, "waiting": waiting, "escalated": escalated});
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflows::run::StepRecord;
+
+    fn run(state: State) -> Run {
+        Run {
+            id: 7,
+            workflow: "rollback".into(),
+            state,
+            target: Some("component:default/checkout".into()),
+            params: json!({"version": "1.2.3"}),
+            requested_by: "user:default/ada".into(),
+            identity: "slack:U1".into(),
+            platform: "slack".into(),
+            channel: Some("C1".into()),
+            thread: None,
+            created_at: 0,
+            expires_at: Some(86_400),
+            reason: None,
+            finished_at: None,
+            plan: None,
+            break_glass: None,
+            break_glass_by: None,
+            approvals: Vec::new(),
+            steps: vec![StepRecord {
+                name: "dispatch".into(),
+                state: "succeeded".into(),
+                attempts: 1,
+                outputs: Some(
+                    json!({"html_url": "https://github.com/acme/checkout/actions/runs/1", "id": 1}),
+                ),
+                error: None,
+            }],
+        }
+    }
+
+    fn labels(r: &Reply) -> Vec<&str> {
+        r.actions.iter().map(|a| a.label.as_str()).collect()
+    }
+
+    #[test]
+    fn a_cards_buttons_are_those_that_still_apply() {
+        let tz = chrono_tz::UTC;
+        let waiting = card(
+            &run(State::AwaitingApproval),
+            CardKind::Approval,
+            true,
+            &[],
+            tz,
+        );
+        assert_eq!(
+            labels(&waiting),
+            ["Approve", "Deny", "Details", "Run now (emergency)"]
+        );
+        assert_eq!(
+            waiting.actions[1].id.encode(),
+            "sb1:deny:7",
+            "the deny button opens its form"
+        );
+        assert!(waiting.actions[1].id.form().is_some());
+        let plain = card(
+            &run(State::AwaitingApproval),
+            CardKind::Approval,
+            false,
+            &[],
+            tz,
+        );
+        assert_eq!(labels(&plain), ["Approve", "Deny", "Details"]);
+        let review = card(&run(State::Running), CardKind::Review, false, &[], tz);
+        assert_eq!(labels(&review), ["Acknowledge", "Flag", "Details"]);
+        let done = card(&run(State::Succeeded), CardKind::Approval, true, &[], tz);
+        assert_eq!(labels(&done), ["Details"]);
+        // The links a step made are on the card and in its JSON.
+        assert_eq!(
+            done.result["links"][0],
+            "dispatch html_url: https://github.com/acme/checkout/actions/runs/1"
+        );
+    }
+}

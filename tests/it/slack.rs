@@ -354,7 +354,14 @@ async fn harness_on(db: common::TestDb) -> Harness {
 }
 
 async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
-    harness_armed(db, extra, Failpoints::default(), Duration::from_secs(300)).await
+    harness_armed(
+        db,
+        extra,
+        Failpoints::default(),
+        Duration::from_secs(300),
+        5,
+    )
+    .await
 }
 
 /// A harness whose Slack adapter has these failpoints armed and leaves an event it took to
@@ -364,6 +371,7 @@ async fn harness_armed(
     extra: &[String],
     failpoints: Failpoints,
     answer_lease: Duration,
+    dm_limit: usize,
 ) -> Harness {
     let (fake, api_url) = FakeSlack::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
@@ -383,7 +391,8 @@ async fn harness_armed(
             ),
             Failpoints::default(),
         )
-        .with_audit_channel(Some("C0AUDIT".into())),
+        .with_audit_channel(Some("C0AUDIT".into()))
+        .with_dm_limit(dm_limit),
     );
     let bot = Arc::new(
         Bot::new(
@@ -576,7 +585,7 @@ fn mention(text: &str) -> Value {
 /// to nobody: the next process may answer them at once.
 async fn crashing(db: common::TestDb, failpoint: &str) -> Harness {
     let failpoints = Failpoints::parse(&format!("{failpoint}=error")).unwrap();
-    harness_armed(db, &[], failpoints, Duration::ZERO).await
+    harness_armed(db, &[], failpoints, Duration::ZERO, 5).await
 }
 
 /// Slack's documented examples carry trailing commas; this reads them as Slack sends them.
@@ -1442,7 +1451,7 @@ async fn an_answer_slack_refuses_for_good_is_not_retried_and_the_asker_is_told_b
     common::within(async {
         for db in common::databases().await {
             // No lease: an event left unanswered could be taken again at once.
-            let h = harness_armed(db, &[], Failpoints::default(), Duration::ZERO).await;
+            let h = harness_armed(db, &[], Failpoints::default(), Duration::ZERO, 5).await;
             *h.fake.refused_channel.lock().unwrap() =
                 Some(("C123ABC456".into(), "not_in_channel".into()));
             h.event(&mention("<@U0LAN0Z89> who owns artist-lookup"))
@@ -1479,7 +1488,7 @@ async fn an_answer_slack_refuses_for_good_is_not_retried_and_the_asker_is_told_b
 async fn a_refusal_that_can_be_put_right_leaves_the_answer_to_be_delivered_later() {
     common::within(async {
         for db in common::databases().await {
-            let h = harness_armed(db, &[], Failpoints::default(), Duration::ZERO).await;
+            let h = harness_armed(db, &[], Failpoints::default(), Duration::ZERO, 5).await;
             // A revoked token is fixed by an operator, not by the channel: keep the answer.
             *h.fake.refused_channel.lock().unwrap() =
                 Some(("C123ABC456".into(), "token_revoked".into()));
@@ -1826,6 +1835,47 @@ async fn deny_opens_a_form_for_the_reason_and_the_requester_is_told_it() {
                 b["text"] == "Run 1 of register-component was denied by user:default/winston.zeddemore: not during the freeze"
             });
             assert!(told);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn past_the_dm_limit_the_card_goes_to_the_teams_channel_and_to_the_requester_when_not_where_asked()
+ {
+    common::within(async {
+        // A team with a channel, more of whose members may approve than the limit of one.
+        let dir = common::catalog_dir(&[(
+            "ghostbusters.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata:\n  name: ghostbusters\n  annotations:\n    slack.com/channel-id: C0GHOSTS\nspec:\n  type: team\n  children: []\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ray.stantz\n  annotations:\n    slack.com/user-id: U061F7AUR\nspec:\n  memberOf: [ghostbusters]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: egon.spengler\n  annotations:\n    slack.com/user-id: U0EGON\nspec:\n  memberOf: [ghostbusters]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: winston.zeddemore\n  annotations:\n    slack.com/user-id: U0WINSTON\nspec:\n  memberOf: [ghostbusters]\n",
+        )]);
+        for db in common::databases().await {
+            let h = harness_armed(db, &[dir.path().display().to_string()], Failpoints::default(), Duration::from_secs(300), 1).await;
+            // The bot is not in the channel where Ray asks.
+            *h.fake.refused_channel.lock().unwrap() = Some(("C123ABC456".into(), "not_in_channel".into()));
+            let mut request = mention("<@U0LAN0Z89> run register-component name=ecto-1 owner=ghostbusters");
+            request["event_id"] = json!("Ev0REQUEST");
+            h.event(&request).await;
+            h.fake.wait_for(1).await;
+            h.settle().await;
+            let posts = h.of("chat.postMessage");
+            let cards: Vec<&Value> = posts
+                .iter()
+                .filter(|b| b["text"] == "Approval needed: register-component on group:default/ghostbusters (run 1)")
+                .collect();
+            let channels: Vec<&str> = cards.iter().map(|b| b["channel"].as_str().unwrap()).collect();
+            assert_eq!(channels, ["D069C7QFK", "C0GHOSTS"], "to Ray by DM, then the team's channel: {posts:?}");
+            let opened: Vec<String> = h.of("conversations.open").iter().map(|b| b["users"].to_string()).collect();
+            assert!(opened.iter().all(|u| u.contains("U061F7AUR")), "no approver is DMed: {opened:?}");
+            let kept = h.store.cards(1).await.unwrap();
+            assert_eq!(kept.len(), 2);
+            assert_eq!(kept[1].recipient, None);
+            // Egon approves in the channel; both copies follow.
+            h.click_on("U0EGON", "C0GHOSTS", &kept[1].at.id, "sb1:approve:1").await;
+            h.settle().await;
+            for text in card_texts(&h).await {
+                assert_eq!(text, "Run 1 of register-component on group:default/ghostbusters: approved");
+            }
         }
     })
     .await;

@@ -1272,3 +1272,215 @@ async fn an_approver_who_left_the_team_before_the_run_started_fails_it() {
     })
     .await;
 }
+
+/// A workflow the person on call may run at once, with a reminder that also asks them.
+const RESTART: &str = r#"name: restart-service
+title: Restart a service
+description: Restarts a service's pods.
+target: service
+parameters:
+  - name: service
+    type: entity
+    kinds: [component]
+    required: true
+allowed: [owners]
+approval:
+  approvers: [platform]
+  quorum: 1
+  expires_in: 1d
+  remind_after: 1h
+  escalate_to: oncall
+emergency: oncall
+steps:
+  - name: restart
+    uses: catalog.register
+    with:
+      file: |
+        apiVersion: backstage.io/v1alpha1
+        kind: Resource
+        metadata:
+          name: {{ params.service.name }}-restarted-by-run-{{ run.id }}
+        spec:
+          type: marker
+          owner: {{ params.service.spec.owner }}
+"#;
+
+/// The user on call for `entity` now (a bare name), and the console outbox that prints cards.
+async fn oncall_and_outbox(w: &World, entity: &str) -> (String, Told) {
+    let asked = w
+        .say("guest", &format!("who is on call for {entity}"))
+        .await;
+    let user = asked.result["oncall"][0]["user"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let told = Told::default();
+    w.app.bot.desk().unwrap().add_outbox(
+        switchboard::chat::Platform::Console,
+        Arc::new(switchboard::chat::console::ConsoleOutbox::new(told.clone())),
+    );
+    (user.trim_start_matches("user:default/").to_string(), told)
+}
+
+/// `who` clicks `verb` on run `id`'s card (with a form's reason, when given).
+async fn click(w: &World, who: &str, verb: &str, id: i64, reason: Option<&str>) -> Reply {
+    let action = format!("sb1:{verb}:{id}");
+    let input = match reason {
+        Some(r) => switchboard::chat::Input::Form {
+            action,
+            values: vec![("reason".into(), r.into())],
+        },
+        None => switchboard::chat::Input::Action(action),
+    };
+    let event = ChatEvent {
+        input,
+        ..ChatEvent::console(Some(who.into()), "", w.clock.now())
+    };
+    w.app.bot.handle(event).await.expect("an answer")
+}
+
+#[tokio::test]
+async fn the_person_on_call_runs_at_once_in_an_emergency_and_the_approvers_review_it_after() {
+    common::within(async {
+        for db in common::databases().await {
+            // Team B are the platform engineers who approve.
+            let w = World::open(
+                db,
+                &[("restart-service", RESTART.to_string())],
+                "[roles]\nplatform = [\"group:team-b\"]\n",
+            )
+            .await;
+            let (oncall, told) = oncall_and_outbox(&w, "artist-lookup").await;
+            let other = ["breanna.davison", "janelle.dawe", "nigel.manning"]
+                .into_iter()
+                .find(|p| *p != oncall)
+                .unwrap();
+            // Anyone else of the team is refused, and nothing is recorded but the refusal.
+            let refused = w
+                .say(other, r#"run restart-service service=artist-lookup --emergency "pods crash-looping""#)
+                .await;
+            assert!(
+                text(&refused).contains("Only oncall for component:default/artist-lookup may run restart-service at once"),
+                "{}",
+                text(&refused)
+            );
+            assert!(w.store().load_run(1).await.unwrap().is_none());
+            // A reason is required.
+            let bare = w.say(&oncall, "run restart-service service=artist-lookup --emergency").await;
+            assert!(text(&bare).starts_with("Say what the emergency is"), "{}", text(&bare));
+            // The person on call: at once, marked break-glass, and the approvers get a review card.
+            let now = w
+                .say(&oncall, r#"run restart-service service=artist-lookup --emergency "pods crash-looping""#)
+                .await;
+            let id = run_id(&now);
+            assert_eq!(now.result["state"], "approved", "{}", text(&now));
+            let run = w.store().load_run(id).await.unwrap().unwrap();
+            assert_eq!(run.break_glass.as_deref(), Some("pods crash-looping"));
+            assert_eq!(run.break_glass_by, Some(format!("user:default/{oncall}")));
+            let printed = told.text();
+            assert!(printed.contains("── to dm:user:default/amelia.park (message"), "{printed}");
+            assert!(
+                printed.contains(&format!("Review: restart-service on component:default/artist-lookup was run at once in an emergency (run {id})")),
+                "{printed}"
+            );
+            assert!(!printed.contains(&format!("── to dm:user:default/{oncall}")), "the one who ran it reviews nothing");
+            w.work().await;
+            assert_eq!(w.state(id).await, State::Succeeded);
+            // Reviews: the one who ran it may not; a flag needs its reason; each once.
+            let own = click(&w, &oncall, "acknowledge", id, None).await;
+            assert!(text(&own).contains("You ran it in the emergency"), "{}", text(&own));
+            let bare_flag = click(&w, "amelia.park", "flag", id, None).await;
+            assert!(text(&bare_flag).starts_with("Say what was wrong"), "{}", text(&bare_flag));
+            let ack = click(&w, "colette.brock", "acknowledge", id, None).await;
+            assert_eq!(text(&ack).lines().next().unwrap(), format!("Run {id} is acknowledged"));
+            let flag = click(&w, "amelia.park", "flag", id, Some("should have paged platform first")).await;
+            assert!(text(&flag).starts_with(&format!("Run {id} is flagged")), "{}", text(&flag));
+            let again = click(&w, "amelia.park", "acknowledge", id, None).await;
+            assert!(text(&again).contains("already reviewed"), "{}", text(&again));
+            assert_eq!(flag.result["reviews"].as_array().unwrap().len(), 2);
+            // Every review card shows the reviews.
+            assert!(told.text().contains("amelia.park flagged: should have paged platform first"), "{}", told.text());
+            let actions = w.audit_actions().await;
+            assert_eq!(actions.iter().filter(|a| *a == "run.reviewed").count(), 2, "{actions:?}");
+            let requested = w.store().audit_about(None, Some(id), 50).await.unwrap();
+            let first = requested.iter().find(|e| e.event.action == "run.requested").unwrap();
+            assert_eq!(first.event.detail["break_glass"], "pods crash-looping");
+
+            // On a run awaiting approval, the card's "Run now (emergency)" is the on-call's alone.
+            let asked = w.say(other, "run restart-service service=artist-lookup").await;
+            let id = run_id(&asked);
+            assert_eq!(asked.result["state"], "awaiting_approval");
+            assert!(told.text().contains(&format!("Approval needed: restart-service on component:default/artist-lookup (run {id})")));
+            let refused = click(&w, other, "emergency", id, Some("it is on fire")).await;
+            assert!(text(&refused).contains("Only the person on call"), "{}", text(&refused));
+            assert_eq!(w.state(id).await, State::AwaitingApproval);
+            let ran = click(&w, &oncall, "emergency", id, Some("it is on fire")).await;
+            assert!(text(&ran).starts_with(&format!("Run {id} runs now (break-glass)")), "{}", text(&ran));
+            assert_eq!(w.state(id).await, State::Approved);
+            let late = click(&w, &oncall, "emergency", id, Some("again")).await;
+            assert!(text(&late).contains("no longer awaits a decision"), "{}", text(&late));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_reminder_goes_to_those_who_have_not_decided_and_escalates_to_the_person_on_call() {
+    common::within(async {
+        for db in common::databases().await {
+            let w = World::open(
+                db,
+                &[("restart-service", RESTART.to_string())],
+                "[roles]\nplatform = [\"group:team-b\"]\n",
+            )
+            .await;
+            let (oncall, told) = oncall_and_outbox(&w, "artist-lookup").await;
+            let requester = ["breanna.davison", "janelle.dawe", "nigel.manning"]
+                .into_iter()
+                .find(|p| *p != oncall)
+                .unwrap();
+            let asked = w
+                .say(requester, "run restart-service service=artist-lookup")
+                .await;
+            let id = run_id(&asked);
+            // Team B is asked; the person on call (team A) is not, yet.
+            let printed = told.text();
+            assert!(
+                printed.contains("── to dm:user:default/amelia.park"),
+                "{printed}"
+            );
+            assert!(
+                !printed.contains(&format!("── to dm:user:default/{oncall}")),
+                "{printed}"
+            );
+            let amelia = click(&w, "amelia.park", "details", id, None).await;
+            assert_eq!(amelia.result["state"], "awaiting_approval");
+            // Before the hour, nothing; after it, one reminder on each undecided copy's thread.
+            w.work().await;
+            assert!(!told.text().contains("Reminder:"));
+            w.clock.advance(chrono::Duration::minutes(61));
+            w.work().await;
+            let printed = told.text();
+            let reminders = printed
+                .matches(&format!(
+                    "Reminder: run {id} of restart-service still awaits approval"
+                ))
+                .count();
+            assert_eq!(reminders, 5, "one per team B approver's card: {printed}");
+            assert!(
+                printed.contains(&format!("── to dm:user:default/{oncall}")),
+                "escalated to the person on call: {printed}"
+            );
+            w.work().await;
+            assert_eq!(told.text().matches("Reminder:").count(), 5, "only once");
+            // Whom it escalated to may decide.
+            let approved = w.say(&oncall, &format!("approve {id}")).await;
+            assert!(
+                text(&approved).starts_with(&format!("Run {id} is approved")),
+                "{}",
+                text(&approved)
+            );
+        }
+    })
+    .await;
+}
