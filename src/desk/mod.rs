@@ -1371,13 +1371,15 @@ impl Desk {
             })
             .take(25)
             .collect();
-        Ok(replies::runs(
+        let mut reply = replies::runs(
             Intent::Approvals,
             &q.query,
             &waiting,
             "Nothing awaits your decision",
             a.ctx.tz,
-        ))
+        );
+        reply.actions = replies::decide_buttons(&waiting);
+        Ok(reply)
     }
 
     /// `audit [X | run ID]`: auditors and admins see everything; others what concerns their

@@ -352,6 +352,34 @@ pub fn runs(intent: Intent, query: &str, runs: &[Run], empty: &str, tz: Tz) -> R
     r
 }
 
+/// `approvals`: Approve and Deny for each run awaiting the asker, oldest request first (a
+/// surface shows as many as it can).
+pub fn decide_buttons(runs: &[Run]) -> Vec<Action> {
+    runs.iter()
+        .rev()
+        .flat_map(|run| {
+            [
+                Action {
+                    label: format!("Approve {}", run.id),
+                    style: Style::Primary,
+                    id: ActionId::Run {
+                        verb: RunVerb::Approve,
+                        id: run.id,
+                    },
+                },
+                Action {
+                    label: format!("Deny {}", run.id),
+                    style: Style::Danger,
+                    id: ActionId::Run {
+                        verb: RunVerb::Deny,
+                        id: run.id,
+                    },
+                },
+            ]
+        })
+        .collect()
+}
+
 /// `audit`: entries, newest first.
 pub fn audit(query: &str, entries: &[Entry], tz: Tz) -> Reply {
     let mut r = Reply::new(Intent::Audit, query);

@@ -252,7 +252,14 @@ async fn a_component_requested_by_one_owner_and_approved_by_another_is_registere
             assert_eq!(clicked.result["state"], "awaiting_approval", "{}", text(&clicked));
             let approvals = w.say("janelle.dawe", "approvals").await;
             assert_eq!(approvals.result["runs"][0]["id"], id, "{}", text(&approvals));
-            let approved = w.say("janelle.dawe", &format!("approve {id}")).await;
+            // Each run there comes with its buttons; approving is one click.
+            let labels: Vec<&str> = approvals.actions.iter().map(|a| a.label.as_str()).collect();
+            assert_eq!(labels, [format!("Approve {id}"), format!("Deny {id}")]);
+            let clicked = ChatEvent {
+                input: switchboard::chat::Input::Action(approvals.actions[0].id.encode()),
+                ..ChatEvent::console(Some("janelle.dawe".into()), "", w.clock.now())
+            };
+            let approved = w.app.bot.handle(clicked).await.unwrap();
             assert!(text(&approved).starts_with(&format!("Run {id} is approved")), "{}", text(&approved));
             // A second click changes nothing and says so.
             let again = w.say("janelle.dawe", &format!("approve {id}")).await;
