@@ -22,6 +22,7 @@ pub mod conversation;
 pub mod desk;
 pub mod executors;
 pub mod failpoints;
+pub mod github;
 pub mod http;
 pub mod identity;
 pub mod oncall;

@@ -5,9 +5,9 @@
 //! unchanged page is a 304, which GitHub does not count), and a repository whose `pushed_at`
 //! has not moved is not read again. Repositories that did change are read 50 at a time with one
 //! GraphQL query each: default-branch head commit, catalog files and CODEOWNERS together. Only a
-//! Location entity costs REST requests (the tree, then its targets). The rate-limit headers are
-//! read on every response: the scan slows down before the limit, and waits out 429s and
-//! secondary limits (`Retry-After`).
+//! Location entity costs REST requests (the tree, then its targets). Requests go through the
+//! client the GitHub executors share (`crate::github`), with one rate budget: the scan slows
+//! down before the limit, and waits out 429s and secondary limits (`Retry-After`).
 //!
 //! A failure in the middle of a scan never deletes anything: repositories already read are
 //! stored, the rest keep what they had, and nothing is orphaned. Only a complete scan that no
@@ -21,14 +21,11 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine as _;
 use chrono::Utc;
-use http_body_util::BodyExt;
-use octocrab::Octocrab;
 use serde::Deserialize;
 
 use crate::catalog::ingest::{FileOrigin, FileReport, Reader, ingest_file};
@@ -38,48 +35,10 @@ use crate::config::GithubCatalog;
 use crate::sources::codeowners::{self, CodeOwners};
 use crate::store::{RepoState, Store};
 
+pub use crate::github::Auth;
+use crate::github::{Answer, Api};
+
 pub const SOURCE: &str = "github";
-
-/// How the bot authenticates.
-pub enum Auth {
-    /// A personal or fine-grained token (`GITHUB_TOKEN`).
-    Token(String),
-    /// A GitHub App installation; installation tokens are minted and renewed by octocrab.
-    App {
-        app_id: u64,
-        installation_id: u64,
-        private_key_pem: String,
-    },
-    /// No credentials (public repositories, tests).
-    None,
-}
-
-impl Auth {
-    /// From the environment: GITHUB_APP_PRIVATE_KEY with the configured app, else GITHUB_TOKEN.
-    pub fn from_env(config: &GithubCatalog) -> Result<Auth> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        if config.app_id != 0 {
-            let key = var("GITHUB_APP_PRIVATE_KEY").ok_or_else(|| {
-                anyhow!("catalog.github.app_id is set but GITHUB_APP_PRIVATE_KEY is not")
-            })?;
-            if config.installation_id == 0 {
-                bail!("catalog.github.app_id is set but catalog.github.installation_id is not");
-            }
-            return Ok(Auth::App {
-                app_id: config.app_id,
-                installation_id: config.installation_id,
-                private_key_pem: key,
-            });
-        }
-        match var("GITHUB_TOKEN") {
-            Some(t) => Ok(Auth::Token(t)),
-            None => bail!(
-                "catalog.github.orgs is set but there are no credentials: set GITHUB_TOKEN, or \
-                 GITHUB_APP_PRIVATE_KEY with catalog.github.app_id and installation_id"
-            ),
-        }
-    }
-}
 
 /// A repository as the listing shows it.
 #[derive(Clone, Debug, Deserialize)]
@@ -145,22 +104,12 @@ enum Fetched {
     NotFound,
 }
 
-#[derive(Default)]
-struct Rate {
-    remaining: Option<u64>,
-    reset: Option<i64>,
-}
-
 pub struct GitHub {
-    crab: Octocrab,
-    /// The same credentials at the GraphQL endpoint's base, where it differs from the REST
-    /// API's (GitHub Enterprise Server).
-    graphql: Option<Octocrab>,
+    /// The API client, shared with the GitHub executors (one rate budget).
+    api: std::sync::Arc<Api>,
     store: Store,
     config: GithubCatalog,
     reader: Reader,
-    requests: AtomicU64,
-    rate: Mutex<Rate>,
     /// When the last full scan started.
     last_scan: Mutex<Option<Instant>>,
 }
@@ -216,53 +165,23 @@ struct Blob {
 
 impl GitHub {
     pub fn new(config: &GithubCatalog, auth: Auth, store: Store, reader: Reader) -> Result<GitHub> {
-        let timeout = Some(Duration::from_secs(config.timeout_secs.max(1)));
-        let client = |base: &str| -> Result<Octocrab> {
-            let builder = Octocrab::builder()
-                .base_uri(base)
-                .with_context(|| format!("catalog.github.api_url {:?}", config.api_url))?
-                .set_connect_timeout(timeout)
-                .set_read_timeout(timeout);
-            Ok(match &auth {
-                Auth::Token(t) => builder.personal_token(t.clone()).build()?,
-                Auth::App {
-                    app_id,
-                    installation_id,
-                    private_key_pem,
-                } => {
-                    let key = octocrab::EncodingKey::from_rsa_pem(private_key_pem.as_bytes())
-                        .context("GITHUB_APP_PRIVATE_KEY is not an RSA private key in PEM form")?;
-                    builder
-                        .app((*app_id).into(), key)
-                        .build()?
-                        .installation((*installation_id).into())?
-                }
-                Auth::None => builder.build()?,
-            })
-        };
-        let crab = client(&config.api_url)?;
-        let gql_base = graphql_base(&config.api_url);
-        // One client where the endpoints share a base, so an installation token is minted once.
-        let graphql = if gql_base == config.api_url.trim_end_matches('/') {
-            None
-        } else {
-            Some(client(&gql_base)?)
-        };
         Ok(GitHub {
-            crab,
-            graphql,
+            api: std::sync::Arc::new(Api::new(config, &auth, store.clone())?),
             store,
             config: config.clone(),
             reader,
-            requests: AtomicU64::new(0),
-            rate: Mutex::new(Rate::default()),
             last_scan: Mutex::new(None),
         })
     }
 
+    /// The API client, for the GitHub executors to share (and its rate budget).
+    pub fn api(&self) -> std::sync::Arc<Api> {
+        self.api.clone()
+    }
+
     /// API requests made so far.
     pub fn requests(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.api.requests()
     }
 
     pub fn config(&self) -> &GithubCatalog {
@@ -283,166 +202,23 @@ impl GitHub {
         self.config.orgs.iter().any(|o| o.eq_ignore_ascii_case(org))
     }
 
-    /// Waits for the rate limit to reset when the budget is nearly spent.
-    async fn pace(&self) -> Result<()> {
-        let wait = {
-            let rate = self.rate.lock().expect("rate lock");
-            match (rate.remaining, rate.reset) {
-                (Some(left), Some(reset)) if left <= self.config.reserve => {
-                    (reset - Utc::now().timestamp()).max(0) as u64
-                }
-                _ => 0,
-            }
-        };
-        if wait > self.config.max_wait_secs {
-            bail!(
-                "GitHub's rate budget is spent until {}s from now, longer than \
-                 catalog.github.max_wait_secs",
-                wait
-            );
-        }
-        if wait > 0 {
-            tracing::warn!(
-                wait_secs = wait,
-                "GitHub rate budget low; waiting for the reset"
-            );
-            tokio::time::sleep(Duration::from_secs(wait)).await;
-            self.rate.lock().expect("rate lock").remaining = None;
-        }
-        Ok(())
-    }
-
     /// GETs an API path. With `conditional`, sends the ETag of the last 200 and takes a 304 as
-    /// that response again. Retries rate refusals and server errors within the configured
+    /// that response again. Rate refusals and server errors are retried within the configured
     /// bounds; any other failure is an error.
     async fn get(&self, path: &str, conditional: bool) -> Result<Fetched> {
-        self.send(path, None, conditional).await
+        Self::fetched(path, self.api.get(path, conditional).await?)
     }
 
-    /// GET `path`, or POST `body` to it. See `get`.
-    async fn send(
-        &self,
-        path: &str,
-        body: Option<&serde_json::Value>,
-        conditional: bool,
-    ) -> Result<Fetched> {
-        let cached = if conditional {
-            self.store.cached_response(path).await?
-        } else {
-            None
-        };
-        let mut attempt = 0;
-        loop {
-            self.pace().await?;
-            let mut headers = http::HeaderMap::new();
-            headers.insert(
-                http::header::ACCEPT,
-                http::HeaderValue::from_static("application/vnd.github+json"),
-            );
-            headers.insert(
-                "x-github-api-version",
-                http::HeaderValue::from_static("2022-11-28"),
-            );
-            if let Some(v) = cached
-                .as_ref()
-                .and_then(|(etag, _)| http::HeaderValue::from_str(etag).ok())
-            {
-                headers.insert(http::header::IF_NONE_MATCH, v);
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = match body {
-                Some(b) => {
-                    self.graphql
-                        .as_ref()
-                        .unwrap_or(&self.crab)
-                        ._post(path, Some(b))
-                        .await
-                }
-                None => self.crab._get_with_headers(path, Some(headers)).await,
-            };
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) if attempt < self.config.max_retries => {
-                    attempt += 1;
-                    tracing::warn!(path, "GitHub request failed ({e}); retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    continue;
-                }
-                Err(e) => return Err(anyhow!("GitHub request for {path} failed: {e}")),
-            };
-            let status = resp.status();
-            let h = resp.headers();
-            let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
-            let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
-            let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
-            {
-                let mut rate = self.rate.lock().expect("rate lock");
-                if remaining.is_some() {
-                    rate.remaining = remaining;
-                    rate.reset = reset;
-                }
-            }
-            let next = header("link").map(|l| l.contains("rel=\"next\""));
-            let etag = header("etag");
-            let retry_after = header("retry-after").and_then(|v| v.parse::<u64>().ok());
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| anyhow!("reading GitHub's answer for {path}: {e}"))?
-                .to_bytes();
-            let limited = status == http::StatusCode::TOO_MANY_REQUESTS
-                || (status == http::StatusCode::FORBIDDEN
-                    && (retry_after.is_some() || remaining == Some(0)));
-            if status == http::StatusCode::NOT_MODIFIED {
-                if let Some((_, body)) = cached {
-                    return Ok(Fetched::Body(body, next));
-                }
-                bail!("GitHub answered 304 for {path} without a cached copy");
-            }
-            if status.is_success() {
-                let text = String::from_utf8(body.to_vec())
-                    .map_err(|_| anyhow!("GitHub's answer for {path} is not UTF-8"))?;
-                if let Some(etag) = etag.filter(|_| conditional) {
-                    self.store
-                        .cache_response(path, &etag, &text, Utc::now().timestamp())
-                        .await?;
-                }
-                return Ok(Fetched::Body(text, next));
-            }
-            if status == http::StatusCode::NOT_FOUND {
-                return Ok(Fetched::NotFound);
-            }
-            let message = serde_json::from_slice::<serde_json::Value>(&body)
-                .ok()
-                .and_then(|v| v.get("message")?.as_str().map(str::to_string))
-                .unwrap_or_default();
-            if limited || status.is_server_error() {
-                let wait = if limited {
-                    retry_after.unwrap_or_else(|| match reset {
-                        Some(r) => (r - Utc::now().timestamp()).max(1) as u64,
-                        None => 60,
-                    })
-                } else {
-                    backoff(attempt + 1).as_secs()
-                };
-                if attempt < self.config.max_retries && wait <= self.config.max_wait_secs {
-                    attempt += 1;
-                    tracing::warn!(path, %status, wait_secs = wait, "GitHub refused; waiting");
-                    tokio::time::sleep(Duration::from_secs(wait)).await;
-                    continue;
-                }
-                let why = if limited {
-                    "rate limited"
-                } else {
-                    "server error"
-                };
-                bail!(
-                    "GitHub {why} ({status}) on {path} after {attempt} retries: {message}",
-                    status = status.as_u16()
-                );
-            }
-            bail!("GitHub answered {} for {path}: {message}", status.as_u16());
+    /// POSTs a GraphQL query. See `get`.
+    async fn post_graphql(&self, body: &serde_json::Value) -> Result<Fetched> {
+        Self::fetched("/graphql", self.api.graphql(body).await?)
+    }
+
+    fn fetched(path: &str, answer: Answer) -> Result<Fetched> {
+        match answer.status {
+            404 => Ok(Fetched::NotFound),
+            _ if answer.ok() => Ok(Fetched::Body(answer.body, answer.next)),
+            status => bail!("GitHub answered {status} for {path}: {}", answer.message()),
         }
     }
 
@@ -526,7 +302,7 @@ impl GitHub {
             }
             query.push_str(" } fragment Text on Blob { oid text isTruncated }");
             let body = serde_json::json!({ "query": query });
-            let answer = match self.send("/graphql", Some(&body), false).await? {
+            let answer = match self.post_graphql(&body).await? {
                 Fetched::Body(b, _) => b,
                 Fetched::NotFound => bail!("GitHub has no GraphQL API at {}", self.config.api_url),
             };
@@ -1001,23 +777,9 @@ impl GitHub {
     }
 }
 
-/// Where `POST /graphql` goes: beside the REST API on github.com (`https://api.github.com`),
-/// at `/api/graphql` on GitHub Enterprise Server (whose REST API is `/api/v3`).
-fn graphql_base(api_url: &str) -> String {
-    let trimmed = api_url.trim_end_matches('/');
-    match trimmed.strip_suffix("/v3") {
-        Some(api) => api.to_string(),
-        None => trimmed.to_string(),
-    }
-}
-
 /// The location prefix of a repository's files.
 fn scope(full_name: &str) -> String {
     format!("{full_name}/")
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_secs(1 << attempt.min(5))
 }
 
 /// The repository paths a Location target names, relative to the directory of its file:
@@ -1057,18 +819,6 @@ fn resolve_target(dir: &str, target: &str, blobs: &HashMap<String, String>) -> B
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn graphql_sits_beside_the_rest_api() {
-        assert_eq!(
-            graphql_base("https://api.github.com"),
-            "https://api.github.com"
-        );
-        assert_eq!(
-            graphql_base("https://ghe.example.com/api/v3/"),
-            "https://ghe.example.com/api"
-        );
-    }
 
     #[test]
     fn targets_resolve_inside_the_repository() {
