@@ -15,6 +15,26 @@ use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
 
+/// The GitHub client the golden paths use: the source's when GitHub is read (one rate budget),
+/// else one of its own when credentials are set; None leaves the GitHub steps refused.
+fn github_api(
+    config: &Config,
+    sources: &sync::Sources,
+    store: &Store,
+) -> Option<Arc<crate::github::Api>> {
+    if let Some(g) = &sources.github {
+        return Some(g.api());
+    }
+    let auth = crate::github::Auth::from_env(&config.catalog.github).ok()?;
+    match crate::github::Api::new(&config.catalog.github, &auth, store.clone()) {
+        Ok(api) => Some(Arc::new(api)),
+        Err(e) => {
+            tracing::warn!("the GitHub steps of workflows cannot run: {e:#}");
+            None
+        }
+    }
+}
+
 /// What the bot is opened for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -69,6 +89,7 @@ impl App {
                 reader: config.catalog.reader(),
             },
             crate::executors::http::Http::new(std::time::Duration::from_secs(30))?,
+            crate::executors::github::GitHubSteps::new(github_api(config, &sources, &store)),
         );
         let desk = Desk::new(
             store.clone(),

@@ -297,12 +297,12 @@ impl Api {
             }
             let text = String::from_utf8(bytes.to_vec())
                 .map_err(|_| anyhow!("GitHub's answer for {path} is not UTF-8"))?;
-            if status.is_success() {
-                if let Some(etag) = etag.filter(|_| conditional) {
-                    self.store
-                        .cache_response(path, &etag, &text, Utc::now().timestamp())
-                        .await?;
-                }
+            if status.is_success()
+                && let Some(etag) = etag.filter(|_| conditional)
+            {
+                self.store
+                    .cache_response(path, &etag, &text, Utc::now().timestamp())
+                    .await?;
             }
             let answer = Answer {
                 status: status.as_u16(),

@@ -626,7 +626,10 @@ impl Desk {
                     (
                         s.name.clone(),
                         s.uses.clone(),
-                        template::render_all(&s.with, &context).unwrap_or_else(|_| s.with.clone()),
+                        shown(
+                            template::render_step(&s.with, &context)
+                                .unwrap_or_else(|_| s.with.clone()),
+                        ),
                     )
                 })
                 .collect(),
@@ -1425,6 +1428,22 @@ impl Desk {
             .collect();
         Ok(replies::audit(&q.query, &shown, a.ctx.tz))
     }
+}
+
+/// A step's inputs as a plan shows them: files by their paths (their text is in the run).
+fn shown(mut with: Value) -> Value {
+    if let Some(Value::Array(files)) = with.get("files") {
+        let paths: Vec<Value> = files.iter().map(|f| f["path"].clone()).collect();
+        with["files"] = Value::Array(paths);
+    } else if let Some(Value::Object(files)) = with.get("files") {
+        let paths: Vec<Value> = files.keys().map(|p| json!(p)).collect();
+        with["files"] = Value::Array(paths);
+    }
+    if let Some(t) = with.get_mut("template").and_then(Value::as_object_mut) {
+        t.remove("changelog");
+        t.remove("files");
+    }
+    with
 }
 
 /// Reads a typed parameter from what was typed.

@@ -145,7 +145,7 @@ impl Desk {
                     fail(format!("step {} failed: {why}", step.name)).await
                 }
             };
-            let with = match template::render_all(&step.with, &context) {
+            let with = match template::render_step(&step.with, &context) {
                 Ok(w) => w,
                 Err(why) => return failed(why).await,
             };
@@ -177,8 +177,10 @@ impl Desk {
             match executor.run(&call).await {
                 Ok(out) => {
                     // A crash here (the effect made, its record not) is what executors'
-                    // looking before acting is for.
+                    // looking before acting is for (`after_step`, or after one step only:
+                    // `after_step.NAME`).
                     self.failpoints.hit("after_step")?;
+                    self.failpoints.hit(&format!("after_step.{}", step.name))?;
                     self.store
                         .record_step(
                             run.id,

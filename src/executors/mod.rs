@@ -2,6 +2,7 @@
 //! `workflows::executor::Executor`; a new one is a module here, its name and required inputs
 //! in `workflows::definition::EXECUTORS`, and its registration in `executors::all`.
 
+pub mod github;
 pub mod http;
 pub mod register;
 
@@ -14,7 +15,12 @@ use crate::workflows::executor::Executor;
 pub type Executors = HashMap<&'static str, Arc<dyn Executor>>;
 
 /// Every executor, built from what they need.
-pub fn all(register: register::Register, http: http::Http) -> Executors {
-    let list: Vec<Arc<dyn Executor>> = vec![Arc::new(register), Arc::new(http)];
+pub fn all(
+    register: register::Register,
+    http: http::Http,
+    github: github::GitHubSteps,
+) -> Executors {
+    let mut list: Vec<Arc<dyn Executor>> = vec![Arc::new(register), Arc::new(http)];
+    list.extend(github.executors());
     list.into_iter().map(|e| (e.name(), e)).collect()
 }

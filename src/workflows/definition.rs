@@ -159,11 +159,23 @@ pub struct Step {
 }
 
 /// The executors a step may use, and the inputs each requires.
-pub const EXECUTORS: &[(&str, &[&str])] =
-    &[("http.request", &["url"]), ("catalog.register", &["file"])];
+pub const EXECUTORS: &[(&str, &[&str])] = &[
+    ("http.request", &["url"]),
+    ("catalog.register", &["file"]),
+    (
+        "github.repository_from_template",
+        &["template", "owner", "name"],
+    ),
+    (
+        "github.commit_files",
+        &["repository", "branch", "message", "files"],
+    ),
+    ("github.pull_request", &["repository", "branch", "title"]),
+    ("github.workflow_dispatch", &["repository", "workflow"]),
+];
 
 /// Variables a template may read.
-pub const TEMPLATE_ROOTS: &[&str] = &["params", "entity", "actor", "run", "steps"];
+pub const TEMPLATE_ROOTS: &[&str] = &["params", "entity", "actor", "run", "steps", "template"];
 
 /// Reads and checks one workflow file.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Workflow, Vec<Finding>> {
@@ -348,7 +360,7 @@ impl Reader<'_> {
                 None
             }
         };
-        let steps = self.steps(map.get("steps"), &parameters);
+        let steps = self.steps(file, map.get("steps"), &parameters);
         if (allowed.contains(&Who::Owners) || allowed.contains(&Who::Oncall)) && target.is_none() {
             self.problem(
                 "allowed",
@@ -649,7 +661,7 @@ impl Reader<'_> {
         })
     }
 
-    fn steps(&mut self, v: Option<&Value>, params: &[Parameter]) -> Vec<Step> {
+    fn steps(&mut self, file: &str, v: Option<&Value>, params: &[Parameter]) -> Vec<Step> {
         let Some(list) = v.and_then(Value::as_array).filter(|l| !l.is_empty()) else {
             self.problem("steps", "`steps` lists at least one step");
             return Vec::new();
@@ -668,7 +680,25 @@ impl Reader<'_> {
             if out.iter().any(|o| o.name == name) {
                 bad(self, format!("step `{name}` is defined twice"));
             }
-            let with = s.get("with").cloned().unwrap_or(Value::Object(Map::new()));
+            let mut with = s.get("with").cloned().unwrap_or(Value::Object(Map::new()));
+            // `files_from: NAME`: the files of `templates/NAME/` beside the workflow file, and
+            // what the template is (`template`).
+            if let Some(name_of) = with
+                .get("files_from")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            {
+                match template::load_tree(file, &name_of) {
+                    Ok((about, files)) => {
+                        if let Some(m) = with.as_object_mut() {
+                            m.remove("files_from");
+                        }
+                        with["template"] = about;
+                        with["files"] = files;
+                    }
+                    Err(why) => bad(self, format!("step `{name}`: {why}")),
+                }
+            }
             match EXECUTORS.iter().find(|(e, _)| *e == uses) {
                 None => bad(
                     self,

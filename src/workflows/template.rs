@@ -2,6 +2,12 @@
 //! `params`, `entity`, `actor`, `run` and `steps['NAME'].outputs`. They are checked when the
 //! workflow is loaded, as far as can be seen then, and rendered when the step runs. A rendered
 //! value is only ever data (a URL, a body field, a file's text): no step runs a shell.
+//!
+//! A step may take its files from a golden-path template (`files_from: NAME`): the directory
+//! `templates/NAME/` beside the workflow file, whose `template.yaml` names the template, its
+//! version and changelog and the files it manages. Those files are templates too, read when
+//! the workflow is loaded (and checked with it), and rendered with `template` (`name`,
+//! `version`) besides the usual roots.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::Value;
@@ -20,6 +26,7 @@ fn environment() -> Environment<'static> {
 pub fn check_all(with: &Value, params: &[Parameter], earlier_steps: &[&str]) -> Vec<String> {
     let env = environment();
     let mut out = Vec::new();
+    let with_template = with.get("template").is_some_and(Value::is_object);
     each_string(with, &mut |s| {
         if !s.contains("{{") && !s.contains("{%") {
             return;
@@ -38,7 +45,11 @@ pub fn check_all(with: &Value, params: &[Parameter], earlier_steps: &[&str]) -> 
         vars.sort();
         for v in vars {
             let (root, rest) = v.split_once('.').unwrap_or((&v, ""));
-            if !TEMPLATE_ROOTS.contains(&root) {
+            if root == "template" && !with_template {
+                out.push(format!(
+                    "`{v}` in `{s}`: this step takes no files from a template (`files_from: NAME`)"
+                ));
+            } else if !TEMPLATE_ROOTS.contains(&root) {
                 out.push(format!(
                     "`{v}` in `{s}` is not known (templates read {})",
                     TEMPLATE_ROOTS.join(", ")
@@ -61,6 +72,88 @@ pub fn check_all(with: &Value, params: &[Parameter], earlier_steps: &[&str]) -> 
         }
     });
     out
+}
+
+/// What `templates/NAME/template.yaml` says.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TemplateSpec {
+    name: String,
+    #[serde(default)]
+    title: Option<String>,
+    version: String,
+    #[serde(default)]
+    changelog: Vec<String>,
+    files: Vec<TemplateFile>,
+}
+
+/// A file the template manages: its path (the same in the template and the repository), or a
+/// path in the repository (itself a template) and the file it is made from.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TemplateFile {
+    Same(String),
+    Made { path: String, from: String },
+}
+
+/// Reads the golden-path template `name` beside the workflow file `workflow_file`: what it is
+/// (`{name, title, version, changelog, files}`) and its files (`[{path, content}]`, both
+/// templates).
+pub fn load_tree(workflow_file: &str, name: &str) -> Result<(Value, Value), String> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(format!(
+            "`files_from: {name}` is not a template's directory name"
+        ));
+    }
+    let dir = std::path::Path::new(workflow_file)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("templates")
+        .join(name);
+    let spec_path = dir.join("template.yaml");
+    let text = std::fs::read_to_string(&spec_path).map_err(|e| {
+        format!(
+            "template `{name}`: cannot read {}: {e}",
+            spec_path.display()
+        )
+    })?;
+    let spec: TemplateSpec = serde_saphyr::from_str(&text)
+        .map_err(|e| format!("template `{name}`: {}: {e}", spec_path.display()))?;
+    let mut files = Vec::new();
+    let mut paths = Vec::new();
+    for f in &spec.files {
+        let (path, from) = match f {
+            TemplateFile::Same(p) => (p.as_str(), p.as_str()),
+            TemplateFile::Made { path, from } => (path.as_str(), from.as_str()),
+        };
+        if from.split('/').any(|s| s == ".." || s.is_empty()) || from.starts_with('/') {
+            return Err(format!(
+                "template `{name}`: `{from}` is not inside the template"
+            ));
+        }
+        let content = std::fs::read_to_string(dir.join(from))
+            .map_err(|e| format!("template `{name}`: cannot read {from}: {e}"))?;
+        files.push(serde_json::json!({"path": path, "content": content}));
+        paths.push(path.to_string());
+    }
+    let about = serde_json::json!({
+        "name": spec.name, "title": spec.title, "version": spec.version,
+        "changelog": spec.changelog, "files": paths,
+    });
+    Ok((about, Value::Array(files)))
+}
+
+/// Renders a step's `with` against `context`, with its golden-path template (`template`) as a
+/// root when it has one.
+pub fn render_step(with: &Value, context: &Value) -> Result<Value, String> {
+    match with.get("template") {
+        Some(t @ Value::Object(_)) => {
+            let mut ctx = context.clone();
+            ctx["template"] = t.clone();
+            render_all(with, &ctx)
+        }
+        _ => render_all(with, context),
+    }
 }
 
 /// Renders every string of `with` against `context` (a JSON object of the template roots).

@@ -10,6 +10,7 @@ mod catalog;
 mod cli;
 mod codeowners;
 mod github;
+mod golden;
 mod pagerduty;
 mod slack;
 mod slack_socket;

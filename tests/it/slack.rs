@@ -388,6 +388,7 @@ async fn harness_armed(
                     reader: Default::default(),
                 },
                 switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
+                switchboard::executors::github::GitHubSteps::new(None),
             ),
             Failpoints::default(),
         )

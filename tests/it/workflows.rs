@@ -3,6 +3,7 @@
 //! audit log.
 
 use crate::common;
+use crate::common::Told;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -169,26 +170,6 @@ impl World {
         assert_eq!(read, Ok(head));
         entries.sort_by_key(|e| e.seq);
         entries.into_iter().map(|e| e.event.action).collect()
-    }
-}
-
-/// What a console outbox printed.
-#[derive(Clone, Default)]
-struct Told(Arc<Mutex<Vec<u8>>>);
-
-impl Told {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
-
-impl std::io::Write for Told {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 
@@ -750,6 +731,7 @@ async fn a_crash_between_a_steps_effect_and_its_record_does_not_repeat_the_effec
                 switchboard::executors::all(
                     switchboard::executors::register::Register { store: w.store().clone(), reader: Default::default() },
                     switchboard::executors::http::Http::new(std::time::Duration::from_secs(10)).unwrap(),
+                    switchboard::executors::github::GitHubSteps::new(None),
                 ),
                 switchboard::failpoints::Failpoints::parse("after_step=error").unwrap(),
             );

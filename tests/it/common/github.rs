@@ -2,7 +2,10 @@
 //! with repositories, commits, trees, blobs and CODEOWNERS; the REST listing with ETags and
 //! 304s; GraphQL for the query Switchboard sends; App installation tokens; rate-limit headers
 //! that count down; injected failures (a 429 in the middle of a listing, GraphQL's
-//! RATE_LIMITED, a repository GraphQL refuses). Every call is recorded. Repository objects are GitHub's own (the first repository of a recorded
+//! RATE_LIMITED, a repository GraphQL refuses). For the golden paths: repositories generated
+//! from a template, the Git data API (refs, blobs, trees, commits), pull requests, and workflow
+//! dispatches whose runs carry a `run-name`, each answered with GitHub's recorded payloads.
+//! Every call is recorded. Repository objects are GitHub's own (the first repository of a recorded
 //! `GET /orgs/{org}/repos` page), with the fields that matter set per repository.
 #![allow(dead_code)]
 
@@ -21,6 +24,7 @@ use serde_json::{Value, json};
 /// One recorded request: path with query, and the status answered.
 #[derive(Clone, Debug)]
 pub struct Call {
+    pub method: String,
     pub path: String,
     pub status: u16,
     /// The Authorization header sent, if any.
@@ -35,6 +39,10 @@ struct Repo {
     branch: String,
     pushed_at: i64,
     head: String,
+    /// Branches other than the default one, and their heads.
+    branches: BTreeMap<String, String>,
+    /// The template repository it was generated from.
+    template_of: Option<String>,
 }
 
 impl Repo {
@@ -63,6 +71,33 @@ struct Inner {
     fails: Vec<Fail>,
     /// Repositories GraphQL refuses to show (FORBIDDEN, as behind SAML enforcement).
     forbidden: Vec<String>,
+    /// Commits' message and parents, and the tree (a key of `commits`) each points at.
+    meta: HashMap<String, (String, Vec<String>, String)>,
+    /// Pull requests: repository, number, head branch, base, title, open.
+    pulls: Vec<Pull>,
+    /// Workflow runs started by dispatches: repository, workflow, id, run-name, inputs.
+    runs: Vec<Dispatched>,
+    /// The messages of the commits made through `POST git/commits`, in order.
+    made: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pull {
+    pub repo: String,
+    pub number: i64,
+    pub head: String,
+    pub base: String,
+    pub title: String,
+    pub open: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Dispatched {
+    pub repo: String,
+    pub workflow: String,
+    pub id: i64,
+    pub title: String,
+    pub inputs: Value,
 }
 
 #[derive(Clone)]
@@ -101,6 +136,10 @@ impl FakeGitHub {
             remaining: 5000,
             fails: Vec::new(),
             forbidden: Vec::new(),
+            meta: HashMap::new(),
+            pulls: Vec::new(),
+            runs: Vec::new(),
+            made: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -119,6 +158,10 @@ impl FakeGitHub {
             inner.blobs.insert(blob_sha(content), content.clone());
         }
         inner.commits.insert(sha.clone(), files);
+        // A commit is its own tree here.
+        inner
+            .meta
+            .insert(sha.clone(), ("initial".into(), Vec::new(), sha.clone()));
         sha
     }
 
@@ -140,8 +183,57 @@ impl FakeGitHub {
             branch: "main".into(),
             pushed_at,
             head: head.clone(),
+            branches: BTreeMap::new(),
+            template_of: None,
         });
         head
+    }
+
+    /// The text of `path` on `branch` (None: the default branch) of `full`.
+    pub fn file(&self, full: &str, branch: Option<&str>, path: &str) -> Option<String> {
+        self.with_repo(full, |inner, i| {
+            let r = &inner.repos[i];
+            let head = match branch {
+                Some(b) if b != r.branch => r.branches.get(b)?.clone(),
+                _ => r.head.clone(),
+            };
+            inner.commits[&head].get(path).cloned()
+        })
+    }
+
+    /// The repositories generated from a template: (full name, template).
+    pub fn generated(&self) -> Vec<(String, String)> {
+        let inner = self.inner.lock().unwrap();
+        inner
+            .repos
+            .iter()
+            .filter_map(|r| Some((r.full(), r.template_of.clone()?)))
+            .collect()
+    }
+
+    /// The commits made through the Git data API, with their messages.
+    pub fn commits_made(&self) -> Vec<String> {
+        self.inner.lock().unwrap().made.clone()
+    }
+
+    pub fn pulls(&self) -> Vec<Pull> {
+        self.inner.lock().unwrap().pulls.clone()
+    }
+
+    pub fn dispatched(&self) -> Vec<Dispatched> {
+        self.inner.lock().unwrap().runs.clone()
+    }
+
+    /// The head of `branch` of `full` (None: no such branch).
+    pub fn branch(&self, full: &str, branch: &str) -> Option<String> {
+        self.with_repo(full, |inner, i| {
+            let r = &inner.repos[i];
+            if branch == r.branch {
+                Some(r.head.clone())
+            } else {
+                r.branches.get(branch).cloned()
+            }
+        })
     }
 
     fn with_repo<T>(&self, full: &str, f: impl FnOnce(&mut Inner, usize) -> T) -> T {
@@ -243,6 +335,13 @@ pub fn blob_sha(content: &str) -> String {
         .to_string()
 }
 
+fn fixture_json(name: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(super::fixture(&format!("payloads/github/{name}"))).unwrap(),
+    )
+    .unwrap()
+}
+
 fn repo_json(template: &Value, r: &Repo) -> Value {
     let mut v = template.clone();
     let at = chrono::DateTime::from_timestamp(r.pushed_at, 0)
@@ -256,6 +355,10 @@ fn repo_json(template: &Value, r: &Repo) -> Value {
     v["default_branch"] = json!(r.branch);
     v["master_branch"] = json!(r.branch);
     v["pushed_at"] = json!(at);
+    v["html_url"] = json!(format!("https://github.com/{}", r.full()));
+    if let Some(t) = &r.template_of {
+        v["template_repository"] = json!({"full_name": t});
+    }
     v
 }
 
@@ -265,6 +368,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
+    let method = req.method().to_string();
     let (if_none_match, auth) = {
         let header = |k: &str| {
             req.headers()
@@ -280,8 +384,11 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
     let mut inner = inner.lock().unwrap();
     let (status, body, etag, link, retry_after) = if path_q == "/graphql" {
         graphql(&mut inner, &posted)
-    } else {
+    } else if method == "GET" {
         answer(&mut inner, &path_q)
+    } else {
+        let body: Value = serde_json::from_slice(&posted).unwrap_or(Value::Null);
+        write(&mut inner, &method, &path_q, &body)
     };
     let (status, body) = match (&etag, &if_none_match) {
         (Some(e), Some(m)) if status == 200 && e == m => (304, String::new()),
@@ -292,6 +399,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         inner.remaining -= 1;
     }
     inner.calls.push(Call {
+        method,
         path: path_q,
         status,
         auth,
@@ -496,6 +604,90 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
             ),
             None => not_found(),
         },
+        ["repos", o, r, "git", "ref", "heads", branch @ ..] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let branch = branch.join("/");
+            let repo = &inner.repos[i];
+            let head = if branch == repo.branch {
+                Some(repo.head.clone())
+            } else {
+                repo.branches.get(&branch).cloned()
+            };
+            match head {
+                Some(sha) => (
+                    200,
+                    ref_json(&repo.full(), &branch, &sha).to_string(),
+                    None,
+                    None,
+                    None,
+                ),
+                None => not_found(),
+            }
+        }
+        ["repos", o, r, "git", "commits", sha] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            match inner.meta.get(*sha) {
+                Some(_) => (
+                    200,
+                    commit_json(inner, &inner.repos[i].full(), sha).to_string(),
+                    None,
+                    None,
+                    None,
+                ),
+                None => not_found(),
+            }
+        }
+        ["repos", o, r, "pulls"] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let full = inner.repos[i].full();
+            let head = param("head").unwrap_or_default();
+            let branch = head
+                .split_once(':')
+                .map_or(head.as_str(), |(_, b)| b)
+                .to_string();
+            let list: Vec<Value> = inner
+                .pulls
+                .iter()
+                .filter(|p| p.repo == full && p.open && (branch.is_empty() || p.head == branch))
+                .map(pull_json)
+                .collect();
+            (200, Value::Array(list).to_string(), None, None, None)
+        }
+        ["repos", o, r, "actions", "workflows", wf, "runs"] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let full = inner.repos[i].full();
+            let template =
+                fixture_json("rest-get-actions-runs.response.json")["workflow_runs"][0].clone();
+            let runs: Vec<Value> = inner
+                .runs
+                .iter()
+                .rev()
+                .filter(|d| d.repo == full && d.workflow == *wf)
+                .map(|d| {
+                    let mut v = template.clone();
+                    v["id"] = json!(d.id);
+                    v["display_title"] = json!(d.title);
+                    v["event"] = json!("workflow_dispatch");
+                    v["html_url"] =
+                        json!(format!("https://github.com/{full}/actions/runs/{}", d.id));
+                    v["url"] = json!(format!(
+                        "https://api.github.com/repos/{full}/actions/runs/{}",
+                        d.id
+                    ));
+                    v
+                })
+                .collect();
+            let body = json!({"total_count": runs.len(), "workflow_runs": runs});
+            (200, body.to_string(), None, None, None)
+        }
         ["repos", o, r, "git", "trees", sha] => {
             if find(inner, o, r).is_none() {
                 return not_found();
@@ -541,6 +733,288 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
                 }
                 None => not_found(),
             }
+        }
+        _ => not_found(),
+    }
+}
+
+fn ref_json(full: &str, branch: &str, sha: &str) -> Value {
+    let mut v = fixture_json("rest-git-ref.response.json");
+    v["ref"] = json!(format!("refs/heads/{branch}"));
+    v["url"] = json!(format!(
+        "https://api.github.com/repos/{full}/git/refs/heads/{branch}"
+    ));
+    v["object"]["sha"] = json!(sha);
+    v["object"]["url"] = json!(format!(
+        "https://api.github.com/repos/{full}/git/commits/{sha}"
+    ));
+    v
+}
+
+fn commit_json(inner: &Inner, full: &str, sha: &str) -> Value {
+    let (message, parents, tree) = &inner.meta[sha];
+    let mut v = fixture_json("rest-post-git-commits.response.json");
+    v["sha"] = json!(sha);
+    v["message"] = json!(message);
+    v["tree"]["sha"] = json!(tree);
+    v["parents"] = json!(
+        parents
+            .iter()
+            .map(|p| json!({"sha": p}))
+            .collect::<Vec<_>>()
+    );
+    v["html_url"] = json!(format!("https://github.com/{full}/commit/{sha}"));
+    v
+}
+
+fn pull_json(p: &Pull) -> Value {
+    let mut v = fixture_json("rest-post-pulls.response.json");
+    v["number"] = json!(p.number);
+    v["title"] = json!(p.title);
+    v["state"] = json!(if p.open { "open" } else { "closed" });
+    v["html_url"] = json!(format!("https://github.com/{}/pull/{}", p.repo, p.number));
+    v["head"]["ref"] = json!(p.head);
+    v["base"]["ref"] = json!(p.base);
+    v
+}
+
+fn created(body: Value) -> Answer {
+    (201, body.to_string(), None, None, None)
+}
+
+fn unprocessable(body: Value) -> Answer {
+    (422, body.to_string(), None, None, None)
+}
+
+/// GitHub's writes the golden paths make: generate, Git data, pulls, dispatches.
+fn write(inner: &mut Inner, method: &str, path_q: &str, body: &Value) -> Answer {
+    if let Some(a) = injected(inner, path_q) {
+        return a;
+    }
+    let path = path_q.split('?').next().unwrap_or(path_q);
+    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let find = |inner: &Inner, o: &str, r: &str| {
+        inner
+            .repos
+            .iter()
+            .position(|x| x.org.eq_ignore_ascii_case(o) && x.name.eq_ignore_ascii_case(r))
+    };
+    match (method, seg.as_slice()) {
+        ("POST", ["app", "installations", _, "access_tokens"]) => answer(inner, path_q),
+        ("POST", ["repos", to, tr, "generate"]) => {
+            let Some(t) = find(inner, to, tr) else {
+                return not_found();
+            };
+            let owner = body["owner"].as_str().unwrap_or(to).to_string();
+            let name = body["name"].as_str().unwrap_or_default().to_string();
+            if find(inner, &owner, &name).is_some() {
+                return unprocessable(json!({"message": "Validation Failed",
+                    "errors": [{"resource": "Repository", "code": "custom", "field": "name",
+                                "message": "name already exists on this account"}]}));
+            }
+            let files = inner.commits[&inner.repos[t].head].clone();
+            let template = inner.repos[t].full();
+            let head = FakeGitHub::commit(inner, files);
+            let id = inner.repos.len() as i64 + 1000;
+            let pushed_at = inner.clock;
+            inner.repos.push(Repo {
+                id,
+                org: owner.clone(),
+                name: name.clone(),
+                archived: false,
+                branch: "main".into(),
+                pushed_at,
+                head,
+                branches: BTreeMap::new(),
+                template_of: Some(template.clone()),
+            });
+            let mut v = fixture_json("rest-post-generate-from-template.response.json");
+            let full = format!("{owner}/{name}");
+            v["id"] = json!(id);
+            v["name"] = json!(name);
+            v["full_name"] = json!(full);
+            v["owner"]["login"] = json!(owner);
+            v["html_url"] = json!(format!("https://github.com/{full}"));
+            v["default_branch"] = json!("main");
+            v["private"] = body["private"].clone();
+            v["template_repository"]["full_name"] = json!(template);
+            created(v)
+        }
+        ("POST", ["repos", o, r, "git", "blobs"]) => {
+            if find(inner, o, r).is_none() {
+                return not_found();
+            }
+            let raw = body["content"].as_str().unwrap_or_default();
+            let content = if body["encoding"] == "base64" {
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(raw)
+                        .unwrap(),
+                )
+                .unwrap()
+            } else {
+                raw.to_string()
+            };
+            let sha = blob_sha(&content);
+            inner.blobs.insert(sha.clone(), content);
+            let mut v = fixture_json("rest-post-git-blobs.response.json");
+            v["sha"] = json!(sha);
+            v["url"] = json!(format!(
+                "https://api.github.com/repos/{o}/{r}/git/blobs/{sha}"
+            ));
+            created(v)
+        }
+        ("POST", ["repos", o, r, "git", "trees"]) => {
+            if find(inner, o, r).is_none() {
+                return not_found();
+            }
+            let base = body["base_tree"].as_str().unwrap_or_default();
+            let mut files = inner.commits.get(base).cloned().unwrap_or_default();
+            let mut entries = Vec::new();
+            for e in body["tree"].as_array().cloned().unwrap_or_default() {
+                let path = e["path"].as_str().unwrap_or_default().to_string();
+                let sha = e["sha"].as_str().unwrap_or_default().to_string();
+                let Some(content) = inner.blobs.get(&sha).cloned() else {
+                    return unprocessable(
+                        json!({"message": format!("tree.sha {sha} is not a valid blob")}),
+                    );
+                };
+                files.insert(path.clone(), content);
+                entries.push(json!({"path": path, "mode": "100644", "type": "blob", "sha": sha}));
+            }
+            inner.clock += 1;
+            let sha = digest(&format!("tree {} {base}", inner.clock))
+                + &digest(&format!("t {}", inner.clock))[..8]
+                + &digest("x")[..16];
+            inner.commits.insert(sha.clone(), files);
+            let mut v = fixture_json("rest-post-git-trees.response.json");
+            v["sha"] = json!(sha);
+            v["tree"] = json!(entries);
+            v["truncated"] = json!(false);
+            created(v)
+        }
+        ("POST", ["repos", o, r, "git", "commits"]) => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let tree = body["tree"].as_str().unwrap_or_default().to_string();
+            let Some(files) = inner.commits.get(&tree).cloned() else {
+                return unprocessable(json!({"message": "Tree SHA does not exist"}));
+            };
+            let parents: Vec<String> = body["parents"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let sha = FakeGitHub::commit(inner, files);
+            let message = body["message"].as_str().unwrap_or_default().to_string();
+            inner
+                .meta
+                .insert(sha.clone(), (message.clone(), parents, tree));
+            inner.made.push(message);
+            let full = inner.repos[i].full();
+            created(commit_json(inner, &full, &sha))
+        }
+        ("POST", ["repos", o, r, "git", "refs"]) => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let name = body["ref"].as_str().unwrap_or_default();
+            let sha = body["sha"].as_str().unwrap_or_default().to_string();
+            let Some(branch) = name.strip_prefix("refs/heads/") else {
+                return unprocessable(json!({"message": "Reference name is not well-formed"}));
+            };
+            let repo = &mut inner.repos[i];
+            if branch == repo.branch || repo.branches.contains_key(branch) {
+                return unprocessable(json!({"message": "Reference already exists"}));
+            }
+            repo.branches.insert(branch.to_string(), sha.clone());
+            let full = repo.full();
+            created(ref_json(&full, branch, &sha))
+        }
+        ("PATCH", ["repos", o, r, "git", "refs", "heads", branch @ ..]) => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let branch = branch.join("/");
+            let sha = body["sha"].as_str().unwrap_or_default().to_string();
+            inner.clock += 1;
+            let clock = inner.clock;
+            let repo = &mut inner.repos[i];
+            if branch == repo.branch {
+                repo.head = sha.clone();
+                repo.pushed_at = clock;
+            } else if let Some(h) = repo.branches.get_mut(&branch) {
+                *h = sha.clone();
+            } else {
+                return unprocessable(json!({"message": "Reference does not exist"}));
+            }
+            let full = repo.full();
+            (
+                200,
+                ref_json(&full, &branch, &sha).to_string(),
+                None,
+                None,
+                None,
+            )
+        }
+        ("POST", ["repos", o, r, "pulls"]) => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let full = inner.repos[i].full();
+            let head = body["head"].as_str().unwrap_or_default().to_string();
+            if inner
+                .pulls
+                .iter()
+                .any(|p| p.repo == full && p.open && p.head == head)
+            {
+                return unprocessable(fixture_json("rest-post-pulls-422-already-exists.body.json"));
+            }
+            let number = inner.pulls.len() as i64 + 1347;
+            let pull = Pull {
+                repo: full,
+                number,
+                head,
+                base: body["base"].as_str().unwrap_or_default().to_string(),
+                title: body["title"].as_str().unwrap_or_default().to_string(),
+                open: true,
+            };
+            inner.pulls.push(pull.clone());
+            created(pull_json(&pull))
+        }
+        ("POST", ["repos", o, r, "actions", "workflows", wf, "dispatches"]) => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let full = inner.repos[i].full();
+            let id = 30_433_642 + inner.runs.len() as i64;
+            // The deploy workflow's run-name: "Deploy ${{ inputs.version }} (${{ inputs.switchboard_run }})".
+            let inputs = body["inputs"].clone();
+            let title = format!(
+                "Deploy {} ({})",
+                inputs["version"].as_str().unwrap_or(""),
+                inputs["switchboard_run"].as_str().unwrap_or("")
+            );
+            inner.runs.push(Dispatched {
+                repo: full.clone(),
+                workflow: wf.to_string(),
+                id,
+                title,
+                inputs,
+            });
+            let mut v = fixture_json(
+                "rest-post-actions-workflow-dispatch-return_run_details.200.response.json",
+            );
+            v["workflow_run_id"] = json!(id);
+            v["run_url"] = json!(format!(
+                "https://api.github.com/repos/{full}/actions/runs/{id}"
+            ));
+            v["html_url"] = json!(format!("https://github.com/{full}/actions/runs/{id}"));
+            (200, v.to_string(), None, None, None)
         }
         _ => not_found(),
     }

@@ -395,3 +395,23 @@ pub async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
         .await
         .expect("test took longer than its time limit")
 }
+
+/// What a console outbox printed.
+#[derive(Clone, Default)]
+pub struct Told(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Told {
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+impl std::io::Write for Told {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,491 @@
+//! The shipped golden paths end to end, on SQLite and PostgreSQL: create-service,
+//! provision-database and rollback requested and approved at the console, run by the worker
+//! through the real octocrab client into the fake GitHub (its recorded payloads), and a crash
+//! after each GitHub side effect followed by a restart: the fake counts one of each.
+
+use crate::common;
+use crate::common::Told;
+use crate::common::github::FakeGitHub;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard::Bot;
+use switchboard::Reply;
+use switchboard::app::{App, Use};
+use switchboard::chat::{ChatEvent, render};
+use switchboard::clock::Clock;
+use switchboard::config::Config;
+use switchboard::desk::Desk;
+use switchboard::failpoints::Failpoints;
+use switchboard::github::{Api, Auth};
+use switchboard::store::Store;
+use switchboard::workflows::run::State;
+
+/// A component whose repository is on the fake, for rollbacks.
+const CHECKOUT: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\n  annotations:\n    github.com/project-slug: acme/checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
+
+struct Golden {
+    bot: Arc<Bot>,
+    store: Store,
+    fake: FakeGitHub,
+    clock: Clock,
+    told: Told,
+    config: Config,
+    api: Arc<Api>,
+    _db: common::TestDb,
+    _dir: tempfile::TempDir,
+}
+
+fn commands() -> String {
+    format!("{}/commands", env!("CARGO_MANIFEST_DIR"))
+}
+
+impl Golden {
+    async fn open(db: common::TestDb) -> Golden {
+        let fake = FakeGitHub::start().await;
+        fake.add_repo(
+            "acme",
+            "golden-path-service",
+            &[
+                ("README.md", "# The service golden path\n"),
+                ("src/main.rs", "fn main() {}\n"),
+            ],
+        );
+        fake.add_repo(
+            "acme",
+            "infrastructure",
+            &[("terraform/main.tf", "terraform {}\n")],
+        );
+        fake.add_repo(
+            "acme",
+            "checkout",
+            &[(".github/workflows/deploy.yml", "name: deploy\n")],
+        );
+        let dir = common::catalog_dir(&[("checkout.yaml", CHECKOUT)]);
+        let mut config = Config::default();
+        config.database.url.0 = db.url.clone();
+        config.catalog.local.paths = common::examples();
+        config
+            .catalog
+            .local
+            .paths
+            .push(dir.path().display().to_string());
+        config.oncall.rotations =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
+        config.workflows.paths = vec![commands()];
+        config.catalog.github.api_url = fake.url.clone();
+        config.catalog.github.max_retries = 0;
+        let clock = Clock::fixed("2026-12-01T09:00:00Z".parse().unwrap());
+        // Opening syncs the example catalog into the store, so a registration's reload keeps it.
+        let app = App::open_at(&config, Use::Ask, clock.clone())
+            .await
+            .unwrap();
+        let api = Arc::new(
+            Api::new(
+                &config.catalog.github,
+                &Auth::Token("ghp_test".into()),
+                app.store.clone(),
+            )
+            .unwrap(),
+        );
+        let told = Told::default();
+        let mut golden = Golden {
+            bot: app.bot.clone(),
+            store: app.store.clone(),
+            fake,
+            clock,
+            told,
+            config,
+            api,
+            _db: db,
+            _dir: dir,
+        };
+        let desk = golden.desk("");
+        golden.bot = Arc::new(
+            Bot::new(
+                switchboard::sync::load_snapshot(&golden.store)
+                    .await
+                    .unwrap(),
+                switchboard::sources::rotations::load(&golden.config.oncall.rotations).unwrap(),
+                golden.config.catalog.limit(),
+            )
+            .with_store(golden.store.clone())
+            .with_clock(golden.clock.clone())
+            .with_desk(Arc::new(desk)),
+        );
+        golden
+    }
+
+    /// A desk over the fake GitHub, with these failpoints armed (a process that will crash).
+    fn desk(&self, failpoints: &str) -> Desk {
+        let mut github = switchboard::executors::github::GitHubSteps::new(Some(self.api.clone()));
+        github.settle = Duration::from_secs(2);
+        let desk = Desk::new(
+            self.store.clone(),
+            self.config.roles.clone(),
+            switchboard::executors::all(
+                switchboard::executors::register::Register {
+                    store: self.store.clone(),
+                    reader: self.config.catalog.reader(),
+                },
+                switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
+                github,
+            ),
+            Failpoints::parse(failpoints).unwrap(),
+        );
+        desk.load_workflows(Some(vec![commands()]));
+        desk.add_outbox(
+            switchboard::chat::Platform::Console,
+            Arc::new(switchboard::chat::console::ConsoleOutbox::new(
+                self.told.clone(),
+            )),
+        );
+        desk
+    }
+
+    async fn say(&self, who: &str, text: &str) -> Reply {
+        let event = ChatEvent::console(Some(who.into()), text, self.clock.now());
+        self.bot.handle(event).await.expect("an answer")
+    }
+
+    async fn work(&self) {
+        let desk = self.bot.desk().unwrap();
+        while desk.work_once(&self.bot).await.unwrap() {}
+    }
+
+    /// A process that crashes after `step`'s effect, then the lease running out.
+    async fn crash_after(&self, step: &str) {
+        let crashing = self.desk(&format!("after_step.{step}=error"));
+        let failed = crashing.work_once(&self.bot).await;
+        assert!(failed.is_err(), "the process crashed after {step}");
+        self.clock.advance(chrono::Duration::minutes(6));
+    }
+
+    async fn state(&self, id: i64) -> State {
+        self.store.load_run(id).await.unwrap().unwrap().state
+    }
+
+    /// GitHub requests the fake has seen that write (not reads).
+    fn writes(&self) -> Vec<String> {
+        self.fake
+            .calls()
+            .into_iter()
+            .filter(|c| c.method != "GET")
+            .map(|c| format!("{} {}", c.method, c.path))
+            .collect()
+    }
+}
+
+fn text(r: &Reply) -> String {
+    render::text(r)
+}
+
+fn run_id(r: &Reply) -> i64 {
+    r.result["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no run id: {}", text(r)))
+}
+
+/// Breanna (team A) asks for a service; Janelle (team A) approves.
+async fn create_ledger(g: &Golden) -> i64 {
+    let asked = g
+        .say(
+            "breanna.davison",
+            r#"run create-service name=ledger-api owner=team-a description="Books every payment""#,
+        )
+        .await;
+    let id = run_id(&asked);
+    assert_eq!(
+        asked.result["state"],
+        "awaiting_approval",
+        "{}",
+        text(&asked)
+    );
+    let approved = g.say("janelle.dawe", &format!("approve {id}")).await;
+    assert!(
+        text(&approved).starts_with(&format!("Run {id} is approved")),
+        "{}",
+        text(&approved)
+    );
+    id
+}
+
+#[tokio::test]
+async fn create_service_makes_the_repository_commits_the_golden_path_and_answers_at_once() {
+    common::within(async {
+        for db in common::databases().await {
+            let g = Golden::open(db).await;
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run create-service name=ledger-api owner=team-a --dry-run",
+                )
+                .await;
+            // The plan names the exact repository, template and files.
+            let plan = text(&asked);
+            for shown in [
+                "acme/golden-path-service",
+                "\"name\":\"ledger-api\"",
+                "catalog-info.yaml",
+                ".github/workflows/ci.yml",
+                "\"version\":\"1.2.0\"",
+            ] {
+                assert!(plan.contains(shown), "{shown} is not in the plan: {plan}");
+            }
+            g.fake.clear_calls();
+            let id = create_ledger(&g).await;
+            g.work().await;
+            assert_eq!(g.state(id).await, State::Succeeded, "{}", g.told.text());
+            assert_eq!(
+                g.fake.generated(),
+                [(
+                    "acme/ledger-api".to_string(),
+                    "acme/golden-path-service".to_string()
+                )]
+            );
+            let catalog = g
+                .fake
+                .file("acme/ledger-api", None, "catalog-info.yaml")
+                .unwrap();
+            for line in [
+                "name: ledger-api",
+                "description: \"Books every payment\"",
+                "owner: group:default/team-a",
+                "backstage.io/source-template: template:default/service",
+                "switchboard.dev/template-version: \"1.2.0\"",
+                "github.com/project-slug: acme/ledger-api",
+            ] {
+                assert!(catalog.contains(line), "{line} is not in:\n{catalog}");
+            }
+            let answers = g
+                .fake
+                .file("acme/ledger-api", None, ".switchboard/answers.yaml")
+                .unwrap();
+            assert!(
+                answers.contains(&format!("run: {id}"))
+                    && answers.contains("owner: group:default/team-a"),
+                "{answers}"
+            );
+            let ci = g
+                .fake
+                .file("acme/ledger-api", None, ".github/workflows/ci.yml")
+                .unwrap();
+            assert!(
+                ci.contains("${{ hashFiles('**/lockfiles') }}"),
+                "GitHub's own expressions survive: {ci}"
+            );
+            assert!(
+                g.fake
+                    .file("acme/ledger-api", None, "README.md")
+                    .unwrap()
+                    .contains("## On call")
+            );
+            assert!(
+                g.fake
+                    .file("acme/ledger-api", None, "src/main.rs")
+                    .is_some(),
+                "the template repository's files stay"
+            );
+            let made = g.fake.commits_made();
+            assert_eq!(made.len(), 1, "{made:?}");
+            assert!(
+                made[0].ends_with(&format!("Switchboard-Run: {id}")),
+                "{made:?}"
+            );
+            // "Who owns" answers at once, from the registration.
+            let owner = g.say("guest", "who owns ledger-api").await;
+            assert_eq!(
+                owner.result["owners"][0]["ref"],
+                "group:default/team-a",
+                "{}",
+                text(&owner)
+            );
+            // The card shows the links the steps made.
+            let told = g.told.text();
+            assert!(
+                told.contains("https://github.com/acme/ledger-api"),
+                "{told}"
+            );
+            assert!(
+                told.contains(&format!(
+                    "Run {id} of create-service on group:default/team-a: succeeded"
+                )),
+                "{told}"
+            );
+            // Every write, once.
+            let writes = g.writes();
+            assert_eq!(
+                writes
+                    .iter()
+                    .map(|w| w.rsplit('/').next().unwrap().to_string())
+                    .collect::<Vec<_>>(),
+                [
+                    "generate",
+                    "blobs",
+                    "blobs",
+                    "blobs",
+                    "blobs",
+                    "blobs",
+                    "trees",
+                    "commits",
+                    "heads/main"
+                ]
+                .map(|s| s.rsplit('/').next().unwrap().to_string()),
+                "{writes:?}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_crash_after_each_github_effect_then_a_restart_makes_each_once() {
+    common::within(async {
+        for db in common::databases().await {
+            let g = Golden::open(db).await;
+            let id = create_ledger(&g).await;
+            g.crash_after("repository").await;
+            g.crash_after("files").await;
+            g.crash_after("register").await;
+            g.work().await;
+            assert_eq!(g.state(id).await, State::Succeeded);
+            let run = g.store.load_run(id).await.unwrap().unwrap();
+            let attempts: Vec<i64> = run.steps.iter().map(|s| s.attempts).collect();
+            assert_eq!(
+                attempts,
+                [2, 2, 2],
+                "each step was done twice, its effect once"
+            );
+            assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
+            assert_eq!(run.steps[1].outputs.as_ref().unwrap()["adopted"], true);
+            assert_eq!(g.fake.generated().len(), 1);
+            assert_eq!(g.fake.commits_made().len(), 1);
+            let owner = g.say("guest", "who owns ledger-api").await;
+            assert_eq!(owner.result["owners"][0]["ref"], "group:default/team-a");
+
+            // A database: one pull request, one commit, after a crash.
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run provision-database service=checkout engine=postgres size=large",
+                )
+                .await;
+            let db_run = run_id(&asked);
+            g.say("janelle.dawe", &format!("approve {db_run}")).await;
+            g.crash_after("pull-request").await;
+            g.work().await;
+            assert_eq!(g.state(db_run).await, State::Succeeded, "{}", g.told.text());
+            let pulls = g.fake.pulls();
+            assert_eq!(pulls.len(), 1, "{pulls:?}");
+            assert_eq!(
+                pulls[0].head,
+                format!("switchboard/database-checkout-run-{db_run}")
+            );
+            assert_eq!(pulls[0].base, "main");
+            assert_eq!(g.fake.commits_made().len(), 2);
+            let tf = g
+                .fake
+                .file(
+                    "acme/infrastructure",
+                    Some(&pulls[0].head),
+                    "terraform/databases/checkout.tf",
+                )
+                .unwrap();
+            assert!(
+                tf.contains("module \"checkout_db\"") && tf.contains("size    = \"large\""),
+                "{tf}"
+            );
+            let run = g.store.load_run(db_run).await.unwrap().unwrap();
+            let out = run.steps[0].outputs.clone().unwrap();
+            assert_eq!(out["adopted"], true);
+            assert_eq!(
+                out["html_url"],
+                format!(
+                    "https://github.com/acme/infrastructure/pull/{}",
+                    pulls[0].number
+                )
+            );
+            assert!(
+                g.told.text().contains(&format!(
+                    "pull-request html_url: https://github.com/acme/infrastructure/pull/{}",
+                    pulls[0].number
+                )),
+                "the PR's link is on the card"
+            );
+
+            // A rollback: one dispatch, found again by its run-name.
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run rollback service=checkout version=1.4.2",
+                )
+                .await;
+            let back = run_id(&asked);
+            g.say("janelle.dawe", &format!("approve {back}")).await;
+            g.crash_after("deploy").await;
+            g.work().await;
+            assert_eq!(g.state(back).await, State::Succeeded);
+            let dispatched = g.fake.dispatched();
+            assert_eq!(dispatched.len(), 1, "{dispatched:?}");
+            assert_eq!(dispatched[0].inputs["version"], "1.4.2");
+            assert_eq!(
+                dispatched[0].inputs["switchboard_run"],
+                format!("switchboard-run-{back}")
+            );
+            let run = g.store.load_run(back).await.unwrap().unwrap();
+            assert_eq!(
+                run.steps[0].outputs.as_ref().unwrap()["workflow_run_id"],
+                dispatched[0].id
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rollback_is_refused_without_a_repository_and_a_taken_name_fails_clearly() {
+    common::within(async {
+        for db in common::databases().await {
+            let g = Golden::open(db).await;
+            // artist-lookup names no repository: the policy says so and nothing is stored.
+            let refused = g
+                .say(
+                    "breanna.davison",
+                    "run rollback service=artist-lookup version=1.0.0",
+                )
+                .await;
+            assert!(
+                text(&refused).contains("github.com/project-slug"),
+                "{}",
+                text(&refused)
+            );
+            assert!(g.store.load_run(1).await.unwrap().is_none());
+            // A repository of that name exists and was not made from the template.
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run create-service name=checkout owner=team-a",
+                )
+                .await;
+            let id = run_id(&asked);
+            g.say("janelle.dawe", &format!("approve {id}")).await;
+            g.work().await;
+            let run = g.store.load_run(id).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Failed);
+            assert!(
+                run.reason.as_deref().unwrap().contains(
+                    "a repository acme/checkout already exists (not made from the template)"
+                ),
+                "{:?}",
+                run.reason
+            );
+            assert!(
+                g.writes().is_empty(),
+                "nothing was written: {:?}",
+                g.writes()
+            );
+        }
+    })
+    .await;
+}
