@@ -116,31 +116,30 @@ impl GitHubSteps {
         files: &[(String, String)],
     ) -> Result<(String, String, bool)> {
         let marker = format!("Switchboard-Run: {run_id}");
-        let existing = self.branch_head(repo, branch).await?;
-        if let Some(head) = &existing {
-            let c = self
-                .look(&format!("/repos/{repo}/git/commits/{head}"))
+        let read_commit = |sha: String| async move {
+            self.look(&format!("/repos/{repo}/git/commits/{sha}"))
                 .await?
-                .with_context(|| format!("the head of {repo}:{branch} cannot be read"))?;
-            if c["message"].as_str().is_some_and(|m| m.contains(&marker)) {
-                let url = c["html_url"].as_str().unwrap_or_default().to_string();
-                return Ok((head.clone(), url, true));
+                .with_context(|| format!("commit {sha} of {repo} cannot be read"))
+        };
+        let existing = self.branch_head(repo, branch).await?;
+        let (parent, parent_commit) = match &existing {
+            Some(head) => {
+                let c = read_commit(head.clone()).await?;
+                if c["message"].as_str().is_some_and(|m| m.contains(&marker)) {
+                    let url = c["html_url"].as_str().unwrap_or_default().to_string();
+                    return Ok((head.clone(), url, true));
+                }
+                (head.clone(), c)
             }
-        }
-        let parent = match &existing {
-            Some(head) => head.clone(),
             None => {
                 let base = match base {
                     Some(b) => b.to_string(),
                     None => self.default_branch(repo).await?,
                 };
-                self.wait_for_branch(repo, &base).await?
+                let head = self.wait_for_branch(repo, &base).await?;
+                (head.clone(), read_commit(head).await?)
             }
         };
-        let parent_commit = self
-            .look(&format!("/repos/{repo}/git/commits/{parent}"))
-            .await?
-            .with_context(|| format!("commit {parent} of {repo} cannot be read"))?;
         let base_tree = parent_commit["tree"]["sha"]
             .as_str()
             .context("GitHub's commit has no tree")?

@@ -1469,6 +1469,36 @@ async fn one_reminder_goes_to_those_who_have_not_decided_and_escalates_to_the_pe
                 "{}",
                 text(&approved)
             );
+            // A run nobody decides expires: every copy of its card says so, and a late click
+            // changes nothing.
+            let late = w
+                .say(requester, "run restart-service service=artist-lookup")
+                .await;
+            let late = run_id(&late);
+            w.clock.advance(chrono::Duration::hours(25));
+            w.work().await;
+            assert_eq!(w.state(late).await, State::Expired);
+            let printed = told.text();
+            let expired = format!(
+                "is now\nRun {late} of restart-service on component:default/artist-lookup: expired"
+            );
+            assert_eq!(
+                printed.matches(&expired).count(),
+                6,
+                "the requester's copy and five approvers': {printed}"
+            );
+            assert!(
+                printed.contains(&format!("Run {late} of restart-service: expired")),
+                "the requester is told"
+            );
+            let clicked = click(&w, "amelia.park", "approve", late, None).await;
+            assert!(
+                text(&clicked).starts_with(&format!(
+                    "Run {late} no longer awaits a decision (now expired)"
+                )),
+                "{}",
+                text(&clicked)
+            );
         }
     })
     .await;
