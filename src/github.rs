@@ -205,9 +205,11 @@ impl Api {
             .await
     }
 
-    /// Sends one request (a REST method and path, or `POST /graphql`). Rate refusals and server
-    /// errors are retried within `catalog.github.max_retries` and `max_wait_secs`, then are an
-    /// error; every other answer (a 404, a 422) is returned for the caller to read.
+    /// Sends one request (a REST method and path, or `POST /graphql`). Rate refusals and, for
+    /// reads (GETs and GraphQL queries), server errors and failed connections are retried within
+    /// `catalog.github.max_retries` and `max_wait_secs`, then are an error. A write that failed
+    /// on the way is not sent again here: it may have been done, and only its caller can look.
+    /// Every other answer (a 404, a 422) is returned for the caller to read.
     pub async fn request(
         &self,
         method: http::Method,
@@ -220,6 +222,11 @@ impl Api {
         } else {
             None
         };
+        let read = method == http::Method::GET || path == "/graphql";
+        if !read && ![http::Method::POST, http::Method::PATCH, http::Method::PUT].contains(&method)
+        {
+            bail!("GitHub requests are GET, POST, PATCH or PUT, not {method}");
+        }
         let mut attempt = 0;
         loop {
             self.pace().await?;
@@ -253,7 +260,7 @@ impl Api {
             };
             let resp = match sent {
                 Ok(r) => r,
-                Err(e) if attempt < self.max_retries => {
+                Err(e) if read && attempt < self.max_retries => {
                     attempt += 1;
                     tracing::warn!(path, "GitHub request failed ({e}); retrying");
                     tokio::time::sleep(backoff(attempt)).await;
@@ -309,7 +316,7 @@ impl Api {
                 body: text,
                 next,
             };
-            if limited || status.is_server_error() {
+            if limited || (read && status.is_server_error()) {
                 let wait = if limited {
                     retry_after.unwrap_or_else(|| match reset {
                         Some(r) => (r - Utc::now().timestamp()).max(1) as u64,

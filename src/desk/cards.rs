@@ -26,14 +26,6 @@ fn channel_annotation(platform: Platform) -> Option<&'static str> {
     }
 }
 
-/// The plan a run was requested with.
-fn plan_of(run: &Run) -> Plan {
-    run.plan
-        .clone()
-        .and_then(|p| serde_json::from_value(p).ok())
-        .unwrap_or_default()
-}
-
 /// The requester's id on the run's platform (`slack:U123` → `U123`).
 fn requester_id(run: &Run) -> &str {
     run.identity
@@ -74,15 +66,14 @@ impl Desk {
         now: i64,
     ) -> Result<Option<Posted>> {
         let run = self.store.load_run(id).await?.context("a run to post")?;
-        let Some(platform) = Platform::parse(&run.platform) else {
-            return Ok(None);
-        };
-        let Some(outbox) = self.outbox(platform) else {
-            return Ok(None);
-        };
+        // Claimed even where nothing can be posted (a platform without an outbox), so the
+        // sweep does not come back to it.
         if !self.store.claim_cards(id, now).await? {
             return Ok(None);
         }
+        let Some(outbox) = Platform::parse(&run.platform).and_then(|p| self.outbox(p)) else {
+            return Ok(None);
+        };
         let emergency = self.emergency_allowed(&run.workflow);
         let reviews = self.store.reviews(id).await?;
         let card = replies::card(
@@ -153,7 +144,7 @@ impl Desk {
         kind: CardKind,
         now: i64,
     ) -> Result<(usize, usize, Vec<String>)> {
-        let plan = plan_of(run);
+        let plan = Plan::of(run);
         // The one who broke the glass does not review themselves.
         let asked: Vec<&String> = plan
             .asked
@@ -164,19 +155,35 @@ impl Desk {
         let emergency = self.emergency_allowed(&run.workflow);
         let reviews = self.store.reviews(run.id).await?;
         let card = replies::card(run, kind, emergency, &reviews, chrono_tz::UTC);
-        let mut dests: Vec<(Destination, Option<String>)> = Vec::new();
-        let mut unreachable = Vec::new();
+        let mut channels = 0;
         if asked.len() > self.dm_limit
             && let Some(key) = channel_annotation(platform)
         {
             let target = run.target.as_deref().and_then(|t| snap.get(t));
             for g in target.map(|t| owning_groups(snap, t)).unwrap_or_default() {
-                if let Some(c) = snap.entity(g).annotation(key) {
-                    dests.push((Destination::Channel(c.to_string()), None));
+                let Some(c) = snap.entity(g).annotation(key) else {
+                    continue;
+                };
+                match outbox
+                    .post(&Destination::Channel(c.to_string()), &card)
+                    .await
+                {
+                    Ok(at) => {
+                        channels += 1;
+                        let card = Card {
+                            at,
+                            kind: kind.as_str().into(),
+                            recipient: None,
+                        };
+                        self.store.add_card(run.id, &card, now).await?;
+                    }
+                    Err(e) => tracing::warn!(run = run.id, "cannot post the card to {c}: {e:#}"),
                 }
             }
         }
-        let channels = dests.len();
+        // DMs when no team channel took it (none named, or the bot may not post there).
+        let mut dests: Vec<(Destination, String)> = Vec::new();
+        let mut unreachable = Vec::new();
         if channels == 0 {
             for who in asked {
                 let Some(id) = snap.get(who) else {
@@ -184,7 +191,7 @@ impl Desk {
                     continue;
                 };
                 match outbox.reach(&Recipient::of(snap, id)).await {
-                    Ok(Some(pid)) => dests.push((Destination::User(pid), Some(who.clone()))),
+                    Ok(Some(pid)) => dests.push((Destination::User(pid), who.clone())),
                     Ok(None) => unreachable.push(who.clone()),
                     Err(e) => {
                         tracing::warn!(run = run.id, "cannot find {who} to write to: {e:#}");
@@ -197,19 +204,17 @@ impl Desk {
         for (to, recipient) in dests {
             match outbox.post(&to, &card).await {
                 Ok(at) => {
-                    dms += usize::from(recipient.is_some());
+                    dms += 1;
                     let card = Card {
                         at,
                         kind: kind.as_str().into(),
-                        recipient,
+                        recipient: Some(recipient),
                     };
                     self.store.add_card(run.id, &card, now).await?;
                 }
                 Err(e) => {
-                    tracing::warn!(run = run.id, "cannot post a card to {to:?}: {e:#}");
-                    if let Some(r) = recipient {
-                        unreachable.push(r);
-                    }
+                    tracing::warn!(run = run.id, "cannot post a card to {recipient}: {e:#}");
+                    unreachable.push(recipient);
                 }
             }
         }
@@ -281,24 +286,32 @@ impl Desk {
     pub(super) async fn sweep_cards(&self, bot: &Bot) -> Result<()> {
         let now = bot.now().timestamp();
         let snap = bot.snapshot();
-        // A minute's grace: the process that recorded the run is posting them now.
+        // A minute's grace: the process that recorded the run is posting them now. One run's
+        // trouble is logged and leaves the others to go on.
         for id in self.store.runs_without_cards(now - 60).await? {
-            self.post_cards(&snap, id, now).await?;
+            if let Err(e) = self.post_cards(&snap, id, now).await {
+                tracing::warn!(run = id, "posting the run's cards: {e:#}");
+            }
         }
         for id in self.store.runs_to_remind(now).await? {
-            if !self.store.claim_reminder(id, now).await? {
-                continue;
-            }
-            let Some(run) = self.store.load_run(id).await? else {
-                continue;
+            let reminded = async {
+                if !self.store.claim_reminder(id, now).await? {
+                    return Ok(());
+                }
+                match self.store.load_run(id).await? {
+                    Some(run) => self.remind(bot, &snap, &run, now).await,
+                    None => Ok(()),
+                }
             };
-            self.remind(bot, &snap, &run, now).await?;
+            if let Err(e) = reminded.await {
+                tracing::warn!(run = id, "reminding: {e:#}");
+            }
         }
         Ok(())
     }
 
     async fn remind(&self, bot: &Bot, snap: &Snapshot, run: &Run, now: i64) -> Result<()> {
-        let plan = plan_of(run);
+        let plan = Plan::of(run);
         let waiting: Vec<String> = plan
             .asked
             .iter()

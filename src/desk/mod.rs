@@ -29,7 +29,7 @@ use crate::outbox::{Destination, Outbox};
 use crate::store::{NewRun, Store};
 use crate::workflows::definition::{Kind, Role, Workflow, check_value};
 use crate::workflows::permissions::{
-    Denied, Person, Scope, may_approve, may_request, owning_groups,
+    Denied, Person, Scope, approvers_of, may_approve, may_break_glass, may_request, owning_groups,
 };
 use crate::workflows::policy::Facts;
 use crate::workflows::replies::{self, Plan};
@@ -360,6 +360,7 @@ impl Desk {
                             snap: a.ctx.snap,
                             target: None,
                             oncall: &[],
+                            escalated: false,
                         }
                         .matches(&person, other),
                     });
@@ -526,27 +527,13 @@ impl Desk {
             snap,
             target,
             oncall: &oncall,
+            escalated: false,
         };
         let target_ref = target.map(|t| snap.entity(t).key());
         // In an emergency, who may act at once (`emergency`) stands in for `allowed`.
-        let allowed = match (&emergency, &wf.emergency) {
-            (None, _) => may_request(&person, wf, &scope),
-            (Some(_), Some(who)) if person.may_act() && scope.matches(&person, who) => Ok(()),
-            (Some(_), Some(who)) => Err(Denied {
-                rule: format!(
-                    "Only {who}{} may run {} at once in an emergency.",
-                    target_ref
-                        .as_deref()
-                        .map(|t| format!(" for {t}"))
-                        .unwrap_or_default(),
-                    wf.name
-                ),
-                instead: "Request it without --emergency: its approvers are asked.".into(),
-            }),
-            (Some(_), None) => Err(Denied {
-                rule: format!("{} cannot be run at once in an emergency.", wf.name),
-                instead: "Request it without --emergency: its approvers are asked.".into(),
-            }),
+        let allowed = match &emergency {
+            None => may_request(&person, wf, &scope),
+            Some(_) => may_break_glass(&person, wf, &scope),
         };
         if let Err(denied) = allowed {
             return self
@@ -649,20 +636,10 @@ impl Desk {
                     w.hops.len() + w.beyond
                 })
                 .unwrap_or(0),
-            asked: match &wf.approval {
-                None => Vec::new(),
-                // Those the approvers name; whom a reminder escalates to are asked then.
-                Some(ap) => snap
-                    .entities()
-                    .filter(|(_, e)| e.kind_is("user"))
-                    .filter(|&(id, _)| {
-                        let p = self.person(snap, Some(id));
-                        may_approve(&p, wf, &scope, &a.actor_ref()).is_ok()
-                            && ap.approvers.iter().any(|w| scope.matches(&p, w))
-                    })
-                    .map(|(_, e)| e.key())
-                    .collect(),
-            },
+            asked: approvers_of(snap, wf, &scope, &a.actor_ref(), &self.roles)
+                .into_iter()
+                .map(|id| snap.entity(id).key())
+                .collect(),
             approvers: wf.approval.as_ref().map(|ap| {
                 format!(
                     "{} of {}{}",
@@ -759,15 +736,33 @@ impl Desk {
             .filter(|r| !r.is_empty());
         match verb {
             RunVerb::Approve | RunVerb::Deny | RunVerb::Details => {
-                let verb = match verb {
-                    RunVerb::Details => "status",
-                    v => v.as_str(),
+                let (intent, decision) = match verb {
+                    RunVerb::Approve => (Intent::Approve, Decision::Approve),
+                    RunVerb::Deny => (Intent::Deny, Decision::Deny),
+                    _ => (Intent::Status, Decision::Approve),
                 };
-                let text = match &reason {
-                    Some(r) => format!("{verb} {id} {r}"),
-                    None => format!("{verb} {id}"),
+                let query = format!(
+                    "{} {id}",
+                    if verb == RunVerb::Details {
+                        "status"
+                    } else {
+                        verb.as_str()
+                    }
+                );
+                let Some(run) = self.store.load_run(id).await? else {
+                    return Ok(replies::decided(
+                        intent,
+                        &query,
+                        id,
+                        &Decided::Unknown,
+                        None,
+                    ));
                 };
-                self.answer(a, &crate::ask::parse(&text)).await
+                if verb == RunVerb::Details {
+                    return Ok(self.status_of(a, &query, &run));
+                }
+                self.decide_run(a, &query, intent, run, decision, reason)
+                    .await
             }
             RunVerb::Emergency => self.run_now(a, id, reason).await,
             RunVerb::Acknowledge | RunVerb::Flag => self.review(a, verb, id, reason).await,
@@ -796,30 +791,17 @@ impl Desk {
             ));
         };
         let snap = a.ctx.snap;
-        let wf = a.workflows.iter().find(|w| w.name == run.workflow);
-        let target = run.target.as_deref().and_then(|t| snap.get(t));
-        let oncall = a.oncall(target);
-        let scope = Scope {
-            snap,
-            target,
-            oncall: &oncall,
-        };
+        let oncall = a.oncall(run.target.as_deref().and_then(|t| snap.get(t)));
+        let scope = scope_of(snap, &run, &oncall);
         let person = self.person_of(a);
-        let allowed = wf
-            .and_then(|w| w.emergency.as_ref())
-            .filter(|who| person.may_act() && scope.matches(&person, who));
-        if allowed.is_none() {
-            let denied = Denied {
-                rule: format!(
-                    "Only the person on call{} may run {} at once in an emergency.",
-                    run.target
-                        .as_deref()
-                        .map(|t| format!(" for {t}"))
-                        .unwrap_or_default(),
-                    run.workflow
-                ),
-                instead: "Approve it if you may, or ask who is on call.".into(),
-            };
+        let allowed = match a.workflows.iter().find(|w| w.name == run.workflow) {
+            Some(wf) => may_break_glass(&person, wf, &scope),
+            None => Err(Denied {
+                rule: format!("The workflow {} is no longer defined.", run.workflow),
+                instead: String::new(),
+            }),
+        };
+        if let Err(denied) = allowed {
             return self
                 .denied(
                     a,
@@ -862,18 +844,12 @@ impl Desk {
                 Ok(r)
             }
             Err(state) => {
-                self.redraw(&run).await;
-                Ok(self.as_it_stands(
-                    replies::decided(
-                        Intent::Run,
-                        &query,
-                        id,
-                        &Decided::NotAwaiting { state },
-                        Some(&run),
-                    ),
-                    &run,
-                    a,
-                ))
+                // Still awaiting approval, yet not taken: its time ran out.
+                let outcome = match state {
+                    State::AwaitingApproval => Decided::Expired,
+                    state => Decided::NotAwaiting { state },
+                };
+                Ok(self.unchanged(a, &query, Intent::Run, &outcome, &run).await)
             }
         }
     }
@@ -896,30 +872,9 @@ impl Desk {
                 None,
             ));
         };
-        if run.break_glass.is_none() {
-            return Ok(replies::refused(
-                Intent::Approve,
-                &query,
-                &format!("Run {id} was not run in an emergency: there is nothing to review"),
-                Vec::new(),
-            ));
-        }
-        if verb == RunVerb::Flag && reason.is_none() {
-            return Ok(replies::refused(
-                Intent::Approve,
-                &query,
-                "Say what was wrong with running it (recorded in the audit log)",
-                Vec::new(),
-            ));
-        }
         let snap = a.ctx.snap;
-        let target = run.target.as_deref().and_then(|t| snap.get(t));
-        let oncall = a.oncall(target);
-        let scope = Scope {
-            snap,
-            target,
-            oncall: &oncall,
-        };
+        let oncall = a.oncall(run.target.as_deref().and_then(|t| snap.get(t)));
+        let scope = scope_of(snap, &run, &oncall);
         let person = self.person_of(a);
         let me = a.actor_ref();
         let verdict = match a.workflows.iter().find(|w| w.name == run.workflow) {
@@ -945,6 +900,22 @@ impl Desk {
                     denied,
                 )
                 .await;
+        }
+        if run.break_glass.is_none() {
+            return Ok(replies::refused(
+                Intent::Approve,
+                &query,
+                &format!("Run {id} was not run in an emergency: there is nothing to review"),
+                Vec::new(),
+            ));
+        }
+        if verb == RunVerb::Flag && reason.is_none() {
+            return Ok(replies::refused(
+                Intent::Approve,
+                &query,
+                "Say what was wrong with running it (recorded in the audit log)",
+                Vec::new(),
+            ));
         }
         let verdict = match verb {
             RunVerb::Flag => "flag",
@@ -1096,34 +1067,57 @@ impl Desk {
         })
     }
 
+    /// `approve ID`, `deny ID REASON`.
     async fn decide(&self, a: &Asked<'_>, q: &Question, decision: Decision) -> Result<Reply> {
         let run = match self.named_run(q).await? {
             Ok(run) => run,
             Err(reply) => return Ok(reply),
         };
+        let reason = q
+            .rest
+            .split_once(char::is_whitespace)
+            .map(|(_, r)| r.trim().to_string());
+        self.decide_run(a, &q.query, q.intent, run, decision, reason)
+            .await
+    }
+
+    /// One person's decision on a run, typed or clicked (the reason as given, whole).
+    async fn decide_run(
+        &self,
+        a: &Asked<'_>,
+        query: &str,
+        intent: Intent,
+        run: Run,
+        decision: Decision,
+        reason: Option<String>,
+    ) -> Result<Reply> {
         if run.state != State::AwaitingApproval {
             // A late or second click (a stale card): how the run stands, nothing changed.
             return Ok(self
-                .unchanged(a, q, &Decided::NotAwaiting { state: run.state }, &run)
+                .unchanged(
+                    a,
+                    query,
+                    intent,
+                    &Decided::NotAwaiting { state: run.state },
+                    &run,
+                )
                 .await);
         }
-        let reason: String = q
-            .rest
-            .split_once(char::is_whitespace)
-            .map(|(_, r)| r.trim().to_string())
-            .unwrap_or_default();
-        if decision == Decision::Deny && reason.is_empty() {
+        let reason = reason
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if decision == Decision::Deny && reason.is_none() {
             return Ok(replies::refused(
                 Intent::Deny,
-                &q.query,
+                query,
                 &format!("Say why: `deny {} REASON` (the requester is told)", run.id),
                 Vec::new(),
             ));
         }
         let Some(wf) = a.workflows.iter().find(|w| w.name == run.workflow) else {
             return Ok(replies::refused(
-                q.intent,
-                &q.query,
+                intent,
+                query,
                 &format!(
                     "The workflow {} is no longer defined; run {} cannot be decided",
                     run.workflow, run.id
@@ -1132,20 +1126,15 @@ impl Desk {
             ));
         };
         let snap = a.ctx.snap;
-        let target = run.target.as_deref().and_then(|t| snap.get(t));
-        let oncall = a.oncall(target);
-        let scope = Scope {
-            snap,
-            target,
-            oncall: &oncall,
-        };
+        let oncall = a.oncall(run.target.as_deref().and_then(|t| snap.get(t)));
+        let scope = scope_of(snap, &run, &oncall);
         let person = self.person_of(a);
         if let Err(denied) = may_approve(&person, wf, &scope, &run.requested_by) {
             return self
                 .denied(
                     a,
-                    &q.query,
-                    q.intent,
+                    query,
+                    intent,
                     &wf.name,
                     run.target.clone(),
                     Some(run.id),
@@ -1154,7 +1143,6 @@ impl Desk {
                 .await;
         }
         let quorum = wf.approval.as_ref().map_or(1, |ap| ap.quorum);
-        let reason = (!reason.is_empty()).then_some(reason);
         let event = a.event(
             "run.decided",
             run.target.clone(),
@@ -1192,40 +1180,45 @@ impl Desk {
         let after = self.store.load_run(run.id).await?;
         Ok(match (&outcome, &after) {
             (Decided::Recorded { .. }, _) | (_, None) => {
-                replies::decided(q.intent, &q.query, run.id, &outcome, after.as_ref())
+                replies::decided(intent, query, run.id, &outcome, after.as_ref())
             }
-            (_, Some(after)) => self.unchanged(a, q, &outcome, after).await,
+            (_, Some(after)) => self.unchanged(a, query, intent, &outcome, after).await,
         })
     }
 
     /// A decision that changed nothing (already decided, no longer awaited): said with how the
     /// run stands to those who may see it; the cards, which may be behind, are redrawn.
-    async fn unchanged(&self, a: &Asked<'_>, q: &Question, outcome: &Decided, run: &Run) -> Reply {
+    async fn unchanged(
+        &self,
+        a: &Asked<'_>,
+        query: &str,
+        intent: Intent,
+        outcome: &Decided,
+        run: &Run,
+    ) -> Reply {
         self.redraw(run).await;
-        let reply = replies::decided(q.intent, &q.query, run.id, outcome, Some(run));
-        if self.may_see(a, run) {
-            self.as_it_stands(reply, run, a)
-        } else {
-            reply
+        if !self.may_see(a, run) {
+            // As for a run that does not exist: ids are not a way to learn of others' runs.
+            return replies::decided(intent, query, run.id, &Decided::Unknown, None);
         }
+        let reply = replies::decided(intent, query, run.id, outcome, Some(run));
+        self.as_it_stands(reply, run, a)
     }
 
     async fn status(&self, a: &Asked<'_>, q: &Question) -> Result<Reply> {
-        let run = match self.named_run(q).await? {
-            Ok(run) => run,
-            Err(reply) => return Ok(reply),
-        };
-        if !self.may_see(a, &run) {
+        Ok(match self.named_run(q).await? {
+            Ok(run) => self.status_of(a, &q.query, &run),
+            Err(reply) => reply,
+        })
+    }
+
+    /// Where a run stands, to those who may see it.
+    fn status_of(&self, a: &Asked<'_>, query: &str, run: &Run) -> Reply {
+        if !self.may_see(a, run) {
             // Said as for a run that does not exist: ids are not a way to learn of others' runs.
-            return Ok(replies::decided(
-                q.intent,
-                &q.query,
-                run.id,
-                &Decided::Unknown,
-                None,
-            ));
+            return replies::decided(Intent::Status, query, run.id, &Decided::Unknown, None);
         }
-        Ok(replies::status(&q.query, &run, a.ctx.tz))
+        replies::status(query, run, a.ctx.tz)
     }
 
     /// Whether the asker may read a run: its requester, its target's teams, those who may
@@ -1244,11 +1237,7 @@ impl Desk {
             return true;
         }
         let oncall = a.oncall(target);
-        let scope = Scope {
-            snap,
-            target,
-            oncall: &oncall,
-        };
+        let scope = scope_of(snap, run, &oncall);
         a.workflows
             .iter()
             .find(|w| w.name == run.workflow)
@@ -1362,13 +1351,8 @@ impl Desk {
                 let Some(wf) = a.workflows.iter().find(|w| w.name == r.workflow) else {
                     return false;
                 };
-                let target = r.target.as_deref().and_then(|t| snap.get(t));
-                let oncall = a.oncall(target);
-                let scope = Scope {
-                    snap,
-                    target,
-                    oncall: &oncall,
-                };
+                let oncall = a.oncall(r.target.as_deref().and_then(|t| snap.get(t)));
+                let scope = scope_of(snap, r, &oncall);
                 may_approve(&person, wf, &scope, &r.requested_by).is_ok()
                     && !r.approvals.iter().any(|ap| ap.by == a.actor_ref())
             })
@@ -1444,6 +1428,17 @@ fn shown(mut with: Value) -> Value {
         t.remove("files");
     }
     with
+}
+
+/// What a decision on `run` is checked against: its target, who is on call for it now
+/// (`oncall`), and whether its reminder escalated (then whom it escalates to may decide).
+fn scope_of<'a>(snap: &'a Snapshot, run: &Run, oncall: &'a [String]) -> Scope<'a> {
+    Scope {
+        snap,
+        target: run.target.as_deref().and_then(|t| snap.get(t)),
+        oncall,
+        escalated: run.reminded_at.is_some(),
+    }
 }
 
 /// Reads a typed parameter from what was typed.

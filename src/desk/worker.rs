@@ -90,6 +90,22 @@ impl Desk {
             ))
             .await;
         }
+        // So does a golden-path template whose files changed since.
+        let planned = crate::workflows::replies::Plan::of(run);
+        for (step, (_, _, with)) in wf.steps.iter().zip(&planned.steps) {
+            let digest = |w: &Value| w["template"]["digest"].as_str().map(str::to_string);
+            if let (Some(then), Some(now)) = (digest(with), digest(&step.with))
+                && then != now
+            {
+                return fail(format!(
+                    "the golden-path template of step {} changed since this run was requested \
+                     (version {} now); request it again",
+                    step.name,
+                    step.with["template"]["version"].as_str().unwrap_or("?")
+                ))
+                .await;
+            }
+        }
         if let Err(why) = self.still_allowed(bot, wf, run) {
             return fail(why).await;
         }
@@ -172,6 +188,7 @@ impl Desk {
             let call = Call {
                 run_id: run.id,
                 step: &step.name,
+                requested_at: run.created_at,
                 with: &with,
             };
             match executor.run(&call).await {
@@ -248,6 +265,7 @@ impl Desk {
             snap: &snap,
             target,
             oncall: &[],
+            escalated: run.reminded_at.is_some(),
         };
         for ap in run
             .approvals
@@ -258,9 +276,8 @@ impl Desk {
             // Being on call passes for when they decided (it was checked then); every other
             // ground must still hold.
             let as_on_call = Scope {
-                snap: &snap,
-                target,
                 oncall: std::slice::from_ref(&ap.by),
+                ..scope
             };
             if let Err(d) = may_approve(&person, wf, &scope, &run.requested_by)
                 && may_approve(&person, wf, &as_on_call, &run.requested_by).is_err()

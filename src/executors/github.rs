@@ -5,11 +5,13 @@
 //! credentials and rate budget).
 //!
 //! Each looks before acting, so a step tried again after a crash adopts what an earlier attempt
-//! did instead of doing it twice: the repository already generated from this template; the
-//! branch already holding this run's commit (commits carry a `Switchboard-Run: N` trailer); an
-//! open pull request for the branch; a workflow run whose `run-name` carries this run's token
-//! (`switchboard-run-N`, sent as the `switchboard_run` input). Outputs say `adopted: true` when
-//! they were found rather than made.
+//! did instead of doing it twice: the repository generated from this template since the run
+//! was requested; the branch holding this run's commit among its last few (commits carry a
+//! `Switchboard-Run: N (STEP)` trailer); an open pull request for the branch; a workflow run
+//! whose `run-name` carries this run's token (`switchboard-run-N`, sent as the
+//! `switchboard_run` input). A write that fails on the way is looked for the same way before
+//! the step fails (it may have been done); content-addressed writes (blobs, trees, commits)
+//! are simply sent again. Outputs say `adopted: true` when they were found rather than made.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +88,23 @@ impl GitHubSteps {
         a.json()
     }
 
+    /// A write that is harmless to repeat (a blob, a tree, a commit: content-addressed or
+    /// unreferenced; a ref set to a commit): sent again after a failure on the way, twice.
+    async fn write_again(&self, method: Method, path: &str, body: &Value) -> Result<Value> {
+        let mut tries = 0;
+        loop {
+            match self.write(method.clone(), path, body).await {
+                Ok(v) => return Ok(v),
+                Err(e) if tries < 2 && !e.to_string().contains("answered 4") => {
+                    tries += 1;
+                    tracing::warn!(path, "GitHub write failed ({e:#}); sending it again");
+                    tokio::time::sleep(Duration::from_millis(500 << tries)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// The repository's default branch.
     async fn default_branch(&self, repo: &str) -> Result<String> {
         let r = self
@@ -103,42 +122,71 @@ impl GitHubSteps {
             .and_then(|r| r["object"]["sha"].as_str().map(str::to_string)))
     }
 
-    /// Commits `files` onto `branch` (made from `base` when missing), unless the branch already
-    /// holds this run's commit. Returns the commit's sha and web address, and whether it was
-    /// adopted.
+    /// Commits `files` onto `branch` (made from `base` when missing), unless one of the
+    /// branch's last commits is already this step's. Returns the commit's sha and web address,
+    /// and whether it was adopted.
     async fn commit(
         &self,
-        run_id: i64,
+        call: &Call<'_>,
         repo: &str,
         branch: &str,
         base: Option<&str>,
         message: &str,
         files: &[(String, String)],
     ) -> Result<(String, String, bool)> {
-        let marker = format!("Switchboard-Run: {run_id}");
+        let marker = format!("Switchboard-Run: {} ({})", call.run_id, call.step);
         let read_commit = |sha: String| async move {
             self.look(&format!("/repos/{repo}/git/commits/{sha}"))
                 .await?
                 .with_context(|| format!("commit {sha} of {repo} cannot be read"))
         };
-        let existing = self.branch_head(repo, branch).await?;
-        let (parent, parent_commit) = match &existing {
-            Some(head) => {
-                let c = read_commit(head.clone()).await?;
-                if c["message"].as_str().is_some_and(|m| m.contains(&marker)) {
-                    let url = c["html_url"].as_str().unwrap_or_default().to_string();
-                    return Ok((head.clone(), url, true));
+        let ours = |c: &Value| {
+            c["message"]
+                .as_str()
+                .is_some_and(|m| m.lines().any(|l| l.trim() == marker))
+        };
+        let mut existing = self.branch_head(repo, branch).await?;
+        // A branch that does not exist yet is made from the base, waited for (a repository
+        // just generated gets its branches in the background); when the base is the branch
+        // itself, the branch is what was waited for.
+        let mut base_head = None;
+        if existing.is_none() {
+            let b = match base {
+                Some(b) => b.to_string(),
+                None => self.default_branch(repo).await?,
+            };
+            let head = self.wait_for_branch(repo, &b).await?;
+            if b == branch {
+                existing = Some(head);
+            } else {
+                base_head = Some(head);
+            }
+        }
+        let (parent, parent_commit) = match (&existing, base_head) {
+            (Some(head), _) => {
+                // This step's commit, at the head or a few commits down (pushed on since).
+                let mut sha = head.clone();
+                let mut first = None;
+                for _ in 0..5 {
+                    let c = read_commit(sha.clone()).await?;
+                    if ours(&c) {
+                        let url = c["html_url"].as_str().unwrap_or_default().to_string();
+                        return Ok((sha, url, true));
+                    }
+                    let next = c["parents"][0]["sha"].as_str().map(str::to_string);
+                    first.get_or_insert(c);
+                    match next {
+                        Some(n) => sha = n,
+                        None => break,
+                    }
                 }
-                (head.clone(), c)
+                (
+                    head.clone(),
+                    first.context("the branch's head cannot be read")?,
+                )
             }
-            None => {
-                let base = match base {
-                    Some(b) => b.to_string(),
-                    None => self.default_branch(repo).await?,
-                };
-                let head = self.wait_for_branch(repo, &base).await?;
-                (head.clone(), read_commit(head).await?)
-            }
+            (None, Some(head)) => (head.clone(), read_commit(head).await?),
+            (None, None) => bail!("{repo}: neither {branch} nor its base can be found"),
         };
         let base_tree = parent_commit["tree"]["sha"]
             .as_str()
@@ -147,7 +195,7 @@ impl GitHubSteps {
         let mut tree = Vec::new();
         for (path, content) in files {
             let blob = self
-                .write(
+                .write_again(
                     Method::POST,
                     &format!("/repos/{repo}/git/blobs"),
                     &json!({
@@ -160,7 +208,7 @@ impl GitHubSteps {
             tree.push(json!({"path": path, "mode": "100644", "type": "blob", "sha": sha}));
         }
         let tree = self
-            .write(
+            .write_again(
                 Method::POST,
                 &format!("/repos/{repo}/git/trees"),
                 &json!({"base_tree": base_tree, "tree": tree}),
@@ -168,7 +216,7 @@ impl GitHubSteps {
             .await?;
         let tree_sha = tree["sha"].as_str().context("GitHub's tree has no sha")?;
         let commit = self
-            .write(
+            .write_again(
                 Method::POST,
                 &format!("/repos/{repo}/git/commits"),
                 &json!({
@@ -184,19 +232,26 @@ impl GitHubSteps {
             .to_string();
         let url = commit["html_url"].as_str().unwrap_or_default().to_string();
         if existing.is_some() {
-            self.write(
+            self.write_again(
                 Method::PATCH,
                 &format!("/repos/{repo}/git/refs/heads/{branch}"),
                 &json!({"sha": sha, "force": false}),
             )
             .await?;
         } else {
-            self.write(
-                Method::POST,
-                &format!("/repos/{repo}/git/refs"),
-                &json!({"ref": format!("refs/heads/{branch}"), "sha": sha}),
-            )
-            .await?;
+            let made = self
+                .write(
+                    Method::POST,
+                    &format!("/repos/{repo}/git/refs"),
+                    &json!({"ref": format!("refs/heads/{branch}"), "sha": sha}),
+                )
+                .await;
+            // Failed on the way, or made meanwhile: it stands if the branch is at this commit.
+            if let Err(e) = made
+                && self.branch_head(repo, branch).await?.as_deref() != Some(sha.as_str())
+            {
+                return Err(e);
+            }
         }
         Ok((sha, url, false))
     }
@@ -324,18 +379,32 @@ impl Executor for FromTemplate {
                     "adopted": adopted,
                 })
             };
-            if let Some(existing) = self.0.look(&format!("/repos/{full}")).await? {
-                let from = existing["template_repository"]["full_name"].as_str();
-                if from.is_some_and(|f| f.eq_ignore_ascii_case(template)) {
-                    return Ok(outputs(&existing, true));
+            // Ours: made from this template since the run was requested (ten minutes' leeway for
+            // the clocks); anything else of that name is someone else's.
+            let ours = |r: &Value| {
+                let from = r["template_repository"]["full_name"].as_str();
+                let since = r["created_at"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t.timestamp() >= call.requested_at - 600);
+                match from {
+                    Some(f) if f.eq_ignore_ascii_case(template) && since => Ok(()),
+                    Some(f) if f.eq_ignore_ascii_case(template) => Err(format!(
+                        "a repository {full} made from {template} already existed before this run"
+                    )),
+                    Some(f) => Err(format!(
+                        "a repository {full} already exists (made from {f}, not {template})"
+                    )),
+                    None => Err(format!(
+                        "a repository {full} already exists (not made from the template)"
+                    )),
                 }
-                bail!(
-                    "a repository {full} already exists{}; choose another name",
-                    match from {
-                        Some(f) => format!(" (made from {f}, not {template})"),
-                        None => " (not made from the template)".into(),
-                    }
-                );
+            };
+            if let Some(existing) = self.0.look(&format!("/repos/{full}")).await? {
+                return match ours(&existing) {
+                    Ok(()) => Ok(outputs(&existing, true)),
+                    Err(why) => bail!("{why}; choose another name"),
+                };
             }
             let made = self
                 .0
@@ -350,8 +419,15 @@ impl Executor for FromTemplate {
                         "private": w.get("private").and_then(Value::as_bool).unwrap_or(true),
                     }),
                 )
-                .await?;
-            Ok(outputs(&made, false))
+                .await;
+            match made {
+                Ok(made) => Ok(outputs(&made, false)),
+                // Failed on the way, or made meanwhile: adopted if it is there and ours.
+                Err(e) => match self.0.look(&format!("/repos/{full}")).await? {
+                    Some(r) if ours(&r).is_ok() => Ok(outputs(&r, true)),
+                    _ => Err(e),
+                },
+            }
         })
     }
 }
@@ -375,14 +451,7 @@ impl Executor for CommitFiles {
             let files = files(w, self.name())?;
             let (sha, url, adopted) = self
                 .0
-                .commit(
-                    call.run_id,
-                    repo,
-                    branch,
-                    optional(w, "base"),
-                    message,
-                    &files,
-                )
+                .commit(call, repo, branch, optional(w, "base"), message, &files)
                 .await?;
             let mut out = json!({
                 "repository": repo, "branch": branch, "sha": sha, "commit_url": url,
@@ -424,7 +493,7 @@ impl Executor for PullRequest {
                 let files = files(w, self.name())?;
                 let (s, _, _) = self
                     .0
-                    .commit(call.run_id, repo, branch, Some(&base), message, &files)
+                    .commit(call, repo, branch, Some(&base), message, &files)
                     .await?;
                 sha = Some(s);
             }
@@ -448,22 +517,17 @@ impl Executor for PullRequest {
             });
             let made = self
                 .0
-                .send(Method::POST, &format!("/repos/{repo}/pulls"), Some(&body))
-                .await?;
-            if made.ok() {
-                return Ok(outputs(&made.json()?, false));
+                .write(Method::POST, &format!("/repos/{repo}/pulls"), &body)
+                .await;
+            match made {
+                Ok(pr) => Ok(outputs(&pr, false)),
+                // Failed on the way, or opened meanwhile (GitHub: "A pull request already
+                // exists"): adopted if it is there.
+                Err(e) => match first_open(self.0.look(&open).await?) {
+                    Some(pr) => Ok(outputs(&pr, true)),
+                    None => Err(e),
+                },
             }
-            // Opened meanwhile (GitHub: "A pull request already exists"): adopt it.
-            if made.status == 422
-                && let Some(pr) = first_open(self.0.look(&open).await?)
-            {
-                return Ok(outputs(&pr, true));
-            }
-            bail!(
-                "GitHub answered {} to opening the pull request: {}",
-                made.status,
-                made.message()
-            )
         })
     }
 }
@@ -489,22 +553,27 @@ impl Executor for Dispatch {
             let runs = format!(
                 "/repos/{repo}/actions/workflows/{workflow}/runs?event=workflow_dispatch&per_page=100"
             );
-            let earlier = self.0.look(&runs).await?.and_then(|v| {
-                v["workflow_runs"].as_array().and_then(|a| {
-                    a.iter()
-                        .find(|r| {
-                            r["display_title"]
-                                .as_str()
-                                .is_some_and(|t| carries(t, &token))
-                        })
-                        .cloned()
-                })
-            });
-            if let Some(r) = earlier {
-                return Ok(json!({
+            let find = || async {
+                Ok::<_, anyhow::Error>(self.0.look(&runs).await?.and_then(|v| {
+                    v["workflow_runs"].as_array().and_then(|a| {
+                        a.iter()
+                            .find(|r| {
+                                r["display_title"]
+                                    .as_str()
+                                    .is_some_and(|t| carries(t, &token))
+                            })
+                            .cloned()
+                    })
+                }))
+            };
+            let adopted = |r: &Value| {
+                json!({
                     "workflow_run_id": r["id"], "html_url": r["html_url"], "run_url": r["url"],
                     "adopted": true,
-                }));
+                })
+            };
+            if let Some(r) = find().await? {
+                return Ok(adopted(&r));
             }
             let git_ref = match optional(w, "ref") {
                 Some(r) => r.to_string(),
@@ -516,14 +585,42 @@ impl Executor for Dispatch {
                 .cloned()
                 .unwrap_or_default();
             inputs.insert("switchboard_run".into(), json!(token));
-            let answer = self
+            let answer = match self
                 .0
                 .write(
                     Method::POST,
                     &format!("/repos/{repo}/actions/workflows/{workflow}/dispatches"),
                     &json!({"ref": git_ref, "inputs": inputs, "return_run_details": true}),
                 )
-                .await?;
+                .await
+            {
+                Ok(a) => a,
+                // Failed on the way: it may have started all the same.
+                Err(e) => match find().await? {
+                    Some(r) => return Ok(adopted(&r)),
+                    None => bail!(
+                        "{e:#}; no run of {workflow} carries {token}, so it was most likely not \
+                         dispatched (check {repo}'s Actions before trying again)"
+                    ),
+                },
+            };
+            // A workflow whose run-name does not carry the token would be dispatched again by
+            // a retry: said now, while the run is fresh.
+            if let Some(id) = answer.get("workflow_run_id").and_then(Value::as_i64)
+                && let Some(started) = self
+                    .0
+                    .look(&format!("/repos/{repo}/actions/runs/{id}"))
+                    .await?
+                && !started["display_title"]
+                    .as_str()
+                    .is_some_and(|t| carries(t, &token))
+            {
+                bail!(
+                    "{workflow} was dispatched (run {id}), but its run-name does not carry the \
+                     switchboard_run input, so a retry could not recognise it; add \
+                     `run-name: \"… (${{{{ inputs.switchboard_run }}}})\"` to the workflow"
+                );
+            }
             Ok(json!({
                 "workflow_run_id": answer.get("workflow_run_id"),
                 "html_url": answer.get("html_url"),

@@ -140,7 +140,8 @@ impl Store {
         let mut w = self.write().await?;
         let done = sqlx::query(
             "UPDATE runs SET state = 'approved', break_glass = $2, break_glass_by = $3, \
-             decided_at = $4 WHERE id = $1 AND state = 'awaiting_approval'",
+             decided_at = $4 WHERE id = $1 AND state = 'awaiting_approval' \
+             AND (expires_at IS NULL OR expires_at > $4)",
         )
         .bind(id)
         .bind(reason)

@@ -42,7 +42,7 @@ pub struct NewRun<'a> {
 }
 
 const RUN_COLUMNS: &str = "id, workflow, state, target, params, requested_by, identity, platform, \
-     channel, thread, created_at, expires_at, reason, finished_at, plan, break_glass, break_glass_by";
+     channel, thread, created_at, expires_at, reason, finished_at, plan, break_glass, break_glass_by, reminded_at";
 
 fn run_row(r: &sqlx::any::AnyRow) -> Result<Run> {
     let state: String = r.get("state");
@@ -68,6 +68,7 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<Run> {
             .and_then(|p| serde_json::from_str(&p).ok()),
         break_glass: r.get("break_glass"),
         break_glass_by: r.get("break_glass_by"),
+        reminded_at: r.get("reminded_at"),
         approvals: Vec::new(),
         steps: Vec::new(),
     })

@@ -10,6 +10,9 @@ use crate::outbox::Sending;
 pub struct Call<'a> {
     pub run_id: i64,
     pub step: &'a str,
+    /// When the run was requested (seconds since the epoch): what an executor finds that is
+    /// older was not made by it.
+    pub requested_at: i64,
     /// The step's `with`, rendered.
     pub with: &'a Value,
 }

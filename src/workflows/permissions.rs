@@ -93,11 +93,14 @@ pub fn owning_groups(snap: &Snapshot, id: Id) -> Vec<Id> {
 }
 
 /// What a check is about: the target and who is on call for it now.
+#[derive(Clone, Copy)]
 pub struct Scope<'a> {
     pub snap: &'a Snapshot,
     pub target: Option<Id>,
     /// User refs on call for the target now.
     pub oncall: &'a [String],
+    /// The run's reminder was sent: whom it escalates to (`escalate_to`) may decide too.
+    pub escalated: bool,
 }
 
 impl Scope<'_> {
@@ -214,11 +217,12 @@ pub fn may_approve(
             ),
         });
     }
-    // Those a reminder escalates to (`escalate_to: oncall`) may decide too.
-    let escalated = approval
-        .escalate_to
-        .as_ref()
-        .is_some_and(|w| scope.matches(person, w));
+    // Once the reminder has gone, those it escalated to (`escalate_to: oncall`) may decide too.
+    let escalated = scope.escalated
+        && approval
+            .escalate_to
+            .as_ref()
+            .is_some_and(|w| scope.matches(person, w));
     if !scope.any(person, &approval.approvers) && !escalated {
         return Err(Denied {
             rule: format!(
@@ -230,6 +234,58 @@ pub fn may_approve(
         });
     }
     Ok(())
+}
+
+/// May `person` run `wf` at once in an emergency (its `emergency`, such as the person on call
+/// for the target)?
+pub fn may_break_glass(person: &Person, wf: &Workflow, scope: &Scope<'_>) -> Result<(), Denied> {
+    let target = scope
+        .target
+        .map(|t| format!(" for {}", scope.snap.entity(t).key()))
+        .unwrap_or_default();
+    match &wf.emergency {
+        Some(who) if person.may_act() && scope.matches(person, who) => Ok(()),
+        Some(who) => Err(Denied {
+            rule: format!(
+                "Only {who}{target} may run {} at once in an emergency.",
+                wf.name
+            ),
+            instead: "Request it without --emergency (or approve it, if you may): its \
+                      approvers are asked."
+                .into(),
+        }),
+        None => Err(Denied {
+            rule: format!("{} cannot be run at once in an emergency.", wf.name),
+            instead: "Request it without --emergency: its approvers are asked.".into(),
+        }),
+    }
+}
+
+/// The Users the workflow's `approvers` name for this scope (not those a reminder escalates
+/// to, who are asked then), as `may_approve` would let them decide.
+pub fn approvers_of(
+    snap: &Snapshot,
+    wf: &Workflow,
+    scope: &Scope<'_>,
+    requester: &str,
+    roles: &Roles,
+) -> Vec<Id> {
+    let Some(approval) = &wf.approval else {
+        return Vec::new();
+    };
+    let listed = Scope {
+        escalated: false,
+        ..*scope
+    };
+    snap.entities()
+        .filter(|(_, e)| e.kind_is("user"))
+        .map(|(id, _)| id)
+        .filter(|&id| {
+            let p = Person::of(snap, Some(id), roles);
+            may_approve(&p, wf, &listed, requester).is_ok()
+                && approval.approvers.iter().any(|w| listed.matches(&p, w))
+        })
+        .collect()
 }
 
 fn about(scope: &Scope<'_>) -> String {

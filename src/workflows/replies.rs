@@ -155,6 +155,16 @@ pub struct Plan {
     pub asked: Vec<String>,
 }
 
+impl Plan {
+    /// The plan a run was requested with (empty for a run recorded without one).
+    pub fn of(run: &Run) -> Plan {
+        run.plan
+            .clone()
+            .and_then(|p| serde_json::from_value(p).ok())
+            .unwrap_or_default()
+    }
+}
+
 /// The answer to `run`: the run id (none for a dry run) and its plan.
 pub fn requested(query: &str, wf: &Workflow, plan: &Plan, run: Option<&Run>, tz: Tz) -> Reply {
     let mut r = Reply::new(Intent::Run, query);
@@ -585,11 +595,7 @@ fn people(run: &Run, d: Decision) -> Vec<String> {
 /// A run's card as every copy shows it now: the plan, the decisions, each step's progress,
 /// the links its steps made, and the buttons that still apply.
 pub fn card(run: &Run, kind: CardKind, emergency: bool, reviews: &[Review], tz: Tz) -> Reply {
-    let plan: Plan = run
-        .plan
-        .clone()
-        .and_then(|p| serde_json::from_value(p).ok())
-        .unwrap_or_default();
+    let plan = Plan::of(run);
     let mut r = Reply::new(Intent::Status, &format!("status {}", run.id));
     let on = run
         .target
@@ -856,6 +862,7 @@ mod tests {
             plan: None,
             break_glass: None,
             break_glass_by: None,
+            reminded_at: None,
             approvals: Vec::new(),
             steps: vec![StepRecord {
                 name: "dispatch".into(),

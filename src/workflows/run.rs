@@ -106,6 +106,8 @@ pub struct Run {
     /// Why the person on call ran it at once, skipping approval (break-glass), and who.
     pub break_glass: Option<String>,
     pub break_glass_by: Option<String>,
+    /// When those who had not decided were reminded (and `escalate_to` asked).
+    pub reminded_at: Option<i64>,
     pub approvals: Vec<Approval>,
     pub steps: Vec<StepRecord>,
 }

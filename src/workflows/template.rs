@@ -11,6 +11,7 @@
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde_json::Value;
+use sha2::Digest as _;
 
 use super::definition::{Parameter, TEMPLATE_ROOTS};
 
@@ -136,9 +137,19 @@ pub fn load_tree(workflow_file: &str, name: &str) -> Result<(Value, Value), Stri
         files.push(serde_json::json!({"path": path, "content": content}));
         paths.push(path.to_string());
     }
+    // What the files are, to tell a template edited after a run was requested.
+    let mut h = sha2::Sha256::new();
+    for f in &files {
+        for part in [&f["path"], &f["content"]] {
+            let text = part.as_str().unwrap_or_default();
+            h.update((text.len() as u64).to_le_bytes());
+            h.update(text.as_bytes());
+        }
+    }
     let about = serde_json::json!({
         "name": spec.name, "title": spec.title, "version": spec.version,
         "changelog": spec.changelog, "files": paths,
+        "digest": hex::encode(&h.finalize()[..8]),
     });
     Ok((about, Value::Array(files)))
 }

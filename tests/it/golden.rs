@@ -33,6 +33,8 @@ struct Golden {
     told: Told,
     config: Config,
     api: Arc<Api>,
+    /// Where the workflows are read from.
+    commands: String,
     _db: common::TestDb,
     _dir: tempfile::TempDir,
 }
@@ -43,6 +45,11 @@ fn commands() -> String {
 
 impl Golden {
     async fn open(db: common::TestDb) -> Golden {
+        Golden::open_from(db, commands()).await
+    }
+
+    /// As `open`, with the workflows of another directory.
+    async fn open_from(db: common::TestDb, commands: String) -> Golden {
         let fake = FakeGitHub::start().await;
         fake.add_repo(
             "acme",
@@ -73,10 +80,11 @@ impl Golden {
             .push(dir.path().display().to_string());
         config.oncall.rotations =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
-        config.workflows.paths = vec![commands()];
+        config.workflows.paths = vec![commands.clone()];
         config.catalog.github.api_url = fake.url.clone();
         config.catalog.github.max_retries = 0;
-        let clock = Clock::fixed("2026-12-01T09:00:00Z".parse().unwrap());
+        // Now: repositories the fake generates are stamped with the real time.
+        let clock = Clock::fixed(chrono::Utc::now());
         // Opening syncs the example catalog into the store, so a registration's reload keeps it.
         let app = App::open_at(&config, Use::Ask, clock.clone())
             .await
@@ -98,6 +106,7 @@ impl Golden {
             told,
             config,
             api,
+            commands,
             _db: db,
             _dir: dir,
         };
@@ -134,7 +143,7 @@ impl Golden {
             ),
             Failpoints::parse(failpoints).unwrap(),
         );
-        desk.load_workflows(Some(vec![commands()]));
+        desk.load_workflows(Some(vec![self.commands.clone()]));
         desk.add_outbox(
             switchboard::chat::Platform::Console,
             Arc::new(switchboard::chat::console::ConsoleOutbox::new(
@@ -290,7 +299,7 @@ async fn create_service_makes_the_repository_commits_the_golden_path_and_answers
             let made = g.fake.commits_made();
             assert_eq!(made.len(), 1, "{made:?}");
             assert!(
-                made[0].ends_with(&format!("Switchboard-Run: {id}")),
+                made[0].ends_with(&format!("Switchboard-Run: {id} (files)")),
                 "{made:?}"
             );
             // "Who owns" answers at once, from the registration.
@@ -485,6 +494,40 @@ async fn a_rollback_is_refused_without_a_repository_and_a_taken_name_fails_clear
                 "nothing was written: {:?}",
                 g.writes()
             );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_golden_path_template_edited_after_approval_fails_the_run_rather_than_commit_it_unseen() {
+    common::within(async {
+        for db in common::databases().await {
+            // A copy of the shipped workflows and templates, to edit.
+            let copy = tempfile::tempdir().unwrap();
+            let status = std::process::Command::new("cp")
+                .args(["-r", &commands(), &copy.path().display().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let dir = copy.path().join("commands");
+            let g = Golden::open_from(db, dir.display().to_string()).await;
+            let id = create_ledger(&g).await;
+            let readme = dir.join("templates/service/README.md");
+            let edited = std::fs::read_to_string(&readme).unwrap() + "\nA line nobody approved.\n";
+            std::fs::write(&readme, edited).unwrap();
+            g.bot.desk().unwrap().load_workflows(None);
+            g.work().await;
+            let run = g.store.load_run(id).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Failed);
+            assert!(
+                run.reason.as_deref().unwrap().contains(
+                    "the golden-path template of step files changed since this run was requested"
+                ),
+                "{:?}",
+                run.reason
+            );
+            assert!(g.fake.commits_made().is_empty(), "nothing was committed");
         }
     })
     .await;

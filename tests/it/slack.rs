@@ -1822,18 +1822,18 @@ async fn deny_opens_a_form_for_the_reason_and_the_requester_is_told_it() {
             assert!(last_said_to(&h, "U0WINSTON").starts_with("Say why"), "{}", last_said_to(&h, "U0WINSTON"));
             assert_eq!(h.store.load_run(1).await.unwrap().unwrap().state, State::AwaitingApproval);
             // The reason given denies it: said to Winston, shown on every copy, told to Ray.
-            h.submit("U0WINSTON", &opened, "not during the freeze").await;
+            h.submit("U0WINSTON", &opened, "not during the freeze\nwait for Monday").await;
             h.settle().await;
             assert_eq!(last_said_to(&h, "U0WINSTON"), "Run 1 is denied; the requester is told why");
             let run = h.store.load_run(1).await.unwrap().unwrap();
-            assert_eq!((run.state, run.reason.as_deref()), (State::Denied, Some("not during the freeze")));
+            assert_eq!((run.state, run.reason.as_deref()), (State::Denied, Some("not during the freeze\nwait for Monday")));
             for text in card_texts(&h).await {
                 assert_eq!(text, "Run 1 of register-component on group:default/team-a: denied");
             }
             let updated = h.of("chat.update").pop().unwrap()["blocks"].to_string();
             assert!(updated.contains("not during the freeze") && !updated.contains("sb1:approve:1"), "{updated}");
             let told = h.of("chat.postMessage").into_iter().filter(|b| b["thread_ts"] == "1515449522.000016").any(|b| {
-                b["text"] == "Run 1 of register-component was denied by user:default/winston.zeddemore: not during the freeze"
+                b["text"] == "Run 1 of register-component was denied by user:default/winston.zeddemore: not during the freeze\nwait for Monday"
             });
             assert!(told);
         }

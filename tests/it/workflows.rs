@@ -249,6 +249,10 @@ async fn a_component_requested_by_one_owner_and_approved_by_another_is_registere
             w.work().await;
             let status = w.say("breanna.davison", &format!("status {id}")).await;
             assert_eq!(status.result["state"], "succeeded", "{}", text(&status));
+            // Someone who may not see the run learns nothing of it by deciding on it.
+            let outsider = w.say("amelia.park", &format!("approve {id}")).await;
+            assert_eq!(text(&outsider).lines().next().unwrap(), format!("There is no run {id}"));
+            assert!(outsider.result.get("state").is_none(), "{}", outsider.result);
             assert_eq!(status.result["steps"][0]["attempts"], 1);
             let told = told.text();
             for says in [
@@ -1401,7 +1405,7 @@ async fn the_person_on_call_runs_at_once_in_an_emergency_and_the_approvers_revie
             assert_eq!(asked.result["state"], "awaiting_approval");
             assert!(told.text().contains(&format!("Approval needed: restart-service on component:default/artist-lookup (run {id})")));
             let refused = click(&w, other, "emergency", id, Some("it is on fire")).await;
-            assert!(text(&refused).contains("Only the person on call"), "{}", text(&refused));
+            assert!(text(&refused).contains("Only oncall for component:default/artist-lookup may run restart-service at once"), "{}", text(&refused));
             assert_eq!(w.state(id).await, State::AwaitingApproval);
             let ran = click(&w, &oncall, "emergency", id, Some("it is on fire")).await;
             assert!(text(&ran).starts_with(&format!("Run {id} runs now (break-glass)")), "{}", text(&ran));
@@ -1444,6 +1448,13 @@ async fn one_reminder_goes_to_those_who_have_not_decided_and_escalates_to_the_pe
             );
             let amelia = click(&w, "amelia.park", "details", id, None).await;
             assert_eq!(amelia.result["state"], "awaiting_approval");
+            // Before the reminder, the person on call may not decide.
+            let early = w.say(&oncall, &format!("approve {id}")).await;
+            assert!(
+                text(&early).contains("you are none of these"),
+                "{}",
+                text(&early)
+            );
             // Before the hour, nothing; after it, one reminder on each undecided copy's thread.
             w.work().await;
             assert!(!told.text().contains("Reminder:"));

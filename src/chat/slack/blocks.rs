@@ -150,7 +150,6 @@ pub fn render(reply: &Reply, share: bool) -> Vec<SlackBlock> {
     blocks
 }
 
-/// The message body: blocks plus the headline as the notification text.
 /// Callback id of the modals forms open.
 pub const FORM: &str = "sb_form";
 /// Slack's limits on a modal's title and submit label.
@@ -187,6 +186,7 @@ pub fn modal(form: &Form, metadata: String) -> SlackView {
     )
 }
 
+/// The message body: blocks plus the headline as the notification text.
 pub fn content(reply: &Reply, share: bool) -> SlackMessageContent {
     SlackMessageContent::new()
         .with_text(reply.view.headline.clone())

@@ -41,8 +41,9 @@ struct Repo {
     head: String,
     /// Branches other than the default one, and their heads.
     branches: BTreeMap<String, String>,
-    /// The template repository it was generated from.
+    /// The template repository it was generated from, and when (RFC 3339, the real time).
     template_of: Option<String>,
+    created_at: Option<String>,
 }
 
 impl Repo {
@@ -185,6 +186,7 @@ impl FakeGitHub {
             head: head.clone(),
             branches: BTreeMap::new(),
             template_of: None,
+            created_at: None,
         });
         head
     }
@@ -358,6 +360,9 @@ fn repo_json(template: &Value, r: &Repo) -> Value {
     v["html_url"] = json!(format!("https://github.com/{}", r.full()));
     if let Some(t) = &r.template_of {
         v["template_repository"] = json!({"full_name": t});
+    }
+    if let Some(c) = &r.created_at {
+        v["created_at"] = json!(c);
     }
     v
 }
@@ -659,6 +664,25 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
                 .collect();
             (200, Value::Array(list).to_string(), None, None, None)
         }
+        ["repos", o, r, "actions", "runs", id] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let full = inner.repos[i].full();
+            let Some(d) = inner
+                .runs
+                .iter()
+                .find(|d| d.repo == full && d.id.to_string() == *id)
+            else {
+                return not_found();
+            };
+            let mut v = fixture_json("rest-get-actions-run.response.json");
+            v["id"] = json!(d.id);
+            v["display_title"] = json!(d.title);
+            v["event"] = json!("workflow_dispatch");
+            v["html_url"] = json!(format!("https://github.com/{full}/actions/runs/{}", d.id));
+            (200, v.to_string(), None, None, None)
+        }
         ["repos", o, r, "actions", "workflows", wf, "runs"] => {
             let Some(i) = find(inner, o, r) else {
                 return not_found();
@@ -827,6 +851,9 @@ fn write(inner: &mut Inner, method: &str, path_q: &str, body: &Value) -> Answer 
                 head,
                 branches: BTreeMap::new(),
                 template_of: Some(template.clone()),
+                created_at: Some(
+                    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
             });
             let mut v = fixture_json("rest-post-generate-from-template.response.json");
             let full = format!("{owner}/{name}");
@@ -838,6 +865,8 @@ fn write(inner: &mut Inner, method: &str, path_q: &str, body: &Value) -> Answer 
             v["default_branch"] = json!("main");
             v["private"] = body["private"].clone();
             v["template_repository"]["full_name"] = json!(template);
+            v["created_at"] =
+                json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             created(v)
         }
         ("POST", ["repos", o, r, "git", "blobs"]) => {
