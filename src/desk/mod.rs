@@ -734,60 +734,55 @@ impl Desk {
         let reason = reason
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty());
+        let (intent, query) = match verb {
+            RunVerb::Approve => (Intent::Approve, format!("approve {id}")),
+            RunVerb::Deny => (Intent::Deny, format!("deny {id}")),
+            RunVerb::Details => (Intent::Status, format!("status {id}")),
+            RunVerb::Emergency => (Intent::Run, format!("run now {id}")),
+            RunVerb::Acknowledge | RunVerb::Flag => {
+                (Intent::Approve, format!("{} {id}", verb.as_str()))
+            }
+        };
+        let Some(run) = self.store.load_run(id).await? else {
+            return Ok(replies::decided(
+                intent,
+                &query,
+                id,
+                &Decided::Unknown,
+                None,
+            ));
+        };
         match verb {
-            RunVerb::Approve | RunVerb::Deny | RunVerb::Details => {
-                let (intent, decision) = match verb {
-                    RunVerb::Approve => (Intent::Approve, Decision::Approve),
-                    RunVerb::Deny => (Intent::Deny, Decision::Deny),
-                    _ => (Intent::Status, Decision::Approve),
-                };
-                let query = format!(
-                    "{} {id}",
-                    if verb == RunVerb::Details {
-                        "status"
-                    } else {
-                        verb.as_str()
-                    }
-                );
-                let Some(run) = self.store.load_run(id).await? else {
-                    return Ok(replies::decided(
-                        intent,
-                        &query,
-                        id,
-                        &Decided::Unknown,
-                        None,
-                    ));
-                };
-                if verb == RunVerb::Details {
-                    return Ok(self.status_of(a, &query, &run));
-                }
-                self.decide_run(a, &query, intent, run, decision, reason)
+            RunVerb::Approve => {
+                self.decide_run(a, &query, intent, run, Decision::Approve, reason)
                     .await
             }
-            RunVerb::Emergency => self.run_now(a, id, reason).await,
-            RunVerb::Acknowledge | RunVerb::Flag => self.review(a, verb, id, reason).await,
+            RunVerb::Deny => {
+                self.decide_run(a, &query, intent, run, Decision::Deny, reason)
+                    .await
+            }
+            RunVerb::Details => Ok(self.status_of(a, &query, &run)),
+            RunVerb::Emergency => self.run_now(a, &query, run, reason).await,
+            RunVerb::Acknowledge | RunVerb::Flag => self.review(a, &query, verb, run, reason).await,
         }
     }
 
     /// "Run now (emergency)" on a card: the person on call starts a run awaiting approval at
     /// once; its approvers get a review card.
-    async fn run_now(&self, a: &Asked<'_>, id: i64, reason: Option<String>) -> Result<Reply> {
-        let query = format!("run now {id}");
+    async fn run_now(
+        &self,
+        a: &Asked<'_>,
+        query: &str,
+        run: Run,
+        reason: Option<String>,
+    ) -> Result<Reply> {
+        let id = run.id;
         let Some(reason) = reason else {
             return Ok(replies::refused(
                 Intent::Run,
-                &query,
+                query,
                 "Say what the emergency is (the approvers review it after)",
                 Vec::new(),
-            ));
-        };
-        let Some(run) = self.store.load_run(id).await? else {
-            return Ok(replies::decided(
-                Intent::Run,
-                &query,
-                id,
-                &Decided::Unknown,
-                None,
             ));
         };
         let snap = a.ctx.snap;
@@ -805,7 +800,7 @@ impl Desk {
             return self
                 .denied(
                     a,
-                    &query,
+                    query,
                     Intent::Run,
                     &run.workflow,
                     run.target.clone(),
@@ -831,7 +826,7 @@ impl Desk {
                 let run = self.store.load_run(id).await?;
                 let mut r = replies::decided(
                     Intent::Run,
-                    &query,
+                    query,
                     id,
                     &Decided::Recorded {
                         state: State::Approved,
@@ -849,7 +844,7 @@ impl Desk {
                     State::AwaitingApproval => Decided::Expired,
                     state => Decided::NotAwaiting { state },
                 };
-                Ok(self.unchanged(a, &query, Intent::Run, &outcome, &run).await)
+                Ok(self.unchanged(a, query, Intent::Run, &outcome, &run).await)
             }
         }
     }
@@ -858,20 +853,12 @@ impl Desk {
     async fn review(
         &self,
         a: &Asked<'_>,
+        query: &str,
         verb: RunVerb,
-        id: i64,
+        run: Run,
         reason: Option<String>,
     ) -> Result<Reply> {
-        let query = format!("{} {id}", verb.as_str());
-        let Some(run) = self.store.load_run(id).await? else {
-            return Ok(replies::decided(
-                Intent::Approve,
-                &query,
-                id,
-                &Decided::Unknown,
-                None,
-            ));
-        };
+        let id = run.id;
         let snap = a.ctx.snap;
         let oncall = a.oncall(run.target.as_deref().and_then(|t| snap.get(t)));
         let scope = scope_of(snap, &run, &oncall);
@@ -892,7 +879,7 @@ impl Desk {
             return self
                 .denied(
                     a,
-                    &query,
+                    query,
                     Intent::Approve,
                     &run.workflow,
                     run.target.clone(),
@@ -904,7 +891,7 @@ impl Desk {
         if run.break_glass.is_none() {
             return Ok(replies::refused(
                 Intent::Approve,
-                &query,
+                query,
                 &format!("Run {id} was not run in an emergency: there is nothing to review"),
                 Vec::new(),
             ));
@@ -912,7 +899,7 @@ impl Desk {
         if verb == RunVerb::Flag && reason.is_none() {
             return Ok(replies::refused(
                 Intent::Approve,
-                &query,
+                query,
                 "Say what was wrong with running it (recorded in the audit log)",
                 Vec::new(),
             ));
@@ -927,7 +914,7 @@ impl Desk {
             Some(id),
             json!({"verdict": verdict, "reason": reason, "break_glass": true}),
         );
-        let mut r = crate::conversation::Reply::new(Intent::Approve, &query);
+        let mut r = crate::conversation::Reply::new(Intent::Approve, query);
         match self
             .store
             .review(id, &me, verdict, reason.as_deref(), event)
