@@ -532,3 +532,62 @@ async fn a_golden_path_template_edited_after_approval_fails_the_run_rather_than_
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_write_github_did_but_whose_answer_was_lost_is_found_and_adopted_not_repeated() {
+    common::within(async {
+        for db in common::databases().await {
+            let g = Golden::open(db).await;
+            // Each golden path's effect is made, and its answer lost (a 502 after the fact).
+            g.fake.lose_answer("/generate", 1);
+            g.fake.lose_answer("/git/commits", 1);
+            let id = create_ledger(&g).await;
+            g.work().await;
+            assert_eq!(g.state(id).await, State::Succeeded, "{}", g.told.text());
+            let run = g.store.load_run(id).await.unwrap().unwrap();
+            assert_eq!(
+                run.steps[0].outputs.as_ref().unwrap()["adopted"],
+                true,
+                "the repository"
+            );
+            assert_eq!(g.fake.generated().len(), 1);
+            // A commit is harmless to make again (nothing points at the lost one).
+            assert_eq!(g.fake.commits_made().len(), 2);
+            let head = g.fake.branch("acme/ledger-api", "main").unwrap();
+            assert!(
+                g.fake
+                    .file("acme/ledger-api", None, "catalog-info.yaml")
+                    .is_some(),
+                "{head}"
+            );
+
+            g.fake.lose_answer("/pulls", 1);
+            let asked = g
+                .say("breanna.davison", "run provision-database service=checkout")
+                .await;
+            let pr = run_id(&asked);
+            g.say("janelle.dawe", &format!("approve {pr}")).await;
+            g.work().await;
+            assert_eq!(g.state(pr).await, State::Succeeded, "{}", g.told.text());
+            assert_eq!(g.fake.pulls().len(), 1);
+            let run = g.store.load_run(pr).await.unwrap().unwrap();
+            assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
+
+            g.fake.lose_answer("/dispatches", 1);
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run rollback service=checkout version=1.4.1",
+                )
+                .await;
+            let back = run_id(&asked);
+            g.say("janelle.dawe", &format!("approve {back}")).await;
+            g.work().await;
+            assert_eq!(g.state(back).await, State::Succeeded, "{}", g.told.text());
+            assert_eq!(g.fake.dispatched().len(), 1, "dispatched once");
+            let run = g.store.load_run(back).await.unwrap().unwrap();
+            assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
+        }
+    })
+    .await;
+}

@@ -80,6 +80,9 @@ struct Inner {
     runs: Vec<Dispatched>,
     /// The messages of the commits made through `POST git/commits`, in order.
     made: Vec<String>,
+    /// Writes whose path contains the needle are done, then answered 502 (as when GitHub acted
+    /// but the answer was lost), the given number of times.
+    lost: Vec<(String, u32)>,
 }
 
 #[derive(Clone, Debug)]
@@ -141,6 +144,7 @@ impl FakeGitHub {
             pulls: Vec::new(),
             runs: Vec::new(),
             made: Vec::new(),
+            lost: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -307,6 +311,15 @@ impl FakeGitHub {
         });
     }
 
+    /// The next `times` writes whose path contains `needle` are done, and answered 502.
+    pub fn lose_answer(&self, needle: &str, times: u32) {
+        self.inner
+            .lock()
+            .unwrap()
+            .lost
+            .push((needle.to_string(), times));
+    }
+
     /// GraphQL refuses to show `full` (true) or shows it again (false).
     pub fn forbid(&self, full: &str, on: bool) {
         let mut inner = self.inner.lock().unwrap();
@@ -393,7 +406,24 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         answer(&mut inner, &path_q)
     } else {
         let body: Value = serde_json::from_slice(&posted).unwrap_or(Value::Null);
-        write(&mut inner, &method, &path_q, &body)
+        let done = write(&mut inner, &method, &path_q, &body);
+        match inner
+            .lost
+            .iter_mut()
+            .find(|(needle, times)| *times > 0 && path_q.contains(needle.as_str()))
+        {
+            Some((_, times)) if done.0 < 300 => {
+                *times -= 1;
+                (
+                    502,
+                    json!({"message": "Server Error"}).to_string(),
+                    None,
+                    None,
+                    None,
+                )
+            }
+            _ => done,
+        }
     };
     let (status, body) = match (&etag, &if_none_match) {
         (Some(e), Some(m)) if status == 200 && e == m => (304, String::new()),
