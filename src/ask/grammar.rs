@@ -88,8 +88,8 @@ pub const COMMANDS: &[Command] = &[
     Command {
         intent: Intent::Run,
         patterns: &[r"^run\s+(?P<x>.+)$"],
-        usage: "run WORKFLOW key=value … [--dry-run]",
-        summary: "request a workflow: its plan, the run id, and who is asked to approve",
+        usage: "run WORKFLOW key=value … [--dry-run] [--emergency WHY]",
+        summary: "request a workflow: its plan, the run id, and who is asked to approve (`--emergency`: run at once, break-glass)",
     },
     Command {
         intent: Intent::Approve,
