@@ -119,14 +119,12 @@ impl Desk {
             };
             self.store.add_card(id, &card, now).await?;
         }
-        let kind = if run.break_glass.is_some() {
-            CardKind::Review
+        let (dms, channels, unreachable) = if run.break_glass.is_some() {
+            self.post_reviews(snap, id, now).await?
         } else {
-            CardKind::Approval
+            self.post_to_deciders(snap, outbox.as_ref(), &run, CardKind::Approval, now)
+                .await?
         };
-        let (dms, channels, unreachable) = self
-            .post_to_deciders(snap, outbox.as_ref(), &run, kind, now)
-            .await?;
         posted.dms = dms;
         posted.channels = channels;
         posted.unreachable = unreachable;
@@ -222,15 +220,23 @@ impl Desk {
     }
 
     /// Sends the review card of a run the person on call started at once to those who may
-    /// decide on it.
-    pub(super) async fn post_reviews(&self, snap: &Snapshot, id: i64, now: i64) -> Result<()> {
+    /// decide on it, once (of several processes, the one that claims them). Returns the DMs
+    /// and channels posted, and who could not be written to.
+    pub(super) async fn post_reviews(
+        &self,
+        snap: &Snapshot,
+        id: i64,
+        now: i64,
+    ) -> Result<(usize, usize, Vec<String>)> {
+        if !self.store.claim_reviews(id, now).await? {
+            return Ok((0, 0, Vec::new()));
+        }
         let run = self.store.load_run(id).await?.context("a run to review")?;
         let Some(outbox) = Platform::parse(&run.platform).and_then(|p| self.outbox(p)) else {
-            return Ok(());
+            return Ok((0, 0, Vec::new()));
         };
         self.post_to_deciders(snap, outbox.as_ref(), &run, CardKind::Review, now)
-            .await?;
-        Ok(())
+            .await
     }
 
     /// Whether a workflow of this name lets the person on call run it at once.
@@ -291,6 +297,11 @@ impl Desk {
         for id in self.store.runs_without_cards(now - 60).await? {
             if let Err(e) = self.post_cards(&snap, id, now).await {
                 tracing::warn!(run = id, "posting the run's cards: {e:#}");
+            }
+        }
+        for id in self.store.runs_without_reviews(now - 60).await? {
+            if let Err(e) = self.post_reviews(&snap, id, now).await {
+                tracing::warn!(run = id, "posting the run's review cards: {e:#}");
             }
         }
         for id in self.store.runs_to_remind(now).await? {

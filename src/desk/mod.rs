@@ -818,6 +818,8 @@ impl Desk {
         match self.store.run_now(id, &reason, event).await? {
             Ok(()) => {
                 self.wake.notify_one();
+                // A crash here leaves the review cards to the next sweep.
+                self.failpoints.hit("before_reviews")?;
                 let now = a.ctx.now.timestamp();
                 if let Err(e) = self.post_reviews(snap, id, now).await {
                     tracing::warn!(run = id, "cannot post the review cards: {e:#}");

@@ -53,6 +53,38 @@ impl Store {
         .collect())
     }
 
+    /// Takes the posting of a break-glass run's review cards for this process; false when
+    /// another took it.
+    pub async fn claim_reviews(&self, id: i64, now: i64) -> Result<bool> {
+        let mut w = self.write().await?;
+        let done = sqlx::query(
+            "UPDATE runs SET reviews_posted_at = $2 WHERE id = $1 AND reviews_posted_at IS NULL \
+             AND break_glass IS NOT NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await
+        .context("claiming a run's review cards")?;
+        w.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Runs started in an emergency by `before` whose review cards were never posted.
+    pub async fn runs_without_reviews(&self, before: i64) -> Result<Vec<i64>> {
+        Ok(sqlx::query(
+            "SELECT id FROM runs WHERE break_glass IS NOT NULL AND reviews_posted_at IS NULL \
+             AND decided_at <= $1 ORDER BY id LIMIT 100",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await
+        .context("looking for runs without review cards")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+    }
+
     /// Records one posted copy of a run's card.
     pub async fn add_card(&self, id: i64, card: &Card, now: i64) -> Result<()> {
         let mut w = self.write().await?;

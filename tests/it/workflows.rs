@@ -1412,6 +1412,31 @@ async fn the_person_on_call_runs_at_once_in_an_emergency_and_the_approvers_revie
             assert_eq!(w.state(id).await, State::Approved);
             let late = click(&w, &oncall, "emergency", id, Some("again")).await;
             assert!(text(&late).contains("no longer awaits a decision"), "{}", text(&late));
+
+            // A process that stopped between running a run at once and posting its review
+            // cards (the change made, the cards not): the sweep posts them, once.
+            let asked = w.say(other, "run restart-service service=artist-lookup").await;
+            let id = run_id(&asked);
+            let event = switchboard::audit::Event {
+                at: w.clock.now().timestamp(),
+                actor: format!("user:default/{oncall}"),
+                identity: format!("console:{oncall}"),
+                action: "run.break_glass".into(),
+                target: Some("component:default/artist-lookup".into()),
+                run_id: Some(id),
+                detail: json!({"reason": "disk full", "break_glass": true}),
+                generation: 0,
+            };
+            w.store().run_now(id, "disk full", event).await.unwrap().unwrap();
+            // Posts (not the edits that follow): "── to dm:… (message N)" then the card.
+            let review = format!(")\nReview: restart-service on component:default/artist-lookup was run at once in an emergency (run {id})");
+            assert_eq!(told.text().matches(&review).count(), 0);
+            w.clock.advance(chrono::Duration::minutes(2));
+            w.work().await;
+            assert_eq!(told.text().matches(&review).count(), 5, "one per approver: {}", told.text());
+            w.clock.advance(chrono::Duration::minutes(2));
+            w.work().await;
+            assert_eq!(told.text().matches(&review).count(), 5, "only once");
         }
     })
     .await;
