@@ -210,7 +210,7 @@ impl Bot {
                 ref action,
                 ref values,
             } => match self.action(action, event.now).await? {
-                ActionId::Run { verb, id } if ActionId::Run { verb, id }.form().is_some() => {
+                ref run @ ActionId::Run { verb, id } if run.form().is_some() => {
                     let reason = values
                         .iter()
                         .find(|(k, _)| k == "reason")

@@ -197,7 +197,7 @@ impl Desk {
             workflow_paths: Default::default(),
             outboxes: Default::default(),
             audit_channel: None,
-            dm_limit: 5,
+            dm_limit: crate::config::ApprovalConfig::default().dm_limit,
         }
     }
 
