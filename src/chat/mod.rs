@@ -1,8 +1,9 @@
-//! Chat adapters: the console, Slack (and later Discord), each translating its platform's
+//! Chat adapters: the console, Slack and Discord (its slash command so far), each translating its platform's
 //! payloads into the core's `ChatEvent` and rendering `Reply`s; `render` holds the text and
 //! JSON renderings every surface can use. The model itself is `crate::conversation`.
 
 pub mod console;
+pub mod discord;
 pub mod render;
 pub mod slack;
 

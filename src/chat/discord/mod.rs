@@ -1,0 +1,5 @@
+//! Discord: the second adapter over the same core. `commands` turns the grammar table into
+//! the `/sb` slash command (subcommand groups within Discord's limits) and an invocation back
+//! into the question it stands for, so a new question appears in Discord without Discord code.
+
+pub mod commands;
