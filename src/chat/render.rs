@@ -63,3 +63,13 @@ pub fn text(reply: &Reply) -> String {
 pub fn json(reply: &Reply) -> String {
     serde_json::to_string_pretty(reply).expect("a reply always serialises")
 }
+
+/// `s` cut to `max` characters, the cut marked with an ellipsis.
+pub fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

@@ -11,6 +11,7 @@
 use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption};
 
 use crate::ask::grammar::{COMMANDS, Command};
+use crate::chat::render::cut;
 use crate::conversation::Intent;
 
 /// Discord's limits on application commands.
@@ -292,15 +293,6 @@ fn sub_of(c: &Command) -> Sub {
         options,
         form,
     }
-}
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
 }
 
 /// The groups of `/sb`, from the grammar table.

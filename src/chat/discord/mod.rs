@@ -1,5 +1,7 @@
 //! Discord: the second adapter over the same core. `commands` turns the grammar table into
 //! the `/sb` slash command (subcommand groups within Discord's limits) and an invocation back
-//! into the question it stands for, so a new question appears in Discord without Discord code.
+//! into the question it stands for, so a new question appears in Discord without Discord code;
+//! `render` draws a `Reply` as embeds and buttons within Discord's limits.
 
 pub mod commands;
+pub mod render;

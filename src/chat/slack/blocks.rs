@@ -3,6 +3,7 @@
 
 use slack_morphism::prelude::*;
 
+use crate::chat::render::cut;
 use crate::chat::{ActionId, Form, Reply, Style};
 
 /// Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
@@ -21,15 +22,6 @@ pub const ACTION: &str = "sb_action";
 /// "did you mean" picks and "share in channel". Clicks on them are still honoured.
 pub const LEGACY_ASK: &str = "sb_ask";
 pub const LEGACY_SHARE: &str = "sb_share";
-
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max - 1).collect();
-    out.push('…');
-    out
-}
 
 /// Escapes the three characters Slack's mrkdwn treats as markup.
 pub fn escape(s: &str) -> String {
