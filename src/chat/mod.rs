@@ -2,6 +2,7 @@
 //! payloads into the core's `ChatEvent` and rendering `Reply`s; `render` holds the text and
 //! JSON renderings every surface can use. The model itself is `crate::conversation`.
 
+pub mod after_ack;
 pub mod console;
 pub mod discord;
 pub mod render;

@@ -9,6 +9,7 @@ mod backstage;
 mod catalog;
 mod cli;
 mod codeowners;
+mod discord;
 mod github;
 mod golden;
 mod pagerduty;

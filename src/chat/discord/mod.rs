@@ -5,5 +5,6 @@
 //! HTTP interactions.
 
 pub mod commands;
+pub mod interactions;
 pub mod render;
 pub mod signature;

@@ -111,8 +111,7 @@ struct Inner {
     undelivered: std::sync::atomic::AtomicU64,
     answer_lease: std::time::Duration,
     /// Answers under way after their acknowledgement, and a signal when none is left.
-    in_flight: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
+    in_flight: Arc<crate::chat::after_ack::InFlight>,
 }
 
 /// Spaces out messages to each channel by an interval: a burst waits its turn, none is dropped.
@@ -251,7 +250,6 @@ impl SlackApp {
                 undelivered: Default::default(),
                 answer_lease: settings.answer_lease,
                 in_flight: Default::default(),
-                idle: Default::default(),
             }),
         })
     }
@@ -440,34 +438,13 @@ impl SlackApp {
         what: &'static str,
         work: impl std::future::Future<Output = Result<()>> + Send + 'static,
     ) {
-        use std::sync::atomic::Ordering::SeqCst;
-        self.inner.in_flight.fetch_add(1, SeqCst);
-        let app = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = work.await {
-                tracing::error!("answering a Slack {what} failed: {e:#}");
-            }
-            if app.inner.in_flight.fetch_sub(1, SeqCst) == 1 {
-                app.inner.idle.notify_waiters();
-            }
-        });
+        self.inner.in_flight.spawn("Slack", what, work);
     }
 
     /// Waits until no answer is under way: everything acknowledged so far was answered (or
     /// failed). Tests use it to prove that nothing more will be posted.
     pub async fn idle(&self) {
-        loop {
-            let idle = self.inner.idle.notified();
-            if self
-                .inner
-                .in_flight
-                .load(std::sync::atomic::Ordering::SeqCst)
-                == 0
-            {
-                return;
-            }
-            idle.await;
-        }
+        self.inner.in_flight.idle().await;
     }
 
     /// Answers a claimed event and records that its answer went out. An answer that could
