@@ -32,9 +32,13 @@ impl FakeDiscord {
             "payloads/discord/rest-create-message-response.json",
         ))
         .unwrap();
+        let dm = std::fs::read_to_string(common::fixture(
+            "payloads/discord/docs-rest-create-dm-response-dm-channel.json",
+        ))
+        .unwrap();
         let f = fake.clone();
         let app = Router::new().fallback(move |req: axum::extract::Request| {
-            let (f, message) = (f.clone(), message.clone());
+            let (f, message, dm) = (f.clone(), message.clone(), dm.clone());
             async move {
                 let method = req.method().to_string();
                 let path = req.uri().path().to_string();
@@ -42,8 +46,35 @@ impl FakeDiscord {
                     .await
                     .unwrap();
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                f.calls.lock().unwrap().push((method, path, v));
-                ([(header::CONTENT_TYPE, "application/json")], message)
+                let n = {
+                    let mut calls = f.calls.lock().unwrap();
+                    calls.push((method.clone(), path.clone(), v.clone()));
+                    calls.len() as u64
+                };
+                let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+                // Each message and DM channel gets its own id, as Discord gives them.
+                let answer = match (method.as_str(), seg.as_slice()) {
+                    ("POST", ["api", "v10", "users", "@me", "channels"]) => {
+                        let mut c: Value = serde_json::from_str(&dm).unwrap();
+                        let user = v["recipient_id"].as_str().unwrap_or("1");
+                        c["id"] = json!(format!("6{}", &user[1..]));
+                        c.to_string()
+                    }
+                    ("POST", ["api", "v10", "channels", channel, "messages"]) => {
+                        let mut m: Value = serde_json::from_str(&message).unwrap();
+                        m["id"] = json!(format!("{}", 900_000_000_000_000_000u64 + n));
+                        m["channel_id"] = json!(channel);
+                        m.to_string()
+                    }
+                    ("PATCH", ["api", "v10", "channels", channel, "messages", id]) => {
+                        let mut m: Value = serde_json::from_str(&message).unwrap();
+                        m["id"] = json!(id);
+                        m["channel_id"] = json!(channel);
+                        m.to_string()
+                    }
+                    _ => message,
+                };
+                ([(header::CONTENT_TYPE, "application/json")], answer)
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -66,15 +97,39 @@ struct Harness {
 }
 
 async fn harness(db: common::TestDb) -> Harness {
+    harness_with(db, &[]).await
+}
+
+/// A harness whose bot also reads `extra` catalog files, with the shipped workflows.
+async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
     let (fake, api_url) = FakeDiscord::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
+    let mut paths = common::examples();
+    paths.extend_from_slice(extra);
+    let desk = Arc::new(switchboard::desk::Desk::new(
+        store.clone(),
+        Default::default(),
+        switchboard::executors::all(
+            switchboard::executors::register::Register {
+                store: store.clone(),
+                reader: Default::default(),
+            },
+            switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
+            switchboard::executors::github::GitHubSteps::new(None),
+        ),
+        Default::default(),
+    ));
+    desk.set_workflows(
+        switchboard::workflows::load(&[format!("{}/commands", env!("CARGO_MANIFEST_DIR"))]).0,
+    );
     let bot = Arc::new(
         Bot::new(
-            common::snapshot(&common::examples()),
+            common::snapshot(&paths),
             common::demo_rotations(),
             Default::default(),
         )
-        .with_store(store.clone()),
+        .with_store(store.clone())
+        .with_desk(desk.clone()),
     );
     let key = SigningKey::from_bytes(&[42u8; 32]);
     let settings = DiscordSettings {
@@ -84,6 +139,7 @@ async fn harness(db: common::TestDb) -> Harness {
         application_id: APPLICATION,
     };
     let app = DiscordApp::new(bot.clone(), store, &settings).unwrap();
+    desk.add_outbox(switchboard::chat::Platform::Discord, Arc::new(app.clone()));
     Harness {
         router: switchboard::http::router(bot, Some(app.routes())),
         app,
@@ -264,6 +320,117 @@ async fn autocomplete_offers_entities_and_an_unknown_subcommand_is_said_to_be_on
                     .contains("not one of this Switchboard's")
             );
             assert!(h.settle().await.is_empty());
+        }
+    })
+    .await;
+}
+
+/// Team A on Discord: Mason (the documented interaction's user) asks; Bob may approve.
+const MASON: &str = "53908232506183680";
+const BOB: &str = "80351110224678912";
+
+#[tokio::test]
+async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_approves_it() {
+    common::within(async {
+        let people = format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: [team-a]\n"
+        );
+        let dir = common::catalog_dir(&[("people.yaml", &people)]);
+        for db in common::databases().await {
+            let h = harness_with(db, &[dir.path().display().to_string()]).await;
+            let run = slash("786008729715212341", "workflows", "run", json!([
+                {"type": 3, "name": "workflow", "value": "register-component"},
+                {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
+            ]));
+            assert_eq!(h.signed(&run).await.1["type"], 5);
+            let calls = h.settle().await;
+            let posted: Vec<&(String, String, Value)> = calls
+                .iter()
+                .filter(|(m, p, _)| m == "POST" && p.ends_with("/messages"))
+                .collect();
+            // The card where it was asked, and by DM to Bob (found by his annotation), not Mason.
+            assert_eq!(posted.len(), 2, "{calls:?}");
+            assert_eq!(posted[0].1, "/api/v10/channels/645027906669510667/messages");
+            assert_eq!(
+                posted[0].2["embeds"][0]["title"],
+                "Approval needed: register-component on group:default/team-a (run 1)"
+            );
+            let dms: Vec<&Value> = calls
+                .iter()
+                .filter(|(_, p, _)| p == "/api/v10/users/@me/channels")
+                .map(|(_, _, b)| b)
+                .collect();
+            assert_eq!(dms.len(), 1);
+            assert_eq!(dms[0]["recipient_id"], BOB);
+            let card = posted[1].2["components"][0]["components"].clone();
+            let ids: Vec<&str> = card
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["custom_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, ["sb1:approve:1", "sb1:deny:1", "sb1:details:1"]);
+            let answer = calls
+                .iter()
+                .find(|(m, p, _)| m == "PATCH" && p.ends_with("@original"))
+                .unwrap();
+            assert!(
+                answer.2["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Run 1 of register-component awaits approval")
+            );
+
+            // Mason may not approve his own run, from Discord either.
+            let mut own = fixture("docs-interaction-message-component-button.json");
+            own["id"] = json!("844397162624450622");
+            own["data"]["custom_id"] = json!("sb1:approve:1");
+            own["member"] = json!({"user": {"id": MASON, "username": "Mason", "discriminator": "1337"}});
+            h.signed(&own).await;
+            let calls = h.settle().await;
+            let said = calls.last().unwrap();
+            assert!(
+                said.2["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap()
+                    .contains("does not allow approving your own"),
+                "{}",
+                said.2
+            );
+
+            // Bob approves from his DM: every copy is edited, Mason is told where he asked.
+            let before = calls.len();
+            let mut click = own.clone();
+            click["id"] = json!("844397162624450623");
+            click["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
+            h.signed(&click).await;
+            let calls = h.settle().await;
+            let edits: Vec<&(String, String, Value)> = calls[before..]
+                .iter()
+                .filter(|(m, p, _)| m == "PATCH" && p.contains("/channels/"))
+                .collect();
+            assert_eq!(edits.len(), 2, "{:?}", &calls[before..]);
+            for e in &edits {
+                assert_eq!(
+                    e.2["embeds"][0]["title"],
+                    "Run 1 of register-component on group:default/team-a: approved"
+                );
+            }
+            let told = calls[before..].iter().any(|(m, p, b)| {
+                m == "POST"
+                    && p == "/api/v10/channels/645027906669510667/messages"
+                    && b["embeds"][0]["title"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with("Run 1 of register-component was approved by user:default/bob")
+            });
+            assert!(told, "{:?}", &calls[before..]);
+            let done = calls
+                .iter()
+                .rev()
+                .find(|(m, p, _)| m == "PATCH" && p.ends_with("@original"))
+                .unwrap();
+            assert_eq!(done.2["embeds"][0]["title"], "Run 1 is approved; it runs now");
         }
     })
     .await;

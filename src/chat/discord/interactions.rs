@@ -17,7 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
-use serenity::all::{EditInteractionResponse, Http, HttpBuilder};
+use serenity::all::{
+    ChannelId, CreateMessage, EditInteractionResponse, EditMessage, Http, HttpBuilder, MessageId,
+    UserId,
+};
 use serenity::builder::Builder as _;
 
 use super::commands::{self, Given, Group};
@@ -27,6 +30,7 @@ use crate::bot::Bot;
 use crate::chat::after_ack::InFlight;
 use crate::chat::render::cut;
 use crate::chat::{Actor, ChatEvent, Conversation, Input, Platform, Reply};
+use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending};
 use crate::store::Store;
 
 /// What the endpoint needs.
@@ -332,4 +336,74 @@ async fn receive(State(app): State<DiscordApp>, headers: HeaderMap, body: Bytes)
                 .into_response()
         }
     }
+}
+
+/// Discord as the outbound port: a channel message (`POST /channels/{id}/messages`), a DM
+/// (the DM channel opened first), an edit of a message posted earlier; regular bot messages,
+/// so an approval card can be edited long after the 15 minutes an interaction's response lives.
+impl Outbox for DiscordApp {
+    fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
+        Box::pin(async move {
+            let channel = match to {
+                Destination::Channel(c) => channel_id(c)?,
+                // A thread is a channel of its own on Discord.
+                Destination::Thread { thread, .. } => channel_id(thread)?,
+                Destination::User(u) => {
+                    let user = UserId::new(u.parse().context("a Discord user id")?);
+                    user.create_dm_channel(&self.inner.http)
+                        .await
+                        .context("opening a DM channel")?
+                        .id
+                }
+            };
+            let mut reply = reply.clone();
+            self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
+            let m = render::message(&reply, false);
+            let sent = channel
+                .send_message(
+                    &self.inner.http,
+                    CreateMessage::new()
+                        .content(m.content)
+                        .embed(m.embed)
+                        .components(m.components),
+                )
+                .await
+                .context("posting to Discord")?;
+            Ok(MessageRef {
+                platform: Platform::Discord,
+                channel: sent.channel_id.to_string(),
+                id: sent.id.to_string(),
+            })
+        })
+    }
+
+    fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()> {
+        Box::pin(async move {
+            let mut reply = reply.clone();
+            self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
+            let m = render::message(&reply, false);
+            let id = MessageId::new(at.id.parse().context("a Discord message id")?);
+            channel_id(&at.channel)?
+                .edit_message(
+                    &self.inner.http,
+                    id,
+                    EditMessage::new()
+                        .content(m.content)
+                        .embed(m.embed)
+                        .components(m.components),
+                )
+                .await
+                .context("editing a Discord message")?;
+            Ok(())
+        })
+    }
+
+    /// By the `discord.com/user-id` annotation (Discord gives bots no e-mails).
+    fn reach<'a>(&'a self, who: &'a Recipient) -> Sending<'a, Option<String>> {
+        Box::pin(async move { Ok(who.annotation("discord.com/user-id").map(str::to_string)) })
+    }
+}
+
+fn channel_id(s: &str) -> Result<ChannelId> {
+    Ok(ChannelId::new(s.parse().context("a Discord channel id")?))
 }
