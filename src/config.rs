@@ -28,6 +28,7 @@ pub struct Config {
     pub chat: Chat,
     pub http: Http,
     pub slack: Slack,
+    pub discord: Discord,
     pub pagerduty: PagerDutyConfig,
     pub workflows: Workflows,
     pub roles: Roles,
@@ -386,6 +387,41 @@ pub struct Slack {
     /// Seconds an event being answered is left to the process that took it; past that, an
     /// event still unanswered (the process died, or every post failed) is answered by any.
     pub answer_lease_secs: u64,
+}
+
+/// Discord. The token and key come from the environment only: DISCORD_TOKEN and
+/// DISCORD_PUBLIC_KEY.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Discord {
+    pub enabled: bool,
+    /// How Discord reaches the bot: `http`, the interactions endpoint
+    /// (`POST /discord/interactions` on `http.listen`), the one built so far.
+    pub mode: DiscordMode,
+    /// Discord's base URL (its API is under `/api/v10`).
+    pub api_url: String,
+    /// The application's id (the developer portal's *Application ID*).
+    pub application_id: u64,
+    /// Guilds to register `/sb` in (at once); empty: globally (Discord may take an hour).
+    pub guilds: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DiscordMode {
+    Http,
+}
+
+impl Default for Discord {
+    fn default() -> Self {
+        Discord {
+            enabled: false,
+            mode: DiscordMode::Http,
+            api_url: "https://discord.com".into(),
+            application_id: 0,
+            guilds: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use tracing_subscriber::EnvFilter;
 
 use switchboard::app::{App, Use};
 use switchboard::catalog::Snapshot;
+use switchboard::chat::discord::interactions::{DiscordApp, DiscordSettings};
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
 use switchboard::config::{Config, SlackMode};
@@ -314,6 +315,25 @@ async fn serve(config: Config) -> Result<ExitCode> {
         }
     }
     let mut routes = slack_routes;
+    if config.discord.enabled {
+        let settings = DiscordSettings::from_env(&config.discord)?;
+        if config.http.listen.is_empty() {
+            anyhow::bail!(
+                "discord.mode = \"http\" needs http.listen: Discord calls the interactions endpoint over HTTP"
+            );
+        }
+        let app = DiscordApp::new(bot.clone(), store.clone(), &settings)?;
+        let registered = app.register(&config.discord.guilds).await?;
+        tracing::info!(registered, "/sb registered on Discord");
+        if let Some(desk) = bot.desk() {
+            desk.add_outbox(Platform::Discord, Arc::new(app.clone()));
+        }
+        let r = app.routes();
+        routes = Some(match routes {
+            Some(other) => other.merge(r),
+            None => r,
+        });
+    }
     if let Some(github) = &sources.github {
         match std::env::var("GITHUB_WEBHOOK_SECRET") {
             Ok(secret) if !secret.is_empty() => {
@@ -335,7 +355,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
             ),
         }
     }
-    let platforms = config.slack.enabled;
+    let platforms = config.slack.enabled || config.discord.enabled;
     if !config.http.listen.is_empty() {
         let listener = tokio::net::TcpListener::bind(&config.http.listen)
             .await

@@ -36,9 +36,14 @@ impl FakeDiscord {
             "payloads/discord/docs-rest-create-dm-response-dm-channel.json",
         ))
         .unwrap();
+        let registered = std::fs::read_to_string(common::fixture(
+            "payloads/discord/rest-application-command-response.json",
+        ))
+        .unwrap();
         let f = fake.clone();
         let app = Router::new().fallback(move |req: axum::extract::Request| {
-            let (f, message, dm) = (f.clone(), message.clone(), dm.clone());
+            let (f, message, dm, registered) =
+                (f.clone(), message.clone(), dm.clone(), registered.clone());
             async move {
                 let method = req.method().to_string();
                 let path = req.uri().path().to_string();
@@ -72,6 +77,7 @@ impl FakeDiscord {
                         m["channel_id"] = json!(channel);
                         m.to_string()
                     }
+                    ("PUT", [.., "commands"]) => registered,
                     _ => message,
                 };
                 ([(header::CONTENT_TYPE, "application/json")], answer)
@@ -431,6 +437,62 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
                 .find(|(m, p, _)| m == "PATCH" && p.ends_with("@original"))
                 .unwrap();
             assert_eq!(done.2["embeds"][0]["title"], "Run 1 is approved; it runs now");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sb_is_registered_by_a_bulk_overwrite_globally_or_in_each_guild() {
+    common::within(async {
+        let db = common::databases().await.into_iter().next().unwrap();
+        let h = harness(db).await;
+        assert_eq!(h.app.register(&[]).await.unwrap(), 1);
+        assert_eq!(
+            h.app
+                .register(&[290926798626357999, 290926798626357998])
+                .await
+                .unwrap(),
+            2
+        );
+        let calls = h.fake.calls();
+        let paths: Vec<(&str, &str)> = calls
+            .iter()
+            .map(|(m, p, _)| (m.as_str(), p.as_str()))
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                (
+                    "PUT",
+                    format!("/api/v10/applications/{APPLICATION}/commands").as_str()
+                ),
+                (
+                    "PUT",
+                    format!(
+                        "/api/v10/applications/{APPLICATION}/guilds/290926798626357999/commands"
+                    )
+                    .as_str()
+                ),
+                (
+                    "PUT",
+                    format!(
+                        "/api/v10/applications/{APPLICATION}/guilds/290926798626357998/commands"
+                    )
+                    .as_str()
+                ),
+            ]
+        );
+        // The whole command each time, generated from the grammar.
+        for (_, _, body) in &calls {
+            assert_eq!(body[0]["name"], "sb");
+            let groups: Vec<&str> = body[0]["options"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(groups, ["ask", "workflows", "admin"]);
         }
     })
     .await;

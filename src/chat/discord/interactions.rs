@@ -66,6 +66,27 @@ const AUTOCOMPLETE: u64 = 4;
 const MODAL_SUBMIT: u64 = 5;
 const EPHEMERAL: u64 = 1 << 6;
 
+impl DiscordSettings {
+    /// From the configuration, with DISCORD_TOKEN and DISCORD_PUBLIC_KEY from the environment.
+    pub fn from_env(config: &crate::config::Discord) -> Result<DiscordSettings> {
+        let var = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .with_context(|| format!("discord.enabled is set but {k} is not"))
+        };
+        if config.application_id == 0 {
+            anyhow::bail!("discord.enabled is set but discord.application_id is not");
+        }
+        Ok(DiscordSettings {
+            api_url: config.api_url.clone(),
+            token: var("DISCORD_TOKEN")?,
+            public_key: var("DISCORD_PUBLIC_KEY")?,
+            application_id: config.application_id,
+        })
+    }
+}
+
 impl DiscordApp {
     pub fn new(bot: Arc<Bot>, store: Store, settings: &DiscordSettings) -> Result<DiscordApp> {
         let key = Key::parse(&settings.public_key).map_err(anyhow::Error::msg)?;
@@ -90,6 +111,26 @@ impl DiscordApp {
         Router::new()
             .route("/discord/interactions", post(receive))
             .with_state(self.clone())
+    }
+
+    /// Registers `/sb` as the grammar makes it, in these guilds (at once) or globally: a bulk
+    /// overwrite, so registering again changes nothing and a changed grammar replaces the
+    /// command. Returns how many registrations were made.
+    pub async fn register(&self, guilds: &[u64]) -> Result<usize> {
+        let command = commands::command(&self.inner.groups);
+        if guilds.is_empty() {
+            serenity::all::Command::set_global_commands(&self.inner.http, vec![command])
+                .await
+                .context("registering /sb globally")?;
+            return Ok(1);
+        }
+        for g in guilds {
+            serenity::all::GuildId::new(*g)
+                .set_commands(&self.inner.http, vec![command.clone()])
+                .await
+                .with_context(|| format!("registering /sb in guild {g}"))?;
+        }
+        Ok(guilds.len())
     }
 
     /// Waits until every answer under way is done.
