@@ -165,6 +165,35 @@ impl Plan {
     }
 }
 
+/// The plan's parameters and, for a run about an entity, its owners, on-call and blast radius
+/// (and the target itself, with `target`).
+fn plan_fields(r: &mut Reply, plan: &Plan, target: bool) {
+    for (k, v) in plan.params.iter().filter(|(_, v)| v != "null") {
+        r.view.fields.push((k.clone(), v.clone()));
+    }
+    let Some(t) = &plan.target else {
+        return;
+    };
+    if target {
+        r.view.fields.push(("Target".into(), t.clone()));
+    }
+    let owners = if plan.owners.is_empty() {
+        "none in the catalog".to_string()
+    } else {
+        plan.owners.join(", ")
+    };
+    r.view.fields.push(("Owners".into(), owners));
+    if !plan.oncall.is_empty() {
+        r.view
+            .fields
+            .push(("On call".into(), plan.oncall.join(", ")));
+    }
+    r.view.fields.push((
+        "Blast radius".into(),
+        format!("{} dependents", plan.dependents),
+    ));
+}
+
 /// The answer to `run`: the run id (none for a dry run) and its plan.
 pub fn requested(query: &str, wf: &Workflow, plan: &Plan, run: Option<&Run>, tz: Tz) -> Reply {
     let mut r = Reply::new(Intent::Run, query);
@@ -176,29 +205,7 @@ pub fn requested(query: &str, wf: &Workflow, plan: &Plan, run: Option<&Run>, tz:
         None => format!("Plan of {} (dry run: nothing was stored)", wf.name),
     };
     r.entity = plan.target.clone();
-    for (k, v) in plan.params.iter().filter(|(_, v)| v != "null") {
-        r.view.fields.push((k.clone(), v.clone()));
-    }
-    if let Some(t) = &plan.target {
-        r.view.fields.push(("Target".into(), t.clone()));
-        r.view.fields.push((
-            "Owners".into(),
-            if plan.owners.is_empty() {
-                "none in the catalog".into()
-            } else {
-                plan.owners.join(", ")
-            },
-        ));
-        if !plan.oncall.is_empty() {
-            r.view
-                .fields
-                .push(("On call".into(), plan.oncall.join(", ")));
-        }
-        r.view.fields.push((
-            "Blast radius".into(),
-            format!("{} dependents", plan.dependents),
-        ));
-    }
+    plan_fields(&mut r, plan, true);
     r.view.fields.push((
         "Approval".into(),
         plan.approvers
@@ -628,28 +635,7 @@ pub fn card(run: &Run, kind: CardKind, emergency: bool, reviews: &[Review], tz: 
         "Requested by".into(),
         format!("{} at {}", run.requested_by, when(run.created_at, tz)),
     ));
-    for (k, v) in plan.params.iter().filter(|(_, v)| v != "null") {
-        r.view.fields.push((k.clone(), v.clone()));
-    }
-    if plan.target.is_some() {
-        r.view.fields.push((
-            "Owners".into(),
-            if plan.owners.is_empty() {
-                "none in the catalog".into()
-            } else {
-                plan.owners.join(", ")
-            },
-        ));
-        if !plan.oncall.is_empty() {
-            r.view
-                .fields
-                .push(("On call".into(), plan.oncall.join(", ")));
-        }
-        r.view.fields.push((
-            "Blast radius".into(),
-            format!("{} dependents", plan.dependents),
-        ));
-    }
+    plan_fields(&mut r, &plan, false);
     if let (Some(reason), Some(by)) = (&run.break_glass, &run.break_glass_by) {
         r.view
             .fields
