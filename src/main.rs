@@ -322,9 +322,17 @@ async fn serve(config: Config) -> Result<ExitCode> {
                 "discord.mode = \"http\" needs http.listen: Discord calls the interactions endpoint over HTTP"
             );
         }
-        let app = DiscordApp::new(bot.clone(), store.clone(), &settings)?;
-        let registered = app.register(&config.discord.guilds).await?;
-        tracing::info!(registered, "/sb registered on Discord");
+        let app = DiscordApp::new(bot.clone(), &settings)?;
+        // Registered in the background: Discord being slow or down must not stop the start.
+        {
+            let (app, guilds) = (app.clone(), config.discord.guilds.clone());
+            tokio::spawn(async move {
+                match app.register(&guilds).await {
+                    Ok(n) => tracing::info!(registrations = n, "/sb registered on Discord"),
+                    Err(e) => tracing::warn!("registering /sb on Discord failed: {e:#}"),
+                }
+            });
+        }
         if let Some(desk) = bot.desk() {
             desk.add_outbox(Platform::Discord, Arc::new(app.clone()));
         }

@@ -6,6 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 
 use anyhow::Result;
 
+struct Done(Arc<InFlight>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
 /// The answers under way.
 #[derive(Default)]
 pub struct InFlight {
@@ -22,13 +32,12 @@ impl InFlight {
         work: impl std::future::Future<Output = Result<()>> + Send + 'static,
     ) {
         self.count.fetch_add(1, SeqCst);
-        let me = self.clone();
+        // Counted down however the work ends, a panic included.
+        let done = Done(self.clone());
         tokio::spawn(async move {
+            let _done = done;
             if let Err(e) = work.await {
                 tracing::error!("answering a {platform} {what} failed: {e:#}");
-            }
-            if me.count.fetch_sub(1, SeqCst) == 1 {
-                me.idle.notify_waiters();
             }
         });
     }

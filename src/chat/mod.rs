@@ -1,4 +1,4 @@
-//! Chat adapters: the console, Slack and Discord (its slash command so far), each translating its platform's
+//! Chat adapters: the console, Slack and Discord (its HTTP interactions so far), each translating its platform's
 //! payloads into the core's `ChatEvent` and rendering `Reply`s; `render` holds the text and
 //! JSON renderings every surface can use. The model itself is `crate::conversation`.
 

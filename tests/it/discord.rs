@@ -103,11 +103,12 @@ struct Harness {
 }
 
 async fn harness(db: common::TestDb) -> Harness {
-    harness_with(db, &[]).await
+    harness_with(db, &[], Duration::from_secs(2)).await
 }
 
-/// A harness whose bot also reads `extra` catalog files, with the shipped workflows.
-async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
+/// A harness whose bot also reads `extra` catalog files, with the shipped workflows, and
+/// answers in the interaction's response what is ready within `inline`.
+async fn harness_with(db: common::TestDb, extra: &[String], inline: Duration) -> Harness {
     let (fake, api_url) = FakeDiscord::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
@@ -143,8 +144,9 @@ async fn harness_with(db: common::TestDb, extra: &[String]) -> Harness {
         token: "fake-bot-token".into(),
         public_key: hex::encode(key.verifying_key().to_bytes()),
         application_id: APPLICATION,
+        inline,
     };
-    let app = DiscordApp::new(bot.clone(), store, &settings).unwrap();
+    let app = DiscordApp::new(bot.clone(), &settings).unwrap();
     desk.add_outbox(switchboard::chat::Platform::Discord, Arc::new(app.clone()));
     Harness {
         router: switchboard::http::router(bot, Some(app.routes())),
@@ -235,7 +237,7 @@ async fn a_ping_is_answered_and_forged_stale_or_unsigned_requests_get_401() {
 }
 
 #[tokio::test]
-async fn a_slash_command_is_deferred_then_answered_once_by_editing_the_response() {
+async fn a_slash_command_is_answered_for_the_asker_alone_and_a_slow_answer_edits_the_deferral() {
     common::within(async {
         for db in common::databases().await {
             let h = harness(db).await;
@@ -247,23 +249,10 @@ async fn a_slash_command_is_deferred_then_answered_once_by_editing_the_response(
             );
             let (status, body) = h.signed(&command).await;
             assert_eq!(status, StatusCode::OK);
-            assert_eq!(
-                body,
-                json!({"type": 5, "data": {"flags": 64}}),
-                "deferred, for the asker alone"
-            );
-            // Delivered again: deferred again, answered once.
-            assert_eq!(h.signed(&command).await.1["type"], 5);
-            let calls = h.settle().await;
-            assert_eq!(calls.len(), 1, "{calls:?}");
-            let (method, path, edit) = &calls[0];
-            assert_eq!(method, "PATCH");
-            assert_eq!(
-                path,
-                &format!("/api/v10/webhooks/{APPLICATION}/A_UNIQUE_TOKEN/messages/@original")
-            );
-            let title = edit["embeds"][0]["title"].as_str().unwrap();
-            assert!(title.starts_with("artist-lookup is owned by"), "{edit}");
+            assert_eq!(body["type"], 4, "{body}");
+            assert_eq!(body["data"]["flags"], 64, "for the asker alone");
+            let title = body["data"]["embeds"][0]["title"].as_str().unwrap();
+            assert!(title.starts_with("artist-lookup is owned by"), "{body}");
 
             // A typo gets did-you-mean buttons carrying the core's actions; a click answers.
             let typo = slash(
@@ -272,28 +261,58 @@ async fn a_slash_command_is_deferred_then_answered_once_by_editing_the_response(
                 "owner",
                 json!([{"type": 3, "name": "name", "value": "wayback"}]),
             );
-            h.signed(&typo).await;
-            let calls = h.settle().await;
-            let buttons = &calls[1].2["components"][0]["components"];
-            assert!(buttons.is_array(), "{}", calls[1].2);
+            let (_, body) = h.signed(&typo).await;
+            let buttons = &body["data"]["components"][0]["components"];
+            assert!(buttons.is_array(), "{body}");
             let pick = buttons[0]["custom_id"].as_str().unwrap().to_string();
             assert!(pick.starts_with("sb1:ask:"), "{buttons}");
             let mut click = fixture("docs-interaction-message-component-button.json");
             click["id"] = json!("844397162624450621");
             click["data"]["custom_id"] = json!(pick);
-            let (_, deferred) = h.signed(&click).await;
-            assert_eq!(deferred["type"], 5);
-            let calls = h.settle().await;
-            assert_eq!(calls.len(), 3);
+            let (_, answered) = h.signed(&click).await;
             assert!(
-                calls[2].2["embeds"][0]["title"]
+                answered["data"]["embeds"][0]["title"]
                     .as_str()
                     .unwrap()
                     .contains("is owned by"),
-                "{}",
-                calls[2].2
+                "{answered}"
+            );
+            assert!(
+                h.settle().await.is_empty(),
+                "answered in the responses, nothing sent after"
             );
         }
+        // An answer not ready in time: the response defers, and the answer edits it once.
+        let db = common::databases().await.into_iter().next().unwrap();
+        let h = harness_with(db, &[], Duration::ZERO).await;
+        let command = slash(
+            "786008729715212338",
+            "ask",
+            "owner",
+            json!([{"type": 3, "name": "name", "value": "artist-lookup"}]),
+        );
+        let (_, body) = h.signed(&command).await;
+        assert_eq!(body, json!({"type": 5, "data": {"flags": 64}}));
+        let calls = h.settle().await;
+        assert_eq!(calls.len(), 1, "{calls:?}");
+        let (method, path, edit) = &calls[0];
+        assert_eq!(method, "PATCH");
+        assert_eq!(
+            path,
+            &format!("/api/v10/webhooks/{APPLICATION}/A_UNIQUE_TOKEN/messages/@original")
+        );
+        assert!(
+            edit["embeds"][0]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("artist-lookup is owned by"),
+            "{edit}"
+        );
+        assert_eq!(
+            edit["allowed_mentions"]["parse"],
+            json!([]),
+            "nobody is pinged"
+        );
     })
     .await;
 }
@@ -343,12 +362,19 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
         );
         let dir = common::catalog_dir(&[("people.yaml", &people)]);
         for db in common::databases().await {
-            let h = harness_with(db, &[dir.path().display().to_string()]).await;
+            let h = harness_with(db, &[dir.path().display().to_string()], Duration::from_secs(2)).await;
             let run = slash("786008729715212341", "workflows", "run", json!([
                 {"type": 3, "name": "workflow", "value": "register-component"},
                 {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
             ]));
-            assert_eq!(h.signed(&run).await.1["type"], 5);
+            let (_, answer) = h.signed(&run).await;
+            assert!(
+                answer["data"]["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Run 1 of register-component awaits approval"),
+                "{answer}"
+            );
             let calls = h.settle().await;
             let posted: Vec<&(String, String, Value)> = calls
                 .iter()
@@ -376,32 +402,19 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
                 .map(|b| b["custom_id"].as_str().unwrap())
                 .collect();
             assert_eq!(ids, ["sb1:approve:1", "sb1:deny:1", "sb1:details:1"]);
-            let answer = calls
-                .iter()
-                .find(|(m, p, _)| m == "PATCH" && p.ends_with("@original"))
-                .unwrap();
-            assert!(
-                answer.2["embeds"][0]["title"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("Run 1 of register-component awaits approval")
-            );
-
             // Mason may not approve his own run, from Discord either.
             let mut own = fixture("docs-interaction-message-component-button.json");
             own["id"] = json!("844397162624450622");
             own["data"]["custom_id"] = json!("sb1:approve:1");
             own["member"] = json!({"user": {"id": MASON, "username": "Mason", "discriminator": "1337"}});
-            h.signed(&own).await;
+            let (_, said) = h.signed(&own).await;
             let calls = h.settle().await;
-            let said = calls.last().unwrap();
             assert!(
-                said.2["embeds"][0]["title"]
+                said["data"]["embeds"][0]["title"]
                     .as_str()
                     .unwrap()
                     .contains("does not allow approving your own"),
-                "{}",
-                said.2
+                "{said}"
             );
 
             // Bob approves from his DM: every copy is edited, Mason is told where he asked.
@@ -409,7 +422,8 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
             let mut click = own.clone();
             click["id"] = json!("844397162624450623");
             click["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
-            h.signed(&click).await;
+            let (_, approved) = h.signed(&click).await;
+            assert_eq!(approved["data"]["embeds"][0]["title"], "Run 1 is approved; it runs now");
             let calls = h.settle().await;
             let edits: Vec<&(String, String, Value)> = calls[before..]
                 .iter()
@@ -431,12 +445,6 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
                         .starts_with("Run 1 of register-component was approved by user:default/bob")
             });
             assert!(told, "{:?}", &calls[before..]);
-            let done = calls
-                .iter()
-                .rev()
-                .find(|(m, p, _)| m == "PATCH" && p.ends_with("@original"))
-                .unwrap();
-            assert_eq!(done.2["embeds"][0]["title"], "Run 1 is approved; it runs now");
         }
     })
     .await;

@@ -122,7 +122,7 @@ fn placeholder(token: &str) -> Option<(&'static str, &'static str, Kind)> {
             "A time: 09:00, tomorrow 9am, 2026-12-24T18:00Z",
             Kind::Text,
         ),
-        "N" => ("n", "How many hops (0: all)", Kind::Integer),
+        "N" => ("n", "How many hops to follow", Kind::Integer),
         "WORDS" => (
             "words",
             "What to look for, with filters such as kind:component",
@@ -130,7 +130,12 @@ fn placeholder(token: &str) -> Option<(&'static str, &'static str, Kind)> {
         ),
         "WORKFLOW" => ("workflow", "The workflow's name", Kind::Text),
         "ID" => ("run", "The run's number", Kind::Integer),
-        "REASON" | "WHY" => ("reason", "Why (the requester is told)", Kind::Text),
+        "REASON" => ("reason", "Why (the requester is told)", Kind::Text),
+        "WHY" => (
+            "reason",
+            "Why (recorded, and shown to the approvers)",
+            Kind::Text,
+        ),
         "TOPIC" => ("topic", "A command or a workflow", Kind::Text),
         _ => return None,
     })
@@ -230,6 +235,10 @@ fn pieces(tokens: &[String], optional: bool, options: &mut Vec<Opt>) -> Vec<Piec
                 "The workflow's parameters: key=value …",
                 Kind::Text,
             );
+            // A workflow whose parameters all have defaults is requested without any.
+            if let Some(o) = options.iter_mut().find(|o| o.name == "parameters") {
+                o.required = false;
+            }
             out.push(Piece::Value {
                 option: "parameters".into(),
                 prefix: std::mem::take(&mut words),
@@ -337,7 +346,7 @@ pub fn command(groups: &[Group]) -> CreateCommand {
                             .required(o.required)
                             .set_autocomplete(o.kind == Kind::Entity);
                             if o.kind == Kind::Integer {
-                                opt.min_int_value(0)
+                                opt.min_int_value(1)
                             } else {
                                 opt
                             }

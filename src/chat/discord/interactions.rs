@@ -1,11 +1,12 @@
 //! Discord's HTTP interactions endpoint (`POST /discord/interactions`), for deployments that
 //! take interactions over HTTP rather than a gateway connection. The Ed25519 signature is
 //! checked before anything is read (401 otherwise, as Discord's probes expect). A PING is
-//! answered PONG; an autocomplete at once, from the snapshot; a slash command, a button or a
-//! submitted form is acknowledged within Discord's 3 s (a deferral, ephemeral as Slack's `/sb`
-//! answer is), then answered by editing that response through serenity's REST client. A button
-//! that asks for a form answers with the form (a modal). Interaction ids are claimed in the
-//! store, so one delivered twice is answered once.
+//! answered PONG; an autocomplete at once, from the snapshot. A slash command, a button or a
+//! submitted form is answered in the response itself when the answer is ready within two
+//! seconds (for the asker alone, as Slack's `/sb` answer is); otherwise the response is a
+//! deferral and the answer edits it when ready, through serenity's REST client (tried again
+//! while Discord has not recorded the deferral yet). A button that asks for a form answers
+//! with the form (a modal).
 
 use std::sync::Arc;
 
@@ -18,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use serenity::all::{
-    ChannelId, CreateMessage, EditInteractionResponse, EditMessage, Http, HttpBuilder, MessageId,
-    UserId,
+    ChannelId, CreateAllowedMentions, CreateMessage, EditInteractionResponse, EditMessage, Http,
+    HttpBuilder, MessageId, UserId,
 };
 use serenity::builder::Builder as _;
 
@@ -31,7 +32,6 @@ use crate::chat::after_ack::InFlight;
 use crate::chat::render::cut;
 use crate::chat::{Actor, ChatEvent, Conversation, Input, Platform, Reply};
 use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending};
-use crate::store::Store;
 
 /// What the endpoint needs.
 pub struct DiscordSettings {
@@ -42,12 +42,15 @@ pub struct DiscordSettings {
     /// DISCORD_PUBLIC_KEY.
     pub public_key: String,
     pub application_id: u64,
+    /// How long an answer may take to go back in the response itself (Discord waits 3 s);
+    /// past that, the response defers and the answer edits it. Zero: always defer.
+    pub inline: std::time::Duration,
 }
 
 struct Inner {
     bot: Arc<Bot>,
-    store: Store,
     http: Http,
+    inline: std::time::Duration,
     key: Key,
     groups: Vec<Group>,
     in_flight: Arc<InFlight>,
@@ -83,12 +86,13 @@ impl DiscordSettings {
             token: var("DISCORD_TOKEN")?,
             public_key: var("DISCORD_PUBLIC_KEY")?,
             application_id: config.application_id,
+            inline: std::time::Duration::from_secs(2),
         })
     }
 }
 
 impl DiscordApp {
-    pub fn new(bot: Arc<Bot>, store: Store, settings: &DiscordSettings) -> Result<DiscordApp> {
+    pub fn new(bot: Arc<Bot>, settings: &DiscordSettings) -> Result<DiscordApp> {
         let key = Key::parse(&settings.public_key).map_err(anyhow::Error::msg)?;
         let http = HttpBuilder::new(&settings.token)
             .proxy(settings.api_url.trim_end_matches('/'))
@@ -98,8 +102,8 @@ impl DiscordApp {
         Ok(DiscordApp {
             inner: Arc::new(Inner {
                 bot,
-                store,
                 http,
+                inline: settings.inline,
                 key,
                 groups: commands::groups(),
                 in_flight: Default::default(),
@@ -125,7 +129,10 @@ impl DiscordApp {
             return Ok(1);
         }
         for g in guilds {
-            serenity::all::GuildId::new(*g)
+            let Some(id) = std::num::NonZeroU64::new(*g) else {
+                anyhow::bail!("discord.guilds holds 0, which is not a guild id");
+            };
+            serenity::all::GuildId::from(id)
                 .set_commands(&self.inner.http, vec![command.clone()])
                 .await
                 .with_context(|| format!("registering /sb in guild {g}"))?;
@@ -166,11 +173,13 @@ impl DiscordApp {
                         Input::Autocomplete { option, partial },
                     )
                     .await;
+                // A value Discord would cut is left out rather than offered broken.
                 let choices: Vec<Value> = reply
                     .choices
                     .iter()
+                    .filter(|c| c.value.chars().count() <= 100)
                     .take(25)
-                    .map(|c| json!({"name": cut(&c.label, 100), "value": cut(&c.value, 100)}))
+                    .map(|c| json!({"name": cut(&c.label, 100), "value": c.value}))
                     .collect();
                 return Ok(json!({"type": 8, "data": {"choices": choices}}));
             }
@@ -201,24 +210,36 @@ impl DiscordApp {
                     "flags": EPHEMERAL}}));
             }
         };
-        // Claimed, so one delivered twice (a resumed session) is answered once.
-        let id = i["id"].as_str().unwrap_or_default();
-        let now = self.inner.bot.now().timestamp();
-        let first = self
-            .inner
-            .store
-            .claim_event("discord", id, now, None, now + 900)
-            .await?;
-        if first {
-            let app = self.clone();
-            self.inner
-                .in_flight
-                .spawn("Discord", "interaction", async move {
-                    let reply = app.ask(&user, channel.as_deref(), input).await;
-                    app.edit_original(&token, &reply).await
-                });
-        }
-        Ok(json!({"type": 5, "data": {"flags": EPHEMERAL}}))
+        // The answer goes back in the response when it is ready in time; else the response
+        // defers, and the answer edits it.
+        let (ready, inline) = tokio::sync::oneshot::channel::<Reply>();
+        let app = self.clone();
+        self.inner
+            .in_flight
+            .spawn("Discord", "interaction", async move {
+                let reply = app.ask(&user, channel.as_deref(), input).await;
+                match ready.send(reply) {
+                    Ok(()) => Ok(()),
+                    Err(reply) => app.edit_original(&token, &reply).await,
+                }
+            });
+        let ready_in_time = match self.inner.inline {
+            d if d.is_zero() => None,
+            d => tokio::time::timeout(d, inline)
+                .await
+                .ok()
+                .and_then(Result::ok),
+        };
+        Ok(match ready_in_time {
+            Some(reply) => {
+                let m = render::message(&reply, false);
+                json!({"type": 4, "data": {
+                    "content": m.content, "embeds": [m.embed], "components": m.components,
+                    "flags": EPHEMERAL, "allowed_mentions": {"parse": []},
+                }})
+            }
+            None => json!({"type": 5, "data": {"flags": EPHEMERAL}}),
+        })
     }
 
     /// The question a `/sb` invocation stands for.
@@ -274,18 +295,35 @@ impl DiscordApp {
         }
     }
 
-    /// Replaces the deferred response with the answer.
+    /// Replaces the deferred response with the answer; tried again for a few seconds while
+    /// Discord answers 404 (it has not recorded the deferral yet).
     async fn edit_original(&self, token: &str, reply: &Reply) -> Result<()> {
-        let m = render::message(reply, false);
-        EditInteractionResponse::new()
-            .content(m.content)
-            .embed(m.embed)
-            .components(m.components)
-            .execute(&self.inner.http, token)
-            .await
-            .context("editing the interaction's response")?;
-        Ok(())
+        let mut wait = std::time::Duration::from_millis(250);
+        loop {
+            let m = render::message(reply, false);
+            let edited = EditInteractionResponse::new()
+                .content(m.content)
+                .embed(m.embed)
+                .components(m.components)
+                .allowed_mentions(CreateAllowedMentions::new())
+                .execute(&self.inner.http, token)
+                .await;
+            match edited {
+                Ok(_) => return Ok(()),
+                Err(e) if wait < std::time::Duration::from_secs(4) && not_found(&e) => {
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                Err(e) => return Err(e).context("editing the interaction's response"),
+            }
+        }
     }
+}
+
+/// Whether Discord answered 404 (an unknown webhook or message).
+fn not_found(e: &serenity::Error) -> bool {
+    matches!(e, serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r))
+        if r.status_code.as_u16() == 404)
 }
 
 /// The option being typed into: its name and what is typed so far.
@@ -390,7 +428,7 @@ impl Outbox for DiscordApp {
                 // A thread is a channel of its own on Discord.
                 Destination::Thread { thread, .. } => channel_id(thread)?,
                 Destination::User(u) => {
-                    let user = UserId::new(u.parse().context("a Discord user id")?);
+                    let user = UserId::from(nonzero(u, "user")?);
                     user.create_dm_channel(&self.inner.http)
                         .await
                         .context("opening a DM channel")?
@@ -406,7 +444,8 @@ impl Outbox for DiscordApp {
                     CreateMessage::new()
                         .content(m.content)
                         .embed(m.embed)
-                        .components(m.components),
+                        .components(m.components)
+                        .allowed_mentions(CreateAllowedMentions::new()),
                 )
                 .await
                 .context("posting to Discord")?;
@@ -423,7 +462,7 @@ impl Outbox for DiscordApp {
             let mut reply = reply.clone();
             self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
             let m = render::message(&reply, false);
-            let id = MessageId::new(at.id.parse().context("a Discord message id")?);
+            let id = MessageId::from(nonzero(&at.id, "message")?);
             channel_id(&at.channel)?
                 .edit_message(
                     &self.inner.http,
@@ -431,7 +470,8 @@ impl Outbox for DiscordApp {
                     EditMessage::new()
                         .content(m.content)
                         .embed(m.embed)
-                        .components(m.components),
+                        .components(m.components)
+                        .allowed_mentions(CreateAllowedMentions::new()),
                 )
                 .await
                 .context("editing a Discord message")?;
@@ -446,5 +486,12 @@ impl Outbox for DiscordApp {
 }
 
 fn channel_id(s: &str) -> Result<ChannelId> {
-    Ok(ChannelId::new(s.parse().context("a Discord channel id")?))
+    Ok(ChannelId::from(nonzero(s, "channel")?))
+}
+
+/// A Discord id (a snowflake: never 0).
+fn nonzero(s: &str, what: &str) -> Result<std::num::NonZeroU64> {
+    s.trim()
+        .parse()
+        .with_context(|| format!("`{s}` is not a Discord {what} id"))
 }

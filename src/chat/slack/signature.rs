@@ -34,7 +34,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - t).abs() > WINDOW_SECS {
+    if now.abs_diff(t) > WINDOW_SECS as u64 {
         return Err(SignatureError::Stale);
     }
     let expected = sig
