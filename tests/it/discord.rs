@@ -354,19 +354,34 @@ async fn autocomplete_offers_entities_and_an_unknown_subcommand_is_said_to_be_on
 const MASON: &str = "53908232506183680";
 const BOB: &str = "80351110224678912";
 
+/// Mason and Bob, of team A, mapped by their Discord ids.
+fn team_a() -> tempfile::TempDir {
+    let people = format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: [team-a]\n"
+    );
+    common::catalog_dir(&[("people.yaml", &people)])
+}
+
 #[tokio::test]
 async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_approves_it() {
     common::within(async {
-        let people = format!(
-            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: [team-a]\n"
-        );
-        let dir = common::catalog_dir(&[("people.yaml", &people)]);
+        let dir = team_a();
         for db in common::databases().await {
-            let h = harness_with(db, &[dir.path().display().to_string()], Duration::from_secs(2)).await;
-            let run = slash("786008729715212341", "workflows", "run", json!([
-                {"type": 3, "name": "workflow", "value": "register-component"},
-                {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
-            ]));
+            let h = harness_with(
+                db,
+                &[dir.path().display().to_string()],
+                Duration::from_secs(2),
+            )
+            .await;
+            let run = slash(
+                "786008729715212341",
+                "workflows",
+                "run",
+                json!([
+                    {"type": 3, "name": "workflow", "value": "register-component"},
+                    {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
+                ]),
+            );
             let (_, answer) = h.signed(&run).await;
             assert!(
                 answer["data"]["embeds"][0]["title"]
@@ -406,7 +421,8 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
             let mut own = fixture("docs-interaction-message-component-button.json");
             own["id"] = json!("844397162624450622");
             own["data"]["custom_id"] = json!("sb1:approve:1");
-            own["member"] = json!({"user": {"id": MASON, "username": "Mason", "discriminator": "1337"}});
+            own["member"] =
+                json!({"user": {"id": MASON, "username": "Mason", "discriminator": "1337"}});
             let (_, said) = h.signed(&own).await;
             let calls = h.settle().await;
             assert!(
@@ -421,9 +437,13 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
             let before = calls.len();
             let mut click = own.clone();
             click["id"] = json!("844397162624450623");
-            click["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
+            click["member"] =
+                json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
             let (_, approved) = h.signed(&click).await;
-            assert_eq!(approved["data"]["embeds"][0]["title"], "Run 1 is approved; it runs now");
+            assert_eq!(
+                approved["data"]["embeds"][0]["title"],
+                "Run 1 is approved; it runs now"
+            );
             let calls = h.settle().await;
             let edits: Vec<&(String, String, Value)> = calls[before..]
                 .iter()
@@ -501,6 +521,80 @@ async fn sb_is_registered_by_a_bulk_overwrite_globally_or_in_each_guild() {
                 .map(|g| g["name"].as_str().unwrap())
                 .collect();
             assert_eq!(groups, ["ask", "workflows", "admin"]);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
+    common::within(async {
+        let dir = team_a();
+        for db in common::databases().await {
+            let h = harness_with(
+                db,
+                &[dir.path().display().to_string()],
+                Duration::from_secs(2),
+            )
+            .await;
+            let run = slash(
+                "786008729715212341",
+                "workflows",
+                "run",
+                json!([
+                    {"type": 3, "name": "workflow", "value": "register-component"},
+                    {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
+                ]),
+            );
+            h.signed(&run).await;
+            h.settle().await;
+            // Deny answers with the form, and decides nothing.
+            let mut click = fixture("docs-interaction-message-component-button.json");
+            click["id"] = json!("844397162624450624");
+            click["data"]["custom_id"] = json!("sb1:deny:1");
+            click["member"] =
+                json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
+            let (_, modal) = h.signed(&click).await;
+            assert_eq!(modal["type"], 9, "{modal}");
+            assert_eq!(modal["data"]["custom_id"], "sb1:deny:1");
+            assert_eq!(modal["data"]["title"], "Deny run 1");
+            let input = &modal["data"]["components"][0]["components"][0];
+            assert_eq!(
+                (
+                    input["type"].clone(),
+                    input["custom_id"].clone(),
+                    input["required"].clone()
+                ),
+                (json!(4), json!("reason"), json!(true))
+            );
+            // Discord's documented submission, carrying the form's action and the reason.
+            let mut submit = fixture("docs-interaction-modal-submit-text-input-2024.json");
+            submit["id"] = json!("847587388497854465");
+            submit["data"]["custom_id"] = json!("sb1:deny:1");
+            submit["data"]["components"][0]["components"][0]["custom_id"] = json!("reason");
+            submit["data"]["components"][0]["components"][0]["value"] =
+                json!("not during the freeze");
+            submit["member"]["user"]["id"] = json!(BOB);
+            let before = h.fake.calls().len();
+            let (_, denied) = h.signed(&submit).await;
+            assert_eq!(
+                denied["data"]["embeds"][0]["title"], "Run 1 is denied; the requester is told why",
+                "{denied}"
+            );
+            let calls = h.settle().await;
+            let edits: Vec<&Value> = calls[before..]
+                .iter()
+                .filter(|(m, p, _)| m == "PATCH" && p.contains("/channels/"))
+                .map(|(_, _, b)| b)
+                .collect();
+            assert_eq!(edits.len(), 2);
+            for e in edits {
+                assert_eq!(
+                    e["embeds"][0]["title"],
+                    "Run 1 of register-component on group:default/team-a: denied"
+                );
+                assert!(e.to_string().contains("not during the freeze"));
+            }
         }
     })
     .await;
