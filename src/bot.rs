@@ -263,6 +263,31 @@ impl Bot {
         Ok(reply)
     }
 
+    /// Answers what `actor` did in `conversation`, as a chat adapter shows it: a failure
+    /// becomes the reply that says so (to the asker alone), and every button fits the
+    /// platform's limit of `max_button` characters (`fit_buttons`).
+    pub async fn answer_as(
+        &self,
+        actor: crate::conversation::Actor,
+        conversation: crate::conversation::Conversation,
+        input: Input,
+        max_button: usize,
+    ) -> Reply {
+        let event = ChatEvent {
+            actor,
+            conversation,
+            input,
+            now: self.now(),
+        };
+        match self.handle(event).await {
+            Ok(mut reply) => {
+                self.fit_buttons(&mut reply, max_button).await;
+                reply
+            }
+            Err(failure) => failure.reply(),
+        }
+    }
+
     /// A click on a run's card (or the form it opened): answered to the clicker alone; the
     /// cards show everyone what changed.
     async fn on_run(

@@ -30,7 +30,7 @@ use super::signature::Key;
 use crate::bot::Bot;
 use crate::chat::after_ack::InFlight;
 use crate::chat::render::cut;
-use crate::chat::{Actor, ChatEvent, Conversation, Input, Platform, Reply};
+use crate::chat::{Actor, Conversation, Input, Platform, Reply};
 use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending};
 
 /// What the endpoint needs.
@@ -277,22 +277,19 @@ impl DiscordApp {
 
     /// Asks the bot as this Discord user; a failure becomes the reply that says so.
     async fn ask(&self, user: &str, channel: Option<&str>, input: Input) -> Reply {
-        let event = ChatEvent {
-            actor: Actor::on(Platform::Discord, user),
-            conversation: Conversation {
-                channel: channel.map(str::to_string),
-                thread: None,
-            },
-            input,
-            now: self.inner.bot.now(),
+        let conversation = Conversation {
+            channel: channel.map(str::to_string),
+            thread: None,
         };
-        match self.inner.bot.handle(event).await {
-            Ok(mut reply) => {
-                self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
-                reply
-            }
-            Err(failure) => failure.reply(),
-        }
+        self.inner
+            .bot
+            .answer_as(
+                Actor::on(Platform::Discord, user),
+                conversation,
+                input,
+                MAX_CUSTOM_ID,
+            )
+            .await
     }
 
     /// Replaces the deferred response with the answer; tried again for a few seconds while

@@ -23,7 +23,7 @@ use axum::routing::post;
 use slack_morphism::prelude::*;
 
 use crate::bot::Bot;
-use crate::chat::{ActionId, Actor, Audience, ChatEvent, Conversation, Input, Platform, Reply};
+use crate::chat::{ActionId, Actor, Audience, Conversation, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
 use crate::identity::{Directory, Profile};
 use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending, Undeliverable};
@@ -295,19 +295,19 @@ impl SlackApp {
         thread: Option<&SlackTs>,
         input: Input,
     ) -> Reply {
-        let event = ChatEvent {
-            actor: Actor::on(Platform::Slack, user.0.clone()),
-            conversation: Conversation {
-                channel: channel.map(|c| c.0.clone()),
-                thread: thread.map(|t| t.0.clone()),
-            },
-            input,
-            now: self.inner.bot.now(),
+        let conversation = Conversation {
+            channel: channel.map(|c| c.0.clone()),
+            thread: thread.map(|t| t.0.clone()),
         };
-        match self.inner.bot.handle(event).await {
-            Ok(reply) => self.fitted(reply).await,
-            Err(failure) => failure.reply(),
-        }
+        self.inner
+            .bot
+            .answer_as(
+                Actor::on(Platform::Slack, user.0.clone()),
+                conversation,
+                input,
+                blocks::MAX_BUTTON_VALUE,
+            )
+            .await
     }
 
     /// The reply with buttons that fit Slack's (long ones carry a key).
