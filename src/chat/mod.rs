@@ -6,6 +6,7 @@ pub mod after_ack;
 pub mod console;
 pub mod discord;
 pub mod render;
+pub mod signing;
 pub mod slack;
 
 pub use crate::conversation::*;

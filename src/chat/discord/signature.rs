@@ -5,20 +5,8 @@
 
 use serenity::interactions_endpoint::Verifier;
 
-/// How far a request's timestamp may be from now, in seconds.
-pub const WINDOW_SECS: i64 = 300;
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SignatureError {
-    #[error("missing X-Signature-Ed25519 or X-Signature-Timestamp header")]
-    Missing,
-    #[error("request timestamp is not a number")]
-    BadTimestamp,
-    #[error("request timestamp is outside the {WINDOW_SECS}-second window")]
-    Stale,
-    #[error("signature does not match")]
-    Mismatch,
-}
+use crate::chat::signing::fresh;
+pub use crate::chat::signing::{SignatureError, WINDOW_SECS};
 
 /// The application's public key, as the developer portal shows it (64 hex digits).
 pub struct Key(Verifier);
@@ -42,18 +30,9 @@ impl Key {
         body: &[u8],
         now: i64,
     ) -> Result<(), SignatureError> {
-        let (Some(sig), Some(ts)) = (signature, timestamp) else {
-            return Err(SignatureError::Missing);
-        };
-        let t: i64 = ts
-            .trim()
-            .parse()
-            .map_err(|_| SignatureError::BadTimestamp)?;
-        if now.abs_diff(t) > WINDOW_SECS as u64 {
-            return Err(SignatureError::Stale);
-        }
+        let (ts, sig) = fresh(timestamp, signature, now)?;
         self.0
-            .verify(sig.trim(), ts.trim(), body)
+            .verify(sig, ts, body)
             .map_err(|()| SignatureError::Mismatch)
     }
 }
