@@ -242,13 +242,7 @@ impl Bot {
         // Workflow answers offer no share button: sharing `run …` would request it again.
         let mut reply = match self.desk.as_ref().filter(|_| for_desk) {
             Some(desk) => {
-                let workflows = desk.workflows();
-                let asked = Asked {
-                    ctx,
-                    workflows: &workflows,
-                    actor: &event.actor,
-                    conversation: &event.conversation,
-                };
+                let asked = Asked::of(desk, ctx, &event.actor, &event.conversation);
                 desk.answer(&asked, &q).await.map_err(Trouble::Internal)?
             }
             None => {
@@ -301,13 +295,7 @@ impl Bot {
         let Some(desk) = &self.desk else {
             return Err(ActionError::Unknown.into());
         };
-        let workflows = desk.workflows();
-        let asked = Asked {
-            ctx,
-            workflows: &workflows,
-            actor: &event.actor,
-            conversation: &event.conversation,
-        };
+        let asked = Asked::of(desk, ctx, &event.actor, &event.conversation);
         let mut reply = desk
             .act(&asked, verb, id, reason)
             .await

@@ -68,9 +68,27 @@ pub struct Desk {
 /// Who asks, where, about what.
 pub struct Asked<'a> {
     pub ctx: &'a Context<'a>,
-    pub workflows: &'a [Workflow],
+    /// The workflows as loaded when the question came (a reload does not change them midway).
+    pub workflows: Arc<Vec<Workflow>>,
     pub actor: &'a Actor,
     pub conversation: &'a Conversation,
+}
+
+impl<'a> Asked<'a> {
+    /// A question to `desk` from `actor` in `conversation`.
+    pub fn of(
+        desk: &Desk,
+        ctx: &'a Context<'a>,
+        actor: &'a Actor,
+        conversation: &'a Conversation,
+    ) -> Asked<'a> {
+        Asked {
+            ctx,
+            workflows: desk.workflows(),
+            actor,
+            conversation,
+        }
+    }
 }
 
 impl Asked<'_> {
