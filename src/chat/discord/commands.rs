@@ -83,15 +83,8 @@ pub struct Group {
 /// The group a command belongs to.
 fn group_of(intent: Intent) -> &'static str {
     match intent {
-        Intent::Workflows
-        | Intent::Run
-        | Intent::Approve
-        | Intent::Deny
-        | Intent::Status
-        | Intent::Cancel
-        | Intent::Runs
-        | Intent::Approvals => "workflows",
         Intent::Audit | Intent::Reload => "admin",
+        i if i.is_workflow() => "workflows",
         _ => "ask",
     }
 }
