@@ -114,7 +114,7 @@ impl Desk {
         if let Some(at) = at {
             let card = Card {
                 at,
-                kind: CardKind::Approval.as_str().into(),
+                kind: CardKind::Approval,
                 recipient: Some(run.requested_by.clone()),
             };
             self.store.add_card(id, &card, now).await?;
@@ -170,7 +170,7 @@ impl Desk {
                         channels += 1;
                         let card = Card {
                             at,
-                            kind: kind.as_str().into(),
+                            kind,
                             recipient: None,
                         };
                         self.store.add_card(run.id, &card, now).await?;
@@ -205,7 +205,7 @@ impl Desk {
                     dms += 1;
                     let card = Card {
                         at,
-                        kind: kind.as_str().into(),
+                        kind,
                         recipient: Some(recipient),
                     };
                     self.store.add_card(run.id, &card, now).await?;
@@ -265,7 +265,7 @@ impl Desk {
             let Some(outbox) = self.outbox(card.at.platform) else {
                 continue;
             };
-            let kind = CardKind::parse(&card.kind);
+            let kind = card.kind;
             let reply = replies::card(run, kind, emergency, &reviews, chrono_tz::UTC);
             if let Err(e) = outbox.update(&card.at, &reply).await {
                 tracing::warn!(
@@ -363,7 +363,7 @@ impl Desk {
                         Ok(at) => {
                             let c = Card {
                                 at,
-                                kind: CardKind::Approval.as_str().into(),
+                                kind: CardKind::Approval,
                                 recipient: Some(person.clone()),
                             };
                             self.store.add_card(run.id, &c, now).await?;
@@ -380,7 +380,7 @@ impl Desk {
         for card in self.store.cards(run.id).await? {
             // To those who have not decided: not the requester's copy, nor those of people
             // who decided or were just asked.
-            if card.kind != CardKind::Approval.as_str()
+            if card.kind != CardKind::Approval
                 || card.recipient.as_ref().is_some_and(|r| {
                     *r == run.requested_by || escalated.contains(r) || !waiting.contains(r)
                 })

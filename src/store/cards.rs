@@ -10,14 +10,14 @@ use super::audit::append;
 use crate::audit::Event;
 use crate::conversation::Platform;
 use crate::outbox::MessageRef;
+use crate::workflows::replies::CardKind;
 use crate::workflows::run::{Review, State};
 
 /// One posted copy of a run's card.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Card {
     pub at: MessageRef,
-    /// `approval` or `review`.
-    pub kind: String,
+    pub kind: CardKind,
     /// The catalog User the copy is for: the requester (where they asked), an approver (by
     /// DM); None for a team's channel.
     pub recipient: Option<String>,
@@ -96,7 +96,7 @@ impl Store {
         .bind(card.at.platform.name())
         .bind(&card.at.channel)
         .bind(&card.at.id)
-        .bind(&card.kind)
+        .bind(card.kind.as_str())
         .bind(&card.recipient)
         .bind(now)
         .execute(&mut *w.tx)
@@ -124,7 +124,7 @@ impl Store {
                         channel: r.get(1),
                         id: r.get(2),
                     },
-                    kind: r.get(3),
+                    kind: CardKind::parse(&r.get::<String, _>(3)),
                     recipient: r.get(4),
                 })
             })
