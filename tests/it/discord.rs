@@ -362,6 +362,19 @@ fn team_a() -> tempfile::TempDir {
     common::catalog_dir(&[("people.yaml", &people)])
 }
 
+/// Mason's `/sb workflows run register-component name=ghost-trap owner=team-a`.
+fn ghost_trap() -> Value {
+    slash(
+        "786008729715212341",
+        "workflows",
+        "run",
+        json!([
+            {"type": 3, "name": "workflow", "value": "register-component"},
+            {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
+        ]),
+    )
+}
+
 #[tokio::test]
 async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_approves_it() {
     common::within(async {
@@ -373,15 +386,7 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
                 Duration::from_secs(2),
             )
             .await;
-            let run = slash(
-                "786008729715212341",
-                "workflows",
-                "run",
-                json!([
-                    {"type": 3, "name": "workflow", "value": "register-component"},
-                    {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
-                ]),
-            );
+            let run = ghost_trap();
             let (_, answer) = h.signed(&run).await;
             assert!(
                 answer["data"]["embeds"][0]["title"]
@@ -537,15 +542,7 @@ async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
                 Duration::from_secs(2),
             )
             .await;
-            let run = slash(
-                "786008729715212341",
-                "workflows",
-                "run",
-                json!([
-                    {"type": 3, "name": "workflow", "value": "register-component"},
-                    {"type": 3, "name": "parameters", "value": "name=ghost-trap owner=team-a"},
-                ]),
-            );
+            let run = ghost_trap();
             h.signed(&run).await;
             h.settle().await;
             // Deny answers with the form, and decides nothing.
