@@ -46,6 +46,30 @@ struct ReadModel {
     rosters: Arc<Rosters>,
 }
 
+impl ReadModel {
+    /// What answers read, for `asker` (seen by permissions as `viewer`) at `now`.
+    fn context<'a>(
+        &'a self,
+        limit: Limit,
+        asker: &'a Asker,
+        viewer: &'a Person,
+        now: DateTime<Utc>,
+        tz: chrono_tz::Tz,
+    ) -> Context<'a> {
+        Context {
+            snap: &self.snapshot,
+            rotations: &self.rotations,
+            rosters: &self.rosters,
+            sources: &self.sources,
+            now,
+            limit,
+            asker,
+            viewer,
+            tz,
+        }
+    }
+}
+
 pub struct Bot {
     model: ArcSwap<ReadModel>,
     /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
@@ -184,17 +208,13 @@ impl Bot {
             Some(d) => d.person(&model.snapshot, asker.user),
             None => Person::of(&model.snapshot, asker.user, &Default::default()),
         };
-        let ctx = Context {
-            snap: &model.snapshot,
-            rotations: &model.rotations,
-            rosters: &model.rosters,
-            sources: &model.sources,
-            now: event.now,
-            limit: self.limit,
-            asker: &asker,
-            viewer: &viewer,
-            tz: zone(event.actor.tz.as_deref()),
-        };
+        let ctx = model.context(
+            self.limit,
+            &asker,
+            &viewer,
+            event.now,
+            zone(event.actor.tz.as_deref()),
+        );
         let reply = match event.input {
             Input::Text(ref t) => self.question(&ctx, &event, t, Audience::AsUsual).await?,
             Input::OpenHome => ask::answers::home(&ctx),
@@ -379,17 +399,7 @@ impl Bot {
             user: None,
         };
         let viewer = Person::default();
-        let ctx = Context {
-            snap: &model.snapshot,
-            rotations: &model.rotations,
-            rosters: &model.rosters,
-            sources: &model.sources,
-            now: self.now(),
-            limit: self.limit,
-            asker: &asker,
-            viewer: &viewer,
-            tz: chrono_tz::UTC,
-        };
+        let ctx = model.context(self.limit, &asker, &viewer, self.now(), chrono_tz::UTC);
         ask::answers::oncall_people(&ctx, target, ctx.now)
     }
 
