@@ -119,21 +119,21 @@ impl Desk {
             };
             self.store.add_card(id, &card, now).await?;
         }
-        let (dms, channels, unreachable) = if run.break_glass.is_some() {
+        let asked = if run.break_glass.is_some() {
             self.post_reviews(snap, id, now).await?
         } else {
             self.post_to_deciders(snap, outbox.as_ref(), &run, CardKind::Approval, now)
                 .await?
         };
-        posted.dms = dms;
-        posted.channels = channels;
-        posted.unreachable = unreachable;
+        posted.dms = asked.dms;
+        posted.channels = asked.channels;
+        posted.unreachable = asked.unreachable;
         Ok(Some(posted))
     }
 
     /// Posts `kind` of card to those who may decide on `run`: each by DM, or, when more than
     /// `dm_limit` may, the owning teams' channels (DMs still when no team names a channel).
-    /// Returns the DMs and channels posted, and who could not be written to.
+    /// Says the DMs and channels posted, and who could not be written to.
     async fn post_to_deciders(
         &self,
         snap: &Snapshot,
@@ -141,7 +141,7 @@ impl Desk {
         run: &Run,
         kind: CardKind,
         now: i64,
-    ) -> Result<(usize, usize, Vec<String>)> {
+    ) -> Result<Posted> {
         let plan = Plan::of(run);
         // The one who broke the glass does not review themselves.
         let asked: Vec<&String> = plan
@@ -216,24 +216,24 @@ impl Desk {
                 }
             }
         }
-        Ok((dms, channels, unreachable))
+        Ok(Posted {
+            dms,
+            channels,
+            unreachable,
+            ..Posted::default()
+        })
     }
 
     /// Sends the review card of a run the person on call started at once to those who may
-    /// decide on it, once (of several processes, the one that claims them). Returns the DMs
-    /// and channels posted, and who could not be written to.
-    pub(super) async fn post_reviews(
-        &self,
-        snap: &Snapshot,
-        id: i64,
-        now: i64,
-    ) -> Result<(usize, usize, Vec<String>)> {
+    /// decide on it, once (of several processes, the one that claims them); says the DMs and
+    /// channels posted, and who could not be written to.
+    pub(super) async fn post_reviews(&self, snap: &Snapshot, id: i64, now: i64) -> Result<Posted> {
         if !self.store.claim_reviews(id, now).await? {
-            return Ok((0, 0, Vec::new()));
+            return Ok(Posted::default());
         }
         let run = self.store.load_run(id).await?.context("a run to review")?;
         let Some(outbox) = Platform::parse(&run.platform).and_then(|p| self.outbox(p)) else {
-            return Ok((0, 0, Vec::new()));
+            return Ok(Posted::default());
         };
         self.post_to_deciders(snap, outbox.as_ref(), &run, CardKind::Review, now)
             .await
