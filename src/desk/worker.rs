@@ -34,8 +34,9 @@ impl Desk {
         let Some(run) = self.store.claim_run(&self.owner, now, now + lease).await? else {
             return Ok(false);
         };
-        // A run lost to another worker (its lease ran out) is that worker's to report.
-        self.redraw_id(run.id).await;
+        // A run lost to another worker (its lease ran out) is that worker's to report. The
+        // claim read the run back as running: its cards say so.
+        self.redraw(&run).await;
         self.run(bot, &run).await?;
         self.tell(run.id).await;
         Ok(true)
