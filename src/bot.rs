@@ -140,6 +140,11 @@ impl Bot {
         self
     }
 
+    /// The store, when there is one.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
     /// Reads the time from `clock` (tests set it).
     pub fn with_clock(mut self, clock: Clock) -> Bot {
         self.clock = clock;

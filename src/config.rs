@@ -395,8 +395,9 @@ pub struct Slack {
 #[serde(default, deny_unknown_fields)]
 pub struct Discord {
     pub enabled: bool,
-    /// How Discord reaches the bot: `http`, the interactions endpoint
-    /// (`POST /discord/interactions` on `http.listen`), the one built so far.
+    /// How Discord reaches the bot: `gateway` (a connection the bot opens; no public URL
+    /// needed) or `http`, the interactions endpoint (`POST /discord/interactions` on
+    /// `http.listen`, checked with DISCORD_PUBLIC_KEY).
     pub mode: DiscordMode,
     /// Discord's base URL (its API is under `/api/v10`).
     pub api_url: String,
@@ -404,11 +405,19 @@ pub struct Discord {
     pub application_id: u64,
     /// Guilds to register `/sb` in (at once); empty: globally (Discord may take an hour).
     pub guilds: Vec<u64>,
+    /// Ask for the message-content intent (a privileged intent, to be enabled in the
+    /// developer portal): without it Discord sends the text of messages that mention the bot
+    /// and of direct messages only, which is all Switchboard reads.
+    pub message_content: bool,
+    /// Guild role id → the catalog Group its holders belong to, beside their User's
+    /// `memberOf` (`{ "123456789012345678" = "group:default/team-a" }`).
+    pub role_groups: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DiscordMode {
+    Gateway,
     Http,
 }
 
@@ -416,10 +425,12 @@ impl Default for Discord {
     fn default() -> Self {
         Discord {
             enabled: false,
-            mode: DiscordMode::Http,
+            mode: DiscordMode::Gateway,
             api_url: "https://discord.com".into(),
             application_id: 0,
             guilds: Vec::new(),
+            message_content: false,
+            role_groups: Default::default(),
         }
     }
 }

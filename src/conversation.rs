@@ -74,6 +74,9 @@ pub struct Actor {
     /// Their time zone (IANA name, `Europe/Paris`): times in answers are shown in it, and times
     /// typed without a zone are read in it. UTC when unknown.
     pub tz: Option<String>,
+    /// Catalog Groups the platform says they belong to (Discord roles, by
+    /// `discord.role_groups`), beside those the catalog gives their User.
+    pub groups: Vec<String>,
 }
 
 impl Actor {
@@ -85,6 +88,7 @@ impl Actor {
             name: None,
             email: None,
             tz: None,
+            groups: Vec::new(),
         }
     }
 
@@ -96,6 +100,7 @@ impl Actor {
             name: None,
             email: None,
             tz: None,
+            groups: Vec::new(),
         }
     }
 }

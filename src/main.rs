@@ -12,10 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use switchboard::app::{App, Use};
 use switchboard::catalog::Snapshot;
-use switchboard::chat::discord::interactions::{DiscordApp, DiscordSettings};
+use switchboard::chat::discord::app::{DiscordApp, DiscordSettings};
 use switchboard::chat::slack::{SlackApp, SlackSettings};
 use switchboard::chat::{ChatEvent, Platform, console, render};
-use switchboard::config::{Config, SlackMode};
+use switchboard::config::{Config, DiscordMode, SlackMode};
 use switchboard::sources::local;
 use switchboard::sources::rotations;
 use switchboard::store::Store;
@@ -317,7 +317,8 @@ async fn serve(config: Config) -> Result<ExitCode> {
     let mut routes = slack_routes;
     if config.discord.enabled {
         let settings = DiscordSettings::from_env(&config.discord)?;
-        if config.http.listen.is_empty() {
+        let gateway = config.discord.mode == DiscordMode::Gateway;
+        if !gateway && config.http.listen.is_empty() {
             anyhow::bail!(
                 "discord.mode = \"http\" needs http.listen: Discord calls the interactions endpoint over HTTP"
             );
@@ -336,11 +337,27 @@ async fn serve(config: Config) -> Result<ExitCode> {
         if let Some(desk) = bot.desk() {
             desk.add_outbox(Platform::Discord, Arc::new(app.clone()));
         }
-        let r = app.routes();
-        routes = Some(match routes {
-            Some(other) => other.merge(r),
-            None => r,
-        });
+        if gateway {
+            let content = config.discord.message_content;
+            tokio::spawn(async move {
+                // serenity reconnects and resumes by itself; this is for what ends it (Discord
+                // unreachable at the start, a token refused), tried again with a growing pause.
+                let mut pause = std::time::Duration::from_secs(5);
+                loop {
+                    if let Err(e) = app.run_gateway(&settings, content).await {
+                        tracing::error!("Discord's gateway connection ended: {e:#}");
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_secs(300));
+                }
+            });
+        } else {
+            let r = app.routes();
+            routes = Some(match routes {
+                Some(other) => other.merge(r),
+                None => r,
+            });
+        }
     }
     if let Some(github) = &sources.github {
         match std::env::var("GITHUB_WEBHOOK_SECRET") {

@@ -13,20 +13,59 @@ use axum::http::{Request, StatusCode, header};
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::{Value, json};
 use switchboard::Bot;
-use switchboard::chat::discord::interactions::{DiscordApp, DiscordSettings};
+use switchboard::chat::discord::app::{DiscordApp, DiscordSettings};
 use switchboard::store::Store;
 use tower::ServiceExt;
 
-const APPLICATION: u64 = 771_825_006_014_889_984;
+pub(crate) const APPLICATION: u64 = 771_825_006_014_889_984;
 
-/// A fake Discord REST API: records (method, path, body), answers like Discord.
+/// A fake Discord REST API: records (method, path, body), holds the messages posted (a
+/// repeated post with the same nonce, `enforce_nonce`, gets the message the first one made),
+/// threads and DM channels, and answers like Discord, with 429s when asked to.
 #[derive(Clone, Default)]
-struct FakeDiscord {
+pub(crate) struct FakeDiscord {
     calls: Arc<Mutex<Vec<(String, String, Value)>>>,
+    /// (channel, nonce) → the message posted with it.
+    nonces: Arc<Mutex<std::collections::HashMap<(String, String), Value>>>,
+    threads: Arc<Mutex<Vec<String>>>,
+    /// How many of the next calls answer 429 (a per-route limit, then a global one).
+    limited: Arc<Mutex<Vec<&'static str>>>,
+    /// What `GET /gateway` answers.
+    pub(crate) gateway: Arc<Mutex<String>>,
+    changed: Arc<tokio::sync::Notify>,
+}
+
+/// Discord's documented 429 (its body and `Retry-After`), the wait made short for a test.
+fn rate_limited(fixture_name: &str) -> axum::response::Response {
+    let text =
+        std::fs::read_to_string(common::fixture(&format!("payloads/discord/{fixture_name}")))
+            .unwrap();
+    let json_at = text.find('{').unwrap();
+    let mut body: Value = serde_json::from_str(&text[json_at..]).unwrap();
+    body["retry_after"] = json!(0.2);
+    let mut resp = axum::response::IntoResponse::into_response((
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    ));
+    for line in text[..json_at].lines() {
+        let line = line.trim_start_matches("< ");
+        if let Some((k, v)) = line.split_once(": ")
+            && k.to_ascii_lowercase().starts_with("x-ratelimit")
+        {
+            resp.headers_mut().insert(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+    }
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, "1".parse().unwrap());
+    resp
 }
 
 impl FakeDiscord {
-    async fn start() -> (FakeDiscord, String) {
+    pub(crate) async fn start() -> (FakeDiscord, String) {
         let fake = FakeDiscord::default();
         let message = std::fs::read_to_string(common::fixture(
             "payloads/discord/rest-create-message-response.json",
@@ -40,10 +79,17 @@ impl FakeDiscord {
             "payloads/discord/rest-application-command-response.json",
         ))
         .unwrap();
+        let guild: Value = fixture("gateway-dispatch-GUILD_CREATE.json");
+        let channel = guild["d"]["channels"][0].clone();
         let f = fake.clone();
         let app = Router::new().fallback(move |req: axum::extract::Request| {
-            let (f, message, dm, registered) =
-                (f.clone(), message.clone(), dm.clone(), registered.clone());
+            let (f, message, dm, registered, channel) = (
+                f.clone(),
+                message.clone(),
+                dm.clone(),
+                registered.clone(),
+                channel.clone(),
+            );
             async move {
                 let method = req.method().to_string();
                 let path = req.uri().path().to_string();
@@ -51,36 +97,83 @@ impl FakeDiscord {
                     .await
                     .unwrap();
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let limited = f.limited.lock().unwrap().pop();
                 let n = {
                     let mut calls = f.calls.lock().unwrap();
                     calls.push((method.clone(), path.clone(), v.clone()));
                     calls.len() as u64
                 };
+                f.changed.notify_waiters();
+                if let Some(which) = limited {
+                    return rate_limited(which);
+                }
                 let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
-                // Each message and DM channel gets its own id, as Discord gives them.
-                let answer = match (method.as_str(), seg.as_slice()) {
+                let json = |v: Value| {
+                    axum::response::IntoResponse::into_response((
+                        [(header::CONTENT_TYPE, "application/json")],
+                        v.to_string(),
+                    ))
+                };
+                // Each message, thread and DM channel gets its own id, as Discord gives them.
+                match (method.as_str(), seg.as_slice()) {
+                    ("GET", ["api", "v10", "gateway"]) => {
+                        json(json!({"url": *f.gateway.lock().unwrap()}))
+                    }
+                    ("GET", ["api", "v10", "channels", id]) => {
+                        let mut c = channel.clone();
+                        c["id"] = json!(id);
+                        if f.threads.lock().unwrap().iter().any(|t| t == id) {
+                            c["type"] = json!(11);
+                        }
+                        json(c)
+                    }
                     ("POST", ["api", "v10", "users", "@me", "channels"]) => {
                         let mut c: Value = serde_json::from_str(&dm).unwrap();
                         let user = v["recipient_id"].as_str().unwrap_or("1");
                         c["id"] = json!(format!("6{}", &user[1..]));
-                        c.to_string()
+                        json(c)
+                    }
+                    ("POST", ["api", "v10", "channels", parent, "messages", _, "threads"]) => {
+                        let id = format!("{}", 950_000_000_000_000_000u64 + n);
+                        f.threads.lock().unwrap().push(id.clone());
+                        let mut c = channel.clone();
+                        c["id"] = json!(id);
+                        c["type"] = json!(11);
+                        c["parent_id"] = json!(parent);
+                        c["name"] = v["name"].clone();
+                        json(c)
                     }
                     ("POST", ["api", "v10", "channels", channel, "messages"]) => {
+                        let key = (
+                            channel.to_string(),
+                            v["nonce"].as_str().unwrap_or("").to_string(),
+                        );
+                        let mut nonces = f.nonces.lock().unwrap();
+                        if v["enforce_nonce"] == true
+                            && let Some(first) = nonces.get(&key)
+                        {
+                            return json(first.clone());
+                        }
                         let mut m: Value = serde_json::from_str(&message).unwrap();
                         m["id"] = json!(format!("{}", 900_000_000_000_000_000u64 + n));
                         m["channel_id"] = json!(channel);
-                        m.to_string()
+                        if v["enforce_nonce"] == true {
+                            nonces.insert(key, m.clone());
+                        }
+                        json(m)
                     }
                     ("PATCH", ["api", "v10", "channels", channel, "messages", id]) => {
                         let mut m: Value = serde_json::from_str(&message).unwrap();
                         m["id"] = json!(id);
                         m["channel_id"] = json!(channel);
-                        m.to_string()
+                        json(m)
                     }
-                    ("PUT", [.., "commands"]) => registered,
-                    _ => message,
-                };
-                ([(header::CONTENT_TYPE, "application/json")], answer)
+                    ("POST", ["api", "v10", "interactions", _, _, "callback"]) => {
+                        axum::response::IntoResponse::into_response(StatusCode::NO_CONTENT)
+                    }
+                    ("PUT", [.., "commands"]) => json(serde_json::from_str(&registered).unwrap()),
+                    _ => json(serde_json::from_str(&message).unwrap()),
+                }
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,15 +182,47 @@ impl FakeDiscord {
         (fake, url)
     }
 
-    fn calls(&self) -> Vec<(String, String, Value)> {
+    pub(crate) fn calls(&self) -> Vec<(String, String, Value)> {
         self.calls.lock().unwrap().clone()
+    }
+
+    /// The next calls answer 429: first per route, then globally (Discord's documented ones).
+    pub(crate) fn limit_next_calls(&self) {
+        *self.limited.lock().unwrap() = vec![
+            "docs-rest-429-global-rate-limit.http.txt",
+            "docs-rest-429-user-rate-limit.http.txt",
+        ];
+    }
+
+    /// Waits (10 s at most) until the calls made satisfy `done`; returns them.
+    pub(crate) async fn wait_for(
+        &self,
+        what: &str,
+        done: impl Fn(&[(String, String, Value)]) -> bool,
+    ) -> Vec<(String, String, Value)> {
+        let waited = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let changed = self.changed.notified();
+                let calls = self.calls();
+                if done(&calls) {
+                    return calls;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(calls) => calls,
+            Err(_) => panic!("waiting for {what}; calls: {:#?}", self.calls()),
+        }
     }
 }
 
-struct Harness {
+pub(crate) struct Harness {
     router: Router,
-    app: DiscordApp,
-    fake: FakeDiscord,
+    pub(crate) app: DiscordApp,
+    pub(crate) fake: FakeDiscord,
+    pub(crate) api_url: String,
     key: SigningKey,
     _db: common::TestDb,
 }
@@ -108,7 +233,11 @@ async fn harness(db: common::TestDb) -> Harness {
 
 /// A harness whose bot also reads `extra` catalog files, with the shipped workflows, and
 /// answers in the interaction's response what is ready within `inline`.
-async fn harness_with(db: common::TestDb, extra: &[String], inline: Duration) -> Harness {
+pub(crate) async fn harness_with(
+    db: common::TestDb,
+    extra: &[String],
+    inline: Duration,
+) -> Harness {
     let (fake, api_url) = FakeDiscord::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
@@ -140,11 +269,12 @@ async fn harness_with(db: common::TestDb, extra: &[String], inline: Duration) ->
     );
     let key = SigningKey::from_bytes(&[42u8; 32]);
     let settings = DiscordSettings {
-        api_url,
+        api_url: api_url.clone(),
         token: "fake-bot-token".into(),
-        public_key: hex::encode(key.verifying_key().to_bytes()),
+        public_key: Some(hex::encode(key.verifying_key().to_bytes())),
         application_id: APPLICATION,
         inline,
+        role_groups: Default::default(),
     };
     let app = DiscordApp::new(bot.clone(), &settings).unwrap();
     desk.add_outbox(switchboard::chat::Platform::Discord, Arc::new(app.clone()));
@@ -152,6 +282,7 @@ async fn harness_with(db: common::TestDb, extra: &[String], inline: Duration) ->
         router: switchboard::http::router(bot, Some(app.routes())),
         app,
         fake,
+        api_url,
         key,
         _db: db,
     }
@@ -196,7 +327,7 @@ impl Harness {
     }
 }
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(common::fixture(&format!("payloads/discord/{name}"))).unwrap(),
     )
@@ -351,11 +482,11 @@ async fn autocomplete_offers_entities_and_an_unknown_subcommand_is_said_to_be_on
 }
 
 /// Team A on Discord: Mason (the documented interaction's user) asks; Bob may approve.
-const MASON: &str = "53908232506183680";
-const BOB: &str = "80351110224678912";
+pub(crate) const MASON: &str = "53908232506183680";
+pub(crate) const BOB: &str = "80351110224678912";
 
 /// Mason and Bob, of team A, mapped by their Discord ids.
-fn team_a() -> tempfile::TempDir {
+pub(crate) fn team_a() -> tempfile::TempDir {
     let people = format!(
         "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: [team-a]\n"
     );

@@ -10,6 +10,7 @@ mod catalog;
 mod cli;
 mod codeowners;
 mod discord;
+mod discord_gateway;
 mod github;
 mod golden;
 mod pagerduty;

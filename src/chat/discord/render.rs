@@ -137,6 +137,19 @@ pub fn message(reply: &Reply, share: bool) -> Message {
     }
 }
 
+impl Message {
+    /// The message as Discord's JSON body (a post, an edit, an interaction's response),
+    /// pinging nobody.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "content": self.content,
+            "embeds": [self.embed],
+            "components": self.components,
+            "allowed_mentions": {"parse": []},
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

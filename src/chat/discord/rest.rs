@@ -1,0 +1,174 @@
+//! Discord's REST API, as Switchboard calls it: JSON bodies built with serenity's builders,
+//! sent to `{api_url}/api/v10`, with Discord's rate limits waited out. A 429 is waited out for
+//! the `retry_after` it carries (a global one pauses every call of this process, a per-route
+//! one only the call that got it) and the call made again: nothing is dropped. A message post
+//! carries a `nonce` with `enforce_nonce`, so Discord itself answers a repeated post with the
+//! message the first one made: posting again after a lost answer never doubles a message.
+//!
+//! Its own client rather than serenity's `Http`: serenity waits out rate limits only when it
+//! talks to discord.com directly, and a proxy (or a test's fake) turns its limiter off.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use reqwest::Method;
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::outbox::Undeliverable;
+
+/// Discord's version of the API.
+const API: &str = "/api/v10";
+
+/// How many 429s one call waits out before giving up, and how long one wait may be.
+const MAX_RATE_LIMITED: usize = 8;
+const MAX_WAIT: Duration = Duration::from_secs(120);
+
+/// A call Discord answered with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("Discord answered {method} {path} with {status}: {message} (code {code})")]
+pub struct Refused {
+    pub method: Method,
+    pub path: String,
+    pub status: u16,
+    /// Discord's JSON error code (`10003` unknown channel, `50007` cannot message this user).
+    pub code: i64,
+    pub message: String,
+}
+
+impl Refused {
+    /// Whether `error` is Discord saying the thing is not there (yet): an unknown webhook or
+    /// message.
+    pub fn not_found(error: &anyhow::Error) -> bool {
+        error
+            .chain()
+            .filter_map(|e| e.downcast_ref::<Refused>())
+            .any(|r| r.status == 404)
+    }
+}
+
+pub struct Rest {
+    client: reqwest::Client,
+    base: String,
+    auth: String,
+    /// Every call waits until then: Discord said the whole bot is rate limited.
+    paused: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Rest {
+    pub fn new(api_url: &str, token: &str) -> Result<Rest> {
+        Ok(Rest {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .user_agent("DiscordBot (https://github.com/switchboard, 1) Switchboard")
+                .build()?,
+            base: format!("{}{API}", api_url.trim_end_matches('/')),
+            auth: format!("Bot {token}"),
+            paused: Default::default(),
+        })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Value> {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    /// One call, its 429s waited out. A refusal for good (no access to the channel, a person
+    /// who takes no messages from the bot, an unknown channel) is `Undeliverable`; any other
+    /// error status is `Refused`.
+    pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        let mut limited = 0;
+        loop {
+            let paused = *self.paused.lock().await;
+            if let Some(until) = paused {
+                tokio::time::sleep_until(until).await;
+            }
+            let mut req = self
+                .client
+                .request(method.clone(), format!("{}{path}", self.base))
+                .header(reqwest::header::AUTHORIZATION, &self.auth);
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("calling Discord ({method} {path}): {e}"))?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<f64>().ok());
+            let text = resp.text().await.unwrap_or_default();
+            let answer: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return Ok(answer);
+            }
+            if status == 429 && limited < MAX_RATE_LIMITED {
+                limited += 1;
+                // The body's figure is the precise one; the header is rounded up.
+                let secs = answer["retry_after"]
+                    .as_f64()
+                    .or(retry_after)
+                    .unwrap_or(1.0);
+                let wait = Duration::from_secs_f64(secs.max(0.0)).min(MAX_WAIT);
+                let global = answer["global"] == true;
+                tracing::warn!(
+                    %method, path, global, wait_ms = wait.as_millis() as u64,
+                    "Discord is rate limiting Switchboard; waiting it out"
+                );
+                if global {
+                    *self.paused.lock().await = Some(Instant::now() + wait);
+                } else {
+                    tokio::time::sleep(wait).await;
+                }
+                continue;
+            }
+            let code = answer["code"].as_i64().unwrap_or_default();
+            let message = answer["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| crate::chat::render::cut(&text, 200));
+            // No access, missing permissions, a person who takes no DMs, an unknown channel.
+            if status == 403 || code == 10003 || code == 50007 {
+                return Err(Undeliverable {
+                    method: format!("{method} {path}"),
+                    reason: format!("{message} ({code})"),
+                }
+                .into());
+            }
+            return Err(Refused {
+                method,
+                path: path.to_string(),
+                status,
+                code,
+                message,
+            }
+            .into());
+        }
+    }
+}
+
+/// A nonce for a post (at most 25 characters): the same post gets the same nonce, so Discord
+/// answers a repeat with the message already made (`enforce_nonce`).
+pub fn nonce(parts: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(h.finalize())[..25].to_string()
+}

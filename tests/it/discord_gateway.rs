@@ -1,0 +1,447 @@
+//! Discord's gateway end to end, on SQLite and PostgreSQL: real serenity connected to a fake
+//! gateway (HELLO, IDENTIFY → READY, heartbeats and their ACKs, RESUME → RESUMED, RECONNECT,
+//! INVALID_SESSION), dispatching Discord's recorded events; answers go through the fake REST
+//! API of `discord.rs`, which records them.
+
+use crate::common;
+use crate::discord::{fixture, harness_with};
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard::chat::discord::app::DiscordSettings;
+use tokio_tungstenite::tungstenite::Message;
+
+/// The bot's own user, as READY names it.
+const BOT: &str = "344487830824943618";
+const GUILD: &str = "694205451682978886";
+const CHANNEL: &str = "727947198481956945";
+const DM: &str = "319674150115610528";
+
+enum Control {
+    /// Send what was dispatched and not yet sent.
+    Dispatch,
+    /// Ask the client to reconnect (op 7).
+    Reconnect,
+    /// Say the session is no longer valid (op 9).
+    Invalidate,
+}
+
+/// The fake gateway: every connection gets HELLO; IDENTIFY is answered READY, RESUME replays
+/// the events the client missed (or, with `replay_all`, every event of the session, as a
+/// second delivery would) then RESUMED; heartbeats are ACKed.
+#[derive(Clone)]
+struct FakeGateway {
+    url: String,
+    /// Events dispatched, in order; event i has sequence number i + 2 (READY is 1).
+    log: Arc<Mutex<Vec<Value>>>,
+    /// Every frame the client sent.
+    received: Arc<Mutex<Vec<Value>>>,
+    control: tokio::sync::broadcast::Sender<Arc<Control>>,
+    replay_all: Arc<AtomicBool>,
+    changed: Arc<tokio::sync::Notify>,
+}
+
+impl FakeGateway {
+    async fn start() -> FakeGateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let gw = FakeGateway {
+            url: url.clone(),
+            log: Default::default(),
+            received: Default::default(),
+            control: tokio::sync::broadcast::channel(16).0,
+            replay_all: Default::default(),
+            changed: Default::default(),
+        };
+        let g = gw.clone();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = listener.accept().await.unwrap();
+                let g = g.clone();
+                tokio::spawn(async move { g.serve(tcp).await });
+            }
+        });
+        gw
+    }
+
+    fn frame(op: u64, s: Option<usize>, t: Option<&str>, d: Value) -> Message {
+        Message::text(json!({"op": op, "s": s, "t": t, "d": d}).to_string())
+    }
+
+    async fn serve(&self, tcp: tokio::net::TcpStream) {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+            return;
+        };
+        let mut control = self.control.subscribe();
+        let mut hello = fixture("gateway-op10-hello.json");
+        hello["d"]["heartbeat_interval"] = json!(1000);
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        let mut sent = 0;
+        loop {
+            tokio::select! {
+                frame = ws.next() => {
+                    let Some(Ok(Message::Text(t))) = frame else { return };
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    self.received.lock().unwrap().push(v.clone());
+                    self.changed.notify_waiters();
+                    match v["op"].as_u64() {
+                        Some(1) => {
+                            let ack = fixture("gateway-op11-heartbeat-ack.json");
+                            ws.send(Message::text(ack.to_string())).await.unwrap();
+                        }
+                        Some(2) => {
+                            let mut ready = fixture("gateway-dispatch-READY.json");
+                            ready["d"]["v"] = json!(10);
+                            ready["d"]["user"]["id"] = json!(BOT);
+                            ready["d"]["resume_gateway_url"] = json!(self.url);
+                            ready["d"]["guilds"] = json!([]);
+                            ready["d"]["application"] = json!({"id": crate::discord::APPLICATION.to_string(), "flags": 0});
+                            ws.send(Message::text(ready.to_string())).await.unwrap();
+                            // A new session: what was dispatched before it is not its to get.
+                            sent = self.log.lock().unwrap().len();
+                        }
+                        Some(6) => {
+                            let from = if self.replay_all.load(SeqCst) {
+                                0
+                            } else {
+                                v["d"]["seq"].as_u64().unwrap_or(1).saturating_sub(1) as usize
+                            };
+                            let log = self.log.lock().unwrap().clone();
+                            for (i, e) in log.iter().enumerate().skip(from) {
+                                ws.send(Self::frame(0, Some(i + 2), e["t"].as_str(), e["d"].clone())).await.unwrap();
+                            }
+                            sent = log.len();
+                            ws.send(Self::frame(0, Some(sent + 1), Some("RESUMED"), json!({}))).await.unwrap();
+                        }
+                        _ => {}
+                    }
+                }
+                c = control.recv() => {
+                    let Ok(c) = c else { return };
+                    match *c {
+                        Control::Dispatch => {
+                            let log = self.log.lock().unwrap().clone();
+                            for (i, e) in log.iter().enumerate().skip(sent) {
+                                ws.send(Self::frame(0, Some(i + 2), e["t"].as_str(), e["d"].clone())).await.unwrap();
+                            }
+                            sent = log.len();
+                        }
+                        Control::Reconnect => {
+                            let r = fixture("gateway-op7-reconnect.json");
+                            ws.send(Message::text(r.to_string())).await.unwrap();
+                        }
+                        Control::Invalidate => {
+                            let r = fixture("gateway-op9-invalid-session.json");
+                            ws.send(Message::text(r.to_string())).await.unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn dispatch(&self, t: &str, d: Value) {
+        self.log.lock().unwrap().push(json!({"t": t, "d": d}));
+        let _ = self.control.send(Arc::new(Control::Dispatch));
+    }
+
+    fn send(&self, c: Control) {
+        let _ = self.control.send(Arc::new(c));
+    }
+
+    /// Frames of this op the client sent.
+    fn sent(&self, op: u64) -> Vec<Value> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|v| v["op"] == op)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (15 s at most) until the client has sent `n` frames of `op`.
+    async fn wait_sent(&self, op: u64, n: usize) -> Vec<Value> {
+        let waited = tokio::time::timeout(Duration::from_secs(15), async {
+            loop {
+                let changed = self.changed.notified();
+                let sent = self.sent(op);
+                if sent.len() >= n {
+                    return sent;
+                }
+                changed.await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("the client did not send {n} of op {op}"))
+    }
+}
+
+/// Discord's recorded slash-command dispatch, made `/sb ask owner name=NAME`.
+fn slash(id: &str, name: &str) -> Value {
+    let mut d = fixture("gateway-dispatch-INTERACTION_CREATE-subcommand-group.json")["d"].clone();
+    d["id"] = json!(id);
+    d["token"] = json!(format!("token-{id}"));
+    d["application_id"] = json!(crate::discord::APPLICATION.to_string());
+    d["channel_id"] = json!(CHANNEL);
+    d["locale"] = json!("en-US");
+    d["entitlements"] = json!([]);
+    d["attachment_size_limit"] = json!(8_388_608);
+    d["data"]["name"] = json!("sb");
+    d["data"]["type"] = json!(1);
+    d["data"]["options"] = json!([{"type": 2, "name": "ask", "options": [
+        {"type": 1, "name": "owner", "options": [{"type": 3, "name": "name", "value": name}]}]}]);
+    d
+}
+
+/// Discord's recorded MESSAGE_CREATE, made `text` in `channel` (a DM when `guild` is None).
+fn message(id: &str, text: &str, channel: &str, guild: Option<&str>) -> Value {
+    let mut d = fixture("gateway-dispatch-MESSAGE_CREATE-default.json")["d"].clone();
+    d["id"] = json!(id);
+    d["content"] = json!(text);
+    d["channel_id"] = json!(channel);
+    if text.contains(&format!("<@{BOT}>")) {
+        d["mentions"] = json!([{"id": BOT, "username": "Reacton", "discriminator": "6221", "avatar": null, "bot": true}]);
+    }
+    match guild {
+        Some(g) => d["guild_id"] = json!(g),
+        None => {
+            let o = d.as_object_mut().unwrap();
+            o.remove("guild_id");
+            o.remove("member");
+        }
+    }
+    d
+}
+
+/// Posts made in `channel` whose embed's title starts with `title`.
+fn posts_in(calls: &[(String, String, Value)], channel: &str, title: &str) -> usize {
+    calls
+        .iter()
+        .filter(|(m, p, b)| {
+            m == "POST"
+                && p == &format!("/api/v10/channels/{channel}/messages")
+                && b["embeds"][0]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with(title))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_new_sessions() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_with(db, &[], Duration::from_secs(2)).await;
+            let gw = FakeGateway::start().await;
+            *h.fake.gateway.lock().unwrap() = gw.url.clone();
+            let settings = DiscordSettings {
+                api_url: h.api_url.clone(),
+                token: "fake-bot-token".into(),
+                public_key: None,
+                application_id: crate::discord::APPLICATION,
+                inline: Duration::from_secs(2),
+                role_groups: Default::default(),
+            };
+            let app = h.app.clone();
+            let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+
+            // It identifies with the intents it uses: guild messages and direct messages.
+            let identify = gw.wait_sent(2, 1).await;
+            assert_eq!(identify[0]["d"]["token"], "Bot fake-bot-token");
+            assert_eq!(identify[0]["d"]["intents"], (1 << 9) | (1 << 12));
+
+            // A slash command: acknowledged by REST with the answer, for the asker alone.
+            gw.dispatch(
+                "INTERACTION_CREATE",
+                slash("817823320820547654", "artist-lookup"),
+            );
+            let callback =
+                "/api/v10/interactions/817823320820547654/token-817823320820547654/callback";
+            let calls = h
+                .fake
+                .wait_for("the command's acknowledgement", |c| {
+                    c.iter().any(|(_, p, _)| p == callback)
+                })
+                .await;
+            let (_, _, ack) = calls.iter().find(|(_, p, _)| p == callback).unwrap();
+            assert_eq!(ack["type"], 4, "{ack}");
+            assert_eq!(ack["data"]["flags"], 64);
+            assert!(
+                ack["data"]["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{ack}"))
+                    .starts_with("artist-lookup is owned by"),
+                "{ack}"
+            );
+
+            // A mention in a channel: answered in a thread started on it, with a nonce.
+            let asked = format!("<@{BOT}> who owns artist-lookup");
+            gw.dispatch(
+                "MESSAGE_CREATE",
+                message("732582724170285086", &asked, CHANNEL, Some(GUILD)),
+            );
+            let calls = h
+                .fake
+                .wait_for("the thread's answer", |c| {
+                    c.iter()
+                        .any(|(m, p, _)| m == "POST" && p.ends_with("/threads"))
+                        && c.iter()
+                            .filter(|(m, p, _)| m == "POST" && p.ends_with("/messages"))
+                            .count()
+                            == 1
+                })
+                .await;
+            let (_, started, named) = calls
+                .iter()
+                .find(|(_, p, _)| p.ends_with("/threads"))
+                .unwrap();
+            assert_eq!(
+                started,
+                &format!("/api/v10/channels/{CHANNEL}/messages/732582724170285086/threads")
+            );
+            assert_eq!(named["name"], "who owns artist-lookup");
+            let (_, in_thread, answer) = calls
+                .iter()
+                .find(|(m, p, _)| m == "POST" && p.ends_with("/messages"))
+                .unwrap();
+            assert!(in_thread.starts_with("/api/v10/channels/95"), "{in_thread}");
+            assert!(
+                answer["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("artist-lookup is owned by")
+            );
+            assert_eq!(answer["enforce_nonce"], true);
+            assert!(answer["nonce"].as_str().unwrap().len() <= 25);
+            let thread = in_thread.split('/').nth(4).unwrap().to_string();
+
+            // A direct message: answered in the DM.
+            gw.dispatch(
+                "MESSAGE_CREATE",
+                message("732582724170285087", "who owns artist-lookup", DM, None),
+            );
+            h.fake
+                .wait_for("the DM's answer", |c| {
+                    posts_in(c, DM, "artist-lookup is owned by") == 1
+                })
+                .await;
+
+            // A message that does not mention the bot is not for it; a mention inside the
+            // thread is answered there, without a second thread.
+            gw.dispatch(
+                "MESSAGE_CREATE",
+                message(
+                    "732582724170285088",
+                    "who owns artist-lookup",
+                    CHANNEL,
+                    Some(GUILD),
+                ),
+            );
+            let follow = format!("<@{BOT}> who owns wayback-search");
+            gw.dispatch(
+                "MESSAGE_CREATE",
+                message("732582724170285089", &follow, &thread, Some(GUILD)),
+            );
+            h.fake
+                .wait_for("the answer in the thread", |c| {
+                    posts_in(c, &thread, "wayback-search is owned by") == 1
+                })
+                .await;
+
+            // Discord asks for a reconnect; the client resumes, and the session's events come
+            // again (as a second delivery would): each is still answered once.
+            gw.replay_all.store(true, SeqCst);
+            gw.send(Control::Reconnect);
+            let resumed = gw.wait_sent(6, 1).await;
+            assert_eq!(
+                resumed[0]["d"]["session_id"],
+                "c5adc7ce7f411cde10440df5f888dc22"
+            );
+            gw.replay_all.store(false, SeqCst);
+            // Then Discord ends the session: the client identifies anew.
+            gw.send(Control::Invalidate);
+            gw.wait_sent(2, 2).await;
+            // The answer to an event after both is the signal that the replays were taken.
+            gw.dispatch(
+                "MESSAGE_CREATE",
+                message("732582724170285090", "who owns artist-lookup", DM, None),
+            );
+            let calls = h
+                .fake
+                .wait_for("the answer after the new session", |c| {
+                    posts_in(c, DM, "artist-lookup is owned by") >= 2
+                })
+                .await;
+            tokio::time::timeout(Duration::from_secs(10), h.app.idle())
+                .await
+                .unwrap();
+            let calls = if calls.len() == h.fake.calls().len() {
+                calls
+            } else {
+                h.fake.calls()
+            };
+            assert_eq!(
+                calls.iter().filter(|(_, p, _)| p == callback).count(),
+                1,
+                "the command was acknowledged once"
+            );
+            assert_eq!(
+                calls
+                    .iter()
+                    .filter(|(_, p, _)| p.ends_with("/threads"))
+                    .count(),
+                1,
+                "one thread"
+            );
+            assert_eq!(posts_in(&calls, &thread, "artist-lookup is owned by"), 1);
+            assert_eq!(posts_in(&calls, &thread, "wayback-search is owned by"), 1);
+            assert_eq!(
+                posts_in(&calls, DM, "artist-lookup is owned by"),
+                2,
+                "the first DM once, and the last"
+            );
+            // Heartbeats are sent and acknowledged: the connection is not dropped for them.
+            gw.wait_sent(1, 1).await;
+            assert_eq!(gw.sent(6).len(), 1, "resumed once");
+            assert_eq!(
+                gw.sent(2).len(),
+                2,
+                "identified twice: at the start and after op 9"
+            );
+            client.abort();
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_post_is_waited_out_and_made_once() {
+    common::within(async {
+        let db = common::databases().await.into_iter().next().unwrap();
+        let h = harness_with(db, &[], Duration::from_secs(2)).await;
+        h.fake.limit_next_calls();
+        let reply = switchboard::chat::Reply::new(switchboard::conversation::Intent::Help, "");
+        let at = switchboard::outbox::Outbox::post(
+            &h.app,
+            &switchboard::outbox::Destination::Channel(CHANNEL.into()),
+            &reply,
+        )
+        .await
+        .unwrap();
+        let calls = h.fake.calls();
+        // Two 429s, then the post: made once.
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert!(
+            calls
+                .iter()
+                .all(|(m, p, _)| m == "POST" && p.ends_with(&format!("{CHANNEL}/messages")))
+        );
+        assert_eq!(at.channel, CHANNEL);
+    })
+    .await;
+}
