@@ -14,7 +14,7 @@ use switchboard::desk::Desk;
 use switchboard::outbox::Sending;
 use switchboard::store::{NewRun, Store};
 use switchboard::workflows::executor::{Call, Executor};
-use switchboard::workflows::run::{Decided, Decision, State};
+use switchboard::workflows::run::{Approval, Decided, Decision, State};
 
 /// A step that does nothing, to measure the engine alone.
 struct Noop;
@@ -88,9 +88,13 @@ async fn races(store: &Store, rounds: usize) -> (usize, f64) {
                 store
                     .decide(
                         id,
-                        who,
-                        Decision::Approve,
-                        None,
+                        &Approval {
+                            by: who.into(),
+                            decision: Decision::Approve,
+                            reason: None,
+                            at: now,
+                            groups: Vec::new(),
+                        },
                         1,
                         event("run.decided", now),
                     )

@@ -98,7 +98,8 @@ impl App {
             Failpoints::from_env()?,
         )
         .with_audit_channel(Some(config.audit.channel.clone()))
-        .with_dm_limit(config.approval.dm_limit);
+        .with_dm_limit(config.approval.dm_limit)
+        .with_notify_prefer(config.notify.prefer.platform());
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())

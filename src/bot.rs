@@ -83,7 +83,13 @@ pub struct Bot {
     people: RwLock<HashMap<Platform, Arc<People>>>,
     /// Workflow requests, decisions and runs; without it, workflow commands say where to ask.
     desk: Option<Arc<Desk>>,
+    /// When each person was last recorded active on each platform (written at most once a
+    /// minute per person and platform).
+    seen: std::sync::Mutex<HashMap<(String, Platform), i64>>,
 }
+
+/// How often someone's activity on a platform is written down.
+const SEEN_EVERY: i64 = 60;
 
 /// Why an event was not answered, before it is told: a refusal, or a fault to log.
 enum Trouble {
@@ -113,6 +119,7 @@ impl Bot {
             store: None,
             people: RwLock::default(),
             desk: None,
+            seen: Default::default(),
         }
     }
 
@@ -209,9 +216,18 @@ impl Bot {
         }
         let model = self.model.load_full();
         let asker = Asker::of(&model.snapshot, &event.actor);
+        if let Some(user) = asker.user {
+            self.seen(&model.snapshot, user, event.actor.platform, event.now)
+                .await;
+        }
         let viewer = match &self.desk {
-            Some(d) => d.person(&model.snapshot, asker.user),
-            None => Person::of(&model.snapshot, asker.user, &Default::default()),
+            Some(d) => d.person(&model.snapshot, &asker),
+            None => Person::of(
+                &model.snapshot,
+                asker.user,
+                &asker.groups,
+                &Default::default(),
+            ),
         };
         let ctx = model.context(
             self.limit,
@@ -248,6 +264,33 @@ impl Bot {
         };
         tracing::debug!(intent = ?reply.intent, entity = reply.entity.as_deref().unwrap_or("-"), "answered");
         Ok(reply)
+    }
+
+    /// Records that `user` was active on `platform` (a chat platform), so what is sent to them
+    /// goes where they are (`notify.prefer`); at most once a minute each.
+    async fn seen(
+        &self,
+        snap: &Snapshot,
+        user: crate::catalog::Id,
+        platform: Platform,
+        now: DateTime<Utc>,
+    ) {
+        let Some(store) = self.store.as_ref().filter(|_| platform.is_chat()) else {
+            return;
+        };
+        let now = now.timestamp();
+        let who = snap.entity(user).key();
+        {
+            let mut seen = self.seen.lock().expect("seen");
+            let key = (who.clone(), platform);
+            match seen.get(&key) {
+                Some(at) if now - at < SEEN_EVERY => return,
+                _ => seen.insert(key, now),
+            };
+        }
+        if let Err(e) = store.note_seen(&who, platform.name(), now).await {
+            tracing::warn!("cannot record that {who} was active: {e:#}");
+        }
     }
 
     /// Answers a question, typed or asked by a button, for `audience`: a workflow command at
@@ -402,6 +445,7 @@ impl Bot {
         let asker = Asker {
             identity: None,
             user: None,
+            groups: Vec::new(),
         };
         let viewer = Person::default();
         let ctx = model.context(self.limit, &asker, &viewer, self.now(), chrono_tz::UTC);

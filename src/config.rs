@@ -34,6 +34,7 @@ pub struct Config {
     pub roles: Roles,
     pub audit: Audit,
     pub approval: ApprovalConfig,
+    pub notify: NotifyConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -47,6 +48,35 @@ pub struct ApprovalConfig {
 impl Default for ApprovalConfig {
     fn default() -> Self {
         ApprovalConfig { dm_limit: 5 }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Where a card goes to someone reachable on several chat platforms: `last-active` (the
+    /// platform they last asked Switchboard something on), `slack` or `discord` (that one
+    /// whenever it reaches them).
+    pub prefer: NotifyPrefer,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum NotifyPrefer {
+    #[default]
+    LastActive,
+    Slack,
+    Discord,
+}
+
+impl NotifyPrefer {
+    /// The platform always preferred; None: where they were last active.
+    pub fn platform(self) -> Option<crate::conversation::Platform> {
+        match self {
+            NotifyPrefer::LastActive => None,
+            NotifyPrefer::Slack => Some(crate::conversation::Platform::Slack),
+            NotifyPrefer::Discord => Some(crate::conversation::Platform::Discord),
+        }
     }
 }
 

@@ -28,6 +28,11 @@ impl Platform {
         }
     }
 
+    /// Slack and Discord: where people are, and can be written to.
+    pub fn is_chat(self) -> bool {
+        matches!(self, Platform::Slack | Platform::Discord)
+    }
+
     pub fn parse(s: &str) -> Option<Platform> {
         [
             Platform::Console,

@@ -90,6 +90,8 @@ pub struct Asker {
     /// `slack:U123`; on the console, what they said they are.
     pub identity: Option<String>,
     pub user: Option<Id>,
+    /// Groups their platform says they belong to (`Actor::groups`), found in the catalog.
+    pub groups: Vec<Id>,
 }
 
 impl Asker {
@@ -110,6 +112,7 @@ impl Asker {
             return Asker {
                 identity: actor.id.clone(),
                 user,
+                groups: Vec::new(),
             };
         }
         let identity = actor
@@ -122,7 +125,18 @@ impl Asker {
             .chain(actor.email.iter().map(|e| format!("email:{e}")))
             .find_map(|i| snap.person(&i))
             .filter(is_user);
-        Asker { identity, user }
+        let groups = actor
+            .groups
+            .iter()
+            .filter_map(|g| EntityRef::parse(g, Some("group"), DEFAULT_NAMESPACE).ok())
+            .filter_map(|r| snap.get_ref(&r))
+            .filter(|id| snap.entity(*id).kind_is("group"))
+            .collect();
+        Asker {
+            identity,
+            user,
+            groups,
+        }
     }
 }
 

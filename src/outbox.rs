@@ -18,7 +18,9 @@ use crate::conversation::{Platform, Reply};
 pub enum Destination {
     /// A channel (Slack `C…`), where the bot is a member.
     Channel(String),
-    /// A thread in a channel: where a conversation with the bot is under way.
+    /// A thread in a channel: where a conversation with the bot is under way, or under a
+    /// message posted earlier (Slack: the thread of that `ts`; Discord: a reply to that
+    /// message).
     Thread { channel: String, thread: String },
     /// A person, by direct message (Slack `U…`/`W…`).
     User(String),

@@ -1303,7 +1303,13 @@ fn whoami(ctx: &Context<'_>, q: &Question) -> Reply {
         return r;
     };
     let e = snap.entity(id);
-    let groups: Vec<Id> = e.related(RelKind::MemberOf).collect();
+    let mut groups: Vec<Id> = e.related(RelKind::MemberOf).collect();
+    // And those their platform gives them (Discord roles).
+    for g in &ctx.asker.groups {
+        if !groups.contains(g) {
+            groups.push(*g);
+        }
+    }
     r.entity = Some(e.key());
     r.view.headline = format!("You are {} ({})", e.display_name(), e.key());
     let roles: Vec<&str> = ctx.viewer.roles.iter().map(|r| r.name()).collect();

@@ -180,26 +180,20 @@ impl Desk {
             }
         }
         // DMs when no team channel took it (none named, or the bot may not post there).
-        let mut dests: Vec<(Destination, String)> = Vec::new();
+        let mut dests: Vec<(Arc<dyn Outbox>, Destination, String)> = Vec::new();
         let mut unreachable = Vec::new();
         if channels == 0 {
             for who in asked {
-                let Some(id) = snap.get(who) else {
-                    unreachable.push(who.clone());
-                    continue;
-                };
-                match outbox.reach(&Recipient::of(snap, id)).await {
-                    Ok(Some(pid)) => dests.push((Destination::User(pid), who.clone())),
-                    Ok(None) => unreachable.push(who.clone()),
-                    Err(e) => {
-                        tracing::warn!(run = run.id, "cannot find {who} to write to: {e:#}");
-                        unreachable.push(who.clone());
+                match self.reach(snap, who, platform).await {
+                    Some((outbox, pid)) => {
+                        dests.push((outbox, Destination::User(pid), who.clone()))
                     }
+                    None => unreachable.push(who.clone()),
                 }
             }
         }
         let mut dms = 0;
-        for (to, recipient) in dests {
+        for (outbox, to, recipient) in dests {
             match outbox.post(&to, &card).await {
                 Ok(at) => {
                     dms += 1;
@@ -222,6 +216,46 @@ impl Desk {
             unreachable,
             ..Posted::default()
         })
+    }
+
+    /// How to write to `who` directly: on the preferred platform (`notify.prefer`) when it
+    /// reaches them, else the one they were last active on, else the run's, else any chat
+    /// platform that reaches them. None when none does.
+    async fn reach(
+        &self,
+        snap: &Snapshot,
+        who: &str,
+        run_platform: Platform,
+    ) -> Option<(Arc<dyn Outbox>, String)> {
+        let id = snap.get(who)?;
+        let recipient = Recipient::of(snap, id);
+        let seen = match self.store.last_seen(who).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::warn!("cannot read where {who} was last active: {e:#}");
+                Vec::new()
+            }
+        };
+        let mut order: Vec<Platform> = self.prefer.into_iter().collect();
+        order.extend(seen.iter().filter_map(|(p, _)| Platform::parse(p)));
+        order.extend([run_platform, Platform::Slack, Platform::Discord]);
+        let mut tried = Vec::new();
+        for p in order {
+            // The console reaches nobody but the one at it.
+            if tried.contains(&p) || (p != run_platform && !p.is_chat()) {
+                continue;
+            }
+            tried.push(p);
+            let Some(outbox) = self.outbox(p) else {
+                continue;
+            };
+            match outbox.reach(&recipient).await {
+                Ok(Some(pid)) => return Some((outbox, pid)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!("cannot find {who} on {}: {e:#}", p.name()),
+            }
+        }
+        None
     }
 
     /// Sends the review card of a run the person on call started at once to those who may
@@ -336,9 +370,6 @@ impl Desk {
             .and_then(|w| w.approval.as_ref())
             .and_then(|a| a.escalate_to.clone());
         let platform = Platform::parse(&run.platform).unwrap_or(Platform::Console);
-        let Some(outbox) = self.outbox(platform) else {
-            return Ok(());
-        };
         // Escalation: the target's on-call people not asked yet get the card too.
         let mut escalated = Vec::new();
         if let Some(crate::workflows::definition::Who::Oncall) = escalate
@@ -355,10 +386,7 @@ impl Desk {
                 if plan.asked.contains(&person) || person == run.requested_by {
                     continue;
                 }
-                let Some(id) = snap.get(&person) else {
-                    continue;
-                };
-                if let Ok(Some(pid)) = outbox.reach(&Recipient::of(snap, id)).await {
+                if let Some((outbox, pid)) = self.reach(snap, &person, platform).await {
                     match outbox.post(&Destination::User(pid), &card).await {
                         Ok(at) => {
                             let c = Card {

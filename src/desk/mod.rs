@@ -33,7 +33,7 @@ use crate::workflows::permissions::{
 };
 use crate::workflows::policy::Facts;
 use crate::workflows::replies::{self, Plan};
-use crate::workflows::run::{Decided, Decision, Run, State};
+use crate::workflows::run::{Approval, Decided, Decision, Run, State};
 use crate::workflows::template;
 
 /// Times a step is started before the run is failed: a step that keeps dying (its worker
@@ -63,6 +63,9 @@ pub struct Desk {
     outboxes: std::sync::RwLock<std::collections::HashMap<Platform, Arc<dyn Outbox>>>,
     /// More people than this who may decide: the card goes to their team's channel, not DMs.
     dm_limit: usize,
+    /// The platform a card goes to for someone reachable on several (`notify.prefer`); None:
+    /// where they were last active.
+    prefer: Option<Platform>,
 }
 
 /// Who asks, where, about what.
@@ -216,7 +219,15 @@ impl Desk {
             outboxes: Default::default(),
             audit_channel: None,
             dm_limit: crate::config::ApprovalConfig::default().dm_limit,
+            prefer: None,
         }
+    }
+
+    /// Cards for someone reachable on several platforms go to this one when it reaches them;
+    /// None: to the one they were last active on (`notify.prefer`).
+    pub fn with_notify_prefer(mut self, prefer: Option<Platform>) -> Desk {
+        self.prefer = prefer;
+        self
     }
 
     /// When more people than `limit` may decide on a run, its card goes to their team's
@@ -354,12 +365,13 @@ impl Desk {
     }
 
     fn person_of(&self, a: &Asked<'_>) -> Person {
-        self.person(a.ctx.snap, a.asker().user)
+        self.person(a.ctx.snap, a.asker())
     }
 
-    /// Who `user` is for permissions: their teams and roles.
-    pub fn person(&self, snap: &Snapshot, user: Option<Id>) -> Person {
-        Person::of(snap, user, &self.roles)
+    /// Who someone asking is for permissions: their teams (with those their platform gives
+    /// them) and roles.
+    pub fn person(&self, snap: &Snapshot, asker: &Asker) -> Person {
+        Person::of(snap, asker.user, &asker.groups, &self.roles)
     }
 
     fn list(&self, a: &Asked<'_>, q: &Question) -> Reply {
@@ -1160,9 +1172,19 @@ impl Desk {
             .store
             .decide(
                 run.id,
-                &a.actor_ref(),
-                decision,
-                reason.as_deref(),
+                &Approval {
+                    by: a.actor_ref(),
+                    decision,
+                    reason: reason.clone(),
+                    at: event.at,
+                    // What their platform made them a member of, to check again at the start.
+                    groups: a
+                        .asker()
+                        .groups
+                        .iter()
+                        .map(|&g| snap.entity(g).key())
+                        .collect(),
+                },
                 quorum,
                 event,
             )

@@ -273,7 +273,8 @@ impl Desk {
             .iter()
             .filter(|ap| ap.decision == Decision::Approve)
         {
-            let person = Person::of(&snap, snap.get(&ap.by), &self.roles);
+            let held: Vec<_> = ap.groups.iter().filter_map(|g| snap.get(g)).collect();
+            let person = Person::of(&snap, snap.get(&ap.by), &held, &self.roles);
             // Being on call passes for when they decided (it was checked then); every other
             // ground must still hold.
             let as_on_call = Scope {

@@ -23,6 +23,7 @@ mod cards;
 mod catalog;
 mod events;
 mod github;
+mod people;
 mod runs;
 mod sync_runs;
 

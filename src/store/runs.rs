@@ -139,7 +139,7 @@ impl Store {
 
     async fn fill(&self, run: &mut Run) -> Result<()> {
         let approvals = sqlx::query(
-            "SELECT approver, decision, reason, at FROM approvals WHERE run_id = $1 ORDER BY at, approver",
+            "SELECT approver, decision, reason, at, groups FROM approvals WHERE run_id = $1 ORDER BY at, approver",
         )
         .bind(run.id)
         .fetch_all(&self.pool)
@@ -155,6 +155,10 @@ impl Store {
                 },
                 reason: r.get(2),
                 at: r.get(3),
+                groups: r
+                    .get::<Option<String>, _>(4)
+                    .and_then(|g| serde_json::from_str(&g).ok())
+                    .unwrap_or_default(),
             })
             .collect();
         let steps = sqlx::query(
@@ -205,17 +209,18 @@ impl Store {
 
     /// Records one person's decision, atomically: the run must still await a decision and not
     /// have expired, and each person decides once. A denial ends the run; approvals from
-    /// `quorum` distinct people approve it. The audit entry is written with the change.
+    /// `quorum` distinct people approve it. The audit entry is written with the change; the
+    /// decision is recorded at the audit entry's time.
     pub async fn decide(
         &self,
         id: i64,
-        approver: &str,
-        decision: Decision,
-        reason: Option<&str>,
+        decided: &Approval,
         quorum: u32,
         mut audit: Event,
     ) -> Result<Decided> {
         let now = audit.at;
+        let (approver, decision) = (decided.by.as_str(), decided.decision);
+        let reason = decided.reason.as_deref();
         let mut w = self.write().await?;
         // Lock the run first (a row lock on PostgreSQL): decisions on one run take turns, so a
         // quorum is counted on every decision committed before.
@@ -253,14 +258,15 @@ impl Store {
             return Ok(Decided::Expired);
         }
         let inserted = sqlx::query(
-            "INSERT INTO approvals (run_id, approver, decision, reason, at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (run_id, approver) DO NOTHING",
+            "INSERT INTO approvals (run_id, approver, decision, reason, at, groups) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, approver) DO NOTHING",
         )
         .bind(id)
         .bind(approver)
         .bind(decision.as_str())
         .bind(reason)
         .bind(now)
+        .bind((!decided.groups.is_empty()).then(|| serde_json::json!(decided.groups).to_string()))
         .execute(&mut *w.tx)
         .await?;
         if inserted.rows_affected() == 0 {

@@ -21,13 +21,15 @@ pub struct Person {
 }
 
 impl Person {
-    /// Who `user` is in `snap`, with their roles from `config`.
-    pub fn of(snap: &Snapshot, user: Option<Id>, config: &Roles) -> Person {
+    /// Who `user` is in `snap`, a member of their User's groups and of `platform_groups`
+    /// (those their chat platform gives them), with their roles from `config`.
+    pub fn of(snap: &Snapshot, user: Option<Id>, platform_groups: &[Id], config: &Roles) -> Person {
         let Some(u) = user else {
             return Person::default();
         };
         let mut groups = HashSet::new();
         let mut queue: Vec<Id> = snap.entity(u).related(RelKind::MemberOf).collect();
+        queue.extend_from_slice(platform_groups);
         while let Some(g) = queue.pop() {
             if groups.insert(g) {
                 queue.extend(snap.entity(g).related(RelKind::ChildOf));
@@ -281,7 +283,7 @@ pub fn approvers_of(
         .filter(|(_, e)| e.kind_is("user"))
         .map(|(id, _)| id)
         .filter(|&id| {
-            let p = Person::of(snap, Some(id), roles);
+            let p = Person::of(snap, Some(id), &[], roles);
             may_approve(&p, wf, &listed, requester).is_ok()
                 && approval.approvers.iter().any(|w| listed.matches(&p, w))
         })

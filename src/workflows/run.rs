@@ -118,6 +118,9 @@ pub struct Approval {
     pub decision: Decision,
     pub reason: Option<String>,
     pub at: i64,
+    /// Groups the approver held through their chat platform when they decided
+    /// (`discord.role_groups`); checked again with them before the run starts.
+    pub groups: Vec<String>,
 }
 
 /// What happened to one step.

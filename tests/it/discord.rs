@@ -220,6 +220,7 @@ impl FakeDiscord {
 
 pub(crate) struct Harness {
     router: Router,
+    pub(crate) bot: Arc<Bot>,
     pub(crate) app: DiscordApp,
     pub(crate) fake: FakeDiscord,
     pub(crate) api_url: String,
@@ -237,6 +238,16 @@ pub(crate) async fn harness_with(
     db: common::TestDb,
     extra: &[String],
     inline: Duration,
+) -> Harness {
+    harness_roles(db, extra, inline, Default::default()).await
+}
+
+/// The same, with Discord roles that stand for catalog Groups (`discord.role_groups`).
+async fn harness_roles(
+    db: common::TestDb,
+    extra: &[String],
+    inline: Duration,
+    role_groups: std::collections::BTreeMap<String, String>,
 ) -> Harness {
     let (fake, api_url) = FakeDiscord::start().await;
     let store = Store::connect(&db.url, 2).await.unwrap();
@@ -274,12 +285,13 @@ pub(crate) async fn harness_with(
         public_key: Some(hex::encode(key.verifying_key().to_bytes())),
         application_id: APPLICATION,
         inline,
-        role_groups: Default::default(),
+        role_groups,
     };
     let app = DiscordApp::new(bot.clone(), &settings).unwrap();
     desk.add_outbox(switchboard::chat::Platform::Discord, Arc::new(app.clone()));
     Harness {
-        router: switchboard::http::router(bot, Some(app.routes())),
+        router: switchboard::http::router(bot.clone(), Some(app.routes())),
+        bot,
         app,
         fake,
         api_url,
@@ -291,27 +303,7 @@ pub(crate) async fn harness_with(
 impl Harness {
     /// Sends `body` signed (or with `signature` instead) at `ts`.
     async fn send(&self, body: &Value, ts: i64, signature: Option<&str>) -> (StatusCode, Value) {
-        let body = body.to_string();
-        let sig = signature.map(str::to_string).unwrap_or_else(|| {
-            let message = [ts.to_string().as_bytes(), body.as_bytes()].concat();
-            hex::encode(self.key.sign(&message).to_bytes())
-        });
-        let req = Request::post("/discord/interactions")
-            .header(header::CONTENT_TYPE, "application/json")
-            .header("x-signature-ed25519", sig)
-            .header("x-signature-timestamp", ts.to_string())
-            .body(Body::from(body))
-            .unwrap();
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes: Bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes)
-                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
-        )
+        interact(&self.router, &self.key, body, ts, signature).await
     }
 
     async fn signed(&self, body: &Value) -> (StatusCode, Value) {
@@ -325,6 +317,38 @@ impl Harness {
             .expect("answers finish");
         self.fake.calls()
     }
+}
+
+/// Sends `body` to the interactions endpoint of `router`, signed with `key` at `ts` (or with
+/// `signature` instead); the status and what came back.
+pub(crate) async fn interact(
+    router: &Router,
+    key: &SigningKey,
+    body: &Value,
+    ts: i64,
+    signature: Option<&str>,
+) -> (StatusCode, Value) {
+    let body = body.to_string();
+    let sig = signature.map(str::to_string).unwrap_or_else(|| {
+        let message = [ts.to_string().as_bytes(), body.as_bytes()].concat();
+        hex::encode(key.sign(&message).to_bytes())
+    });
+    let req = Request::post("/discord/interactions")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("x-signature-ed25519", sig)
+        .header("x-signature-timestamp", ts.to_string())
+        .body(Body::from(body))
+        .unwrap();
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes: Bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())),
+    )
 }
 
 pub(crate) fn fixture(name: &str) -> Value {
@@ -723,6 +747,62 @@ async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
                 );
                 assert!(e.to_string().contains("not during the freeze"));
             }
+        }
+    })
+    .await;
+}
+
+/// Team A kept as a Discord role: Bob's User names his Discord id but no team.
+const TEAM_A_ROLE: &str = "609370233916096514";
+
+#[tokio::test]
+async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_and_the_run_starts() {
+    common::within(async {
+        let people = format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: []\n"
+        );
+        let dir = common::catalog_dir(&[("people.yaml", &people)]);
+        for db in common::databases().await {
+            let roles = [(TEAM_A_ROLE.to_string(), "group:default/team-a".to_string())].into();
+            let h = harness_roles(
+                db,
+                &[dir.path().display().to_string()],
+                Duration::from_secs(2),
+                roles,
+            )
+            .await;
+            h.signed(&ghost_trap()).await;
+            h.settle().await;
+            let click = |id: &str, roles: Value| {
+                let mut c = fixture("docs-interaction-message-component-button.json");
+                c["id"] = json!(id);
+                c["data"]["custom_id"] = json!("sb1:approve:1");
+                c["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": roles});
+                c
+            };
+            // Without the role, Bob is not of team A.
+            let (_, refused) = h.signed(&click("844397162624450631", json!([]))).await;
+            let said = refused["data"]["embeds"][0]["title"].as_str().unwrap();
+            assert!(said.contains("you are none of these"), "{refused}");
+            // With it, he is: his approval counts, and still holds when the run starts.
+            let (_, approved) = h
+                .signed(&click("844397162624450632", json!([TEAM_A_ROLE])))
+                .await;
+            assert_eq!(
+                approved["data"]["embeds"][0]["title"],
+                "Run 1 is approved; it runs now"
+            );
+            // whoami names the team the role gives.
+            let mut who = slash("786008729715212350", "ask", "whoami", json!([]));
+            who["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": [TEAM_A_ROLE]});
+            let (_, me) = h.signed(&who).await;
+            assert!(me.to_string().contains("team-a"), "{me}");
+            h.settle().await;
+            let desk = h.bot.desk().unwrap().clone();
+            while desk.work_once(&h.bot).await.unwrap() {}
+            let run = h.bot.store().unwrap().load_run(1).await.unwrap().unwrap();
+            assert_eq!(run.state, switchboard::workflows::run::State::Succeeded, "{run:?}");
+            assert_eq!(run.approvals[0].groups, ["group:default/team-a"]);
         }
     })
     .await;

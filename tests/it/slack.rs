@@ -1881,3 +1881,102 @@ async fn past_the_dm_limit_the_card_goes_to_the_teams_channel_and_to_the_request
     })
     .await;
 }
+
+/// Winston's Discord id: he is on both platforms.
+const WINSTON_ON_DISCORD: &str = "80351110224678912";
+
+#[tokio::test]
+async fn a_run_asked_in_slack_is_approved_from_discord_where_the_approver_was_last_active() {
+    common::within(async {
+        let people = "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: ray.stantz\n  annotations:\n    slack.com/user-id: U061F7AUR\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: winston.zeddemore\n  annotations:\n    slack.com/user-id: U0WINSTON\n    discord.com/user-id: \"80351110224678912\"\nspec:\n  memberOf: [team-a]\n";
+        let dir = common::catalog_dir(&[("people.yaml", people)]);
+        for db in common::databases().await {
+            let mut h = harness_with(db, &[dir.path().display().to_string()]).await;
+            // The same Switchboard on Discord too.
+            let (discord_fake, api_url) = crate::discord::FakeDiscord::start().await;
+            let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+            let discord = switchboard::chat::discord::app::DiscordApp::new(
+                h.bot.clone(),
+                &switchboard::chat::discord::app::DiscordSettings {
+                    api_url,
+                    token: "fake-bot-token".into(),
+                    public_key: Some(hex::encode(key.verifying_key().to_bytes())),
+                    application_id: crate::discord::APPLICATION,
+                    inline: Duration::from_secs(2),
+                    role_groups: Default::default(),
+                },
+            )
+            .unwrap();
+            h.bot.desk().unwrap().add_outbox(
+                switchboard::chat::Platform::Discord,
+                Arc::new(discord.clone()),
+            );
+            h.router = switchboard::http::router(
+                h.bot.clone(),
+                Some(h.slack.routes().merge(discord.routes())),
+            );
+            let as_winston = |id: &str, custom_id: Option<&str>| {
+                let mut i = match custom_id {
+                    Some(c) => {
+                        let mut i = crate::discord::fixture("docs-interaction-message-component-button.json");
+                        i["data"]["custom_id"] = json!(c);
+                        i
+                    }
+                    None => {
+                        let mut i = crate::discord::fixture("docs-interaction-application-command-chat-input.json");
+                        i["data"]["name"] = json!("sb");
+                        i["data"]["options"] = json!([{"type": 2, "name": "ask", "options": [{"type": 1, "name": "whoami", "options": []}]}]);
+                        i
+                    }
+                };
+                i["id"] = json!(id);
+                i["member"] = json!({"user": {"id": WINSTON_ON_DISCORD, "username": "winston", "discriminator": "0001"}});
+                i
+            };
+            // Winston was last active on Discord.
+            let (_, me) = crate::discord::interact(&h.router, &key, &as_winston("900000000000000001", None), now(), None).await;
+            assert!(me.to_string().contains("winston.zeddemore"), "{me}");
+
+            requested_by_ray(&h).await;
+            // His card went to Discord, by DM; none to him on Slack.
+            tokio::time::timeout(Duration::from_secs(10), discord.idle()).await.unwrap();
+            let on_discord = discord_fake.calls();
+            let dm = on_discord
+                .iter()
+                .find(|(m, p, _)| m == "POST" && p == "/api/v10/users/@me/channels")
+                .expect("a DM channel opened on Discord");
+            assert_eq!(dm.2["recipient_id"], WINSTON_ON_DISCORD);
+            let card = card_for(&h, "user:default/winston.zeddemore").await;
+            assert_eq!(card.at.platform, switchboard::chat::Platform::Discord);
+            assert!(
+                h.of("conversations.open").iter().all(|b| !b.to_string().contains("U0WINSTON")),
+                "not written to on Slack"
+            );
+
+            // He approves from Discord: the copy in Slack and his copy in Discord are edited.
+            let (_, approved) = crate::discord::interact(&h.router, &key, &as_winston("900000000000000002", Some("sb1:approve:1")), now(), None).await;
+            assert_eq!(approved["data"]["embeds"][0]["title"], "Run 1 is approved; it runs now", "{approved}");
+            tokio::time::timeout(Duration::from_secs(10), discord.idle()).await.unwrap();
+            h.settle().await;
+            let ray = card_for(&h, "user:default/ray.stantz").await;
+            let slack_edit = h
+                .of("chat.update")
+                .into_iter()
+                .rev()
+                .find(|u| u["channel"] == ray.at.channel && u["ts"] == ray.at.id)
+                .expect("the card in Slack is edited");
+            assert!(block_texts(&slack_edit).contains("approved"), "{slack_edit}");
+            let discord_edit = discord_fake
+                .calls()
+                .into_iter()
+                .rev()
+                .find(|(m, p, _)| m == "PATCH" && p == &format!("/api/v10/channels/{}/messages/{}", card.at.channel, card.at.id))
+                .expect("the card in Discord is edited");
+            assert_eq!(
+                discord_edit.2["embeds"][0]["title"],
+                "Run 1 of register-component on group:default/team-a: approved"
+            );
+        }
+    })
+    .await;
+}

@@ -514,10 +514,14 @@ fn modal(form: &crate::chat::Form, action: &str) -> Value {
 impl Outbox for DiscordApp {
     fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
         Box::pin(async move {
+            let mut reply_to = None;
             let channel = match to {
                 Destination::Channel(c) => snowflake(c, "channel")?.to_string(),
-                // A thread is a channel of its own on Discord.
-                Destination::Thread { thread, .. } => snowflake(thread, "thread")?.to_string(),
+                // Under a message posted earlier (a card's reminder): a reply to it.
+                Destination::Thread { channel, thread } => {
+                    reply_to = Some(snowflake(thread, "message")?.to_string());
+                    snowflake(channel, "channel")?.to_string()
+                }
                 Destination::User(u) => {
                     snowflake(u, "user")?;
                     let dm = self
@@ -534,7 +538,11 @@ impl Outbox for DiscordApp {
             };
             let mut reply = reply.clone();
             self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
-            let body = render::message(&reply, false).body();
+            let mut body = render::message(&reply, false).body();
+            if let Some(message) = reply_to {
+                body["message_reference"] =
+                    json!({"message_id": message, "fail_if_not_exists": false});
+            }
             let key = nonce(&[&channel, &body.to_string()]);
             self.post_body(&channel, body, &key).await
         })
