@@ -9,7 +9,8 @@
 use anyhow::{Context as _, Result};
 use serde_json::json;
 use serenity::all::{
-    ClientBuilder, Context, EventHandler, GatewayIntents, HttpBuilder, Interaction, Message, Ready,
+    ClientBuilder, Context, Event, EventHandler, GatewayIntents, HttpBuilder, Interaction, Message,
+    RawEventHandler, Ready,
 };
 
 use super::app::{Asking, DiscordApp, DiscordSettings};
@@ -50,6 +51,25 @@ impl EventHandler for Handler {
     }
 }
 
+/// Says what serenity could not read of what Switchboard takes (it would say so at DEBUG only):
+/// the event is dropped, nothing is answered, the connection carries on.
+struct Unreadable;
+
+#[serenity::async_trait]
+impl RawEventHandler for Unreadable {
+    async fn raw_event(&self, _: Context, event: Event) {
+        if let Event::Unknown(e) = event
+            && matches!(e.kind.as_str(), "INTERACTION_CREATE" | "MESSAGE_CREATE")
+        {
+            tracing::warn!(
+                event = %e.kind,
+                id = e.value["id"].as_str().unwrap_or("-"),
+                "Discord sent an event that cannot be read; it is dropped"
+            );
+        }
+    }
+}
+
 /// The intents Switchboard asks for: messages in guilds (Discord sends a message's text to a
 /// bot only when it mentions the bot, unless `message_content`) and direct messages.
 pub fn intents(message_content: bool) -> GatewayIntents {
@@ -79,6 +99,7 @@ impl DiscordApp {
         }
         let mut client = ClientBuilder::new_with_http(http.build(), intents(message_content))
             .event_handler(Handler { app: self.clone() })
+            .raw_event_handler(Unreadable)
             .await
             .context("building the Discord client")?;
         client.start().await.context("Discord's gateway connection")
