@@ -1,185 +1,23 @@
-//! Discord's gateway end to end, on SQLite and PostgreSQL: real serenity connected to a fake
-//! gateway (HELLO, IDENTIFY → READY, heartbeats and their ACKs, RESUME → RESUMED, RECONNECT,
-//! INVALID_SESSION), dispatching Discord's recorded events; answers go through the fake REST
-//! API of `discord.rs`, which records them.
+//! Discord's gateway end to end, on SQLite and PostgreSQL: real serenity connected to the fake
+//! gateway of `common::discord_gateway` (HELLO, IDENTIFY → READY, heartbeats and their ACKs,
+//! RESUME → RESUMED, RECONNECT, INVALID_SESSION), dispatching Discord's recorded events;
+//! answers go through the fake REST API of `discord.rs`, which records them.
 
 use crate::common;
+use crate::common::discord_gateway::{Control, FakeGateway};
 use crate::discord::{fixture, harness_with};
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use switchboard::chat::discord::app::DiscordSettings;
-use tokio_tungstenite::tungstenite::Message;
 
 /// The bot's own user, as READY names it.
 const BOT: &str = "344487830824943618";
 const GUILD: &str = "694205451682978886";
 const CHANNEL: &str = "727947198481956945";
 const DM: &str = "319674150115610528";
-
-enum Control {
-    /// Send what was dispatched and not yet sent.
-    Dispatch,
-    /// Ask the client to reconnect (op 7).
-    Reconnect,
-    /// Say the session is no longer valid (op 9).
-    Invalidate,
-}
-
-/// The fake gateway: every connection gets HELLO; IDENTIFY is answered READY, RESUME replays
-/// the events the client missed (or, with `replay_all`, every event of the session, as a
-/// second delivery would) then RESUMED; heartbeats are ACKed.
-#[derive(Clone)]
-struct FakeGateway {
-    url: String,
-    /// Events dispatched, in order; event i has sequence number i + 2 (READY is 1).
-    log: Arc<Mutex<Vec<Value>>>,
-    /// Every frame the client sent.
-    received: Arc<Mutex<Vec<Value>>>,
-    control: tokio::sync::broadcast::Sender<Arc<Control>>,
-    replay_all: Arc<AtomicBool>,
-    changed: Arc<tokio::sync::Notify>,
-}
-
-impl FakeGateway {
-    async fn start() -> FakeGateway {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("ws://{}", listener.local_addr().unwrap());
-        let gw = FakeGateway {
-            url: url.clone(),
-            log: Default::default(),
-            received: Default::default(),
-            control: tokio::sync::broadcast::channel(16).0,
-            replay_all: Default::default(),
-            changed: Default::default(),
-        };
-        let g = gw.clone();
-        tokio::spawn(async move {
-            loop {
-                let (tcp, _) = listener.accept().await.unwrap();
-                let g = g.clone();
-                tokio::spawn(async move { g.serve(tcp).await });
-            }
-        });
-        gw
-    }
-
-    fn frame(op: u64, s: Option<usize>, t: Option<&str>, d: Value) -> Message {
-        Message::text(json!({"op": op, "s": s, "t": t, "d": d}).to_string())
-    }
-
-    async fn serve(&self, tcp: tokio::net::TcpStream) {
-        let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
-            return;
-        };
-        let mut control = self.control.subscribe();
-        let mut hello = fixture("gateway-op10-hello.json");
-        hello["d"]["heartbeat_interval"] = json!(1000);
-        ws.send(Message::text(hello.to_string())).await.unwrap();
-        let mut sent = 0;
-        loop {
-            tokio::select! {
-                frame = ws.next() => {
-                    let Some(Ok(Message::Text(t))) = frame else { return };
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    self.received.lock().unwrap().push(v.clone());
-                    self.changed.notify_waiters();
-                    match v["op"].as_u64() {
-                        Some(1) => {
-                            let ack = fixture("gateway-op11-heartbeat-ack.json");
-                            ws.send(Message::text(ack.to_string())).await.unwrap();
-                        }
-                        Some(2) => {
-                            let mut ready = fixture("gateway-dispatch-READY.json");
-                            ready["d"]["v"] = json!(10);
-                            ready["d"]["user"]["id"] = json!(BOT);
-                            ready["d"]["resume_gateway_url"] = json!(self.url);
-                            ready["d"]["guilds"] = json!([]);
-                            ready["d"]["application"] = json!({"id": crate::discord::APPLICATION.to_string(), "flags": 0});
-                            ws.send(Message::text(ready.to_string())).await.unwrap();
-                            // A new session: what was dispatched before it is not its to get.
-                            sent = self.log.lock().unwrap().len();
-                        }
-                        Some(6) => {
-                            let from = if self.replay_all.load(SeqCst) {
-                                0
-                            } else {
-                                v["d"]["seq"].as_u64().unwrap_or(1).saturating_sub(1) as usize
-                            };
-                            let log = self.log.lock().unwrap().clone();
-                            for (i, e) in log.iter().enumerate().skip(from) {
-                                ws.send(Self::frame(0, Some(i + 2), e["t"].as_str(), e["d"].clone())).await.unwrap();
-                            }
-                            sent = log.len();
-                            ws.send(Self::frame(0, Some(sent + 1), Some("RESUMED"), json!({}))).await.unwrap();
-                        }
-                        _ => {}
-                    }
-                }
-                c = control.recv() => {
-                    let Ok(c) = c else { return };
-                    match *c {
-                        Control::Dispatch => {
-                            let log = self.log.lock().unwrap().clone();
-                            for (i, e) in log.iter().enumerate().skip(sent) {
-                                ws.send(Self::frame(0, Some(i + 2), e["t"].as_str(), e["d"].clone())).await.unwrap();
-                            }
-                            sent = log.len();
-                        }
-                        Control::Reconnect => {
-                            let r = fixture("gateway-op7-reconnect.json");
-                            ws.send(Message::text(r.to_string())).await.unwrap();
-                        }
-                        Control::Invalidate => {
-                            let r = fixture("gateway-op9-invalid-session.json");
-                            ws.send(Message::text(r.to_string())).await.unwrap();
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn dispatch(&self, t: &str, d: Value) {
-        self.log.lock().unwrap().push(json!({"t": t, "d": d}));
-        let _ = self.control.send(Arc::new(Control::Dispatch));
-    }
-
-    fn send(&self, c: Control) {
-        let _ = self.control.send(Arc::new(c));
-    }
-
-    /// Frames of this op the client sent.
-    fn sent(&self, op: u64) -> Vec<Value> {
-        self.received
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|v| v["op"] == op)
-            .cloned()
-            .collect()
-    }
-
-    /// Waits (15 s at most) until the client has sent `n` frames of `op`.
-    async fn wait_sent(&self, op: u64, n: usize) -> Vec<Value> {
-        let waited = tokio::time::timeout(Duration::from_secs(15), async {
-            loop {
-                let changed = self.changed.notified();
-                let sent = self.sent(op);
-                if sent.len() >= n {
-                    return sent;
-                }
-                changed.await;
-            }
-        })
-        .await;
-        waited.unwrap_or_else(|_| panic!("the client did not send {n} of op {op}"))
-    }
-}
 
 /// Discord's recorded slash-command dispatch, made `/sb ask owner name=NAME`.
 fn slash(id: &str, name: &str) -> Value {
@@ -237,7 +75,7 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
     common::within(async {
         for db in common::databases().await {
             let h = harness_with(db, &[], Duration::from_secs(2)).await;
-            let gw = FakeGateway::start().await;
+            let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
             *h.fake.gateway.lock().unwrap() = gw.url.clone();
             let settings = DiscordSettings {
                 api_url: h.api_url.clone(),

@@ -14,6 +14,7 @@ use switchboard::sources::local;
 use switchboard::sources::rotations::{self, Rotations};
 use switchboard::{Bot, Reply};
 
+pub mod discord_gateway;
 pub mod github;
 
 /// A path under tests/fixtures, as a string.
