@@ -170,23 +170,6 @@ fn http_interaction(id: &str, name: &str) -> Value {
     i
 }
 
-/// Discord's recorded gateway dispatch of a slash command, made `/sb ask owner NAME`.
-fn gateway_interaction(id: &str, name: &str) -> Value {
-    let mut d = fixture("gateway-dispatch-INTERACTION_CREATE-subcommand-group.json")["d"].clone();
-    d["id"] = json!(id);
-    d["token"] = json!(format!("t-{id}"));
-    d["application_id"] = json!(APPLICATION.to_string());
-    d["channel_id"] = json!("727947198481956945");
-    d["locale"] = json!("en-US");
-    d["entitlements"] = json!([]);
-    d["attachment_size_limit"] = json!(8_388_608);
-    d["data"]["name"] = json!("sb");
-    d["data"]["type"] = json!(1);
-    d["data"]["options"] = json!([{"type": 2, "name": "ask", "options": [
-        {"type": 1, "name": "owner", "options": [{"type": 3, "name": "name", "value": name}]}]}]);
-    d
-}
-
 async fn run(via: Via, inline: bool, n: usize, level: usize) {
     let root = env!("CARGO_MANIFEST_DIR");
     let examples = [
@@ -289,7 +272,10 @@ async fn run(via: Via, inline: bool, n: usize, level: usize) {
                 }
                 Via::Gateway => {
                     sent.lock().unwrap().insert(id.clone(), Instant::now());
-                    gw.dispatch("INTERACTION_CREATE", gateway_interaction(&id, name));
+                    gw.dispatch(
+                        "INTERACTION_CREATE",
+                        gateway::owner_question(&id, APPLICATION, "727947198481956945", name),
+                    );
                     arrivals.wait(&id, false).await;
                 }
             }

@@ -488,6 +488,33 @@ async fn autocomplete_offers_entities_and_an_unknown_subcommand_is_said_to_be_on
             assert_eq!(body["type"], 8);
             let first = &body["data"]["choices"][0];
             assert_eq!(first["value"], "component:default/artist-lookup", "{body}");
+            // A button of another release, and one that is not Switchboard's at all.
+            for (id, custom, said) in [
+                ("844397162624450640", "sb9:ask:owner x", "out of date"),
+                ("844397162624450641", "click_one", "not one of mine"),
+            ] {
+                let mut click = fixture("docs-interaction-message-component-button.json");
+                click["id"] = json!(id);
+                click["data"]["custom_id"] = json!(custom);
+                let (status, body) = h.signed(&click).await;
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(body["data"]["flags"], 64);
+                assert!(body.to_string().contains(said), "{body}");
+            }
+            // An option of the wrong type (Discord's client would not send it; a forged or
+            // outdated one might): said, not answered as something else.
+            let wrong = slash(
+                "786008729715212342",
+                "ask",
+                "deps",
+                json!([{"type": 3, "name": "name", "value": "artist-lookup"},
+                       {"type": 3, "name": "depth", "value": "deep"}]),
+            );
+            let (_, body) = h.signed(&wrong).await;
+            assert!(
+                body.to_string().contains("--depth takes a whole number"),
+                "{body}"
+            );
             // A subcommand this release does not have.
             let gone = slash("786008729715212340", "ask", "horoscope", json!([]));
             let (_, body) = h.signed(&gone).await;

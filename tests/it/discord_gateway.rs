@@ -4,7 +4,7 @@
 //! answers go through the fake REST API of `discord.rs`, which records them.
 
 use crate::common;
-use crate::common::discord_gateway::{Control, FakeGateway};
+use crate::common::discord_gateway::{Control, FakeGateway, owner_question};
 use crate::discord::{fixture, harness_with};
 
 use std::sync::atomic::Ordering::SeqCst;
@@ -19,21 +19,9 @@ const GUILD: &str = "694205451682978886";
 const CHANNEL: &str = "727947198481956945";
 const DM: &str = "319674150115610528";
 
-/// Discord's recorded slash-command dispatch, made `/sb ask owner name=NAME`.
+/// `/sb ask owner name=NAME` in the channel, as the gateway dispatches it (token `t-ID`).
 fn slash(id: &str, name: &str) -> Value {
-    let mut d = fixture("gateway-dispatch-INTERACTION_CREATE-subcommand-group.json")["d"].clone();
-    d["id"] = json!(id);
-    d["token"] = json!(format!("token-{id}"));
-    d["application_id"] = json!(crate::discord::APPLICATION.to_string());
-    d["channel_id"] = json!(CHANNEL);
-    d["locale"] = json!("en-US");
-    d["entitlements"] = json!([]);
-    d["attachment_size_limit"] = json!(8_388_608);
-    d["data"]["name"] = json!("sb");
-    d["data"]["type"] = json!(1);
-    d["data"]["options"] = json!([{"type": 2, "name": "ask", "options": [
-        {"type": 1, "name": "owner", "options": [{"type": 3, "name": "name", "value": name}]}]}]);
-    d
+    owner_question(id, crate::discord::APPLICATION, CHANNEL, name)
 }
 
 /// Discord's recorded MESSAGE_CREATE, made `text` in `channel` (a DM when `guild` is None).
@@ -98,8 +86,7 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
                 "INTERACTION_CREATE",
                 slash("817823320820547654", "artist-lookup"),
             );
-            let callback =
-                "/api/v10/interactions/817823320820547654/token-817823320820547654/callback";
+            let callback = "/api/v10/interactions/817823320820547654/t-817823320820547654/callback";
             let calls = h
                 .fake
                 .wait_for("the command's acknowledgement", |c| {
