@@ -2,7 +2,8 @@
 //! interactions endpoint (signed with Ed25519, POSTed over loopback into the real router) and
 //! through the gateway (real serenity connected to the tests' fake gateway, which dispatches
 //! them); acknowledgements and edits go through Switchboard's REST client to a fake Discord
-//! REST API on loopback that notes when each arrives. Each interaction is claimed in SQLite.
+//! REST API on loopback that notes when each arrives. Over the gateway, each interaction is
+//! claimed in SQLite first.
 //! Run: `cargo bench --bench discord [-- INTERACTIONS [IN_FLIGHT,…]]` (default 2000 and 8,32).
 //!
 //! Two ways to answer: inline (the answer is the acknowledgement, as when it is ready within

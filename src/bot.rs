@@ -83,9 +83,9 @@ pub struct Bot {
     people: RwLock<HashMap<Platform, Arc<People>>>,
     /// Workflow requests, decisions and runs; without it, workflow commands say where to ask.
     desk: Option<Arc<Desk>>,
-    /// When each person was last recorded active on each platform (written at most once a
-    /// minute per person and platform).
-    seen: std::sync::Mutex<HashMap<(String, Platform), i64>>,
+    /// Where and when each person was last recorded active (written when they move to another
+    /// platform, else at most once a minute).
+    seen: std::sync::Mutex<HashMap<String, (Platform, i64)>>,
 }
 
 /// How often someone's activity on a platform is written down.
@@ -267,7 +267,8 @@ impl Bot {
     }
 
     /// Records that `user` was active on `platform` (a chat platform), so what is sent to them
-    /// goes where they are (`notify.prefer`); at most once a minute each.
+    /// goes where they are (`notify.prefer`): at once when they moved platform, else at most
+    /// once a minute.
     async fn seen(
         &self,
         snap: &Snapshot,
@@ -282,10 +283,9 @@ impl Bot {
         let who = snap.entity(user).key();
         {
             let mut seen = self.seen.lock().expect("seen");
-            let key = (who.clone(), platform);
-            match seen.get(&key) {
-                Some(at) if now - at < SEEN_EVERY => return,
-                _ => seen.insert(key, now),
+            match seen.get(&who) {
+                Some(&(p, at)) if p == platform && now - at < SEEN_EVERY => return,
+                _ => seen.insert(who.clone(), (platform, now)),
             };
         }
         if let Err(e) = store.note_seen(&who, platform.name(), now).await {

@@ -337,6 +337,10 @@ async fn serve(config: Config) -> Result<ExitCode> {
         if let Some(desk) = bot.desk() {
             desk.add_outbox(Platform::Discord, Arc::new(app.clone()));
         }
+        {
+            let app = app.clone();
+            tokio::spawn(async move { app.forget_old_events().await });
+        }
         if gateway {
             let content = config.discord.message_content;
             tokio::spawn(async move {

@@ -121,6 +121,20 @@ impl Store {
 
     /// Forgets events received before `before`: a platform retries within minutes, so their
     /// ids no longer need keeping.
+    /// Gives a claimed event back, unanswered: its answer failed, and the platform may deliver
+    /// it again (a resumed session) to be answered then.
+    pub async fn release_event(&self, platform: &str, event_id: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM chat_events WHERE platform = $1 AND event_id = $2 AND answered_at IS NULL",
+        )
+        .bind(platform)
+        .bind(event_id)
+        .execute(&self.pool)
+        .await
+        .context("giving a chat event back")?;
+        Ok(())
+    }
+
     pub async fn forget_events(&self, platform: &str, before: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM chat_events WHERE platform = $1 AND received_at < $2")
             .bind(platform)

@@ -157,7 +157,15 @@ impl Store {
                 at: r.get(3),
                 groups: r
                     .get::<Option<String>, _>(4)
-                    .and_then(|g| serde_json::from_str(&g).ok())
+                    .map(|g| {
+                        serde_json::from_str(&g).unwrap_or_else(|e| {
+                            tracing::warn!(
+                                run = run.id,
+                                "an approval's groups cannot be read: {e}"
+                            );
+                            Vec::new()
+                        })
+                    })
                     .unwrap_or_default(),
             })
             .collect();
@@ -209,8 +217,8 @@ impl Store {
 
     /// Records one person's decision, atomically: the run must still await a decision and not
     /// have expired, and each person decides once. A denial ends the run; approvals from
-    /// `quorum` distinct people approve it. The audit entry is written with the change; the
-    /// decision is recorded at the audit entry's time.
+    /// `quorum` distinct people approve it, at the decision's time. The audit entry is written
+    /// with the change.
     pub async fn decide(
         &self,
         id: i64,
@@ -218,7 +226,7 @@ impl Store {
         quorum: u32,
         mut audit: Event,
     ) -> Result<Decided> {
-        let now = audit.at;
+        let now = decided.at;
         let (approver, decision) = (decided.by.as_str(), decided.decision);
         let reason = decided.reason.as_deref();
         let mut w = self.write().await?;

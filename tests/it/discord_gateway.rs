@@ -196,7 +196,9 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
             // Then Discord ends the session: the client identifies anew.
             gw.send(Control::Invalidate);
             gw.wait_sent(2, 2).await;
-            // The answer to an event after both is the signal that the replays were taken.
+            // Every event the connections handed over is the signal that the replays were
+            // taken: five before the reconnect (the unreadable one never is), the same five
+            // replayed, and the one after the new session.
             gw.dispatch(
                 "MESSAGE_CREATE",
                 message("732582724170285090", "who owns artist-lookup", DM, None),
@@ -206,6 +208,13 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
                     posts_in(c, DM, "artist-lookup is owned by") >= 2
                 })
                 .await;
+            tokio::time::timeout(Duration::from_secs(10), async {
+                while h.app.gateway_events() < 11 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .expect("every event handed over");
             tokio::time::timeout(Duration::from_secs(10), h.app.idle())
                 .await
                 .unwrap();
@@ -256,6 +265,7 @@ async fn a_rate_limited_post_is_waited_out_and_made_once() {
         let db = common::databases().await.into_iter().next().unwrap();
         let h = harness_with(db, &[], Duration::from_secs(2)).await;
         h.fake.limit_next_calls();
+        let started = std::time::Instant::now();
         let reply = switchboard::chat::Reply::new(switchboard::conversation::Intent::Help, "");
         let at = switchboard::outbox::Outbox::post(
             &h.app,
@@ -264,6 +274,8 @@ async fn a_rate_limited_post_is_waited_out_and_made_once() {
         )
         .await
         .unwrap();
+        // Each 429's retry_after (0.2 s) was waited out before the call was made again.
+        assert!(started.elapsed() >= Duration::from_millis(400));
         let calls = h.fake.calls();
         // Two 429s, then the post: made once.
         assert_eq!(calls.len(), 3, "{calls:?}");

@@ -18,13 +18,13 @@ use serde_json::{Value, json};
 
 use super::commands::{self, Given, Group};
 use super::render::{self, MAX_CUSTOM_ID};
-use super::rest::{Refused, Rest, nonce};
+use super::rest::{Refused, Rest};
 use super::signature::Key;
 use crate::bot::Bot;
 use crate::chat::after_ack::InFlight;
 use crate::chat::render::cut;
 use crate::chat::{Actor, Conversation, Input, Platform, Reply};
-use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending};
+use crate::outbox::MessageRef;
 
 /// What Switchboard needs to be on Discord.
 pub struct DiscordSettings {
@@ -50,8 +50,9 @@ const AUTOCOMPLETE: u64 = 4;
 const MODAL_SUBMIT: u64 = 5;
 const EPHEMERAL: u64 = 1 << 6;
 
-/// How long an event taken from the gateway stays this process's to answer.
-const ANSWER_LEASE: i64 = 60;
+/// How long an answer may take to go back in a gateway acknowledgement: the acknowledgement
+/// is a REST call of its own, and Discord gives 3 s from the event.
+const GATEWAY_INLINE: Duration = Duration::from_millis(1500);
 
 impl DiscordSettings {
     /// From the configuration, with DISCORD_TOKEN (and, for the HTTP endpoint,
@@ -94,6 +95,8 @@ pub(super) struct Inner {
     pub(super) me: OnceLock<u64>,
     /// Whether a channel is a thread, as Discord said when first asked.
     threads: Mutex<HashMap<String, bool>>,
+    /// Events the gateway handed over (interactions and messages), read or not.
+    pub(super) taken: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Clone)]
@@ -114,6 +117,20 @@ impl DiscordApp {
             Some(k) => Some(Key::parse(k).map_err(anyhow::Error::msg)?),
             None => None,
         };
+        let snap = bot.snapshot();
+        for (role, group) in &settings.role_groups {
+            if !snap
+                .get(group)
+                .is_some_and(|g| snap.entity(g).kind_is("group"))
+            {
+                tracing::warn!(
+                    role,
+                    group,
+                    "discord.role_groups names a group the catalog does not have (yet); \
+                     the role gives no membership until it does"
+                );
+            }
+        }
         Ok(DiscordApp {
             inner: Arc::new(Inner {
                 bot,
@@ -126,6 +143,7 @@ impl DiscordApp {
                 role_groups: settings.role_groups.clone(),
                 me: OnceLock::new(),
                 threads: Default::default(),
+                taken: Default::default(),
             }),
         })
     }
@@ -174,15 +192,20 @@ impl DiscordApp {
         self.inner.in_flight.spawn("Discord", what, work);
     }
 
-    /// Claims an event taken from the gateway; false when it was taken already.
+    /// How many events the gateway handed over so far (interactions and messages).
+    pub fn gateway_events(&self) -> u64 {
+        self.inner.taken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Claims an event taken from the gateway; false when it was taken already. Discord does
+    /// not deliver again what this session acknowledged, so nothing takes a claim over: one
+    /// whose answer failed is given back (`release`), to be answered if it comes again.
     pub(super) async fn claim(&self, id: &str) -> Result<bool> {
         let Some(store) = self.inner.bot.store() else {
             return Ok(true);
         };
         let now = self.inner.bot.now().timestamp();
-        let claimed = store
-            .claim_event("discord", id, now, None, now + ANSWER_LEASE)
-            .await?;
+        let claimed = store.claim_event("discord", id, now, None, now).await?;
         if !claimed {
             tracing::info!(
                 event = id,
@@ -192,19 +215,41 @@ impl DiscordApp {
         Ok(claimed)
     }
 
-    /// Records that a claimed event's answer went out.
-    pub(super) async fn answered(&self, id: &str) {
-        if let Some(store) = self.inner.bot.store() {
-            let now = self.inner.bot.now().timestamp();
-            if let Err(e) = store.mark_answered("discord", id, now).await {
-                tracing::warn!(event = id, "recording a Discord answer: {e:#}");
+    /// Records how a claimed event's answer went: out, or failed (the claim given back).
+    pub(super) async fn answered(&self, id: &str, outcome: &Result<()>) {
+        let Some(store) = self.inner.bot.store() else {
+            return;
+        };
+        let now = self.inner.bot.now().timestamp();
+        let recorded = match outcome {
+            Ok(()) => store.mark_answered("discord", id, now).await,
+            Err(_) => store.release_event("discord", id).await,
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(event = id, "recording a Discord answer: {e:#}");
+        }
+    }
+
+    /// Forgets the ids of events claimed more than a week ago, every hour, until the process
+    /// stops (Discord delivers nothing again after that long).
+    pub async fn forget_old_events(&self) {
+        let Some(store) = self.inner.bot.store() else {
+            return;
+        };
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let week_ago = self.inner.bot.now().timestamp() - 7 * 86_400;
+            if let Err(e) = store.forget_events("discord", week_ago).await {
+                tracing::warn!("forgetting old Discord event ids: {e:#}");
             }
         }
     }
 
     /// The acknowledgement of one interaction (what goes back to Discord within 3 s), with
-    /// the work after it spawned.
-    pub(super) async fn take(&self, i: Value) -> Value {
+    /// the work after it spawned. Over the gateway the answer has less time to be ready for
+    /// it (`GATEWAY_INLINE`): the acknowledgement is one more call.
+    pub(super) async fn take(&self, i: Value, gateway: bool) -> Value {
         let kind = i["type"].as_u64().unwrap_or(0);
         if kind == PING {
             return json!({"type": 1});
@@ -274,7 +319,7 @@ impl DiscordApp {
         };
         // The answer goes back in the acknowledgement when it is ready in time; else the
         // acknowledgement defers, and the answer edits it.
-        let (ready, inline) = tokio::sync::oneshot::channel::<Reply>();
+        let (ready, answer) = tokio::sync::oneshot::channel::<Reply>();
         let app = self.clone();
         self.spawn("interaction", async move {
             let reply = app.ask(&from, input).await;
@@ -283,9 +328,13 @@ impl DiscordApp {
                 Err(reply) => app.edit_original(&token, &reply).await,
             }
         });
-        let ready_in_time = match self.inner.inline {
+        let inline = match gateway {
+            true => self.inner.inline.min(GATEWAY_INLINE),
+            false => self.inner.inline,
+        };
+        let ready_in_time = match inline {
             d if d.is_zero() => None,
-            d => tokio::time::timeout(d, inline)
+            d => tokio::time::timeout(d, answer)
                 .await
                 .ok()
                 .and_then(Result::ok),
@@ -506,73 +555,6 @@ fn modal(form: &crate::chat::Form, action: &str) -> Value {
     json!({"type": 9, "data": {
         "custom_id": action, "title": cut(&form.title, 45), "components": rows,
     }})
-}
-
-/// Discord as the outbound port: a channel message, a DM (the DM channel opened first), an
-/// edit of a message posted earlier; regular bot messages, so an approval card can be edited
-/// long after the 15 minutes an interaction's response lives.
-impl Outbox for DiscordApp {
-    fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
-        Box::pin(async move {
-            let mut reply_to = None;
-            let channel = match to {
-                Destination::Channel(c) => snowflake(c, "channel")?.to_string(),
-                // Under a message posted earlier (a card's reminder): a reply to it.
-                Destination::Thread { channel, thread } => {
-                    reply_to = Some(snowflake(thread, "message")?.to_string());
-                    snowflake(channel, "channel")?.to_string()
-                }
-                Destination::User(u) => {
-                    snowflake(u, "user")?;
-                    let dm = self
-                        .inner
-                        .rest
-                        .post("/users/@me/channels", &json!({"recipient_id": u}))
-                        .await
-                        .context("opening a DM channel")?;
-                    dm["id"]
-                        .as_str()
-                        .context("a DM channel without an id")?
-                        .to_string()
-                }
-            };
-            let mut reply = reply.clone();
-            self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
-            let mut body = render::message(&reply, false).body();
-            if let Some(message) = reply_to {
-                body["message_reference"] =
-                    json!({"message_id": message, "fail_if_not_exists": false});
-            }
-            let key = nonce(&[&channel, &body.to_string()]);
-            self.post_body(&channel, body, &key).await
-        })
-    }
-
-    fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()> {
-        Box::pin(async move {
-            let mut reply = reply.clone();
-            self.inner.bot.fit_buttons(&mut reply, MAX_CUSTOM_ID).await;
-            let body = render::message(&reply, false).body();
-            self.inner
-                .rest
-                .patch(
-                    &format!(
-                        "/channels/{}/messages/{}",
-                        snowflake(&at.channel, "channel")?,
-                        snowflake(&at.id, "message")?
-                    ),
-                    &body,
-                )
-                .await
-                .context("editing a Discord message")?;
-            Ok(())
-        })
-    }
-
-    /// By the `discord.com/user-id` annotation (Discord gives bots no e-mails).
-    fn reach<'a>(&'a self, who: &'a Recipient) -> Sending<'a, Option<String>> {
-        Box::pin(async move { Ok(who.annotation("discord.com/user-id").map(str::to_string)) })
-    }
 }
 
 /// A Discord id (a snowflake: digits, never 0), checked before it goes into a path.

@@ -42,12 +42,14 @@ impl EventHandler for Handler {
             "interaction",
             async move { app.interaction(interaction).await },
         );
+        self.app.handed_over();
     }
 
     async fn message(&self, _: Context, message: Message) {
         let app = self.app.clone();
         self.app
             .spawn("message", async move { app.message(message).await });
+        self.app.handed_over();
     }
 }
 
@@ -105,6 +107,14 @@ impl DiscordApp {
         client.start().await.context("Discord's gateway connection")
     }
 
+    /// Counts an event handed over, once its work is counted as under way (`idle` waits for
+    /// it).
+    fn handed_over(&self) {
+        self.inner
+            .taken
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// An interaction from the gateway: claimed, then acknowledged by REST.
     async fn interaction(&self, interaction: Interaction) -> Result<()> {
         let mut i = serde_json::to_value(&interaction).context("reading the interaction")?;
@@ -118,12 +128,12 @@ impl DiscordApp {
         if !autocomplete && !self.claim(&key).await? {
             return Ok(());
         }
-        let answer = self.take(i).await;
-        self.acknowledge(&id, &token, &answer).await?;
+        let answer = self.take(i, true).await;
+        let acknowledged = self.acknowledge(&id, &token, &answer).await;
         if !autocomplete {
-            self.answered(&key).await;
+            self.answered(&key, &acknowledged).await;
         }
-        Ok(())
+        acknowledged
     }
 
     /// A message: answered when it is a direct message or mentions the bot.
@@ -141,12 +151,25 @@ impl DiscordApp {
         if !self.claim(&key).await? {
             return Ok(());
         }
+        let answered = self.answer(&m, me, in_dm).await;
+        self.answered(&key, &answered).await;
+        answered
+    }
+
+    /// Answers a message claimed: where, then what.
+    async fn answer(&self, m: &Message, me: Option<u64>, in_dm: bool) -> Result<()> {
+        let key = format!("message:{}", m.id);
         let text = without_mentions_of(&m.content, me);
         let channel = m.channel_id.to_string();
         // In a channel, the answer starts a thread on the question (or goes in the thread it
         // was asked in); where no thread can be started, it replies in the channel.
         let mut here = channel.clone();
-        if !in_dm && !self.is_thread(&channel).await? {
+        let in_thread = !in_dm
+            && self.is_thread(&channel).await.unwrap_or_else(|e| {
+                tracing::warn!(channel, "cannot tell whether it is a thread: {e:#}");
+                false
+            });
+        if !in_dm && !in_thread {
             match self.start_thread(&channel, &m.id.to_string(), &text).await {
                 Ok(thread) => here = thread,
                 Err(e) => tracing::warn!(
@@ -171,7 +194,6 @@ impl DiscordApp {
                 json!({"message_id": m.id.to_string(), "fail_if_not_exists": false});
         }
         self.post_body(&here, body, &nonce(&[&key])).await?;
-        self.answered(&key).await;
         Ok(())
     }
 }

@@ -52,5 +52,5 @@ async fn receive(State(app): State<DiscordApp>, headers: HeaderMap, body: Bytes)
             return (StatusCode::BAD_REQUEST, format!("not an interaction: {e}")).into_response();
         }
     };
-    axum::Json(app.take(interaction).await).into_response()
+    axum::Json(app.take(interaction, false).await).into_response()
 }

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use reqwest::Method;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -29,6 +29,7 @@ const MAX_WAIT: Duration = Duration::from_secs(120);
 #[error("Discord answered {method} {path} with {status}: {message} (code {code})")]
 pub struct Refused {
     pub method: Method,
+    /// The path called, its interaction token (if any) left out.
     pub path: String,
     pub status: u16,
     /// Discord's JSON error code (`10003` unknown channel, `50007` cannot message this user).
@@ -89,9 +90,13 @@ impl Rest {
     /// error status is `Refused`.
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
         let mut limited = 0;
+        // Acknowledging an interaction and editing its response are not under the global
+        // limit (and must not wait: Discord gives 3 s).
+        let global = !is_interaction(path);
+        let shown = loggable(path);
         loop {
             let paused = *self.paused.lock().await;
-            if let Some(until) = paused {
+            if let Some(until) = paused.filter(|_| global) {
                 tokio::time::sleep_until(until).await;
             }
             let mut req = self
@@ -104,7 +109,7 @@ impl Rest {
             let resp = req
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("calling Discord ({method} {path}): {e}"))?;
+                .with_context(|| format!("calling Discord ({method} {shown})"))?;
             let status = resp.status().as_u16();
             let retry_after = resp
                 .headers()
@@ -118,18 +123,21 @@ impl Rest {
             }
             if status == 429 && limited < MAX_RATE_LIMITED {
                 limited += 1;
-                // The body's figure is the precise one; the header is rounded up.
+                // The body's figure is the precise one; the header is rounded up. A figure
+                // that is no length of time (negative, infinite) waits the longest.
                 let secs = answer["retry_after"]
                     .as_f64()
                     .or(retry_after)
                     .unwrap_or(1.0);
-                let wait = Duration::from_secs_f64(secs.max(0.0)).min(MAX_WAIT);
-                let global = answer["global"] == true;
+                let wait = Duration::try_from_secs_f64(secs)
+                    .unwrap_or(MAX_WAIT)
+                    .min(MAX_WAIT);
+                let all = answer["global"] == true;
                 tracing::warn!(
-                    %method, path, global, wait_ms = wait.as_millis() as u64,
+                    %method, path = %shown, global = all, wait_ms = wait.as_millis() as u64,
                     "Discord is rate limiting Switchboard; waiting it out"
                 );
-                if global {
+                if all && global {
                     *self.paused.lock().await = Some(Instant::now() + wait);
                 } else {
                     tokio::time::sleep(wait).await;
@@ -144,14 +152,14 @@ impl Rest {
             // No access, missing permissions, a person who takes no DMs, an unknown channel.
             if status == 403 || code == 10003 || code == 50007 {
                 return Err(Undeliverable {
-                    method: format!("{method} {path}"),
+                    method: format!("{method} {shown}"),
                     reason: format!("{message} ({code})"),
                 }
                 .into());
             }
             return Err(Refused {
                 method,
-                path: path.to_string(),
+                path: shown,
                 status,
                 code,
                 message,
@@ -159,6 +167,24 @@ impl Rest {
             .into());
         }
     }
+}
+
+/// Whether `path` answers an interaction (`/interactions/{id}/{token}/callback`,
+/// `/webhooks/{application}/{token}/…`).
+fn is_interaction(path: &str) -> bool {
+    path.starts_with("/interactions/") || path.starts_with("/webhooks/")
+}
+
+/// `path` as it may be logged: an interaction's token (a credential for 15 minutes) left out.
+fn loggable(path: &str) -> String {
+    if !is_interaction(path) {
+        return path.to_string();
+    }
+    path.split('/')
+        .enumerate()
+        .map(|(i, seg)| if i == 3 { "…" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// A nonce for a post (at most 25 characters): the same post gets the same nonce, so Discord
@@ -171,4 +197,30 @@ pub fn nonce(parts: &[&str]) -> String {
         h.update([0]);
     }
     hex::encode(h.finalize())[..25].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interactions_token_never_reaches_the_logs() {
+        assert_eq!(
+            loggable("/interactions/81/secret-token/callback"),
+            "/interactions/81/…/callback"
+        );
+        assert_eq!(
+            loggable("/webhooks/77/secret-token/messages/@original"),
+            "/webhooks/77/…/messages/@original"
+        );
+        assert_eq!(loggable("/channels/9/messages"), "/channels/9/messages");
+    }
+
+    #[test]
+    fn a_nonce_fits_discords_25_characters_and_is_the_same_for_the_same_post() {
+        let n = nonce(&["645027906669510667", "{\"content\":\"hi\"}"]);
+        assert_eq!(n.len(), 25);
+        assert_eq!(n, nonce(&["645027906669510667", "{\"content\":\"hi\"}"]));
+        assert_ne!(n, nonce(&["645027906669510668", "{\"content\":\"hi\"}"]));
+    }
 }
