@@ -1282,15 +1282,29 @@ fn matching_hint(ctx: &Context<'_>) -> String {
 
 /// The answer to someone the catalog does not know yet, for `whoami` and the home view.
 fn not_matched(ctx: &Context<'_>, r: &mut Reply, hint: &str) {
-    r.view.headline = "I don't know you in the catalog yet".into();
-    r.view.sections.push(Section::new(
-        "",
-        vec![format!(
+    let groups: Vec<String> = ctx
+        .asker
+        .groups
+        .iter()
+        .map(|&g| ctx.snap.entity(g).key())
+        .collect();
+    let mut lines = Vec::new();
+    if groups.is_empty() {
+        r.view.headline = "I don't know you in the catalog yet".into();
+        lines.push(format!(
             "To be matched, {hint}. You can still ask about anything public: try `help`."
-        )],
-        1,
-    ));
-    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": [], "roles": [], "hint": hint});
+        ));
+    } else {
+        // Known by the groups their platform gives them (Discord roles), without a User.
+        r.view.headline = "You have no User in the catalog; your roles make you a member".into();
+        r.view.fields.push(("Teams".into(), groups.join(", ")));
+        lines.push(format!(
+            "You may run and approve what members of these teams may. To be matched to a User \
+             too, {hint}."
+        ));
+    }
+    r.view.sections.push(Section::new("", lines, 1));
+    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": groups, "roles": [], "hint": hint});
 }
 
 /// `whoami`: the catalog User the asker was matched to and their teams, or why no User

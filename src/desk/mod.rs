@@ -371,7 +371,7 @@ impl Desk {
     /// Who someone asking is for permissions: their teams (with those their platform gives
     /// them) and roles.
     pub fn person(&self, snap: &Snapshot, asker: &Asker) -> Person {
-        Person::of(snap, asker.user, &asker.groups, &self.roles)
+        Person::of(snap, asker.user, &asker.groups, &self.roles).known_as(asker.identity.clone())
     }
 
     fn list(&self, a: &Asked<'_>, q: &Question) -> Reply {
@@ -1254,7 +1254,7 @@ impl Desk {
     /// decide on it, auditors, platform engineers and admins.
     fn may_see(&self, a: &Asked<'_>, run: &Run) -> bool {
         let person = self.person_of(a);
-        if person.user.is_none() {
+        if !person.known() {
             return false;
         }
         if person.is(Role::Auditor) || person.acts_anywhere() || run.requested_by == a.actor_ref() {

@@ -274,7 +274,8 @@ impl Desk {
             .filter(|ap| ap.decision == Decision::Approve)
         {
             let held: Vec<_> = ap.groups.iter().filter_map(|g| snap.get(g)).collect();
-            let person = Person::of(&snap, snap.get(&ap.by), &held, &self.roles);
+            let person = Person::of(&snap, snap.get(&ap.by), &held, &self.roles)
+                .known_as(Some(ap.by.clone()));
             // Being on call passes for when they decided (it was checked then); every other
             // ground must still hold.
             let as_on_call = Scope {

@@ -18,17 +18,24 @@ pub struct Person {
     /// The groups they belong to, with every group above those.
     pub groups: HashSet<Id>,
     pub roles: BTreeSet<Role>,
+    /// How runs name someone without a User whom their platform's groups make known
+    /// (`discord:80351110224678912`).
+    pub identity: Option<String>,
 }
 
 impl Person {
     /// Who `user` is in `snap`, a member of their User's groups and of `platform_groups`
     /// (those their chat platform gives them), with their roles from `config`.
+    /// Someone with no User but platform groups is known by those alone (`known_as` says
+    /// how runs name them).
     pub fn of(snap: &Snapshot, user: Option<Id>, platform_groups: &[Id], config: &Roles) -> Person {
-        let Some(u) = user else {
+        if user.is_none() && platform_groups.is_empty() {
             return Person::default();
-        };
+        }
         let mut groups = HashSet::new();
-        let mut queue: Vec<Id> = snap.entity(u).related(RelKind::MemberOf).collect();
+        let mut queue: Vec<Id> = user
+            .map(|u| snap.entity(u).related(RelKind::MemberOf).collect())
+            .unwrap_or_default();
         queue.extend_from_slice(platform_groups);
         while let Some(g) = queue.pop() {
             if groups.insert(g) {
@@ -40,7 +47,7 @@ impl Person {
                 EntityRef::parse(r, Some("group"), DEFAULT_NAMESPACE)
                     .ok()
                     .and_then(|r| snap.get_ref(&r))
-                    .is_some_and(|id| id == u || groups.contains(&id))
+                    .is_some_and(|id| Some(id) == user || groups.contains(&id))
             })
         };
         let mut roles = BTreeSet::from([Role::Developer]);
@@ -55,9 +62,30 @@ impl Person {
             }
         }
         Person {
-            user: Some(u),
+            user,
             groups,
             roles,
+            identity: None,
+        }
+    }
+
+    /// The same person, named `identity` in runs when they have no User.
+    pub fn known_as(mut self, identity: Option<String>) -> Person {
+        self.identity = identity;
+        self
+    }
+
+    /// Whether the catalog knows them: by their User, or by the groups their platform gives
+    /// them.
+    pub fn known(&self) -> bool {
+        self.user.is_some() || !self.groups.is_empty()
+    }
+
+    /// How runs name them: their User, else their platform identity.
+    pub fn reference(&self, snap: &Snapshot) -> Option<String> {
+        match self.user {
+            Some(u) => Some(snap.entity(u).key()),
+            None => self.identity.clone(),
         }
     }
 
@@ -68,7 +96,7 @@ impl Person {
     /// Whether this person may act at all: the catalog knows them, and they are not only an
     /// auditor (auditors read everything and act on nothing).
     pub fn may_act(&self) -> bool {
-        self.user.is_some() && (self.acts_anywhere() || !self.is(Role::Auditor))
+        self.known() && (self.acts_anywhere() || !self.is(Role::Auditor))
     }
 
     /// Platform engineers and admins act on any entity.
@@ -108,8 +136,13 @@ pub struct Scope<'a> {
 impl Scope<'_> {
     /// Whether `person` is one of `who`.
     pub fn matches(&self, person: &Person, who: &Who) -> bool {
-        let Some(user) = person.user else {
+        if !person.known() {
             return false;
+        }
+        let is = |key: &str| {
+            person
+                .user
+                .is_some_and(|u| self.snap.entity(u).key() == key)
         };
         match who {
             Who::Role(Role::TechLead) => {
@@ -119,12 +152,12 @@ impl Scope<'_> {
             Who::Role(Role::Platform) => person.acts_anywhere(),
             Who::Role(r) => person.is(*r),
             Who::Owners => person.owns(self.snap, self.target),
-            Who::Oncall => self.oncall.contains(&self.snap.entity(user).key()),
+            Who::Oncall => self.oncall.iter().any(|o| is(o)),
             Who::Group(g) => EntityRef::parse(g, Some("group"), DEFAULT_NAMESPACE)
                 .ok()
                 .and_then(|r| self.snap.get_ref(&r))
                 .is_some_and(|id| person.groups.contains(&id)),
-            Who::User(u) => self.snap.entity(user).key() == *u,
+            Who::User(u) => is(u),
         }
     }
 
@@ -155,7 +188,7 @@ fn listed(list: &[Who]) -> String {
 
 /// May `person` request `wf` about the scope's target?
 pub fn may_request(person: &Person, wf: &Workflow, scope: &Scope<'_>) -> Result<(), Denied> {
-    if person.user.is_none() {
+    if !person.known() {
         return Err(Denied {
             rule: "You are not matched to a catalog User, so you can ask but not run workflows."
                 .into(),
@@ -194,19 +227,19 @@ pub fn may_approve(
             instead: String::new(),
         });
     };
-    let Some(user) = person.user else {
+    if !person.known() {
         return Err(Denied {
             rule: "You are not matched to a catalog User, so you cannot approve.".into(),
             instead: "Say `whoami` to see how to be matched.".into(),
         });
-    };
+    }
     if !person.may_act() {
         return Err(Denied {
             rule: "Auditors read everything and act on nothing.".into(),
             instead: format!("Approvers: {}.", listed(&approval.approvers)),
         });
     }
-    if !approval.self_approval && scope.snap.entity(user).key() == requester {
+    if !approval.self_approval && person.reference(scope.snap).as_deref() == Some(requester) {
         return Err(Denied {
             rule: format!(
                 "You requested this run, and {} does not allow approving your own.",

@@ -779,14 +779,15 @@ async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
     .await;
 }
 
-/// Team A kept as a Discord role: Bob's User names his Discord id but no team.
+/// Team A kept as a Discord role; Bob has no User in the catalog at all.
 const TEAM_A_ROLE: &str = "609370233916096514";
 
 #[tokio::test]
-async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_and_the_run_starts() {
+async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_without_a_user_and_the_run_starts()
+{
     common::within(async {
         let people = format!(
-            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: bob\n  annotations:\n    discord.com/user-id: \"{BOB}\"\nspec:\n  memberOf: []\n"
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n"
         );
         let dir = common::catalog_dir(&[("people.yaml", &people)]);
         for db in common::databases().await {
@@ -807,10 +808,10 @@ async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_and_the_run_star
                 c["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": roles});
                 c
             };
-            // Without the role, Bob is not of team A.
+            // Without the role, the catalog does not know Bob.
             let (_, refused) = h.signed(&click("844397162624450631", json!([]))).await;
             let said = refused["data"]["embeds"][0]["title"].as_str().unwrap();
-            assert!(said.contains("you are none of these"), "{refused}");
+            assert!(said.contains("not matched to a catalog User"), "{refused}");
             // With it, he is: his approval counts, and still holds when the run starts.
             let (_, approved) = h
                 .signed(&click("844397162624450632", json!([TEAM_A_ROLE])))
@@ -823,12 +824,31 @@ async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_and_the_run_star
             let mut who = slash("786008729715212350", "ask", "whoami", json!([]));
             who["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": [TEAM_A_ROLE]});
             let (_, me) = h.signed(&who).await;
+            assert_eq!(
+                me["data"]["embeds"][0]["title"],
+                "You have no User in the catalog; your roles make you a member"
+            );
             assert!(me.to_string().contains("team-a"), "{me}");
+            // And he may request a run for the team, named by his Discord identity.
+            let mut request = ghost_trap();
+            request["id"] = json!("786008729715212351");
+            request["data"]["options"][0]["options"][0]["options"][1]["value"] =
+                json!("name=ghost-trap-2 owner=team-a");
+            request["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": [TEAM_A_ROLE]});
+            let (_, asked) = h.signed(&request).await;
+            assert!(
+                asked["data"]["embeds"][0]["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Run 2 of register-component awaits approval"),
+                "{asked}"
+            );
             h.settle().await;
             let desk = h.bot.desk().unwrap().clone();
             while desk.work_once(&h.bot).await.unwrap() {}
             let run = h.bot.store().unwrap().load_run(1).await.unwrap().unwrap();
             assert_eq!(run.state, switchboard::workflows::run::State::Succeeded, "{run:?}");
+            assert_eq!(run.approvals[0].by, format!("discord:{BOB}"));
             assert_eq!(run.approvals[0].groups, ["group:default/team-a"]);
         }
     })
