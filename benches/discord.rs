@@ -14,6 +14,9 @@
 #[path = "../tests/it/common/discord_gateway.rs"]
 mod gateway;
 
+#[path = "support/load.rs"]
+mod load;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,19 +52,7 @@ enum Via {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(2000);
-    let levels: Vec<usize> = args
-        .get(1)
-        .map(|a| {
-            a.split(',')
-                .map(|x| x.parse().expect("in-flight counts"))
-                .collect()
-        })
-        .unwrap_or_else(|| vec![8, 32]);
+    let (n, levels) = load::args(2000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!(
         "| via | answer | interactions | in flight | interactions/s | sent → acknowledged p50 / p99 | sent → answer arrived p50 / p99 |"

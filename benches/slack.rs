@@ -5,6 +5,9 @@
 //! Prints questions per second handled end to end (first request sent → last reply posted) and
 //! p50/p99 from a request being sent to its reply arriving at the fake Slack.
 
+#[path = "support/load.rs"]
+mod load;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,19 +31,7 @@ use switchboard::store::Store;
 const SECRET: &str = "bench-signing-secret";
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
-    let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(5000);
-    let levels: Vec<usize> = args
-        .get(1)
-        .map(|a| {
-            a.split(',')
-                .map(|x| x.parse().expect("in-flight counts"))
-                .collect()
-        })
-        .unwrap_or_else(|| vec![8, 32]);
+    let (n, levels) = load::args(5000);
     let rt = tokio::runtime::Runtime::new().unwrap();
     println!("| questions | in flight | questions/s | request → reply posted p50 / p99 |");
     println!("|---|---|---|---|");
