@@ -260,6 +260,55 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
 }
 
 #[tokio::test]
+async fn over_the_gateway_an_answer_not_ready_in_time_defers_then_edits_the_response() {
+    common::within(async {
+        let db = common::databases().await.into_iter().next().unwrap();
+        // Nothing is ready in time: every acknowledgement defers.
+        let h = harness_with(db, &[], Duration::ZERO).await;
+        let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
+        *h.fake.gateway.lock().unwrap() = gw.url.clone();
+        let settings = DiscordSettings {
+            api_url: h.api_url.clone(),
+            token: "fake-bot-token".into(),
+            public_key: None,
+            application_id: crate::discord::APPLICATION,
+            inline: Duration::ZERO,
+            role_groups: Default::default(),
+        };
+        let app = h.app.clone();
+        let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+        gw.wait_sent(2, 1).await;
+        gw.dispatch(
+            "INTERACTION_CREATE",
+            slash("817823320820547660", "artist-lookup"),
+        );
+        let edited = format!(
+            "/api/v10/webhooks/{}/t-817823320820547660/messages/@original",
+            crate::discord::APPLICATION
+        );
+        let calls = h
+            .fake
+            .wait_for("the edit of the deferral", |c| {
+                c.iter().any(|(m, p, _)| m == "PATCH" && *p == edited)
+            })
+            .await;
+        let callback = "/api/v10/interactions/817823320820547660/t-817823320820547660/callback";
+        let (_, _, ack) = calls.iter().find(|(_, p, _)| p == callback).unwrap();
+        assert_eq!(ack, &json!({"type": 5, "data": {"flags": 64}}));
+        let (_, _, edit) = calls.iter().find(|(_, p, _)| *p == edited).unwrap();
+        assert!(
+            edit["embeds"][0]["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("artist-lookup is owned by"),
+            "{edit}"
+        );
+        client.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_rate_limited_post_is_waited_out_and_made_once() {
     common::within(async {
         let db = common::databases().await.into_iter().next().unwrap();
