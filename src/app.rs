@@ -107,6 +107,7 @@ impl App {
                 .with_clock(clock)
                 .with_desk(Arc::new(desk)),
         );
+        bot.set_scorecards(crate::scorecards::load_configured(&config.scorecards.path));
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

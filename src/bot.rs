@@ -44,6 +44,8 @@ struct ReadModel {
     sources: Arc<Vec<SourceStatus>>,
     /// PagerDuty's rosters as last fetched in the background.
     rosters: Arc<Rosters>,
+    /// The standards entities are scored against.
+    scorecards: Arc<Vec<crate::scorecards::Scorecard>>,
 }
 
 impl ReadModel {
@@ -66,6 +68,7 @@ impl ReadModel {
             asker,
             viewer,
             tz,
+            scorecards: &self.scorecards,
         }
     }
 }
@@ -112,6 +115,7 @@ impl Bot {
                 rotations: Arc::new(rotations),
                 sources: Arc::new(Vec::new()),
                 rosters: Arc::new(Rosters::new()),
+                scorecards: Arc::default(),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
@@ -521,6 +525,12 @@ impl Bot {
     pub fn swap_rosters(&self, rosters: Rosters) {
         let rosters = Arc::new(rosters);
         self.update(|m| m.rosters = rosters.clone());
+    }
+
+    /// Scores entities against these scorecards from now on.
+    pub fn set_scorecards(&self, scorecards: Vec<crate::scorecards::Scorecard>) {
+        let scorecards = Arc::new(scorecards);
+        self.update(|m| m.scorecards = scorecards.clone());
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

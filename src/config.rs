@@ -31,6 +31,7 @@ pub struct Config {
     pub discord: Discord,
     pub pagerduty: PagerDutyConfig,
     pub workflows: Workflows,
+    pub scorecards: Scorecards,
     pub roles: Roles,
     pub audit: Audit,
     pub approval: ApprovalConfig,
@@ -100,6 +101,21 @@ impl Default for Workflows {
     fn default() -> Self {
         Workflows {
             paths: vec!["commands/*.yaml".into()],
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scorecards {
+    /// The scorecards (one per YAML document); a file that does not exist means none.
+    pub path: String,
+}
+
+impl Default for Scorecards {
+    fn default() -> Self {
+        Scorecards {
+            path: "config/scorecards.yaml".into(),
         }
     }
 }

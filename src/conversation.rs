@@ -202,6 +202,10 @@ pub enum Intent {
     Audit,
     /// Read the workflow definitions again (platform engineers and admins).
     Reload,
+    /// An entity's (or a team's) scores against the scorecards, with fixes.
+    Scorecard,
+    /// How complete the catalog is, per team.
+    Completeness,
 }
 
 impl Intent {

@@ -80,6 +80,14 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Check scorecards as start-up would: `file:line: problem`, exit 1 when any would be
+    /// left out. Without a path, `scorecards.path`.
+    CheckScorecards {
+        path: Option<String>,
+        /// `text`, `json` or `github`, as for `check`.
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
     /// The audit log: check its chain, or export it.
@@ -256,6 +264,10 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 paths
             };
             Ok(check_workflows(&paths, format))
+        }
+        Cmd::CheckScorecards { path, format } => {
+            let path = path.unwrap_or_else(|| config.scorecards.path.clone());
+            Ok(check_scorecards(&path, format))
         }
         Cmd::Audit { action } => {
             let store =
@@ -548,6 +560,38 @@ fn check_workflows(paths: &[String], format: CheckFormat) -> ExitCode {
     });
     report(
         "switchboard check-workflows",
+        format,
+        &findings,
+        &summary,
+        counts,
+    )
+}
+
+fn check_scorecards(path: &str, format: CheckFormat) -> ExitCode {
+    let (cards, problems) = switchboard::scorecards::load(&[path.to_string()]);
+    let findings: Vec<Finding> = problems
+        .into_iter()
+        .map(|(file, f)| Finding {
+            file,
+            line: f.line,
+            error: true,
+            message: f.message,
+        })
+        .collect();
+    let summary = format!(
+        "checked {path}: {} scorecards load, {} problems",
+        cards.len(),
+        findings.len()
+    );
+    let counts = serde_json::json!({
+        "scorecards": cards.iter().map(|c| serde_json::json!({
+            "name": c.name,
+            "checks": c.checks.iter().map(|k| &k.name).collect::<Vec<_>>(),
+            "levels": c.levels.iter().map(|l| &l.name).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    report(
+        "switchboard check-scorecards",
         format,
         &findings,
         &summary,

@@ -21,6 +21,7 @@ use crate::conversation::{
 use crate::identity::Asker;
 use crate::oncall::pagerduty::{self, Rosters};
 use crate::oncall::rotations::{Rotations, Shift};
+use crate::scorecards;
 use crate::status::SourceStatus;
 use crate::workflows::definition::Role;
 use crate::workflows::permissions::Person;
@@ -49,6 +50,8 @@ pub struct Context<'a> {
     pub viewer: &'a Person,
     /// The asker's time zone: times are shown and read in it.
     pub tz: Tz,
+    /// The standards entities are scored against.
+    pub scorecards: &'a [crate::scorecards::Scorecard],
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -82,6 +85,11 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         {
             short_help(q, true)
         }
+        Intent::Scorecard => match q.subject.strip_prefix("team ") {
+            Some(team) => scorecards::answers::team_card(ctx, q, team.trim()),
+            None => about(ctx, q, scorecards::answers::entity),
+        },
+        Intent::Completeness => scorecards::answers::completeness(ctx, q),
         Intent::Owner => about(ctx, q, owner),
         Intent::Oncall => about(ctx, q, oncall),
         Intent::Deps => about(ctx, q, deps),
@@ -355,18 +363,18 @@ fn owner(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
 }
 
 /// Another source's claim on an entity's ownership that names none of its owners.
-struct Disagreement {
+pub(crate) struct Disagreement {
     /// The claimed owners as written, each with the catalog entity it stands for.
-    who: String,
+    pub(crate) who: String,
     /// Where the claim comes from: `CODEOWNERS (acme/payments/.github/CODEOWNERS:3)`.
-    source: String,
+    pub(crate) source: String,
     /// The catalog entities the claim names.
     claimants: Vec<Id>,
 }
 
 /// The claims of other sources (CODEOWNERS, PagerDuty's service teams) that name none of the
 /// entity's owners. `spec.owner` outranks them; they are shown, not applied.
-fn claim_disagreements(ctx: &Context<'_>, id: Id) -> Vec<Disagreement> {
+pub(crate) fn claim_disagreements(ctx: &Context<'_>, id: Id) -> Vec<Disagreement> {
     let snap = ctx.snap;
     let e = snap.entity(id);
     let mut claims: Vec<(Vec<String>, String)> = e
@@ -1421,6 +1429,7 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         Intent::Deps => format!("deps {pick}{o}"),
         Intent::Dependents => format!("dependents {pick}{o}"),
         Intent::Conflicts => format!("conflicts {pick}{o}"),
+        Intent::Scorecard => format!("scorecard {pick}"),
         // The card of the entity picked (an `info` did-you-mean asks exactly this).
         Intent::Info
         | Intent::Find
@@ -1437,7 +1446,8 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Runs
         | Intent::Approvals
         | Intent::Audit
-        | Intent::Reload => format!("info {pick}"),
+        | Intent::Reload
+        | Intent::Completeness => format!("info {pick}"),
     }
 }
 

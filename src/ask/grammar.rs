@@ -56,6 +56,23 @@ pub const COMMANDS: &[Command] = &[
         summary: "what breaks if X goes down, with paths, affected teams and their on-call",
     },
     Command {
+        intent: Intent::Scorecard,
+        patterns: &[
+            r"^(?:scorecards?|score|scores)\s+(?:for\s+|of\s+)?(?P<x>.+)$",
+            r"^how\s+(?:good|ready)\s+is\s+(?P<x>.+)$",
+        ],
+        usage: "scorecard X · scorecard team T",
+        summary: "X's score and level on each scorecard, with what to fix and where; a team's levels and best fixes",
+    },
+    Command {
+        intent: Intent::Completeness,
+        patterns: &[
+            r"^(?:completeness|catalog\s+completeness|how\s+complete\s+is\s+the\s+catalog)$",
+        ],
+        usage: "completeness",
+        summary: "per team, the share of production entities with an owner, lifecycle, on-call and dependencies",
+    },
+    Command {
         intent: Intent::Find,
         patterns: &[r"^(?:find|search)(?:\s+(?P<x>.*))?$"],
         usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T]",

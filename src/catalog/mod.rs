@@ -4,6 +4,7 @@
 //! validation reasons (`ingest`), and is frozen into a `Snapshot` that answers every question
 //! without I/O. Nothing here knows about chat platforms or databases.
 
+pub mod facts;
 pub mod graph;
 pub mod ingest;
 pub mod model;

@@ -143,7 +143,7 @@ fn split_documents(text: &str) -> Vec<(u32, String)> {
 }
 
 /// 1-based line, within the document, of its first line that is not blank or a comment.
-fn first_content_line(body: &str) -> Option<u32> {
+pub fn first_content_line(body: &str) -> Option<u32> {
     body.lines()
         .position(|l| {
             let t = l.trim();

@@ -30,6 +30,8 @@ pub struct Rel {
 pub struct Link {
     pub url: Box<str>,
     pub title: Option<Box<str>>,
+    /// Its `type` (`runbook`, `dashboard`), when given.
+    pub kind: Option<Box<str>>,
 }
 
 /// Where an entity came from, with the shared strings interned.
@@ -288,6 +290,7 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
                     Some(Link {
                         url: Box::from(x.get("url")?.as_str()?),
                         title: boxed(x.get("title")),
+                        kind: boxed(x.get("type")),
                     })
                 })
                 .collect()

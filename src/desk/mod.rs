@@ -19,7 +19,7 @@ use crate::ask::resolve::{Resolved, resolve};
 use crate::ask::{Context, answers};
 use crate::audit::Event;
 use crate::catalog::graph::{self, Limit};
-use crate::catalog::{Id, RelKind, Snapshot};
+use crate::catalog::{Id, Snapshot};
 use crate::config::Roles;
 use crate::conversation::{Actor, Conversation, Intent, Platform, Reply, RunVerb};
 use crate::executors::Executors;
@@ -35,6 +35,8 @@ use crate::workflows::policy::Facts;
 use crate::workflows::replies::{self, Plan};
 use crate::workflows::run::{Approval, Decided, Decision, Run, State};
 use crate::workflows::template;
+
+use crate::catalog::facts::entity_json;
 
 /// Times a step is started before the run is failed: a step that keeps dying (its worker
 /// crashing in it) is not tried for ever.
@@ -159,43 +161,6 @@ fn words(s: &str) -> Vec<String> {
         out.push(cur);
     }
     out
-}
-
-/// An entity as policies and templates read it.
-pub fn entity_json(snap: &Snapshot, id: Id) -> Value {
-    let e = snap.entity(id);
-    let owners: Vec<String> = e
-        .related(RelKind::OwnedBy)
-        .map(|o| snap.entity(o).key())
-        .collect();
-    let system = e
-        .related(RelKind::PartOf)
-        .next()
-        .map(|s| snap.entity(s).key());
-    json!({
-        "ref": e.key(),
-        "kind": e.kind.to_ascii_lowercase(),
-        "namespace": &*e.namespace,
-        "name": &*e.name,
-        "title": e.title.as_deref(),
-        "owners": owners,
-        "lifecycle": e.lifecycle.as_deref(),
-        "metadata": {
-            "name": &*e.name,
-            "namespace": &*e.namespace,
-            "title": e.title.as_deref(),
-            "description": e.description.as_deref(),
-            "tags": e.tags.iter().map(|t| &**t).collect::<Vec<_>>(),
-            "annotations": e.annotations.iter().map(|(k, v)| (k.to_string(), json!(&**v))).collect::<Map<_, _>>(),
-        },
-        "spec": {
-            "type": e.spec_type.as_deref(),
-            "lifecycle": e.lifecycle.as_deref(),
-            "owner": owners.first(),
-            "system": system,
-        },
-        "quarantined": e.is_quarantined(),
-    })
 }
 
 impl Desk {

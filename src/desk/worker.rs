@@ -7,9 +7,10 @@ use std::time::Duration;
 use anyhow::Result;
 use serde_json::{Map, Value, json};
 
-use super::{Desk, MAX_ATTEMPTS, entity_json};
+use super::{Desk, MAX_ATTEMPTS};
 use crate::audit::Event;
 use crate::bot::Bot;
+use crate::catalog::facts::entity_json;
 use crate::workflows::Workflow;
 use crate::workflows::definition::Kind;
 use crate::workflows::executor::Call;

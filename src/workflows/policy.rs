@@ -29,6 +29,21 @@ impl std::fmt::Debug for Rule {
     }
 }
 
+/// The names macros bind (`links.exists(l, l.type == "slo")` binds `l`): variables of the
+/// expression itself, not ones a rule must be given.
+fn bound_by_macros(source: &str) -> Vec<String> {
+    static BINDS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,",
+        )
+        .unwrap()
+    });
+    BINDS
+        .captures_iter(source)
+        .map(|c| c[1].to_string())
+        .collect()
+}
+
 /// What a rule is evaluated against.
 pub struct Facts<'a> {
     pub params: &'a Value,
@@ -43,8 +58,9 @@ impl Rule {
     pub fn compile(source: &str, message: &str, params: &[Parameter]) -> Result<Rule, String> {
         let program = cel::Program::compile(source).map_err(|e| e.to_string())?;
         let refs = program.references();
+        let bound = bound_by_macros(source);
         for v in refs.variables() {
-            if !VARIABLES.contains(&v) {
+            if !VARIABLES.contains(&v) && !bound.iter().any(|b| b == v) {
                 return Err(format!(
                     "`{v}` is not known (a rule reads {})",
                     VARIABLES.join(", ")
@@ -150,6 +166,26 @@ mod tests {
         // Bound as a signed number: `+ 1` works.
         assert_eq!(holds(2), Ok(true));
         assert_eq!(holds(3), Ok(false));
+    }
+
+    #[test]
+    fn a_macro_may_bind_its_own_variable_and_the_rule_reads_it() {
+        let r = Rule::compile(
+            r#"entity.links.exists(l, l.type == "slo") && !entity.links.all(x, x.type == "slo")"#,
+            "m",
+            &[],
+        )
+        .unwrap();
+        let entity = json!({"links": [{"type": "slo"}, {"type": "docs"}]});
+        let facts = Facts {
+            params: &json!({}),
+            entity: &entity,
+            actor: &json!({}),
+            now: Utc::now(),
+        };
+        assert_eq!(r.holds(&facts), Ok(true));
+        // A name no macro binds is still refused.
+        assert!(Rule::compile("entity.links.exists(l, m.type == 1)", "m", &[]).is_err());
     }
 
     #[test]

@@ -427,3 +427,28 @@ fn two_shells_request_approve_and_run_a_workflow() {
         "{answered}"
     );
 }
+
+#[test]
+fn check_scorecards_passes_the_shipped_file_and_points_at_a_broken_line() {
+    let out = common::run(bin().args(["check-scorecards", "config/scorecards.yaml"]));
+    assert!(out.status.success(), "{out:?}");
+    let summary = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        summary.contains("2 scorecards load, 0 problems"),
+        "{summary}"
+    );
+    let dir = common::catalog_dir(&[(
+        "scorecards.yaml",
+        "name: readiness\nchecks:\n  - check: owner\n  - check: uptime\n",
+    )]);
+    let file = dir.path().join("scorecards.yaml").display().to_string();
+    let out = common::run(bin().args(["check-scorecards", &file, "--format", "json"]));
+    assert!(
+        !out.status.success(),
+        "a scorecard left out fails the check"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"], 1);
+    assert_eq!(v["findings"][0]["file"], file.as_str());
+    assert_eq!(v["findings"][0]["line"], 4);
+}

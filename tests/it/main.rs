@@ -14,6 +14,7 @@ mod discord_gateway;
 mod github;
 mod golden;
 mod pagerduty;
+mod scorecards;
 mod slack;
 mod slack_socket;
 mod store;
