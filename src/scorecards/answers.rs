@@ -14,7 +14,7 @@ use crate::ask::answers::{Context, visible};
 use crate::ask::grammar::Question;
 use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
 use crate::catalog::{Id, RelKind};
-use crate::conversation::{Intent, Reply, Section};
+use crate::conversation::{Action, ActionId, Intent, Reply, Section, Style};
 use crate::workflows::permissions::owning_groups;
 
 /// Lines a section lists before "and N more".
@@ -68,6 +68,25 @@ pub fn entity(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             SHOWN * 2,
         ));
     }
+    // A "fix it" button for each workflow that fixes a failing check: what it asks for.
+    let mut workflows: Vec<&str> = Vec::new();
+    for (sc, s) in &cards {
+        for o in s.outcomes.iter().filter(|o| !o.passed) {
+            if let Some(w) = sc.checks[o.check].workflow.as_deref()
+                && !workflows.contains(&w)
+            {
+                workflows.push(w);
+            }
+        }
+    }
+    r.actions = workflows
+        .into_iter()
+        .map(|w| Action {
+            label: format!("Fix it: {w}"),
+            style: Style::Primary,
+            id: ActionId::Ask(format!("help run {w}")),
+        })
+        .collect();
     r.view.context.push(format!(
         "Checked against {}:{} now",
         e.origin.location, e.origin.line

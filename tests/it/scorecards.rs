@@ -171,6 +171,7 @@ const EVERY_CHECK: &str = "name: everything
 filter: {kind: [component, api]}
 checks:
   - check: owner
+    workflow: register-component
   - check: description
   - check: lifecycle
   - check: system
@@ -208,7 +209,22 @@ fn every_built_in_check_passes_and_fails_with_its_reason_and_fix() {
     assert_eq!(good["level"], "all");
     assert_eq!(good["score"], 100);
 
-    let bad = json(&c.say("scorecard bad"));
+    let answer = c.say("scorecard bad");
+    // The workflow that fixes a failing check is a button away.
+    let fix_it: Vec<(&str, String)> = answer
+        .actions
+        .iter()
+        .map(|a| (a.label.as_str(), a.id.encode()))
+        .collect();
+    assert_eq!(
+        fix_it,
+        [(
+            "Fix it: register-component",
+            "sb1:ask:help run register-component".to_string()
+        )]
+    );
+    assert!(c.say("scorecard good").actions.is_empty());
+    let bad = json(&answer);
     let bad = card(&bad, "everything");
     // ownership-agrees and not-quarantined hold for `bad`; every other check fails, with why.
     for (name, why) in [
