@@ -44,6 +44,8 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+#[path = "support/generated.rs"]
+mod generated;
 #[path = "support/postgres.rs"]
 mod postgres;
 
@@ -63,7 +65,7 @@ fn main() {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let dir = work.join(format!("catalog-{n}"));
-        generate(n, &dir);
+        generated::generate(n, &dir);
         rt.block_on(bench_size(n, &dir, &work));
     }
     // The same store on PostgreSQL, when a server is named (as CI does for the tests).
@@ -103,23 +105,6 @@ async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
         first_answer.as_secs_f64()
     );
     db.drop().await;
-}
-
-fn generate(n: usize, dir: &Path) {
-    if dir.join("expected.json").exists() {
-        return;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_catalog.py");
-    let mut cmd = Command::new("python3");
-    cmd.arg(script)
-        .arg(n.to_string())
-        .arg(dir)
-        .args(["--seed", "42"]);
-    if n >= 100_000 {
-        cmd.args(["--nest", "10"]);
-    }
-    let status = cmd.status().expect("python3 runs the catalog generator");
-    assert!(status.success());
 }
 
 fn rate(count: usize, d: Duration) -> String {

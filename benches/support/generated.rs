@@ -1,0 +1,23 @@
+//! The synthetic catalogs Backstage was measured on (`benches/gen_catalog.py N DIR --seed 42`,
+//! `--nest 10` from 100,000), written once and reused.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Writes the catalog of `n` components into `dir`, unless it is there already.
+pub fn generate(n: usize, dir: &Path) {
+    if dir.join("expected.json").exists() {
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_catalog.py");
+    let mut cmd = Command::new("python3");
+    cmd.arg(script)
+        .arg(n.to_string())
+        .arg(dir)
+        .args(["--seed", "42"]);
+    if n >= 100_000 {
+        cmd.args(["--nest", "10"]);
+    }
+    let status = cmd.status().expect("python3 runs the catalog generator");
+    assert!(status.success());
+}
