@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::definition::{Builtin, Scorecard};
-use super::score::Scored;
+use super::score::{Scored, fix};
 use crate::ask::answers::{Context, visible};
 use crate::ask::grammar::Question;
 use crate::catalog::refs::{DEFAULT_NAMESPACE, EntityRef};
@@ -57,7 +57,7 @@ pub fn entity(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         let mut lines = Vec::new();
         for o in s.outcomes.iter().filter(|o| !o.passed) {
             let c = &sc.checks[o.check];
-            lines.push(format!("✗ {} — {}. Fix: {}", c.title, o.why, o.fix));
+            lines.push(format!("✗ {} — {}. Fix: {}", c.title, o.why, fix(c, e)));
         }
         for o in s.outcomes.iter().filter(|o| o.passed) {
             lines.push(format!("✓ {}", sc.checks[o.check].title));
@@ -93,7 +93,7 @@ pub fn entity(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     ));
     r.result = json!({
         "entity": e.key(),
-        "scorecards": cards.iter().map(|(sc, s)| s.json(sc)).collect::<Vec<_>>(),
+        "scorecards": cards.iter().map(|(sc, s)| s.json(sc, snap)).collect::<Vec<_>>(),
     });
     r
 }
@@ -140,9 +140,12 @@ fn owned_by(ctx: &Context<'_>, group: Id) -> Vec<Id> {
 struct Fix {
     check: String,
     scorecard: String,
-    entities: Vec<String>,
+    entities: Vec<Id>,
     weight: u32,
 }
+
+/// Entities a team-wide fix names by name; the rest are counted.
+const EXAMPLES: usize = 10;
 
 /// `scorecard team T`.
 pub fn team_card(ctx: &Context<'_>, q: &Question, name: &str) -> Reply {
@@ -187,7 +190,7 @@ pub fn team_card(ctx: &Context<'_>, q: &Question, name: &str) -> Reply {
                         entities: Vec::new(),
                         weight: 0,
                     });
-                fix.entities.push(snap.entity(s.entity).key());
+                fix.entities.push(s.entity);
                 fix.weight += c.weight;
             }
         }
@@ -228,6 +231,13 @@ pub fn team_card(ctx: &Context<'_>, q: &Question, name: &str) -> Reply {
     if ctx.scorecards.is_empty() {
         r.view.headline = "No scorecards are defined (scorecards.path)".into();
     }
+    let examples = |f: &Fix| -> Vec<String> {
+        f.entities
+            .iter()
+            .take(EXAMPLES)
+            .map(|&id| snap.entity(id).key())
+            .collect()
+    };
     r.view.sections.push(Section::new(
         "The fixes that would do most",
         ranked
@@ -238,7 +248,12 @@ pub fn team_card(ctx: &Context<'_>, q: &Question, name: &str) -> Reply {
                     f.check,
                     f.scorecard,
                     f.entities.len(),
-                    f.entities.join(", ")
+                    examples(f).join(", ")
+                        + &if f.entities.len() > EXAMPLES {
+                            format!(" and {} more", f.entities.len() - EXAMPLES)
+                        } else {
+                            String::new()
+                        }
                 )
             })
             .collect(),
@@ -260,7 +275,7 @@ pub fn team_card(ctx: &Context<'_>, q: &Question, name: &str) -> Reply {
     r.result = json!({
         "team": g.key(),
         "scorecards": results,
-        "top_fixes": ranked.iter().map(|f| json!({"check": f.check, "scorecard": f.scorecard, "entities": f.entities, "weight": f.weight})).collect::<Vec<_>>(),
+        "top_fixes": ranked.iter().map(|f| json!({"check": f.check, "scorecard": f.scorecard, "entities": f.entities.len(), "examples": examples(f), "weight": f.weight})).collect::<Vec<_>>(),
         "quarantined": quarantined.iter().map(|&id| snap.entity(id).key()).collect::<Vec<_>>(),
     });
     r

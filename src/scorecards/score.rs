@@ -20,8 +20,6 @@ pub struct Outcome {
     pub passed: bool,
     /// Why it failed.
     pub why: String,
-    /// What to change, and where.
-    pub fix: String,
 }
 
 /// An entity's result on one scorecard.
@@ -69,16 +67,10 @@ impl Scorecard {
                     Ok(()) => (true, String::new()),
                     Err(why) => (false, why),
                 };
-                let fix = if passed {
-                    String::new()
-                } else {
-                    fix(c, ctx.snap.entity(id))
-                };
                 Outcome {
                     check: i,
                     passed,
                     why,
-                    fix,
                 }
             })
             .collect();
@@ -121,8 +113,9 @@ fn at(e: &Entity) -> String {
     format!("{}:{}", e.origin.location, e.origin.line)
 }
 
-/// What to change for a failed check: the scorecard's own words, else the built-in fix.
-fn fix(c: &Check, e: &Entity) -> String {
+/// What to change for a failed check, and where: the scorecard's own words, else the built-in
+/// fix, with the file and line the entity is defined at.
+pub fn fix(c: &Check, e: &Entity) -> String {
     let place = at(e);
     let mut text = match (&c.fix, &c.test) {
         (Some(f), _) => format!("{f} (in {place})"),
@@ -352,7 +345,8 @@ pub fn has_runbook(e: &Entity) -> bool {
 
 impl Scored {
     /// As the JSON result shows it.
-    pub fn json(&self, sc: &Scorecard) -> Value {
+    pub fn json(&self, sc: &Scorecard, snap: &Snapshot) -> Value {
+        let e = snap.entity(self.entity);
         json!({
             "scorecard": sc.name,
             "score": self.score,
@@ -361,7 +355,7 @@ impl Scored {
                 let c = &sc.checks[o.check];
                 json!({
                     "check": c.name, "title": c.title, "weight": c.weight, "passed": o.passed,
-                    "why": (!o.passed).then_some(&o.why), "fix": (!o.passed).then_some(&o.fix),
+                    "why": (!o.passed).then_some(&o.why), "fix": (!o.passed).then(|| fix(c, e)),
                     "workflow": c.workflow,
                 })
             }).collect::<Vec<_>>(),
