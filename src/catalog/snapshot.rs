@@ -170,6 +170,9 @@ pub struct Snapshot {
     /// Entities with a stored claim (CODEOWNERS) that names none of their owners, found once
     /// here so `conflicts` does not map every claim of the catalog each time it is asked.
     pub disputed: Box<[Id]>,
+    /// Groups with members, directly or in a group below them (found once here: a scorecard
+    /// asks it of every owner).
+    staffed: rustc_hash::FxHashSet<Id>,
     /// When the snapshot was built, seconds since the epoch.
     pub built_at: i64,
 }
@@ -539,8 +542,22 @@ impl Snapshot {
             conflicts,
             uninterpreted_kinds,
             disputed: Box::new([]),
+            staffed: Default::default(),
             built_at,
         };
+        // Every group with members, and every group above one.
+        for (id, e) in snap.entities.iter().enumerate() {
+            let mut queue: Vec<Id> =
+                match e.kind_is("group") && e.related(RelKind::HasMember).next().is_some() {
+                    true => vec![id as Id],
+                    false => continue,
+                };
+            while let Some(g) = queue.pop() {
+                if snap.staffed.insert(g) {
+                    queue.extend(snap.entities[g as usize].related(RelKind::ChildOf));
+                }
+            }
+        }
         snap.disputed = snap
             .entities()
             .filter(|(id, e)| {
@@ -551,6 +568,11 @@ impl Snapshot {
             .map(|(id, _)| id)
             .collect();
         snap
+    }
+
+    /// Whether `group` is a Group with members, directly or in a group below it.
+    pub fn is_staffed(&self, group: Id) -> bool {
+        self.staffed.contains(&group)
     }
 
     /// When none of `named` (a claim's owners, as its source wrote them) stands for one of

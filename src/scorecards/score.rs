@@ -219,7 +219,7 @@ fn builtin(b: Builtin, ctx: &Context<'_>, id: Id) -> Result<(), String> {
                     None => "no owner".into(),
                 });
             }
-            if owners.iter().any(|&o| has_members(snap, o)) {
+            if owners.iter().any(|&o| snap.is_staffed(o)) {
                 Ok(())
             } else {
                 Err(format!(
@@ -310,22 +310,6 @@ fn builtin(b: Builtin, ctx: &Context<'_>, id: Id) -> Result<(), String> {
             None => Ok(()),
         },
     }
-}
-
-/// A group with members, directly or in a group below it.
-fn has_members(snap: &Snapshot, group: Id) -> bool {
-    let mut queue = vec![group];
-    let mut seen = std::collections::HashSet::new();
-    while let Some(g) = queue.pop() {
-        if !seen.insert(g) || !snap.entity(g).kind_is("group") {
-            continue;
-        }
-        if snap.entity(g).related(RelKind::HasMember).next().is_some() {
-            return true;
-        }
-        queue.extend(snap.entity(g).related(RelKind::ParentOf));
-    }
-    false
 }
 
 /// The one definition of a runbook: a link of type `runbook`, a link whose title says
