@@ -85,8 +85,12 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         {
             short_help(q, true)
         }
-        Intent::Scorecard => match q.subject.strip_prefix("team ") {
-            Some(team) => scorecards::answers::team_card(ctx, q, team.trim()),
+        Intent::Scorecard => match q
+            .subject
+            .get(..5)
+            .filter(|p| p.eq_ignore_ascii_case("team "))
+        {
+            Some(_) => scorecards::answers::team_card(ctx, q, q.subject[5..].trim()),
             None => about(ctx, q, scorecards::answers::entity),
         },
         Intent::Completeness => scorecards::answers::completeness(ctx, q),
@@ -1307,12 +1311,16 @@ fn not_matched(ctx: &Context<'_>, r: &mut Reply, hint: &str) {
         r.view.headline = "You have no User in the catalog; your roles make you a member".into();
         r.view.fields.push(("Teams".into(), groups.join(", ")));
         lines.push(format!(
-            "You may run and approve what members of these teams may. To be matched to a User \
-             too, {hint}."
+            "You may request what members of these teams may; approving needs a User. To be \
+             matched to one, {hint}."
         ));
     }
     r.view.sections.push(Section::new("", lines, 1));
-    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": groups, "roles": [], "hint": hint});
+    let roles: Vec<&str> = match groups.is_empty() {
+        true => Vec::new(),
+        false => ctx.viewer.roles.iter().map(|r| r.name()).collect(),
+    };
+    r.result = json!({"user": null, "identity": ctx.asker.identity, "groups": groups, "roles": roles, "hint": hint});
 }
 
 /// `whoami`: the catalog User the asker was matched to and their teams, or why no User

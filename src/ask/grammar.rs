@@ -58,10 +58,10 @@ pub const COMMANDS: &[Command] = &[
     Command {
         intent: Intent::Scorecard,
         patterns: &[
-            r"^(?:scorecards?|score|scores)\s+(?:for\s+|of\s+)?(?P<x>.+)$",
+            r"^scorecards?\s+(?:for\s+|of\s+)?(?P<x>.+)$",
             r"^how\s+(?:good|ready)\s+is\s+(?P<x>.+)$",
         ],
-        usage: "scorecard X · scorecard team T",
+        usage: "scorecard X · scorecard team TEAM",
         summary: "X's score and level on each scorecard, with what to fix and where; a team's levels and best fixes",
     },
     Command {

@@ -14,7 +14,7 @@ pub fn entity_json(snap: &Snapshot, id: Id) -> Value {
         .collect();
     let system = e
         .related(RelKind::PartOf)
-        .next()
+        .find(|&s| snap.entity(s).kind_is("system"))
         .map(|s| snap.entity(s).key());
     json!({
         "ref": e.key(),

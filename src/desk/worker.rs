@@ -274,7 +274,11 @@ impl Desk {
             .iter()
             .filter(|ap| ap.decision == Decision::Approve)
         {
-            let held: Vec<_> = ap.groups.iter().filter_map(|g| snap.get(g)).collect();
+            // An approver no longer in the catalog no longer approves.
+            let held: Vec<_> = match snap.get(&ap.by) {
+                Some(_) => ap.groups.iter().filter_map(|g| snap.get(g)).collect(),
+                None => Vec::new(),
+            };
             let person = Person::of(&snap, snap.get(&ap.by), &held, &self.roles)
                 .known_as(Some(ap.by.clone()));
             // Being on call passes for when they decided (it was checked then); every other

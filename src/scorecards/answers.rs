@@ -289,8 +289,8 @@ const COMPLETE: [Builtin; 4] = [
     Builtin::Dependencies,
 ];
 
-/// `completeness`: per team and for the whole catalog, the share of production entities
-/// (components, resources, APIs and systems whose lifecycle is production) with each fact.
+/// `completeness`: per team and for the whole catalog, the share of production components
+/// (what declares its dependencies and is paged for) with each fact.
 pub fn completeness(ctx: &Context<'_>, q: &Question) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Completeness, &q.query);
@@ -300,10 +300,11 @@ pub fn completeness(ctx: &Context<'_>, q: &Question) -> Reply {
     let mut all = [0usize; 6];
     let mut quarantined = Vec::new();
     for (id, e) in snap.entities() {
-        if !e
-            .lifecycle
-            .as_deref()
-            .is_some_and(|l| l.eq_ignore_ascii_case("production"))
+        if !e.kind_is("component")
+            || !e
+                .lifecycle
+                .as_deref()
+                .is_some_and(|l| l.eq_ignore_ascii_case("production"))
             || !visible(ctx, id)
         {
             continue;
@@ -342,7 +343,7 @@ pub fn completeness(ctx: &Context<'_>, q: &Question) -> Reply {
         )
     };
     r.view.headline = format!(
-        "The catalog is {}% complete: {} of {} production entities have an owner, a lifecycle, on-call and declared dependencies",
+        "The catalog is {}% complete: {} of {} production components have an owner, a lifecycle, on-call and declared dependencies",
         pct(all[5], all[0]),
         all[5],
         all[0]

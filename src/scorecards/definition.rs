@@ -347,6 +347,9 @@ impl Reader<'_> {
             }
         }
         let checks = self.checks(map.get("checks"));
+        if checks.is_empty() && map.get("checks").and_then(Value::as_array).is_some() {
+            self.problem("checks", "a scorecard needs at least one check");
+        }
         let levels = self.levels(map.get("levels"), &checks);
         Scorecard {
             name,

@@ -12,7 +12,11 @@ pub use definition::{Builtin, Scorecard, load};
 /// problem logged with its file and line, and a scorecard with problems left out (the rest
 /// still score, and `switchboard check-scorecards` shows the same list).
 pub fn load_configured(path: &str) -> Vec<Scorecard> {
-    if path.is_empty() || !std::path::Path::new(path).exists() {
+    if path.is_empty() {
+        return Vec::new();
+    }
+    if !std::path::Path::new(path).exists() {
+        tracing::warn!(path, "scorecards.path names no file: nothing is scored");
         return Vec::new();
     }
     let (cards, problems) = load(&[path.to_string()]);

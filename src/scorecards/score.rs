@@ -234,7 +234,8 @@ fn builtin(b: Builtin, ctx: &Context<'_>, id: Id) -> Result<(), String> {
         ),
         Builtin::Lifecycle => fail_if(e.lifecycle.is_none(), "no lifecycle"),
         Builtin::System => fail_if(
-            e.related(RelKind::PartOf).next().is_none(),
+            !e.related(RelKind::PartOf)
+                .any(|s| snap.entity(s).kind_is("system")),
             "not part of a system",
         ),
         Builtin::Oncall => fail_if(

@@ -227,7 +227,10 @@ pub fn may_approve(
             instead: String::new(),
         });
     };
-    if !person.known() {
+    // Approving needs a User: someone known by a platform's groups alone could hold a second
+    // name (a User on another platform) and approve their own run, or fill two places of a
+    // quorum.
+    if person.user.is_none() {
         return Err(Denied {
             rule: "You are not matched to a catalog User, so you cannot approve.".into(),
             instead: "Say `whoami` to see how to be matched.".into(),

@@ -779,15 +779,17 @@ async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
     .await;
 }
 
-/// Team A kept as a Discord role; Bob has no User in the catalog at all.
+/// Team A kept as a Discord role: Carol's User names her Discord id but no team; Bob has no
+/// User at all.
 const TEAM_A_ROLE: &str = "609370233916096514";
+const CAROL: &str = "80351110224678913";
 
 #[tokio::test]
-async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_without_a_user_and_the_run_starts()
+async fn a_guild_role_mapped_to_a_group_makes_its_holders_members_and_approving_still_needs_a_user()
 {
     common::within(async {
         let people = format!(
-            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n"
+            "apiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: mason\n  annotations:\n    discord.com/user-id: \"{MASON}\"\nspec:\n  memberOf: [team-a]\n---\napiVersion: backstage.io/v1alpha1\nkind: User\nmetadata:\n  name: carol\n  annotations:\n    discord.com/user-id: \"{CAROL}\"\nspec:\n  memberOf: []\n"
         );
         let dir = common::catalog_dir(&[("people.yaml", &people)]);
         for db in common::databases().await {
@@ -801,31 +803,34 @@ async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_without_a_user_a
             .await;
             h.signed(&ghost_trap()).await;
             h.settle().await;
-            let click = |id: &str, roles: Value| {
+            let click = |id: &str, who: &str, roles: Value| {
                 let mut c = fixture("docs-interaction-message-component-button.json");
                 c["id"] = json!(id);
                 c["data"]["custom_id"] = json!("sb1:approve:1");
-                c["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": roles});
+                c["member"] = json!({"user": {"id": who, "username": "someone", "discriminator": "0001"}, "roles": roles});
                 c
             };
-            // Without the role, the catalog does not know Bob.
-            let (_, refused) = h.signed(&click("844397162624450631", json!([]))).await;
-            let said = refused["data"]["embeds"][0]["title"].as_str().unwrap();
-            assert!(said.contains("not matched to a catalog User"), "{refused}");
-            // With it, he is: his approval counts, and still holds when the run starts.
-            let (_, approved) = h
-                .signed(&click("844397162624450632", json!([TEAM_A_ROLE])))
+            let title = |v: &Value| v["data"]["embeds"][0]["title"].as_str().unwrap().to_string();
+            // Without the role, Carol is not of team A.
+            let (_, refused) = h.signed(&click("844397162624450631", CAROL, json!([]))).await;
+            assert!(title(&refused).contains("you are none of these"), "{refused}");
+            // Bob, known by the role alone, is of team A but may not approve: approving needs
+            // a User (else one person could approve under two names).
+            let (_, refused) = h
+                .signed(&click("844397162624450633", BOB, json!([TEAM_A_ROLE])))
                 .await;
-            assert_eq!(
-                approved["data"]["embeds"][0]["title"],
-                "Run 1 is approved; it runs now"
-            );
-            // whoami names the team the role gives.
+            assert!(title(&refused).contains("not matched to a catalog User"), "{refused}");
+            // With the role, Carol is: her approval counts, and still holds when the run starts.
+            let (_, approved) = h
+                .signed(&click("844397162624450632", CAROL, json!([TEAM_A_ROLE])))
+                .await;
+            assert_eq!(title(&approved), "Run 1 is approved; it runs now");
+            // whoami tells Bob the team the role gives.
             let mut who = slash("786008729715212350", "ask", "whoami", json!([]));
             who["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": [TEAM_A_ROLE]});
             let (_, me) = h.signed(&who).await;
             assert_eq!(
-                me["data"]["embeds"][0]["title"],
+                title(&me),
                 "You have no User in the catalog; your roles make you a member"
             );
             assert!(me.to_string().contains("team-a"), "{me}");
@@ -837,19 +842,19 @@ async fn a_guild_role_mapped_to_a_group_lets_its_holder_approve_without_a_user_a
             request["member"] = json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}, "roles": [TEAM_A_ROLE]});
             let (_, asked) = h.signed(&request).await;
             assert!(
-                asked["data"]["embeds"][0]["title"]
-                    .as_str()
-                    .unwrap()
-                    .starts_with("Run 2 of register-component awaits approval"),
+                title(&asked).starts_with("Run 2 of register-component awaits approval"),
                 "{asked}"
             );
             h.settle().await;
             let desk = h.bot.desk().unwrap().clone();
             while desk.work_once(&h.bot).await.unwrap() {}
-            let run = h.bot.store().unwrap().load_run(1).await.unwrap().unwrap();
+            let store = h.bot.store().unwrap();
+            let run = store.load_run(1).await.unwrap().unwrap();
             assert_eq!(run.state, switchboard::workflows::run::State::Succeeded, "{run:?}");
-            assert_eq!(run.approvals[0].by, format!("discord:{BOB}"));
+            assert_eq!(run.approvals[0].by, "user:default/carol");
             assert_eq!(run.approvals[0].groups, ["group:default/team-a"]);
+            let run = store.load_run(2).await.unwrap().unwrap();
+            assert_eq!(run.requested_by, format!("discord:{BOB}"));
         }
     })
     .await;
