@@ -539,15 +539,7 @@ fn check(paths: &[String], format: CheckFormat, config: &Config) -> ExitCode {
 fn check_workflows(paths: &[String], format: CheckFormat) -> ExitCode {
     let files = switchboard::workflows::files(paths);
     let (workflows, problems) = switchboard::workflows::load(paths);
-    let findings: Vec<Finding> = problems
-        .into_iter()
-        .map(|(file, f)| Finding {
-            file,
-            line: f.line,
-            error: true,
-            message: f.message,
-        })
-        .collect();
+    let findings = errors(problems);
     let summary = format!(
         "checked {} files: {} workflows load, {} problems",
         files.len(),
@@ -567,9 +559,9 @@ fn check_workflows(paths: &[String], format: CheckFormat) -> ExitCode {
     )
 }
 
-fn check_scorecards(path: &str, format: CheckFormat) -> ExitCode {
-    let (cards, problems) = switchboard::scorecards::load(&[path.to_string()]);
-    let findings: Vec<Finding> = problems
+/// Problems that leave a definition out, as findings: each an error.
+fn errors(problems: Vec<(String, switchboard::workflows::Finding)>) -> Vec<Finding> {
+    problems
         .into_iter()
         .map(|(file, f)| Finding {
             file,
@@ -577,7 +569,14 @@ fn check_scorecards(path: &str, format: CheckFormat) -> ExitCode {
             error: true,
             message: f.message,
         })
-        .collect();
+        .collect()
+}
+
+/// Checks scorecards as start-up loads them: every problem with its file and line; exit 1
+/// when any scorecard would be left out.
+fn check_scorecards(path: &str, format: CheckFormat) -> ExitCode {
+    let (cards, problems) = switchboard::scorecards::load(&[path.to_string()]);
+    let findings = errors(problems);
     let summary = format!(
         "checked {path}: {} scorecards load, {} problems",
         cards.len(),

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::definition::{Builtin, Check, Filter, Scorecard, Test};
-use crate::ask::answers::{Context, claim_disagreements, oncall_people};
+use crate::ask::answers::{Context, claim_disagreements, oncall_people, visible};
 use crate::catalog::{Entity, Id, RelKind, Snapshot};
 use crate::workflows::policy::Facts;
 
@@ -289,7 +289,11 @@ fn builtin(b: Builtin, ctx: &Context<'_>, id: Id) -> Result<(), String> {
                         .as_deref()
                         .is_some_and(|l| l.eq_ignore_ascii_case("deprecated"))
                 })
-                .map(|d| snap.entity(d).key())
+                // A private dependency counts without being named to someone who may not see it.
+                .map(|d| match visible(ctx, d) {
+                    true => snap.entity(d).key(),
+                    false => "a private entity".into(),
+                })
                 .collect();
             fail_if(
                 !deprecated.is_empty(),
