@@ -50,13 +50,7 @@ mod generated;
 mod postgres;
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .unwrap_or_else(|| "1000,10000,100000".into())
-        .split(',')
-        .map(|s| s.trim().parse().expect("sizes are numbers"))
-        .collect();
+    let sizes = generated::sizes("1000,10000,100000");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = std::env::temp_dir().join("switchboard-bench");
     println!(

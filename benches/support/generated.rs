@@ -4,6 +4,17 @@
 use std::path::Path;
 use std::process::Command;
 
+/// The sizes asked for on the command line (`10000,100000`), else `default`.
+pub fn sizes(default: &str) -> Vec<usize> {
+    std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_else(|| default.into())
+        .split(',')
+        .map(|s| s.trim().parse().expect("sizes are numbers"))
+        .collect()
+}
+
 /// Writes the catalog of `n` components into `dir`, unless it is there already.
 pub fn generate(n: usize, dir: &Path) {
     if dir.join("expected.json").exists() {

@@ -195,16 +195,10 @@ pub fn load(paths: &[String]) -> (Vec<Scorecard>, Vec<(String, Finding)>) {
     let mut cards: Vec<Scorecard> = Vec::new();
     let mut problems = Vec::new();
     for file in crate::workflows::files(paths) {
-        let bytes = match std::fs::read(&file) {
+        let bytes = match crate::workflows::read(&file) {
             Ok(b) => b,
-            Err(e) => {
-                problems.push((
-                    file,
-                    Finding {
-                        line: 1,
-                        message: format!("cannot read: {e}"),
-                    },
-                ));
+            Err(f) => {
+                problems.push((file, f));
                 continue;
             }
         };

@@ -18,16 +18,10 @@ pub fn load(paths: &[String]) -> (Vec<Workflow>, Vec<(String, Finding)>) {
     let mut workflows: Vec<Workflow> = Vec::new();
     let mut problems = Vec::new();
     for file in files(paths) {
-        let bytes = match std::fs::read(&file) {
+        let bytes = match read(&file) {
             Ok(b) => b,
-            Err(e) => {
-                problems.push((
-                    file,
-                    Finding {
-                        line: 1,
-                        message: format!("cannot read: {e}"),
-                    },
-                ));
+            Err(f) => {
+                problems.push((file, f));
                 continue;
             }
         };
@@ -53,6 +47,14 @@ pub fn load(paths: &[String]) -> (Vec<Workflow>, Vec<(String, Finding)>) {
 
 /// The workflow files `paths` name: each a file, a directory (its `*.yaml` and `*.yml`, not
 /// below: `commands/templates/` holds no workflows) or a glob, sorted.
+/// A definition file's bytes, or the problem that says it cannot be read.
+pub fn read(file: &str) -> Result<Vec<u8>, Finding> {
+    std::fs::read(file).map_err(|e| Finding {
+        line: 1,
+        message: format!("cannot read: {e}"),
+    })
+}
+
 pub fn files(paths: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for p in paths {

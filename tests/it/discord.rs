@@ -351,6 +351,18 @@ pub(crate) async fn interact(
     )
 }
 
+/// Discord's documented button click, as interaction `id` on the button `custom_id`; by
+/// `user` holding `roles` when given (else by the documented member).
+pub(crate) fn button(id: &str, custom_id: &str, user: Option<(&str, Value)>) -> Value {
+    let mut click = fixture("docs-interaction-message-component-button.json");
+    click["id"] = json!(id);
+    click["data"]["custom_id"] = json!(custom_id);
+    if let Some((user, roles)) = user {
+        click["member"] = json!({"user": {"id": user, "username": "someone", "discriminator": "0001"}, "roles": roles});
+    }
+    click
+}
+
 pub(crate) fn fixture(name: &str) -> Value {
     serde_json::from_str(
         &std::fs::read_to_string(common::fixture(&format!("payloads/discord/{name}"))).unwrap(),
@@ -421,9 +433,7 @@ async fn a_slash_command_is_answered_for_the_asker_alone_and_a_slow_answer_edits
             assert!(buttons.is_array(), "{body}");
             let pick = buttons[0]["custom_id"].as_str().unwrap().to_string();
             assert!(pick.starts_with("sb1:ask:"), "{buttons}");
-            let mut click = fixture("docs-interaction-message-component-button.json");
-            click["id"] = json!("844397162624450621");
-            click["data"]["custom_id"] = json!(pick);
+            let click = button("844397162624450621", &pick, None);
             let (_, answered) = h.signed(&click).await;
             assert!(
                 answered["data"]["embeds"][0]["title"]
@@ -493,9 +503,7 @@ async fn autocomplete_offers_entities_and_an_unknown_subcommand_is_said_to_be_on
                 ("844397162624450640", "sb9:ask:owner x", "out of date"),
                 ("844397162624450641", "click_one", "not one of mine"),
             ] {
-                let mut click = fixture("docs-interaction-message-component-button.json");
-                click["id"] = json!(id);
-                click["data"]["custom_id"] = json!(custom);
+                let click = button(id, custom, None);
                 let (status, body) = h.signed(&click).await;
                 assert_eq!(status, StatusCode::OK);
                 assert_eq!(body["data"]["flags"], 64);
@@ -605,11 +613,11 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
                 .collect();
             assert_eq!(ids, ["sb1:approve:1", "sb1:deny:1", "sb1:details:1"]);
             // Mason may not approve his own run, from Discord either.
-            let mut own = fixture("docs-interaction-message-component-button.json");
-            own["id"] = json!("844397162624450622");
-            own["data"]["custom_id"] = json!("sb1:approve:1");
-            own["member"] =
-                json!({"user": {"id": MASON, "username": "Mason", "discriminator": "1337"}});
+            let own = button(
+                "844397162624450622",
+                "sb1:approve:1",
+                Some((MASON, json!([]))),
+            );
             let (_, said) = h.signed(&own).await;
             let calls = h.settle().await;
             assert!(
@@ -622,10 +630,11 @@ async fn a_run_asked_in_discord_gets_its_card_there_and_by_dm_and_a_button_appro
 
             // Bob approves from his DM: every copy is edited, Mason is told where he asked.
             let before = calls.len();
-            let mut click = own.clone();
-            click["id"] = json!("844397162624450623");
-            click["member"] =
-                json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
+            let click = button(
+                "844397162624450623",
+                "sb1:approve:1",
+                Some((BOB, json!([]))),
+            );
             let (_, approved) = h.signed(&click).await;
             assert_eq!(
                 approved["data"]["embeds"][0]["title"],
@@ -728,11 +737,7 @@ async fn deny_opens_a_modal_and_its_submission_denies_with_the_reason() {
             h.signed(&run).await;
             h.settle().await;
             // Deny answers with the form, and decides nothing.
-            let mut click = fixture("docs-interaction-message-component-button.json");
-            click["id"] = json!("844397162624450624");
-            click["data"]["custom_id"] = json!("sb1:deny:1");
-            click["member"] =
-                json!({"user": {"id": BOB, "username": "Bob", "discriminator": "0001"}});
+            let click = button("844397162624450624", "sb1:deny:1", Some((BOB, json!([]))));
             let (_, modal) = h.signed(&click).await;
             assert_eq!(modal["type"], 9, "{modal}");
             assert_eq!(modal["data"]["custom_id"], "sb1:deny:1");
@@ -804,11 +809,7 @@ async fn a_guild_role_mapped_to_a_group_makes_its_holders_members_and_approving_
             h.signed(&ghost_trap()).await;
             h.settle().await;
             let click = |id: &str, who: &str, roles: Value| {
-                let mut c = fixture("docs-interaction-message-component-button.json");
-                c["id"] = json!(id);
-                c["data"]["custom_id"] = json!("sb1:approve:1");
-                c["member"] = json!({"user": {"id": who, "username": "someone", "discriminator": "0001"}, "roles": roles});
-                c
+                button(id, "sb1:approve:1", Some((who, roles)))
             };
             let title = |v: &Value| v["data"]["embeds"][0]["title"].as_str().unwrap().to_string();
             // Without the role, Carol is not of team A.

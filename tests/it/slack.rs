@@ -1917,11 +1917,7 @@ async fn a_run_asked_in_slack_is_approved_from_discord_where_the_approver_was_la
             );
             let as_winston = |id: &str, custom_id: Option<&str>| {
                 let mut i = match custom_id {
-                    Some(c) => {
-                        let mut i = crate::discord::fixture("docs-interaction-message-component-button.json");
-                        i["data"]["custom_id"] = json!(c);
-                        i
-                    }
+                    Some(c) => crate::discord::button(id, c, None),
                     None => {
                         let mut i = crate::discord::fixture("docs-interaction-application-command-chat-input.json");
                         i["data"]["name"] = json!("sb");
