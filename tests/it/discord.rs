@@ -253,22 +253,7 @@ async fn harness_roles(
     let store = Store::connect(&db.url, 2).await.unwrap();
     let mut paths = common::examples();
     paths.extend_from_slice(extra);
-    let desk = Arc::new(switchboard::desk::Desk::new(
-        store.clone(),
-        Default::default(),
-        switchboard::executors::all(
-            switchboard::executors::register::Register {
-                store: store.clone(),
-                reader: Default::default(),
-            },
-            switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
-            switchboard::executors::github::GitHubSteps::new(None),
-        ),
-        Default::default(),
-    ));
-    desk.set_workflows(
-        switchboard::workflows::load(&[format!("{}/commands", env!("CARGO_MANIFEST_DIR"))]).0,
-    );
+    let desk = Arc::new(common::shipped_desk(&store));
     let bot = Arc::new(
         Bot::new(
             common::snapshot(&paths),

@@ -379,21 +379,9 @@ async fn harness_armed(
     paths.extend_from_slice(extra);
     // Workflows as shipped, with the desk that answers them.
     let desk = Arc::new(
-        switchboard::desk::Desk::new(
-            store.clone(),
-            Default::default(),
-            switchboard::executors::all(
-                switchboard::executors::register::Register {
-                    store: store.clone(),
-                    reader: Default::default(),
-                },
-                switchboard::executors::http::Http::new(Duration::from_secs(5)).unwrap(),
-                switchboard::executors::github::GitHubSteps::new(None),
-            ),
-            Failpoints::default(),
-        )
-        .with_audit_channel(Some("C0AUDIT".into()))
-        .with_dm_limit(dm_limit),
+        common::shipped_desk(&store)
+            .with_audit_channel(Some("C0AUDIT".into()))
+            .with_dm_limit(dm_limit),
     );
     let bot = Arc::new(
         Bot::new(
@@ -404,8 +392,6 @@ async fn harness_armed(
         .with_store(store.clone())
         .with_desk(desk.clone()),
     );
-    let commands = format!("{}/commands", env!("CARGO_MANIFEST_DIR"));
-    desk.set_workflows(switchboard::workflows::load(&[commands]).0);
     let settings = SlackSettings {
         api_url,
         bot_token: "xoxb-test".into(),

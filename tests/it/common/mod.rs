@@ -115,6 +115,28 @@ spec:
   owner: team-a
 ";
 
+/// A desk on `store` with the shipped workflows (`commands/`) and the executors that need no
+/// outside service (GitHub's steps are off).
+pub fn shipped_desk(store: &switchboard::store::Store) -> switchboard::desk::Desk {
+    let desk = switchboard::desk::Desk::new(
+        store.clone(),
+        Default::default(),
+        switchboard::executors::all(
+            switchboard::executors::register::Register {
+                store: store.clone(),
+                reader: Default::default(),
+            },
+            switchboard::executors::http::Http::new(std::time::Duration::from_secs(5)).unwrap(),
+            switchboard::executors::github::GitHubSteps::new(None),
+        ),
+        Default::default(),
+    );
+    desk.set_workflows(
+        switchboard::workflows::load(&[format!("{}/commands", env!("CARGO_MANIFEST_DIR"))]).0,
+    );
+    desk
+}
+
 /// Writes `files` (name, content) into a fresh directory.
 pub fn catalog_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
