@@ -99,7 +99,8 @@ impl App {
         )
         .with_audit_channel(Some(config.audit.channel.clone()))
         .with_dm_limit(config.approval.dm_limit)
-        .with_notify_prefer(config.notify.prefer.platform());
+        .with_notify_prefer(config.notify.prefer.platform())
+        .with_nudges(config.nudges.clone());
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())
@@ -107,7 +108,17 @@ impl App {
                 .with_clock(clock)
                 .with_desk(Arc::new(desk)),
         );
-        bot.set_scorecards(crate::scorecards::load_configured(&config.scorecards.path));
+        let scorecards = crate::scorecards::load_configured(&config.scorecards.path);
+        if let Some(desk) = bot.desk() {
+            let (made, problems) =
+                crate::scorecards::exemptions::workflows(&scorecards, config.nudges.exemption_days);
+            for p in problems {
+                tracing::error!("{p}");
+            }
+            desk.set_made_workflows(made);
+        }
+        bot.set_scorecards(scorecards);
+        bot.reload_exemptions(&store).await?;
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

@@ -8,6 +8,9 @@ use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
 
+/// How often the catalog watch looks when nothing told it the catalog changed.
+const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
     let _one_at_a_time = bot.rebuilding().await;
@@ -101,6 +104,41 @@ pub fn spawn(app: &App, config: &Config) {
     // Approved workflow runs are run, one step at a time.
     if let Some(desk) = app.bot.desk().cloned() {
         tokio::spawn(desk.work(app.bot.clone()));
+    }
+    // The catalog watch: a new catalog (or new scorecards) is scored and compared with what
+    // was seen, and hourly besides (exemptions lapse, weeks turn); due nudges are sent every
+    // minute (quiet hours end, days turn).
+    if let Some(desk) = app.bot.desk().cloned() {
+        let (bot, store) = (app.bot.clone(), app.store.clone());
+        tokio::spawn(async move {
+            let watch = crate::scorecards::watch::Watch::default();
+            let mut looked: Option<tokio::time::Instant> = None;
+            loop {
+                if looked.is_none_or(|t| t.elapsed() >= LOOK_EVERY) {
+                    looked = Some(tokio::time::Instant::now());
+                    match watch.look(&store, &bot).await {
+                        Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => tracing::info!(
+                            changes = o.changes.len(),
+                            problems = o.raised.len(),
+                            cleared = o.cleared.len(),
+                            "the catalog changed"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => {
+                            looked = None;
+                            tracing::warn!("the catalog watch failed (tried again): {e:#}")
+                        }
+                    }
+                }
+                if let Err(e) = desk.send_nudges(&bot).await {
+                    tracing::warn!("sending nudges: {e:#}");
+                }
+                tokio::select! {
+                    _ = bot.catalog_changed() => looked = None,
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
+                }
+            }
+        });
     }
     // PagerDuty's rosters are refreshed in the background; answers read the last ones.
     if let Some(pd) = app.sources.pagerduty.clone() {

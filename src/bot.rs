@@ -24,8 +24,8 @@ use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
 use crate::clock::Clock;
 use crate::conversation::{
-    ActionError, ActionId, Audience, ChatEvent, Failure, Form, Input, Platform, Reply, RunVerb,
-    STORED_FOR,
+    ActionError, ActionId, Audience, ChatEvent, Failure, Form, Input, NudgeVerb, Platform, Reply,
+    RunVerb, STORED_FOR,
 };
 use crate::desk::{Asked, Desk};
 use crate::identity::{Asker, Directory, People};
@@ -46,6 +46,8 @@ struct ReadModel {
     rosters: Arc<Rosters>,
     /// The standards entities are scored against.
     scorecards: Arc<Vec<crate::scorecards::Scorecard>>,
+    /// Checks that count as passed for some entities, until they expire.
+    exemptions: Arc<crate::scorecards::exemptions::Exemptions>,
 }
 
 impl ReadModel {
@@ -69,6 +71,7 @@ impl ReadModel {
             viewer,
             tz,
             scorecards: &self.scorecards,
+            exemptions: &self.exemptions,
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct Bot {
     /// Where and when each person was last recorded active (written when they move to another
     /// platform, else at most once a minute).
     seen: std::sync::Mutex<HashMap<String, (Platform, i64)>>,
+    /// Woken when the catalog or the scorecards change (the catalog watch scores them).
+    changed: tokio::sync::Notify,
 }
 
 /// How often someone's activity on a platform is written down.
@@ -116,6 +121,7 @@ impl Bot {
                 sources: Arc::new(Vec::new()),
                 rosters: Arc::new(Rosters::new()),
                 scorecards: Arc::default(),
+                exemptions: Arc::default(),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
@@ -124,6 +130,7 @@ impl Bot {
             people: RwLock::default(),
             desk: None,
             seen: Default::default(),
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -248,6 +255,7 @@ impl Bot {
                 ActionId::Ask(q) => self.question(&ctx, &event, &q, Audience::AsUsual).await?,
                 ActionId::Share(q) => self.question(&ctx, &event, &q, Audience::Everyone).await?,
                 ActionId::Run { verb, id } => self.on_run(&ctx, &event, verb, id, None).await?,
+                ActionId::Nudge { verb, id } => self.on_nudge(&ctx, &event, verb, id, None).await?,
                 // `action` reads a stored one back into what it was.
                 ActionId::Stored(_) => return Err(ActionError::OutOfDate.into()),
             },
@@ -261,6 +269,13 @@ impl Bot {
                         .find(|(k, _)| k == "reason")
                         .map(|(_, v)| v.clone());
                     self.on_run(&ctx, &event, verb, id, reason).await?
+                }
+                ref nudge @ ActionId::Nudge { verb, id } if nudge.form().is_some() => {
+                    let reason = values
+                        .iter()
+                        .find(|(k, _)| k == "reason")
+                        .map(|(_, v)| v.clone());
+                    self.on_nudge(&ctx, &event, verb, id, reason).await?
                 }
                 // No other button opens a form: one submitted was made by another release.
                 _ => return Err(ActionError::OutOfDate.into()),
@@ -376,6 +391,27 @@ impl Bot {
         Ok(reply)
     }
 
+    /// A click on a nudge's button, or the form it opened (with its reason).
+    async fn on_nudge(
+        &self,
+        ctx: &Context<'_>,
+        event: &ChatEvent,
+        verb: NudgeVerb,
+        id: i64,
+        reason: Option<String>,
+    ) -> Result<Reply, Trouble> {
+        let Some(desk) = &self.desk else {
+            return Err(ActionError::Unknown.into());
+        };
+        let asked = Asked::of(desk, ctx, &event.actor, &event.conversation);
+        let mut reply = desk
+            .on_nudge(&asked, verb, id, reason)
+            .await
+            .map_err(Trouble::Internal)?;
+        reply.audience = Audience::Asker;
+        Ok(reply)
+    }
+
     /// The form a button opens before its action is taken (a reason to deny), if any: the
     /// adapter shows it, and sends the values back as `Input::Form`.
     pub async fn form(&self, value: &str) -> Option<Form> {
@@ -465,11 +501,41 @@ impl Bot {
     /// Swaps in a read model with one part changed; the one place the model is replaced.
     /// Questions already running finish on the model they loaded.
     fn update(&self, change: impl Fn(&mut ReadModel)) {
-        self.model.rcu(|current| {
+        let before = self.model.rcu(|current| {
             let mut next = ReadModel::clone(current);
             change(&mut next);
             next
         });
+        let after = self.model.load();
+        if !Arc::ptr_eq(&before.snapshot, &after.snapshot)
+            || !Arc::ptr_eq(&before.scorecards, &after.scorecards)
+            || !Arc::ptr_eq(&before.exemptions, &after.exemptions)
+        {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Waits until the catalog or the scorecards change (at once if they changed since the
+    /// last wait ended).
+    pub async fn catalog_changed(&self) {
+        self.changed.notified().await
+    }
+
+    /// Runs `f` on the current model as the bot itself sees it: every entity, private ones
+    /// included, at the bot's time in UTC (the catalog watch scores from this).
+    pub fn as_itself<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> R {
+        let model = self.model.load_full();
+        let asker = Asker {
+            identity: None,
+            user: None,
+            groups: Vec::new(),
+        };
+        let viewer = Person {
+            roles: [crate::workflows::definition::Role::Auditor].into(),
+            ..Person::default()
+        };
+        let ctx = model.context(self.limit, &asker, &viewer, self.now(), chrono_tz::UTC);
+        f(&ctx)
     }
 
     /// Replaces the catalog, the source status and the rotations a re-read produced, in one
@@ -531,6 +597,18 @@ impl Bot {
     pub fn set_scorecards(&self, scorecards: Vec<crate::scorecards::Scorecard>) {
         let scorecards = Arc::new(scorecards);
         self.update(|m| m.scorecards = scorecards.clone());
+    }
+
+    /// Scores with these exemptions from now on.
+    pub fn set_exemptions(&self, list: Vec<crate::store::Exemption>) {
+        let exemptions = Arc::new(crate::scorecards::exemptions::Exemptions::new(list));
+        self.update(|m| m.exemptions = exemptions.clone());
+    }
+
+    /// Reads the exemptions in force from `store` (after one was granted).
+    pub async fn reload_exemptions(&self, store: &Store) -> anyhow::Result<()> {
+        self.set_exemptions(store.exemptions(self.now().timestamp()).await?);
+        Ok(())
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {

@@ -36,6 +36,138 @@ pub struct Config {
     pub audit: Audit,
     pub approval: ApprovalConfig,
     pub notify: NotifyConfig,
+    pub nudges: Nudges,
+    pub digests: Digests,
+}
+
+/// Nudges: an entity that becomes quarantined, loses its owner or drops a level is told to
+/// its owning team once, while the problem lasts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Nudges {
+    pub enabled: bool,
+    /// The most nudges a team gets in one of its days; the rest wait for the next day.
+    pub per_team_per_day: u32,
+    /// When nudges wait, in the team's time zone (`20:00-08:00`); "" turns them off.
+    pub quiet_hours: QuietHours,
+    /// The time zone of a team whose Group has no `switchboard.dev/timezone` annotation.
+    pub timezone: Zone,
+    /// How long "Snooze" holds a team's nudges about an entity.
+    pub snooze_days: u32,
+    /// How long an exemption granted from a nudge lasts.
+    pub exemption_days: u32,
+}
+
+impl Default for Nudges {
+    fn default() -> Self {
+        Nudges {
+            enabled: true,
+            per_team_per_day: 3,
+            quiet_hours: QuietHours::try_from("20:00-08:00".to_string()).expect("valid"),
+            timezone: Zone(chrono_tz::UTC),
+            snooze_days: 7,
+            exemption_days: 30,
+        }
+    }
+}
+
+/// Weekly digests to each team, and one to the platform team.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Digests {
+    pub enabled: bool,
+    /// When digests go out: five-field cron syntax (minute hour day-of-month month
+    /// day-of-week) read in `timezone`.
+    pub schedule: Schedule,
+    pub timezone: Zone,
+    /// A channel id for the platform digest (the catalog's gaps); "" sends none.
+    pub platform_channel: String,
+}
+
+impl Default for Digests {
+    fn default() -> Self {
+        Digests {
+            enabled: true,
+            schedule: Schedule::try_from("0 9 * * MON".to_string()).expect("valid"),
+            timezone: Zone(chrono_tz::UTC),
+            platform_channel: String::new(),
+        }
+    }
+}
+
+/// A time zone by its IANA name (`Europe/Berlin`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Zone(pub chrono_tz::Tz);
+
+impl TryFrom<String> for Zone {
+    type Error = String;
+    fn try_from(name: String) -> Result<Self, String> {
+        name.parse().map(Zone).map_err(|_| {
+            format!("`{name}` is not a time zone (an IANA name such as Europe/Berlin)")
+        })
+    }
+}
+
+/// A daily span of quiet, `HH:MM-HH:MM`, which may run past midnight; None: never quiet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct QuietHours(pub Option<(chrono::NaiveTime, chrono::NaiveTime)>);
+
+impl TryFrom<String> for QuietHours {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(QuietHours(None));
+        }
+        let bad = || format!("`{text}` is not a span of hours such as 20:00-08:00");
+        let (from, to) = text.split_once('-').ok_or_else(bad)?;
+        let time =
+            |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| bad());
+        Ok(QuietHours(Some((time(from)?, time(to)?))))
+    }
+}
+
+impl QuietHours {
+    /// Whether `t` falls in the quiet span.
+    pub fn contains(&self, t: chrono::NaiveTime) -> bool {
+        match self.0 {
+            None => false,
+            Some((from, to)) if from <= to => from <= t && t < to,
+            Some((from, to)) => t >= from || t < to,
+        }
+    }
+
+    /// When the quiet span that holds `t` ends (None when `t` is not quiet).
+    pub fn end(&self) -> Option<chrono::NaiveTime> {
+        self.0.map(|(_, to)| to)
+    }
+}
+
+/// A five-field cron schedule (`0 9 * * MON`), as written and parsed.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Schedule {
+    pub text: String,
+    pub cron: croner::Cron,
+}
+
+impl TryFrom<String> for Schedule {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .build()
+            .parse(&text)
+            .map_err(|e| format!("`{text}` is not a five-field cron schedule: {e}"))?;
+        Ok(Schedule { text, cron })
+    }
+}
+
+impl PartialEq for Schedule {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -613,6 +745,44 @@ mod tests {
         .unwrap();
         let defaults = Config::default();
         assert_eq!(format!("{shipped:?}"), format!("{defaults:?}"));
+    }
+
+    #[test]
+    fn quiet_hours_zones_and_schedules_are_read_or_refused_with_the_key() {
+        let c = load(
+            "[nudges]\nquiet_hours = \"22:00-07:30\"\ntimezone = \"Europe/Berlin\"\n[digests]\nschedule = \"30 8 * * FRI\"\n",
+            &[],
+        )
+        .unwrap();
+        let t = |s: &str| chrono::NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        assert!(c.nudges.quiet_hours.contains(t("23:00")));
+        assert!(c.nudges.quiet_hours.contains(t("07:00")));
+        assert!(!c.nudges.quiet_hours.contains(t("07:30")));
+        assert!(!c.nudges.quiet_hours.contains(t("12:00")));
+        assert_eq!(c.nudges.timezone.0, chrono_tz::Europe::Berlin);
+        assert_eq!(c.digests.schedule.text, "30 8 * * FRI");
+        assert!(
+            !load("[nudges]\nquiet_hours = \"\"\n", &[])
+                .unwrap()
+                .nudges
+                .quiet_hours
+                .contains(t("23:00"))
+        );
+        for (text, says) in [
+            ("[nudges]\nquiet_hours = \"late\"\n", "not a span of hours"),
+            ("[nudges]\ntimezone = \"Mars/Olympus\"\n", "not a time zone"),
+            (
+                "[digests]\nschedule = \"every monday\"\n",
+                "not a five-field cron",
+            ),
+            (
+                "[digests]\nschedule = \"0 0 9 * * MON\"\n",
+                "not a five-field cron",
+            ),
+        ] {
+            let err = load(text, &[]).unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+        }
     }
 
     #[test]

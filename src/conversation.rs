@@ -389,6 +389,31 @@ pub enum ActionId {
     /// Something done to a workflow run from its card: approve, deny, see its details, run it
     /// at once in an emergency, or review a run started that way.
     Run { verb: RunVerb, id: i64 },
+    /// Something done about a nudge: snooze its entity's nudges, or ask for an exemption
+    /// (opens a form for the reason).
+    Nudge { verb: NudgeVerb, id: i64 },
+}
+
+/// What a nudge's buttons do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NudgeVerb {
+    Snooze,
+    Exempt,
+}
+
+impl NudgeVerb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NudgeVerb::Snooze => "snooze",
+            NudgeVerb::Exempt => "exempt",
+        }
+    }
+
+    fn parse(s: &str) -> Option<NudgeVerb> {
+        [NudgeVerb::Snooze, NudgeVerb::Exempt]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
 }
 
 /// What a run's card buttons do.
@@ -500,12 +525,26 @@ impl ActionId {
             ActionId::Run { verb, id } => {
                 return format!("sb{ACTION_VERSION}:{}:{id}", verb.as_str());
             }
+            ActionId::Nudge { verb, id } => {
+                return format!("sb{ACTION_VERSION}:{}:{id}", verb.as_str());
+            }
         };
         format!("sb{ACTION_VERSION}:{verb}:{arg}")
     }
 
     /// The form this action asks for before it is taken, if any (a reason for a denial).
     pub fn form(&self) -> Option<Form> {
+        if let ActionId::Nudge {
+            verb: NudgeVerb::Exempt,
+            id,
+        } = self
+        {
+            return Some(Form::reason(
+                format!("Ask for an exemption (nudge {id})"),
+                "Ask",
+                "Why should this entity be exempt? The scorecard's owners decide.",
+            ));
+        }
         let ActionId::Run { verb, id } = self else {
             return None;
         };
@@ -549,6 +588,13 @@ impl ActionId {
                 }),
                 Err(_) => Err(ActionError::Unknown),
             },
+            Some((verb, id)) if NudgeVerb::parse(verb).is_some() => match id.parse::<i64>() {
+                Ok(id) => Ok(ActionId::Nudge {
+                    verb: NudgeVerb::parse(verb).expect("checked"),
+                    id,
+                }),
+                Err(_) => Err(ActionError::Unknown),
+            },
             // A verb this release does not know: made by another one.
             _ => Err(ActionError::OutOfDate),
         }
@@ -572,6 +618,14 @@ mod tests {
             ActionId::Run {
                 verb: RunVerb::Flag,
                 id: 7,
+            },
+            ActionId::Nudge {
+                verb: NudgeVerb::Snooze,
+                id: 3,
+            },
+            ActionId::Nudge {
+                verb: NudgeVerb::Exempt,
+                id: 4,
             },
         ] {
             assert_eq!(ActionId::decode(&id.encode()), Ok(id));

@@ -52,6 +52,8 @@ pub struct Context<'a> {
     pub tz: Tz,
     /// The standards entities are scored against.
     pub scorecards: &'a [crate::scorecards::Scorecard],
+    /// Checks that count as passed for some entities, until they expire.
+    pub exemptions: &'a crate::scorecards::exemptions::Exemptions,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {

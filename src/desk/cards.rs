@@ -429,3 +429,89 @@ impl Desk {
         Ok(())
     }
 }
+
+/// Where something told to a team went.
+#[derive(Debug, Default)]
+pub struct Told {
+    pub at: Vec<crate::outbox::MessageRef>,
+    /// Why it went nowhere (no channel and no tech lead reachable, or every post refused).
+    pub nowhere: Option<String>,
+}
+
+impl Desk {
+    /// Posts `reply` to the team `team`: to its channel (the Group's `slack.com/channel-id`,
+    /// else `discord.com/channel-id`, on a platform with an outbox), else by DM to its members
+    /// who are tech leads (`roles.tech_leads`). An error is a failure worth trying again; a
+    /// post refused for good tries the next way.
+    pub async fn tell_team(
+        &self,
+        snap: &Snapshot,
+        team: crate::catalog::Id,
+        reply: &crate::conversation::Reply,
+    ) -> Result<Told> {
+        let g = snap.entity(team);
+        let mut refused = Vec::new();
+        let mut order: Vec<Platform> = self.prefer.into_iter().collect();
+        order.extend([Platform::Slack, Platform::Discord]);
+        order.dedup();
+        for platform in order {
+            let (Some(key), Some(outbox)) = (channel_annotation(platform), self.outbox(platform))
+            else {
+                continue;
+            };
+            let Some(channel) = g.annotation(key) else {
+                continue;
+            };
+            match outbox
+                .post(&Destination::Channel(channel.to_string()), reply)
+                .await
+            {
+                Ok(at) => {
+                    return Ok(Told {
+                        at: vec![at],
+                        nowhere: None,
+                    });
+                }
+                Err(e) if Undeliverable::of(&e).is_some() => {
+                    tracing::info!(team = %g.key(), "the team's channel refused a post: {e:#}");
+                    refused.push(format!("{channel}: {e}"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let leads: Vec<String> = g
+            .related(crate::catalog::RelKind::HasMember)
+            .filter(|&u| {
+                crate::workflows::permissions::Person::of(snap, Some(u), &[], &self.roles)
+                    .is(crate::workflows::definition::Role::TechLead)
+            })
+            .map(|u| snap.entity(u).key())
+            .collect();
+        let mut told = Told::default();
+        for lead in &leads {
+            let Some((outbox, id)) = self.reach(snap, lead, Platform::Slack).await else {
+                refused.push(format!("{lead}: not reachable"));
+                continue;
+            };
+            match outbox.post(&Destination::User(id), reply).await {
+                Ok(at) => told.at.push(at),
+                Err(e) => {
+                    tracing::warn!(team = %g.key(), "cannot write to {lead}: {e:#}");
+                    refused.push(format!("{lead}: {e}"));
+                }
+            }
+        }
+        if told.at.is_empty() {
+            told.nowhere = Some(if leads.is_empty() && refused.is_empty() {
+                format!(
+                    "{} names no channel (slack.com/channel-id or discord.com/channel-id) and has \
+                     no tech lead (roles.tech_leads) among its members",
+                    g.key()
+                )
+            } else {
+                refused.join("; ")
+            });
+        }
+        Ok(told)
+    }
+}

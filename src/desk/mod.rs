@@ -1,11 +1,16 @@
-//! The workflow desk: requests checked and recorded, decisions taken atomically, and the
-//! worker that runs approved runs step by step through the executors. It sits beside `sync`:
+//! The desk: what Switchboard sends and what is done about it. Workflow requests checked and
+//! recorded, decisions taken atomically, and the worker that runs approved runs step by step
+//! through the executors; nudges sent to teams and their buttons (`nudges`). It sits beside `sync`:
 //! the core (`workflows`) decides what may happen, the desk makes it happen in the store and
 //! the world, every change with its audit entry in the same transaction. The commands are
 //! answered here; the worker that runs approved runs is in `worker`.
 
 mod cards;
+mod nudges;
 mod worker;
+
+pub use cards::Told;
+pub use nudges::{TIMEZONE_ANNOTATION, exemption_workflow};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +62,9 @@ pub struct Desk {
     /// The workflows loaded, and where they are read from (`reload workflows`).
     workflows: ArcSwap<Vec<Workflow>>,
     workflow_paths: std::sync::Mutex<Vec<String>>,
+    /// The workflows read from files, and those made from other definitions (each
+    /// scorecard's exemption workflow); a file's wins over a made one of the same name.
+    loaded: std::sync::Mutex<(Vec<Workflow>, Vec<Workflow>)>,
     /// Set when the process is stopping: the worker loop ends.
     stopping: std::sync::atomic::AtomicBool,
     /// A Slack channel where every run's progress is posted with the audit log's head.
@@ -68,6 +76,8 @@ pub struct Desk {
     /// The platform a card goes to for someone reachable on several (`notify.prefer`); None:
     /// where they were last active.
     prefer: Option<Platform>,
+    /// When and how often teams are nudged (`[nudges]`).
+    nudging: crate::config::Nudges,
 }
 
 /// Who asks, where, about what.
@@ -181,10 +191,12 @@ impl Desk {
             stopping: Default::default(),
             workflows: Default::default(),
             workflow_paths: Default::default(),
+            loaded: Default::default(),
             outboxes: Default::default(),
             audit_channel: None,
             dm_limit: crate::config::ApprovalConfig::default().dm_limit,
             prefer: None,
+            nudging: Default::default(),
         }
     }
 
@@ -192,6 +204,12 @@ impl Desk {
     /// None: to the one they were last active on (`notify.prefer`).
     pub fn with_notify_prefer(mut self, prefer: Option<Platform>) -> Desk {
         self.prefer = prefer;
+        self
+    }
+
+    /// Nudges teams as `[nudges]` says.
+    pub fn with_nudges(mut self, nudging: crate::config::Nudges) -> Desk {
+        self.nudging = nudging;
         self
     }
 
@@ -213,9 +231,28 @@ impl Desk {
         self.workflows.load_full()
     }
 
-    /// Replaces the workflows with these.
+    /// Replaces the workflows read from files with these.
     pub fn set_workflows(&self, workflows: Vec<Workflow>) {
-        self.workflows.store(Arc::new(workflows));
+        let mut loaded = self.loaded.lock().expect("workflows");
+        loaded.0 = workflows;
+        self.publish(&loaded);
+    }
+
+    /// Replaces the workflows made from other definitions (scorecards' exemptions).
+    pub fn set_made_workflows(&self, workflows: Vec<Workflow>) {
+        let mut loaded = self.loaded.lock().expect("workflows");
+        loaded.1 = workflows;
+        self.publish(&loaded);
+    }
+
+    fn publish(&self, (read, made): &(Vec<Workflow>, Vec<Workflow>)) {
+        let mut all = read.clone();
+        for w in made {
+            if !all.iter().any(|r| r.name == w.name) {
+                all.push(w.clone());
+            }
+        }
+        self.workflows.store(Arc::new(all));
     }
 
     /// Loads the workflows from `paths` (None: from where they were loaded last), each problem

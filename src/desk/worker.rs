@@ -212,6 +212,11 @@ impl Desk {
                             event("step.succeeded", json!({"step": step.name, "outputs": out})),
                         )
                         .await?;
+                    if executor.changes_scores()
+                        && let Err(e) = bot.reload_exemptions(&self.store).await
+                    {
+                        tracing::error!(run = run.id, "reading the exemptions again: {e:#}");
+                    }
                     if executor.changes_catalog()
                         && let Err(e) = bot.reload_catalog(&self.store).await
                     {

@@ -20,7 +20,11 @@ pub fn all(
     http: http::Http,
     github: github::GitHubSteps,
 ) -> Executors {
-    let mut list: Vec<Arc<dyn Executor>> = vec![Arc::new(register), Arc::new(http)];
+    let exempt = crate::scorecards::exemptions::Exempt {
+        store: register.store.clone(),
+    };
+    let mut list: Vec<Arc<dyn Executor>> =
+        vec![Arc::new(register), Arc::new(http), Arc::new(exempt)];
     list.extend(github.executors());
     list.into_iter().map(|e| (e.name(), e)).collect()
 }

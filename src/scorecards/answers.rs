@@ -60,7 +60,10 @@ pub fn entity(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             lines.push(format!("✗ {} — {}. Fix: {}", c.title, o.why, fix(c, e)));
         }
         for o in s.outcomes.iter().filter(|o| o.passed) {
-            lines.push(format!("✓ {}", sc.checks[o.check].title));
+            match &o.exempt {
+                Some(x) => lines.push(format!("✓ {} — {}, {x}", sc.checks[o.check].title, o.why)),
+                None => lines.push(format!("✓ {}", sc.checks[o.check].title)),
+            }
         }
         r.view.sections.push(Section::new(
             format!("{} — {}, {}%", sc.title, sc.level_name(s.level), s.score),

@@ -4,7 +4,9 @@
 
 pub mod answers;
 pub mod definition;
+pub mod exemptions;
 pub mod score;
+pub mod watch;
 
 pub use definition::{Builtin, Scorecard, load};
 

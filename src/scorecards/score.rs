@@ -20,6 +20,8 @@ pub struct Outcome {
     pub passed: bool,
     /// Why it failed.
     pub why: String,
+    /// It failed, but counts as passed: the exemption's reason and when it ends.
+    pub exempt: Option<String>,
 }
 
 /// An entity's result on one scorecard.
@@ -58,6 +60,7 @@ impl Scorecard {
     /// Scores `id` (which the filter matched).
     pub fn score(&self, ctx: &Context<'_>, id: Id) -> Scored {
         let facts = std::cell::OnceCell::new();
+        let key = std::cell::OnceCell::new();
         let outcomes: Vec<Outcome> = self
             .checks
             .iter()
@@ -67,10 +70,24 @@ impl Scorecard {
                     Ok(()) => (true, String::new()),
                     Err(why) => (false, why),
                 };
+                let exempt = (!passed && !ctx.exemptions.is_empty())
+                    .then(|| {
+                        let key = key.get_or_init(|| ctx.snap.entity(id).key());
+                        ctx.exemptions
+                            .of(key, &self.name, &c.name, ctx.now.timestamp())
+                    })
+                    .flatten()
+                    .map(|x| {
+                        let until = chrono::DateTime::from_timestamp(x.expires_at, 0)
+                            .map(|t| t.format("%Y-%m-%d").to_string())
+                            .unwrap_or_default();
+                        format!("exempt until {until} (run {}): {}", x.run_id, x.reason)
+                    });
                 Outcome {
                     check: i,
-                    passed,
+                    passed: passed || exempt.is_some(),
                     why,
+                    exempt,
                 }
             })
             .collect();
@@ -344,7 +361,9 @@ impl Scored {
                 let c = &sc.checks[o.check];
                 json!({
                     "check": c.name, "title": c.title, "weight": c.weight, "passed": o.passed,
-                    "why": (!o.passed).then_some(&o.why), "fix": (!o.passed).then(|| fix(c, e)),
+                    "why": (!o.passed || o.exempt.is_some()).then_some(&o.why),
+                    "fix": (!o.passed || o.exempt.is_some()).then(|| fix(c, e)),
+                    "exempt": o.exempt,
                     "workflow": c.workflow,
                 })
             }).collect::<Vec<_>>(),

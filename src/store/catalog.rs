@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
 use sqlx::{AssertSqlSafe, Row};
 
-use super::{Backend, Store};
+use super::{Backend, Store, insert_sql};
 use crate::catalog::snapshot::Problem;
 use crate::catalog::{Provenance, RawEntity};
 
@@ -420,26 +420,6 @@ fn seq_base(source: &str) -> i64 {
         "backstage" => RANGE,
         _ => 2 * RANGE,
     }
-}
-
-/// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
-fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
-    let mut sql = String::from(prefix);
-    for r in 0..rows {
-        if r > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("${}", r * cols + c + 1));
-        }
-        sql.push(')');
-    }
-    sql.push_str(suffix);
-    sql
 }
 
 impl Store {

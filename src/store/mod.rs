@@ -6,7 +6,8 @@
 //! `events` (chat events claimed and answered), `sync_runs` (syncs and source events),
 //! `github` (repository states, cached responses), `actions` (button actions too long for a
 //! button), `runs` (workflow runs, their decisions and steps), `cards` (the posted copies of runs'
-//! cards, reminders, reviews of emergency runs), `audit` (the chained log); a new
+//! cards, reminders, reviews of emergency runs), `audit` (the chained log), `watch` (what the catalog watch saw: the change log, weekly
+//! scores), `nudges` (nudges, snoozes, exemptions); a new
 //! area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
@@ -23,15 +24,19 @@ mod cards;
 mod catalog;
 mod events;
 mod github;
+mod nudges;
 mod people;
 mod runs;
 mod sync_runs;
+mod watch;
 
 pub use cards::Card;
 pub use catalog::Replacement;
 pub use github::RepoState;
+pub use nudges::{Exemption, Nudge};
 pub use runs::{Holder, NewRun};
 pub use sync_runs::SyncRun;
+pub use watch::{Change, Observation, Problem, TeamWeek, Watched, WeekScore};
 
 /// Which database a URL points at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,6 +188,26 @@ impl Write {
     pub async fn commit(self) -> Result<()> {
         Ok(self.tx.commit().await?)
     }
+}
+
+/// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
+pub(crate) fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
+    let mut sql = String::from(prefix);
+    for r in 0..rows {
+        if r > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", r * cols + c + 1));
+        }
+        sql.push(')');
+    }
+    sql.push_str(suffix);
+    sql
 }
 
 #[cfg(test)]

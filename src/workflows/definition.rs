@@ -163,6 +163,10 @@ pub const EXECUTORS: &[(&str, &[&str])] = &[
     ("http.request", &["url"]),
     ("catalog.register", &["file"]),
     (
+        "scorecard.exempt",
+        &["entity", "scorecard", "checks", "reason", "days"],
+    ),
+    (
         "github.repository_from_template",
         &["template", "owner", "name"],
     ),

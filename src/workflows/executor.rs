@@ -35,6 +35,12 @@ pub trait Executor: Send + Sync {
         false
     }
 
+    /// Whether a step of this executor changes how entities score (an exemption): the bot
+    /// reads the exemptions again after.
+    fn changes_scores(&self) -> bool {
+        false
+    }
+
     /// Does the step; its outputs (`steps['NAME'].outputs`), or why it failed.
     fn run<'a>(&'a self, call: &'a Call<'a>) -> Sending<'a, Value>;
 }

@@ -18,4 +18,5 @@ mod scorecards;
 mod slack;
 mod slack_socket;
 mod store;
+mod watch;
 mod workflows;

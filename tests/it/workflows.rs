@@ -128,6 +128,8 @@ impl World {
         config.catalog.local.paths = common::examples();
         config.catalog.local.paths.extend_from_slice(catalog);
         config.workflows.paths = vec![format!("{}/commands", dir.path().display())];
+        // No scorecards: only the workflows of these files (no exemption workflows).
+        config.scorecards.path = String::new();
         config.oncall.rotations =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
         let clock = Clock::fixed("2026-12-01T09:00:00Z".parse().unwrap());
