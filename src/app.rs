@@ -100,7 +100,8 @@ impl App {
         .with_audit_channel(Some(config.audit.channel.clone()))
         .with_dm_limit(config.approval.dm_limit)
         .with_notify_prefer(config.notify.prefer.platform())
-        .with_nudges(config.nudges.clone());
+        .with_nudges(config.nudges.clone())
+        .with_digests(config.digests.clone());
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())

@@ -106,8 +106,8 @@ pub fn spawn(app: &App, config: &Config) {
         tokio::spawn(desk.work(app.bot.clone()));
     }
     // The catalog watch: a new catalog (or new scorecards) is scored and compared with what
-    // was seen, and hourly besides (exemptions lapse, weeks turn); due nudges are sent every
-    // minute (quiet hours end, days turn).
+    // was seen, and hourly besides (exemptions lapse, weeks turn); due nudges and digests are
+    // sent every minute (quiet hours end, days turn, the digest schedule comes round).
     if let Some(desk) = app.bot.desk().cloned() {
         let (bot, store) = (app.bot.clone(), app.store.clone());
         tokio::spawn(async move {
@@ -132,6 +132,11 @@ pub fn spawn(app: &App, config: &Config) {
                 }
                 if let Err(e) = desk.send_nudges(&bot).await {
                     tracing::warn!("sending nudges: {e:#}");
+                }
+                match desk.send_digests(&bot).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sent = n, "weekly digests sent"),
+                    Err(e) => tracing::warn!("sending digests: {e:#}"),
                 }
                 tokio::select! {
                     _ = bot.catalog_changed() => looked = None,

@@ -33,6 +33,13 @@ impl Clock {
         self.now().timestamp()
     }
 
+    /// Sets a fixed clock to `at`; the system's clock cannot be set.
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Some(t) = &self.0 {
+            *t.lock().expect("clock") = at;
+        }
+    }
+
     /// Moves a fixed clock on by `by`; the system's clock moves by itself.
     pub fn advance(&self, by: Duration) {
         if let Some(t) = &self.0 {

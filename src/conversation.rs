@@ -206,6 +206,8 @@ pub enum Intent {
     Scorecard,
     /// How complete the catalog is, per team.
     Completeness,
+    /// A team's weekly digest, or the platform's (sent on a schedule; `switchboard digest`).
+    Digest,
 }
 
 impl Intent {

@@ -88,6 +88,18 @@ enum Cmd {
         #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
         format: CheckFormat,
     },
+    /// Print the weekly digests of the schedule's latest period as they would be sent now
+    /// (after bringing the catalog's change log up to date); nothing is sent.
+    Digest {
+        /// Print only; `serve` sends digests on `digests.schedule`.
+        #[arg(long, required = true)]
+        dry_run: bool,
+        /// Only this team's (a Group's name or reference); `platform` for the platform digest.
+        #[arg(long)]
+        team: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
     /// The audit log: check its chain, or export it.
@@ -274,6 +286,16 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 Store::connect(&config.database.url.0, config.database.max_connections).await?;
             let code = audit(&store, action).await;
             store.close().await;
+            code
+        }
+        Cmd::Digest {
+            dry_run: _,
+            team,
+            format,
+        } => {
+            let app = App::open(&config, Use::Ask).await?;
+            let code = digest(&app, &config, team.as_deref(), format).await;
+            app.store.close().await;
             code
         }
         Cmd::Health => {
@@ -713,4 +735,73 @@ async fn audit(store: &Store, action: AuditCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `switchboard digest --dry-run`: the digests of the schedule's latest period, printed.
+async fn digest(
+    app: &App,
+    config: &Config,
+    team: Option<&str>,
+    format: Format,
+) -> Result<ExitCode> {
+    let Some(desk) = app.bot.desk() else {
+        anyhow::bail!("digests need the desk");
+    };
+    // What changed is what the catalog watch recorded: bring it up to date first.
+    switchboard::scorecards::watch::Watch::default()
+        .look(&app.store, &app.bot)
+        .await?;
+    let now = app.bot.now();
+    let (period, _) = switchboard::desk::latest_period(&config.digests, now)
+        .context("digests.schedule has no occurrence before now")?;
+    let snap = app.bot.snapshot();
+    let mut teams = switchboard::desk::teams(&snap);
+    let platform = team == Some("platform");
+    if let Some(name) = team.filter(|_| !platform) {
+        let key = if name.contains(':') {
+            name.to_ascii_lowercase()
+        } else {
+            format!("group:default/{}", name.to_ascii_lowercase())
+        };
+        teams.retain(|&t| snap.entity(t).key() == key);
+        if teams.is_empty() {
+            eprintln!("error: no team `{name}` owns anything in the catalog");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let mut made = Vec::new();
+    let mut silent = Vec::new();
+    if team.is_none() || platform {
+        made.push(desk.platform_digest(&app.bot, &period).await?);
+    }
+    if !platform {
+        for t in teams {
+            match desk.digest(&app.bot, t, &period).await? {
+                Some(r) => made.push(r),
+                None => silent.push(snap.entity(t).key()),
+            }
+        }
+    }
+    match format {
+        Format::Text => {
+            println!("Digests of the period {period} (dry run: nothing is sent)\n");
+            for r in &made {
+                println!("{}", render::text(r));
+            }
+            if !silent.is_empty() {
+                println!("Nothing changed, so no digest, for: {}", silent.join(", "));
+            }
+        }
+        Format::Json => {
+            let digests: Vec<serde_json::Value> = made
+                .iter()
+                .map(|r| serde_json::from_str(&render::json(r)).expect("rendered JSON"))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({"period": period, "digests": digests, "silent": silent})
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -69,7 +69,8 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::SyncStatus => sync_status(ctx, q),
         Intent::Whoami => whoami(ctx, q),
         Intent::Find => find(ctx, q),
-        Intent::Unknown => short_help(q, false),
+        // Digests are made on a schedule (and by `switchboard digest`), never asked.
+        Intent::Unknown | Intent::Digest => short_help(q, false),
         Intent::Workflows
         | Intent::Run
         | Intent::Approve
@@ -1457,7 +1458,8 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Approvals
         | Intent::Audit
         | Intent::Reload
-        | Intent::Completeness => format!("info {pick}"),
+        | Intent::Completeness
+        | Intent::Digest => format!("info {pick}"),
     }
 }
 

@@ -1,15 +1,18 @@
 //! The desk: what Switchboard sends and what is done about it. Workflow requests checked and
 //! recorded, decisions taken atomically, and the worker that runs approved runs step by step
-//! through the executors; nudges sent to teams and their buttons (`nudges`). It sits beside `sync`:
+//! through the executors; nudges sent to teams and their buttons (`nudges`); weekly digests
+//! (`digests`). It sits beside `sync`:
 //! the core (`workflows`) decides what may happen, the desk makes it happen in the store and
 //! the world, every change with its audit entry in the same transaction. The commands are
 //! answered here; the worker that runs approved runs is in `worker`.
 
 mod cards;
+mod digests;
 mod nudges;
 mod worker;
 
 pub use cards::Told;
+pub use digests::{latest_period, teams};
 pub use nudges::{TIMEZONE_ANNOTATION, exemption_workflow};
 
 use std::sync::Arc;
@@ -78,6 +81,8 @@ pub struct Desk {
     prefer: Option<Platform>,
     /// When and how often teams are nudged (`[nudges]`).
     nudging: crate::config::Nudges,
+    /// When digests go out, and where the platform's goes (`[digests]`).
+    digests: crate::config::Digests,
 }
 
 /// Who asks, where, about what.
@@ -197,6 +202,7 @@ impl Desk {
             dm_limit: crate::config::ApprovalConfig::default().dm_limit,
             prefer: None,
             nudging: Default::default(),
+            digests: Default::default(),
         }
     }
 

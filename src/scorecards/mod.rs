@@ -4,6 +4,7 @@
 
 pub mod answers;
 pub mod definition;
+pub mod digest;
 pub mod exemptions;
 pub mod score;
 pub mod watch;

@@ -7,7 +7,7 @@
 //! `github` (repository states, cached responses), `actions` (button actions too long for a
 //! button), `runs` (workflow runs, their decisions and steps), `cards` (the posted copies of runs'
 //! cards, reminders, reviews of emergency runs), `audit` (the chained log), `watch` (what the catalog watch saw: the change log, weekly
-//! scores), `nudges` (nudges, snoozes, exemptions); a new
+//! scores), `nudges` (nudges, snoozes, exemptions), `digests` (one row per team and period); a new
 //! area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
@@ -22,6 +22,7 @@ mod actions;
 mod audit;
 mod cards;
 mod catalog;
+mod digests;
 mod events;
 mod github;
 mod nudges;
@@ -32,6 +33,7 @@ mod watch;
 
 pub use cards::Card;
 pub use catalog::Replacement;
+pub use digests::DigestRow;
 pub use github::RepoState;
 pub use nudges::{Exemption, Nudge};
 pub use runs::{Holder, NewRun};

@@ -452,3 +452,54 @@ fn check_scorecards_passes_the_shipped_file_and_points_at_a_broken_line() {
     assert_eq!(v["findings"][0]["file"], file.as_str());
     assert_eq!(v["findings"][0]["line"], 4);
 }
+
+#[test]
+fn digest_dry_run_prints_the_platform_digest_and_says_which_teams_have_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = own_config(dir.path(), "");
+    let out = run_ok(bin().args([
+        "--config",
+        config.to_str().unwrap(),
+        "digest",
+        "--dry-run",
+        "--format",
+        "json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["period"].as_str().unwrap().ends_with('Z'), "{v}");
+    // The first look is a baseline: the demo's teams have nothing to report yet.
+    let silent = v["silent"].as_array().unwrap();
+    assert!(
+        silent.contains(&serde_json::json!("group:default/team-a")),
+        "{v}"
+    );
+    let platform = &v["digests"][0]["result"];
+    assert!(
+        platform["most_failed"].as_array().unwrap().len() > 3,
+        "{platform}"
+    );
+    let text = run_ok(bin().args([
+        "--config",
+        config.to_str().unwrap(),
+        "digest",
+        "--dry-run",
+        "--team",
+        "team-a",
+    ]));
+    assert!(
+        text.contains("Nothing changed, so no digest, for: group:default/team-a"),
+        "{text}"
+    );
+    let out = common::run(bin().args([
+        "--config",
+        config.to_str().unwrap(),
+        "digest",
+        "--dry-run",
+        "--team",
+        "no-such-team",
+    ]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no team `no-such-team`"));
+    let out = common::run(bin().args(["--config", config.to_str().unwrap(), "digest"]));
+    assert!(!out.status.success(), "without --dry-run it refuses");
+}

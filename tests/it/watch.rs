@@ -102,6 +102,53 @@ impl World {
         }
     }
 
+    /// As `new`, with a desk (the shipped workflows, `configure`d, the exemption workflow of
+    /// `BASICS` owned by the standards team) posting to a fake Slack through the real adapter.
+    pub async fn with_slack(
+        url: &str,
+        files: &[(&str, &str)],
+        at: &str,
+        configure: impl FnOnce(switchboard::desk::Desk) -> switchboard::desk::Desk,
+    ) -> (
+        World,
+        common::slack::FakeSlack,
+        Arc<switchboard::desk::Desk>,
+    ) {
+        let (fake, api_url) = common::slack::FakeSlack::start().await;
+        let mut w = World::new(url, files, at).await;
+        let desk = Arc::new(configure(common::shipped_desk(&w.store)));
+        let cards = scorecards(&BASICS.replace("group:default/team-a", "group:default/standards"));
+        desk.set_made_workflows(switchboard::scorecards::exemptions::workflows(&cards, 30).0);
+        let bot = Arc::new(
+            Bot::new(
+                sync::load_snapshot(&w.store).await.unwrap(),
+                Rotations::default(),
+                Default::default(),
+            )
+            .with_store(w.store.clone())
+            .with_clock(w.clock.clone())
+            .with_desk(desk.clone()),
+        );
+        let slack = switchboard::chat::slack::SlackApp::new(
+            bot.clone(),
+            w.store.clone(),
+            &switchboard::chat::slack::SlackSettings {
+                api_url,
+                bot_token: "xoxb-test".into(),
+                signing_secret: "secret".into(),
+                app_token: String::new(),
+                channel_interval: std::time::Duration::from_millis(1),
+                failpoints: Default::default(),
+                answer_lease: std::time::Duration::from_secs(300),
+            },
+        )
+        .unwrap();
+        desk.add_outbox(switchboard::chat::Platform::Slack, Arc::new(slack));
+        bot.set_scorecards(cards);
+        w.bot = bot;
+        (w, fake, desk)
+    }
+
     /// Writes (or, with None, deletes) catalog files and syncs them in.
     pub async fn edit(&self, files: &[(&str, Option<&str>)]) {
         for (name, body) in files {
@@ -361,7 +408,6 @@ async fn nudges_go_once_within_the_daily_number_outside_quiet_hours_and_can_be_s
     within(async {
         for db in databases().await {
             let n = db.name;
-            let (fake, api_url) = common::slack::FakeSlack::start().await;
             let names = ["a", "b", "c", "d"];
             let mut files: Vec<(String, String)> = names
                 .iter()
@@ -378,37 +424,14 @@ async fn nudges_go_once_within_the_daily_number_outside_quiet_hours_and_can_be_s
             files.push(("standards.yaml".into(), PLATFORM_TEAM.into()));
             let refs: Vec<(&str, &str)> = files.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
             // Monday 30 November, 10:00 in Berlin.
-            let mut w = World::new(&db.url, &refs, "2026-11-30T09:00:00Z").await;
             let nudging = switchboard::config::Nudges {
                 per_team_per_day: 2,
                 ..Default::default()
             };
-            let desk = Arc::new(common::shipped_desk(&w.store).with_nudges(nudging));
-            let cards = scorecards(&BASICS.replace("group:default/team-a", "group:default/standards"));
-            desk.set_made_workflows(switchboard::scorecards::exemptions::workflows(&cards, 30).0);
-            let bot = Arc::new(
-                Bot::new(sync::load_snapshot(&w.store).await.unwrap(), Rotations::default(), Default::default())
-                    .with_store(w.store.clone())
-                    .with_clock(w.clock.clone())
-                    .with_desk(desk.clone()),
-            );
-            let slack = switchboard::chat::slack::SlackApp::new(
-                bot.clone(),
-                w.store.clone(),
-                &switchboard::chat::slack::SlackSettings {
-                    api_url,
-                    bot_token: "xoxb-test".into(),
-                    signing_secret: "secret".into(),
-                    app_token: String::new(),
-                    channel_interval: std::time::Duration::from_millis(1),
-                    failpoints: Default::default(),
-                    answer_lease: std::time::Duration::from_secs(300),
-                },
-            )
-            .unwrap();
-            desk.add_outbox(switchboard::chat::Platform::Slack, Arc::new(slack));
-            w.bot = bot;
-            w.bot.set_scorecards(cards);
+            let (w, fake, desk) = World::with_slack(&db.url, &refs, "2026-11-30T09:00:00Z", |d| {
+                d.with_nudges(nudging)
+            })
+            .await;
             let watch = Watch::default();
             watch.look(&w.store, &w.bot).await.unwrap();
             let posts = |fake: &common::slack::FakeSlack| -> Vec<serde_json::Value> {
@@ -526,6 +549,131 @@ async fn nudges_go_once_within_the_daily_number_outside_quiet_hours_and_can_be_s
             let actions: Vec<&str> = audit.iter().map(|e| e.event.action.as_str()).collect();
             assert!(actions.contains(&"nudge.snoozed"), "{n}: {actions:?}");
             assert!(actions.contains(&"step.succeeded"), "{n}: {actions:?}");
+            w.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// The messages posted to the fake Slack.
+fn posted(fake: &common::slack::FakeSlack) -> Vec<serde_json::Value> {
+    fake.calls()
+        .into_iter()
+        .filter(|(m, _)| m == "chat.postMessage")
+        .map(|(_, b)| b)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_silent_when_nothing_did()
+ {
+    within(async {
+        for db in databases().await {
+            let n = db.name;
+            let ledger = component("ledger", "team-a", true, "");
+            let files = [
+                ("team.yaml", TEAM),
+                ("standards.yaml", PLATFORM_TEAM),
+                ("ledger.yaml", ledger.as_str()),
+            ];
+            let digests = switchboard::config::Digests {
+                schedule: "0 9 * * MON".to_string().try_into().unwrap(),
+                timezone: "Europe/Berlin".to_string().try_into().unwrap(),
+                ..Default::default()
+            };
+            // Monday 30 November, 10:00 in Berlin: this week's digest time has passed.
+            let (w, fake, desk) = World::with_slack(&db.url, &files, "2026-11-30T09:00:00Z", |d| {
+                d.with_digests(digests.clone())
+            })
+            .await;
+            let watch = Watch::default();
+            watch.look(&w.store, &w.bot).await.unwrap();
+            // The first period after install is a baseline: nothing is sent.
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
+            assert!(posted(&fake).is_empty(), "{n}");
+
+            // During the week ledger loses its description and search is added.
+            w.clock.advance(chrono::Duration::days(2));
+            w.edit(&[
+                (
+                    "ledger.yaml",
+                    Some(&component("ledger", "team-a", false, "")),
+                ),
+                (
+                    "search.yaml",
+                    Some(&component("search", "team-a", true, "")),
+                ),
+            ])
+            .await;
+            watch.look(&w.store, &w.bot).await.unwrap();
+            assert_eq!(
+                desk.send_digests(&w.bot).await.unwrap(),
+                0,
+                "{n}: not yet Monday"
+            );
+
+            // Monday 7 December, 09:30 in Berlin: one digest, to team-a's channel.
+            w.clock.set("2026-12-07T08:30:00Z".parse().unwrap());
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 1, "{n}");
+            let sent = posted(&fake);
+            assert_eq!(sent.len(), 1, "{n}");
+            assert_eq!(sent[0]["channel"], "C0TEAMA", "{n}");
+            let text = sent[0].to_string();
+            for says in [
+                "Weekly digest",
+                "1 better, 1 worse",
+                "Regressed",
+                "component:default/ledger: silver → bronze on basics",
+                "Improved",
+                "component:default/search was added",
+                "trend",
+            ] {
+                assert!(text.contains(says), "{n}: `{says}` not in {text}");
+            }
+            // Again, and after a restart (a new desk and bot on the same store): no second.
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
+            let (again, fake2, desk2) =
+                World::with_slack(&db.url, &files, "2026-12-07T08:31:00Z", |d| {
+                    d.with_digests(digests.clone())
+                })
+                .await;
+            assert_eq!(desk2.send_digests(&again.bot).await.unwrap(), 0, "{n}");
+            assert!(posted(&fake2).is_empty(), "{n}");
+            assert_eq!(posted(&fake).len(), 1, "{n}");
+            let rows = w.store.digests_of("2026-12-07T08:00Z").await.unwrap();
+            assert_eq!(rows.len(), 1, "{n}: {rows:?}");
+            assert_eq!(
+                (rows[0].team.as_str(), rows[0].state.as_str()),
+                ("group:default/team-a", "sent"),
+                "{n}"
+            );
+
+            // A week in which nothing changed: silence, recorded as such.
+            w.clock.set("2026-12-14T08:30:00Z".parse().unwrap());
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
+            let rows = w.store.digests_of("2026-12-14T08:00Z").await.unwrap();
+            assert_eq!(rows[0].state, "silent", "{n}");
+            assert_eq!(posted(&fake).len(), 1, "{n}");
+
+            // A week whose send fails: kept pending and sent once on the next try.
+            w.edit(&[("ledger.yaml", Some(&ledger))]).await;
+            watch.look(&w.store, &w.bot).await.unwrap();
+            w.clock.set("2026-12-21T08:30:00Z".parse().unwrap());
+            fake.fail_next
+                .store(10, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
+            let rows = w.store.digests_of("2026-12-21T08:00Z").await.unwrap();
+            assert_eq!(
+                (rows[0].state.as_str(), rows[0].attempts),
+                ("pending", 1),
+                "{n}"
+            );
+            fake.fail_next.store(0, std::sync::atomic::Ordering::SeqCst);
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 1, "{n}");
+            let sent = posted(&fake);
+            assert_eq!(sent.len(), 2, "{n}");
+            assert!(sent[1].to_string().contains("bronze → silver"), "{n}");
+            assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
             w.store.close().await;
         }
     })
