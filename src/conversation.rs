@@ -294,6 +294,9 @@ pub struct Reply {
     /// Pictures shown with the answer.
     #[serde(skip)]
     pub attachments: Vec<Attachment>,
+    /// The answer as a graph in DOT, where it is one (a blast radius): `ask --format dot`.
+    #[serde(skip)]
+    pub dot: Option<String>,
     /// What an autocomplete offers, best first (also in `result.choices`).
     #[serde(skip)]
     pub choices: Vec<Choice>,
@@ -355,6 +358,7 @@ impl Reply {
             view: View::default(),
             audience: Audience::AsUsual,
             attachments: Vec::new(),
+            dot: None,
             choices: Vec::new(),
         }
     }

@@ -27,6 +27,7 @@ pub mod http;
 pub mod identity;
 pub mod oncall;
 pub mod outbox;
+pub mod pictures;
 pub mod scorecards;
 pub mod sources;
 pub mod status;

@@ -133,10 +133,12 @@ enum CheckFormat {
     Github,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
     Text,
     Json,
+    /// The answer's graph in DOT (a blast radius), for Graphviz and friends.
+    Dot,
 }
 
 fn main() -> ExitCode {
@@ -237,8 +239,17 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
                 store.close().await;
             }
             match format {
-                Format::Text => print!("{}", render::text(&reply)),
+                Format::Text => print!("{}", render::text_saving_pictures(&reply)),
                 Format::Json => println!("{}", render::json(&reply)),
+                Format::Dot => match &reply.dot {
+                    Some(dot) => print!("{dot}"),
+                    None => {
+                        eprintln!(
+                            "error: this answer is not a graph (`--format dot` draws a blast radius: `dependents X`)"
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                },
             }
             Ok(code)
         }
@@ -786,7 +797,7 @@ async fn digest(
         Format::Text => {
             println!("Digests of the period {period} (dry run: nothing is sent)\n");
             for r in &made {
-                println!("{}", render::text(r));
+                println!("{}", render::text_saving_pictures(r));
             }
             if !silent.is_empty() {
                 println!("Nothing changed, so no digest, for: {}", silent.join(", "));
@@ -802,6 +813,7 @@ async fn digest(
                 serde_json::json!({"period": period, "digests": digests, "silent": silent})
             );
         }
+        Format::Dot => anyhow::bail!("digests are not graphs: use --format text or json"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,7 +16,7 @@ use crate::catalog::search::normalize;
 use crate::catalog::snapshot::Entity;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::conversation::{
-    Action, ActionId, Choice, Intent, ProvenanceNote, Reply, Section, Style,
+    Action, ActionId, Attachment, Choice, Intent, ProvenanceNote, Reply, Section, Style,
 };
 use crate::identity::Asker;
 use crate::oncall::pagerduty::{self, Rosters};
@@ -841,6 +841,32 @@ fn dependents(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     if let Some(note) = cut_note(&walk, limit, q.depth.is_some()) {
         r.warnings.push(note);
     }
+    // The picture: drawn when asked (`--graph`), else a button that asks for it.
+    let (dot, cut) = crate::pictures::blast_radius_dot(snap, id, hops, walk.beyond);
+    let depth = q.depth.map(|d| format!(" --depth {d}")).unwrap_or_default();
+    if q.graph {
+        match crate::pictures::render_dot(&dot) {
+            Ok(png) => r.attachments.push(Attachment {
+                file_name: format!("{}-blast-radius.png", e.name),
+                alt: format!(
+                    "A graph of what depends on {}{}",
+                    e.name,
+                    if cut { " (cut: the largest part)" } else { "" }
+                ),
+                png: png.into(),
+            }),
+            Err(err) => r
+                .warnings
+                .push(format!("The graph could not be drawn: {err:#}")),
+        }
+    } else if !hops.is_empty() {
+        r.actions.push(Action {
+            label: "Show graph".into(),
+            style: Style::Plain,
+            id: ActionId::Ask(format!("dependents {}{depth} --graph", e.key())),
+        });
+    }
+    r.dot = Some(dot);
     r
 }
 

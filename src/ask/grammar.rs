@@ -52,7 +52,7 @@ pub const COMMANDS: &[Command] = &[
             r"^what\s+(?:breaks|fails|is\s+affected|goes\s+down)\s+if\s+(?P<x>.+?)(?:\s+(?:goes|is|went)\s+down|\s+(?:fails|breaks|dies|is\s+down))?$",
             r"^(?:dependents|dependents\s+of|blast\s+radius|blast\s+radius\s+(?:of|for)|impact\s+of)\s+(?P<x>.+)$",
         ],
-        usage: "what depends on X · dependents X · blast radius X [--depth N]",
+        usage: "what depends on X · dependents X · blast radius X [--depth N] [--graph]",
         summary: "what breaks if X goes down, with paths, affected teams and their on-call",
     },
     Command {
@@ -187,6 +187,9 @@ static COMPILED: LazyLock<Vec<(Intent, Regex)>> = LazyLock::new(|| {
 static DEPTH_FLAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)(?:^|\s)(?:--depth[=\s]+|depth:)(\S+)").unwrap());
 
+static GRAPH_FLAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)(?:^|\s)--graph(?:\s|$)").unwrap());
+
 /// A parsed message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Question {
@@ -199,6 +202,8 @@ pub struct Question {
     pub depth: Option<u32>,
     /// `at TIME` for on-call questions, as written.
     pub at: Option<String>,
+    /// `--graph`: draw the answer (a blast radius) as a picture.
+    pub graph: bool,
     /// A problem with the message itself (a bad `--depth`), shown instead of an answer.
     pub error: Option<String>,
     /// No command matched: the whole message is taken as a name (`X` → info).
@@ -226,6 +231,10 @@ pub fn parse(text: &str) -> Question {
         }
         s = DEPTH_FLAG.replace(&s, "").trim().to_string();
     }
+    let graph = GRAPH_FLAG.is_match(&s);
+    if graph {
+        s = GRAPH_FLAG.replace(&s, " ").trim().to_string();
+    }
     for (intent, re) in COMPILED.iter() {
         if let Some(c) = re.captures(&s) {
             let subject = c.name("x").map_or("", |m| m.as_str());
@@ -235,6 +244,7 @@ pub fn parse(text: &str) -> Question {
                 subject: strip_subject(subject),
                 query,
                 depth,
+                graph,
                 at: c.name("at").map(|m| m.as_str().trim().to_string()),
                 error,
                 bare: false,
@@ -251,6 +261,7 @@ pub fn parse(text: &str) -> Question {
         query,
         subject: strip_subject(&s),
         depth,
+        graph,
         at: None,
         bare: intent == Intent::Info,
         error,

@@ -43,7 +43,7 @@ pub fn run(
         let reply = runtime
             .block_on(bot.handle(event))
             .unwrap_or_else(|f| f.reply());
-        writeln!(out, "{}", render::text(&reply))?;
+        writeln!(out, "{}", render::text_saving_pictures(&reply))?;
         out.flush()?;
     }
     Ok(())

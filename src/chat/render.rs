@@ -59,6 +59,25 @@ pub fn text(reply: &Reply) -> String {
     out
 }
 
+/// As `text`, for a terminal that cannot show pictures: each picture is written to a file
+/// (in the system's temporary directory, under `switchboard/`) and its path printed.
+pub fn text_saving_pictures(reply: &Reply) -> String {
+    let mut out = text(&Reply {
+        attachments: Vec::new(),
+        ..reply.clone()
+    });
+    let dir = std::env::temp_dir().join("switchboard");
+    for a in &reply.attachments {
+        let path = dir.join(&a.file_name);
+        let saved = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, &a.png[..]));
+        let _ = match saved {
+            Ok(()) => writeln!(out, "picture: {} ({})", path.display(), a.alt),
+            Err(e) => writeln!(out, "picture {} not written: {e}", path.display()),
+        };
+    }
+    out
+}
+
 /// One JSON object: intent, query, entity, result, provenance, suggestions, warnings.
 pub fn json(reply: &Reply) -> String {
     serde_json::to_string_pretty(reply).expect("a reply always serialises")

@@ -188,6 +188,22 @@ pub fn team_digest(ctx: &Context<'_>, team: Id, period: &str, rec: &Recorded<'_>
     r.view.context.push(format!(
         "Period {period}. Say `scorecard team {key}` for the whole card."
     ));
+    // The trend as a small chart, one line per scorecard.
+    if !trends.is_empty() {
+        let series: Vec<(String, Vec<(String, u32)>)> = trends
+            .iter()
+            .map(|(sc, p)| (sc.clone(), p.clone()))
+            .collect();
+        let name = snap.entity(team).display_name().to_string();
+        match crate::pictures::trend_png(&format!("{name}: average score by week"), &series) {
+            Ok(png) => r.attachments.push(crate::conversation::Attachment {
+                file_name: format!("{}-score-trend.png", snap.entity(team).name),
+                alt: format!("{name}'s average score on each scorecard, week by week"),
+                png: png.into(),
+            }),
+            Err(e) => tracing::warn!(team = %key, "the trend chart could not be drawn: {e:#}"),
+        }
+    }
     let as_json = |v: &[&Change]| v.iter().map(|c| json!(c)).collect::<Vec<Value>>();
     r.result = json!({
         "team": key,

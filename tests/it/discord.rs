@@ -33,6 +33,52 @@ pub(crate) struct FakeDiscord {
     /// What `GET /gateway` answers.
     pub(crate) gateway: Arc<Mutex<String>>,
     changed: Arc<tokio::sync::Notify>,
+    /// Files sent with messages (multipart `files[N]`): (file name, bytes).
+    pub(crate) files: Files,
+}
+
+/// Files received: (file name, bytes).
+type Files = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// The parts of a multipart/form-data body: (name, file name, bytes).
+fn multipart_parts(content_type: &str, body: &[u8]) -> Vec<(String, Option<String>, Vec<u8>)> {
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return Vec::new();
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let d = delimiter.as_bytes();
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + d.len() <= body.len() {
+        if &body[i..i + d.len()] == d {
+            starts.push(i);
+            i += d.len();
+        } else {
+            i += 1;
+        }
+    }
+    let mut parts = Vec::new();
+    for w in starts.windows(2) {
+        let part = &body[w[0] + d.len()..w[1]];
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let Some(split) = part.windows(4).position(|x| x == b"\r\n\r\n") else {
+            continue;
+        };
+        let headers = String::from_utf8_lossy(&part[..split]).to_string();
+        let field = |key: &str| {
+            headers
+                .split(';')
+                .find_map(|p| p.trim().strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.split('"').next().unwrap_or_default().to_string())
+        };
+        parts.push((
+            field("name").unwrap_or_default(),
+            field("filename"),
+            part[split + 4..].to_vec(),
+        ));
+    }
+    parts
 }
 
 /// Discord's documented 429 (its body and `Retry-After`), the wait made short for a test.
@@ -93,10 +139,31 @@ impl FakeDiscord {
             async move {
                 let method = req.method().to_string();
                 let path = req.uri().path().to_string();
-                let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                let content_type = req
+                    .headers()
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let body = axum::body::to_bytes(req.into_body(), 8 << 20)
                     .await
                     .unwrap();
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                // A message with files comes as multipart: its JSON is `payload_json`.
+                let v: Value = if content_type.starts_with("multipart/form-data") {
+                    let mut payload = Value::Null;
+                    for (name, file, bytes) in multipart_parts(&content_type, &body) {
+                        match file {
+                            Some(file) => f.files.lock().unwrap().push((file, bytes)),
+                            None if name == "payload_json" => {
+                                payload = serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+                            }
+                            None => {}
+                        }
+                    }
+                    payload
+                } else {
+                    serde_json::from_slice(&body).unwrap_or(Value::Null)
+                };
                 let limited = f.limited.lock().unwrap().pop();
                 let n = {
                     let mut calls = f.calls.lock().unwrap();
@@ -841,6 +908,39 @@ async fn a_guild_role_mapped_to_a_group_makes_its_holders_members_and_approving_
             assert_eq!(run.approvals[0].groups, ["group:default/team-a"]);
             let run = store.load_run(2).await.unwrap().unwrap();
             assert_eq!(run.requested_by, format!("discord:{BOB}"));
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn show_graph_sends_the_blast_radius_as_an_attachment_editing_the_deferral() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness(db).await;
+            let click = button(
+                "1001",
+                "sb1:ask:dependents component:default/wayback-archive --graph",
+                None,
+            );
+            let (status, body) = h.signed(&click).await;
+            assert_eq!(status, StatusCode::OK);
+            // A picture cannot ride in the acknowledgement: deferred, then edited in.
+            assert_eq!(body["type"], 5, "{body}");
+            let calls = h.settle().await;
+            let edit = calls
+                .iter()
+                .find(|(m, p, _)| m == "PATCH" && p.ends_with("/messages/@original"))
+                .unwrap_or_else(|| panic!("{calls:?}"));
+            assert_eq!(
+                edit.2["attachments"][0]["filename"], "wayback-archive-blast-radius.png",
+                "{}",
+                edit.2
+            );
+            let files = h.fake.files.lock().unwrap().clone();
+            assert_eq!(files.len(), 1);
+            assert_eq!(files[0].0, "wayback-archive-blast-radius.png");
+            assert!(files[0].1.starts_with(b"\x89PNG\r\n\x1a\n"));
         }
     })
     .await;

@@ -1644,3 +1644,49 @@ async fn a_run_asked_in_slack_is_approved_from_discord_where_the_approver_was_la
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_blast_radius_graph_is_shared_through_slacks_upload_flow_beside_its_answer() {
+    common::within(async {
+        for db in common::databases().await {
+            let h = harness_on(db).await;
+            // Without --graph, a button offers the picture.
+            h.event(&mention("<@U0LAN0Z89> dependents wayback-archive"))
+                .await;
+            h.fake.wait_for(1).await;
+            let calls = h.settle().await;
+            assert_eq!(calls.len(), 1, "{calls:?}");
+            assert!(
+                block_texts(&calls[0].1)
+                    .contains("sb1:ask:dependents component:default/wayback-archive --graph"),
+                "{}",
+                block_texts(&calls[0].1)
+            );
+            let mut payload = mention("<@U0LAN0Z89> dependents wayback-archive --graph");
+            payload["event_id"] = json!("Ev0GRAPH");
+            h.event(&payload).await;
+            h.fake.wait_for(5).await;
+            let calls = h.settle().await;
+            let methods: Vec<&str> = calls[1..].iter().map(|(m, _)| m.as_str()).collect();
+            assert_eq!(
+                methods,
+                [
+                    "chat.postMessage",
+                    "files.getUploadURLExternal",
+                    "upload",
+                    "files.completeUploadExternal"
+                ],
+                "{calls:?}"
+            );
+            assert_eq!(calls[2].1["filename"], "wayback-archive-blast-radius.png");
+            let png = h.fake.uploads.lock().unwrap()[0].clone();
+            assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG was uploaded");
+            assert_eq!(calls[2].1["length"], png.len().to_string());
+            let done = &calls[4].1;
+            assert_eq!(done["channel_id"], "C123ABC456", "{done}");
+            assert_eq!(done["thread_ts"], "1515449522.000016", "{done}");
+            assert_eq!(done["files"][0]["id"], "F2910294A", "{done}");
+        }
+    })
+    .await;
+}

@@ -630,6 +630,19 @@ async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_sile
             ] {
                 assert!(text.contains(says), "{n}: `{says}` not in {text}");
             }
+            // With its trend chart, shared beside it.
+            let shared: Vec<serde_json::Value> = fake
+                .calls()
+                .into_iter()
+                .filter(|(m, _)| m == "files.completeUploadExternal")
+                .map(|(_, b)| b)
+                .collect();
+            assert_eq!(shared.len(), 1, "{n}");
+            assert_eq!(shared[0]["channel_id"], "C0TEAMA", "{n}");
+            assert!(
+                fake.uploads.lock().unwrap()[0].starts_with(b"\x89PNG"),
+                "{n}"
+            );
             // Again, and after a restart (a new desk and bot on the same store): no second.
             assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
             let (again, fake2, desk2) =

@@ -321,6 +321,7 @@ impl DiscordApp {
         // acknowledgement defers, and the answer edits it.
         let (ready, answer) = tokio::sync::oneshot::channel::<Reply>();
         let app = self.clone();
+        let later = token.clone();
         self.spawn("interaction", async move {
             let reply = app.ask(&from, input).await;
             match ready.send(reply) {
@@ -340,6 +341,14 @@ impl DiscordApp {
                 .and_then(Result::ok),
         };
         match ready_in_time {
+            // Pictures cannot ride in the acknowledgement: defer, and edit them in.
+            Some(reply) if !reply.attachments.is_empty() => {
+                let app = self.clone();
+                self.spawn("interaction pictures", async move {
+                    app.edit_original(&later, &reply).await
+                });
+                json!({"type": 5, "data": {"flags": EPHEMERAL}})
+            }
             Some(reply) => {
                 let mut data = render::message(&reply, false).body();
                 data["flags"] = json!(EPHEMERAL);
@@ -420,7 +429,12 @@ impl DiscordApp {
         let body = render::message(reply, false).body();
         let mut wait = Duration::from_millis(250);
         loop {
-            match self.inner.rest.patch(&path, &body).await {
+            let edited = self
+                .inner
+                .rest
+                .call_with_files(reqwest::Method::PATCH, &path, &body, &reply.attachments)
+                .await;
+            match edited {
                 Ok(_) => return Ok(()),
                 Err(e) if wait < Duration::from_secs(4) && Refused::not_found(&e) => {
                     tokio::time::sleep(wait).await;
@@ -486,13 +500,19 @@ impl DiscordApp {
         channel: &str,
         mut body: Value,
         nonce: &str,
+        pictures: &[crate::conversation::Attachment],
     ) -> Result<MessageRef> {
         body["nonce"] = json!(nonce);
         body["enforce_nonce"] = json!(true);
         let sent = self
             .inner
             .rest
-            .post(&format!("/channels/{channel}/messages"), &body)
+            .call_with_files(
+                reqwest::Method::POST,
+                &format!("/channels/{channel}/messages"),
+                &body,
+                pictures,
+            )
             .await
             .context("posting to Discord")?;
         Ok(MessageRef {

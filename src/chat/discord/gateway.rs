@@ -193,7 +193,8 @@ impl DiscordApp {
             body["message_reference"] =
                 json!({"message_id": m.id.to_string(), "fail_if_not_exists": false});
         }
-        self.post_body(&here, body, &nonce(&[&key])).await?;
+        self.post_body(&here, body, &nonce(&[&key]), &reply.attachments)
+            .await?;
         Ok(())
     }
 }

@@ -47,7 +47,8 @@ impl Outbox for DiscordApp {
                     json!({"message_id": message, "fail_if_not_exists": false});
             }
             let key = nonce(&[&channel, &body.to_string()]);
-            self.post_body(&channel, body, &key).await
+            self.post_body(&channel, body, &key, &reply.attachments)
+                .await
         })
     }
 

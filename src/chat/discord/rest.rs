@@ -15,6 +15,7 @@ use reqwest::Method;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::conversation::Attachment;
 use crate::outbox::Undeliverable;
 
 /// Discord's version of the API.
@@ -89,6 +90,28 @@ impl Rest {
     /// who takes no messages from the bot, an unknown channel) is `Undeliverable`; any other
     /// error status is `Refused`.
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value> {
+        self.send(method, path, body, &[]).await
+    }
+
+    /// As `call`, with pictures: the body goes as `payload_json` of a multipart request, each
+    /// picture as `files[N]`, listed in the body's `attachments`.
+    pub async fn call_with_files(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        files: &[Attachment],
+    ) -> Result<Value> {
+        self.send(method, path, Some(body), files).await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+        files: &[Attachment],
+    ) -> Result<Value> {
         let mut limited = 0;
         // Acknowledging an interaction and editing its response are not under the global
         // limit (and must not wait: Discord gives 3 s).
@@ -103,8 +126,10 @@ impl Rest {
                 .client
                 .request(method.clone(), format!("{}{path}", self.base))
                 .header(reqwest::header::AUTHORIZATION, &self.auth);
-            if let Some(b) = body {
-                req = req.json(b);
+            match body {
+                Some(b) if !files.is_empty() => req = req.multipart(multipart(b, files)?),
+                Some(b) => req = req.json(b),
+                None => {}
             }
             let resp = req
                 .send()
@@ -167,6 +192,31 @@ impl Rest {
             .into());
         }
     }
+}
+
+/// A message body and its pictures as Discord takes them: `payload_json` and `files[N]`.
+fn multipart(body: &Value, files: &[Attachment]) -> Result<reqwest::multipart::Form> {
+    let mut body = body.clone();
+    body["attachments"] = Value::Array(
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, a)| serde_json::json!({"id": i, "filename": a.file_name, "description": crate::chat::render::cut(&a.alt, 1024)}))
+            .collect(),
+    );
+    let mut form = reqwest::multipart::Form::new().part(
+        "payload_json",
+        reqwest::multipart::Part::text(body.to_string()).mime_str("application/json")?,
+    );
+    for (i, a) in files.iter().enumerate() {
+        form = form.part(
+            format!("files[{i}]"),
+            reqwest::multipart::Part::bytes(a.png.to_vec())
+                .file_name(a.file_name.clone())
+                .mime_str("image/png")?,
+        );
+    }
+    Ok(form)
 }
 
 /// Whether `path` answers an interaction (`/interactions/{id}/{token}/callback`,

@@ -11,6 +11,7 @@
 pub mod blocks;
 pub mod signature;
 
+use crate::conversation::Attachment;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -341,15 +342,68 @@ impl SlackApp {
         Ok(())
     }
 
+    /// Posts an answer, then its pictures beside it.
     async fn post(
         &self,
         channel: SlackChannelId,
         thread: Option<SlackTs>,
         content: SlackMessageContent,
+        pictures: &[Attachment],
     ) -> Result<()> {
         self.inner.failpoints.hit("before_post")?;
-        self.post_message(channel, thread, content).await?;
+        self.post_message(channel.clone(), thread.clone(), content)
+            .await?;
         self.inner.failpoints.hit("after_post")?;
+        self.upload(&channel, thread.as_ref(), pictures).await;
+        Ok(())
+    }
+
+    /// Shares pictures in a conversation (a thread, if given) through Slack's upload flow:
+    /// `files.getUploadURLExternal`, the bytes POSTed to the URL it gives, then
+    /// `files.completeUploadExternal`. A picture that cannot be shared is logged; the answer
+    /// it goes with stands.
+    async fn upload(
+        &self,
+        channel: &SlackChannelId,
+        thread: Option<&SlackTs>,
+        pictures: &[Attachment],
+    ) {
+        for a in pictures {
+            if let Err(e) = self.upload_one(channel, thread, a).await {
+                tracing::warn!(channel = %channel, file = %a.file_name, "cannot share a picture: {e:#}");
+            }
+        }
+    }
+
+    async fn upload_one(
+        &self,
+        channel: &SlackChannelId,
+        thread: Option<&SlackTs>,
+        a: &Attachment,
+    ) -> Result<()> {
+        let session = self.inner.client.open_session(&self.inner.token);
+        let req = SlackApiFilesGetUploadUrlExternalRequest::new(a.file_name.clone(), a.png.len())
+            .with_alt_txt(a.alt.clone());
+        let place = with_retry("files.getUploadURLExternal", || {
+            session.get_upload_url_external(&req)
+        })
+        .await?;
+        let bytes = SlackApiFilesUploadViaUrlRequest::new(
+            place.upload_url,
+            a.png.to_vec(),
+            "image/png".into(),
+        );
+        with_retry("the upload URL", || session.files_upload_via_url(&bytes)).await?;
+        let done = SlackApiFilesCompleteUploadExternalRequest::new(vec![
+            SlackApiFilesComplete::new(place.file_id).with_title(a.alt.clone()),
+        ])
+        .with_channel_id(channel.clone())
+        .opt_thread_ts(thread.cloned());
+        with_retry("files.completeUploadExternal", || {
+            session.files_complete_upload_external(&done)
+        })
+        .await
+        .map_err(undeliverable)?;
         Ok(())
     }
 
@@ -742,7 +796,8 @@ impl SlackApp {
                 let text = m.content.text.unwrap_or_default();
                 let reply = self.ask(&m.user, &m.channel, Some(&thread), &text).await;
                 let content = keyed(blocks::content(&reply, false), id);
-                self.post(m.channel, Some(thread), content).await
+                self.post(m.channel, Some(thread), content, &reply.attachments)
+                    .await
             }
             SlackEventCallbackBody::Message(m)
                 if m.origin.channel_type == Some(SlackChannelType("im".into()))
@@ -763,7 +818,8 @@ impl SlackApp {
                 let text = m.content.and_then(|c| c.text).unwrap_or_default();
                 let reply = self.ask(&user, &channel, thread.as_ref(), &text).await;
                 let content = keyed(blocks::content(&reply, false), id);
-                self.post(channel, thread, content).await
+                self.post(channel, thread, content, &reply.attachments)
+                    .await
             }
             SlackEventCallbackBody::AppHomeOpened(h) if h.tab.as_deref() == Some("home") => {
                 self.publish_home(h.user).await
@@ -898,14 +954,20 @@ impl SlackApp {
                         )])
                         .into(),
                     );
-                    self.post(channel.clone(), None, content.with_blocks(b))
-                        .await
+                    self.post(
+                        channel.clone(),
+                        None,
+                        content.with_blocks(b),
+                        &reply.attachments,
+                    )
+                    .await
                 }
                 Audience::AsUsual if !ephemeral => {
                     self.post(
                         channel.clone(),
                         message_ts.clone(),
                         blocks::content(&reply, false),
+                        &reply.attachments,
                     )
                     .await
                 }
@@ -1224,8 +1286,16 @@ impl Outbox for SlackApp {
                 Destination::User(u) => (self.dm_channel(u).await?, None),
             };
             let reply = self.fitted(reply.clone()).await;
-            self.post_message(channel, thread, blocks::content(&reply, false))
-                .await
+            let at = self
+                .post_message(
+                    channel.clone(),
+                    thread.clone(),
+                    blocks::content(&reply, false),
+                )
+                .await?;
+            self.upload(&channel, thread.as_ref(), &reply.attachments)
+                .await;
+            Ok(at)
         })
     }
 

@@ -15,6 +15,8 @@ use crate::common;
 /// A fake Slack Web API: records (method, body) of every call, answers like Slack.
 #[derive(Clone, Default)]
 pub struct FakeSlack {
+    /// The bytes POSTed to upload URLs (files shared through the upload flow).
+    pub uploads: Arc<Mutex<Vec<Vec<u8>>>>,
     pub calls: Arc<Mutex<Vec<(String, Value)>>>,
     /// users.info lookups made.
     pub lookups: Arc<std::sync::atomic::AtomicUsize>,
@@ -147,7 +149,76 @@ impl FakeSlack {
         .unwrap();
         let lookups = fake.lookups.clone();
         let by_email = fake.clone();
+        let by_email_fake = fake.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        // files.getUploadURLExternal answers with an upload URL of this fake.
+        let upload_url = {
+            let mut v: Value = serde_json::from_str(
+                &std::fs::read_to_string(common::fixture(
+                    "payloads/slack/webapi-files.getUploadURLExternal-ok.json",
+                ))
+                .unwrap(),
+            )
+            .unwrap();
+            let path = v["upload_url"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("https://files.slack.com")
+                .to_string();
+            v["upload_url"] = json!(format!("{base}{path}"));
+            v.to_string()
+        };
+        let uploads = fake.clone();
         let app = Router::new()
+            .route(
+                "/api/files.getUploadURLExternal",
+                axum::routing::get(move |uri: axum::http::Uri| {
+                    let (fake, body) = (by_email_fake.clone(), upload_url.clone());
+                    async move {
+                        let q: std::collections::HashMap<String, String> =
+                            serde_urlencoded::from_str(uri.query().unwrap_or(""))
+                                .unwrap_or_default();
+                        fake.calls
+                            .lock()
+                            .unwrap()
+                            .push(("files.getUploadURLExternal".into(), json!(q)));
+                        ([(header::CONTENT_TYPE, "application/json")], body)
+                    }
+                }),
+            )
+            .route(
+                "/upload/v1/{*rest}",
+                post(move |body: Bytes| {
+                    let fake = uploads.clone();
+                    async move {
+                        let n = body.len();
+                        fake.uploads.lock().unwrap().push(body.to_vec());
+                        fake.calls
+                            .lock()
+                            .unwrap()
+                            .push(("upload".into(), json!({"bytes": n})));
+                        // As Slack answers: 200, text/plain, "OK - <bytes>".
+                        (
+                            StatusCode::OK,
+                            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                            format!("OK - {n}"),
+                        )
+                    }
+                }),
+            )
+            .route(
+                "/api/files.completeUploadExternal",
+                record(
+                    fake.clone(),
+                    "files.completeUploadExternal",
+                    std::fs::read_to_string(common::fixture(
+                        "payloads/slack/webapi-files.completeUploadExternal-ok.json",
+                    ))
+                    .unwrap(),
+                    String::new(),
+                ),
+            )
             .route(
                 "/api/users.lookupByEmail",
                 axum::routing::get(move |uri: axum::http::Uri| async move {
@@ -264,8 +335,7 @@ impl FakeSlack {
                     limited,
                 ),
             );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/api", listener.local_addr().unwrap());
+        let url = format!("{base}/api");
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, url)
     }
