@@ -14,6 +14,7 @@ const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
     let _one_at_a_time = bot.rebuilding().await;
+    let started = std::time::Instant::now();
     let (mut snapshot, mut status) = (None, None);
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(all) => {
@@ -23,6 +24,15 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
             match sync::source_statuses(cfg, store, &all.failures).await {
                 Ok(s) => status = Some(s),
                 Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
+            }
+            // Entities per source, and how long the whole sync took.
+            let mut per_source: std::collections::BTreeMap<String, usize> = Default::default();
+            for (_, e) in all.snapshot.entities() {
+                *per_source.entry(e.origin.source.to_string()).or_default() += 1;
+            }
+            for (source, n) in per_source {
+                bot.metrics()
+                    .synced(&source, started.elapsed().as_secs_f64(), n);
             }
             snapshot = Some(all.snapshot);
         }
@@ -130,13 +140,20 @@ pub fn spawn(app: &App, config: &Config) {
                         }
                     }
                 }
-                if let Err(e) = desk.send_nudges(&bot).await {
-                    tracing::warn!("sending nudges: {e:#}");
+                match desk.send_nudges(&bot).await {
+                    Ok(n) => bot.metrics().nudges_sent(n),
+                    Err(e) => tracing::warn!("sending nudges: {e:#}"),
                 }
                 match desk.send_digests(&bot).await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(sent = n, "weekly digests sent"),
+                    Ok(n) => {
+                        bot.metrics().digests_sent(n);
+                        tracing::info!(sent = n, "weekly digests sent");
+                    }
                     Err(e) => tracing::warn!("sending digests: {e:#}"),
+                }
+                if let Err(e) = bot.flush_usage().await {
+                    tracing::warn!("recording usage (kept for the next minute): {e:#}");
                 }
                 tokio::select! {
                     _ = bot.catalog_changed() => looked = None,

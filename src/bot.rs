@@ -94,6 +94,12 @@ pub struct Bot {
     seen: std::sync::Mutex<HashMap<String, (Platform, i64)>>,
     /// Woken when the catalog or the scorecards change (the catalog watch scores them).
     changed: tokio::sync::Notify,
+    /// Questions counted for `stats`, flushed to the store every minute.
+    usage: crate::usage::Usage,
+    /// The figures `/metrics` serves.
+    metrics: crate::metrics::Metrics,
+    /// Set once the first catalog is loaded and answers are served (`/readyz`).
+    ready: std::sync::atomic::AtomicBool,
 }
 
 /// How often someone's activity on a platform is written down.
@@ -131,6 +137,9 @@ impl Bot {
             desk: None,
             seen: Default::default(),
             changed: tokio::sync::Notify::new(),
+            usage: Default::default(),
+            metrics: Default::default(),
+            ready: Default::default(),
         }
     }
 
@@ -202,8 +211,27 @@ impl Bot {
             platform = ?event.actor.platform,
             user = event.actor.id.as_deref().unwrap_or("-"),
         );
+        // Questions and clicks are counted; an autocomplete or a home tab is not asked.
+        let counted = matches!(event.input, Input::Text(_) | Input::Action(_));
+        let surface = event.actor.platform.name();
+        let (started, now) = (std::time::Instant::now(), event.now);
         match self.respond(event).instrument(span.clone()).await {
-            Ok(reply) => Ok(reply),
+            Ok(reply) => {
+                if counted {
+                    let took = started.elapsed();
+                    let intent = crate::usage::intent_name(reply.intent);
+                    self.metrics
+                        .question(&intent, surface, !reply.unresolved, took.as_secs_f64());
+                    self.usage.record(
+                        surface,
+                        &reply,
+                        !reply.unresolved,
+                        took.as_millis() as i64,
+                        now,
+                    );
+                }
+                Ok(reply)
+            }
             Err(Trouble::Refused(why)) => {
                 span.in_scope(|| tracing::info!("refused: {why}"));
                 Err(Failure::Refused(why))
@@ -323,6 +351,9 @@ impl Bot {
         audience: Audience,
     ) -> Result<Reply, Trouble> {
         let q = ask::parse(text);
+        if q.intent == crate::conversation::Intent::Stats {
+            return self.stats(ctx, &q).await.map_err(Trouble::Internal);
+        }
         let for_desk = q.intent.is_workflow()
             || (q.intent == crate::conversation::Intent::Help
                 && q.rest.split_whitespace().next() == Some("run"));
@@ -389,6 +420,47 @@ impl Bot {
             .map_err(Trouble::Internal)?;
         reply.audience = Audience::Asker;
         Ok(reply)
+    }
+
+    /// `stats [DAYS]`, for platform engineers and admins: what was counted is flushed first.
+    async fn stats(&self, ctx: &Context<'_>, q: &ask::grammar::Question) -> anyhow::Result<Reply> {
+        let mut refused = Reply::new(q.intent, &q.query);
+        let Some(store) = &self.store else {
+            refused.view.headline =
+                "Usage figures live in Switchboard's database: ask the running bot.".into();
+            return Ok(refused);
+        };
+        if !ctx.viewer.acts_anywhere() {
+            refused.view.headline =
+                "Usage figures are for platform engineers and admins (`roles.platform`, `roles.admins`).".into();
+            return Ok(refused);
+        }
+        self.usage.flush(store).await?;
+        let days = q.subject.trim().parse::<i64>().unwrap_or(7).clamp(1, 366);
+        crate::usage::stats(store, &q.query, days, ctx.now).await
+    }
+
+    /// Adds the questions counted since the last flush to the store's figures.
+    pub async fn flush_usage(&self) -> anyhow::Result<()> {
+        match &self.store {
+            Some(store) => self.usage.flush(store).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The figures `/metrics` serves.
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.metrics
+    }
+
+    /// Marks the bot ready: its first catalog is loaded (`/readyz`).
+    pub fn mark_ready(&self) {
+        self.ready.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.metrics.set_ready(true);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// A click on a nudge's button, or the form it opened (with its reason).

@@ -208,6 +208,8 @@ pub enum Intent {
     Completeness,
     /// A team's weekly digest, or the platform's (sent on a schedule; `switchboard digest`).
     Digest,
+    /// How Switchboard is used: questions, what found nothing, workflows' funnel.
+    Stats,
 }
 
 impl Intent {
@@ -297,6 +299,10 @@ pub struct Reply {
     /// The answer as a graph in DOT, where it is one (a blast radius): `ask --format dot`.
     #[serde(skip)]
     pub dot: Option<String>,
+    /// The question found nothing (no such entity, no match, not a question known): counted
+    /// among the catalog's gaps.
+    #[serde(skip)]
+    pub unresolved: bool,
     /// What an autocomplete offers, best first (also in `result.choices`).
     #[serde(skip)]
     pub choices: Vec<Choice>,
@@ -359,6 +365,7 @@ impl Reply {
             audience: Audience::AsUsual,
             attachments: Vec::new(),
             dot: None,
+            unresolved: false,
             choices: Vec::new(),
         }
     }

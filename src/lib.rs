@@ -25,6 +25,7 @@ pub mod failpoints;
 pub mod github;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod oncall;
 pub mod outbox;
 pub mod pictures;
@@ -33,6 +34,7 @@ pub mod sources;
 pub mod status;
 pub mod store;
 pub mod sync;
+pub mod usage;
 pub mod workflows;
 
 pub use bot::Bot;

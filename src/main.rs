@@ -326,6 +326,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
         took = ?started.elapsed(),
         "catalog loaded; answering"
     );
+    bot.mark_ready();
     let mut slack_routes = None;
     if config.slack.enabled {
         let socket = config.slack.mode == SlackMode::Socket;

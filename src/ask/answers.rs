@@ -71,6 +71,12 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::Find => find(ctx, q),
         // Digests are made on a schedule (and by `switchboard digest`), never asked.
         Intent::Unknown | Intent::Digest => short_help(q, false),
+        Intent::Stats => {
+            let mut r = Reply::new(q.intent, &q.query);
+            r.view.headline =
+                "Usage figures live in Switchboard's database: ask the running bot.".into();
+            r
+        }
         Intent::Workflows
         | Intent::Run
         | Intent::Approve
@@ -1014,6 +1020,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         r.view.headline =
             "Find what? Try `find java kind:component` or `find owner:team-a`.".into();
         r.result = json!({"matches": [], "total": 0});
+        r.unresolved = true;
         return r;
     }
     let related_name = |e: &Entity, kind: RelKind, want: &str| {
@@ -1089,6 +1096,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         "matches": matches.iter().take(FIND_LIMIT).map(|&(_, id)| snap.entity(id).key()).collect::<Vec<_>>(),
         "total": total,
     });
+    r.unresolved = total == 0;
     r
 }
 
@@ -1418,6 +1426,7 @@ fn short_help(q: &Question, greeting: bool) -> Reply {
         },
         &q.query,
     );
+    r.unresolved = !greeting;
     r.view.headline = if greeting {
         "Hi! I answer questions about the catalog. Try one of these:".into()
     } else {
@@ -1439,6 +1448,7 @@ fn short_help(q: &Question, greeting: bool) -> Reply {
 
 fn not_found(ctx: &Context<'_>, q: &Question) -> Reply {
     let mut r = Reply::new(q.intent, &q.query);
+    r.unresolved = true;
     r.view.headline = format!(
         "No entity named “{}” in the catalog ({} entities). Try `find {}`.",
         q.subject,
@@ -1485,7 +1495,8 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Audit
         | Intent::Reload
         | Intent::Completeness
-        | Intent::Digest => format!("info {pick}"),
+        | Intent::Digest
+        | Intent::Stats => format!("info {pick}"),
     }
 }
 

@@ -73,6 +73,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "per team, the share of production entities with an owner, lifecycle, on-call and dependencies",
     },
     Command {
+        intent: Intent::Stats,
+        patterns: &[r"^(?:stats|usage)(?:\s+(?P<x>\d+)(?:\s+days?)?)?$"],
+        usage: "stats [DAYS]",
+        summary: "how Switchboard is used: questions, what found nothing, workflows' funnel (platform engineers and admins)",
+    },
+    Command {
         intent: Intent::Find,
         patterns: &[r"^(?:find|search)(?:\s+(?P<x>.*))?$"],
         usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T]",

@@ -155,13 +155,30 @@ fn reply(status: StatusCode, body: Value) -> (StatusCode, axum::Json<Value>) {
     (status, axum::Json(body))
 }
 
+/// Takes a delivery, and counts it by what became of it (`/metrics`).
 async fn receive(
     State(hooks): State<Arc<Webhooks>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, axum::Json<Value>) {
+    let answer = take(&hooks, &headers, &body).await;
+    let outcome = match answer.0.as_u16() {
+        401 => "refused",
+        400 => "malformed",
+        200 | 202 => answer.1["status"].as_str().unwrap_or("taken"),
+        _ => "failed",
+    };
+    hooks.bot.metrics().webhook(SOURCE, outcome);
+    answer
+}
+
+async fn take(
+    hooks: &Arc<Webhooks>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> (StatusCode, axum::Json<Value>) {
     let header = |k: &str| headers.get(k).and_then(|v| v.to_str().ok());
-    if !verify(&hooks.secret, &body, header("x-hub-signature-256")) {
+    if !verify(&hooks.secret, body, header("x-hub-signature-256")) {
         tracing::warn!("GitHub webhook with a bad or missing signature refused");
         return reply(
             StatusCode::UNAUTHORIZED,
@@ -169,7 +186,7 @@ async fn receive(
         );
     }
     let event = header("x-github-event").unwrap_or("").to_string();
-    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
         return reply(
             StatusCode::BAD_REQUEST,
             json!({"error": "malformed GitHub payload: not JSON; nothing was done"}),

@@ -1,6 +1,7 @@
 //! The HTTP side of the bot: `GET /healthz` (answered from the snapshot, so a container
-//! runtime can tell a live bot from a stuck one) plus the routes of the chat adapters that
-//! listen over HTTP (Slack's Events API).
+//! runtime can tell a live bot from a stuck one), `GET /readyz` (200 once the first catalog is
+//! loaded), `GET /metrics` (Prometheus) plus the routes of the chat adapters that listen over
+//! HTTP (Slack's Events API, Discord's interactions, GitHub's webhooks).
 
 use std::sync::Arc;
 
@@ -20,6 +21,8 @@ pub mod hmac;
 pub fn router(bot: Arc<Bot>, extra: Option<Router>) -> Router {
     let base = Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(bot);
     match extra {
         Some(r) => base.merge(r),
@@ -29,6 +32,39 @@ pub fn router(bot: Arc<Bot>, extra: Option<Router>) -> Router {
 
 async fn healthz(State(bot): State<Arc<Bot>>) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok", "entities": bot.snapshot().len()}))
+}
+
+async fn readyz(State(bot): State<Arc<Bot>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let entities = bot.snapshot().len();
+    if bot.is_ready() {
+        axum::Json(serde_json::json!({"status": "ready", "entities": entities})).into_response()
+    } else {
+        (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "starting", "entities": entities})),
+        )
+            .into_response()
+    }
+}
+
+/// Prometheus's text format; the runs by state are read from the store at each scrape.
+async fn metrics(State(bot): State<Arc<Bot>>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(store) = bot.store() {
+        match store.run_counts().await {
+            Ok(counts) => bot.metrics().runs(&counts),
+            Err(e) => tracing::warn!("/metrics cannot count runs: {e:#}"),
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        bot.metrics().encode(),
+    )
+        .into_response()
 }
 
 /// Serves `router` until the task is dropped.

@@ -18,5 +18,6 @@ mod scorecards;
 mod slack;
 mod slack_socket;
 mod store;
+mod usage;
 mod watch;
 mod workflows;

@@ -119,9 +119,17 @@ spec:
 /// A desk on `store` with the shipped workflows (`commands/`) and the executors that need no
 /// outside service (GitHub's steps are off).
 pub fn shipped_desk(store: &switchboard::store::Store) -> switchboard::desk::Desk {
+    shipped_desk_with(store, Default::default())
+}
+
+/// As `shipped_desk`, with these people in roles.
+pub fn shipped_desk_with(
+    store: &switchboard::store::Store,
+    roles: switchboard::config::Roles,
+) -> switchboard::desk::Desk {
     let desk = switchboard::desk::Desk::new(
         store.clone(),
-        Default::default(),
+        roles,
         switchboard::executors::all(
             switchboard::executors::register::Register {
                 store: store.clone(),
