@@ -152,6 +152,11 @@ pub fn spawn(app: &App, config: &Config) {
                     }
                     Err(e) => tracing::warn!("sending digests: {e:#}"),
                 }
+                match desk.sweep_reports(&bot).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(closed = n, "reports closed: their facts changed"),
+                    Err(e) => tracing::warn!("closing reports: {e:#}"),
+                }
                 if let Err(e) = bot.flush_usage().await {
                     tracing::warn!("recording usage (kept for the next minute): {e:#}");
                 }

@@ -210,6 +210,8 @@ pub enum Intent {
     Digest,
     /// How Switchboard is used: questions, what found nothing, workflows' funnel.
     Stats,
+    /// "Is this wrong?": a fact reported wrong, where it comes from and how to edit it.
+    Report,
 }
 
 impl Intent {
@@ -227,6 +229,7 @@ impl Intent {
                 | Intent::Approvals
                 | Intent::Audit
                 | Intent::Reload
+                | Intent::Report
         )
     }
 }

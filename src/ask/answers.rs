@@ -86,7 +86,8 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         | Intent::Runs
         | Intent::Approvals
         | Intent::Audit
-        | Intent::Reload => no_desk(q),
+        | Intent::Reload
+        | Intent::Report => no_desk(q),
         Intent::Info
             if q.bare
                 && grammar::is_greeting(&q.subject)
@@ -165,6 +166,19 @@ fn about(ctx: &Context<'_>, q: &Question, f: fn(&Context<'_>, &Question, Id) -> 
 fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
     let e = ctx.snap.entity(id);
     r.entity = Some(e.key());
+    // "Is this wrong?" on the facts people act on.
+    let fact = match r.intent {
+        Intent::Owner => Some("owner"),
+        Intent::Oncall => Some("oncall"),
+        _ => None,
+    };
+    if let Some(fact) = fact {
+        r.actions.push(Action {
+            label: "Wrong?".into(),
+            style: Style::Plain,
+            id: ActionId::Ask(format!("report wrong {} {fact}", e.key())),
+        });
+    }
     if let Some(n) = note {
         r.warnings.insert(0, n);
     }
@@ -1496,7 +1510,8 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Reload
         | Intent::Completeness
         | Intent::Digest
-        | Intent::Stats => format!("info {pick}"),
+        | Intent::Stats
+        | Intent::Report => format!("info {pick}"),
     }
 }
 

@@ -73,6 +73,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "per team, the share of production entities with an owner, lifecycle, on-call and dependencies",
     },
     Command {
+        intent: Intent::Report,
+        patterns: &[r"^(?:report\s+wrong|wrong)\s+(?P<x>.+)$"],
+        usage: "report wrong X [owner|oncall] WHAT",
+        summary: "say an answer is wrong: where it comes from, how to edit it; its team is told",
+    },
+    Command {
         intent: Intent::Stats,
         patterns: &[r"^(?:stats|usage)(?:\s+(?P<x>\d+)(?:\s+days?)?)?$"],
         usage: "stats [DAYS]",

@@ -211,7 +211,10 @@ impl Desk {
             .await?
             .unwrap_or_else(|| (bot.now() - chrono::Duration::days(7)).timestamp());
         let changes = self.store.changes(None, None, since).await?;
-        Ok(bot.as_itself(|ctx| platform_digest(ctx, period, &changes)))
+        bot.flush_usage().await?;
+        let gaps = self.store.top_zero_results(since, 10).await?;
+        let reports = self.store.open_reports().await?;
+        Ok(bot.as_itself(|ctx| platform_digest(ctx, period, &changes, &gaps, &reports)))
     }
 
     /// Posts the platform digest to `digests.platform_channel` (Slack, else Discord).

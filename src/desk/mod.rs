@@ -9,11 +9,13 @@
 mod cards;
 mod digests;
 mod nudges;
+mod reports;
 mod worker;
 
 pub use cards::Told;
 pub use digests::{latest_period, teams};
 pub use nudges::{TIMEZONE_ANNOTATION, exemption_workflow};
+pub use reports::{edit_url, fact_value};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -361,6 +363,7 @@ impl Desk {
             Intent::Approvals => self.approvals(a, q).await,
             Intent::Audit => self.audit(a, q).await,
             Intent::Reload => self.reload(a, q).await,
+            Intent::Report => self.report(a, q).await,
             // `help run WORKFLOW`
             _ => {
                 let name = q.rest.trim_start_matches("run").trim();

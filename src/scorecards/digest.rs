@@ -223,8 +223,15 @@ pub fn team_digest(ctx: &Context<'_>, team: Id, period: &str, rec: &Recorded<'_>
 }
 
 /// The platform digest: the checks failed most across the catalog, the quarantined entities,
-/// and the catalog's changes since the last one.
-pub fn platform_digest(ctx: &Context<'_>, period: &str, changes: &[Change]) -> Reply {
+/// the catalog's changes since the last one, the questions that found nothing most often, and
+/// the open "is this wrong?" reports.
+pub fn platform_digest(
+    ctx: &Context<'_>,
+    period: &str,
+    changes: &[Change],
+    gaps: &[(String, i64)],
+    reports: &[crate::store::Report],
+) -> Reply {
     let snap = ctx.snap;
     let mut failed: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut quarantined = 0;
@@ -265,11 +272,31 @@ pub fn platform_digest(ctx: &Context<'_>, period: &str, changes: &[Change]) -> R
             .collect(),
         SHOWN,
     ));
+    r.view.sections.push(Section::new(
+        "Questions that found nothing",
+        gaps.iter().map(|(q, n)| format!("“{q}” × {n}")).collect(),
+        SHOWN,
+    ));
+    r.view.sections.push(Section::new(
+        "Open reports of wrong answers",
+        reports
+            .iter()
+            .map(|rep| {
+                format!(
+                    "{} {} — {} (report {}, by {})",
+                    rep.entity, rep.fact, rep.what, rep.id, rep.reported_by
+                )
+            })
+            .collect(),
+        SHOWN,
+    ));
     r.view.context.push(format!("Period {period}."));
     r.result = json!({
         "period": period,
         "changes": changes.len(),
         "quarantined": quarantined,
+        "zero_results": gaps.iter().map(|(q, n)| json!({"query": q, "times": n})).collect::<Vec<_>>(),
+        "open_reports": reports.iter().map(|rep| json!({"report": rep.id, "entity": rep.entity, "fact": rep.fact, "what": rep.what, "reported_by": rep.reported_by, "at": rep.at})).collect::<Vec<_>>(),
         "most_failed": ranked.iter().take(SHOWN).map(|((sc, c), n)| json!({"scorecard": sc, "check": c, "entities": n})).collect::<Vec<_>>(),
     });
     r

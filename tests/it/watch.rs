@@ -692,3 +692,113 @@ async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_sile
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_wrong_answer_is_reported_with_its_source_told_to_its_team_once_and_closed_when_it_changes()
+ {
+    within(async {
+        for db in databases().await {
+            let n = db.name;
+            let ledger = component(
+                "ledger",
+                "team-a",
+                true,
+                "  annotations:\n    backstage.io/edit-url: https://github.com/acme/ledger/edit/main/catalog-info.yaml\n",
+            );
+            let files = [
+                ("team.yaml", TEAM),
+                ("standards.yaml", PLATFORM_TEAM),
+                ("ledger.yaml", ledger.as_str()),
+            ];
+            let (w, fake, desk) =
+                World::with_slack(&db.url, &files, "2026-11-30T09:00:00Z", |d| d).await;
+            // The owner answer carries a "Wrong?" button.
+            let owner = click(
+                &w.bot,
+                "user:default/eve",
+                switchboard::chat::Input::Text("who owns ledger".into()),
+            )
+            .await;
+            let wrong = owner
+                .actions
+                .iter()
+                .find(|a| a.label == "Wrong?")
+                .expect("a Wrong? button");
+            let report = click(
+                &w.bot,
+                "user:default/eve",
+                switchboard::chat::Input::Action(wrong.id.encode()),
+            )
+            .await;
+            let v = &report.result;
+            assert_eq!(v["fact"], "owner", "{n}: {v}");
+            assert_eq!(v["value"], "group:default/team-a", "{n}: {v}");
+            assert!(
+                v["source"].as_str().unwrap().contains("ledger.yaml:1"),
+                "{n}: {v}"
+            );
+            assert_eq!(
+                v["edit_url"], "https://github.com/acme/ledger/edit/main/catalog-info.yaml",
+                "{n}: {v}"
+            );
+            assert_eq!(v["team_told"], true, "{n}: {v}");
+            let told = posted(&fake);
+            assert_eq!(told.len(), 1, "{n}");
+            assert_eq!(told[0]["channel"], "C0TEAMA", "{n}");
+            assert!(told[0].to_string().contains("may be wrong"), "{n}");
+            // A second report of the same fact is recorded; the team is not told again.
+            let again = click(
+                &w.bot,
+                "user:default/pat",
+                switchboard::chat::Input::Text(
+                    "report wrong ledger owner it moved to standards".into(),
+                ),
+            )
+            .await;
+            assert_eq!(again.result["already_open"], v["report"], "{n}: {:?}", again.result);
+            assert_eq!(again.result["what"], "it moved to standards", "{n}");
+            assert_eq!(posted(&fake).len(), 1, "{n}: told once");
+            // An unknown entity is said so.
+            let unknown = click(
+                &w.bot,
+                "user:default/pat",
+                switchboard::chat::Input::Text("report wrong nosuchthing owner".into()),
+            )
+            .await;
+            assert!(unknown.view.headline.contains("no entity"), "{n}");
+            // The platform digest lists the open reports.
+            let platform = desk.platform_digest(&w.bot, "2026-11-30T09:00Z").await.unwrap();
+            assert_eq!(
+                platform.result["open_reports"].as_array().unwrap().len(),
+                2,
+                "{n}: {}",
+                platform.result
+            );
+            // Nothing changed: nothing closes. The owner changes: both close.
+            assert_eq!(desk.sweep_reports(&w.bot).await.unwrap(), 0, "{n}");
+            w.edit(&[(
+                "ledger.yaml",
+                Some(&ledger.replace("owner: team-a", "owner: standards")),
+            )])
+            .await;
+            assert_eq!(desk.sweep_reports(&w.bot).await.unwrap(), 2, "{n}");
+            let all = w
+                .store
+                .reports_about("component:default/ledger")
+                .await
+                .unwrap();
+            assert!(all.iter().all(|r| r.closed_at.is_some()), "{n}: {all:?}");
+            let audit = w.store.audit_entries(0, 100).await.unwrap();
+            assert_eq!(
+                audit
+                    .iter()
+                    .filter(|e| e.event.action == "report.filed")
+                    .count(),
+                2,
+                "{n}"
+            );
+            w.store.close().await;
+        }
+    })
+    .await;
+}
