@@ -15,7 +15,7 @@ use crate::catalog::{Id, Snapshot};
 const FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 /// The most entities a graph shows besides its root; the rest are counted in its title.
-pub const GRAPH_MAX_NODES: usize = 60;
+pub const GRAPH_MAX_NODES: usize = 200;
 
 /// The widest picture made, in pixels (a graph wider than this is scaled down).
 const MAX_WIDTH: f32 = 2400.0;
