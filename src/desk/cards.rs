@@ -438,6 +438,21 @@ pub struct Told {
     pub nowhere: Option<String>,
 }
 
+impl Told {
+    /// Where it went (`slack:C0TEAMA, …`), or `nowhere: WHY`, as the store records it.
+    pub fn describe(&self) -> String {
+        match &self.nowhere {
+            Some(why) => format!("nowhere: {why}"),
+            None => self
+                .at
+                .iter()
+                .map(|m| format!("{}:{}", m.platform.name(), m.channel))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+    }
+}
+
 impl Desk {
     /// Posts `reply` to the team `team`: to its channel (the Group's `slack.com/channel-id`,
     /// else `discord.com/channel-id`, on a platform with an outbox), else by DM to its members

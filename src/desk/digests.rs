@@ -100,16 +100,7 @@ impl Desk {
                     return Ok::<_, anyhow::Error>(("silent", String::new(), None));
                 };
                 let told = self.tell_team(&snap, team, &reply).await?;
-                let to = match told.nowhere {
-                    Some(why) => format!("nowhere: {why}"),
-                    None => told
-                        .at
-                        .iter()
-                        .map(|m| format!("{}:{}", m.platform.name(), m.channel))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
-                Ok(("sent", reply.view.headline, Some(to)))
+                Ok(("sent", reply.view.headline, Some(told.describe())))
             };
             match made.await {
                 Ok((state, summary, to)) => {

@@ -76,15 +76,7 @@ impl Desk {
             let reply = card(&n, &snap, self.nudging.snooze_days);
             match self.tell_team(&snap, team, &reply).await {
                 Ok(told) => {
-                    let to = match &told.nowhere {
-                        Some(why) => format!("nowhere: {why}"),
-                        None => told
-                            .at
-                            .iter()
-                            .map(|m| format!("{}:{}", m.platform.name(), m.channel))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    };
+                    let to = told.describe();
                     if told.nowhere.is_some() {
                         tracing::warn!(nudge = n.id, entity = %n.entity, "a nudge went {to}");
                     }
