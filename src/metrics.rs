@@ -78,7 +78,7 @@ impl Metrics {
         );
         registry.register(
             "sync_duration_seconds",
-            "How long the last sync of each source took",
+            "How long the last sync of the sources took (all together), by source",
             m.sync_seconds.clone(),
         );
         registry.register(
