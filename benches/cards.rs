@@ -222,6 +222,7 @@ async fn clicks(runs: usize) {
                 conversation: Conversation {
                     channel: Some("C1".into()),
                     thread: Some(format!("1600000000.{i:06}")),
+                    follow_up: None,
                 },
                 input: Input::Text(format!(
                     "run register-component name=bench-{i} owner=bench-team"

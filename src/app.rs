@@ -101,12 +101,19 @@ impl App {
         .with_dm_limit(config.approval.dm_limit)
         .with_notify_prefer(config.notify.prefer.platform())
         .with_nudges(config.nudges.clone())
-        .with_digests(config.digests.clone());
+        .with_digests(config.digests.clone())
+        .with_paging(config.incident.clone());
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())
                 .with_store(store.clone())
                 .with_clock(clock)
+                .with_follow_ups(chrono::Duration::minutes(
+                    config.chat.follow_up_minutes.min(60 * 24 * 365) as i64,
+                ))
+                .with_changes_kept(chrono::Duration::days(
+                    config.changes.retention_days.clamp(1, 3650) as i64,
+                ))
                 .with_desk(Arc::new(desk)),
         );
         let scorecards = crate::scorecards::load_configured(&config.scorecards.path);
@@ -120,6 +127,7 @@ impl App {
         }
         bot.set_scorecards(scorecards);
         bot.reload_exemptions(&store).await?;
+        bot.reload_changes(&store).await?;
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

@@ -52,6 +52,10 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     };
     let swapped = snapshot.is_some();
     bot.refresh(snapshot, status, rotations);
+    // The scan may have found deploys and merges that webhooks missed.
+    if let Err(e) = bot.reload_changes(store).await {
+        tracing::warn!("recent changes not reloaded: {e:#}");
+    }
     if swapped {
         // The previous snapshot is freed now; hand its memory back.
         sync::release_memory();
@@ -113,6 +117,18 @@ pub fn spawn(app: &App, config: &Config) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!("forgetting expired button actions: {e:#}"),
                 }
+                // Conversations' context past its time, and changes past `changes.retention_days`.
+                let (now, kept) = (bot.now(), bot.changes_kept());
+                match store
+                    .sweep_threads_and_changes(now.timestamp(), (now - kept).timestamp())
+                    .await
+                {
+                    Ok((t, c)) if t + c > 0 => {
+                        tracing::info!(threads = t, changes = c, "forgot old context and changes")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("forgetting old context and changes: {e:#}"),
+                }
             }
         });
     }
@@ -136,12 +152,18 @@ pub fn spawn(app: &App, config: &Config) {
                     looked = Some(tokio::time::Instant::now());
                     changed = false;
                     match watch.look(&store, &bot).await {
-                        Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => tracing::info!(
-                            changes = o.changes.len(),
-                            problems = o.raised.len(),
-                            cleared = o.cleared.len(),
-                            "the catalog changed"
-                        ),
+                        Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => {
+                            tracing::info!(
+                                changes = o.changes.len(),
+                                problems = o.raised.len(),
+                                cleared = o.cleared.len(),
+                                "the catalog changed"
+                            );
+                            // `changes X` and the incident card show what the watch saw.
+                            if let Err(e) = bot.reload_changes(&store).await {
+                                tracing::warn!("recent changes not reloaded: {e:#}");
+                            }
+                        }
                         Ok(_) => {}
                         Err(e) => {
                             changed = true;

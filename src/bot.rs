@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::ask::{self, Context};
 use crate::catalog::Snapshot;
 use crate::catalog::graph::Limit;
+use crate::changes::RecentChanges;
 use crate::clock::Clock;
 use crate::conversation::{
     ActionError, ActionId, Audience, ChatEvent, Failure, Form, Input, NudgeVerb, Platform, Reply,
@@ -48,6 +49,8 @@ struct ReadModel {
     scorecards: Arc<Vec<crate::scorecards::Scorecard>>,
     /// Checks that count as passed for some entities, until they expire.
     exemptions: Arc<crate::scorecards::exemptions::Exemptions>,
+    /// Recent deploys, merges, workflow runs and catalog changes.
+    changes: Arc<RecentChanges>,
 }
 
 impl ReadModel {
@@ -72,6 +75,7 @@ impl ReadModel {
             tz,
             scorecards: &self.scorecards,
             exemptions: &self.exemptions,
+            changes: &self.changes,
         }
     }
 }
@@ -100,6 +104,10 @@ pub struct Bot {
     metrics: crate::metrics::Metrics,
     /// Set once the first catalog is loaded and answers are served (`/readyz`).
     ready: std::sync::atomic::AtomicBool,
+    /// How long a conversation remembers its last answer's entity for follow-ups.
+    follow_up_ttl: chrono::Duration,
+    /// How long recent changes are kept.
+    changes_kept: chrono::Duration,
 }
 
 /// How often someone's activity on a platform is written down.
@@ -128,6 +136,7 @@ impl Bot {
                 rosters: Arc::new(Rosters::new()),
                 scorecards: Arc::default(),
                 exemptions: Arc::default(),
+                changes: Arc::default(),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
@@ -140,7 +149,26 @@ impl Bot {
             usage: Default::default(),
             metrics: Default::default(),
             ready: Default::default(),
+            follow_up_ttl: chrono::Duration::hours(2),
+            changes_kept: chrono::Duration::days(30),
         }
+    }
+
+    /// Recent changes are kept for `kept`.
+    pub fn with_changes_kept(mut self, kept: chrono::Duration) -> Bot {
+        self.changes_kept = kept;
+        self
+    }
+
+    /// How long recent changes are kept.
+    pub fn changes_kept(&self) -> chrono::Duration {
+        self.changes_kept
+    }
+
+    /// Conversations remember their last answer's entity this long.
+    pub fn with_follow_ups(mut self, ttl: chrono::Duration) -> Bot {
+        self.follow_up_ttl = ttl;
+        self
     }
 
     /// Answers workflow commands with `desk`.
@@ -350,7 +378,40 @@ impl Bot {
         text: &str,
         audience: Audience,
     ) -> Result<Reply, Trouble> {
-        let q = ask::parse(text);
+        let mut q = ask::parse(text);
+        // Kept per platform: a Slack thread and a Discord channel never share a context.
+        let conversation = event
+            .conversation
+            .follow_up
+            .as_ref()
+            .map(|c| format!("{}:{c}", event.actor.platform.name()));
+        let mut referred = None;
+        if q.refers_back {
+            let earlier = match (&self.store, &conversation) {
+                (Some(store), Some(c)) => store
+                    .thread_entity(c, event.now.timestamp())
+                    .await
+                    .map_err(Trouble::Internal)?,
+                _ => None,
+            };
+            match earlier {
+                Some(entity) => {
+                    q.about(&entity);
+                    referred = Some(entity);
+                }
+                None if q.subject.is_empty() => {
+                    let mut r = crate::conversation::Reply::new(q.intent, &q.query);
+                    r.view.headline = format!(
+                        "About which entity? Nothing was asked about one earlier in this                          conversation: name it, e.g. `{} checkout`.",
+                        example_of(q.intent)
+                    );
+                    r.unresolved = true;
+                    return Ok(r);
+                }
+                // "who owns it" with nothing to refer to: `it` is looked up as a name.
+                None => {}
+            }
+        }
         if q.intent == crate::conversation::Intent::Stats {
             return self.stats(ctx, &q).await.map_err(Trouble::Internal);
         }
@@ -366,11 +427,31 @@ impl Bot {
             None => {
                 let mut reply = ask::answer(ctx, &q);
                 if !reply.query.is_empty() {
-                    reply.share = Some(ActionId::Share(reply.query.clone()));
+                    // Shared, a follow-up names its entity: the channel has no thread to read.
+                    let shared = match &referred {
+                        Some(entity) => format!("{} {entity}", example_of(q.intent)),
+                        None => reply.query.clone(),
+                    };
+                    reply.share = Some(ActionId::Share(shared));
                 }
                 reply
             }
         };
+        if let Some(entity) = &referred {
+            let name = entity.rsplit('/').next().unwrap_or(entity);
+            reply
+                .view
+                .context
+                .insert(0, format!("About {name}, from earlier in this thread."));
+            reply.referred = Some(entity.clone());
+        }
+        // The conversation now refers to what this answer was about.
+        if let (Some(store), Some(c), Some(entity)) = (&self.store, &conversation, &reply.entity) {
+            let until = (event.now + self.follow_up_ttl).timestamp();
+            if let Err(e) = store.remember_thread(c, entity, until).await {
+                tracing::warn!("cannot remember what the conversation is about: {e:#}");
+            }
+        }
         reply.audience = audience;
         Ok(reply)
     }
@@ -683,8 +764,66 @@ impl Bot {
         Ok(())
     }
 
+    /// Reads the recent changes kept in `store` (at start-up, and after the catalog watch
+    /// recorded changes), forgetting those older than the retention.
+    pub async fn reload_changes(&self, store: &Store) -> anyhow::Result<()> {
+        let since = (self.now() - self.changes_kept).timestamp();
+        let repo = store.repo_changes(since).await?;
+        let catalog = store
+            .changes(None, None, since)
+            .await?
+            .into_iter()
+            .map(|c| crate::changes::CatalogChange {
+                at: c.at,
+                entity: c.entity,
+                change: c.change,
+                before: c.before,
+                after: c.after,
+                source: c.source,
+            })
+            .collect();
+        let changes = Arc::new(RecentChanges::new(repo, catalog));
+        self.update(|m| m.changes = changes.clone());
+        Ok(())
+    }
+
+    /// Adds changes just recorded (a webhook's): answers see them at once.
+    pub fn add_repo_changes(&self, fresh: Vec<crate::changes::RepoChange>) {
+        if fresh.is_empty() {
+            return;
+        }
+        let since = (self.now() - self.changes_kept).timestamp();
+        let mut next = RecentChanges::clone(&self.model.load().changes);
+        next.add_repo_changes(fresh);
+        next.forget_before(since);
+        let next = Arc::new(next);
+        self.update(|m| m.changes = next.clone());
+    }
+
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.model.load().snapshot.clone()
+    }
+
+    /// The recent changes answers read now.
+    pub fn changes(&self) -> Arc<RecentChanges> {
+        self.model.load().changes.clone()
+    }
+}
+
+/// The command that asks `intent` about an entity named after it.
+fn example_of(intent: crate::conversation::Intent) -> &'static str {
+    use crate::conversation::Intent;
+    match intent {
+        Intent::Owner => "who owns",
+        Intent::Oncall => "oncall",
+        Intent::Deps => "deps",
+        Intent::Dependents => "dependents",
+        Intent::Scorecard => "scorecard",
+        Intent::Docs => "docs",
+        Intent::Api => "api",
+        Intent::Changes => "changes",
+        Intent::Incident => "incident",
+        _ => "info",
     }
 }
 

@@ -38,6 +38,55 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub nudges: Nudges,
     pub digests: Digests,
+    pub changes: ChangesConfig,
+    pub incident: Incident,
+}
+
+/// Recent changes (deploys, merged pull requests, workflow runs) kept for `changes X`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChangesConfig {
+    /// How long changes are kept.
+    pub retention_days: u32,
+}
+
+impl Default for ChangesConfig {
+    fn default() -> Self {
+        ChangesConfig { retention_days: 30 }
+    }
+}
+
+/// The incident card and its "Page on-call" button.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Incident {
+    /// A second page for the same entity within this time answers who paged instead of
+    /// paging again (`10m`, `1h`).
+    pub page_dedup: Span,
+    /// PagerDuty's web address (`https://acme.pagerduty.com`): a repeated page links to the
+    /// entity's PagerDuty service there. "" links nowhere.
+    pub pagerduty_web_url: String,
+}
+
+impl Default for Incident {
+    fn default() -> Self {
+        Incident {
+            page_dedup: Span(std::time::Duration::from_secs(600)),
+            pagerduty_web_url: String::new(),
+        }
+    }
+}
+
+/// A length of time as written in configuration: `90s`, `10m`, `2h`, `1d`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Span(pub std::time::Duration);
+
+impl TryFrom<String> for Span {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        crate::workflows::definition::parse_duration(&text).map(Span)
+    }
 }
 
 /// Nudges: an entity that becomes quarantined, loses its owner or drops a level is told to
@@ -524,11 +573,17 @@ impl Default for Log {
 pub struct Chat {
     /// Attach the console to `serve` when no chat platform is configured and stdin is a terminal.
     pub console: bool,
+    /// How long a conversation (a thread, a DM, a console session) remembers what its last
+    /// answer was about, for follow-ups that name no entity ("and who is on call?").
+    pub follow_up_minutes: u64,
 }
 
 impl Default for Chat {
     fn default() -> Self {
-        Chat { console: true }
+        Chat {
+            console: true,
+            follow_up_minutes: 120,
+        }
     }
 }
 

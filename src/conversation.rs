@@ -118,6 +118,10 @@ pub struct Conversation {
     pub channel: Option<String>,
     /// The thread the message is in (Slack: the thread's `ts`).
     pub thread: Option<String>,
+    /// The conversation follow-up questions belong to (a thread, a direct message, a console
+    /// session), when there is one: a question without an entity there means the entity of
+    /// the last answer in it. Never shared between conversations.
+    pub follow_up: Option<String>,
 }
 
 /// One thing someone did that the bot answers.
@@ -212,6 +216,16 @@ pub enum Intent {
     Stats,
     /// "Is this wrong?": a fact reported wrong, where it comes from and how to edit it.
     Report,
+    /// An entity's links and docs references: runbooks, dashboards, docs, source.
+    Docs,
+    /// How to call an API: its definition's servers, auth and operations.
+    Api,
+    /// The APIs whose definitions expose a path.
+    Endpoint,
+    /// Deploys, merged pull requests and catalog changes of an entity and what it depends on.
+    Changes,
+    /// Everything an on-call responder needs about an entity on one card.
+    Incident,
 }
 
 impl Intent {
@@ -282,6 +296,10 @@ pub struct Reply {
     pub provenance: Vec<ProvenanceNote>,
     /// Entities the asker may have meant ("did you mean").
     pub suggestions: Vec<String>,
+    /// The entity a question without a name was taken to mean, from earlier in its
+    /// conversation ("and who is on call?").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub referred: Option<String>,
     /// What the asker can do next with one click (a pick of "did you mean"), best first.
     #[serde(skip)]
     pub actions: Vec<Action>,
@@ -361,6 +379,7 @@ impl Reply {
             result: serde_json::Value::Object(Default::default()),
             provenance: Vec::new(),
             suggestions: Vec::new(),
+            referred: None,
             actions: Vec::new(),
             share: None,
             warnings: Vec::new(),

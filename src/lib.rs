@@ -15,6 +15,7 @@ pub mod audit;
 pub mod background;
 pub mod bot;
 pub mod catalog;
+pub mod changes;
 pub mod chat;
 pub mod clock;
 pub mod config;

@@ -54,6 +54,8 @@ pub struct Context<'a> {
     pub scorecards: &'a [crate::scorecards::Scorecard],
     /// Checks that count as passed for some entities, until they expire.
     pub exemptions: &'a crate::scorecards::exemptions::Exemptions,
+    /// Deploys, merged pull requests and workflow runs, and the catalog watch's change log.
+    pub changes: &'a crate::changes::RecentChanges,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -104,6 +106,11 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
             None => about(ctx, q, scorecards::answers::entity),
         },
         Intent::Completeness => scorecards::answers::completeness(ctx, q),
+        Intent::Docs => about(ctx, q, super::docs::docs),
+        Intent::Api => about(ctx, q, super::docs::api),
+        Intent::Endpoint => super::docs::endpoint(ctx, q),
+        Intent::Changes => about(ctx, q, super::changes::changes),
+        Intent::Incident => about(ctx, q, super::incident::card),
         Intent::Owner => about(ctx, q, owner),
         Intent::Oncall => about(ctx, q, oncall),
         Intent::Deps => about(ctx, q, deps),
@@ -179,6 +186,17 @@ fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
             id: ActionId::Ask(format!("report wrong {} {fact}", e.key())),
         });
     }
+    // Mid-incident, everything else on one card.
+    if matches!(
+        r.intent,
+        Intent::Owner | Intent::Oncall | Intent::Dependents
+    ) {
+        r.actions.push(Action {
+            label: "Incident card".into(),
+            style: Style::Plain,
+            id: ActionId::Ask(format!("incident {}", e.key())),
+        });
+    }
     if let Some(n) = note {
         r.warnings.insert(0, n);
     }
@@ -247,7 +265,7 @@ fn decorate(ctx: &Context<'_>, r: &mut Reply, id: Id, note: Option<String>) {
     });
 }
 
-fn note_for(fact: &str, e: &Entity) -> ProvenanceNote {
+pub(super) fn note_for(fact: &str, e: &Entity) -> ProvenanceNote {
     let p = e.origin.to_provenance();
     ProvenanceNote {
         fact: fact.to_string(),
@@ -260,7 +278,7 @@ fn note_for(fact: &str, e: &Entity) -> ProvenanceNote {
 }
 
 /// "name (kind)" for lists, with the namespace when it is not the default.
-fn label(e: &Entity) -> String {
+pub(super) fn label(e: &Entity) -> String {
     let ns = if &*e.namespace == "default" {
         String::new()
     } else {
@@ -278,7 +296,7 @@ fn label(e: &Entity) -> String {
     )
 }
 
-fn contact(e: &Entity) -> String {
+pub(super) fn contact(e: &Entity) -> String {
     let mut s = label(e);
     if let Some(email) = e.profile.as_ref().and_then(|p| p.email.as_deref()) {
         s.push_str(&format!(" · {email}"));
@@ -445,15 +463,15 @@ pub(crate) fn claim_disagreements(ctx: &Context<'_>, id: Id) -> Vec<Disagreement
 }
 
 /// Who is on call for an entity, and how that was found.
-struct OnCallFound {
+pub(super) struct OnCallFound {
     /// The entities walked from the asked one to the covered one.
-    chain: Vec<Id>,
+    pub(super) chain: Vec<Id>,
     /// Each covering rotation's name and shift.
-    shifts: Vec<(String, Shift)>,
+    pub(super) shifts: Vec<(String, Shift)>,
     /// Where the roster came from (the rotations file, or PagerDuty and how fresh).
-    source: String,
+    pub(super) source: String,
     /// Set when PagerDuty could not be refreshed and this is its last known roster.
-    stale: Option<String>,
+    pub(super) stale: Option<String>,
 }
 
 /// PagerDuty's answer for one entity at `at`, from the last fetched roster.
@@ -509,7 +527,7 @@ fn pagerduty_for(ctx: &Context<'_>, e: &Entity, at: DateTime<Utc>) -> Option<OnC
 /// The first entity on the way from `id` to the teams above it that a rotation covers:
 /// the entity itself, then its owners (or a user's groups), then parent groups.
 /// Returns the chain walked and the shifts of every rotation covering that entity.
-fn oncall_for(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Option<OnCallFound> {
+pub(super) fn oncall_for(ctx: &Context<'_>, id: Id, at: DateTime<Utc>) -> Option<OnCallFound> {
     let snap = ctx.snap;
     let mut parent: HashMap<Id, Id> = HashMap::new();
     let mut queue = VecDeque::from([id]);
@@ -647,7 +665,7 @@ fn oncall(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
     r
 }
 
-fn person_name(ctx: &Context<'_>, s: &Shift) -> String {
+pub(super) fn person_name(ctx: &Context<'_>, s: &Shift) -> String {
     ctx.snap
         .get_ref(&s.person)
         .map(|p| ctx.snap.entity(p).display_name().to_string())
@@ -1283,6 +1301,55 @@ fn sync_status(ctx: &Context<'_>, q: &Question) -> Reply {
     r
 }
 
+/// The parts `help` lists commands in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HelpGroup {
+    Catalog,
+    Incident,
+    Standards,
+    Workflows,
+}
+
+impl HelpGroup {
+    const ALL: [HelpGroup; 4] = [
+        HelpGroup::Catalog,
+        HelpGroup::Incident,
+        HelpGroup::Standards,
+        HelpGroup::Workflows,
+    ];
+
+    fn of(intent: Intent) -> HelpGroup {
+        match intent {
+            Intent::Incident | Intent::Changes | Intent::Docs | Intent::Api | Intent::Endpoint => {
+                HelpGroup::Incident
+            }
+            Intent::Scorecard | Intent::Completeness | Intent::Report | Intent::Stats => {
+                HelpGroup::Standards
+            }
+            Intent::Workflows
+            | Intent::Run
+            | Intent::Approve
+            | Intent::Deny
+            | Intent::Status
+            | Intent::Cancel
+            | Intent::Runs
+            | Intent::Approvals
+            | Intent::Audit
+            | Intent::Reload => HelpGroup::Workflows,
+            _ => HelpGroup::Catalog,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            HelpGroup::Catalog => "The catalog",
+            HelpGroup::Incident => "Incidents, changes and docs",
+            HelpGroup::Standards => "Standards",
+            HelpGroup::Workflows => "Workflows",
+        }
+    }
+}
+
 fn help(ctx: &Context<'_>, q: &Question) -> Reply {
     let mut r = Reply::new(Intent::Help, &q.query);
     let topic = q.subject.to_lowercase();
@@ -1314,13 +1381,18 @@ fn help(ctx: &Context<'_>, q: &Question) -> Reply {
     } else {
         "Ask me about anything in the catalog:".into()
     };
-    r.view.sections.push(Section::new(
-        "",
-        rows.iter()
+    // Grouped as people look for them, so that each part fits a chat message's section.
+    for group in HelpGroup::ALL {
+        let lines: Vec<String> = rows
+            .iter()
+            .filter(|c| HelpGroup::of(c.intent) == group)
             .map(|c| format!("{:<58} {}", c.usage, c.summary))
-            .collect(),
-        LIST_LIMIT,
-    ));
+            .collect();
+        if !lines.is_empty() {
+            let n = lines.len();
+            r.view.sections.push(Section::new(group.title(), lines, n));
+        }
+    }
     r.result = json!({"commands": rows.iter().map(|c| json!({"usage": c.usage, "summary": c.summary})).collect::<Vec<_>>()});
     r
 }
@@ -1491,6 +1563,10 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         Intent::Dependents => format!("dependents {pick}{o}"),
         Intent::Conflicts => format!("conflicts {pick}{o}"),
         Intent::Scorecard => format!("scorecard {pick}"),
+        Intent::Docs => format!("docs {pick}"),
+        Intent::Api => format!("api {pick}"),
+        Intent::Changes => format!("changes {pick}"),
+        Intent::Incident => format!("incident {pick}"),
         // The card of the entity picked (an `info` did-you-mean asks exactly this).
         Intent::Info
         | Intent::Find
@@ -1511,6 +1587,7 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         | Intent::Completeness
         | Intent::Digest
         | Intent::Stats
+        | Intent::Endpoint
         | Intent::Report => format!("info {pick}"),
     }
 }

@@ -32,6 +32,7 @@ pub const COMMANDS: &[Command] = &[
         intent: Intent::Oncall,
         patterns: &[
             r"^(?:who(?:'s|\s+is)\s+on[\s-]?call\s+(?:for|on)|who\s+do\s+i\s+page\s+for|on[\s-]?call(?:\s+for)?|pager\s+for)\s+(?P<x>.+?)(?:\s+at\s+(?P<at>.+))?$",
+            r"^(?:who(?:'s|\s+is)\s+on[\s-]?call|who\s+do\s+i\s+page)(?:\s+now)?$",
         ],
         usage: "who is on call for X · oncall X [at TIME]",
         summary: "who is on call for X now (or at TIME), through X's team and rotation",
@@ -83,6 +84,49 @@ pub const COMMANDS: &[Command] = &[
         patterns: &[r"^(?:stats|usage)(?:\s+(?P<x>\d+)(?:\s+days?)?)?$"],
         usage: "stats [DAYS]",
         summary: "how Switchboard is used: questions, what found nothing, workflows' funnel (platform engineers and admins)",
+    },
+    Command {
+        intent: Intent::Incident,
+        patterns: &[
+            r"^(?:incident(?:\s+card)?(?:\s+(?:for|on|in|with))?|(?:we\s+have\s+an\s+)?incident\s+(?:in|on|with))\s+(?P<x>.+)$",
+            r"^incident(?:\s+card)?$",
+        ],
+        usage: "incident X",
+        summary: "one card for an incident: owner, on call now and next, blast radius, runbook, recent changes, and a page button",
+    },
+    Command {
+        intent: Intent::Changes,
+        patterns: &[
+            r"^(?:changes|recent\s+changes|what\s+changed|deploys|deployments)(?:\s+(?:to|in|for|of|on))?(?:\s+(?P<x>.+))?$",
+        ],
+        usage: "changes X [since 24h | since 2026-11-20]",
+        summary: "deploys, merged pull requests and catalog changes of X and what it depends on, newest first",
+    },
+    Command {
+        intent: Intent::Endpoint,
+        patterns: &[
+            r"^(?:find\s+endpoint|endpoint|which\s+apis?\s+(?:exposes?|serves?|has|have))\s+(?P<x>\S+)$",
+        ],
+        usage: "find endpoint /PATH",
+        summary: "the APIs whose definitions expose a path, with the operations and owners",
+    },
+    Command {
+        intent: Intent::Api,
+        patterns: &[
+            r"^(?:how\s+(?:do|can)\s+i\s+(?:call|use)|api\s+(?:of|for)|apis?|api\s+definition\s+(?:of|for))\s+(?P<x>.+)$",
+        ],
+        usage: "api X · how do I call X",
+        summary: "how to call X: its API definition's servers, auth and operations",
+    },
+    Command {
+        intent: Intent::Docs,
+        patterns: &[
+            r"^(?:docs|documentation|links|runbooks?|dashboards?)(?:\s+(?:for|of))?\s+(?P<x>.+)$",
+            r"^where\s+(?:are|is)\s+(?:the\s+)?(?:docs|documentation|runbooks?|dashboards?)\s+(?:for|of)\s+(?P<x>.+)$",
+            r"^(?:show\s+(?:me\s+)?|where\s+(?:are|is)\s+)?(?:its|the)\s+(?:docs|documentation|runbooks?|dashboards?|links)$",
+        ],
+        usage: "docs X · runbook X",
+        summary: "X's runbooks, dashboards, docs and source links, each with where it is written",
     },
     Command {
         intent: Intent::Find,
@@ -222,6 +266,54 @@ pub struct Question {
     pub bare: bool,
     /// What follows the command word, as typed (quotes kept): a command's arguments.
     pub rest: String,
+    /// The question names no entity ("who owns it?", "and who is on call?"): it means the
+    /// entity of the conversation's last answer.
+    pub refers_back: bool,
+}
+
+/// Words that stand for the entity of the conversation's last answer.
+const PRONOUNS: &[&str] = &[
+    "",
+    "it",
+    "its",
+    "this",
+    "that",
+    "them",
+    "this one",
+    "that one",
+    "this service",
+    "that service",
+    "the service",
+    "the same",
+    "same",
+];
+
+impl Intent {
+    /// Asked about one entity, which a follow-up may leave out.
+    pub fn takes_entity(self) -> bool {
+        matches!(
+            self,
+            Intent::Owner
+                | Intent::Oncall
+                | Intent::Deps
+                | Intent::Dependents
+                | Intent::Info
+                | Intent::Scorecard
+                | Intent::Docs
+                | Intent::Api
+                | Intent::Changes
+                | Intent::Incident
+        )
+    }
+}
+
+impl Question {
+    /// The question about `entity` instead of a pronoun: a follow-up made explicit.
+    pub fn about(&mut self, entity: &str) {
+        self.subject = entity.to_string();
+        self.refers_back = false;
+        self.bare = false;
+    }
 }
 
 /// Parses a message. Anything no pattern matches is taken as an entity name (the `X` → info
@@ -249,15 +341,32 @@ pub fn parse(text: &str) -> Question {
     }
     for (intent, re) in COMPILED.iter() {
         if let Some(c) = re.captures(&s) {
-            let subject = c.name("x").map_or("", |m| m.as_str());
+            let mut subject = c.name("x").map_or("", |m| m.as_str());
+            let mut at = c.name("at").map(|m| m.as_str().trim().to_string());
+            // `changes X since 24h`: the time is not part of the name.
+            if *intent == Intent::Changes {
+                let lower = subject.to_ascii_lowercase();
+                let cut = if lower.starts_with("since ") {
+                    Some(0)
+                } else {
+                    lower.find(" since ").map(|i| i + 1)
+                };
+                if let Some(i) = cut {
+                    at = Some(subject[i + "since ".len()..].trim().to_string());
+                    subject = subject[..i].trim();
+                }
+            }
+            let refers_back = intent.takes_entity()
+                && PRONOUNS.contains(&strip_subject(subject).to_lowercase().as_str());
             return Question {
+                refers_back,
                 intent: *intent,
                 rest: subject.trim().to_string(),
                 subject: strip_subject(subject),
                 query,
                 depth,
                 graph,
-                at: c.name("at").map(|m| m.as_str().trim().to_string()),
+                at,
                 error,
                 bare: false,
             };
@@ -278,6 +387,7 @@ pub fn parse(text: &str) -> Question {
         bare: intent == Intent::Info,
         error,
         rest: String::new(),
+        refers_back: false,
     }
 }
 
@@ -337,6 +447,14 @@ fn clean(text: &str) -> String {
         && let Some(end) = s.find('>')
     {
         s = s[end + 1..].trim_start();
+    }
+    // "and who is on call?", "ok, what depends on it": the joining word is not the question.
+    let lower = s.to_ascii_lowercase();
+    for join in ["and ", "so ", "ok ", "ok, ", "also ", "then ", "and, "] {
+        if lower.starts_with(join) && s.len() > join.len() {
+            s = s[join.len()..].trim_start();
+            break;
+        }
     }
     s.trim_end_matches(['?', '!', '.', ' ']).trim().to_string()
 }
@@ -436,6 +554,37 @@ mod tests {
         assert_eq!(o.subject, "team-a");
         assert_eq!(o.at.as_deref(), Some("2026-11-20 03:00"));
         assert!(parse("deps x --depth zero").error.is_some());
+    }
+
+    #[test]
+    fn a_question_without_an_entity_refers_back() {
+        for (text, intent) in [
+            ("and who is on call?", Intent::Oncall),
+            ("who owns it", Intent::Owner),
+            ("what depends on it?", Intent::Dependents),
+            ("show me its runbook", Intent::Docs),
+            ("what does it depend on", Intent::Deps),
+        ] {
+            let q = parse(text);
+            assert_eq!((q.intent, q.refers_back), (intent, true), "{text}");
+        }
+        assert!(!parse("who owns checkout").refers_back);
+        let c = parse("changes since 24h");
+        assert_eq!(
+            (c.intent, c.refers_back, c.at.as_deref()),
+            (Intent::Changes, true, Some("24h"))
+        );
+        let c = parse("what changed in checkout since 2026-11-20");
+        assert_eq!(
+            (c.subject.as_str(), c.at.as_deref()),
+            ("checkout", Some("2026-11-20"))
+        );
+        assert!(parse("incident").refers_back);
+        assert!(!parse("find it").refers_back);
+        let mut q = parse("who owns it");
+        q.about("component:default/checkout");
+        assert_eq!(q.subject, "component:default/checkout");
+        assert!(!q.refers_back);
     }
 
     /// Help prints each command's usage: every form it shows must parse to that command.

@@ -1,7 +1,10 @@
 //! Asking: the grammar, entity resolution, and the answers built from the snapshot.
 
 pub mod answers;
+pub mod changes;
+pub mod docs;
 pub mod grammar;
+pub mod incident;
 pub mod resolve;
 pub mod time;
 

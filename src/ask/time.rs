@@ -65,6 +65,36 @@ pub fn parse_when(s: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, 
     Err(bad(&s))
 }
 
+/// When "since …" starts: `24h`, `3d`, `2 weeks`, `yesterday`, or a time `parse_when` reads
+/// (`2026-11-20`).
+pub fn parse_since(s: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix(" ago").unwrap_or(&t).trim();
+    if t == "yesterday" {
+        return Ok(now - Duration::days(1));
+    }
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    if split > 0
+        && let Ok(n) = t[..split].parse::<i64>()
+    {
+        let d = match t[split..].trim().trim_end_matches('s') {
+            "m" | "min" | "minute" => Some(Duration::minutes(n)),
+            "h" | "hour" | "hr" => Some(Duration::hours(n)),
+            "d" | "day" => Some(Duration::days(n)),
+            "w" | "week" => Some(Duration::weeks(n)),
+            _ => None,
+        };
+        if let Some(d) = d {
+            return Ok(now - d);
+        }
+    }
+    parse_when(t, now, tz).map_err(|_| {
+        format!(
+            "I can't read `since {s}`. Try since 24h, since 3d, since yesterday or since              2026-11-20."
+        )
+    })
+}
+
 fn bad(s: &str) -> String {
     format!(
         "I can't read the time `{s}`. Try 2026-11-20 03:00, 03:00, tomorrow 09:00, in 3 hours, or an RFC 3339 time (times are in your time zone, else UTC)."

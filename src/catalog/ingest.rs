@@ -198,13 +198,19 @@ impl FileReport {
 
     /// A document that is no catalog entity, skipped with a note.
     fn skip(&mut self, origin: &FileOrigin<'_>, line: u32, message: String) {
+        self.warn(origin.location, line, message);
+    }
+
+    /// A problem that loses nothing (a definition file that could not be read): noted, and
+    /// the file's entities are kept.
+    pub fn warn(&mut self, location: &str, line: u32, message: String) {
         self.issues.push(LineIssue {
             line,
             message: message.clone(),
             fatal: false,
         });
         self.problems.push(Problem {
-            location: origin.location.to_string(),
+            location: location.to_string(),
             line,
             message,
         });

@@ -4,11 +4,14 @@
 //! validation reasons (`ingest`), and is frozen into a `Snapshot` that answers every question
 //! without I/O. Nothing here knows about chat platforms or databases.
 
+pub mod apidef;
 pub mod facts;
 pub mod graph;
 pub mod ingest;
+pub mod links;
 pub mod model;
 pub mod parse;
+pub mod placeholders;
 pub mod refs;
 pub mod search;
 pub mod snapshot;

@@ -90,6 +90,8 @@ pub struct Entity {
     pub reasons: Box<[Box<str>]>,
     /// Other sources' ownership claims (CODEOWNERS, PagerDuty).
     pub claims: Box<[Claim]>,
+    /// An API's definition, read when the snapshot was built.
+    pub api: Option<Box<super::apidef::Definition>>,
 }
 
 impl Entity {
@@ -336,6 +338,15 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
         },
         reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
         claims: r.claims.into_boxed_slice(),
+        api: spec
+            .and_then(|s| s.get("definition"))
+            .filter(|_| kind_lower == "api")
+            .map(|d| {
+                Box::new(super::apidef::read(
+                    spec.and_then(|s| s.get("type")).and_then(Value::as_str),
+                    d,
+                ))
+            }),
     };
     Ok(Prepared {
         key,

@@ -24,6 +24,14 @@ pub fn run(
             "Switchboard — ask about the catalog (`help` lists questions, `exit` leaves)."
         )?;
     }
+    // One session is one conversation: follow-ups refer to its last answer.
+    static SESSIONS: AtomicU64 = AtomicU64::new(0);
+    let session = format!(
+        "{}-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros(),
+        SESSIONS.fetch_add(1, Ordering::Relaxed)
+    );
     let mut lines = input.lines();
     loop {
         if prompt {
@@ -39,7 +47,8 @@ pub fn run(
         if matches!(text, "exit" | "quit") {
             break;
         }
-        let event = ChatEvent::console(user.clone(), text, bot.now());
+        let mut event = ChatEvent::console(user.clone(), text, bot.now());
+        event.conversation.follow_up = Some(session.clone());
         let reply = runtime
             .block_on(bot.handle(event))
             .unwrap_or_else(|f| f.reply());

@@ -85,6 +85,9 @@ pub struct Desk {
     nudging: crate::config::Nudges,
     /// When digests go out, and where the platform's goes (`[digests]`).
     digests: crate::config::Digests,
+    /// How long a second page of the same entity is answered with the first, and where
+    /// PagerDuty is (`[incident]`).
+    paging: crate::config::Incident,
 }
 
 /// Who asks, where, about what.
@@ -159,6 +162,16 @@ impl Asked<'_> {
 }
 
 /// Splits `a b="c d" e` into words, keeping quoted text whole.
+/// `10 min`, `2 h`: a span as a reply says it.
+fn humantime_minutes(d: Duration) -> String {
+    let m = d.as_secs() / 60;
+    if m >= 60 && m.is_multiple_of(60) {
+        format!("{} h", m / 60)
+    } else {
+        format!("{} min", m.max(1))
+    }
+}
+
 fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
@@ -205,7 +218,14 @@ impl Desk {
             prefer: None,
             nudging: Default::default(),
             digests: Default::default(),
+            paging: Default::default(),
         }
+    }
+
+    /// Pages as `[incident]` says.
+    pub fn with_paging(mut self, paging: crate::config::Incident) -> Desk {
+        self.paging = paging;
+        self
     }
 
     /// Cards for someone reachable on several platforms go to this one when it reaches them;
@@ -740,7 +760,14 @@ impl Desk {
             None,
             json!({"workflow": wf.name, "params": params, "state": state, "break_glass": emergency}),
         );
-        let id = self.store.create_run(&new, event).await?;
+        // A page (or any run of the page workflow) about an entity paged a moment ago
+        // answers with that page instead of paging again: a double click, or two responders.
+        let once_since = (wf.name == crate::ask::incident::PAGE_WORKFLOW && emergency.is_none())
+            .then(|| now - self.paging.page_dedup.0.as_secs() as i64);
+        let id = match self.store.create_run_once(&new, event, once_since).await? {
+            Ok(id) => id,
+            Err(earlier) => return self.paged_already(a, &q.query, earlier).await,
+        };
         self.announce_id(id).await;
         // The cards go out before the run may start, so the first step redraws them.
         let posted = if state == State::AwaitingApproval || emergency.is_some() {
@@ -761,6 +788,69 @@ impl Desk {
             Some(posted) => replies::carded(reply, &posted),
             None => reply,
         })
+    }
+
+    /// "Paged 3 min ago by X": the page that stands, instead of a second one.
+    async fn paged_already(&self, a: &Asked<'_>, query: &str, id: i64) -> Result<Reply> {
+        let run = self.store.load_run(id).await?.context("the earlier page")?;
+        let by = a
+            .ctx
+            .snap
+            .get(&run.requested_by)
+            .map(|u| a.ctx.snap.entity(u).display_name().to_string())
+            .unwrap_or_else(|| run.requested_by.clone());
+        let target = run.target.clone().unwrap_or_default();
+        let name = target.rsplit('/').next().unwrap_or(&target).to_string();
+        let mut r = Reply::new(Intent::Run, query);
+        r.entity = run.target.clone();
+        r.view.headline = format!(
+            "{name} was paged {} by {by} (run {id}, {}); not paging again within {}.",
+            crate::ask::time::ago(run.created_at, a.ctx.now),
+            run.state.as_str(),
+            humantime_minutes(self.paging.page_dedup.0)
+        );
+        // Where the page went: the incident key PagerDuty de-duplicates on, and its link.
+        let key = run.steps.iter().find_map(|s| {
+            s.outputs
+                .as_ref()?
+                .pointer("/body/dedup_key")?
+                .as_str()
+                .map(str::to_string)
+        });
+        let link = run
+            .steps
+            .iter()
+            .find_map(|s| {
+                s.outputs
+                    .as_ref()?
+                    .pointer("/body/incident_url")?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                let service = a.ctx.snap.get(&target).and_then(|t| {
+                    a.ctx
+                        .snap
+                        .entity(t)
+                        .annotation("pagerduty.com/service-id")
+                        .map(str::to_string)
+                })?;
+                let web = self.paging.pagerduty_web_url.trim_end_matches('/');
+                (!web.is_empty()).then(|| format!("{web}/service-directory/{service}"))
+            });
+        if let Some(k) = &key {
+            r.view.fields.push(("Incident key".into(), k.clone()));
+        }
+        if let Some(l) = &link {
+            r.view.fields.push(("Incident".into(), l.clone()));
+        }
+        r.view.fields.push(("Run".into(), format!("status {id}")));
+        r.result = json!({
+            "paged": false,
+            "earlier": {"run": id, "by": run.requested_by, "at": run.created_at,
+                        "state": run.state.as_str(), "dedup_key": key, "link": link},
+        });
+        Ok(r)
     }
 
     /// A click on a run's card, or the form one opened (with its reason): approve, deny and

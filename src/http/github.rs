@@ -4,7 +4,9 @@
 //! The `X-Hub-Signature-256` HMAC is checked (in constant time) before anything is read; a
 //! forged or missing one gets 401 and changes nothing. A push to a default branch that touches
 //! a catalog file, a YAML file (a Location target) or CODEOWNERS re-reads that repository only;
-//! repository renamed, archived, transferred, deleted and created events are followed. The
+//! repository renamed, archived, transferred, deleted and created events are followed; a
+//! deployment status that ended, a completed workflow run and a merged pull request are kept
+//! for `changes X` and the incident card (once each, however often delivered). The
 //! change is applied before the answer when it takes under `APPLY_WAIT` (GitHub waits 10 s),
 //! else it goes on in the background. Changes are applied one at a time, between syncs.
 
@@ -72,6 +74,8 @@ pub enum Plan {
     Refresh(String),
     /// Orphan this repository's entities.
     Orphan(String),
+    /// Keep a deploy, a merged pull request or a completed workflow run (`changes X`).
+    Change(crate::changes::RepoChange),
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -147,7 +151,126 @@ pub fn plan(github: &GitHub, event: &str, payload: &Value) -> Plan {
                 other => Plan::Ignore(format!("repository {other} changes no catalog")),
             }
         }
+        "deployment_status" | "workflow_run" | "pull_request" => {
+            if !github.watches(owner) {
+                return Plan::Ignore(format!("{full} is not in a watched organisation"));
+            }
+            match change_of(event, full, payload) {
+                Ok(c) => Plan::Change(c),
+                Err(why) => Plan::Ignore(why),
+            }
+        }
         other => Plan::Ignore(format!("{other} events are not used")),
+    }
+}
+
+/// The change a deployment status, workflow run or pull request delivery tells of, or why
+/// it tells of none (a deploy still in progress, a pull request closed unmerged).
+pub fn change_of(event: &str, full: &str, p: &Value) -> Result<crate::changes::RepoChange, String> {
+    let s = |path: &[&str]| str_at(p, path).map(str::to_string);
+    let at = |path: &[&str]| {
+        str_at(p, path)
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    let id = |path: &[&str]| {
+        path.iter().try_fold(p, |v, k| v.get(k)).and_then(|v| {
+            v.as_i64()
+                .map(|n| n.to_string())
+                .or(v.as_str().map(str::to_string))
+        })
+    };
+    let action = s(&["action"]).unwrap_or_default();
+    let missing = |what: &str| format!("{event} delivery without {what}");
+    let change = |kind: &str, ref_id: String, title: String, who, at: i64, url, detail| {
+        crate::changes::RepoChange {
+            repo: full.to_lowercase(),
+            kind: kind.into(),
+            ref_id,
+            title,
+            who,
+            at,
+            url,
+            detail,
+            via: "webhook".into(),
+        }
+    };
+    match event {
+        "deployment_status" => {
+            let state = s(&["deployment_status", "state"]).unwrap_or_default();
+            if !["success", "failure", "error"].contains(&state.as_str()) {
+                return Err(format!("deployment {state}: told when it ends"));
+            }
+            let env = s(&["deployment_status", "environment"])
+                .or_else(|| s(&["deployment", "environment"]))
+                .unwrap_or_else(|| "an environment".into());
+            let what = s(&["deployment", "ref"])
+                .or_else(|| s(&["deployment", "sha"]).map(|c| c.chars().take(7).collect()))
+                .unwrap_or_else(|| "a deploy".into());
+            let url = s(&["deployment_status", "target_url"])
+                .or_else(|| s(&["deployment_status", "environment_url"]))
+                .filter(|u| !u.is_empty());
+            Ok(change(
+                "deploy",
+                format!(
+                    "deployment-{}",
+                    id(&["deployment", "id"]).ok_or_else(|| missing("a deployment id"))?
+                ),
+                format!("{what} to {env}"),
+                s(&["deployment_status", "creator", "login"])
+                    .or_else(|| s(&["deployment", "creator", "login"])),
+                at(&["deployment_status", "created_at"]).ok_or_else(|| missing("a time"))?,
+                url,
+                Some(format!("{env}: {state}")),
+            ))
+        }
+        "workflow_run" => {
+            if action != "completed" {
+                return Err(format!("workflow run {action}: told when it completes"));
+            }
+            let name = s(&["workflow_run", "name"])
+                .filter(|n| !n.is_empty())
+                .or_else(|| s(&["workflow", "name"]))
+                .or_else(|| s(&["workflow_run", "path"]))
+                .unwrap_or_else(|| "workflow".into());
+            let title = s(&["workflow_run", "display_title"]).unwrap_or_else(|| name.clone());
+            Ok(change(
+                "workflow",
+                id(&["workflow_run", "id"]).ok_or_else(|| missing("a run id"))?,
+                title,
+                s(&["workflow_run", "triggering_actor", "login"])
+                    .or_else(|| s(&["workflow_run", "actor", "login"])),
+                at(&["workflow_run", "updated_at"]).ok_or_else(|| missing("a time"))?,
+                s(&["workflow_run", "html_url"]),
+                Some(format!(
+                    "{name}: {}",
+                    s(&["workflow_run", "conclusion"]).unwrap_or_else(|| "done".into())
+                )),
+            ))
+        }
+        _ => {
+            let merged = p
+                .pointer("/pull_request/merged")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if action != "closed" || !merged {
+                return Err(format!("pull request {action}, not merged"));
+            }
+            let number = id(&["pull_request", "number"]).ok_or_else(|| missing("a number"))?;
+            Ok(change(
+                "merge",
+                number.clone(),
+                format!(
+                    "#{number} {}",
+                    s(&["pull_request", "title"]).unwrap_or_default()
+                ),
+                s(&["pull_request", "merged_by", "login"])
+                    .or_else(|| s(&["pull_request", "user", "login"])),
+                at(&["pull_request", "merged_at"]).ok_or_else(|| missing("a merge time"))?,
+                s(&["pull_request", "html_url"]),
+                s(&["pull_request", "base", "ref"]).map(|b| format!("into {b}")),
+            ))
+        }
     }
 }
 
@@ -210,6 +333,21 @@ async fn take(
             json!({"status": "ignored", "reason": why}),
         );
     }
+    if let Plan::Change(c) = plan {
+        return match keep(hooks, c).await {
+            Ok(summary) => reply(
+                StatusCode::OK,
+                json!({"status": "applied", "summary": summary}),
+            ),
+            Err(e) => {
+                tracing::error!("GitHub change not kept: {e:#}");
+                reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"error": format!("not kept; GitHub may deliver it again: {e:#}")}),
+                )
+            }
+        };
+    }
     let task = tokio::spawn(apply(hooks.clone(), plan));
     match tokio::time::timeout(APPLY_WAIT, task).await {
         Ok(Ok(Ok(summary))) => reply(
@@ -231,6 +369,25 @@ async fn take(
     }
 }
 
+/// Keeps a repository's change: the store first, then the changes answers read.
+async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result<String> {
+    let what = format!("{} {} of {}: {}", c.kind, c.ref_id, c.repo, c.title);
+    let fresh = hooks
+        .store
+        .add_repo_changes(std::slice::from_ref(&c))
+        .await?;
+    let summary = if fresh.is_empty() {
+        format!("{what} (already known)")
+    } else {
+        format!("kept {what}")
+    };
+    hooks.bot.add_repo_changes(fresh);
+    let now = Utc::now().timestamp();
+    hooks.store.record_event(SOURCE, now, &summary).await?;
+    hooks.bot.note_event(SOURCE, now, &summary);
+    Ok(summary)
+}
+
 /// Applies a change: the store first, then a new snapshot from it.
 async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     // One change at a time, syncs included, so snapshots are swapped in the order they landed.
@@ -244,6 +401,7 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
             (what, true)
         }
         Plan::Ignore(why) => return Ok(why),
+        Plan::Change(c) => return keep(&hooks, c).await,
     };
     // An unchanged repository (its head already read) leaves the snapshot as it is.
     if changed {

@@ -9,8 +9,7 @@ use crate::ask::answers::{Context, claim_disagreements, oncall_people, visible};
 use crate::catalog::{Entity, Id, RelKind, Snapshot};
 use crate::workflows::policy::Facts;
 
-/// The annotation that names a runbook (one of three ways to have one).
-pub const RUNBOOK_ANNOTATION: &str = "switchboard.dev/runbook";
+use crate::catalog::links::{RUNBOOK_ANNOTATION, has_runbook};
 
 /// How one check went.
 #[derive(Clone, Debug)]
@@ -332,21 +331,6 @@ fn builtin(b: Builtin, ctx: &Context<'_>, id: Id) -> Result<(), String> {
             None => Ok(()),
         },
     }
-}
-
-/// The one definition of a runbook: a link of type `runbook`, a link whose title says
-/// "runbook", or the `switchboard.dev/runbook` annotation.
-pub fn has_runbook(e: &Entity) -> bool {
-    e.annotation(RUNBOOK_ANNOTATION)
-        .is_some_and(|v| !v.trim().is_empty())
-        || e.links.iter().any(|l| {
-            l.kind
-                .as_deref()
-                .is_some_and(|k| k.eq_ignore_ascii_case("runbook"))
-                || l.title
-                    .as_deref()
-                    .is_some_and(|t| t.to_ascii_lowercase().contains("runbook"))
-        })
 }
 
 impl Scored {

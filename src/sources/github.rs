@@ -30,7 +30,9 @@ use serde::Deserialize;
 
 use crate::catalog::ingest::{FileOrigin, FileReport, Reader, ingest_file};
 use crate::catalog::model::Claim;
+use crate::catalog::placeholders;
 use crate::catalog::snapshot::Problem;
+use crate::changes::RepoChange;
 use crate::config::GithubCatalog;
 use crate::sources::codeowners::{self, CodeOwners};
 use crate::store::{RepoState, Store};
@@ -73,6 +75,8 @@ pub struct ScanReport {
     /// Repositories whose entities were orphaned by this scan.
     pub orphaned: usize,
     pub problems: usize,
+    /// Merged pull requests and deployments seen for the first time.
+    pub changes: usize,
     /// API requests made (304s included).
     pub requests: u64,
     pub took: Duration,
@@ -125,10 +129,86 @@ enum Body {
     Blob(String),
 }
 
-/// A repository's default-branch head, with the catalog files and CODEOWNERS it holds.
+/// A repository's default-branch head, with the catalog files and CODEOWNERS it holds, and
+/// its latest merged pull requests and deployments (for `changes X`, where webhooks missed).
 struct Head {
     commit: String,
     files: Vec<(String, Body)>,
+    changes: Vec<RepoChange>,
+}
+
+/// How many of a repository's latest merged pull requests and deployments a scan reads.
+const CHANGES_READ: usize = 20;
+
+/// The merged pull requests and deployments GraphQL listed for `full`.
+fn changes_of(full: &str, node: &serde_json::Value) -> Vec<RepoChange> {
+    let at = |v: Option<&serde_json::Value>| {
+        v.and_then(|t| t.as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    let text = |v: Option<&serde_json::Value>| v.and_then(|t| t.as_str()).map(str::to_string);
+    let mut out = Vec::new();
+    let list = |k: &str| {
+        node.pointer(&format!("/{k}/nodes"))
+            .and_then(|n| n.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    for pr in list("pullRequests") {
+        let (Some(number), Some(when)) = (
+            pr.get("number").and_then(|n| n.as_i64()),
+            at(pr.get("mergedAt")),
+        ) else {
+            continue;
+        };
+        out.push(RepoChange {
+            repo: full.to_lowercase(),
+            kind: "merge".into(),
+            ref_id: number.to_string(),
+            title: format!("#{number} {}", text(pr.get("title")).unwrap_or_default()),
+            who: text(pr.pointer("/author/login")),
+            at: when,
+            url: text(pr.get("url")),
+            detail: text(pr.get("baseRefName")).map(|b| format!("into {b}")),
+            via: "scan".into(),
+        });
+    }
+    for d in list("deployments") {
+        let Some(status) = d.get("latestStatus").filter(|s| s.is_object()) else {
+            continue;
+        };
+        let state = text(status.get("state")).unwrap_or_default().to_lowercase();
+        // Only what ended: a deploy in progress is told when it finishes.
+        if !["success", "failure", "error", "inactive"].contains(&state.as_str()) {
+            continue;
+        }
+        let (Some(id), Some(when)) = (
+            d.get("databaseId").and_then(|n| n.as_i64()),
+            at(status.get("createdAt")).or(at(d.get("createdAt"))),
+        ) else {
+            continue;
+        };
+        let env = text(d.get("environment")).unwrap_or_else(|| "an environment".into());
+        out.push(RepoChange {
+            repo: full.to_lowercase(),
+            kind: "deploy".into(),
+            // One per deployment: a webhook's later status of it is the same change.
+            ref_id: format!("deployment-{id}"),
+            title: format!(
+                "{} to {env}",
+                text(d.pointer("/ref/name"))
+                    .or_else(|| text(d.get("commitOid")).map(|c| c.chars().take(7).collect()))
+                    .unwrap_or_else(|| "a deploy".into())
+            ),
+            who: text(d.pointer("/creator/login")),
+            at: when,
+            url: text(status.get("logUrl")).or(text(status.get("environmentUrl"))),
+            detail: Some(format!("{env}: {state}")),
+            via: "scan".into(),
+        });
+    }
+    out
 }
 
 /// What GraphQL said of one repository: its head (None: empty or gone), or why it refused.
@@ -300,6 +380,13 @@ impl GitHub {
                     serde_json::Value::from(format!("HEAD:{p}"))
                 ));
             }
+            query.push_str(&format!(
+                " pullRequests(states: MERGED, last: {CHANGES_READ}, orderBy: {{field: UPDATED_AT, \
+                 direction: ASC}}) {{ nodes {{ number title url mergedAt baseRefName author {{ login }} }} }} \
+                 deployments(last: {CHANGES_READ}, orderBy: {{field: CREATED_AT, direction: ASC}}) \
+                 {{ nodes {{ databaseId environment createdAt commitOid ref {{ name }} creator {{ login }} \
+                 latestStatus {{ state createdAt logUrl environmentUrl }} }} }}"
+            ));
             query.push_str(" } fragment Text on Blob { oid text isTruncated }");
             let body = serde_json::json!({ "query": query });
             let answer = match self.post_graphql(&body).await? {
@@ -360,7 +447,11 @@ impl GitHub {
                             },
                         ));
                     }
-                    Some(Head { commit, files })
+                    Some(Head {
+                        commit,
+                        files,
+                        changes: changes_of(&r.full_name, n),
+                    })
                 });
                 let read = match refused.remove(&format!("r{i}")) {
                     Some(why) => Err(why),
@@ -449,6 +540,8 @@ impl GitHub {
                 fetched_at: now,
             };
             let mut report = ingest_file(&bytes, &origin, &self.reader);
+            self.fill_placeholders(full, commit, &path, &location, &mut report)
+                .await?;
             if let Some((co_path, o)) = owners
                 .as_ref()
                 .and_then(|(co_path, co)| Some((co_path, co.owners_of(&path)?)))
@@ -496,6 +589,86 @@ impl GitHub {
             files.push((location, report));
         }
         Ok(RepoRead { files, problems })
+    }
+
+    /// Fills the `$text`, `$json` and `$yaml` placeholders of a file's entities with files of
+    /// the same repository at the same commit, read in one GraphQL query; an absolute URL is
+    /// left as a link, never requested.
+    async fn fill_placeholders(
+        &self,
+        full: &str,
+        commit: &str,
+        path: &str,
+        location: &str,
+        report: &mut FileReport,
+    ) -> Result<()> {
+        let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let wanted = placeholders::wanted(report, dir, true);
+        let paths: BTreeSet<&str> = wanted
+            .iter()
+            .filter_map(|w| w.path.as_deref().ok())
+            .collect();
+        if paths.is_empty() {
+            placeholders::fill(report, location, &wanted, &self.reader.limits, &mut |_| {
+                Err("not read".into())
+            });
+            return Ok(());
+        }
+        let paths: Vec<&str> = paths.into_iter().collect();
+        let (owner, name) = full.split_once('/').unwrap_or(("", full));
+        let mut query = format!(
+            "query {{ r0: repository(owner: {}, name: {}) {{",
+            serde_json::Value::from(owner),
+            serde_json::Value::from(name)
+        );
+        for (i, p) in paths.iter().enumerate() {
+            query.push_str(&format!(
+                " f{i}: object(expression: {}) {{ ... on Blob {{ oid text isTruncated }} }}",
+                serde_json::Value::from(format!("{commit}:{p}"))
+            ));
+        }
+        query.push_str(" } }");
+        let answer = match self
+            .post_graphql(&serde_json::json!({ "query": query }))
+            .await?
+        {
+            Fetched::Body(b, _) => b,
+            Fetched::NotFound => bail!("GitHub has no GraphQL API at {}", self.config.api_url),
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&answer).context("GitHub's GraphQL answer is not JSON")?;
+        let mut read: HashMap<String, std::result::Result<Vec<u8>, String>> = HashMap::new();
+        for (i, p) in paths.iter().enumerate() {
+            let blob = v
+                .pointer(&format!("/data/r0/f{i}"))
+                .filter(|b| b.is_object());
+            let got = match blob {
+                None => Err(format!(
+                    "{full} has no file {p} at {}",
+                    &commit[..commit.len().min(7)]
+                )),
+                Some(b) => {
+                    let text = b
+                        .get("text")
+                        .and_then(|t| t.as_str())
+                        .filter(|_| b.get("isTruncated") != Some(&serde_json::Value::Bool(true)));
+                    match text {
+                        Some(t) => Ok(t.as_bytes().to_vec()),
+                        None => {
+                            let oid = b.get("oid").and_then(|o| o.as_str()).unwrap_or("");
+                            self.blob(full, oid).await.map_err(|e| format!("{e:#}"))
+                        }
+                    }
+                }
+            };
+            read.insert(p.to_string(), got);
+        }
+        placeholders::fill(report, location, &wanted, &self.reader.limits, &mut |p| {
+            read.get(p)
+                .cloned()
+                .unwrap_or_else(|| Err("not read".into()))
+        });
+        Ok(())
     }
 
     /// Every file of a repository at `commit` by path, with its blob, and whether GitHub cut
@@ -645,6 +818,12 @@ impl GitHub {
                     Some(Ok(head)) => head.as_ref(),
                     None => None,
                 };
+                if let Some(h) = head {
+                    match self.store.add_repo_changes(&h.changes).await {
+                        Ok(fresh) => report.changes += fresh.len(),
+                        Err(e) => tracing::warn!(repo = %repo.full_name, "changes not kept: {e:#}"),
+                    }
+                }
                 match self.refresh(repo, head, known_as.as_ref(), now).await {
                     Ok(Some((files, entities, quarantined))) => {
                         report.read += 1;

@@ -9,6 +9,8 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::catalog::RawEntity;
 use crate::catalog::ingest::{FileOrigin, FileReport, LineIssue, Reader, ingest_file};
+use crate::catalog::parse::ParseLimits;
+use crate::catalog::placeholders;
 use crate::catalog::snapshot::Problem;
 
 /// Everything one scan of local files produced.
@@ -132,7 +134,9 @@ fn read_all(
             commit: None,
             fetched_at,
         };
-        Ok(ingest_file(&bytes, &origin, reader))
+        let mut report = ingest_file(&bytes, &origin, reader);
+        fill_placeholders(&mut report, f, &reader.limits);
+        Ok(report)
     };
     if files.len() < 2 || threads < 2 {
         return files.iter().map(one).collect();
@@ -148,6 +152,21 @@ fn read_all(
             .flat_map(|h| h.join().expect("catalog reader thread panicked"))
             .collect()
     })
+}
+
+/// Fills the `$text`, `$json` and `$yaml` placeholders of a file's entities from files beside
+/// it (or below it); an absolute URL is left as a link.
+fn fill_placeholders(report: &mut FileReport, file: &Path, limits: &ParseLimits) {
+    let wanted = placeholders::wanted(report, "", false);
+    if wanted.is_empty() {
+        return;
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let location = display(file);
+    placeholders::fill(report, &location, &wanted, limits, &mut |path| {
+        read_limited(&dir.join(path), limits.max_file_bytes)
+            .map_err(|e| format!("cannot read {path}: {e}"))
+    });
 }
 
 /// Reads at most one byte more than the limit, so a huge file costs no more than that.

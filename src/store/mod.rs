@@ -30,6 +30,7 @@ mod people;
 mod reports;
 mod runs;
 mod sync_runs;
+mod threads;
 mod usage;
 mod watch;
 
@@ -41,6 +42,7 @@ pub use nudges::{Exemption, Nudge};
 pub use reports::Report;
 pub use runs::{Holder, NewRun};
 pub use sync_runs::SyncRun;
+pub use threads::RepoChange;
 pub use usage::UsageRow;
 pub use watch::{Change, Observation, Problem, TeamWeek, Watched, WeekScore};
 

@@ -76,8 +76,47 @@ fn run_row(r: &sqlx::any::AnyRow) -> Result<Run> {
 
 impl Store {
     /// Creates a run, its pending steps and its `run.requested` entry; returns its id.
-    pub async fn create_run(&self, run: &NewRun<'_>, mut audit: Event) -> Result<i64> {
+    pub async fn create_run(&self, run: &NewRun<'_>, audit: Event) -> Result<i64> {
+        match self.create_run_once(run, audit, None).await? {
+            Ok(id) => Ok(id),
+            Err(_) => unreachable!("no earlier run is looked for"),
+        }
+    }
+
+    /// Creates a run as `create_run` does, unless a run of the same workflow about the same
+    /// target was requested at or after `since` and has not ended without acting (denied,
+    /// cancelled, expired, failed): then nothing is recorded and that run's id is the error.
+    /// Two requests at once see each other: one creates, the other gets the first's id.
+    pub async fn create_run_once(
+        &self,
+        run: &NewRun<'_>,
+        mut audit: Event,
+        since: Option<i64>,
+    ) -> Result<std::result::Result<i64, i64>> {
         let mut w = self.write().await?;
+        if let (Some(since), Some(target)) = (since, run.target) {
+            // SQLite's writes are serial already; PostgreSQL's are held apart by a lock on
+            // the (workflow, target) pair for the rest of the transaction.
+            if self.backend == Backend::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                    .bind(format!("run-once:{}:{target}", run.workflow))
+                    .execute(&mut *w.tx)
+                    .await
+                    .context("locking a run's target")?;
+            }
+            let earlier: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM runs WHERE workflow = $1 AND target = $2 AND created_at >= $3                  AND state NOT IN ('denied', 'cancelled', 'expired', 'failed')",
+            )
+            .bind(run.workflow)
+            .bind(target)
+            .bind(since)
+            .fetch_one(&mut *w.tx)
+            .await
+            .context("looking for an earlier run")?;
+            if let Some(id) = earlier {
+                return Ok(Err(id));
+            }
+        }
         let id: i64 = sqlx::query(
             "INSERT INTO runs (workflow, state, target, params, requested_by, identity, platform, \
              channel, thread, created_at, expires_at, plan, break_glass, break_glass_by, decided_at, \
@@ -119,7 +158,7 @@ impl Store {
         audit.run_id = Some(id);
         append(&mut w.tx, &audit).await?;
         w.commit().await?;
-        Ok(id)
+        Ok(Ok(id))
     }
 
     /// A run with its decisions and steps.

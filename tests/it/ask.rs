@@ -495,8 +495,18 @@ fn help_is_generated_from_the_grammar() {
         let theirs = cmd.intent != Intent::Reload;
         assert_eq!(text.contains(cmd.usage), theirs, "{}", cmd.usage);
     }
+    // A topic narrows the list to the commands that speak of it.
     let r = c.say("help on call");
-    assert_eq!(r.result["commands"].as_array().unwrap().len(), 1);
+    let usages: Vec<&str> = r.result["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["usage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        usages,
+        ["who is on call for X · oncall X [at TIME]", "incident X"]
+    );
 }
 
 /// Each intent's `result` carries the keys README documents for it, so scripts can rely on them.
@@ -545,6 +555,34 @@ fn json_results_have_the_keys_readme_documents_per_intent() {
         ("conflicts", "conflicts", &["conflicts"]),
         ("help", "help", &["commands"]),
         ("how do I deploy to production", "unknown", &["commands"]),
+        (
+            "docs artist-lookup",
+            "docs",
+            &["runbooks", "dashboards", "docs", "source", "other"],
+        ),
+        ("api wayback-archive", "api", &["apis"]),
+        ("find endpoint /pets", "endpoint", &["path", "matches"]),
+        (
+            "changes artist-lookup since 3d",
+            "changes",
+            &["since", "repositories", "changes"],
+        ),
+        (
+            "incident artist-lookup",
+            "incident",
+            &[
+                "owners",
+                "oncall",
+                "blast_radius",
+                "runbooks",
+                "dashboards",
+                "changes",
+                "conflicts",
+                "quarantined",
+                "reasons",
+                "page",
+            ],
+        ),
     ] {
         let j = json(&c.say(q));
         assert_eq!(j["intent"], intent, "{q}");

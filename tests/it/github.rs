@@ -1030,3 +1030,274 @@ async fn a_repository_github_refuses_to_show_fails_alone() {
     })
     .await;
 }
+
+/// An API whose definition is `$text: TARGET`.
+fn api_with_text(name: &str, target: &str) -> String {
+    format!(
+        "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {name}\n\
+         spec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    \
+         $text: {target}\n"
+    )
+}
+
+#[tokio::test]
+async fn placeholders_read_files_of_the_same_repository_and_never_an_absolute_url() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let spec = std::fs::read_to_string(common::fixture(
+                "backstage-examples/apis/petstore.oas.yaml",
+            ))
+            .unwrap();
+            let evil = format!("{}/evil/openapi.yaml", env.fake.url);
+            let catalog = [
+                api_with_text("pets", "./specs/../specs/petstore.oas.yaml"),
+                api_with_text("remote-pets", &evil),
+                api_with_text("lost-pets", "./specs/missing.yaml"),
+                api_with_text("escaping-pets", "../../etc/passwd"),
+            ]
+            .join("---\n");
+            env.fake.add_repo(
+                "acme",
+                "petstore",
+                &[
+                    ("catalog-info.yaml", &catalog),
+                    ("specs/petstore.oas.yaml", &spec),
+                ],
+            );
+            env.fake.clear_calls();
+            let all = env.sync().await;
+            let c = convo(all.snapshot);
+
+            // Read from the same repository at the same commit, through GraphQL.
+            let pets = c.say("how do I call pets");
+            let shown = render::text(&pets);
+            assert!(
+                shown.contains("OpenAPI 3.1.0") && shown.contains("GET /pet/{petId}"),
+                "{}: {shown}",
+                db.name
+            );
+            assert_eq!(pets.result["apis"][0]["definition"], "read");
+            assert!(pets.result["apis"][0]["operations_total"].as_u64().unwrap() > 3);
+            // An absolute URL is a link, and the bot never asked for it.
+            let remote = c.say("api remote-pets");
+            assert_eq!(remote.result["apis"][0]["definition"], "link");
+            assert!(render::text(&remote).contains("never fetched"));
+            assert!(
+                env.fake
+                    .calls()
+                    .iter()
+                    .all(|call| !call.path.contains("/evil")),
+                "{:?}",
+                env.fake.calls()
+            );
+            // Missing, or outside the repository: a warning with the reason; the API is kept.
+            let lost = c.say("api lost-pets");
+            assert_eq!(lost.result["apis"][0]["definition"], "unread");
+            assert!(
+                lost.warnings
+                    .iter()
+                    .any(|w| w.contains("acme/petstore has no file specs/missing.yaml")),
+                "{:?}",
+                lost.warnings
+            );
+            let escaping = c.say("api escaping-pets");
+            assert!(
+                escaping
+                    .warnings
+                    .iter()
+                    .any(|w| w.contains("leaves the repository")),
+                "{:?}",
+                escaping.warnings
+            );
+            assert!(!escaping.result["apis"][0].is_null());
+            let found = c.say("find endpoint /pet/7");
+            assert_eq!(
+                found.result["matches"][0]["api"],
+                "api:default/pets",
+                "{}",
+                render::text(&found)
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deploys_merges_and_runs_arrive_by_webhook_once_and_forged_ones_are_kept_out() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            // GitHub's payloads, as if delivered in the last hours (older ones are past the
+            // 30 days kept).
+            let ago = |h: i64| (chrono::Utc::now() - chrono::Duration::hours(h)).to_rfc3339();
+            let mut deploy = payload(
+                "webhook-deployment_status-created-success.json",
+                "acme/payments",
+            );
+            deploy["deployment_status"]["created_at"] = json!(ago(2));
+            let mut run = payload("webhook-workflow_run-completed.json", "acme/payments");
+            run["workflow_run"]["updated_at"] = json!(ago(1));
+            let mut merge = payload(
+                "webhook-pull_request-closed-merged-recorded-2018.json",
+                "acme/payments",
+            );
+            merge["pull_request"]["merged_at"] = json!(ago(3));
+            let kept = [
+                ("deployment_status", deploy),
+                ("workflow_run", run),
+                ("pull_request", merge),
+            ];
+            for (event, p) in &kept {
+                let (status, body) = hook.send(event, p).await;
+                assert_eq!(status, 200, "{event}: {body}");
+                assert!(
+                    body["summary"].as_str().unwrap().starts_with("kept "),
+                    "{body}"
+                );
+            }
+            // Not changes: a deploy in progress, a pull request closed unmerged.
+            for (event, fixture) in [
+                (
+                    "deployment_status",
+                    "webhook-deployment_status-created-in_progress-gh-pages.json",
+                ),
+                (
+                    "pull_request",
+                    "webhook-pull_request-closed-not-merged.json",
+                ),
+            ] {
+                let (status, body) = hook.send(event, &payload(fixture, "acme/payments")).await;
+                assert_eq!(
+                    (status, body["status"].as_str()),
+                    (202, Some("ignored")),
+                    "{body}"
+                );
+            }
+            // The same merge told again (another delivery) is kept once; a forged one not at all.
+            let (status, body) = hook.send("pull_request", &kept[2].1).await;
+            assert_eq!(status, 200);
+            assert!(
+                body["summary"].as_str().unwrap().contains("already known"),
+                "{body}"
+            );
+            let mut forged = payload(
+                "webhook-pull_request-closed-merged-recorded-2018.json",
+                "acme/payments",
+            );
+            forged["pull_request"]["number"] = json!(999);
+            let bytes = serde_json::to_vec(&forged).unwrap();
+            let (status, _) = hook
+                .send_raw(
+                    "pull_request",
+                    bytes.clone(),
+                    &switchboard::http::github::sign(b"guess", &bytes),
+                )
+                .await;
+            assert_eq!(status, 401);
+            let stored = env.store.repo_changes(0).await.unwrap();
+            let kinds: Vec<&str> = stored.iter().map(|c| c.kind.as_str()).collect();
+            assert_eq!(
+                kinds,
+                ["merge", "deploy", "workflow"],
+                "{}: {stored:?}",
+                db.name
+            );
+
+            // Answered newest first, with who and when.
+            let r = common::ask(&bot, "changes payments-service").await;
+            let changes = r.result["changes"].as_array().unwrap();
+            let order: Vec<&str> = changes
+                .iter()
+                .map(|c| c["kind"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                order,
+                ["workflow", "deploy", "merge"],
+                "{}",
+                render::text(&r)
+            );
+            assert_eq!(changes[2]["title"], "#110 new attendance analysis");
+            assert_eq!(changes[1]["detail"], "production: success");
+            assert!(
+                render::text(&r).contains("by Codertocat"),
+                "{}",
+                render::text(&r)
+            );
+            // A narrower window holds only the newest.
+            let recent = common::ask(&bot, "changes payments-service since 90m").await;
+            assert_eq!(
+                recent.result["changes"].as_array().unwrap().len(),
+                1,
+                "{}",
+                render::text(&recent)
+            );
+            assert_eq!(recent.result["changes"][0]["kind"], "workflow");
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_scan_reads_merged_pull_requests_and_deploys_of_changed_repositories() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.sync().await;
+            env.fake.merge_pull(
+                "acme/payments",
+                41,
+                "Retry card captures",
+                "jdoe",
+                "2026-11-29T10:00:00Z",
+            );
+            env.fake.deploy(
+                "acme/payments",
+                7,
+                "production",
+                "success",
+                "2026-11-29T11:00:00Z",
+            );
+            env.fake.deploy(
+                "acme/payments",
+                8,
+                "production",
+                "in_progress",
+                "2026-11-29T12:00:00Z",
+            );
+            env.fake.merge_pull(
+                "acme/ledger",
+                3,
+                "Not read: ledger did not move",
+                "jdoe",
+                "2026-11-29T10:00:00Z",
+            );
+            // Only repositories whose pushed_at moved are read again.
+            env.fake.push_elsewhere("acme/payments");
+            env.sync().await;
+            let stored = env.store.repo_changes(0).await.unwrap();
+            let seen: Vec<(&str, &str, &str)> = stored
+                .iter()
+                .map(|c| (c.repo.as_str(), c.kind.as_str(), c.ref_id.as_str()))
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    ("acme/payments", "merge", "41"),
+                    ("acme/payments", "deploy", "deployment-7")
+                ],
+                "{}",
+                db.name
+            );
+            // A second scan of the same repository keeps each once.
+            env.fake.push_elsewhere("acme/payments");
+            env.sync().await;
+            assert_eq!(env.store.repo_changes(0).await.unwrap().len(), 2);
+            env.store.close().await;
+        }
+    })
+    .await;
+}

@@ -13,6 +13,7 @@ mod discord;
 mod discord_gateway;
 mod github;
 mod golden;
+mod incident;
 mod pagerduty;
 mod scorecards;
 mod slack;

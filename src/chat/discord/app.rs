@@ -109,6 +109,8 @@ pub(super) struct Asking {
     pub user: String,
     pub roles: Vec<String>,
     pub channel: Option<String>,
+    /// The conversation follow-ups belong to: a thread, or a direct message.
+    pub follow_up: Option<String>,
 }
 
 impl DiscordApp {
@@ -270,6 +272,16 @@ impl DiscordApp {
                 .as_str()
                 .or(i["channel"]["id"].as_str())
                 .map(str::to_string),
+            // In a thread (Discord sends the channel with its type) or a DM: follow-ups there.
+            follow_up: (i["guild_id"].is_null()
+                || matches!(i["channel"]["type"].as_u64(), Some(10..=12)))
+            .then(|| {
+                i["channel_id"]
+                    .as_str()
+                    .or(i["channel"]["id"].as_str())
+                    .map(str::to_string)
+            })
+            .flatten(),
         };
         let token = i["token"].as_str().unwrap_or_default().to_string();
         let data = &i["data"];
@@ -406,6 +418,7 @@ impl DiscordApp {
         let conversation = Conversation {
             channel: from.channel.clone(),
             thread: None,
+            follow_up: from.follow_up.clone(),
         };
         let mut actor = Actor::on(Platform::Discord, &from.user);
         actor.groups = from

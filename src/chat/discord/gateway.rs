@@ -186,6 +186,9 @@ impl DiscordApp {
                 .map(|p| p.roles.iter().map(|r| r.to_string()).collect())
                 .unwrap_or_default(),
             channel: Some(here.clone()),
+            // A thread (found or started) or a DM is one conversation; a reply in the channel
+            // (no thread could be started) has none to follow up in.
+            follow_up: (in_dm || in_thread || here != channel).then(|| here.clone()),
         };
         let reply = self.ask(&from, Input::Text(text)).await;
         let mut body = render::message(&reply, false).body();

@@ -296,9 +296,16 @@ impl SlackApp {
         thread: Option<&SlackTs>,
         input: Input,
     ) -> Reply {
+        // Follow-ups belong to a thread, or to a direct message (`D…`) as a whole.
+        let follow_up = match (channel, thread) {
+            (Some(c), Some(t)) => Some(format!("{}/{}", c.0, t.0)),
+            (Some(c), None) if c.0.starts_with('D') => Some(c.0.clone()),
+            _ => None,
+        };
         let conversation = Conversation {
             channel: channel.map(|c| c.0.clone()),
             thread: thread.map(|t| t.0.clone()),
+            follow_up,
         };
         self.inner
             .bot

@@ -83,6 +83,9 @@ struct Inner {
     /// Writes whose path contains the needle are done, then answered 502 (as when GitHub acted
     /// but the answer was lost), the given number of times.
     lost: Vec<(String, u32)>,
+    /// Merged pull requests and deployments GraphQL lists, by repository (GraphQL nodes).
+    merged: Vec<(String, Value)>,
+    deployments: Vec<(String, Value)>,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +148,8 @@ impl FakeGitHub {
             runs: Vec::new(),
             made: Vec::new(),
             lost: Vec::new(),
+            merged: Vec::new(),
+            deployments: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -193,6 +198,59 @@ impl FakeGitHub {
             created_at: None,
         });
         head
+    }
+
+    /// A pull request merged into `full`, as GraphQL lists it: the node of GitHub's recorded
+    /// answer (release-drafter's fixture) with this number, title, author and time.
+    pub fn merge_pull(&self, full: &str, number: i64, title: &str, login: &str, at: &str) {
+        let fixture: Value = serde_json::from_str(
+            &std::fs::read_to_string(super::fixture(
+                "payloads/github/graphql-find-recent-merged-pull-requests.response.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let mut node = fixture["data"]["repository"]["pullRequests"]["nodes"][0].clone();
+        node["number"] = json!(number);
+        node["title"] = json!(title);
+        node["author"]["login"] = json!(login);
+        node["mergedAt"] = json!(at);
+        node["url"] = json!(format!("https://github.com/{full}/pull/{number}"));
+        node["baseRepository"]["nameWithOwner"] = json!(full);
+        self.inner
+            .lock()
+            .unwrap()
+            .merged
+            .push((full.to_lowercase(), node));
+    }
+
+    /// A deployment of `full` that ended in `state`, as GraphQL lists it: GitHub's documented
+    /// deployment (REST example) in GraphQL's field names.
+    pub fn deploy(&self, full: &str, id: i64, environment: &str, state: &str, at: &str) {
+        let rest: Value = serde_json::from_str(
+            &std::fs::read_to_string(super::fixture(
+                "payloads/github/rest-get-deployments.response.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let d = &rest[0];
+        let node = json!({
+            "databaseId": id,
+            "environment": environment,
+            "createdAt": at,
+            "commitOid": d["sha"],
+            "ref": {"name": d["ref"]},
+            "creator": {"login": d["creator"]["login"]},
+            "latestStatus": {"state": state.to_uppercase(), "createdAt": at,
+                             "logUrl": format!("https://github.com/{full}/deployments/{id}"),
+                             "environmentUrl": null},
+        });
+        self.inner
+            .lock()
+            .unwrap()
+            .deployments
+            .push((full.to_lowercase(), node));
     }
 
     /// The text of `path` on `branch` (None: the default branch) of `full`.
@@ -479,10 +537,12 @@ fn graphql(inner: &mut Inner, body: &[u8]) -> Answer {
         .unwrap_or_default();
     let repo_re =
         regex::Regex::new(r#"(r\d+): repository\(owner: "([^"]*)", name: "([^"]*)"\)"#).unwrap();
-    let file_re = regex::Regex::new(r#"(f\d+): object\(expression: "HEAD:([^"]*)"\)"#).unwrap();
-    let files: Vec<(String, String)> = file_re
+    let file_re =
+        regex::Regex::new(r#"(f\d+): object\(expression: "(HEAD|[0-9a-f]{40}):([^"]*)"\)"#)
+            .unwrap();
+    let files: Vec<(String, String, String)> = file_re
         .captures_iter(&query)
-        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .map(|c| (c[1].to_string(), c[2].to_string(), c[3].to_string()))
         .collect();
     let mut data = serde_json::Map::new();
     let mut errors = Vec::new();
@@ -508,17 +568,34 @@ fn graphql(inner: &mut Inner, body: &[u8]) -> Answer {
                 "message": "Resource protected by organization SAML enforcement."}));
             continue;
         }
-        let tree = &inner.commits[&repo.head];
         let mut node = serde_json::Map::new();
         node.insert(
             "defaultBranchRef".into(),
             json!({"target": {"oid": repo.head}}),
         );
-        for (f, path) in &files {
-            let blob = tree
-                .get(path)
+        for (f, at, path) in &files {
+            let commit = if at == "HEAD" { &repo.head } else { at };
+            let blob = inner
+                .commits
+                .get(commit)
+                .and_then(|tree| tree.get(path))
                 .map(|c| json!({"oid": blob_sha(c), "text": c, "isTruncated": false}));
             node.insert(f.clone(), blob.unwrap_or(Value::Null));
+        }
+        // The latest merged pull requests and deployments, when asked (GraphQL's `last: N`).
+        let full = repo.full().to_lowercase();
+        for (field, list) in [
+            ("pullRequests", &inner.merged),
+            ("deployments", &inner.deployments),
+        ] {
+            if query.contains(&format!("{field}(")) {
+                let nodes: Vec<&Value> = list
+                    .iter()
+                    .filter(|(r, _)| *r == full)
+                    .map(|(_, n)| n)
+                    .collect();
+                node.insert(field.into(), json!({"nodes": nodes}));
+            }
         }
         data.insert(alias.to_string(), Value::Object(node));
     }

@@ -1,0 +1,168 @@
+//! Incident answers on the synthetic catalogs Backstage was measured on, with 30 days of
+//! changes for 10,000 repositories: every question through `Bot::handle`, from memory.
+//! Run: `cargo bench --bench incident [-- SIZES]` (default 100000).
+//!
+//! Each component is given a repository (`github.com/project-slug`, component i in
+//! `acme/repo-{i mod 10000}`, so ten components share one), and every repository 50 changes
+//! spread over the last 30 days (deploys, merged pull requests, workflow runs): 500,000 in all,
+//! written to a SQLite file and read back as `serve` does at start-up. Prints, per size: the
+//! memory the change log adds once read, how long reading it from the store takes, and the
+//! p50/p99 of `incident component-N` and `changes component-N` over 2,000 random components.
+
+#[path = "support/generated.rs"]
+mod generated;
+
+use std::time::Instant;
+
+use switchboard::Bot;
+use switchboard::catalog::Snapshot;
+use switchboard::changes::RepoChange;
+use switchboard::chat::ChatEvent;
+use switchboard::sources::local;
+use switchboard::store::Store;
+
+const REPOS: usize = 10_000;
+const CHANGES_PER_REPO: usize = 50;
+const DAYS: i64 = 30;
+
+fn main() {
+    let sizes = generated::sizes("100000");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let work = std::env::temp_dir().join("switchboard-bench");
+    println!(
+        "| components (entities) | changes held | memory added | read from the store | incident X p50 / p99 | changes X p50 / p99 |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for n in sizes {
+        let dir = work.join(format!("catalog-{n}"));
+        generated::generate(n, &dir);
+        rt.block_on(bench(n, &dir));
+    }
+}
+
+/// A small deterministic generator, so every run asks the same questions.
+struct Rnd(u64);
+
+impl Rnd {
+    fn below(&mut self, m: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize % m
+    }
+}
+
+async fn bench(n: usize, dir: &std::path::Path) {
+    let root = dir.join("location.yaml").display().to_string();
+    let mut out = local::scan(std::slice::from_ref(&root), &Default::default(), 0);
+    for e in &mut out.entities {
+        let Some(i) = e
+            .key
+            .strip_prefix("component:default/component-")
+            .and_then(|i| i.parse::<usize>().ok())
+        else {
+            continue;
+        };
+        e.body["metadata"]["annotations"]["github.com/project-slug"] =
+            format!("acme/repo-{:05}", i % REPOS).into();
+    }
+    let entities = out.entities.len();
+    let bot = Bot::new(
+        Snapshot::build(out.entities, out.problems, 0),
+        Default::default(),
+        Default::default(),
+    );
+    let now = bot.now().timestamp();
+
+    // 30 days of changes, written as webhooks and scans would.
+    let db = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", db.path().join("bench.db").display());
+    let store = Store::connect(&url, 2).await.unwrap();
+    let mut rnd = Rnd(42);
+    let kinds = ["deploy", "merge", "workflow"];
+    let mut batch = Vec::new();
+    for r in 0..REPOS {
+        for k in 0..CHANGES_PER_REPO {
+            let kind = kinds[k % 3];
+            batch.push(RepoChange {
+                repo: format!("acme/repo-{r:05}"),
+                kind: kind.into(),
+                ref_id: format!("{kind}-{k}"),
+                title: format!("Change {k} of repo-{r:05}: a title as long as most"),
+                who: Some(format!("dev-{}", rnd.below(5000))),
+                at: now - rnd.below((DAYS * 86_400) as usize) as i64,
+                url: Some(format!(
+                    "https://github.com/acme/repo-{r:05}/pull/{}",
+                    1000 + k
+                )),
+                detail: (kind == "deploy").then(|| "production: success".into()),
+                via: "webhook".into(),
+            });
+        }
+        if batch.len() >= 5_000 {
+            store.add_repo_changes(&batch).await.unwrap();
+            batch.clear();
+        }
+    }
+    store.add_repo_changes(&batch).await.unwrap();
+    drop(batch);
+
+    let before = rss_kb();
+    let t = Instant::now();
+    bot.reload_changes(&store).await.unwrap();
+    let read = t.elapsed();
+    let added = rss_kb().saturating_sub(before);
+    let held = bot.changes().len().0;
+    assert_eq!(held, REPOS * CHANGES_PER_REPO);
+
+    let ask = |q: String| {
+        let bot = &bot;
+        async move {
+            let t = Instant::now();
+            let r = bot
+                .handle(ChatEvent::console(None, q, bot.now()))
+                .await
+                .expect("an answer");
+            (t.elapsed(), r)
+        }
+    };
+    let mut incident = Vec::new();
+    let mut changes = Vec::new();
+    for _ in 0..2000 {
+        let c = format!("component-{:07}", rnd.below(n));
+        let (d, r) = ask(format!("incident {c}")).await;
+        assert!(r.result["blast_radius"].is_object(), "{}", r.result);
+        incident.push(d);
+        let (d, r) = ask(format!("changes {c}")).await;
+        assert!(
+            !r.result["changes"].as_array().unwrap().is_empty(),
+            "{c}: {}",
+            r.result
+        );
+        changes.push(d);
+    }
+    println!(
+        "| {n} ({entities}) | {held} | ~{} MB | {:.2} s | {} | {} |",
+        added / 1024,
+        read.as_secs_f64(),
+        pct(incident),
+        pct(changes)
+    );
+}
+
+/// Resident memory of this process, in kB.
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .expect("VmRSS in /proc")
+}
+
+fn pct(mut d: Vec<std::time::Duration>) -> String {
+    d.sort();
+    let at = |p: f64| d[((d.len() as f64 * p) as usize).min(d.len() - 1)].as_secs_f64() * 1e3;
+    format!("{:.2} / {:.2} ms", at(0.5), at(0.99))
+}
