@@ -223,6 +223,7 @@ async fn clicks(runs: usize) {
                     channel: Some("C1".into()),
                     thread: Some(format!("1600000000.{i:06}")),
                     follow_up: None,
+                    continued_as: None,
                 },
                 input: Input::Text(format!(
                     "run register-component name=bench-{i} owner=bench-team"

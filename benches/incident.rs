@@ -11,6 +11,8 @@
 
 #[path = "support/generated.rs"]
 mod generated;
+#[path = "support/measure.rs"]
+mod measure;
 
 use std::time::Instant;
 
@@ -20,6 +22,8 @@ use switchboard::changes::RepoChange;
 use switchboard::chat::ChatEvent;
 use switchboard::sources::local;
 use switchboard::store::Store;
+
+use measure::{pct_ms as pct, rss_kb};
 
 const REPOS: usize = 10_000;
 const CHANGES_PER_REPO: usize = 50;
@@ -149,20 +153,4 @@ async fn bench(n: usize, dir: &std::path::Path) {
         pct(incident),
         pct(changes)
     );
-}
-
-/// Resident memory of this process, in kB.
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmRSS in /proc")
-}
-
-fn pct(mut d: Vec<std::time::Duration>) -> String {
-    d.sort();
-    let at = |p: f64| d[((d.len() as f64 * p) as usize).min(d.len() - 1)].as_secs_f64() * 1e3;
-    format!("{:.2} / {:.2} ms", at(0.5), at(0.99))
 }

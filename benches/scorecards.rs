@@ -11,6 +11,8 @@
 
 #[path = "support/generated.rs"]
 mod generated;
+#[path = "support/measure.rs"]
+mod measure;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +21,8 @@ use switchboard::Bot;
 use switchboard::catalog::Snapshot;
 use switchboard::chat::ChatEvent;
 use switchboard::sources::local;
+
+use measure::{pct_ms as pct, rss_kb};
 
 fn main() {
     let sizes = generated::sizes("100000");
@@ -90,16 +94,6 @@ async fn bench(n: usize, dir: &std::path::Path) {
     let snap = bot.snapshot();
     drop(bot);
     watch_and_digests(n, snap).await;
-}
-
-/// Resident memory of this process, in kB.
-fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .expect("VmRSS in /proc")
 }
 
 async fn watch_and_digests(n: usize, snap: Arc<Snapshot>) {
@@ -240,14 +234,4 @@ async fn watch_and_digests(n: usize, snap: Arc<Snapshot>) {
         t.elapsed().as_secs_f64() * 1e3,
         png.len() / 1024
     );
-}
-
-fn pct(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
-    format!(
-        "{:.2} / {:.2} ms",
-        p(0.5).as_secs_f64() * 1e3,
-        p(0.99).as_secs_f64() * 1e3
-    )
 }

@@ -388,10 +388,14 @@ impl Bot {
         let mut referred = None;
         if q.refers_back {
             let earlier = match (&self.store, &conversation) {
+                // The store out of reach: the question is asked as if nothing came before.
                 (Some(store), Some(c)) => store
                     .thread_entity(c, event.now.timestamp())
                     .await
-                    .map_err(Trouble::Internal)?,
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("cannot read what the conversation was about: {e:#}");
+                        None
+                    }),
                 _ => None,
             };
             match earlier {
@@ -402,8 +406,9 @@ impl Bot {
                 None if q.subject.is_empty() => {
                     let mut r = crate::conversation::Reply::new(q.intent, &q.query);
                     r.view.headline = format!(
-                        "About which entity? Nothing was asked about one earlier in this                          conversation: name it, e.g. `{} checkout`.",
-                        example_of(q.intent)
+                        "About which entity? Nothing was asked about one earlier in this \
+                         conversation: name it, e.g. `{}`.",
+                        ask::answers::asked_about(q.intent, "checkout", "")
                     );
                     r.unresolved = true;
                     return Ok(r);
@@ -429,7 +434,7 @@ impl Bot {
                 if !reply.query.is_empty() {
                     // Shared, a follow-up names its entity: the channel has no thread to read.
                     let shared = match &referred {
-                        Some(entity) => format!("{} {entity}", example_of(q.intent)),
+                        Some(entity) => ask::answers::asked_about(q.intent, entity, ""),
                         None => reply.query.clone(),
                     };
                     reply.share = Some(ActionId::Share(shared));
@@ -445,8 +450,18 @@ impl Bot {
                 .insert(0, format!("About {name}, from earlier in this thread."));
             reply.referred = Some(entity.clone());
         }
-        // The conversation now refers to what this answer was about.
-        if let (Some(store), Some(c), Some(entity)) = (&self.store, &conversation, &reply.entity) {
+        // The conversation now refers to what this answer was about, unless only the asker
+        // saw it.
+        let remembered = match &event.conversation.continued_as {
+            Some(next) => Some(format!("{}:{next}", event.actor.platform.name())),
+            None => conversation,
+        };
+        if let (Some(store), Some(c), Some(entity), false) = (
+            &self.store,
+            &remembered,
+            &reply.entity,
+            audience == Audience::Asker,
+        ) {
             let until = (event.now + self.follow_up_ttl).timestamp();
             if let Err(e) = store.remember_thread(c, entity, until).await {
                 tracing::warn!("cannot remember what the conversation is about: {e:#}");
@@ -793,11 +808,13 @@ impl Bot {
             return;
         }
         let since = (self.now() - self.changes_kept).timestamp();
-        let mut next = RecentChanges::clone(&self.model.load().changes);
-        next.add_repo_changes(fresh);
-        next.forget_before(since);
-        let next = Arc::new(next);
-        self.update(|m| m.changes = next.clone());
+        // Within the swap, so that two webhooks at once both land.
+        self.update(|m| {
+            let mut next = RecentChanges::clone(&m.changes);
+            next.add_repo_changes(fresh.clone());
+            next.forget_before(since);
+            m.changes = Arc::new(next);
+        });
     }
 
     pub fn snapshot(&self) -> Arc<Snapshot> {
@@ -807,23 +824,6 @@ impl Bot {
     /// The recent changes answers read now.
     pub fn changes(&self) -> Arc<RecentChanges> {
         self.model.load().changes.clone()
-    }
-}
-
-/// The command that asks `intent` about an entity named after it.
-fn example_of(intent: crate::conversation::Intent) -> &'static str {
-    use crate::conversation::Intent;
-    match intent {
-        Intent::Owner => "who owns",
-        Intent::Oncall => "oncall",
-        Intent::Deps => "deps",
-        Intent::Dependents => "dependents",
-        Intent::Scorecard => "scorecard",
-        Intent::Docs => "docs",
-        Intent::Api => "api",
-        Intent::Changes => "changes",
-        Intent::Incident => "incident",
-        _ => "info",
     }
 }
 

@@ -145,6 +145,13 @@ pub fn repo_of(e: &Entity) -> Option<String> {
     None
 }
 
+/// Whether any entity of the catalog lives in `repo` (`owner/name`, any case).
+pub fn in_catalog(snap: &crate::catalog::Snapshot, repo: &str) -> bool {
+    let repo = repo.to_lowercase();
+    snap.entities()
+        .any(|(_, e)| repo_of(e).is_some_and(|r| r == repo))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

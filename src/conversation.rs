@@ -122,6 +122,11 @@ pub struct Conversation {
     /// session), when there is one: a question without an entity there means the entity of
     /// the last answer in it. Never shared between conversations.
     pub follow_up: Option<String>,
+    /// Where the next message of this conversation will look back to, when it is not
+    /// `follow_up` itself: in a reply chain (Discord, where no thread could be started) a
+    /// question looks back to the message it replies to, and its answer is remembered under
+    /// its own id.
+    pub continued_as: Option<String>,
 }
 
 /// One thing someone did that the bot answers.

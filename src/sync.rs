@@ -231,12 +231,17 @@ impl Sources {
         let github = if gh.orgs.is_empty() {
             None
         } else {
-            Some(Arc::new(GitHub::new(
-                gh,
-                Auth::from_env(gh)?,
-                store.clone(),
-                config.catalog.reader(),
-            )?))
+            Some(Arc::new(
+                GitHub::new(
+                    gh,
+                    Auth::from_env(gh)?,
+                    store.clone(),
+                    config.catalog.reader(),
+                )?
+                .with_changes_kept(chrono::Duration::days(
+                    config.changes.retention_days.clamp(1, 3650) as i64,
+                )),
+            ))
         };
         let var = |k: &str| std::env::var(k).ok().filter(|t| !t.is_empty());
         let pagerduty = if config.pagerduty.enabled {

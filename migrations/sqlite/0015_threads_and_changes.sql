@@ -24,3 +24,7 @@ CREATE TABLE repo_changes (
     UNIQUE (repo, kind, ref_id)
 );
 CREATE INDEX repo_changes_by_time ON repo_changes (at);
+
+-- A run asked again for the same target within a while (a second page of one service) is
+-- found by this, not by reading every run.
+CREATE INDEX runs_by_target ON runs (workflow, target, created_at);

@@ -1326,16 +1326,7 @@ impl HelpGroup {
             Intent::Scorecard | Intent::Completeness | Intent::Report | Intent::Stats => {
                 HelpGroup::Standards
             }
-            Intent::Workflows
-            | Intent::Run
-            | Intent::Approve
-            | Intent::Deny
-            | Intent::Status
-            | Intent::Cancel
-            | Intent::Runs
-            | Intent::Approvals
-            | Intent::Audit
-            | Intent::Reload => HelpGroup::Workflows,
+            i if i.is_workflow() => HelpGroup::Workflows,
             _ => HelpGroup::Catalog,
         }
     }
@@ -1556,7 +1547,14 @@ fn question_about(ctx: &Context<'_>, q: &Question, pick: &str) -> String {
         let at = parse_when(at, ctx.now, ctx.tz).map_or_else(|_| at.clone(), |t| t.to_rfc3339());
         o.push_str(&format!(" at {at}"));
     }
-    match q.intent {
+    asked_about(q.intent, pick, &o)
+}
+
+/// The command that asks `intent` about `pick`, with `options` (` --depth 2`, ` at …`) where
+/// the command takes them: what a did-you-mean button asks, and the example a question
+/// without an entity is shown.
+pub(crate) fn asked_about(intent: Intent, pick: &str, o: &str) -> String {
+    match intent {
         Intent::Owner => format!("who owns {pick}{o}"),
         Intent::Oncall => format!("oncall {pick}{o}"),
         Intent::Deps => format!("deps {pick}{o}"),

@@ -88,8 +88,9 @@ pub const COMMANDS: &[Command] = &[
     Command {
         intent: Intent::Incident,
         patterns: &[
+            // "incident card" alone is about the thread's entity, not one named "card".
+            r"^incident(?:\s+card)?(?:\s+(?:for|on|in|with))?$",
             r"^(?:incident(?:\s+card)?(?:\s+(?:for|on|in|with))?|(?:we\s+have\s+an\s+)?incident\s+(?:in|on|with))\s+(?P<x>.+)$",
-            r"^incident(?:\s+card)?$",
         ],
         usage: "incident X",
         summary: "one card for an incident: owner, on call now and next, blast radius, runbook, recent changes, and a page button",
@@ -580,6 +581,9 @@ mod tests {
             ("checkout", Some("2026-11-20"))
         );
         assert!(parse("incident").refers_back);
+        assert!(parse("incident card").refers_back);
+        assert_eq!(parse("incident card for checkout").subject, "checkout");
+        assert_eq!(parse("we have an incident in checkout").subject, "checkout");
         assert!(!parse("find it").refers_back);
         let mut q = parse("who owns it");
         q.about("component:default/checkout");

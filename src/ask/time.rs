@@ -53,16 +53,23 @@ pub fn parse_when(s: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, 
             .next()
             .and_then(|n| n.parse().ok())
             .ok_or_else(|| bad(&s))?;
-        let d = match parts.next().unwrap_or("").trim_end_matches('s') {
-            "minute" | "min" => Duration::minutes(n),
-            "hour" | "h" => Duration::hours(n),
-            "day" | "d" => Duration::days(n),
-            "week" => Duration::weeks(n),
-            _ => return Err(bad(&s)),
-        };
-        return Ok(now + d);
+        return span(n, parts.next().unwrap_or(""))
+            .and_then(|d| now.checked_add_signed(d))
+            .ok_or_else(|| bad(&s));
     }
     Err(bad(&s))
+}
+
+/// `n` units (`3 hours`, `2d`, `1 week`), or `None` when the unit is unknown or the span is
+/// too long to reckon with.
+fn span(n: i64, unit: &str) -> Option<Duration> {
+    match unit.trim().trim_end_matches('s') {
+        "m" | "min" | "minute" => Duration::try_minutes(n),
+        "h" | "hour" | "hr" => Duration::try_hours(n),
+        "d" | "day" => Duration::try_days(n),
+        "w" | "week" => Duration::try_weeks(n),
+        _ => None,
+    }
 }
 
 /// When "since …" starts: `24h`, `3d`, `2 weeks`, `yesterday`, or a time `parse_when` reads
@@ -76,21 +83,14 @@ pub fn parse_since(s: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>,
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     if split > 0
         && let Ok(n) = t[..split].parse::<i64>()
+        && let Some(start) = span(n, &t[split..]).and_then(|d| now.checked_sub_signed(d))
     {
-        let d = match t[split..].trim().trim_end_matches('s') {
-            "m" | "min" | "minute" => Some(Duration::minutes(n)),
-            "h" | "hour" | "hr" => Some(Duration::hours(n)),
-            "d" | "day" => Some(Duration::days(n)),
-            "w" | "week" => Some(Duration::weeks(n)),
-            _ => None,
-        };
-        if let Some(d) = d {
-            return Ok(now - d);
-        }
+        return Ok(start);
     }
     parse_when(t, now, tz).map_err(|_| {
         format!(
-            "I can't read `since {s}`. Try since 24h, since 3d, since yesterday or since              2026-11-20."
+            "I can't read `since {s}`. Try since 24h, since 3d, since yesterday or since \
+             2026-11-20."
         )
     })
 }
@@ -126,6 +126,25 @@ mod tests {
         assert_eq!(t("in 3 hours"), "2026-11-22T13:00:00+00:00");
         assert_eq!(t("2026-11-20T03:00:00+01:00"), "2026-11-20T02:00:00+00:00");
         assert!(parse_when("next blue moon", now, Tz::UTC).is_err());
+        // Too far to reckon with: told, never a panic.
+        assert!(parse_when("in 99999999999999 days", now, Tz::UTC).is_err());
+    }
+
+    #[test]
+    fn since_reads_spans_days_and_dates() {
+        let now: DateTime<Utc> = "2026-11-22T10:00:00Z".parse().unwrap();
+        let t = |s| parse_since(s, now, Tz::UTC).unwrap().to_rfc3339();
+        assert_eq!(t("24h"), "2026-11-21T10:00:00+00:00");
+        assert_eq!(t("3 days"), "2026-11-19T10:00:00+00:00");
+        assert_eq!(t("2w ago"), "2026-11-08T10:00:00+00:00");
+        assert_eq!(t("yesterday"), "2026-11-21T10:00:00+00:00");
+        assert_eq!(t("2026-11-20"), "2026-11-20T00:00:00+00:00");
+        let e = parse_since("99999999999d", now, Tz::UTC).unwrap_err();
+        assert!(
+            e.starts_with("I can't read `since 99999999999d`. Try since 24h"),
+            "{e}"
+        );
+        assert!(!e.contains("  "), "{e}");
     }
 
     #[test]

@@ -161,7 +161,6 @@ impl Asked<'_> {
     }
 }
 
-/// Splits `a b="c d" e` into words, keeping quoted text whole.
 /// `10 min`, `2 h`: a span as a reply says it.
 fn humantime_minutes(d: Duration) -> String {
     let m = d.as_secs() / 60;
@@ -172,6 +171,7 @@ fn humantime_minutes(d: Duration) -> String {
     }
 }
 
+/// Splits `a b="c d" e` into words, keeping quoted text whole.
 fn words(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();

@@ -181,6 +181,12 @@ pub fn change_of(event: &str, full: &str, p: &Value) -> Result<crate::changes::R
         })
     };
     let action = s(&["action"]).unwrap_or_default();
+    // What reached the default branch is a change of the service; a branch's CI is not.
+    let default_branch = s(&["repository", "default_branch"]);
+    let off_default = |branch: Option<String>| match (&branch, &default_branch) {
+        (Some(b), Some(d)) if b != d => Some(b.clone()),
+        _ => None,
+    };
     let missing = |what: &str| format!("{event} delivery without {what}");
     let change = |kind: &str, ref_id: String, title: String, who, at: i64, url, detail| {
         crate::changes::RepoChange {
@@ -217,8 +223,8 @@ pub fn change_of(event: &str, full: &str, p: &Value) -> Result<crate::changes::R
                     id(&["deployment", "id"]).ok_or_else(|| missing("a deployment id"))?
                 ),
                 format!("{what} to {env}"),
-                s(&["deployment_status", "creator", "login"])
-                    .or_else(|| s(&["deployment", "creator", "login"])),
+                s(&["deployment", "creator", "login"])
+                    .or_else(|| s(&["deployment_status", "creator", "login"])),
                 at(&["deployment_status", "created_at"]).ok_or_else(|| missing("a time"))?,
                 url,
                 Some(format!("{env}: {state}")),
@@ -227,6 +233,11 @@ pub fn change_of(event: &str, full: &str, p: &Value) -> Result<crate::changes::R
         "workflow_run" => {
             if action != "completed" {
                 return Err(format!("workflow run {action}: told when it completes"));
+            }
+            if let Some(b) = off_default(s(&["workflow_run", "head_branch"])) {
+                return Err(format!(
+                    "workflow run on {b}: the default branch's are kept"
+                ));
             }
             let name = s(&["workflow_run", "name"])
                 .filter(|n| !n.is_empty())
@@ -255,6 +266,11 @@ pub fn change_of(event: &str, full: &str, p: &Value) -> Result<crate::changes::R
                 .unwrap_or(false);
             if action != "closed" || !merged {
                 return Err(format!("pull request {action}, not merged"));
+            }
+            if let Some(b) = off_default(s(&["pull_request", "base", "ref"])) {
+                return Err(format!(
+                    "pull request merged into {b}, not the default branch"
+                ));
             }
             let number = id(&["pull_request", "number"]).ok_or_else(|| missing("a number"))?;
             Ok(change(
@@ -326,7 +342,13 @@ async fn take(
             Err(e) => tracing::error!("cannot record the delivery: {e:#}"),
         }
     }
-    let plan = plan(&hooks.github, &event, &payload);
+    let plan = match plan(&hooks.github, &event, &payload) {
+        // Changes are kept of the catalog's repositories only.
+        Plan::Change(c) if !crate::changes::in_catalog(&hooks.bot.snapshot(), &c.repo) => {
+            Plan::Ignore(format!("{} holds nothing of the catalog", c.repo))
+        }
+        p => p,
+    };
     if let Plan::Ignore(why) = &plan {
         return reply(
             StatusCode::ACCEPTED,
@@ -341,6 +363,13 @@ async fn take(
             ),
             Err(e) => {
                 tracing::error!("GitHub change not kept: {e:#}");
+                // Not kept: a redelivery must not be taken for a duplicate (a change is kept
+                // once by its id anyway).
+                if let Some(id) = header("x-github-delivery")
+                    && let Err(e) = hooks.store.release_event(SOURCE, id).await
+                {
+                    tracing::error!("cannot give the delivery back: {e:#}");
+                }
                 reply(
                     StatusCode::SERVICE_UNAVAILABLE,
                     json!({"error": format!("not kept; GitHub may deliver it again: {e:#}")}),
@@ -383,7 +412,10 @@ async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result
     };
     hooks.bot.add_repo_changes(fresh);
     let now = Utc::now().timestamp();
-    hooks.store.record_event(SOURCE, now, &summary).await?;
+    // Kept is kept: failing to note the event for `sync status` only says so in the log.
+    if let Err(e) = hooks.store.record_event(SOURCE, now, &summary).await {
+        tracing::warn!("cannot note the GitHub event: {e:#}");
+    }
     hooks.bot.note_event(SOURCE, now, &summary);
     Ok(summary)
 }

@@ -116,6 +116,9 @@ pub struct GitHub {
     reader: Reader,
     /// When the last full scan started.
     last_scan: Mutex<Option<Instant>>,
+    /// How far back changes (merged pull requests, deploys) are kept: older ones a scan lists
+    /// are left out, not written again after the sweep removed them.
+    changes_kept: chrono::Duration,
 }
 
 /// Repositories per GraphQL query (GitHub allows 100 nodes per connection; 50 repositories with
@@ -148,6 +151,8 @@ fn changes_of(full: &str, node: &serde_json::Value) -> Vec<RepoChange> {
             .map(|t| t.timestamp())
     };
     let text = |v: Option<&serde_json::Value>| v.and_then(|t| t.as_str()).map(str::to_string);
+    // What reached the default branch is a change of the service.
+    let default_branch = text(node.pointer("/defaultBranchRef/name"));
     let mut out = Vec::new();
     let list = |k: &str| {
         node.pointer(&format!("/{k}/nodes"))
@@ -162,15 +167,19 @@ fn changes_of(full: &str, node: &serde_json::Value) -> Vec<RepoChange> {
         ) else {
             continue;
         };
+        let base = text(pr.get("baseRefName"));
+        if default_branch.is_some() && base.is_some() && base != default_branch {
+            continue;
+        }
         out.push(RepoChange {
             repo: full.to_lowercase(),
             kind: "merge".into(),
             ref_id: number.to_string(),
             title: format!("#{number} {}", text(pr.get("title")).unwrap_or_default()),
-            who: text(pr.pointer("/author/login")),
+            who: text(pr.pointer("/mergedBy/login")).or(text(pr.pointer("/author/login"))),
             at: when,
             url: text(pr.get("url")),
-            detail: text(pr.get("baseRefName")).map(|b| format!("into {b}")),
+            detail: base.map(|b| format!("into {b}")),
             via: "scan".into(),
         });
     }
@@ -179,8 +188,9 @@ fn changes_of(full: &str, node: &serde_json::Value) -> Vec<RepoChange> {
             continue;
         };
         let state = text(status.get("state")).unwrap_or_default().to_lowercase();
-        // Only what ended: a deploy in progress is told when it finishes.
-        if !["success", "failure", "error", "inactive"].contains(&state.as_str()) {
+        // Only what ended: a deploy in progress is told when it finishes; one superseded
+        // (inactive) was told when it ended.
+        if !["success", "failure", "error"].contains(&state.as_str()) {
             continue;
         }
         let (Some(id), Some(when)) = (
@@ -251,7 +261,14 @@ impl GitHub {
             config: config.clone(),
             reader,
             last_scan: Mutex::new(None),
+            changes_kept: chrono::Duration::days(30),
         })
+    }
+
+    /// Keeps changes this long (`changes.retention_days`).
+    pub fn with_changes_kept(mut self, kept: chrono::Duration) -> GitHub {
+        self.changes_kept = kept;
+        self
     }
 
     /// The API client, for the GitHub executors to share (and its rate budget).
@@ -373,7 +390,9 @@ impl GitHub {
                     serde_json::Value::from(name)
                 ));
             }
-            query.push_str(" } fragment Files on Repository { defaultBranchRef { target { oid } }");
+            query.push_str(
+                " } fragment Files on Repository { defaultBranchRef { name target { oid } }",
+            );
             for (i, p) in paths.iter().enumerate() {
                 query.push_str(&format!(
                     " f{i}: object(expression: {}) {{ ...Text }}",
@@ -382,7 +401,7 @@ impl GitHub {
             }
             query.push_str(&format!(
                 " pullRequests(states: MERGED, last: {CHANGES_READ}, orderBy: {{field: UPDATED_AT, \
-                 direction: ASC}}) {{ nodes {{ number title url mergedAt baseRefName author {{ login }} }} }} \
+                 direction: ASC}}) {{ nodes {{ number title url mergedAt baseRefName author {{ login }} mergedBy {{ login }} }} }} \
                  deployments(last: {CHANGES_READ}, orderBy: {{field: CREATED_AT, direction: ASC}}) \
                  {{ nodes {{ databaseId environment createdAt commitOid ref {{ name }} creator {{ login }} \
                  latestStatus {{ state createdAt logUrl environmentUrl }} }} }}"
@@ -541,7 +560,7 @@ impl GitHub {
             };
             let mut report = ingest_file(&bytes, &origin, &self.reader);
             self.fill_placeholders(full, commit, &path, &location, &mut report)
-                .await?;
+                .await;
             if let Some((co_path, o)) = owners
                 .as_ref()
                 .and_then(|(co_path, co)| Some((co_path, co.owners_of(&path)?)))
@@ -593,7 +612,8 @@ impl GitHub {
 
     /// Fills the `$text`, `$json` and `$yaml` placeholders of a file's entities with files of
     /// the same repository at the same commit, read in one GraphQL query; an absolute URL is
-    /// left as a link, never requested.
+    /// left as a link, never requested. What cannot be read (GitHub failing included) is a
+    /// warning on the file, never a failed read of the repository.
     async fn fill_placeholders(
         &self,
         full: &str,
@@ -601,20 +621,43 @@ impl GitHub {
         path: &str,
         location: &str,
         report: &mut FileReport,
-    ) -> Result<()> {
+    ) {
         let dir = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         let wanted = placeholders::wanted(report, dir, true);
-        let paths: BTreeSet<&str> = wanted
+        let paths: Vec<&str> = wanted
             .iter()
             .filter_map(|w| w.path.as_deref().ok())
+            .collect::<BTreeSet<&str>>()
+            .into_iter()
             .collect();
-        if paths.is_empty() {
-            placeholders::fill(report, location, &wanted, &self.reader.limits, &mut |_| {
-                Err("not read".into())
-            });
-            return Ok(());
-        }
-        let paths: Vec<&str> = paths.into_iter().collect();
+        let read = if paths.is_empty() {
+            HashMap::new()
+        } else {
+            self.read_files(full, commit, &paths)
+                .await
+                .unwrap_or_else(|e| {
+                    let why = format!("GitHub could not be asked for it: {e:#}");
+                    paths
+                        .iter()
+                        .map(|p| (p.to_string(), Err(why.clone())))
+                        .collect()
+                })
+        };
+        placeholders::fill(report, location, &wanted, &self.reader.limits, &mut |p| {
+            read.get(p)
+                .cloned()
+                .unwrap_or_else(|| Err("not read".into()))
+        });
+    }
+
+    /// Files of a repository at `commit`, in one GraphQL query (a blob GitHub cuts short is
+    /// read whole through REST): each one's bytes, or why it could not be read.
+    async fn read_files(
+        &self,
+        full: &str,
+        commit: &str,
+        paths: &[&str],
+    ) -> Result<HashMap<String, std::result::Result<Vec<u8>, String>>> {
         let (owner, name) = full.split_once('/').unwrap_or(("", full));
         let mut query = format!(
             "query {{ r0: repository(owner: {}, name: {}) {{",
@@ -663,12 +706,7 @@ impl GitHub {
             };
             read.insert(p.to_string(), got);
         }
-        placeholders::fill(report, location, &wanted, &self.reader.limits, &mut |p| {
-            read.get(p)
-                .cloned()
-                .unwrap_or_else(|| Err("not read".into()))
-        });
-        Ok(())
+        Ok(read)
     }
 
     /// Every file of a repository at `commit` by path, with its blob, and whether GitHub cut
@@ -819,7 +857,14 @@ impl GitHub {
                     None => None,
                 };
                 if let Some(h) = head {
-                    match self.store.add_repo_changes(&h.changes).await {
+                    let since = (chrono::Utc::now() - self.changes_kept).timestamp();
+                    let recent: Vec<RepoChange> = h
+                        .changes
+                        .iter()
+                        .filter(|c| c.at >= since)
+                        .cloned()
+                        .collect();
+                    match self.store.add_repo_changes(&recent).await {
                         Ok(fresh) => report.changes += fresh.len(),
                         Err(e) => tracing::warn!(repo = %repo.full_name, "changes not kept: {e:#}"),
                     }

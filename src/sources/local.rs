@@ -164,9 +164,26 @@ fn fill_placeholders(report: &mut FileReport, file: &Path, limits: &ParseLimits)
     let dir = file.parent().unwrap_or(Path::new("."));
     let location = display(file);
     placeholders::fill(report, &location, &wanted, limits, &mut |path| {
-        read_limited(&dir.join(path), limits.max_file_bytes)
-            .map_err(|e| format!("cannot read {path}: {e}"))
+        read_beside(dir, path, limits.max_file_bytes)
     });
+}
+
+/// A regular file at `path` below `dir`, read within `limit`. The text of the path cannot
+/// climb (`placeholders::wanted` refused `..`), but a symbolic link could point anywhere:
+/// the file is read only when, with every link followed, it is still below `dir`.
+fn read_beside(dir: &Path, path: &str, limit: usize) -> Result<Vec<u8>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {path}: {e}");
+    let base = std::fs::canonicalize(dir).map_err(cannot)?;
+    let real = std::fs::canonicalize(dir.join(path)).map_err(cannot)?;
+    if !real.starts_with(&base) {
+        return Err(format!(
+            "{path} leaves the entity file's directory (through a symbolic link); only a file beside it is read"
+        ));
+    }
+    if !real.is_file() {
+        return Err(format!("{path} is not a regular file"));
+    }
+    read_limited(&real, limit).map_err(cannot)
 }
 
 /// Reads at most one byte more than the limit, so a huge file costs no more than that.

@@ -105,7 +105,8 @@ impl Store {
                     .context("locking a run's target")?;
             }
             let earlier: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(id) FROM runs WHERE workflow = $1 AND target = $2 AND created_at >= $3                  AND state NOT IN ('denied', 'cancelled', 'expired', 'failed')",
+                "SELECT MAX(id) FROM runs WHERE workflow = $1 AND target = $2 AND created_at >= $3 \
+                 AND state NOT IN ('denied', 'cancelled', 'expired', 'failed')",
             )
             .bind(run.workflow)
             .bind(target)

@@ -28,6 +28,8 @@ pub(crate) struct FakeDiscord {
     /// (channel, nonce) → the message posted with it.
     nonces: Arc<Mutex<std::collections::HashMap<(String, String), Value>>>,
     threads: Arc<Mutex<Vec<String>>>,
+    /// Refuse to start threads (the bot lacks the permission): answers go in the channel.
+    pub(crate) no_threads: Arc<std::sync::atomic::AtomicBool>,
     /// How many of the next calls answer 429 (a per-route limit, then a global one).
     limited: Arc<Mutex<Vec<&'static str>>>,
     /// What `GET /gateway` answers.
@@ -199,6 +201,15 @@ impl FakeDiscord {
                         let user = v["recipient_id"].as_str().unwrap_or("1");
                         c["id"] = json!(format!("6{}", &user[1..]));
                         json(c)
+                    }
+                    ("POST", ["api", "v10", "channels", _, "messages", _, "threads"])
+                        if f.no_threads.load(std::sync::atomic::Ordering::SeqCst) =>
+                    {
+                        axum::response::IntoResponse::into_response((
+                            StatusCode::FORBIDDEN,
+                            [(header::CONTENT_TYPE, "application/json")],
+                            json!({"message": "Missing Permissions", "code": 50013}).to_string(),
+                        ))
                     }
                     ("POST", ["api", "v10", "channels", parent, "messages", _, "threads"]) => {
                         let id = format!("{}", 950_000_000_000_000_000u64 + n);

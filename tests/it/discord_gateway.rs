@@ -337,3 +337,86 @@ async fn a_rate_limited_post_is_waited_out_and_made_once() {
     })
     .await;
 }
+
+/// Where no thread can be started, a mention is answered in the channel as a reply; a reply to
+/// that answer (Discord's recorded reply, type 19) is a follow-up about the same entity, and so
+/// is a reply to the answer after it: the reply chain is the conversation.
+#[tokio::test]
+async fn a_reply_chain_in_a_channel_is_one_conversation() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let h = harness_with(db, &[], Duration::from_secs(2)).await;
+        h.fake.no_threads.store(true, SeqCst);
+        let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
+        *h.fake.gateway.lock().unwrap() = gw.url.clone();
+        let settings = DiscordSettings {
+            api_url: h.api_url.clone(),
+            token: "fake-bot-token".into(),
+            public_key: None,
+            application_id: crate::discord::APPLICATION,
+            inline: Duration::from_secs(2),
+            role_groups: Default::default(),
+        };
+        let app = h.app.clone();
+        let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+        gw.wait_sent(2, 1).await;
+
+        let answers = |c: &[(String, String, Value)]| -> Vec<(String, Value)> {
+            c.iter()
+                .filter(|(m, p, _)| {
+                    m == "POST" && p == &format!("/api/v10/channels/{CHANNEL}/messages")
+                })
+                .map(|(_, _, b)| (b["message_reference"]["message_id"].as_str().unwrap_or("").to_string(), b.clone()))
+                .collect()
+        };
+        let asked = format!("<@{BOT}> who owns artist-lookup");
+        gw.dispatch(
+            "MESSAGE_CREATE",
+            message("732582724170285091", &asked, CHANNEL, Some(GUILD)),
+        );
+        h.fake
+            .wait_for("the answer in the channel", |c| answers(c).len() == 1)
+            .await;
+        // A reply to that answer, as Discord sends it: the answer (by the bot) inside,
+        // itself a reply to the question.
+        let reply = |id: &str, text: &str, to_answer_of: &str| {
+            let mut d = fixture("gateway-dispatch-MESSAGE_CREATE-reply.json")["d"].clone();
+            d["id"] = json!(id);
+            d["content"] = json!(format!("<@{BOT}> {text}"));
+            d["channel_id"] = json!(CHANNEL);
+            d["guild_id"] = json!(GUILD);
+            d["message_reference"] = json!({"message_id": "900000000000000777", "channel_id": CHANNEL, "guild_id": GUILD});
+            d["referenced_message"]["id"] = json!("900000000000000777");
+            d["referenced_message"]["channel_id"] = json!(CHANNEL);
+            d["referenced_message"]["message_reference"] =
+                json!({"message_id": to_answer_of, "channel_id": CHANNEL, "guild_id": GUILD});
+            d
+        };
+        gw.dispatch(
+            "MESSAGE_CREATE",
+            reply("732582724170285092", "and who is on call?", "732582724170285091"),
+        );
+        h.fake
+            .wait_for("the first follow-up", |c| answers(c).len() == 2)
+            .await;
+        gw.dispatch(
+            "MESSAGE_CREATE",
+            reply("732582724170285093", "what depends on it?", "732582724170285092"),
+        );
+        let calls = h
+            .fake
+            .wait_for("the two follow-ups", |c| answers(c).len() == 3)
+            .await;
+        let got = answers(&calls);
+        for (to, body) in &got[1..] {
+            assert!(
+                body.to_string().contains("About artist-lookup, from earlier in this thread."),
+                "{to}: {body}"
+            );
+        }
+        assert_eq!(got[1].0, "732582724170285092");
+        assert_eq!(got[2].0, "732582724170285093");
+        client.abort();
+    })
+    .await;
+}

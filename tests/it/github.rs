@@ -1138,13 +1138,16 @@ async fn deploys_merges_and_runs_arrive_by_webhook_once_and_forged_ones_are_kept
                 "acme/payments",
             );
             deploy["deployment_status"]["created_at"] = json!(ago(2));
+            // On the default branch, which `payload` makes `main`.
             let mut run = payload("webhook-workflow_run-completed.json", "acme/payments");
             run["workflow_run"]["updated_at"] = json!(ago(1));
+            run["workflow_run"]["head_branch"] = json!("main");
             let mut merge = payload(
                 "webhook-pull_request-closed-merged-recorded-2018.json",
                 "acme/payments",
             );
             merge["pull_request"]["merged_at"] = json!(ago(3));
+            merge["pull_request"]["base"]["ref"] = json!("main");
             let kept = [
                 ("deployment_status", deploy),
                 ("workflow_run", run),
@@ -1158,18 +1161,32 @@ async fn deploys_merges_and_runs_arrive_by_webhook_once_and_forged_ones_are_kept
                     "{body}"
                 );
             }
-            // Not changes: a deploy in progress, a pull request closed unmerged.
-            for (event, fixture) in [
+            // Not changes: a deploy in progress, a pull request closed unmerged, a branch's CI
+            // run, and anything of a repository that holds nothing of the catalog.
+            let mut branch_run = payload("webhook-workflow_run-completed.json", "acme/payments");
+            branch_run["workflow_run"]["head_branch"] = json!("feature/try-this");
+            let mut elsewhere = kept[0].1.clone();
+            elsewhere["repository"]["full_name"] = json!("acme/sandbox");
+            elsewhere["repository"]["name"] = json!("sandbox");
+            for (event, p) in [
                 (
                     "deployment_status",
-                    "webhook-deployment_status-created-in_progress-gh-pages.json",
+                    payload(
+                        "webhook-deployment_status-created-in_progress-gh-pages.json",
+                        "acme/payments",
+                    ),
                 ),
                 (
                     "pull_request",
-                    "webhook-pull_request-closed-not-merged.json",
+                    payload(
+                        "webhook-pull_request-closed-not-merged.json",
+                        "acme/payments",
+                    ),
                 ),
+                ("workflow_run", branch_run),
+                ("deployment_status", elsewhere),
             ] {
-                let (status, body) = hook.send(event, &payload(fixture, "acme/payments")).await;
+                let (status, body) = hook.send(event, &p).await;
                 assert_eq!(
                     (status, body["status"].as_str()),
                     (202, Some("ignored")),
@@ -1247,34 +1264,35 @@ async fn the_scan_reads_merged_pull_requests_and_deploys_of_changed_repositories
         for db in common::databases().await {
             let env = setup(&db.url).await;
             env.sync().await;
-            env.fake.merge_pull(
-                "acme/payments",
-                41,
-                "Retry card captures",
-                "jdoe",
-                "2026-11-29T10:00:00Z",
-            );
-            env.fake.deploy(
-                "acme/payments",
-                7,
-                "production",
-                "success",
-                "2026-11-29T11:00:00Z",
-            );
-            env.fake.deploy(
-                "acme/payments",
-                8,
-                "production",
-                "in_progress",
-                "2026-11-29T12:00:00Z",
-            );
+            // Times as GitHub gives them, relative to now: changes are kept 30 days.
+            let ago = |h: i64| {
+                (chrono::Utc::now() - chrono::Duration::hours(h))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            env.fake
+                .merge_pull("acme/payments", 41, "Retry card captures", "jdoe", &ago(5));
+            env.fake
+                .deploy("acme/payments", 7, "production", "success", &ago(4));
+            env.fake
+                .deploy("acme/payments", 8, "production", "in_progress", &ago(3));
             env.fake.merge_pull(
                 "acme/ledger",
                 3,
                 "Not read: ledger did not move",
                 "jdoe",
-                "2026-11-29T10:00:00Z",
+                &ago(5),
             );
+            // Not changes of the service: merged into another branch, or older than kept.
+            env.fake.merge_pull_into(
+                "acme/payments",
+                "release/1.x",
+                42,
+                "Backport to 1.x",
+                "jdoe",
+                &ago(2),
+            );
+            env.fake
+                .merge_pull("acme/payments", 12, "Long ago", "jdoe", &ago(24 * 40));
             // Only repositories whose pushed_at moved are read again.
             env.fake.push_elsewhere("acme/payments");
             env.sync().await;

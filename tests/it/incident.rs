@@ -513,6 +513,7 @@ fn thread(channel: &str, ts: &str) -> Conversation {
         channel: Some(channel.into()),
         thread: Some(ts.into()),
         follow_up: Some(format!("{channel}/{ts}")),
+        continued_as: None,
     }
 }
 
@@ -722,4 +723,78 @@ async fn docs_and_api_definitions_of_the_example_catalog() {
         assert!(text(&none).contains("has no runbook"), "{}", text(&none));
     })
     .await;
+}
+
+/// A local `$text` reads a file beside the entity's file, and nothing else: not above its
+/// directory, not through a symbolic link that points out of it, not an absolute URL (shown
+/// as a link). Each refusal is a warning with the reason; the API is still in the catalog.
+#[tokio::test]
+async fn local_placeholders_never_leave_the_entity_files_directory() {
+    let outside = common::catalog_dir(&[("secret.txt", "TOKEN=do-not-show\n")]);
+    let api = |name: &str, target: &str| {
+        format!(
+            "apiVersion: backstage.io/v1alpha1\nkind: API\nmetadata:\n  name: {name}\nspec:\n  type: openapi\n  lifecycle: production\n  owner: team-a\n  definition:\n    $text: {target}\n---\n"
+        )
+    };
+    let catalog = [
+        api("beside", "./spec.yaml"),
+        api("above", "../secret.txt"),
+        api("linked", "./leak.txt"),
+        api("remote", "https://example.com/openapi.yaml"),
+    ]
+    .concat();
+    let dir = common::catalog_dir(&[
+        ("apis/catalog-info.yaml", &catalog),
+        (
+            "apis/spec.yaml",
+            "openapi: 3.0.0\ninfo:\n  title: Beside\n  version: 1.0.0\npaths:\n  /things:\n    get:\n      summary: List things\n",
+        ),
+    ]);
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        dir.path().join("apis/leak.txt"),
+    )
+    .unwrap();
+    let paths = vec![dir.path().display().to_string()];
+    let snap = common::snapshot(&paths);
+    let warned = |what: &str| {
+        snap.problems
+            .iter()
+            .any(|p| p.message.contains(what) && p.location.ends_with("catalog-info.yaml"))
+    };
+    assert!(
+        warned("../secret.txt leaves the entity file's directory"),
+        "{:?}",
+        snap.problems
+    );
+    assert!(
+        warned("leak.txt leaves the entity file's directory (through a symbolic link)"),
+        "{:?}",
+        snap.problems
+    );
+    let bot = switchboard::Bot::new(snap, Default::default(), Default::default());
+    let beside = common::ask(&bot, "api beside").await;
+    assert_eq!(
+        beside.result["apis"][0]["definition"],
+        "read",
+        "{}",
+        text(&beside)
+    );
+    assert_eq!(
+        beside.result["apis"][0]["operations"][0]["target"],
+        "/things"
+    );
+    for name in ["above", "linked"] {
+        let r = common::ask(&bot, &format!("api {name}")).await;
+        assert_eq!(r.result["apis"][0]["definition"], "unread", "{}", text(&r));
+        assert!(!text(&r).contains("do-not-show"), "{}", text(&r));
+        let info = common::ask(&bot, name).await;
+        assert!(!text(&info).contains("do-not-show"), "{}", text(&info));
+    }
+    let remote = common::ask(&bot, "api remote").await;
+    assert_eq!(remote.result["apis"][0]["definition"], "link");
+    assert_eq!(
+        remote.result["apis"][0]["url"],
+        "https://example.com/openapi.yaml"
+    );
 }

@@ -725,6 +725,58 @@ async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
     .await;
 }
 
+/// A button clicked on an answer inside a thread answers in that thread, and sets what the
+/// thread is about: the next question there may leave the entity out.
+#[tokio::test]
+async fn a_click_inside_a_thread_sets_what_the_thread_is_about() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let h = harness_on(db).await;
+        let parent = "1515449000.000001";
+        let mut p: Value = serde_json::from_str(
+            &std::fs::read_to_string(common::fixture(
+                "payloads/slack/interactive-block_actions-button-channel-message.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        p["user"]["id"] = json!("U061F7AUR");
+        p["container"]["channel_id"] = json!("C123ABC456");
+        p["container"]["message_ts"] = json!("1515449600.000002");
+        p["channel"]["id"] = json!("C123ABC456");
+        p["message"]["ts"] = json!("1515449600.000002");
+        p["message"]["thread_ts"] = json!(parent);
+        p["actions"][0]["action_id"] = json!("sb_action");
+        p["actions"][0]["value"] = json!("sb1:ask:who owns artist-lookup");
+        let body = serde_urlencoded::to_string([("payload", p.to_string())]).unwrap();
+        h.send(
+            "/slack/interactivity",
+            "application/x-www-form-urlencoded",
+            body,
+            now(),
+            None,
+        )
+        .await;
+        h.fake.wait_for(1).await;
+        let mut follow = mention("<@U0LAN0Z89> and who is on call?");
+        follow["event"]["thread_ts"] = json!(parent);
+        h.event(&follow).await;
+        h.fake.wait_for(2).await;
+        let calls = h.settle().await;
+        assert_eq!(calls.len(), 2, "{calls:?}");
+        assert!(
+            calls.iter().all(|c| c.1["thread_ts"] == parent),
+            "{calls:?}"
+        );
+        let said = block_texts(&calls[1].1);
+        assert!(
+            said.contains("About artist-lookup, from earlier in this thread."),
+            "{said}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_mention_inside_a_thread_is_answered_in_that_thread() {
     common::within(async {

@@ -109,8 +109,11 @@ pub(super) struct Asking {
     pub user: String,
     pub roles: Vec<String>,
     pub channel: Option<String>,
-    /// The conversation follow-ups belong to: a thread, or a direct message.
+    /// The conversation follow-ups belong to: a thread, or a direct message; in a reply
+    /// chain, the message replied to.
     pub follow_up: Option<String>,
+    /// In a reply chain, this message: the next reply looks back to it.
+    pub continued_as: Option<String>,
 }
 
 impl DiscordApp {
@@ -282,6 +285,7 @@ impl DiscordApp {
                     .map(str::to_string)
             })
             .flatten(),
+            continued_as: None,
         };
         let token = i["token"].as_str().unwrap_or_default().to_string();
         let data = &i["data"];
@@ -419,6 +423,7 @@ impl DiscordApp {
             channel: from.channel.clone(),
             thread: None,
             follow_up: from.follow_up.clone(),
+            continued_as: from.continued_as.clone(),
         };
         let mut actor = Actor::on(Platform::Discord, &from.user);
         actor.groups = from

@@ -186,9 +186,25 @@ impl DiscordApp {
                 .map(|p| p.roles.iter().map(|r| r.to_string()).collect())
                 .unwrap_or_default(),
             channel: Some(here.clone()),
-            // A thread (found or started) or a DM is one conversation; a reply in the channel
-            // (no thread could be started) has none to follow up in.
-            follow_up: (in_dm || in_thread || here != channel).then(|| here.clone()),
+            // A thread (found or started) or a DM is one conversation. Answered in the channel
+            // (no thread could be started), the answer replies to the question: a reply to it
+            // looks back to that question, and a reply to a question to the question itself.
+            follow_up: Some(if in_dm || in_thread || here != channel {
+                here.clone()
+            } else {
+                let back = match m.referenced_message.as_deref() {
+                    Some(r) if me.is_some_and(|me| r.author.id.get() == me) => r
+                        .message_reference
+                        .as_ref()
+                        .and_then(|mr| mr.message_id)
+                        .unwrap_or(r.id),
+                    Some(r) => r.id,
+                    None => m.id,
+                };
+                format!("{channel}/{back}")
+            }),
+            continued_as: (!in_dm && !in_thread && here == channel)
+                .then(|| format!("{channel}/{}", m.id)),
         };
         let reply = self.ask(&from, Input::Text(text)).await;
         let mut body = render::message(&reply, false).body();

@@ -296,16 +296,17 @@ impl SlackApp {
         thread: Option<&SlackTs>,
         input: Input,
     ) -> Reply {
-        // Follow-ups belong to a thread, or to a direct message (`D…`) as a whole.
+        // Follow-ups belong to a direct message (`D…`) as a whole, or to a thread.
         let follow_up = match (channel, thread) {
+            (Some(c), _) if c.0.starts_with('D') => Some(c.0.clone()),
             (Some(c), Some(t)) => Some(format!("{}/{}", c.0, t.0)),
-            (Some(c), None) if c.0.starts_with('D') => Some(c.0.clone()),
             _ => None,
         };
         let conversation = Conversation {
             channel: channel.map(|c| c.0.clone()),
             thread: thread.map(|t| t.0.clone()),
             follow_up,
+            continued_as: None,
         };
         self.inner
             .bot
@@ -912,12 +913,20 @@ impl SlackApp {
         let Some(user) = ev.user.as_ref().map(|u| u.id.clone()) else {
             return Ok(());
         };
-        let (channel, message_ts, ephemeral) = match &ev.container {
+        // The thread a clicked message is in is the conversation; a message that starts no
+        // thread starts one.
+        let thread_of = |ts: &SlackTs| {
+            ev.message
+                .as_ref()
+                .and_then(|m| m.origin.thread_ts.clone())
+                .unwrap_or_else(|| ts.clone())
+        };
+        let (channel, thread, ephemeral) = match &ev.container {
             SlackInteractionActionContainer::Message(m) => (
                 m.channel_id
                     .clone()
                     .or(ev.channel.as_ref().map(|c| c.id.clone())),
-                Some(m.message_ts.clone()),
+                Some(thread_of(&m.message_ts)),
                 m.is_ephemeral.unwrap_or(false),
             ),
             _ => (ev.channel.as_ref().map(|c| c.id.clone()), None, false),
@@ -943,7 +952,7 @@ impl SlackApp {
                 .handle(
                     &user,
                     Some(&channel),
-                    message_ts.as_ref(),
+                    thread.as_ref(),
                     Input::Action(encoded),
                 )
                 .await;
@@ -972,7 +981,7 @@ impl SlackApp {
                 Audience::AsUsual if !ephemeral => {
                     self.post(
                         channel.clone(),
-                        message_ts.clone(),
+                        thread.clone(),
                         blocks::content(&reply, false),
                         &reply.attachments,
                     )

@@ -200,9 +200,23 @@ impl FakeGitHub {
         head
     }
 
-    /// A pull request merged into `full`, as GraphQL lists it: the node of GitHub's recorded
-    /// answer (release-drafter's fixture) with this number, title, author and time.
+    /// A pull request merged into `full`'s default branch, as GraphQL lists it: the node of
+    /// GitHub's recorded answer (release-drafter's fixture) with this number, title, author
+    /// and time.
     pub fn merge_pull(&self, full: &str, number: i64, title: &str, login: &str, at: &str) {
+        self.merge_pull_into(full, "main", number, title, login, at);
+    }
+
+    /// A pull request merged into `base` of `full`.
+    pub fn merge_pull_into(
+        &self,
+        full: &str,
+        base: &str,
+        number: i64,
+        title: &str,
+        login: &str,
+        at: &str,
+    ) {
         let fixture: Value = serde_json::from_str(
             &std::fs::read_to_string(super::fixture(
                 "payloads/github/graphql-find-recent-merged-pull-requests.response.json",
@@ -215,6 +229,7 @@ impl FakeGitHub {
         node["title"] = json!(title);
         node["author"]["login"] = json!(login);
         node["mergedAt"] = json!(at);
+        node["baseRefName"] = json!(base);
         node["url"] = json!(format!("https://github.com/{full}/pull/{number}"));
         node["baseRepository"]["nameWithOwner"] = json!(full);
         self.inner
@@ -571,7 +586,7 @@ fn graphql(inner: &mut Inner, body: &[u8]) -> Answer {
         let mut node = serde_json::Map::new();
         node.insert(
             "defaultBranchRef".into(),
-            json!({"target": {"oid": repo.head}}),
+            json!({"name": repo.branch, "target": {"oid": repo.head}}),
         );
         for (f, at, path) in &files {
             let commit = if at == "HEAD" { &repo.head } else { at };
