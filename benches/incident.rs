@@ -25,6 +25,10 @@ use switchboard::store::Store;
 
 use measure::{pct_ms as pct, rss_kb};
 
+/// The allocator `switchboard serve` runs with, so memory reads as it would there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REPOS: usize = 10_000;
 const CHANGES_PER_REPO: usize = 50;
 const DAYS: i64 = 30;
@@ -34,7 +38,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = std::env::temp_dir().join("switchboard-bench");
     println!(
-        "| components (entities) | changes held | memory added | read from the store | incident X p50 / p99 | changes X p50 / p99 |"
+        "| components (entities) | changes held | resident memory added (heap the lists hold) | read from the store | incident X p50 / p99 (entities affected, mean) | changes X p50 / p99 |"
     );
     println!("|---|---|---|---|---|---|");
     for n in sizes {
@@ -95,7 +99,8 @@ async fn bench(n: usize, dir: &std::path::Path) {
                 ref_id: format!("{kind}-{k}"),
                 title: format!("Change {k} of repo-{r:05}: a title as long as most"),
                 who: Some(format!("dev-{}", rnd.below(5000))),
-                at: now - rnd.below((DAYS * 86_400) as usize) as i64,
+                // Within the 30 days, an hour clear of their start (the reading comes later).
+                at: now - 3600 - rnd.below(((DAYS - 1) * 86_400) as usize) as i64,
                 url: Some(format!(
                     "https://github.com/acme/repo-{r:05}/pull/{}",
                     1000 + k
@@ -117,8 +122,25 @@ async fn bench(n: usize, dir: &std::path::Path) {
     bot.reload_changes(&store).await.unwrap();
     let read = t.elapsed();
     let added = rss_kb().saturating_sub(before);
-    let held = bot.changes().len().0;
+    let changes_held = bot.changes();
+    let held = changes_held.len().0;
     assert_eq!(held, REPOS * CHANGES_PER_REPO);
+    // What the lists hold: each change and the text it owns.
+    let heap: usize = (0..REPOS)
+        .flat_map(|r| changes_held.of_repo(&format!("acme/repo-{r:05}")))
+        .map(|c| {
+            std::mem::size_of_val(c)
+                + [&c.repo, &c.kind, &c.ref_id, &c.title, &c.via]
+                    .iter()
+                    .map(|t| t.capacity())
+                    .sum::<usize>()
+                + [&c.who, &c.url, &c.detail]
+                    .iter()
+                    .map(|t| t.as_ref().map_or(0, |t| t.capacity()))
+                    .sum::<usize>()
+        })
+        .sum();
+    drop(changes_held);
 
     let ask = |q: String| {
         let bot = &bot;
@@ -132,11 +154,14 @@ async fn bench(n: usize, dir: &std::path::Path) {
         }
     };
     let mut incident = Vec::new();
+    let mut affected = 0u64;
     let mut changes = Vec::new();
     for _ in 0..2000 {
         let c = format!("component-{:07}", rnd.below(n));
         let (d, r) = ask(format!("incident {c}")).await;
-        assert!(r.result["blast_radius"].is_object(), "{}", r.result);
+        affected += r.result["blast_radius"]["entities"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{}", r.result));
         incident.push(d);
         let (d, r) = ask(format!("changes {c}")).await;
         assert!(
@@ -147,10 +172,12 @@ async fn bench(n: usize, dir: &std::path::Path) {
         changes.push(d);
     }
     println!(
-        "| {n} ({entities}) | {held} | ~{} MB | {:.2} s | {} | {} |",
+        "| {n} ({entities}) | {held} | ~{} MB ({} MB) | {:.2} s | {} ({}) | {} |",
         added / 1024,
+        heap / (1 << 20),
         read.as_secs_f64(),
         pct(incident),
+        affected / 2000,
         pct(changes)
     );
 }

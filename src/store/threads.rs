@@ -100,19 +100,23 @@ impl Store {
         Ok(fresh)
     }
 
-    /// Every change since `since`, oldest first.
+    /// Every change since `since`, oldest first. Read row by row: a month of changes of
+    /// thousands of repositories never sits in memory twice.
     pub async fn repo_changes(&self, since: i64) -> Result<Vec<RepoChange>> {
-        let rows = sqlx::query(
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
             "SELECT repo, kind, ref_id, title, who, at, url, detail, via FROM repo_changes \
              WHERE at >= $1 ORDER BY at, id",
         )
         .bind(since)
-        .fetch_all(&self.pool)
-        .await
-        .context("reading repository changes")?;
-        Ok(rows
-            .iter()
-            .map(|r| RepoChange {
+        .fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .context("reading repository changes")?
+        {
+            out.push(RepoChange {
                 repo: r.get(0),
                 kind: r.get(1),
                 ref_id: r.get(2),
@@ -122,7 +126,8 @@ impl Store {
                 url: r.get(6),
                 detail: r.get(7),
                 via: r.get(8),
-            })
-            .collect())
+            });
+        }
+        Ok(out)
     }
 }
