@@ -44,6 +44,25 @@ fn message(id: &str, text: &str, channel: &str, guild: Option<&str>) -> Value {
     d
 }
 
+/// A fake gateway, and the harness's app connected to it with real serenity.
+async fn connect(
+    h: &crate::discord::Harness,
+) -> (FakeGateway, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
+    *h.fake.gateway.lock().unwrap() = gw.url.clone();
+    let settings = DiscordSettings {
+        api_url: h.api_url.clone(),
+        token: "fake-bot-token".into(),
+        public_key: None,
+        application_id: crate::discord::APPLICATION,
+        inline: Duration::from_secs(2),
+        role_groups: Default::default(),
+    };
+    let app = h.app.clone();
+    let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+    (gw, client)
+}
+
 /// Posts made in `channel` whose embed's title starts with `title`.
 fn posts_in(calls: &[(String, String, Value)], channel: &str, title: &str) -> usize {
     calls
@@ -63,18 +82,7 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
     common::within(async {
         for db in common::databases().await {
             let h = harness_with(db, &[], Duration::from_secs(2)).await;
-            let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
-            *h.fake.gateway.lock().unwrap() = gw.url.clone();
-            let settings = DiscordSettings {
-                api_url: h.api_url.clone(),
-                token: "fake-bot-token".into(),
-                public_key: None,
-                application_id: crate::discord::APPLICATION,
-                inline: Duration::from_secs(2),
-                role_groups: Default::default(),
-            };
-            let app = h.app.clone();
-            let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+            let (gw, client) = connect(&h).await;
 
             // It identifies with the intents it uses: guild messages and direct messages.
             let identify = gw.wait_sent(2, 1).await;
@@ -347,18 +355,7 @@ async fn a_reply_chain_in_a_channel_is_one_conversation() {
         let db = common::databases().await.remove(0);
         let h = harness_with(db, &[], Duration::from_secs(2)).await;
         h.fake.no_threads.store(true, SeqCst);
-        let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
-        *h.fake.gateway.lock().unwrap() = gw.url.clone();
-        let settings = DiscordSettings {
-            api_url: h.api_url.clone(),
-            token: "fake-bot-token".into(),
-            public_key: None,
-            application_id: crate::discord::APPLICATION,
-            inline: Duration::from_secs(2),
-            role_groups: Default::default(),
-        };
-        let app = h.app.clone();
-        let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+        let (gw, client) = connect(&h).await;
         gw.wait_sent(2, 1).await;
 
         let answers = |c: &[(String, String, Value)]| -> Vec<(String, Value)> {
