@@ -18,6 +18,7 @@ pub mod catalog;
 pub mod changes;
 pub mod chat;
 pub mod clock;
+pub mod compliance;
 pub mod config;
 pub mod conversation;
 pub mod desk;
