@@ -128,6 +128,7 @@ impl App {
         bot.set_scorecards(scorecards);
         bot.reload_exemptions(&store).await?;
         bot.reload_changes(&store).await?;
+        bot.reload_packages(&store).await?;
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
             bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);

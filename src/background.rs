@@ -56,6 +56,10 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     if let Err(e) = bot.reload_changes(store).await {
         tracing::warn!("recent changes not reloaded: {e:#}");
     }
+    // And the SBOMs beside the catalog files.
+    if let Err(e) = bot.reload_packages(store).await {
+        tracing::warn!("SBOMs not reloaded: {e:#}");
+    }
     if swapped {
         // The previous snapshot is freed now; hand its memory back.
         sync::release_memory();

@@ -51,6 +51,8 @@ struct ReadModel {
     exemptions: Arc<crate::scorecards::exemptions::Exemptions>,
     /// Recent deploys, merges, workflow runs and catalog changes.
     changes: Arc<RecentChanges>,
+    /// The packages the SBOMs list, for `who uses`.
+    packages: Arc<crate::compliance::packages::Packages>,
 }
 
 impl ReadModel {
@@ -76,6 +78,7 @@ impl ReadModel {
             scorecards: &self.scorecards,
             exemptions: &self.exemptions,
             changes: &self.changes,
+            packages: &self.packages,
         }
     }
 }
@@ -137,6 +140,7 @@ impl Bot {
                 scorecards: Arc::default(),
                 exemptions: Arc::default(),
                 changes: Arc::default(),
+                packages: Arc::default(),
             }),
             rebuild: tokio::sync::Mutex::new(()),
             limit,
@@ -799,6 +803,15 @@ impl Bot {
             .collect();
         let changes = Arc::new(RecentChanges::new(repo, catalog));
         self.update(|m| m.changes = changes.clone());
+        Ok(())
+    }
+
+    /// Reads the SBOMs the store keeps, for `who uses`.
+    pub async fn reload_packages(&self, store: &Store) -> anyhow::Result<()> {
+        let mut names = crate::compliance::sbom::Names::default();
+        let sboms = store.load_sboms(&mut names).await?;
+        let packages = Arc::new(crate::compliance::packages::Packages::new(sboms));
+        self.update(|m| m.packages = packages.clone());
         Ok(())
     }
 

@@ -423,6 +423,9 @@ pub struct LocalCatalog {
     pub paths: Vec<String>,
     /// Seconds between re-reads of the local files while serving; 0 turns it off.
     pub interval_secs: u64,
+    /// SBOM files (SPDX or CycloneDX JSON) looked for beside each catalog file, as globs
+    /// relative to its directory; each belongs to the entities of that directory's files.
+    pub sbom_globs: Vec<String>,
 }
 
 impl Default for LocalCatalog {
@@ -433,6 +436,12 @@ impl Default for LocalCatalog {
                 "config/catalog/acme-corp.yaml".into(),
             ],
             interval_secs: 300,
+            sbom_globs: vec![
+                "*.spdx.json".into(),
+                "*.cdx.json".into(),
+                "bom.json".into(),
+                "sbom.json".into(),
+            ],
         }
     }
 }

@@ -231,6 +231,8 @@ pub enum Intent {
     Changes,
     /// Everything an on-call responder needs about an entity on one card.
     Incident,
+    /// The entities whose SBOMs list a package, at versions in a range.
+    Uses,
 }
 
 impl Intent {

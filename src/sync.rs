@@ -112,8 +112,12 @@ async fn store_local(
     let mut preparer = Preparer::default();
     let mut prepared: Vec<Result<Prepared, Problem>> = Vec::new();
     let (mut files, mut quarantined) = (0usize, 0usize);
+    let mut dirs = std::collections::BTreeSet::new();
     while let Some(f) = rx.recv().await {
         files += usize::from(!f.unreadable);
+        if !f.unreadable {
+            dirs.insert(local::scope_of(&f.location));
+        }
         let complete = !f.report.broken;
         let stored = replacement
             .file(&f.location, f.report.entities, f.report.problems, complete)
@@ -126,7 +130,15 @@ async fn store_local(
         .await
         .context("the catalog scan stopped unexpectedly")?;
     replacement.add_problems(path_problems);
+    // The SBOMs beside the catalog files, for `who uses`.
+    let globs = config.catalog.local.sbom_globs.clone();
+    let (sboms, sbom_problems) =
+        tokio::task::spawn_blocking(move || local::sboms(&dirs, &globs, started_at))
+            .await
+            .context("the SBOM scan stopped unexpectedly")?;
+    replacement.add_problems(sbom_problems);
     let (kept, problems) = replacement.finish().await?;
+    store.replace_sboms("local", &sboms).await?;
     let entities = prepared.len();
     record_run(
         store,

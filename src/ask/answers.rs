@@ -56,6 +56,8 @@ pub struct Context<'a> {
     pub exemptions: &'a crate::scorecards::exemptions::Exemptions,
     /// Deploys, merged pull requests and workflow runs, and the catalog watch's change log.
     pub changes: &'a crate::changes::RecentChanges,
+    /// The packages the SBOMs list.
+    pub packages: &'a crate::compliance::packages::Packages,
 }
 
 pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -109,6 +111,7 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         Intent::Docs => about(ctx, q, super::docs::docs),
         Intent::Api => about(ctx, q, super::docs::api),
         Intent::Endpoint => super::docs::endpoint(ctx, q),
+        Intent::Uses => super::uses::uses(ctx, q),
         Intent::Changes => about(ctx, q, super::changes::changes),
         Intent::Incident => about(ctx, q, super::incident::card),
         Intent::Owner => about(ctx, q, owner),
@@ -1323,6 +1326,7 @@ impl HelpGroup {
             Intent::Incident | Intent::Changes | Intent::Docs | Intent::Api | Intent::Endpoint => {
                 HelpGroup::Incident
             }
+            Intent::Uses => HelpGroup::Standards,
             Intent::Scorecard | Intent::Completeness | Intent::Report | Intent::Stats => {
                 HelpGroup::Standards
             }
@@ -1335,7 +1339,7 @@ impl HelpGroup {
         match self {
             HelpGroup::Catalog => "The catalog",
             HelpGroup::Incident => "Incidents, changes and docs",
-            HelpGroup::Standards => "Standards",
+            HelpGroup::Standards => "Standards and compliance",
             HelpGroup::Workflows => "Workflows",
         }
     }
@@ -1586,6 +1590,7 @@ pub(crate) fn asked_about(intent: Intent, pick: &str, o: &str) -> String {
         | Intent::Digest
         | Intent::Stats
         | Intent::Endpoint
+        | Intent::Uses
         | Intent::Report => format!("info {pick}"),
     }
 }

@@ -104,6 +104,12 @@ pub const COMMANDS: &[Command] = &[
         summary: "deploys, merged pull requests and catalog changes of X and what it depends on, newest first",
     },
     Command {
+        intent: Intent::Uses,
+        patterns: &[r"^(?:who|which\s+(?:services|entities|components))\s+uses?\s+(?P<x>.+)$"],
+        usage: "who uses PACKAGE [VERSIONS]",
+        summary: "the entities whose SBOMs list a package (VERSIONS: < 2.17.1, or >=2.0, <2.31), production first, with owners and on-call",
+    },
+    Command {
         intent: Intent::Endpoint,
         patterns: &[
             r"^(?:find\s+endpoint|endpoint|which\s+apis?\s+(?:exposes?|serves?|has|have))\s+(?P<x>\S+)$",
@@ -602,6 +608,7 @@ mod tests {
                     .replace("WORDS", "java")
                     .replace("TEAM", "team-a")
                     .replace("TOPIC", "owner")
+                    .replace("PACKAGE", "lodash")
                     .replace('X', "payments");
                 assert_eq!(parse(&asked).intent, c.intent, "{asked} (from {form})");
             }

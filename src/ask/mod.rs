@@ -7,6 +7,7 @@ pub mod grammar;
 pub mod incident;
 pub mod resolve;
 pub mod time;
+pub mod uses;
 
 pub use answers::{Context, answer, complete};
 pub use grammar::{Question, parse};

@@ -3,5 +3,6 @@
 //! them, and the ranges a question names.
 
 pub mod maven;
+pub mod packages;
 pub mod sbom;
 pub mod version;

@@ -186,6 +186,73 @@ fn read_beside(dir: &Path, path: &str, limit: usize) -> Result<Vec<u8>, String> 
     read_limited(&real, limit).map_err(cannot)
 }
 
+/// The largest SBOM read: a big application's lists a few thousand packages in a few MB.
+const MAX_SBOM_BYTES: usize = 32 << 20;
+
+/// SBOM files beside catalog files: in each of `dirs` (the directories of the catalog files
+/// read), the files `globs` name. Each belongs to the entities of that directory's files
+/// (its scope). One that cannot be read is a problem noted, never a failed sync.
+pub fn sboms(
+    dirs: &std::collections::BTreeSet<String>,
+    globs: &[String],
+    read_at: i64,
+) -> (Vec<crate::store::StoredSbom>, Vec<Problem>) {
+    let mut names = crate::compliance::sbom::Names::default();
+    let (mut found, mut problems) = (Vec::new(), Vec::new());
+    let mut seen = HashSet::new();
+    for dir in dirs {
+        for g in globs {
+            let pattern = Path::new(dir).join(g);
+            let Ok(paths) = glob::glob(&pattern.to_string_lossy()) else {
+                problems.push(Problem {
+                    location: g.clone(),
+                    line: 0,
+                    message: format!("catalog.local.sbom_globs: `{g}` is not a glob"),
+                });
+                continue;
+            };
+            for file in paths.filter_map(Result::ok).filter(|p| p.is_file()) {
+                let location = display(&file);
+                if !seen.insert(location.clone()) {
+                    continue;
+                }
+                let read = read_limited(&file, MAX_SBOM_BYTES)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| {
+                        if b.len() > MAX_SBOM_BYTES {
+                            Err(format!("larger than {} MB", MAX_SBOM_BYTES >> 20))
+                        } else {
+                            crate::compliance::sbom::parse(&b, &mut names)
+                        }
+                    });
+                match read {
+                    Ok(sbom) => found.push(crate::store::StoredSbom {
+                        location,
+                        source: "local".into(),
+                        scope: dir.clone(),
+                        sbom,
+                        read_at,
+                    }),
+                    Err(why) => problems.push(Problem {
+                        location,
+                        line: 1,
+                        message: format!("SBOM not read: {why}; its packages are not answered"),
+                    }),
+                }
+            }
+        }
+    }
+    (found, problems)
+}
+
+/// The directory a local entity's file is in: the scope of the SBOMs beside it.
+pub fn scope_of(location: &str) -> String {
+    Path::new(location)
+        .parent()
+        .map(display)
+        .unwrap_or_default()
+}
+
 /// Reads at most one byte more than the limit, so a huge file costs no more than that.
 fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;

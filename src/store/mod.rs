@@ -7,7 +7,7 @@
 //! `github` (repository states, cached responses), `actions` (button actions too long for a
 //! button), `runs` (workflow runs, their decisions and steps), `cards` (the posted copies of runs'
 //! cards, reminders, reviews of emergency runs), `audit` (the chained log), `watch` (what the catalog watch saw: the change log, weekly
-//! scores), `nudges` (nudges, snoozes, exemptions), `digests` (one row per team and period), `usage` (questions per day, those that found nothing), `reports` ("is this wrong?"); a new
+//! scores), `nudges` (nudges, snoozes, exemptions), `digests` (one row per team and period), `usage` (questions per day, those that found nothing), `reports` ("is this wrong?"), `sboms` (the packages SBOMs list); a new
 //! area is a new file with its own
 //! `impl Store` block and its migration in `migrations/{sqlite,postgres}`.
 
@@ -29,6 +29,7 @@ mod nudges;
 mod people;
 mod reports;
 mod runs;
+mod sboms;
 mod sync_runs;
 mod threads;
 mod usage;
@@ -41,6 +42,7 @@ pub use github::RepoState;
 pub use nudges::{Exemption, Nudge};
 pub use reports::Report;
 pub use runs::{Holder, NewRun};
+pub use sboms::StoredSbom;
 pub use sync_runs::SyncRun;
 pub use threads::RepoChange;
 pub use usage::UsageRow;

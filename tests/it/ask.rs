@@ -561,6 +561,18 @@ fn json_results_have_the_keys_readme_documents_per_intent() {
             &["runbooks", "dashboards", "docs", "source", "other"],
         ),
         ("api wayback-archive", "api", &["apis"]),
+        (
+            "who uses lodash < 4.17.21",
+            "uses",
+            &[
+                "package",
+                "range",
+                "matches",
+                "private_count",
+                "other_versions",
+                "sboms_read",
+            ],
+        ),
         ("find endpoint /pets", "endpoint", &["path", "matches"]),
         (
             "changes artist-lookup since 3d",

@@ -9,6 +9,7 @@ mod backstage;
 mod catalog;
 mod cli;
 mod codeowners;
+mod compliance;
 mod discord;
 mod discord_gateway;
 mod github;

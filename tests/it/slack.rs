@@ -725,6 +725,22 @@ async fn app_home_tells_an_unknown_user_how_to_be_recognised() {
     .await;
 }
 
+/// Slack escapes `<`, `>` and `&` in what people type; a version range reads as typed.
+#[tokio::test]
+async fn escaped_comparators_read_as_typed() {
+    common::within(async {
+        let db = common::databases().await.remove(0);
+        let h = harness_on(db).await;
+        h.event(&mention("<@U0LAN0Z89> who uses regex &gt;=1.0, &lt; 2.0"))
+            .await;
+        h.fake.wait_for(1).await;
+        let calls = h.settle().await;
+        let said = block_texts(&calls[0].1);
+        assert!(said.contains("No SBOM lists regex"), "{said}");
+    })
+    .await;
+}
+
 /// A button clicked on an answer inside a thread answers in that thread, and sets what the
 /// thread is about: the next question there may leave the entity out.
 #[tokio::test]

@@ -130,6 +130,16 @@ fn placeholder(token: &str) -> Option<(&'static str, &'static str, Kind)> {
             Kind::Text,
         ),
         "TOPIC" => ("topic", "A command or a workflow", Kind::Text),
+        "PACKAGE" => (
+            "package",
+            "A package as SBOMs name it: lodash, log4j-core",
+            Kind::Text,
+        ),
+        "VERSIONS" => (
+            "versions",
+            "Versions: < 2.17.1, or >=2.0, <2.31",
+            Kind::Text,
+        ),
         _ => return None,
     })
 }

@@ -336,7 +336,12 @@ impl SlackApp {
         thread: Option<&SlackTs>,
         text: &str,
     ) -> Reply {
-        self.handle(user, Some(channel), thread, Input::Text(text.to_string()))
+        // Slack escapes these three in what people type (`who uses log4j-core &lt; 2.17.1`).
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&");
+        self.handle(user, Some(channel), thread, Input::Text(text))
             .await
     }
 

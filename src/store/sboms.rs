@@ -1,0 +1,92 @@
+//! SBOMs: the packages each SBOM file lists, kept per source so a sync replaces what it read
+//! before. Read back into memory (names interned) for `who uses`.
+
+use anyhow::{Context as _, Result};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::Store;
+use crate::compliance::sbom::{Names, Package, Sbom};
+use crate::compliance::version::Scheme;
+
+/// One SBOM file as kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredSbom {
+    /// The file (a local path), or what GitHub gave it as.
+    pub location: String,
+    /// `local`, `github`.
+    pub source: String,
+    /// Where the entities it belongs to live: a catalog file's directory, or a repository.
+    pub scope: String,
+    pub sbom: Sbom,
+    pub read_at: i64,
+}
+
+impl Store {
+    /// Replaces every SBOM of `source` with these, in one transaction.
+    pub async fn replace_sboms(&self, source: &str, sboms: &[StoredSbom]) -> Result<()> {
+        let mut w = self.write().await?;
+        sqlx::query("DELETE FROM sboms WHERE source = $1")
+            .bind(source)
+            .execute(&mut *w.tx)
+            .await?;
+        for s in sboms {
+            let packages: Vec<Value> = s
+                .sbom
+                .packages
+                .iter()
+                .map(|p| json!([p.namespace.as_deref(), &*p.name, p.version, p.purl]))
+                .collect();
+            sqlx::query(
+                "INSERT INTO sboms (location, source, scope, format, packages, read_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&s.location)
+            .bind(source)
+            .bind(&s.scope)
+            .bind(&s.sbom.format)
+            .bind(Value::Array(packages).to_string())
+            .bind(s.read_at)
+            .execute(&mut *w.tx)
+            .await?;
+        }
+        w.commit().await.context("keeping the SBOMs read")
+    }
+
+    /// Every SBOM kept, its package names interned in `names`.
+    pub async fn load_sboms(&self, names: &mut Names) -> Result<Vec<StoredSbom>> {
+        use futures_util::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT location, source, scope, format, packages, read_at FROM sboms \
+             ORDER BY location",
+        )
+        .fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await.context("reading the SBOMs")? {
+            let listed: Vec<(Option<String>, String, String, Option<String>)> =
+                serde_json::from_str(&r.get::<String, _>(4))
+                    .context("an SBOM's packages as kept")?;
+            let packages = listed
+                .into_iter()
+                .map(|(namespace, name, version, purl)| Package {
+                    name: names.intern(&name),
+                    namespace: namespace.map(|n| names.intern(&n)),
+                    version,
+                    scheme: purl.as_deref().map_or(Scheme::Generic, Scheme::of_purl),
+                    purl,
+                })
+                .collect();
+            out.push(StoredSbom {
+                location: r.get(0),
+                source: r.get(1),
+                scope: r.get(2),
+                sbom: Sbom {
+                    format: r.get(3),
+                    packages,
+                },
+                read_at: r.get(5),
+            });
+        }
+        Ok(out)
+    }
+}

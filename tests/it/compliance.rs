@@ -1,0 +1,174 @@
+//! Compliance answers end to end, on SQLite and PostgreSQL: SBOMs beside catalog files (real
+//! ones: SPDX from syft, CycloneDX from cyclonedx-npm) read by the sync, kept in the store, and
+//! answered by `who uses PACKAGE [VERSIONS]` with owners and on-call, production first.
+
+use crate::common;
+
+use switchboard::app::{App, Use};
+use switchboard::chat::render;
+use switchboard::clock::Clock;
+use switchboard::config::Config;
+
+const ROUTER: &str = r#"apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: edge-router
+spec:
+  type: service
+  lifecycle: production
+  owner: team-a
+"#;
+
+const FRONTEND: &str = r#"apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: web-frontend
+spec:
+  type: website
+  lifecycle: experimental
+  owner: team-b
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: web-frontend-legacy
+spec:
+  type: website
+  lifecycle: production
+  owner: team-b
+"#;
+
+fn sbom(name: &str) -> String {
+    std::fs::read_to_string(common::fixture(&format!("sbom/{name}"))).unwrap()
+}
+
+async fn open(db: &common::TestDb, dir: &std::path::Path) -> App {
+    let mut config = Config::default();
+    config.database.url.0 = db.url.clone();
+    config.catalog.local.paths = common::examples();
+    config.catalog.local.paths.push(dir.display().to_string());
+    config.scorecards.path = String::new();
+    config.oncall.rotations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
+    let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
+    App::open_at(&config, Use::Ask, clock).await.unwrap()
+}
+
+#[tokio::test]
+async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
+    common::within(async {
+        for db in common::databases().await {
+            let name = db.name;
+            let dir = common::catalog_dir(&[
+                ("router/catalog-info.yaml", ROUTER),
+                (
+                    "router/sbom.spdx.json",
+                    &sbom("spdx-2.3-cargo-kong-atc-router-syft.spdx.json"),
+                ),
+                ("web/catalog-info.yaml", FRONTEND),
+                (
+                    "web/bom.json",
+                    &sbom("cyclonedx-1.6-npm-demo-bundled-dependencies.cdx.json"),
+                ),
+                // Not an SBOM: noted, and nothing else is lost.
+                ("web/broken.cdx.json", "{\"bomFormat\": \"CycloneDX\", "),
+            ]);
+            let app = open(&db, dir.path()).await;
+            let bot = app.bot.clone();
+            let ask = |q: &str| {
+                let (bot, q) = (bot.clone(), q.to_string());
+                async move { common::ask(&bot, &q).await }
+            };
+
+            // The router's SBOM lists regex 1.8.4.
+            let r = ask("who uses regex").await;
+            let text = render::text(&r);
+            assert_eq!(r.intent, switchboard::Intent::Uses, "{name}: {text}");
+            assert_eq!(
+                r.result["matches"][0]["entity"], "component:default/edge-router",
+                "{text}"
+            );
+            assert_eq!(r.result["matches"][0]["versions"][0], "1.8.4");
+            assert_eq!(r.result["matches"][0]["owners"][0], "group:default/team-a");
+            assert!(
+                !r.result["matches"][0]["oncall"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty(),
+                "{text}"
+            );
+            assert!(text.contains("1 entity uses regex"), "{text}");
+            // At the range's boundaries (semver, cargo).
+            for (range, hits) in [
+                ("< 1.8.4", 0),
+                ("<= 1.8.4", 1),
+                (">=1.8, <1.9", 1),
+                ("!= 1.8.4", 0),
+            ] {
+                let r = ask(&format!("who uses regex {range}")).await;
+                assert_eq!(
+                    r.result["matches"].as_array().unwrap().len(),
+                    hits,
+                    "{range}: {}",
+                    render::text(&r)
+                );
+            }
+            let none = ask("who uses regex < 1.0").await;
+            assert!(
+                render::text(&none)
+                    .contains("No entity uses regex < 1.0; the SBOMs list regex at 1.8.4"),
+                "{}",
+                render::text(&none)
+            );
+
+            // Both components beside the npm SBOM use ansi-regex; production first.
+            let r = ask("who uses ansi-regex >= 2.0.0").await;
+            let entities: Vec<&str> = r.result["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["entity"].as_str().unwrap())
+                .collect();
+            assert_eq!(
+                entities,
+                [
+                    "component:default/web-frontend-legacy",
+                    "component:default/web-frontend"
+                ],
+                "{}",
+                render::text(&r)
+            );
+            assert_eq!(r.result["range"], ">= 2.0.0");
+
+            // Unknown packages and unreadable ranges say so.
+            let r = ask("who uses left-pad").await;
+            assert!(
+                render::text(&r).starts_with("No SBOM lists left-pad"),
+                "{}",
+                render::text(&r)
+            );
+            let r = ask("who uses regex << 2").await;
+            assert!(
+                render::text(&r).contains("the comparators are"),
+                "{}",
+                render::text(&r)
+            );
+
+            // Kept in the store: what `ask` reads on its next start; the broken one noted.
+            let mut names = switchboard::compliance::sbom::Names::default();
+            let kept = app.store.load_sboms(&mut names).await.unwrap();
+            assert_eq!(kept.len(), 2, "{name}");
+            assert!(kept.iter().all(|s| s.source == "local"));
+            let problems = app.store.load_problems().await.unwrap();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.location.ends_with("broken.cdx.json")
+                        && p.message.starts_with("SBOM not read")),
+                "{problems:?}"
+            );
+            app.store.close().await;
+        }
+    })
+    .await;
+}
