@@ -3,6 +3,9 @@
 //! All wording the asker sees is written in this module, one function per kind of answer.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -1026,12 +1029,24 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
 }
 
 /// `find WORDS [key:value …]`: every word must appear in the name, title, description or tags.
+/// "teams without on-call", "which teams have no oncall rotation".
+static TEAMS_WITHOUT_ONCALL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(?:which\s+)?teams?\s+(?:without|with\s+no|(?:that\s+)?(?:have|has)\s+no)\s+(?:an?\s+)?on[-\s]?call(?:\s+rotations?)?$")
+        .expect("a valid pattern")
+});
+
 fn find(ctx: &Context<'_>, q: &Question) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Find, &q.query);
     let mut words = Vec::new();
     let mut filters: Vec<(String, String)> = Vec::new();
-    for tok in q.subject.split_whitespace() {
+    // "teams without on-call" is a search for the gap.
+    let subject = if TEAMS_WITHOUT_ONCALL.is_match(&q.subject) {
+        "kind:group type:team missing:oncall".to_string()
+    } else {
+        q.rest.clone()
+    };
+    for tok in subject.split_whitespace() {
         match tok.split_once(':') {
             Some((k, v))
                 if !v.is_empty()
@@ -1043,14 +1058,67 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
                         "system",
                         "type",
                         "namespace",
+                        "missing",
+                        "has",
+                        "uses",
                     ]
                     .contains(&k.to_ascii_lowercase().as_str()) =>
             {
-                filters.push((k.to_ascii_lowercase(), v.to_lowercase()))
+                filters.push((k.to_ascii_lowercase(), v.to_string()))
+            }
+            _ if tok.eq_ignore_ascii_case("quarantined")
+                || tok.eq_ignore_ascii_case("is:quarantined") =>
+            {
+                filters.push(("is".into(), "quarantined".into()))
             }
             _ => words.push(tok.to_lowercase()),
         }
     }
+    // Filters that ask a question of their own are answered once, before the walk.
+    let mut using: Option<HashSet<Id>> = None;
+    for (k, v) in &filters {
+        match (k.as_str(), v.to_ascii_lowercase().as_str()) {
+            ("missing", "oncall" | "runbook" | "owner") | ("has", "conflict") | ("is", _) => {}
+            ("missing" | "has", _) => {
+                r.view.headline = format!(
+                    "`{k}:{v}` is not a filter: use missing:oncall, missing:runbook, \
+                     missing:owner, has:conflict, quarantined or uses:PACKAGE[@VERSIONS]."
+                );
+                r.result = json!({"matches": [], "total": 0, "error": r.view.headline});
+                r.unresolved = true;
+                return r;
+            }
+            ("uses", _) => {
+                // `uses:lodash`, `uses:log4j-core@<2.17.1`, `uses:@angular/core@>=12`.
+                let at = v.get(1..).and_then(|t| t.find('@')).map(|i| i + 1);
+                let (name, range) = match at {
+                    Some(i) => (&v[..i], Some(&v[i + 1..])),
+                    None => (v.as_str(), None),
+                };
+                let range = match range.map(crate::compliance::version::Range::parse) {
+                    Some(Err(why)) => {
+                        r.view.headline = format!("I can't read the versions of `{k}:{v}`: {why}");
+                        r.result = json!({"matches": [], "total": 0, "error": r.view.headline});
+                        r.unresolved = true;
+                        return r;
+                    }
+                    Some(Ok(rg)) => Some(rg),
+                    None => None,
+                };
+                let found = super::uses::Found::of(ctx, name, range.as_ref());
+                let ids: HashSet<Id> = found.entities(ctx).into_iter().map(|(id, _)| id).collect();
+                using = Some(match using {
+                    Some(before) => before.intersection(&ids).copied().collect(),
+                    None => ids,
+                });
+            }
+            _ => {}
+        }
+    }
+    let filters: Vec<(String, String)> = filters
+        .into_iter()
+        .map(|(k, v)| (k, v.to_lowercase()))
+        .collect();
     if words.is_empty() && filters.is_empty() {
         r.view.headline =
             "Find what? Try `find java kind:component` or `find owner:team-a`.".into();
@@ -1080,6 +1148,17 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
                 .is_some_and(|l| l.eq_ignore_ascii_case(v)),
             "owner" => related_name(e, RelKind::OwnedBy, v),
             "system" => related_name(e, RelKind::PartOf, v),
+            "missing" => match v.as_str() {
+                "oncall" => oncall_for(ctx, id, ctx.now).is_none(),
+                "runbook" => !crate::catalog::links::has_runbook(e),
+                _ => snap.owners(id).0.is_empty(),
+            },
+            "has" => {
+                snap.conflicts_for(&e.key()).next().is_some()
+                    || !claim_disagreements(ctx, id).is_empty()
+            }
+            "is" => e.is_quarantined(),
+            "uses" => using.as_ref().is_some_and(|u| u.contains(&id)),
             _ => true,
         });
         if !ok {

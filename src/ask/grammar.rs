@@ -137,9 +137,12 @@ pub const COMMANDS: &[Command] = &[
     },
     Command {
         intent: Intent::Find,
-        patterns: &[r"^(?:find|search)(?:\s+(?P<x>.*))?$"],
-        usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T]",
-        summary: "search the catalog by words and filters",
+        patterns: &[
+            r"^(?:find|search)(?:\s+(?P<x>.*))?$",
+            r"^(?P<x>(?:which\s+)?teams?\s+(?:without|with\s+no|(?:that\s+)?(?:have|has)\s+no)\s+(?:an?\s+)?on[-\s]?call(?:\s+rotations?)?)$",
+        ],
+        usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T] · teams without oncall",
+        summary: "search the catalog by words and filters; its gaps with missing:oncall, missing:runbook, missing:owner, has:conflict, quarantined, uses:PACKAGE[@VERSIONS]",
     },
     Command {
         intent: Intent::Conflicts,

@@ -2,7 +2,7 @@
 //! range), with the versions, owners and who is on call; production first. From memory: the
 //! SBOMs kept (beside catalog files) and the snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
@@ -15,6 +15,68 @@ use crate::sources::local;
 
 /// Most entities listed in the text; JSON lists them all.
 const SHOWN: usize = 25;
+
+/// Where a package is listed: the SBOM scopes with versions admitted, and the rest.
+pub(super) struct Found<'a> {
+    /// Whether any SBOM lists the package at all.
+    listed: bool,
+    /// Scope → the versions admitted there.
+    admitted: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Scope → the SBOM files that admitted them.
+    sbom_of: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    /// Versions listed outside the range.
+    other_versions: BTreeSet<&'a str>,
+}
+
+impl<'a> Found<'a> {
+    pub(super) fn of(ctx: &Context<'a>, name: &str, range: Option<&Range>) -> Found<'a> {
+        let listed = ctx.packages.named(name);
+        let mut f = Found {
+            listed: !listed.is_empty(),
+            admitted: BTreeMap::new(),
+            sbom_of: BTreeMap::new(),
+            other_versions: BTreeSet::new(),
+        };
+        for (sbom, p) in listed {
+            if range.is_none_or(|rg| rg.admits(p.scheme, &p.version)) {
+                f.admitted
+                    .entry(sbom.scope.as_str())
+                    .or_default()
+                    .insert(p.version.as_str());
+                f.sbom_of
+                    .entry(sbom.scope.as_str())
+                    .or_default()
+                    .insert(sbom.location.as_str());
+            } else {
+                f.other_versions.insert(p.version.as_str());
+            }
+        }
+        f
+    }
+
+    /// The components that use it, each with its scope.
+    pub(super) fn entities(&self, ctx: &Context<'_>) -> Vec<(Id, &'a str)> {
+        entities_in(ctx, &self.admitted)
+    }
+}
+
+/// The components in the directories of these scopes (where the SBOMs lie).
+fn entities_in<'a, T>(ctx: &Context<'_>, scopes: &BTreeMap<&'a str, T>) -> Vec<(Id, &'a str)> {
+    let mut found = Vec::new();
+    if scopes.is_empty() {
+        return found;
+    }
+    for (id, e) in ctx.snap.entities() {
+        if &*e.origin.source != "local" || !e.kind_is("component") {
+            continue;
+        }
+        let scope = local::scope_of(&e.origin.location);
+        if let Some((s, _)) = scopes.get_key_value(scope.as_str()) {
+            found.push((id, *s));
+        }
+    }
+    found
+}
 
 pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
     let mut r = Reply::new(Intent::Uses, &q.query);
@@ -45,42 +107,14 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
             }
         }
     };
-    let listed = ctx.packages.named(name);
-    // Which versions each SBOM scope has, admitted or not.
-    let mut admitted: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut other_versions: BTreeSet<&str> = BTreeSet::new();
-    let mut sbom_of: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (sbom, p) in &listed {
-        if range
-            .as_ref()
-            .is_none_or(|rg| rg.admits(p.scheme, &p.version))
-        {
-            admitted
-                .entry(sbom.scope.as_str())
-                .or_default()
-                .insert(p.version.as_str());
-            sbom_of
-                .entry(sbom.scope.as_str())
-                .or_default()
-                .insert(sbom.location.as_str());
-        } else {
-            other_versions.insert(p.version.as_str());
-        }
-    }
-    // The entities of those scopes: components in the directories the SBOMs lie in.
-    let scopes: HashSet<&str> = admitted.keys().copied().collect();
-    let mut found: Vec<(Id, &str)> = Vec::new();
-    if !scopes.is_empty() {
-        for (id, e) in ctx.snap.entities() {
-            if &*e.origin.source != "local" || !e.kind_is("component") {
-                continue;
-            }
-            let scope = local::scope_of(&e.origin.location);
-            if let Some(s) = scopes.get(scope.as_str()) {
-                found.push((id, s));
-            }
-        }
-    }
+    let found_in = Found::of(ctx, name, range.as_ref());
+    let Found {
+        listed,
+        admitted,
+        sbom_of,
+        other_versions,
+    } = &found_in;
+    let mut found = found_in.entities(ctx);
     let private = found.iter().filter(|(id, _)| !visible(ctx, *id)).count();
     found.retain(|(id, _)| visible(ctx, *id));
     let production = |id: Id| ctx.snap.entity(id).lifecycle.as_deref() == Some("production");
@@ -114,11 +148,15 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
                 .map(|l| format!(" ({l})"))
                 .unwrap_or_default(),
             versions.join(", "),
-            owners
-                .iter()
-                .map(|&o| ctx.snap.entity(o).name.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            if owners.is_empty() {
+                "no owner".to_string()
+            } else {
+                owners
+                    .iter()
+                    .map(|&o| ctx.snap.entity(o).name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
             if people.is_empty() {
                 "nobody found".to_string()
             } else {
@@ -134,7 +172,7 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
             "sboms": sbom_of[scope].iter().collect::<Vec<_>>(),
         }));
     }
-    r.view.headline = match (found.len(), listed.is_empty()) {
+    r.view.headline = match (found.len(), !*listed) {
         (0, true) => {
             r.unresolved = true;
             format!(

@@ -26,7 +26,15 @@ metadata:
 spec:
   type: website
   lifecycle: experimental
-  owner: team-b
+  owner: team-z
+---
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: team-z
+spec:
+  type: team
+  children: []
 ---
 apiVersion: backstage.io/v1alpha1
 kind: Component
@@ -54,25 +62,36 @@ async fn open(db: &common::TestDb, dir: &std::path::Path) -> App {
     App::open_at(&config, Use::Ask, clock).await.unwrap()
 }
 
+/// A router (cargo, SPDX) and two web components (npm, CycloneDX), each directory with its
+/// SBOM, and a file that is not one.
+fn catalog() -> tempfile::TempDir {
+    common::catalog_dir(&[
+        ("router/catalog-info.yaml", ROUTER),
+        (
+            "router/sbom.spdx.json",
+            &sbom("spdx-2.3-cargo-kong-atc-router-syft.spdx.json"),
+        ),
+        ("web/catalog-info.yaml", FRONTEND),
+        (
+            "web/bom.json",
+            &sbom("cyclonedx-1.6-npm-demo-bundled-dependencies.cdx.json"),
+        ),
+        // Not an SBOM: noted, and nothing else is lost.
+        ("web/broken.cdx.json", "{\"bomFormat\": \"CycloneDX\", "),
+        // A component with no owner (quarantined), and the router defined again.
+        (
+            "router/more.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: router-admin\nspec:\n  type: service\n  lifecycle: production\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: edge-router\nspec:\n  type: service\n  lifecycle: production\n  owner: team-b\n",
+        ),
+    ])
+}
+
 #[tokio::test]
 async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
     common::within(async {
         for db in common::databases().await {
             let name = db.name;
-            let dir = common::catalog_dir(&[
-                ("router/catalog-info.yaml", ROUTER),
-                (
-                    "router/sbom.spdx.json",
-                    &sbom("spdx-2.3-cargo-kong-atc-router-syft.spdx.json"),
-                ),
-                ("web/catalog-info.yaml", FRONTEND),
-                (
-                    "web/bom.json",
-                    &sbom("cyclonedx-1.6-npm-demo-bundled-dependencies.cdx.json"),
-                ),
-                // Not an SBOM: noted, and nothing else is lost.
-                ("web/broken.cdx.json", "{\"bomFormat\": \"CycloneDX\", "),
-            ]);
+            let dir = catalog();
             let app = open(&db, dir.path()).await;
             let bot = app.bot.clone();
             let ask = |q: &str| {
@@ -80,7 +99,7 @@ async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
                 async move { common::ask(&bot, &q).await }
             };
 
-            // The router's SBOM lists regex 1.8.4.
+            // The router directory's SBOM lists regex 1.8.4: both its components use it.
             let r = ask("who uses regex").await;
             let text = render::text(&r);
             assert_eq!(r.intent, switchboard::Intent::Uses, "{name}: {text}");
@@ -97,12 +116,17 @@ async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
                     .is_empty(),
                 "{text}"
             );
-            assert!(text.contains("1 entity uses regex"), "{text}");
+            assert!(text.contains("2 entities use regex"), "{text}");
+            assert_eq!(
+                r.result["matches"][1]["entity"], "component:default/router-admin",
+                "{text}"
+            );
+            assert!(text.contains("no owner"), "{text}");
             // At the range's boundaries (semver, cargo).
             for (range, hits) in [
                 ("< 1.8.4", 0),
-                ("<= 1.8.4", 1),
-                (">=1.8, <1.9", 1),
+                ("<= 1.8.4", 2),
+                (">=1.8, <1.9", 2),
                 ("!= 1.8.4", 0),
             ] {
                 let r = ask(&format!("who uses regex {range}")).await;
@@ -167,6 +191,56 @@ async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
                         && p.message.starts_with("SBOM not read")),
                 "{problems:?}"
             );
+            app.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// `find`'s gap filters, alone and combined, and `teams without oncall`.
+#[tokio::test]
+async fn find_filters_the_catalogs_gaps() {
+    common::within(async {
+        for db in common::databases().await {
+            let dir = catalog();
+            let app = open(&db, dir.path()).await;
+            let found = |q: &'static str| {
+                let bot = app.bot.clone();
+                async move {
+                    let r = common::ask(&bot, q).await;
+                    let m: Vec<String> = r.result["matches"]
+                        .as_array()
+                        .unwrap_or_else(|| panic!("{q}: {}", r.result))
+                        .iter()
+                        .map(|m| m.as_str().unwrap().to_string())
+                        .collect();
+                    (m, render::text(&r))
+                }
+            };
+            let router = "component:default/edge-router";
+            let admin = "component:default/router-admin";
+            let legacy = "component:default/web-frontend-legacy";
+            let web = "component:default/web-frontend";
+            for (q, want) in [
+                ("find uses:regex", vec![router, admin]),
+                ("find uses:regex@<1.0", vec![]),
+                ("find uses:regex@>=1.8,<1.9 quarantined", vec![admin]),
+                ("find uses:ansi-regex lifecycle:production", vec![legacy]),
+                ("find uses:ansi-regex missing:oncall", vec![web]),
+                ("find uses:regex missing:owner", vec![admin]),
+                ("find uses:regex missing:runbook has:conflict", vec![router]),
+                ("teams without oncall", vec!["group:default/team-z"]),
+            ] {
+                let (mut got, text) = found(q).await;
+                got.sort();
+                let mut want: Vec<String> = want.iter().map(|w| w.to_string()).collect();
+                want.sort();
+                assert_eq!(got, want, "{}: {q}: {text}", db.name);
+            }
+            let (_, text) = found("find missing:everything").await;
+            assert!(text.contains("is not a filter"), "{text}");
+            let (_, text) = found("find uses:regex@<<1").await;
+            assert!(text.contains("I can't read the versions"), "{text}");
             app.store.close().await;
         }
     })
