@@ -102,11 +102,36 @@ enum Cmd {
     },
     /// Ask a running bot whether it is healthy (for container health checks).
     Health,
+    /// Evidence for questionnaires, from the catalog as the last sync left it.
+    Report {
+        #[command(subcommand)]
+        what: ReportCmd,
+    },
     /// The audit log: check its chain, or export it.
     Audit {
         #[command(subcommand)]
         action: AuditCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum ReportCmd {
+    /// One row per entity a `find` filter selects (components by default): owner, lifecycle,
+    /// on-call, runbook, quarantine, matched packages; with the catalog generation and time.
+    Compliance {
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// What `find` takes: `lifecycle:production`, `uses:log4j-core@<2.17.1`, `missing:oncall` …
+        #[arg(long, default_value = "")]
+        filter: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Csv,
+    Json,
+    Md,
 }
 
 #[derive(Subcommand)]
@@ -308,6 +333,31 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             let code = digest(&app, &config, team.as_deref(), format).await;
             app.store.close().await;
             code
+        }
+        Cmd::Report {
+            what: ReportCmd::Compliance { format, filter },
+        } => {
+            let app = App::open(&config, Use::Ask).await?;
+            let made = app
+                .bot
+                .as_itself(|ctx| switchboard::ask::evidence::compliance(ctx, &filter));
+            app.store.close().await;
+            match made {
+                Ok(evidence) => {
+                    match format {
+                        ReportFormat::Csv => print!("{}", evidence.csv()),
+                        ReportFormat::Md => print!("{}", evidence.markdown()),
+                        ReportFormat::Json => {
+                            println!("{}", serde_json::to_string_pretty(&evidence)?)
+                        }
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Cmd::Health => {
             let body = switchboard::http::probe(&config.http.listen).await?;

@@ -1038,14 +1038,58 @@ static TEAMS_WITHOUT_ONCALL: LazyLock<Regex> = LazyLock::new(|| {
 fn find(ctx: &Context<'_>, q: &Question) -> Reply {
     let snap = ctx.snap;
     let mut r = Reply::new(Intent::Find, &q.query);
-    let mut words = Vec::new();
-    let mut filters: Vec<(String, String)> = Vec::new();
     // "teams without on-call" is a search for the gap.
     let subject = if TEAMS_WITHOUT_ONCALL.is_match(&q.subject) {
         "kind:group type:team missing:oncall".to_string()
     } else {
         q.rest.clone()
     };
+    let matches = match matching(ctx, &subject) {
+        Ok(Some(m)) => m,
+        Ok(None) => {
+            r.view.headline =
+                "Find what? Try `find java kind:component` or `find owner:team-a`.".into();
+            r.result = json!({"matches": [], "total": 0});
+            r.unresolved = true;
+            return r;
+        }
+        Err(why) => {
+            r.view.headline = why;
+            r.result = json!({"matches": [], "total": 0, "error": r.view.headline});
+            r.unresolved = true;
+            return r;
+        }
+    };
+    let total = matches.len();
+    r.view.headline = match total {
+        0 => format!("Nothing in the catalog matches “{}”", q.subject),
+        n => format!(
+            "{n} {} “{}”",
+            plural(n, "entity matches", "entities match"),
+            q.subject
+        ),
+    };
+    if total > 0 {
+        r.view.sections.push(Section::new(
+            "",
+            matches.iter().map(|&id| label(snap.entity(id))).collect(),
+            LIST_LIMIT,
+        ));
+    }
+    r.result = json!({
+        "matches": matches.iter().take(FIND_LIMIT).map(|&id| snap.entity(id).key()).collect::<Vec<_>>(),
+        "total": total,
+    });
+    r.unresolved = total == 0;
+    r
+}
+
+/// The entities `subject` (words and filters, as `find` takes them) finds, best first, that
+/// the asker may see; `None` when it asks for nothing, or why a filter cannot be read.
+pub(super) fn matching(ctx: &Context<'_>, subject: &str) -> Result<Option<Vec<Id>>, String> {
+    let snap = ctx.snap;
+    let mut words = Vec::new();
+    let mut filters: Vec<(String, String)> = Vec::new();
     for tok in subject.split_whitespace() {
         match tok.split_once(':') {
             Some((k, v))
@@ -1080,13 +1124,10 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         match (k.as_str(), v.to_ascii_lowercase().as_str()) {
             ("missing", "oncall" | "runbook" | "owner") | ("has", "conflict") | ("is", _) => {}
             ("missing" | "has", _) => {
-                r.view.headline = format!(
+                return Err(format!(
                     "`{k}:{v}` is not a filter: use missing:oncall, missing:runbook, \
                      missing:owner, has:conflict, quarantined or uses:PACKAGE[@VERSIONS]."
-                );
-                r.result = json!({"matches": [], "total": 0, "error": r.view.headline});
-                r.unresolved = true;
-                return r;
+                ));
             }
             ("uses", _) => {
                 // `uses:lodash`, `uses:log4j-core@<2.17.1`, `uses:@angular/core@>=12`.
@@ -1097,10 +1138,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
                 };
                 let range = match range.map(crate::compliance::version::Range::parse) {
                     Some(Err(why)) => {
-                        r.view.headline = format!("I can't read the versions of `{k}:{v}`: {why}");
-                        r.result = json!({"matches": [], "total": 0, "error": r.view.headline});
-                        r.unresolved = true;
-                        return r;
+                        return Err(format!("I can't read the versions of `{k}:{v}`: {why}"));
                     }
                     Some(Ok(rg)) => Some(rg),
                     None => None,
@@ -1120,11 +1158,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         .map(|(k, v)| (k, v.to_lowercase()))
         .collect();
     if words.is_empty() && filters.is_empty() {
-        r.view.headline =
-            "Find what? Try `find java kind:component` or `find owner:team-a`.".into();
-        r.result = json!({"matches": [], "total": 0});
-        r.unresolved = true;
-        return r;
+        return Ok(None);
     }
     let related_name = |e: &Entity, kind: RelKind, want: &str| {
         e.related(kind).any(|t| {
@@ -1187,31 +1221,7 @@ fn find(ctx: &Context<'_>, q: &Question) -> Reply {
         a.0.cmp(&b.0)
             .then_with(|| snap.entity(a.1).name.cmp(&snap.entity(b.1).name))
     });
-    let total = matches.len();
-    r.view.headline = match total {
-        0 => format!("Nothing in the catalog matches “{}”", q.subject),
-        n => format!(
-            "{n} {} “{}”",
-            plural(n, "entity matches", "entities match"),
-            q.subject
-        ),
-    };
-    if total > 0 {
-        r.view.sections.push(Section::new(
-            "",
-            matches
-                .iter()
-                .map(|&(_, id)| label(snap.entity(id)))
-                .collect(),
-            LIST_LIMIT,
-        ));
-    }
-    r.result = json!({
-        "matches": matches.iter().take(FIND_LIMIT).map(|&(_, id)| snap.entity(id).key()).collect::<Vec<_>>(),
-        "total": total,
-    });
-    r.unresolved = total == 0;
-    r
+    Ok(Some(matches.into_iter().map(|(_, id)| id).collect()))
 }
 
 /// `conflicts [TEAM]`: entities with more than one definition, the one that counts first.

@@ -3,6 +3,7 @@
 pub mod answers;
 pub mod changes;
 pub mod docs;
+pub mod evidence;
 pub mod grammar;
 pub mod incident;
 pub mod resolve;

@@ -54,6 +54,11 @@ impl<'a> Found<'a> {
         f
     }
 
+    /// Scope → the versions admitted there.
+    pub(super) fn admitted(&self) -> &BTreeMap<&'a str, BTreeSet<&'a str>> {
+        &self.admitted
+    }
+
     /// The components that use it, each with its scope.
     pub(super) fn entities(&self, ctx: &Context<'_>) -> Vec<(Id, &'a str)> {
         entities_in(ctx, &self.admitted)

@@ -503,3 +503,101 @@ fn digest_dry_run_prints_the_platform_digest_and_says_which_teams_have_none() {
     let out = common::run(bin().args(["--config", config.to_str().unwrap(), "digest"]));
     assert!(!out.status.success(), "without --dry-run it refuses");
 }
+
+/// `report compliance` prints the evidence as CSV, JSON or Markdown: one row per entity the
+/// filter selects, the packages a `uses:` filter matched, the quarantined apart.
+#[test]
+fn report_compliance_prints_the_evidence_in_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = catalog_dir(&[
+        (
+            "router/catalog-info.yaml",
+            "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: edge-router\n  links:\n    - url: https://runbooks.example.com/router\n      type: runbook\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n---\napiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: router-admin\nspec:\n  type: service\n  lifecycle: production\n",
+        ),
+        (
+            "router/sbom.spdx.json",
+            &std::fs::read_to_string(fixture(
+                "sbom/spdx-2.3-cargo-kong-atc-router-syft.spdx.json",
+            ))
+            .unwrap(),
+        ),
+    ]);
+    let cfg = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}\"\n[catalog.local]\npaths = [\"{}\", \"{}\"]\n",
+            dir.path().join("sb.db").display(),
+            fixture("backstage-examples/acme-corp.yaml"),
+            catalog.path().display(),
+        ),
+    )
+    .unwrap();
+    let report = |format: &str, filter: &str| {
+        run_ok(bin().args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "report",
+            "compliance",
+            "--format",
+            format,
+            "--filter",
+            filter,
+        ]))
+    };
+    let csv = report("csv", "uses:regex@<1.9 lifecycle:production");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "entity,lifecycle,owners,oncall,runbook,quarantined,reasons,packages,catalog_generation"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(
+        lines[1].starts_with(
+            "component:default/edge-router,production,group:default/team-a,user:default/"
+        ),
+        "{csv}"
+    );
+    assert!(
+        lines[1].contains(",https://runbooks.example.com/router,no,,regex 1.8.4,"),
+        "{csv}"
+    );
+    // The one without an owner is quarantined: last, and said so.
+    assert!(
+        lines[2].starts_with("component:default/router-admin,production,,"),
+        "{csv}"
+    );
+    assert!(lines[2].contains(",yes,"), "{csv}");
+
+    let json: serde_json::Value = serde_json::from_str(&report("json", "uses:regex")).unwrap();
+    assert_eq!(json["figures"]["entities"], 1, "{json}");
+    assert_eq!(json["figures"]["with_runbook"], 1);
+    assert_eq!(
+        json["quarantined"][0]["entity"],
+        "component:default/router-admin"
+    );
+    assert!(json["catalog_generation"].as_i64().unwrap() > 0);
+
+    let md = report("md", "");
+    assert!(
+        md.starts_with("# Compliance evidence: `kind:component`"),
+        "{md}"
+    );
+    assert!(md.contains("## Quarantined"), "{md}");
+
+    // A filter that cannot be read fails with the reason.
+    let out = common::run(bin().args([
+        "--config",
+        cfg.to_str().unwrap(),
+        "report",
+        "compliance",
+        "--filter",
+        "missing:everything",
+    ]));
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a filter"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
