@@ -15,7 +15,6 @@ use super::answers::{Context, matching, oncall_people};
 use super::uses::Found;
 use crate::catalog::links::{self, Group};
 use crate::compliance::version::Range;
-use crate::sources::local;
 
 /// The report.
 #[derive(Debug, Serialize)]
@@ -95,7 +94,7 @@ pub fn compliance(ctx: &Context<'_>, filter: &str) -> Result<Evidence, String> {
     for id in ids {
         let e = snap.entity(id);
         let (owners, missing) = snap.owners(id);
-        let scope = (&*e.origin.source == "local").then(|| local::scope_of(&e.origin.location));
+        let scope = crate::compliance::scope_of(e);
         let row = Row {
             entity: e.key(),
             lifecycle: e.lifecycle.as_deref().map(str::to_string),

@@ -9,9 +9,9 @@ use serde_json::json;
 use super::answers::{Context, label, oncall_for, person_name, visible};
 use super::grammar::Question;
 use crate::catalog::Id;
+use crate::compliance::scope_of;
 use crate::compliance::version::Range;
 use crate::conversation::{Intent, Reply, Section};
-use crate::sources::local;
 
 /// Most entities listed in the text; JSON lists them all.
 const SHOWN: usize = 25;
@@ -65,18 +65,17 @@ impl<'a> Found<'a> {
     }
 }
 
-/// The components in the directories of these scopes (where the SBOMs lie).
+/// The components of these scopes (the directories or repositories of the SBOMs).
 fn entities_in<'a, T>(ctx: &Context<'_>, scopes: &BTreeMap<&'a str, T>) -> Vec<(Id, &'a str)> {
     let mut found = Vec::new();
     if scopes.is_empty() {
         return found;
     }
     for (id, e) in ctx.snap.entities() {
-        if &*e.origin.source != "local" || !e.kind_is("component") {
+        if !e.kind_is("component") {
             continue;
         }
-        let scope = local::scope_of(&e.origin.location);
-        if let Some((s, _)) = scopes.get_key_value(scope.as_str()) {
+        if let Some((s, _)) = scope_of(e).and_then(|scope| scopes.get_key_value(scope.as_str())) {
             found.push((id, *s));
         }
     }

@@ -439,6 +439,10 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     if changed {
         let snapshot = crate::sync::load_snapshot(&hooks.store).await?;
         hooks.bot.swap_snapshot(snapshot);
+        // Its dependency graph may have been read again with it.
+        if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
+            tracing::warn!("SBOMs not reloaded: {e:#}");
+        }
     }
     let now = Utc::now().timestamp();
     hooks.store.record_event(SOURCE, now, &summary).await?;

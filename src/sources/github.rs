@@ -768,9 +768,59 @@ impl GitHub {
         }
         let read = self.read_repo(repo, head, now).await?;
         let files = read.files.len();
+        // A repository with components gets its dependency graph read too, for `who uses`.
+        let components = read
+            .files
+            .iter()
+            .flat_map(|(_, f)| &f.entities)
+            .any(|e| e.key.starts_with("component:"));
         let (entities, quarantined) = self.store_repo(&repo.full_name, read, now).await?;
+        self.read_sbom(&repo.full_name, components, now).await;
         self.remember(repo, Some(head.commit.clone()), now).await?;
         Ok(Some((files, entities, quarantined)))
+    }
+
+    /// Reads `full`'s SBOM from GitHub's dependency graph and keeps it (or forgets it, when
+    /// the repository holds no entity or has no dependency graph). A failure keeps what was
+    /// kept, with a warning: it never fails the read of the repository.
+    async fn read_sbom(&self, full: &str, wanted: bool, now: i64) {
+        let location = format!("{full}/dependency-graph/sbom");
+        let kept = if !wanted {
+            self.store.forget_sbom(&location).await
+        } else {
+            match self
+                .get(&format!("/repos/{full}/dependency-graph/sbom"), false)
+                .await
+            {
+                Ok(Fetched::NotFound) => self.store.forget_sbom(&location).await,
+                Ok(Fetched::Body(body, _)) => {
+                    let sbom = serde_json::from_str::<serde_json::Value>(&body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| {
+                            let doc = serde_json::to_vec(&v["sbom"]).map_err(|e| e.to_string())?;
+                            crate::compliance::sbom::parse(&doc, &mut Default::default())
+                        });
+                    match sbom {
+                        Ok(sbom) => {
+                            self.store
+                                .put_sbom(&crate::store::StoredSbom {
+                                    location,
+                                    source: SOURCE.into(),
+                                    scope: full.to_lowercase(),
+                                    sbom,
+                                    read_at: now,
+                                })
+                                .await
+                        }
+                        Err(why) => Err(anyhow::anyhow!("its SBOM cannot be read: {why}")),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = kept {
+            tracing::warn!(repo = full, "dependency graph not kept: {e:#}");
+        }
     }
 
     async fn remember(&self, repo: &Repo, head: Option<String>, now: i64) -> Result<()> {
@@ -997,9 +1047,37 @@ impl GitHub {
                 || codeowners::LOCATIONS.contains(&p)
                 || p.ends_with(".yaml")
                 || p.ends_with(".yml")
+                || MANIFESTS.contains(&p.rsplit('/').next().unwrap_or(p))
         })
     }
 }
+
+/// Files whose change changes a repository's dependencies, and so its SBOM.
+const MANIFESTS: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "Cargo.toml",
+    "Cargo.lock",
+    "go.mod",
+    "go.sum",
+    "pom.xml",
+    "build.gradle",
+    "build.gradle.kts",
+    "gradle.lockfile",
+    "requirements.txt",
+    "Pipfile.lock",
+    "poetry.lock",
+    "pyproject.toml",
+    "uv.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "packages.lock.json",
+    "mix.lock",
+    "pubspec.lock",
+    "Package.resolved",
+];
 
 /// The location prefix of a repository's files.
 fn scope(full_name: &str) -> String {

@@ -25,12 +25,38 @@ pub struct StoredSbom {
 impl Store {
     /// Replaces every SBOM of `source` with these, in one transaction.
     pub async fn replace_sboms(&self, source: &str, sboms: &[StoredSbom]) -> Result<()> {
+        self.write_sboms(Some(source), sboms).await
+    }
+
+    /// Keeps one SBOM, in place of what its location held.
+    pub async fn put_sbom(&self, sbom: &StoredSbom) -> Result<()> {
+        self.write_sboms(None, std::slice::from_ref(sbom)).await
+    }
+
+    /// Forgets the SBOM at `location` (a repository that no longer has one).
+    pub async fn forget_sbom(&self, location: &str) -> Result<()> {
         let mut w = self.write().await?;
-        sqlx::query("DELETE FROM sboms WHERE source = $1")
-            .bind(source)
+        sqlx::query("DELETE FROM sboms WHERE location = $1")
+            .bind(location)
             .execute(&mut *w.tx)
             .await?;
+        w.commit().await.context("forgetting an SBOM")
+    }
+
+    /// Writes `sboms` over their locations, after forgetting all of `source`'s when given.
+    async fn write_sboms(&self, source: Option<&str>, sboms: &[StoredSbom]) -> Result<()> {
+        let mut w = self.write().await?;
+        if let Some(source) = source {
+            sqlx::query("DELETE FROM sboms WHERE source = $1")
+                .bind(source)
+                .execute(&mut *w.tx)
+                .await?;
+        }
         for s in sboms {
+            sqlx::query("DELETE FROM sboms WHERE location = $1")
+                .bind(&s.location)
+                .execute(&mut *w.tx)
+                .await?;
             let packages: Vec<Value> = s
                 .sbom
                 .packages
@@ -42,7 +68,7 @@ impl Store {
                  VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(&s.location)
-            .bind(source)
+            .bind(&s.source)
             .bind(&s.scope)
             .bind(&s.sbom.format)
             .bind(Value::Array(packages).to_string())

@@ -324,8 +324,24 @@ async fn a_scan_costs_a_listing_and_one_query_and_an_unchanged_rescan_only_a_304
             env.sync().await;
             // One listing page, one GraphQL query for every repository's head commit, catalog files
             // and CODEOWNERS; only checkout's Location costs more: its tree and its two targets.
+            // And the dependency graph of each repository holding components, once each.
             let checkout = env.fake.head("acme/checkout");
-            let first: Vec<String> = env.fake.calls().into_iter().map(|c| c.path).collect();
+            let (mut graphs, first): (Vec<String>, Vec<String>) = env
+                .fake
+                .calls()
+                .into_iter()
+                .map(|c| c.path)
+                .partition(|p| p.ends_with("/dependency-graph/sbom"));
+            graphs.sort();
+            assert_eq!(
+                graphs,
+                [
+                    "/repos/acme/broken/dependency-graph/sbom",
+                    "/repos/acme/checkout/dependency-graph/sbom",
+                    "/repos/acme/ledger/dependency-graph/sbom",
+                    "/repos/acme/payments/dependency-graph/sbom",
+                ]
+            );
             assert_eq!(first.len(), 5, "{first:?}");
             assert_eq!(first[0], "/orgs/acme/repos?per_page=100&page=1");
             assert_eq!(first[1], "/graphql");
@@ -1314,6 +1330,86 @@ async fn the_scan_reads_merged_pull_requests_and_deploys_of_changed_repositories
             env.fake.push_elsewhere("acme/payments");
             env.sync().await;
             assert_eq!(env.store.repo_changes(0).await.unwrap().len(), 2);
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// A repository's dependency graph (`GET dependency-graph/sbom`, SPDX) is read with the
+/// repository when it holds catalog entities, and again on a push that changes a manifest:
+/// `who uses` answers from it. A repository without entities is never asked.
+#[tokio::test]
+async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.fake.set_sbom("acme/payments", "6.1.0");
+            env.fake.set_sbom("acme/broken", "7.0.0");
+            env.fake
+                .add_repo("acme", "sandbox", &[("README.md", "# nothing\n")]);
+            env.fake.set_sbom("acme/sandbox", "7.0.0");
+            let (bot, hook) = serve_hooks(&env).await;
+            bot.reload_packages(&env.store).await.unwrap();
+            let calls = env.fake.calls();
+            let asked: Vec<&str> = calls
+                .iter()
+                .filter(|c| c.path.ends_with("/dependency-graph/sbom"))
+                .map(|c| c.path.as_str())
+                .collect();
+            assert!(
+                asked.contains(&"/repos/acme/payments/dependency-graph/sbom"),
+                "{asked:?}"
+            );
+            assert!(!asked.iter().any(|p| p.contains("sandbox")), "{asked:?}");
+
+            let r = common::ask(&bot, "who uses rails < 7").await;
+            assert_eq!(
+                r.result["matches"][0]["entity"],
+                "component:default/payments-service",
+                "{}: {}",
+                db.name,
+                render::text(&r)
+            );
+            assert_eq!(r.result["matches"][0]["versions"][0], "6.1.0");
+
+            // A push that only changes the lockfile reads the dependency graph again.
+            env.fake.set_sbom("acme/payments", "7.1.0");
+            let after = env.fake.push(
+                "acme/payments",
+                &[("Gemfile.lock", Some("rails (7.1.0)\n"))],
+            );
+            let push = push_payload("acme/payments", "main", &after, &["Gemfile.lock"]);
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{body}");
+            let r = common::ask(&bot, "who uses rails < 7").await;
+            assert!(
+                r.result["matches"].as_array().unwrap().is_empty(),
+                "{}",
+                render::text(&r)
+            );
+            // Payments at 7.1.0 now; the broken repository's component at its 7.0.0.
+            let r = common::ask(&bot, "who uses rails >= 7").await;
+            let versions: Vec<(&str, &str)> = r.result["matches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| {
+                    (
+                        m["entity"].as_str().unwrap(),
+                        m["versions"][0].as_str().unwrap(),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                versions,
+                [
+                    ("component:default/legacy-billing", "7.0.0"),
+                    ("component:default/payments-service", "7.1.0")
+                ],
+                "{}",
+                render::text(&r)
+            );
             env.store.close().await;
         }
     })

@@ -86,6 +86,8 @@ struct Inner {
     /// Merged pull requests and deployments GraphQL lists, by repository (GraphQL nodes).
     merged: Vec<(String, Value)>,
     deployments: Vec<(String, Value)>,
+    /// What `dependency-graph/sbom` answers, by repository (lowercase); 404 for others.
+    sboms: HashMap<String, Value>,
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +152,7 @@ impl FakeGitHub {
             lost: Vec::new(),
             merged: Vec::new(),
             deployments: Vec::new(),
+            sboms: HashMap::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -198,6 +201,27 @@ impl FakeGitHub {
             created_at: None,
         });
         head
+    }
+
+    /// `full`'s dependency graph, as `GET dependency-graph/sbom` answers it: GitHub's documented
+    /// example, for this repository, with its one package (`rails`) at `rails_version`.
+    pub fn set_sbom(&self, full: &str, rails_version: &str) {
+        let mut answer: Value = serde_json::from_str(
+            &std::fs::read_to_string(super::fixture(
+                "payloads/github/rest-get-dependency-graph-sbom.response.json",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        answer["sbom"]["name"] = json!(full);
+        answer["sbom"]["packages"][0]["versionInfo"] = json!(rails_version);
+        answer["sbom"]["packages"][0]["externalRefs"][0]["referenceLocator"] =
+            json!(format!("pkg:gem/rails@{rails_version}"));
+        self.inner
+            .lock()
+            .unwrap()
+            .sboms
+            .insert(full.to_lowercase(), answer);
     }
 
     /// A pull request merged into `full`'s default branch, as GraphQL lists it: the node of
@@ -858,6 +882,12 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
             }
             let body = json!({"sha": sha, "tree": tree, "truncated": false}).to_string();
             (200, body, None, None, None)
+        }
+        ["repos", o, r, "dependency-graph", "sbom"] => {
+            match inner.sboms.get(&format!("{o}/{r}").to_lowercase()) {
+                Some(sbom) => (200, sbom.to_string(), None, None, None),
+                None => not_found(),
+            }
         }
         ["repos", o, r, "git", "blobs", sha] => {
             if find(inner, o, r).is_none() {
