@@ -834,6 +834,11 @@ impl Bot {
         self.model.load().snapshot.clone()
     }
 
+    /// The packages the SBOMs list, as `who uses` reads them now.
+    pub fn packages(&self) -> Arc<crate::compliance::packages::Packages> {
+        self.model.load().packages.clone()
+    }
+
     /// The recent changes answers read now.
     pub fn changes(&self) -> Arc<RecentChanges> {
         self.model.load().changes.clone()

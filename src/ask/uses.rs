@@ -67,19 +67,20 @@ impl<'a> Found<'a> {
 
 /// The components of these scopes (the directories or repositories of the SBOMs).
 fn entities_in<'a, T>(ctx: &Context<'_>, scopes: &BTreeMap<&'a str, T>) -> Vec<(Id, &'a str)> {
-    let mut found = Vec::new();
     if scopes.is_empty() {
-        return found;
+        return Vec::new();
     }
-    for (id, e) in ctx.snap.entities() {
-        if !e.kind_is("component") {
-            continue;
-        }
-        if let Some((s, _)) = scope_of(e).and_then(|scope| scopes.get_key_value(scope.as_str())) {
-            found.push((id, *s));
-        }
-    }
-    found
+    let by_scope = ctx.snap.components_by_scope(scope_of);
+    scopes
+        .keys()
+        .flat_map(|s| {
+            by_scope
+                .get(*s)
+                .into_iter()
+                .flatten()
+                .map(move |&id| (id, *s))
+        })
+        .collect()
 }
 
 pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {

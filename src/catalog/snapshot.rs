@@ -175,6 +175,8 @@ pub struct Snapshot {
     /// Groups with members, directly or in a group below them (found once here: a scorecard
     /// asks it of every owner).
     staffed: rustc_hash::FxHashSet<Id>,
+    /// Components by where their SBOMs are found, worked out on first use (`who uses`).
+    sbom_scopes: std::sync::OnceLock<FxHashMap<String, Vec<Id>>>,
     /// When the snapshot was built, seconds since the epoch.
     pub built_at: i64,
 }
@@ -437,6 +439,23 @@ fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
 }
 
 impl Snapshot {
+    /// The components of each scope `scope_of` names (the directory or repository their SBOMs
+    /// are found in), worked out once per snapshot, on first use.
+    pub fn components_by_scope(
+        &self,
+        scope_of: impl Fn(&Entity) -> Option<String>,
+    ) -> &FxHashMap<String, Vec<Id>> {
+        self.sbom_scopes.get_or_init(|| {
+            let mut by: FxHashMap<String, Vec<Id>> = FxHashMap::default();
+            for (id, e) in self.entities() {
+                if let Some(scope) = e.kind_is("component").then(|| scope_of(e)).flatten() {
+                    by.entry(scope).or_default().push(id);
+                }
+            }
+            by
+        })
+    }
+
     /// Builds a snapshot. The first definition of a key wins; later ones become conflicts.
     pub fn build(raw: Vec<RawEntity>, problems: Vec<Problem>, built_at: i64) -> Snapshot {
         Snapshot::assemble(prepare_all(raw), problems, built_at)
@@ -554,6 +573,7 @@ impl Snapshot {
             uninterpreted_kinds,
             disputed: Box::new([]),
             staffed: Default::default(),
+            sbom_scopes: Default::default(),
             built_at,
         };
         // Every group with members, and every group above one.

@@ -58,4 +58,28 @@ impl Packages {
     pub fn sboms(&self) -> usize {
         self.sboms.len()
     }
+
+    /// About how much memory the index holds: the packages, their versions and package URLs,
+    /// each distinct name once, and the positions by name (for the figures).
+    pub fn held_bytes(&self) -> usize {
+        let mut names = std::collections::HashSet::new();
+        let mut bytes = 0;
+        for s in &self.sboms {
+            bytes += std::mem::size_of_val(s) + s.location.capacity() + s.scope.capacity();
+            for p in &s.sbom.packages {
+                bytes += std::mem::size_of_val(p)
+                    + p.version.capacity()
+                    + p.purl.as_ref().map_or(0, String::capacity);
+                if names.insert(std::sync::Arc::as_ptr(&p.name)) {
+                    bytes += p.name.len();
+                }
+            }
+        }
+        bytes
+            + self
+                .by_name
+                .iter()
+                .map(|(k, v)| k.capacity() + v.capacity() * 8)
+                .sum::<usize>()
+    }
 }
