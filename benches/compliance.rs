@@ -22,7 +22,7 @@ use switchboard::compliance::sbom::{self, Names};
 use switchboard::sources::local;
 use switchboard::store::{Store, StoredSbom};
 
-use measure::{pct_ms as pct, rss_kb};
+use measure::{Rnd, pct_ms as pct, rss_kb};
 
 /// The allocator `switchboard serve` runs with, so memory reads as it would there.
 #[global_allocator]
@@ -44,19 +44,6 @@ fn main() {
         let dir = work.join(format!("catalog-{n}"));
         generated::generate(n, &dir);
         rt.block_on(bench(n, &dir));
-    }
-}
-
-/// A small deterministic generator, so every run asks the same questions.
-struct Rnd(u64);
-
-impl Rnd {
-    fn below(&mut self, m: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as usize % m
     }
 }
 

@@ -22,7 +22,7 @@ use switchboard::catalog::Snapshot;
 use switchboard::chat::ChatEvent;
 use switchboard::sources::local;
 
-use measure::{pct_ms as pct, rss_kb};
+use measure::{Rnd, pct_ms as pct, rss_kb};
 
 fn main() {
     let sizes = generated::sizes("100000");
@@ -66,13 +66,8 @@ async fn bench(n: usize, dir: &std::path::Path) {
     let (whole, r) = ask("completeness".into()).await;
     assert!(r.result["catalog"]["entities"].as_u64().unwrap() > 0);
     let groups = (n / 50).max(10);
-    let mut rnd = 42u64;
-    let mut next = |m: usize| {
-        rnd = rnd
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (rnd >> 33) as usize % m
-    };
+    let mut rnd = Rnd(42);
+    let mut next = |m: usize| rnd.below(m);
     let mut team = Vec::new();
     for _ in 0..200 {
         let (d, r) = ask(format!("scorecard team team-{:05}", next(groups))).await;

@@ -1,4 +1,5 @@
-//! What the benchmarks measure with: percentiles of answer times and this process's memory.
+//! What the benchmarks measure with: percentiles of answer times, this process's memory, and
+//! a deterministic choice of what to ask.
 
 use std::time::Duration;
 
@@ -21,4 +22,17 @@ pub fn rss_kb() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
         .expect("VmRSS in /proc")
+}
+
+/// A small deterministic generator, so every run asks the same questions.
+pub struct Rnd(pub u64);
+
+impl Rnd {
+    pub fn below(&mut self, m: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) as usize % m
+    }
 }

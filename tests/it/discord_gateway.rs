@@ -47,6 +47,7 @@ fn message(id: &str, text: &str, channel: &str, guild: Option<&str>) -> Value {
 /// A fake gateway, and the harness's app connected to it with real serenity.
 async fn connect(
     h: &crate::discord::Harness,
+    inline: Duration,
 ) -> (FakeGateway, tokio::task::JoinHandle<anyhow::Result<()>>) {
     let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
     *h.fake.gateway.lock().unwrap() = gw.url.clone();
@@ -55,7 +56,7 @@ async fn connect(
         token: "fake-bot-token".into(),
         public_key: None,
         application_id: crate::discord::APPLICATION,
-        inline: Duration::from_secs(2),
+        inline,
         role_groups: Default::default(),
     };
     let app = h.app.clone();
@@ -82,7 +83,7 @@ async fn the_gateway_answers_commands_mentions_and_dms_once_across_resumes_and_n
     common::within(async {
         for db in common::databases().await {
             let h = harness_with(db, &[], Duration::from_secs(2)).await;
-            let (gw, client) = connect(&h).await;
+            let (gw, client) = connect(&h, Duration::from_secs(2)).await;
 
             // It identifies with the intents it uses: guild messages and direct messages.
             let identify = gw.wait_sent(2, 1).await;
@@ -273,18 +274,7 @@ async fn over_the_gateway_an_answer_not_ready_in_time_defers_then_edits_the_resp
         let db = common::databases().await.into_iter().next().unwrap();
         // Nothing is ready in time: every acknowledgement defers.
         let h = harness_with(db, &[], Duration::ZERO).await;
-        let gw = FakeGateway::start(crate::discord::APPLICATION, BOT).await;
-        *h.fake.gateway.lock().unwrap() = gw.url.clone();
-        let settings = DiscordSettings {
-            api_url: h.api_url.clone(),
-            token: "fake-bot-token".into(),
-            public_key: None,
-            application_id: crate::discord::APPLICATION,
-            inline: Duration::ZERO,
-            role_groups: Default::default(),
-        };
-        let app = h.app.clone();
-        let client = tokio::spawn(async move { app.run_gateway(&settings, false).await });
+        let (gw, client) = connect(&h, Duration::ZERO).await;
         gw.wait_sent(2, 1).await;
         gw.dispatch(
             "INTERACTION_CREATE",
@@ -355,7 +345,7 @@ async fn a_reply_chain_in_a_channel_is_one_conversation() {
         let db = common::databases().await.remove(0);
         let h = harness_with(db, &[], Duration::from_secs(2)).await;
         h.fake.no_threads.store(true, SeqCst);
-        let (gw, client) = connect(&h).await;
+        let (gw, client) = connect(&h, Duration::from_secs(2)).await;
         gw.wait_sent(2, 1).await;
 
         let answers = |c: &[(String, String, Value)]| -> Vec<(String, Value)> {
