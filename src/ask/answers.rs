@@ -1091,6 +1091,10 @@ pub(super) fn matching(ctx: &Context<'_>, subject: &str) -> Result<Option<Vec<Id
     let mut words = Vec::new();
     let mut filters: Vec<(String, String)> = Vec::new();
     for tok in subject.split_whitespace() {
+        let tok = tok.trim_matches(['`', '"', '\'']);
+        if tok.is_empty() {
+            continue;
+        }
         match tok.split_once(':') {
             Some((k, v))
                 if !v.is_empty()

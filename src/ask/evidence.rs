@@ -211,16 +211,20 @@ fn table(out: &mut String, rows: &[Row], generation: i64) {
     for r in rows {
         let cells: Vec<String> = r.cells(generation)[..8]
             .iter()
-            .map(|c| c.replace('|', "\\|").replace('\n', " "))
+            .map(|c| {
+                c.replace('|', "\\|")
+                    .replace(['\n', '\r'], " ")
+                    .replace('<', "&lt;")
+            })
             .collect();
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break (RFC 4180); one that a
-/// spreadsheet would take for a formula is quoted with a leading apostrophe.
+/// A CSV field, quoted when it holds a comma, a quote or a line break (as RFC 4180 quotes);
+/// one that a spreadsheet would take for a formula gets a leading apostrophe.
 fn csv_cell(c: &str) -> String {
-    let c = if c.starts_with(['=', '+', '-', '@']) {
+    let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{c}")
     } else {
         c.to_string()

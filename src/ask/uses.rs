@@ -24,8 +24,8 @@ pub(super) struct Found<'a> {
     admitted: BTreeMap<&'a str, BTreeSet<&'a str>>,
     /// Scope → the SBOM files that admitted them.
     sbom_of: BTreeMap<&'a str, BTreeSet<&'a str>>,
-    /// Versions listed outside the range.
-    other_versions: BTreeSet<&'a str>,
+    /// Scope → versions listed there outside the range.
+    other_versions: BTreeMap<&'a str, BTreeSet<&'a str>>,
 }
 
 impl<'a> Found<'a> {
@@ -35,7 +35,7 @@ impl<'a> Found<'a> {
             listed: !listed.is_empty(),
             admitted: BTreeMap::new(),
             sbom_of: BTreeMap::new(),
-            other_versions: BTreeSet::new(),
+            other_versions: BTreeMap::new(),
         };
         for (sbom, p) in listed {
             if range.is_none_or(|rg| rg.admits(p.scheme, &p.version)) {
@@ -48,7 +48,10 @@ impl<'a> Found<'a> {
                     .or_default()
                     .insert(sbom.location.as_str());
             } else {
-                f.other_versions.insert(p.version.as_str());
+                f.other_versions
+                    .entry(sbom.scope.as_str())
+                    .or_default()
+                    .insert(p.version.as_str());
             }
         }
         f
@@ -120,6 +123,17 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
         other_versions,
     } = &found_in;
     let mut found = found_in.entities(ctx);
+    // Versions outside the range are named only where the asker sees a component.
+    let by_scope = ctx.snap.components_by_scope(scope_of);
+    let other_versions: BTreeSet<&str> = other_versions
+        .iter()
+        .filter(|(scope, _)| {
+            by_scope
+                .get(**scope)
+                .is_some_and(|ids| ids.iter().any(|&id| visible(ctx, id)))
+        })
+        .flat_map(|(_, v)| v.iter().copied())
+        .collect();
     let private = found.iter().filter(|(id, _)| !visible(ctx, *id)).count();
     found.retain(|(id, _)| visible(ctx, *id));
     let production = |id: Id| ctx.snap.entity(id).lifecycle.as_deref() == Some("production");
@@ -185,7 +199,7 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
                 ctx.packages.sboms()
             )
         }
-        (0, false) => format!(
+        (0, false) if !other_versions.is_empty() => format!(
             "No entity uses {asked}; the SBOMs list {name} at {}.",
             other_versions
                 .iter()
@@ -193,6 +207,7 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        (0, false) => format!("No component you may see uses {asked}."),
         (1, _) => format!("1 entity uses {asked}"),
         (n, _) => format!("{n} entities use {asked}"),
     };

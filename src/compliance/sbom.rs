@@ -107,6 +107,7 @@ impl Listed<'_> {
             .filter(|n| !n.is_empty());
         let version = self
             .version
+            .filter(|v| !v.trim().is_empty())
             .map(str::to_string)
             .or_else(|| purl.as_ref().and_then(|p| p.version.clone()))
             .unwrap_or_default();

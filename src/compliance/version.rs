@@ -144,11 +144,14 @@ impl Range {
         Ok(Range { bounds })
     }
 
-    /// Whether `version` meets every bound, ordered by `scheme`.
+    /// Whether `version` meets every bound, ordered by `scheme`. A package whose version the
+    /// SBOM does not know meets no range: it is not said to be below a fixed release.
     pub fn admits(&self, scheme: Scheme, version: &str) -> bool {
-        self.bounds
-            .iter()
-            .all(|(op, bound)| op.admits(scheme.compare(version, bound)))
+        !version.trim().is_empty()
+            && self
+                .bounds
+                .iter()
+                .all(|(op, bound)| op.admits(scheme.compare(version, bound)))
     }
 }
 
@@ -519,6 +522,9 @@ mod tests {
                 .unwrap()
                 .admits(Scheme::Semver, "1.2.3")
         );
+        // A version the SBOM does not know is in no range, not below every release.
+        assert!(!log4j.admits(Scheme::Maven, ""));
+        assert!(!Range::parse("!= 1.0").unwrap().admits(Scheme::Semver, " "));
         assert_eq!(requests.to_string(), ">= 2.0, < 2.31");
     }
 

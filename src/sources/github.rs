@@ -784,7 +784,7 @@ impl GitHub {
     /// the repository holds no entity or has no dependency graph). A failure keeps what was
     /// kept, with a warning: it never fails the read of the repository.
     async fn read_sbom(&self, full: &str, wanted: bool, now: i64) {
-        let location = format!("{full}/dependency-graph/sbom");
+        let location = sbom_location(full);
         let kept = if !wanted {
             self.store.forget_sbom(&location).await
         } else {
@@ -806,7 +806,7 @@ impl GitHub {
                                 .put_sbom(&crate::store::StoredSbom {
                                     location,
                                     source: SOURCE.into(),
-                                    scope: full.to_lowercase(),
+                                    scope: crate::compliance::github_scope(full),
                                     sbom,
                                     read_at: now,
                                 })
@@ -964,6 +964,7 @@ impl GitHub {
                 self.store
                     .orphan_scope(SOURCE, &scope(&state.full_name), now)
                     .await?;
+                self.store.forget_sbom(&sbom_location(name)).await?;
                 self.store.delete_github_repo(name).await?;
                 report.orphaned += 1;
             }
@@ -980,6 +981,7 @@ impl GitHub {
     /// Drops a repository's entities at once (it was renamed: it lives on under its new name).
     async fn forget(&self, full_name: &str) -> Result<()> {
         self.store.drop_scope(SOURCE, &scope(full_name)).await?;
+        self.store.forget_sbom(&sbom_location(full_name)).await?;
         self.store.delete_github_repo(full_name).await
     }
 
@@ -1037,6 +1039,7 @@ impl GitHub {
         self.store
             .orphan_scope(SOURCE, &scope(full_name), now)
             .await?;
+        self.store.forget_sbom(&sbom_location(full_name)).await?;
         self.store.delete_github_repo(full_name).await
     }
 
@@ -1078,6 +1081,11 @@ const MANIFESTS: &[&str] = &[
     "pubspec.lock",
     "Package.resolved",
 ];
+
+/// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
+fn sbom_location(full_name: &str) -> String {
+    format!("{}/dependency-graph/sbom", full_name.to_lowercase())
+}
 
 /// The location prefix of a repository's files.
 fn scope(full_name: &str) -> String {

@@ -216,20 +216,25 @@ pub fn sboms(
                 if !seen.insert(location.clone()) {
                     continue;
                 }
-                let read = read_limited(&file, MAX_SBOM_BYTES)
-                    .map_err(|e| e.to_string())
-                    .and_then(|b| {
-                        if b.len() > MAX_SBOM_BYTES {
-                            Err(format!("larger than {} MB", MAX_SBOM_BYTES >> 20))
-                        } else {
-                            crate::compliance::sbom::parse(&b, &mut names)
-                        }
-                    });
+                // Read as a placeholder's file is: never through a link out of the directory.
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+                let read = read_beside(
+                    Path::new(dir),
+                    name.as_deref().unwrap_or(""),
+                    MAX_SBOM_BYTES,
+                )
+                .and_then(|b| {
+                    if b.len() > MAX_SBOM_BYTES {
+                        Err(format!("larger than {} MB", MAX_SBOM_BYTES >> 20))
+                    } else {
+                        crate::compliance::sbom::parse(&b, &mut names)
+                    }
+                });
                 match read {
                     Ok(sbom) => found.push(crate::store::StoredSbom {
                         location,
                         source: "local".into(),
-                        scope: dir.clone(),
+                        scope: crate::compliance::local_scope(dir),
                         sbom,
                         read_at,
                     }),

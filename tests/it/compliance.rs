@@ -223,6 +223,7 @@ async fn find_filters_the_catalogs_gaps() {
             let web = "component:default/web-frontend";
             for (q, want) in [
                 ("find uses:regex", vec![router, admin]),
+                ("find `uses:regex` \"kind:component\"", vec![router, admin]),
                 ("find uses:regex@<1.0", vec![]),
                 ("find uses:regex@>=1.8,<1.9 quarantined", vec![admin]),
                 ("find uses:ansi-regex lifecycle:production", vec![legacy]),

@@ -1349,6 +1349,16 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
             env.fake
                 .add_repo("acme", "sandbox", &[("README.md", "# nothing\n")]);
             env.fake.set_sbom("acme/sandbox", "7.0.0");
+            // Ledger names payments' repository in its annotation: that lends it nothing.
+            env.fake.push(
+                "acme/ledger",
+                &[(
+                    "catalog-info.yaml",
+                    Some(
+                        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: ledger\n  annotations:\n    github.com/project-slug: acme/payments\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n",
+                    ),
+                )],
+            );
             let (bot, hook) = serve_hooks(&env).await;
             bot.reload_packages(&env.store).await.unwrap();
             let calls = env.fake.calls();
@@ -1372,6 +1382,12 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
                 render::text(&r)
             );
             assert_eq!(r.result["matches"][0]["versions"][0], "6.1.0");
+            assert_eq!(
+                r.result["matches"].as_array().unwrap().len(),
+                1,
+                "{}",
+                render::text(&r)
+            );
 
             // A push that only changes the lockfile reads the dependency graph again.
             env.fake.set_sbom("acme/payments", "7.1.0");
