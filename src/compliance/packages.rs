@@ -4,7 +4,32 @@
 use std::collections::HashMap;
 
 use super::sbom::Package;
+use super::version::Scheme;
 use crate::store::StoredSbom;
+
+/// A PyPI name as PEP 503 compares names: lower case, each run of `-`, `_` and `.` one `-`
+/// (`typing_extensions` is `typing-extensions`).
+fn pep503(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().map(|c| c.to_ascii_lowercase()) {
+        if matches!(c, '-' | '_' | '.') {
+            if !out.ends_with('-') {
+                out.push('-');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The key a package is indexed by: its name in lower case, PyPI's as PEP 503 compares them.
+fn key(p: &Package) -> String {
+    match p.scheme {
+        Scheme::Pep440 => pep503(&p.name),
+        _ => p.name.to_lowercase(),
+    }
+}
 
 /// The SBOMs, and where each package name is listed.
 #[derive(Debug, Default)]
@@ -20,7 +45,7 @@ impl Packages {
         for (s, sbom) in sboms.iter().enumerate() {
             for (p, package) in sbom.sbom.packages.iter().enumerate() {
                 by_name
-                    .entry(package.name.to_lowercase())
+                    .entry(key(package))
                     .or_default()
                     .push((s as u32, p as u32));
             }
@@ -36,14 +61,27 @@ impl Packages {
             Some((ns, n)) if !ns.is_empty() && !n.is_empty() => (Some(ns), n),
             _ => (None, query.as_str()),
         };
+        // A PyPI package is also found by its name as PEP 503 reads it.
+        let normal = pep503(name);
+        let pypi_too = (normal != name).then_some(normal.as_str());
         self.by_name
             .get(name)
             .into_iter()
             .flatten()
-            .map(|&(s, p)| {
+            .map(|&pos| (pos, false))
+            .chain(
+                pypi_too
+                    .and_then(|n| self.by_name.get(n))
+                    .into_iter()
+                    .flatten()
+                    .map(|&pos| (pos, true)),
+            )
+            .map(|((s, p), normalised)| {
                 let sbom = &self.sboms[s as usize];
-                (sbom, &sbom.sbom.packages[p as usize])
+                (sbom, &sbom.sbom.packages[p as usize], normalised)
             })
+            .filter(|(_, p, normalised)| !normalised || p.scheme == Scheme::Pep440)
+            .map(|(sbom, p, _)| (sbom, p))
             .filter(|(_, p)| {
                 namespace.is_none_or(|ns| {
                     p.namespace
@@ -81,5 +119,54 @@ impl Packages {
                 .iter()
                 .map(|(k, v)| k.capacity() + v.capacity() * 8)
                 .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compliance::sbom::{Names, Sbom};
+
+    fn package(names: &mut Names, name: &str, purl: &str) -> Package {
+        Package {
+            name: names.intern(name),
+            namespace: None,
+            version: "1.0".into(),
+            purl: Some(purl.into()),
+            scheme: Scheme::of_purl(purl),
+        }
+    }
+
+    /// PyPI names compare as PEP 503 says; other ecosystems' names as written.
+    #[test]
+    fn pypi_names_are_found_however_they_are_spelled() {
+        let mut names = Names::default();
+        let packages = vec![
+            package(
+                &mut names,
+                "typing-extensions",
+                "pkg:pypi/typing-extensions@1.0",
+            ),
+            package(&mut names, "lodash.merge", "pkg:npm/lodash.merge@1.0"),
+        ];
+        let index = Packages::new(vec![StoredSbom {
+            location: "bom.json".into(),
+            source: "local".into(),
+            scope: "local:.".into(),
+            sbom: Sbom {
+                format: "CycloneDX 1.6".into(),
+                packages,
+            },
+            read_at: 0,
+        }]);
+        for query in [
+            "typing_extensions",
+            "Typing.Extensions",
+            "typing-extensions",
+        ] {
+            assert_eq!(index.named(query).len(), 1, "{query}");
+        }
+        assert_eq!(index.named("lodash.merge").len(), 1);
+        assert!(index.named("lodash-merge").is_empty());
     }
 }
