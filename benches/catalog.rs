@@ -50,17 +50,15 @@ mod generated;
 mod postgres;
 
 fn main() {
-    let sizes = generated::sizes("1000,10000,100000");
+    let catalogs = generated::catalogs("1000,10000,100000");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let work = std::env::temp_dir().join("switchboard-bench");
+    let work = generated::work_dir();
     println!(
         "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) | peak RSS |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for &n in &sizes {
-        let dir = work.join(format!("catalog-{n}"));
-        generated::generate(n, &dir);
-        rt.block_on(bench_size(n, &dir, &work));
+    for (n, dir) in &catalogs {
+        rt.block_on(bench_size(*n, dir, &work));
     }
     // The same store on PostgreSQL, when a server is named (as CI does for the tests).
     if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
@@ -69,13 +67,8 @@ fn main() {
             "| components (entities) | store write (PostgreSQL) | start → first answer (PostgreSQL) |"
         );
         println!("|---|---|---|");
-        for &n in &sizes {
-            rt.block_on(postgres_figures(
-                n,
-                &work.join(format!("catalog-{n}")),
-                &work,
-                &base,
-            ));
+        for (n, dir) in &catalogs {
+            rt.block_on(postgres_figures(*n, dir, &work, &base));
         }
     }
 }

@@ -33,16 +33,12 @@ const PACKAGES: usize = 5_000;
 const PER_SBOM: usize = 200;
 
 fn main() {
-    let sizes = generated::sizes("100000");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let work = std::env::temp_dir().join("switchboard-bench");
     println!(
         "| components (entities) | 1,000 SBOMs read, kept, loaded | memory added | `who uses P < 1.5.0` p50 / p99 | report (uses: filter) | report (every component) |"
     );
     println!("|---|---|---|---|---|---|");
-    for n in sizes {
-        let dir = work.join(format!("catalog-{n}"));
-        generated::generate(n, &dir);
+    for (n, dir) in generated::catalogs("100000") {
         rt.block_on(bench(n, &dir));
     }
 }

@@ -34,16 +34,12 @@ const CHANGES_PER_REPO: usize = 50;
 const DAYS: i64 = 30;
 
 fn main() {
-    let sizes = generated::sizes("100000");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let work = std::env::temp_dir().join("switchboard-bench");
     println!(
         "| components (entities) | changes held | resident memory added (heap the lists hold) | read from the store | incident X p50 / p99 (entities affected, mean) | changes X p50 / p99 |"
     );
     println!("|---|---|---|---|---|---|");
-    for n in sizes {
-        let dir = work.join(format!("catalog-{n}"));
-        generated::generate(n, &dir);
+    for (n, dir) in generated::catalogs("100000") {
         rt.block_on(bench(n, &dir));
     }
 }

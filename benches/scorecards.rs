@@ -25,16 +25,12 @@ use switchboard::sources::local;
 use measure::{Rnd, pct_ms as pct, rss_kb};
 
 fn main() {
-    let sizes = generated::sizes("100000");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let work = std::env::temp_dir().join("switchboard-bench");
     println!(
         "| components (entities) | completeness (whole catalog) | scorecard team p50 / p99 | scorecard X p50 / p99 |"
     );
     println!("|---|---|---|---|");
-    for n in sizes {
-        let dir = work.join(format!("catalog-{n}"));
-        generated::generate(n, &dir);
+    for (n, dir) in generated::catalogs("100000") {
         rt.block_on(bench(n, &dir));
     }
 }

@@ -1,7 +1,7 @@
 //! The synthetic catalogs Backstage was measured on (`benches/gen_catalog.py N DIR --seed 42`,
 //! `--nest 10` from 100,000), written once and reused.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The sizes asked for on the command line (`10000,100000`), else `default`.
@@ -31,4 +31,22 @@ pub fn generate(n: usize, dir: &Path) {
     }
     let status = cmd.status().expect("python3 runs the catalog generator");
     assert!(status.success());
+}
+
+/// Where the catalogs are written, once, and reused by every benchmark.
+pub fn work_dir() -> PathBuf {
+    std::env::temp_dir().join("switchboard-bench")
+}
+
+/// The catalogs of the sizes asked for (else `default`), each written if it is not there yet:
+/// (size, its directory).
+pub fn catalogs(default: &str) -> Vec<(usize, PathBuf)> {
+    sizes(default)
+        .into_iter()
+        .map(|n| {
+            let dir = work_dir().join(format!("catalog-{n}"));
+            generate(n, &dir);
+            (n, dir)
+        })
+        .collect()
 }

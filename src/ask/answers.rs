@@ -1031,8 +1031,12 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
 /// `find WORDS [key:value …]`: every word must appear in the name, title, description or tags.
 /// "teams without on-call", "which teams have no oncall rotation".
 static TEAMS_WITHOUT_ONCALL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(?:which\s+)?teams?\s+(?:without|with\s+no|(?:that\s+)?(?:have|has)\s+no)\s+(?:an?\s+)?on[-\s]?call(?:\s+rotations?)?$")
-        .expect("a valid pattern")
+    Regex::new(concat!(
+        "(?i)^",
+        super::grammar::teams_without_oncall!(),
+        "$"
+    ))
+    .expect("a valid pattern")
 });
 
 fn find(ctx: &Context<'_>, q: &Question) -> Reply {
@@ -1134,19 +1138,7 @@ pub(super) fn matching(ctx: &Context<'_>, subject: &str) -> Result<Option<Vec<Id
                 ));
             }
             ("uses", _) => {
-                // `uses:lodash`, `uses:log4j-core@<2.17.1`, `uses:@angular/core@>=12`.
-                let at = v.get(1..).and_then(|t| t.find('@')).map(|i| i + 1);
-                let (name, range) = match at {
-                    Some(i) => (&v[..i], Some(&v[i + 1..])),
-                    None => (v.as_str(), None),
-                };
-                let range = match range.map(crate::compliance::version::Range::parse) {
-                    Some(Err(why)) => {
-                        return Err(format!("I can't read the versions of `{k}:{v}`: {why}"));
-                    }
-                    Some(Ok(rg)) => Some(rg),
-                    None => None,
-                };
+                let (name, range) = super::uses::uses_filter(v)?;
                 let found = super::uses::Found::of(ctx, name, range.as_ref());
                 let ids: HashSet<Id> = found.entities(ctx).into_iter().map(|(id, _)| id).collect();
                 using = Some(match using {

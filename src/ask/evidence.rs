@@ -12,9 +12,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::answers::{Context, matching, oncall_people};
-use super::uses::Found;
+use super::uses::{Found, uses_filter};
 use crate::catalog::links::{self, Group};
-use crate::compliance::version::Range;
 
 /// The report.
 #[derive(Debug, Serialize)]
@@ -68,11 +67,7 @@ pub fn compliance(ctx: &Context<'_>, filter: &str) -> Result<Evidence, String> {
         let Some(v) = tok.strip_prefix("uses:") else {
             continue;
         };
-        let at = v.get(1..).and_then(|t| t.find('@')).map(|i| i + 1);
-        let (name, range) = match at {
-            Some(i) => (&v[..i], Some(Range::parse(&v[i + 1..])?)),
-            None => (v, None),
-        };
+        let (name, range) = uses_filter(v)?;
         let found = Found::of(ctx, name, range.as_ref());
         for (scope, versions) in found.admitted() {
             let versions: Vec<&str> = versions.iter().copied().collect();

@@ -19,6 +19,15 @@ pub struct Command {
     pub summary: &'static str,
 }
 
+/// "teams without oncall", "which teams have no on-call rotation": `find`'s search for
+/// teams nobody is on call for, written once for the grammar and for `find`.
+macro_rules! teams_without_oncall {
+    () => {
+        r"(?:which\s+)?teams?\s+(?:without|with\s+no|(?:that\s+)?(?:have|has)\s+no)\s+(?:an?\s+)?on[-\s]?call(?:\s+rotations?)?"
+    };
+}
+pub(crate) use teams_without_oncall;
+
 pub const COMMANDS: &[Command] = &[
     Command {
         intent: Intent::Owner,
@@ -139,7 +148,7 @@ pub const COMMANDS: &[Command] = &[
         intent: Intent::Find,
         patterns: &[
             r"^(?:find|search)(?:\s+(?P<x>.*))?$",
-            r"^(?P<x>(?:which\s+)?teams?\s+(?:without|with\s+no|(?:that\s+)?(?:have|has)\s+no)\s+(?:an?\s+)?on[-\s]?call(?:\s+rotations?)?)$",
+            concat!("^(?P<x>", teams_without_oncall!(), ")$"),
         ],
         usage: "find WORDS [kind:K owner:O tag:T lifecycle:L system:S type:T] · teams without oncall",
         summary: "search the catalog by words and filters; its gaps with missing:oncall, missing:runbook, missing:owner, has:conflict, quarantined, uses:PACKAGE[@VERSIONS]",

@@ -9,12 +9,24 @@ use serde_json::json;
 use super::answers::{Context, label, oncall_for, person_name, visible};
 use super::grammar::Question;
 use crate::catalog::Id;
-use crate::compliance::scope_of;
 use crate::compliance::version::Range;
 use crate::conversation::{Intent, Reply, Section};
 
 /// Most entities listed in the text; JSON lists them all.
 const SHOWN: usize = 25;
+
+/// A `uses:` filter's value: `lodash`, `log4j-core@<2.17.1`, `@angular/core@>=12` (a scope's
+/// leading `@` is the name's), as the package name and the range, or why the range cannot be
+/// read.
+pub(super) fn uses_filter(v: &str) -> Result<(&str, Option<Range>), String> {
+    let at = v.get(1..).and_then(|t| t.find('@')).map(|i| i + 1);
+    match at {
+        Some(i) => Range::parse(&v[i + 1..])
+            .map(|rg| (&v[..i], Some(rg)))
+            .map_err(|why| format!("I can't read the versions of `uses:{v}`: {why}")),
+        None => Ok((v, None)),
+    }
+}
 
 /// Where a package is listed: the SBOM scopes with versions admitted, and the rest.
 pub(super) struct Found<'a> {
@@ -73,7 +85,7 @@ fn entities_in<'a, T>(ctx: &Context<'_>, scopes: &BTreeMap<&'a str, T>) -> Vec<(
     if scopes.is_empty() {
         return Vec::new();
     }
-    let by_scope = ctx.snap.components_by_scope(scope_of);
+    let by_scope = ctx.snap.components_by_scope();
     scopes
         .keys()
         .flat_map(|s| {
@@ -124,7 +136,7 @@ pub fn uses(ctx: &Context<'_>, q: &Question) -> Reply {
     } = &found_in;
     let mut found = found_in.entities(ctx);
     // Versions outside the range are named only where the asker sees a component.
-    let by_scope = ctx.snap.components_by_scope(scope_of);
+    let by_scope = ctx.snap.components_by_scope();
     let other_versions: BTreeSet<&str> = other_versions
         .iter()
         .filter(|(scope, _)| {

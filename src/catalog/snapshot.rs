@@ -439,12 +439,10 @@ fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
 }
 
 impl Snapshot {
-    /// The components of each scope `scope_of` names (the directory or repository their SBOMs
-    /// are found in), worked out once per snapshot, on first use.
-    pub fn components_by_scope(
-        &self,
-        scope_of: impl Fn(&Entity) -> Option<String>,
-    ) -> &FxHashMap<String, Vec<Id>> {
+    /// The components of each SBOM scope (the directory or repository their SBOMs are found
+    /// in, `compliance::scope_of`), worked out once per snapshot, on first use.
+    pub fn components_by_scope(&self) -> &FxHashMap<String, Vec<Id>> {
+        use crate::compliance::scope_of;
         self.sbom_scopes.get_or_init(|| {
             let mut by: FxHashMap<String, Vec<Id>> = FxHashMap::default();
             for (id, e) in self.entities() {
