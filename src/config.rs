@@ -352,6 +352,7 @@ pub struct Catalog {
     pub local: LocalCatalog,
     pub backstage: BackstageCatalog,
     pub github: GithubCatalog,
+    pub terraform: TerraformCatalog,
     pub max_file_bytes: usize,
     pub max_yaml_depth: usize,
     pub max_yaml_aliases: usize,
@@ -386,6 +387,7 @@ impl Default for Catalog {
             local: LocalCatalog::default(),
             backstage: BackstageCatalog::default(),
             github: GithubCatalog::default(),
+            terraform: TerraformCatalog::default(),
             max_file_bytes: l.max_file_bytes,
             max_yaml_depth: l.max_depth,
             max_yaml_aliases: l.max_aliases,
@@ -444,6 +446,16 @@ impl Default for LocalCatalog {
             ],
         }
     }
+}
+
+/// Terraform state files as a source of Resource entities.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TerraformCatalog {
+    /// State files (format version 4 JSON): paths or globs; empty turns Terraform off.
+    pub paths: Vec<String>,
+    /// The team that owns each workspace's resources: workspace name to group reference.
+    pub workspaces: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

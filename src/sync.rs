@@ -197,6 +197,9 @@ pub fn configured_sources(config: &Config) -> Vec<&'static str> {
     if !config.catalog.github.orgs.is_empty() {
         s.push("github");
     }
+    if !config.catalog.terraform.paths.is_empty() {
+        s.push("terraform");
+    }
     s
 }
 
@@ -296,6 +299,12 @@ pub async fn sync_all(
             Err(e) => fail("backstage", e, &mut lines),
         }
     }
+    if !config.catalog.terraform.paths.is_empty() {
+        match sync_terraform(config, store).await {
+            Ok(line) => lines.push(line),
+            Err(e) => fail("terraform", e, &mut lines),
+        }
+    }
     if let Some(github) = sources.github.as_ref().filter(|g| g.due()) {
         let mut p = progress.clone();
         match github
@@ -388,6 +397,61 @@ pub async fn sync_backstage(
         source.base_url,
         started.elapsed()
     ))
+}
+
+/// Reads the Terraform state files `catalog.terraform.paths` names and stores their resources,
+/// a file at a time. A file that cannot be read keeps what it delivered last; one that is gone
+/// takes its resources with it.
+pub async fn sync_terraform(config: &Config, store: &Store) -> Result<String> {
+    use crate::sources::terraform;
+    let started = Instant::now();
+    let started_at = Utc::now().timestamp();
+    let tf = config.catalog.terraform.clone();
+    let (reads, path_problems) = tokio::task::spawn_blocking(move || {
+        let (files, problems) = terraform::state_files(&tf.paths);
+        let reads: Vec<(String, terraform::StateRead)> = files
+            .iter()
+            .map(|f| {
+                let location = local::display(f);
+                let read = terraform::read_state(f, &location, &tf.workspaces, started_at);
+                (location, read)
+            })
+            .collect();
+        (reads, problems)
+    })
+    .await
+    .context("the Terraform scan stopped unexpectedly")?;
+    let files = reads.len();
+    let (mut resources, mut quarantined) = (0usize, 0usize);
+    let mut replacement = store.begin_replace("terraform").await?;
+    replacement.add_problems(path_problems);
+    for (location, read) in reads {
+        resources += read.entities.len();
+        quarantined += read.entities.iter().filter(|e| e.is_quarantined()).count();
+        replacement
+            .file(&location, read.entities, read.problems, read.complete)
+            .await?;
+    }
+    let (kept, problems) = replacement.finish().await?;
+    record_run(
+        store,
+        "terraform",
+        started_at,
+        [files, resources, quarantined, problems.len()],
+    )
+    .await?;
+    let mut line = format!(
+        "synced Terraform: {resources} resources ({quarantined} quarantined) from {files} state files, {} problems in {:.2?}",
+        problems.len(),
+        started.elapsed()
+    );
+    if !kept.is_empty() {
+        line.push_str(&format!(
+            "; {} unreadable state files kept as last read",
+            kept.len()
+        ));
+    }
+    Ok(line)
 }
 
 /// Records a complete sync of `source` (files, entities, quarantined, problems): the one

@@ -1001,6 +1001,22 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
             10,
         ));
     }
+    // What Terraform says of a resource (or of the workspaces a component uses).
+    let terraform: serde_json::Map<String, Value> = e
+        .annotations
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("terraform.io/")?.to_string(), json!(&**v))))
+        .collect();
+    if !terraform.is_empty() {
+        r.view.sections.push(Section::new(
+            "Terraform",
+            terraform
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
+                .collect(),
+            20,
+        ));
+    }
     let mut relations = serde_json::Map::new();
     for rel in e.relations.iter().filter(|r| visible(ctx, r.target)) {
         relations
@@ -1025,6 +1041,9 @@ fn info(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
         "quarantined": e.is_quarantined(),
         "reasons": e.reasons.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     });
+    if !terraform.is_empty() {
+        r.result["terraform"] = Value::Object(terraform);
+    }
     r
 }
 

@@ -528,6 +528,12 @@ impl Snapshot {
                     .push((kind, target.into_boxed_str())),
             }
         }
+        // Components that name a Terraform workspace depend on its resources.
+        resolved.extend(
+            crate::sources::terraform::workspace_edges(&entities)
+                .into_iter()
+                .map(|(resource, component)| (resource, RelKind::DependencyOf, component)),
+        );
         let mut degree = vec![0usize; entities.len()];
         for &(from, _, to) in &resolved {
             degree[from as usize] += 1;

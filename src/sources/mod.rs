@@ -6,3 +6,4 @@ pub mod github;
 pub mod local;
 pub mod pagerduty;
 pub mod rotations;
+pub mod terraform;

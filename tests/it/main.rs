@@ -20,6 +20,7 @@ mod scorecards;
 mod slack;
 mod slack_socket;
 mod store;
+mod terraform;
 mod usage;
 mod watch;
 mod workflows;
