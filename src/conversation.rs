@@ -233,6 +233,8 @@ pub enum Intent {
     Incident,
     /// The entities whose SBOMs list a package, at versions in a range.
     Uses,
+    /// The entities behind their golden-path template's version, with what changed since.
+    Drift,
 }
 
 impl Intent {
@@ -251,6 +253,7 @@ impl Intent {
                 | Intent::Audit
                 | Intent::Reload
                 | Intent::Report
+                | Intent::Drift
         )
     }
 }

@@ -94,7 +94,8 @@ pub fn answer(ctx: &Context<'_>, q: &Question) -> Reply {
         | Intent::Approvals
         | Intent::Audit
         | Intent::Reload
-        | Intent::Report => no_desk(q),
+        | Intent::Report
+        | Intent::Drift => no_desk(q),
         Intent::Info
             if q.bare
                 && grammar::is_greeting(&q.subject)
@@ -1430,7 +1431,7 @@ impl HelpGroup {
             Intent::Incident | Intent::Changes | Intent::Docs | Intent::Api | Intent::Endpoint => {
                 HelpGroup::Incident
             }
-            Intent::Uses => HelpGroup::Standards,
+            Intent::Uses | Intent::Drift => HelpGroup::Standards,
             Intent::Scorecard | Intent::Completeness | Intent::Report | Intent::Stats => {
                 HelpGroup::Standards
             }
@@ -1695,6 +1696,7 @@ pub(crate) fn asked_about(intent: Intent, pick: &str, o: &str) -> String {
         | Intent::Stats
         | Intent::Endpoint
         | Intent::Uses
+        | Intent::Drift
         | Intent::Report => format!("info {pick}"),
     }
 }

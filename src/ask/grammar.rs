@@ -119,6 +119,14 @@ pub const COMMANDS: &[Command] = &[
         summary: "the entities whose SBOMs list a package (VERSIONS: < 2.17.1, or >=2.0, <2.31), production first, with owners and on-call",
     },
     Command {
+        intent: Intent::Drift,
+        patterns: &[
+            r"^(?:drift|golden[\s-]?path\s+drift|(?:what|who)\s+is\s+behind\s+(?:the|its|their)\s+golden[\s-]?paths?)(?:\s+(?:of|for))?(?:\s+(?P<x>.+))?$",
+        ],
+        usage: "drift [TEAM]",
+        summary: "the entities behind their golden-path template's version, with what changed since and a button for the pull request that updates them",
+    },
+    Command {
         intent: Intent::Endpoint,
         patterns: &[
             r"^(?:find\s+endpoint|endpoint|which\s+apis?\s+(?:exposes?|serves?|has|have))\s+(?P<x>\S+)$",

@@ -384,6 +384,7 @@ impl Desk {
             Intent::Audit => self.audit(a, q).await,
             Intent::Reload => self.reload(a, q).await,
             Intent::Report => self.report(a, q).await,
+            Intent::Drift => Ok(crate::workflows::drift::answer(a.ctx, &a.workflows, q)),
             // `help run WORKFLOW`
             _ => {
                 let name = q.rest.trim_start_matches("run").trim();
@@ -1556,6 +1557,13 @@ fn shown(mut with: Value) -> Value {
     if let Some(t) = with.get_mut("template").and_then(Value::as_object_mut) {
         t.remove("changelog");
         t.remove("files");
+    }
+    if let Some(Value::Array(all)) = with.get("templates") {
+        let names: Vec<Value> = all.iter().map(|t| t["template"]["name"].clone()).collect();
+        with["templates"] = Value::Array(names);
+    }
+    if let Some(m) = with.as_object_mut() {
+        m.remove("context");
     }
     with
 }

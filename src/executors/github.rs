@@ -25,7 +25,7 @@ use crate::github::{Answer, Api};
 use crate::outbox::Sending;
 use crate::workflows::executor::{Call, Executor};
 
-/// The four executors over one client (None: GitHub is not configured, and steps that use
+/// The executors over one client (None: GitHub is not configured, and steps that use
 /// them are refused when requested).
 #[derive(Clone)]
 pub struct GitHubSteps {
@@ -43,13 +43,14 @@ impl GitHubSteps {
         }
     }
 
-    /// The four executors.
+    /// The executors.
     pub fn executors(&self) -> Vec<Arc<dyn Executor>> {
         vec![
             Arc::new(FromTemplate(self.clone())),
             Arc::new(CommitFiles(self.clone())),
             Arc::new(PullRequest(self.clone())),
             Arc::new(Dispatch(self.clone())),
+            Arc::new(UpdateFromTemplate(self.clone())),
         ]
     }
 
@@ -112,6 +113,37 @@ impl GitHubSteps {
             .await?
             .with_context(|| format!("there is no repository {repo} (or the bot cannot see it)"))?;
         Ok(r["default_branch"].as_str().unwrap_or("main").to_string())
+    }
+
+    /// The open pull request from `branch`, if there is one.
+    async fn open_pull(&self, repo: &str, branch: &str) -> Result<Option<Value>> {
+        let owner = repo.split('/').next().unwrap_or_default();
+        let list = self
+            .look(&format!(
+                "/repos/{repo}/pulls?head={owner}:{branch}&state=open"
+            ))
+            .await?;
+        Ok(list.and_then(|l| l.as_array().and_then(|a| a.first().cloned())))
+    }
+
+    /// A file's text on `git_ref`, or None when there is no such file.
+    async fn read_file(&self, repo: &str, path: &str, git_ref: &str) -> Result<Option<String>> {
+        let Some(v) = self
+            .look(&format!("/repos/{repo}/contents/{path}?ref={git_ref}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let b64: String = v["content"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .with_context(|| format!("{repo}'s {path} came back unreadable"))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     /// The commit a branch points at, or None when there is no such branch.
@@ -352,6 +384,7 @@ struct FromTemplate(GitHubSteps);
 struct CommitFiles(GitHubSteps);
 struct PullRequest(GitHubSteps);
 struct Dispatch(GitHubSteps);
+struct UpdateFromTemplate(GitHubSteps);
 
 impl Executor for FromTemplate {
     fn name(&self) -> &'static str {
@@ -483,51 +516,223 @@ impl Executor for PullRequest {
             let repo = repository(w, "repository", self.name())?;
             let branch = text(w, "branch", self.name())?;
             let title = text(w, "title", self.name())?;
-            let base = match optional(w, "base") {
-                Some(b) => b.to_string(),
-                None => self.0.default_branch(repo).await?,
+            let commit = match w.get("files") {
+                Some(_) => Some((
+                    optional(w, "message").unwrap_or(title),
+                    files(w, self.name())?,
+                )),
+                None => None,
             };
-            let mut sha = None;
-            if w.get("files").is_some() {
-                let message = optional(w, "message").unwrap_or(title);
-                let files = files(w, self.name())?;
-                let (s, _, _) = self
-                    .0
-                    .commit(call, repo, branch, Some(&base), message, &files)
-                    .await?;
-                sha = Some(s);
+            let pr = PullRequestSpec {
+                repo,
+                branch,
+                base: optional(w, "base"),
+                title,
+                body: optional(w, "body").unwrap_or(""),
+            };
+            self.0.pull_request(call, &pr, commit).await
+        })
+    }
+}
+
+/// A pull request to open (or find open).
+struct PullRequestSpec<'a> {
+    repo: &'a str,
+    branch: &'a str,
+    /// Default: the repository's default branch.
+    base: Option<&'a str>,
+    title: &'a str,
+    body: &'a str,
+}
+
+impl GitHubSteps {
+    /// Commits `commit`'s files (with its message) onto the branch, unless done, then opens the
+    /// pull request unless one is open for the branch. Outputs: number, html_url, branch, base,
+    /// sha, adopted.
+    async fn pull_request(
+        &self,
+        call: &Call<'_>,
+        spec: &PullRequestSpec<'_>,
+        commit: Option<(&str, Vec<(String, String)>)>,
+    ) -> Result<Value> {
+        let PullRequestSpec {
+            repo,
+            branch,
+            title,
+            ..
+        } = *spec;
+        let base = match spec.base {
+            Some(b) => b.to_string(),
+            None => self.default_branch(repo).await?,
+        };
+        let mut sha = None;
+        if let Some((message, files)) = commit {
+            let (s, _, _) = self
+                .commit(call, repo, branch, Some(&base), message, &files)
+                .await?;
+            sha = Some(s);
+        }
+        let outputs = |pr: &Value, adopted: bool| {
+            json!({
+                "number": pr["number"], "html_url": pr["html_url"], "branch": branch,
+                "base": base, "sha": sha, "adopted": adopted,
+            })
+        };
+        if let Some(pr) = self.open_pull(repo, branch).await? {
+            return Ok(outputs(&pr, true));
+        }
+        let body = json!({
+            "title": title, "head": branch, "base": base, "body": spec.body,
+        });
+        let made = self
+            .write(Method::POST, &format!("/repos/{repo}/pulls"), &body)
+            .await;
+        match made {
+            Ok(pr) => Ok(outputs(&pr, false)),
+            // Failed on the way, or opened meanwhile (GitHub: "A pull request already
+            // exists"): adopted if it is there.
+            Err(e) => match self.open_pull(repo, branch).await? {
+                Some(pr) => Ok(outputs(&pr, true)),
+                None => Err(e),
+            },
+        }
+    }
+}
+
+impl Executor for UpdateFromTemplate {
+    fn name(&self) -> &'static str {
+        "github.update_from_template"
+    }
+
+    fn missing(&self, _with: &Value) -> Option<String> {
+        self.0.missing()
+    }
+
+    /// `repository` (made from a golden path) and `templates` (every template, as written:
+    /// `templates_from: all`), with the run's `context`: reads the repository's
+    /// `.switchboard/answers.yaml`, renders the files of the template it names at that
+    /// template's current version with those answers, and opens a pull request with them for
+    /// the owners to review. A repository already at the current version gets none
+    /// (`up_to_date: true`).
+    fn run<'a>(&'a self, call: &'a Call<'a>) -> Sending<'a, Value> {
+        Box::pin(async move {
+            use crate::workflows::drift;
+            let w = call.with;
+            if optional(w, "repository").is_none() {
+                bail!(
+                    "the service names no repository (its github.com/project-slug annotation), \
+                     so there is nothing to update"
+                );
             }
-            let owner = repo.split('/').next().unwrap_or_default();
-            let open = format!("/repos/{repo}/pulls?head={owner}:{branch}&state=open");
-            let outputs = |pr: &Value, adopted: bool| {
-                json!({
-                    "number": pr["number"], "html_url": pr["html_url"], "branch": branch,
-                    "base": base, "sha": sha, "adopted": adopted,
-                })
-            };
-            let first_open = |list: Option<Value>| {
-                list.and_then(|l| l.as_array().and_then(|a| a.first().cloned()))
-            };
-            if let Some(pr) = first_open(self.0.look(&open).await?) {
-                return Ok(outputs(&pr, true));
-            }
-            let body = json!({
-                "title": title, "head": branch, "base": base,
-                "body": optional(w, "body").unwrap_or(""),
-            });
-            let made = self
+            let repo = repository(w, "repository", self.name())?;
+            let about = self
                 .0
-                .write(Method::POST, &format!("/repos/{repo}/pulls"), &body)
-                .await;
-            match made {
-                Ok(pr) => Ok(outputs(&pr, false)),
-                // Failed on the way, or opened meanwhile (GitHub: "A pull request already
-                // exists"): adopted if it is there.
-                Err(e) => match first_open(self.0.look(&open).await?) {
-                    Some(pr) => Ok(outputs(&pr, true)),
-                    None => Err(e),
-                },
+                .look(&format!("/repos/{repo}"))
+                .await?
+                .with_context(|| {
+                    format!("there is no repository {repo} (or the bot cannot see it)")
+                })?;
+            let base = about["default_branch"].as_str().unwrap_or("main");
+            let answers = self
+                .0
+                .read_file(repo, drift::ANSWERS, base)
+                .await?
+                .with_context(|| {
+                    format!(
+                        "{repo} has no {}: it was not made from a golden path by Switchboard, \
+                         so there are no answers to render its files with",
+                        drift::ANSWERS
+                    )
+                })?;
+            let answers: Value = serde_saphyr::from_str(&answers)
+                .map_err(|e| anyhow!("{repo}'s {} cannot be read: {e}", drift::ANSWERS))?;
+            let name = answers["template"].as_str().unwrap_or_default();
+            let from = drift::text(&answers["version"]);
+            let templates = w["templates"].as_array().cloned().unwrap_or_default();
+            let Some(t) = templates.iter().find(|t| t["template"]["name"] == name) else {
+                let known: Vec<&str> = templates
+                    .iter()
+                    .filter_map(|t| t["template"]["name"].as_str())
+                    .collect();
+                bail!(
+                    "{repo} was made from the template `{name}`, which is not one of the \
+                     templates ({})",
+                    known.join(", ")
+                );
+            };
+            let to = drift::text(&t["template"]["version"]);
+            match drift::compare(&from, &to) {
+                std::cmp::Ordering::Equal => {
+                    return Ok(json!({"up_to_date": true, "template": name, "version": to}));
+                }
+                std::cmp::Ordering::Greater => {
+                    bail!("{repo} is at version {from} of `{name}`, newer than the template's {to}")
+                }
+                std::cmp::Ordering::Less => {}
             }
+            // The files as they would be made today, from the answers they were made with;
+            // `steps.repository` is the repository being updated, as create-service names it.
+            let mut context = w["context"].clone();
+            context["params"] = drift::params_of(&answers["parameters"]);
+            context["steps"] = json!({"repository": {"outputs": {
+                "full_name": repo, "default_branch": base, "html_url": about["html_url"],
+            }}});
+            context["template"] = t["template"].clone();
+            let rendered =
+                crate::workflows::template::render_all(&t["files"], &context).map_err(|e| {
+                    anyhow!("the template `{name}` cannot be rendered with {repo}'s answers: {e}")
+                })?;
+            let files = files(&json!({ "files": rendered }), self.name())?;
+            let changelog: Vec<String> = t["template"]["changelog"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect();
+            let changes = drift::changes_between(&changelog, &from, &to);
+            let title = format!("Update from the {name} golden path: {from} to {to}");
+            let mut body = format!(
+                "The files the `{name}` template manages, rendered at version {to} from {} \
+                 (the answers this repository was made with). Review what changed before \
+                 merging.\n\nWhat changed since {from}:\n",
+                drift::ANSWERS
+            );
+            for c in &changes {
+                body.push_str(&format!("- {c}\n"));
+            }
+            body.push_str(&format!(
+                "\nRequested through Switchboard run {}.",
+                call.run_id
+            ));
+            // One pull request per repository and version: a second request (a double
+            // click, a colleague) finds the first one open and points at it.
+            let branch = format!("switchboard/{name}-{to}");
+            if let Some(pr) = self.0.open_pull(repo, &branch).await? {
+                return Ok(json!({
+                    "number": pr["number"], "html_url": pr["html_url"], "branch": branch,
+                    "base": base, "adopted": true, "template": name, "from": from, "to": to,
+                }));
+            }
+            let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+            let paths = json!(paths);
+            let spec = PullRequestSpec {
+                repo,
+                branch: &branch,
+                base: Some(base),
+                title: &title,
+                body: &body,
+            };
+            let mut out = self
+                .0
+                .pull_request(call, &spec, Some((&title, files)))
+                .await?;
+            out["template"] = json!(name);
+            out["from"] = json!(from);
+            out["to"] = json!(to);
+            out["files"] = paths;
+            out["changes"] = json!(changes);
+            Ok(out)
         })
     }
 }

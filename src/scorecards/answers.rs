@@ -102,7 +102,7 @@ pub fn entity(ctx: &Context<'_>, q: &Question, id: Id) -> Reply {
 }
 
 /// A team named as a group (`team-a`, `group:default/team-a`).
-fn team(ctx: &Context<'_>, name: &str) -> Option<Id> {
+pub(crate) fn team(ctx: &Context<'_>, name: &str) -> Option<Id> {
     let snap = ctx.snap;
     EntityRef::parse(name, Some("group"), DEFAULT_NAMESPACE)
         .ok()
@@ -116,7 +116,7 @@ fn team(ctx: &Context<'_>, name: &str) -> Option<Id> {
 }
 
 /// The entities a team owns (itself and the groups below it), visible to the asker.
-fn owned_by(ctx: &Context<'_>, group: Id) -> Vec<Id> {
+pub(crate) fn owned_by(ctx: &Context<'_>, group: Id) -> Vec<Id> {
     let snap = ctx.snap;
     let mut groups = vec![group];
     let mut i = 0;

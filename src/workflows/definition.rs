@@ -176,6 +176,7 @@ pub const EXECUTORS: &[(&str, &[&str])] = &[
     ),
     ("github.pull_request", &["repository", "branch", "title"]),
     ("github.workflow_dispatch", &["repository", "workflow"]),
+    ("github.update_from_template", &["repository", "templates"]),
 ];
 
 /// Variables a template may read.
@@ -703,6 +704,29 @@ impl Reader<'_> {
                     Err(why) => bad(self, format!("step `{name}`: {why}")),
                 }
             }
+            // `templates_from: all`: every template beside the workflow file, as written, for
+            // a step that renders them itself (`github.update_from_template`).
+            if let Some(which) = with
+                .get("templates_from")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+            {
+                if which != "all" {
+                    bad(
+                        self,
+                        format!("step `{name}`: `templates_from` takes `all`, not `{which}`"),
+                    );
+                }
+                match template::load_all(file) {
+                    Ok(all) => {
+                        if let Some(m) = with.as_object_mut() {
+                            m.remove("templates_from");
+                        }
+                        with["templates"] = all;
+                    }
+                    Err(why) => bad(self, format!("step `{name}`: {why}")),
+                }
+            }
             match EXECUTORS.iter().find(|(e, _)| *e == uses) {
                 None => bad(
                     self,
@@ -722,7 +746,13 @@ impl Reader<'_> {
                 }
             }
             let earlier: Vec<&str> = out.iter().map(|o| o.name.as_str()).collect();
-            for why in template::check_all(&with, params, &earlier) {
+            // Templates taken whole are rendered with the answers they were made from, and
+            // checked with the workflow that makes them (`files_from`).
+            let mut checked = with.clone();
+            if let Some(m) = checked.as_object_mut() {
+                m.remove("templates");
+            }
+            for why in template::check_all(&checked, params, &earlier) {
                 bad(self, format!("step `{name}`: {why}"));
             }
             out.push(Step {

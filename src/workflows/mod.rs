@@ -3,6 +3,7 @@
 //! I/O happens here beyond reading the definition files when asked to load them.
 
 pub mod definition;
+pub mod drift;
 pub mod executor;
 pub mod permissions;
 pub mod policy;

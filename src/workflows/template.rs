@@ -154,9 +154,43 @@ pub fn load_tree(workflow_file: &str, name: &str) -> Result<(Value, Value), Stri
     Ok((about, Value::Array(files)))
 }
 
+/// Every golden-path template beside the workflow file `workflow_file` (each directory of
+/// `templates/` with a `template.yaml`), as `[{template, files}]` (`load_tree`'s two halves),
+/// by name.
+pub fn load_all(workflow_file: &str) -> Result<Value, String> {
+    let dir = std::path::Path::new(workflow_file)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("templates");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("cannot list {}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("template.yaml").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let (about, files) = load_tree(workflow_file, &name)?;
+        out.push(serde_json::json!({"template": about, "files": files}));
+    }
+    Ok(Value::Array(out))
+}
+
 /// Renders a step's `with` against `context`, with its golden-path template (`template`) as a
-/// root when it has one.
+/// root when it has one. A step that re-renders templates itself (`templates`, from
+/// `templates_from: all`) gets them as written, and the run's `context` to render them with.
 pub fn render_step(with: &Value, context: &Value) -> Result<Value, String> {
+    if let Some(templates) = with.get("templates") {
+        let mut rest = with.clone();
+        if let Some(m) = rest.as_object_mut() {
+            m.remove("templates");
+        }
+        let mut out = render_all(&rest, context)?;
+        out["templates"] = templates.clone();
+        out["context"] = context.clone();
+        return Ok(out);
+    }
     match with.get("template") {
         Some(t @ Value::Object(_)) => {
             let mut ctx = context.clone();

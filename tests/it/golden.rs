@@ -25,6 +25,10 @@ use switchboard::workflows::run::State;
 /// A component whose repository is on the fake, for rollbacks.
 const CHECKOUT: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: checkout\n  annotations:\n    github.com/project-slug: acme/checkout\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
 
+/// A service that says it was made from the service golden path long ago, in a repository that
+/// keeps no answers.
+const LEGACY: &str = "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: legacy-billing\n  annotations:\n    github.com/project-slug: acme/checkout\n    backstage.io/source-template: template:default/service\n    switchboard.dev/template-version: \"1.0.0\"\nspec:\n  type: service\n  lifecycle: production\n  owner: team-a\n";
+
 struct Golden {
     bot: Arc<Bot>,
     store: Store,
@@ -69,7 +73,7 @@ impl Golden {
             "checkout",
             &[(".github/workflows/deploy.yml", "name: deploy\n")],
         );
-        let dir = common::catalog_dir(&[("checkout.yaml", CHECKOUT)]);
+        let dir = common::catalog_dir(&[("checkout.yaml", CHECKOUT), ("legacy.yaml", LEGACY)]);
         let mut config = Config::default();
         config.database.url.0 = db.url.clone();
         config.catalog.local.paths = common::examples();
@@ -587,6 +591,208 @@ async fn a_write_github_did_but_whose_answer_was_lost_is_found_and_adopted_not_r
             assert_eq!(g.fake.dispatched().len(), 1, "dispatched once");
             let run = g.store.load_run(back).await.unwrap().unwrap();
             assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
+        }
+    })
+    .await;
+}
+
+/// A copy of the shipped workflows and templates, to edit.
+fn copied_commands() -> (tempfile::TempDir, std::path::PathBuf) {
+    let copy = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("cp")
+        .args(["-r", &commands(), &copy.path().display().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let dir = copy.path().join("commands");
+    (copy, dir)
+}
+
+/// Moves the service template on to 1.3.0: its CI also runs on a schedule.
+fn release_service_1_3_0(dir: &std::path::Path) {
+    let spec = dir.join("templates/service/template.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("version: 1.2.0"), "{text}");
+    let text = text.replace("version: 1.2.0", "version: 1.3.0").replace(
+        "changelog:\n",
+        "changelog:\n  - \"1.3.0: CI also runs every night\"\n",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let ci = dir.join("templates/service/.github/workflows/ci.yml");
+    let text = std::fs::read_to_string(&ci).unwrap().replace(
+        "  pull_request:\n",
+        "  pull_request:\n  schedule:\n    - cron: \"0 3 * * *\"\n",
+    );
+    std::fs::write(&ci, text).unwrap();
+}
+
+#[tokio::test]
+async fn drift_lists_what_is_behind_its_golden_path_and_the_update_opens_one_pull_request() {
+    common::within(async {
+        for db in common::databases().await {
+            let name = db.name;
+            let (_copy, dir) = copied_commands();
+            let g = Golden::open_from(db, dir.display().to_string()).await;
+            let id = create_ledger(&g).await;
+            g.work().await;
+            assert_eq!(g.state(id).await, State::Succeeded, "{}", g.told.text());
+
+            // Made at the template's version: not behind. The legacy service is (1.0.0).
+            let r = g.say("breanna.davison", "drift team-a").await;
+            assert_eq!(r.intent, switchboard::Intent::Drift, "{}", text(&r));
+            assert_eq!(r.result["current"], 1, "{name}: {}", text(&r));
+            assert_eq!(
+                r.result["behind"][0]["entity"],
+                "component:default/legacy-billing"
+            );
+            assert_eq!(
+                r.result["behind"][0]["changes"],
+                serde_json::json!([
+                    "1.2.0: README gains on-call and runbook sections",
+                    "1.1.0: CI caches dependencies"
+                ]),
+                "{}",
+                text(&r)
+            );
+
+            // The template moves on: ledger-api is behind too, with what changed.
+            release_service_1_3_0(&dir);
+            g.bot.desk().unwrap().load_workflows(None);
+            let r = g.say("breanna.davison", "drift team-a").await;
+            let behind = r.result["behind"].as_array().unwrap();
+            assert_eq!(behind.len(), 2, "{}", text(&r));
+            let ledger = behind
+                .iter()
+                .find(|b| b["entity"] == "component:default/ledger-api")
+                .unwrap();
+            assert_eq!(ledger["version"], "1.2.0");
+            assert_eq!(ledger["current"], "1.3.0");
+            assert_eq!(ledger["owners"][0], "group:default/team-a");
+            assert_eq!(
+                ledger["changes"],
+                serde_json::json!(["1.3.0: CI also runs every night"])
+            );
+            assert!(
+                text(&r).contains("ledger-api (team-a): service 1.2.0 → 1.3.0"),
+                "{}",
+                text(&r)
+            );
+            let update = "run update-from-template service=component:default/ledger-api";
+            assert!(
+                r.actions
+                    .iter()
+                    .any(|a| a.id == switchboard::conversation::ActionId::Ask(update.into())),
+                "{:?}",
+                r.actions
+            );
+            // Another team has nothing behind; the whole catalog has both.
+            let r = g.say("guest", "drift team-b").await;
+            assert_eq!(r.result["behind"], serde_json::json!([]), "{}", text(&r));
+            let r = g.say("guest", "drift").await;
+            assert_eq!(r.result["behind"].as_array().unwrap().len(), 2);
+            let r = g.say("guest", "drift team-nobody").await;
+            assert!(text(&r).contains("There is no team"), "{}", text(&r));
+
+            // The button's request, by an owner: no approval (the pull request is reviewed),
+            // and a crash after the pull request is opened, then a restart: one of each.
+            g.fake.clear_calls();
+            let asked = g.say("breanna.davison", update).await;
+            let uid = run_id(&asked);
+            g.crash_after("pull-request").await;
+            g.work().await;
+            assert_eq!(g.state(uid).await, State::Succeeded, "{}", g.told.text());
+            let pulls: Vec<_> = g
+                .fake
+                .pulls()
+                .into_iter()
+                .filter(|p| p.repo == "acme/ledger-api")
+                .collect();
+            assert_eq!(pulls.len(), 1, "{pulls:?}");
+            let pr = &pulls[0];
+            assert_eq!(pr.head, "switchboard/service-1.3.0");
+            assert!(pr.title.contains("1.2.0 to 1.3.0"), "{}", pr.title);
+            assert!(
+                pr.body.contains("- 1.3.0: CI also runs every night"),
+                "{}",
+                pr.body
+            );
+            let made: Vec<String> = g
+                .fake
+                .commits_made()
+                .into_iter()
+                .filter(|c| c.contains(&format!("Switchboard-Run: {uid} ")))
+                .collect();
+            assert_eq!(made.len(), 1, "one commit: {made:?}");
+            // The files as the template makes them today, from the answers it was made with.
+            let on = |path: &str| {
+                g.fake
+                    .file("acme/ledger-api", Some(&pr.head), path)
+                    .unwrap_or_else(|| panic!("{path} is not on the branch"))
+            };
+            assert!(on(".github/workflows/ci.yml").contains("cron: \"0 3 * * *\""));
+            let catalog = on("catalog-info.yaml");
+            for line in [
+                "name: ledger-api",
+                "description: \"Books every payment\"",
+                "owner: group:default/team-a",
+                "switchboard.dev/template-version: \"1.3.0\"",
+                "github.com/project-slug: acme/ledger-api",
+            ] {
+                assert!(catalog.contains(line), "{line} is not in:\n{catalog}");
+            }
+            let answers = on(".switchboard/answers.yaml");
+            assert!(answers.contains("version: \"1.3.0\""), "{answers}");
+            assert!(answers.contains(&format!("run: {uid}")), "{answers}");
+            // The default branch is the owners' to change, by merging.
+            assert!(
+                !g.fake
+                    .file("acme/ledger-api", None, "catalog-info.yaml")
+                    .unwrap()
+                    .contains("1.3.0")
+            );
+
+            // A second request (a double click) points at the open pull request.
+            let again = g.say("breanna.davison", update).await;
+            let again = run_id(&again);
+            g.work().await;
+            let run = g.store.load_run(again).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Succeeded);
+            assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
+            assert_eq!(g.fake.pulls().len(), pulls.len(), "no second pull request");
+
+            // A repository that keeps no answers: the step says so, and nothing is written.
+            g.fake.clear_calls();
+            let asked = g
+                .say(
+                    "breanna.davison",
+                    "run update-from-template service=legacy-billing",
+                )
+                .await;
+            let lid = run_id(&asked);
+            g.work().await;
+            let run = g.store.load_run(lid).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Failed);
+            assert!(
+                run.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("acme/checkout has no .switchboard/answers.yaml"),
+                "{:?}",
+                run.reason
+            );
+            assert!(g.writes().is_empty(), "{:?}", g.writes());
+            // A service not made from a golden path is refused when asked.
+            let r = g
+                .say(
+                    "breanna.davison",
+                    "run update-from-template service=checkout",
+                )
+                .await;
+            assert!(
+                text(&r).contains("was not made from a golden path"),
+                "{}",
+                text(&r)
+            );
         }
     })
     .await;

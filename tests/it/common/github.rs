@@ -97,6 +97,7 @@ pub struct Pull {
     pub head: String,
     pub base: String,
     pub title: String,
+    pub body: String,
     pub open: bool,
 }
 
@@ -883,6 +884,38 @@ fn answer(inner: &mut Inner, path_q: &str) -> Answer {
             let body = json!({"sha": sha, "tree": tree, "truncated": false}).to_string();
             (200, body, None, None, None)
         }
+        // A file's contents, in the recorded shape (octokit's cassette), on `ref` or the
+        // default branch.
+        ["repos", o, r, "contents", file @ ..] => {
+            let Some(i) = find(inner, o, r) else {
+                return not_found();
+            };
+            let repo = &inner.repos[i];
+            let file = file.join("/");
+            let head = match param("ref") {
+                Some(b) if b != repo.branch => match repo.branches.get(&b) {
+                    Some(h) => h.clone(),
+                    None => return not_found(),
+                },
+                _ => repo.head.clone(),
+            };
+            let Some(content) = inner.commits[&head].get(&file) else {
+                return not_found();
+            };
+            let b64 = base64::engine::general_purpose::STANDARD.encode(content);
+            let wrapped: Vec<String> = b64
+                .as_bytes()
+                .chunks(60)
+                .map(|l| String::from_utf8(l.to_vec()).unwrap())
+                .collect();
+            let mut body = fixture_json("rest-get-repos-contents-file.body.json");
+            body["name"] = json!(file.rsplit('/').next().unwrap());
+            body["path"] = json!(file);
+            body["sha"] = json!(blob_sha(content));
+            body["size"] = json!(content.len());
+            body["content"] = json!(wrapped.join("\n") + "\n");
+            (200, body.to_string(), None, None, None)
+        }
         ["repos", o, r, "dependency-graph", "sbom"] => {
             match inner.sboms.get(&format!("{o}/{r}").to_lowercase()) {
                 Some(sbom) => (200, sbom.to_string(), None, None, None),
@@ -1162,6 +1195,7 @@ fn write(inner: &mut Inner, method: &str, path_q: &str, body: &Value) -> Answer 
                 head,
                 base: body["base"].as_str().unwrap_or_default().to_string(),
                 title: body["title"].as_str().unwrap_or_default().to_string(),
+                body: body["body"].as_str().unwrap_or_default().to_string(),
                 open: true,
             };
             inner.pulls.push(pull.clone());
