@@ -106,7 +106,10 @@ async fn bench(n: usize, dir: &std::path::Path) {
             read_at: 0,
         })
         .collect();
-    store.replace_sboms("github", &sboms).await.unwrap();
+    store
+        .replace_sboms("github", &sboms, &|_, _| false)
+        .await
+        .unwrap();
     drop(sboms);
     drop(names);
     bot.reload_packages(&store).await.unwrap();

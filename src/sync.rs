@@ -5,6 +5,7 @@
 //! committed before the snapshot is swapped in, so a crash between the two loses nothing: the
 //! next start-up rebuilds the snapshot from the store.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -112,10 +113,12 @@ async fn store_local(
     let mut preparer = Preparer::default();
     let mut prepared: Vec<Result<Prepared, Problem>> = Vec::new();
     let (mut files, mut quarantined) = (0usize, 0usize);
-    let mut dirs = std::collections::BTreeSet::new();
+    let (mut dirs, mut unread_dirs) = (BTreeSet::new(), BTreeSet::new());
     while let Some(f) = rx.recv().await {
         files += usize::from(!f.unreadable);
-        if !f.unreadable {
+        if f.unreadable {
+            unread_dirs.insert(local::scope_of(&f.location));
+        } else {
             dirs.insert(local::scope_of(&f.location));
         }
         let complete = !f.report.broken;
@@ -132,13 +135,25 @@ async fn store_local(
     replacement.add_problems(path_problems);
     // The SBOMs beside the catalog files, for `who uses`.
     let globs = config.catalog.local.sbom_globs.clone();
+    let read_dirs = dirs.clone();
     let (sboms, sbom_problems) =
-        tokio::task::spawn_blocking(move || local::sboms(&dirs, &globs, started_at))
+        tokio::task::spawn_blocking(move || local::sboms(&read_dirs, &globs, started_at))
             .await
             .context("the SBOM scan stopped unexpectedly")?;
+    // An SBOM that could not be read, or beside catalog files that could not be, keeps what
+    // it delivered last, as those files do.
+    let unread: BTreeSet<String> = sbom_problems.iter().map(|p| p.location.clone()).collect();
+    let unread_scopes: BTreeSet<String> = unread_dirs
+        .difference(&dirs)
+        .map(|d| crate::compliance::local_scope(d))
+        .collect();
     replacement.add_problems(sbom_problems);
     let (kept, problems) = replacement.finish().await?;
-    store.replace_sboms("local", &sboms).await?;
+    store
+        .replace_sboms("local", &sboms, &|location, scope| {
+            unread.contains(location) || unread_scopes.contains(scope)
+        })
+        .await?;
     let entities = prepared.len();
     record_run(
         store,

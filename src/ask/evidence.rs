@@ -20,14 +20,27 @@ use crate::catalog::links::{self, Group};
 pub struct Evidence {
     /// The `find` filter the rows answer.
     pub filter: String,
-    /// When the catalog it reflects was built (epoch seconds).
+    /// When the catalog it reads was assembled in memory (epoch seconds).
     pub catalog_generation: i64,
+    /// The time the catalog reflects: the latest complete sync or webhook event of its
+    /// sources (None before any).
+    pub reflects: Option<DateTime<Utc>>,
+    /// Each source as of when: its last complete sync and its last event.
+    pub sources: Vec<SourceAsOf>,
     /// When the report was made.
     pub at: DateTime<Utc>,
     pub figures: Figures,
     pub rows: Vec<Row>,
     /// Quarantined entities: listed, not counted.
     pub quarantined: Vec<Row>,
+}
+
+/// What one source had delivered when the report was made.
+#[derive(Debug, Serialize)]
+pub struct SourceAsOf {
+    pub source: String,
+    pub synced_at: Option<DateTime<Utc>>,
+    pub last_event_at: Option<DateTime<Utc>>,
 }
 
 /// How many of the rows (quarantined ones left out) have each part.
@@ -78,9 +91,25 @@ pub fn compliance(ctx: &Context<'_>, filter: &str) -> Result<Evidence, String> {
         }
     }
     let snap = ctx.snap;
+    let time = |t: i64| DateTime::<Utc>::from_timestamp(t, 0);
+    let sources: Vec<SourceAsOf> = ctx
+        .sources
+        .iter()
+        .map(|s| SourceAsOf {
+            source: s.source.clone(),
+            synced_at: s.last_complete.as_ref().and_then(|r| time(r.finished_at)),
+            last_event_at: s.last_event.as_ref().and_then(|(at, _)| time(*at)),
+        })
+        .collect();
     let mut evidence = Evidence {
         filter: filter.to_string(),
         catalog_generation: snap.built_at,
+        reflects: sources
+            .iter()
+            .flat_map(|s| [s.synced_at, s.last_event_at])
+            .flatten()
+            .max(),
+        sources,
         at: ctx.now,
         figures: Figures::default(),
         rows: Vec::new(),
@@ -124,7 +153,7 @@ pub fn compliance(ctx: &Context<'_>, filter: &str) -> Result<Evidence, String> {
     Ok(evidence)
 }
 
-const COLUMNS: [&str; 9] = [
+const COLUMNS: [&str; 10] = [
     "entity",
     "lifecycle",
     "owners",
@@ -134,10 +163,11 @@ const COLUMNS: [&str; 9] = [
     "reasons",
     "packages",
     "catalog_generation",
+    "reflects",
 ];
 
 impl Row {
-    fn cells(&self, generation: i64) -> [String; 9] {
+    fn cells(&self, generation: i64, reflects: &str) -> [String; 10] {
         [
             self.entity.clone(),
             self.lifecycle.clone().unwrap_or_default(),
@@ -148,6 +178,7 @@ impl Row {
             self.reasons.join("; "),
             self.packages.join("; "),
             generation.to_string(),
+            reflects.to_string(),
         ]
     }
 }
@@ -156,9 +187,10 @@ impl Evidence {
     /// One row per entity, the quarantined ones last; every row says the catalog generation.
     pub fn csv(&self) -> String {
         let mut out = COLUMNS.join(",") + "\n";
+        let reflects = self.reflects_text();
         for r in self.rows.iter().chain(&self.quarantined) {
             let cells: Vec<String> = r
-                .cells(self.catalog_generation)
+                .cells(self.catalog_generation, &reflects)
                 .iter()
                 .map(|c| csv_cell(c))
                 .collect();
@@ -166,6 +198,12 @@ impl Evidence {
             out.push('\n');
         }
         out
+    }
+
+    /// The time the catalog reflects, RFC 3339, or `never synced`.
+    fn reflects_text(&self) -> String {
+        self.reflects
+            .map_or_else(|| "never synced".into(), |t| t.to_rfc3339())
     }
 
     /// A Markdown document: what it reflects, the figures, the rows, the quarantined apart.
@@ -176,8 +214,9 @@ impl Evidence {
         let _ = writeln!(out, "# Compliance evidence: `{}`\n", self.filter);
         let _ = writeln!(
             out,
-            "Catalog generation {} · made {}\n",
+            "Catalog generation {} · reflects the sources as of {} · made {}\n",
             self.catalog_generation,
+            self.reflects_text(),
             self.at.to_rfc3339()
         );
         let _ = writeln!(
@@ -190,21 +229,22 @@ impl Evidence {
             pct(f.with_runbook),
             self.quarantined.len()
         );
-        table(&mut out, &self.rows, self.catalog_generation);
+        table(&mut out, &self.rows);
         if !self.quarantined.is_empty() {
             out.push_str("\n## Quarantined\n\n");
-            table(&mut out, &self.quarantined, self.catalog_generation);
+            table(&mut out, &self.quarantined);
         }
         out
     }
 }
 
-fn table(out: &mut String, rows: &[Row], generation: i64) {
+/// The rows as a Markdown table, without the columns the document says once above it.
+fn table(out: &mut String, rows: &[Row]) {
     let columns = &COLUMNS[..8];
     let _ = writeln!(out, "| {} |", columns.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(columns.len()));
     for r in rows {
-        let cells: Vec<String> = r.cells(generation)[..8]
+        let cells: Vec<String> = r.cells(0, "")[..8]
             .iter()
             .map(|c| {
                 c.replace('|', "\\|")

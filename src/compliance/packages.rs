@@ -27,8 +27,28 @@ fn pep503(name: &str) -> String {
 fn key(p: &Package) -> String {
     match p.scheme {
         Scheme::Pep440 => pep503(&p.name),
+        _ if is_go(p) && go_major(&p.name) => p
+            .namespace
+            .as_deref()
+            .and_then(|ns| ns.rsplit('/').next())
+            .unwrap_or(&p.name)
+            .to_lowercase(),
         _ => p.name.to_lowercase(),
     }
+}
+
+fn is_go(p: &Package) -> bool {
+    p.purl
+        .as_deref()
+        .is_some_and(|u| u.starts_with("pkg:golang/"))
+}
+
+/// A Go module's major version suffix (`github.com/go-redis/redis/v8`): the module is
+/// `redis`, found as `redis`, `github.com/go-redis/redis` or the whole path.
+fn go_major(segment: &str) -> bool {
+    segment.len() > 1
+        && segment.starts_with('v')
+        && segment[1..].chars().all(|c| c.is_ascii_digit())
 }
 
 /// The SBOMs, and where each package name is listed.
@@ -61,6 +81,11 @@ impl Packages {
             Some((ns, n)) if !ns.is_empty() && !n.is_empty() => (Some(ns), n),
             _ => (None, query.as_str()),
         };
+        // `github.com/go-redis/redis/v8` is looked up as `redis`, in its namespace.
+        let name = match namespace {
+            Some(ns) if go_major(name) => ns.rsplit('/').next().unwrap_or(name),
+            _ => name,
+        };
         // A PyPI package is also found by its name as PEP 503 reads it.
         let normal = pep503(name);
         let pypi_too = (normal != name).then_some(normal.as_str());
@@ -84,17 +109,23 @@ impl Packages {
             .map(|(sbom, p, _)| (sbom, p))
             .filter(|(_, p)| {
                 namespace.is_none_or(|ns| {
-                    p.namespace
-                        .as_deref()
-                        .is_some_and(|have| have.eq_ignore_ascii_case(ns))
+                    let have = p.namespace.as_deref().unwrap_or_default();
+                    // A Go module with a major version: its path with or without it.
+                    let module = is_go(p)
+                        && go_major(&p.name)
+                        && have.eq_ignore_ascii_case(&format!("{ns}/{name}"));
+                    module || (!have.is_empty() && have.eq_ignore_ascii_case(ns))
                 })
             })
             .collect()
     }
 
-    /// How many SBOMs are held.
+    /// How many SBOMs are held (a repository known to have none is not one).
     pub fn sboms(&self) -> usize {
-        self.sboms.len()
+        self.sboms
+            .iter()
+            .filter(|s| s.sbom.format != super::sbom::NO_GRAPH)
+            .count()
     }
 
     /// About how much memory the index holds: the packages, their versions and package URLs,
@@ -168,5 +199,57 @@ mod tests {
         }
         assert_eq!(index.named("lodash.merge").len(), 1);
         assert!(index.named("lodash-merge").is_empty());
+    }
+
+    /// A Go module's major version suffix is not its name.
+    #[test]
+    fn go_modules_are_found_by_name_with_or_without_their_major_version() {
+        let mut names = Names::default();
+        let packages: Vec<Package> = [
+            "pkg:golang/github.com/go-redis/redis/v8@v8.11.5",
+            "pkg:golang/github.com/redis/go-redis/v9@v9.0.2",
+            "pkg:golang/github.com/stretchr/testify@v1.8.4",
+            "pkg:npm/redis@4.6.0",
+        ]
+        .iter()
+        .map(|u| {
+            let purl = crate::compliance::sbom::Purl::parse(u).unwrap();
+            Package {
+                name: names.intern(&purl.name),
+                namespace: purl.namespace.as_deref().map(|n| names.intern(n)),
+                version: purl.version.unwrap_or_default(),
+                purl: Some(u.to_string()),
+                scheme: Scheme::of_purl(u),
+            }
+        })
+        .collect();
+        let index = Packages::new(vec![StoredSbom {
+            location: "repo/dependency-graph/sbom".into(),
+            source: "github".into(),
+            scope: "github:acme/repo".into(),
+            sbom: Sbom {
+                format: "SPDX-2.3".into(),
+                packages,
+            },
+            read_at: 0,
+        }]);
+        let found = |q: &str| -> Vec<String> {
+            index
+                .named(q)
+                .iter()
+                .map(|(_, p)| p.purl.clone().unwrap())
+                .collect()
+        };
+        assert_eq!(found("redis").len(), 2, "{:?}", found("redis"));
+        for q in ["github.com/go-redis/redis/v8", "github.com/go-redis/redis"] {
+            assert_eq!(
+                found(q),
+                ["pkg:golang/github.com/go-redis/redis/v8@v8.11.5"],
+                "{q}"
+            );
+        }
+        assert_eq!(found("go-redis").len(), 1);
+        assert_eq!(found("github.com/stretchr/testify").len(), 1);
+        assert!(found("v8").is_empty());
     }
 }

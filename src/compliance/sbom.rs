@@ -24,6 +24,10 @@ pub struct Package {
     pub scheme: Scheme,
 }
 
+/// The format of what is kept for a repository GitHub has no dependency graph for: no SBOM,
+/// but known to have none.
+pub const NO_GRAPH: &str = "none";
+
 /// What one SBOM file says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sbom {

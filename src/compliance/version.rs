@@ -17,6 +17,8 @@ pub enum Scheme {
     Semver,
     Maven,
     Pep440,
+    /// RubyGems' `Gem::Version`: a letter starts a pre-release (`1.0.0.rc1` < `1.0.0`).
+    RubyGems,
     /// Numbers compared as numbers, words as words, in order.
     Generic,
 }
@@ -39,6 +41,7 @@ impl Scheme {
             }
             "maven" => Scheme::Maven,
             "pypi" => Scheme::Pep440,
+            "gem" => Scheme::RubyGems,
             _ => Scheme::Generic,
         }
     }
@@ -56,6 +59,7 @@ impl Scheme {
                 (Some(x), Some(y)) => x.cmp(&y),
                 _ => generic(a, b),
             },
+            Scheme::RubyGems => gem(a).cmp_gem(&gem(b)),
             Scheme::Generic => generic(a, b),
         }
     }
@@ -148,10 +152,17 @@ impl Range {
     /// SBOM does not know meets no range: it is not said to be below a fixed release.
     pub fn admits(&self, scheme: Scheme, version: &str) -> bool {
         !version.trim().is_empty()
-            && self
-                .bounds
-                .iter()
-                .all(|(op, bound)| op.admits(scheme.compare(version, bound)))
+            && self.bounds.iter().all(|(op, bound)| {
+                // PEP 440: against a public version, a candidate's local label is ignored
+                // (`2.0.0+cu118` is `<= 2.0.0` and `= 2.0.0`).
+                let version = match scheme {
+                    Scheme::Pep440 if !bound.contains('+') => {
+                        version.split('+').next().unwrap_or(version)
+                    }
+                    _ => version,
+                };
+                op.admits(scheme.compare(version, bound))
+            })
     }
 }
 
@@ -247,11 +258,16 @@ impl Semver {
 }
 
 impl Ord for Semver {
-    /// semver.org's precedence: the numbers, then a pre-release before the release, its
-    /// identifiers numbers (by value) before words (in ASCII order), fewer before more.
+    /// semver.org's precedence: the numbers (a missing one is 0, so NuGet's `1.2.3.0` is
+    /// `1.2.3`), then a pre-release before the release, its identifiers numbers (by value)
+    /// before words (in ASCII order), fewer before more.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.core
-            .cmp(&other.core)
+        let n = self.core.len().max(other.core.len());
+        let part = |v: &Vec<u64>, i: usize| v.get(i).copied().unwrap_or(0);
+        (0..n)
+            .map(|i| part(&self.core, i).cmp(&part(&other.core, i)))
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal)
             .then_with(|| match (self.pre.is_empty(), other.pre.is_empty()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => Ordering::Greater,
@@ -279,6 +295,67 @@ impl Ord for Semver {
 impl PartialOrd for Semver {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
+    }
+}
+
+/// A RubyGems version's segments, as `Gem::Version#canonical_segments` makes them: digit
+/// runs as numbers, letter runs as words (`-` reads as `.pre.`), trailing zeros of the release
+/// and of the pre-release parts dropped.
+struct Gem(Vec<Seg>);
+
+enum Seg {
+    /// Digits without their leading zeros (0 is empty).
+    Num(String),
+    Word(String),
+}
+
+fn gem(text: &str) -> Gem {
+    let text = text.trim().replace('-', ".pre.");
+    let segments: Vec<Seg> = runs(&text)
+        .into_iter()
+        .map(|r| match r {
+            Run::Number(n) => Seg::Num(n.trim_start_matches('0').to_string()),
+            Run::Text(t) => Seg::Word(t),
+        })
+        .collect();
+    let first_word = segments
+        .iter()
+        .position(|s| matches!(s, Seg::Word(_)))
+        .unwrap_or(segments.len());
+    let mut release = segments;
+    let mut pre = release.split_off(first_word);
+    let is_zero = |s: &Seg| matches!(s, Seg::Num(n) if n.is_empty());
+    while release.last().is_some_and(is_zero) {
+        release.pop();
+    }
+    while pre.last().is_some_and(is_zero) {
+        pre.pop();
+    }
+    release.extend(pre);
+    Gem(release)
+}
+
+impl Gem {
+    /// `Gem::Version#<=>`: segment by segment, a missing one 0; a word (a pre-release)
+    /// before a number.
+    fn cmp_gem(&self, other: &Gem) -> Ordering {
+        let zero = Seg::Num(String::new());
+        for i in 0..self.0.len().max(other.0.len()) {
+            let (a, b) = (
+                self.0.get(i).unwrap_or(&zero),
+                other.0.get(i).unwrap_or(&zero),
+            );
+            let o = match (a, b) {
+                (Seg::Num(m), Seg::Num(n)) => numeric(m, n),
+                (Seg::Word(_), Seg::Num(_)) => Ordering::Less,
+                (Seg::Num(_), Seg::Word(_)) => Ordering::Greater,
+                (Seg::Word(s), Seg::Word(t)) => s.cmp(t),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+        }
+        Ordering::Equal
     }
 }
 
@@ -467,6 +544,62 @@ mod tests {
         assert_eq!(p.compare("1.0", "1.0.0"), Ordering::Equal);
         assert_eq!(p.compare("v1.0RC1", "1.0rc1"), Ordering::Equal);
         assert_eq!(p.compare("2.31.0", "2.31"), Ordering::Equal);
+    }
+
+    /// RubyGems: a letter starts a pre-release, trailing zeros do not count
+    /// (`Gem::Version`'s own examples).
+    #[test]
+    fn rubygems_orders_as_gem_version_does() {
+        let g = Scheme::RubyGems;
+        let ascending = [
+            "1.0.0.a",
+            "1.0.0.a1",
+            "1.0.0.b",
+            "1.0.0.pre",
+            "1.0.0.rc1",
+            "1.0.0",
+            "1.0.1",
+            "1.0.10",
+            "2.0.0.rc1",
+            "2.0.0",
+            "7.0.8.4",
+        ];
+        for w in ascending.windows(2) {
+            assert_eq!(g.compare(w[0], w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+        }
+        assert_eq!(g.compare("1.0", "1.0.0"), Ordering::Equal);
+        assert_eq!(g.compare("1.0.0-rc1", "1.0.0.pre.rc1"), Ordering::Equal);
+        assert_eq!(Scheme::of_purl("pkg:gem/rails@7.0.8.4"), Scheme::RubyGems);
+        let fixed = Range::parse("< 7.0.8.4").unwrap();
+        assert!(fixed.admits(g, "7.0.8.1") && fixed.admits(g, "7.0.8.4.rc1"));
+        assert!(!fixed.admits(g, "7.0.8.4") && !fixed.admits(g, "7.1.0"));
+    }
+
+    /// NuGet's fourth number: `1.2.3.0` is `1.2.3`, `1.2.3.1` after it.
+    #[test]
+    fn four_part_versions_order_with_a_missing_part_as_zero() {
+        let s = Scheme::of_purl("pkg:nuget/Newtonsoft.Json@13.0.3");
+        assert_eq!(s.compare("13.0.3.0", "13.0.3"), Ordering::Equal);
+        assert_eq!(s.compare("13.0.3.1", "13.0.3"), Ordering::Greater);
+        assert_eq!(s.compare("13.0.3.1", "13.0.4"), Ordering::Less);
+    }
+
+    /// PEP 440: against a public version, a local label is ignored.
+    #[test]
+    fn local_labels_match_their_public_version() {
+        let p = Scheme::Pep440;
+        let at_most = Range::parse("<= 2.0.0").unwrap();
+        assert!(at_most.admits(p, "2.0.0+cu118"));
+        assert!(Range::parse("= 2.0.0").unwrap().admits(p, "2.0.0+cu118"));
+        assert!(!Range::parse("> 2.0.0").unwrap().admits(p, "2.0.0+cu118"));
+        assert!(!Range::parse("< 2.0.0").unwrap().admits(p, "2.0.0+cu118"));
+        // Against a local version, the label counts.
+        assert!(
+            !Range::parse("= 2.0.0+cu117")
+                .unwrap()
+                .admits(p, "2.0.0+cu118")
+        );
+        assert_eq!(p.compare("2.0.0+cu118", "2.0.0"), Ordering::Greater);
     }
 
     #[test]

@@ -763,6 +763,7 @@ impl GitHub {
         };
         let same_name = known.is_some_and(|k| k.full_name.eq_ignore_ascii_case(&repo.full_name));
         if same_name && known.and_then(|k| k.head_commit.as_deref()) == Some(head.commit.as_str()) {
+            self.catch_up_sbom(&repo.full_name, now).await?;
             self.remember(repo, Some(head.commit.clone()), now).await?;
             return Ok(None);
         }
@@ -780,6 +781,18 @@ impl GitHub {
         Ok(Some((files, entities, quarantined)))
     }
 
+    /// An unchanged repository's dependency graph, read once if it never was (a store kept
+    /// from before SBOMs were read) and the repository holds components; never again until a
+    /// push changes a manifest.
+    async fn catch_up_sbom(&self, full: &str, now: i64) -> Result<()> {
+        if !self.store.has_sbom(&sbom_location(full)).await?
+            && self.store.holds_components_in(SOURCE, &scope(full)).await?
+        {
+            self.read_sbom(full, true, now).await;
+        }
+        Ok(())
+    }
+
     /// Reads `full`'s SBOM from GitHub's dependency graph and keeps it (or forgets it, when
     /// the repository holds no entity or has no dependency graph). A failure keeps what was
     /// kept, with a warning: it never fails the read of the repository.
@@ -792,7 +805,22 @@ impl GitHub {
                 .get(&format!("/repos/{full}/dependency-graph/sbom"), false)
                 .await
             {
-                Ok(Fetched::NotFound) => self.store.forget_sbom(&location).await,
+                // No dependency graph (not enabled, or nothing it reads): kept as an SBOM that
+                // lists nothing, so the scan does not ask again until a manifest changes.
+                Ok(Fetched::NotFound) => {
+                    self.store
+                        .put_sbom(&crate::store::StoredSbom {
+                            location,
+                            source: SOURCE.into(),
+                            scope: crate::compliance::github_scope(full),
+                            sbom: crate::compliance::sbom::Sbom {
+                                format: crate::compliance::sbom::NO_GRAPH.into(),
+                                packages: Vec::new(),
+                            },
+                            read_at: now,
+                        })
+                        .await
+                }
                 Ok(Fetched::Body(body, _)) => {
                     let sbom = serde_json::from_str::<serde_json::Value>(&body)
                         .map_err(|e| e.to_string())
@@ -881,6 +909,12 @@ impl GitHub {
                 (!unchanged).then(|| ((*r).clone(), k))
             })
             .collect();
+        for r in wanted
+            .iter()
+            .filter(|r| !to_read.iter().any(|(t, _)| t.id == r.id))
+        {
+            self.catch_up_sbom(&r.full_name, now).await?;
+        }
         let mut failures: Vec<String> = Vec::new();
         let mut done = 0;
         for batch in to_read.chunks(GRAPHQL_BATCH) {

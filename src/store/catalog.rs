@@ -438,6 +438,25 @@ impl Store {
     }
 
     /// Whether the store holds entities of a source other than `source`.
+    /// Whether `source` holds a component (not orphaned) in a file below `prefix` (a
+    /// repository's `owner/name/`).
+    pub async fn holds_components_in(&self, source: &str, prefix: &str) -> Result<bool> {
+        let escaped = prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let row = sqlx::query(
+            "SELECT 1 FROM entities WHERE source = $1 AND location LIKE $2 ESCAPE '\\' \
+             AND entity_key LIKE 'component:%' AND orphaned_at IS NULL LIMIT 1",
+        )
+        .bind(source)
+        .bind(format!("{escaped}%"))
+        .fetch_optional(&self.pool)
+        .await
+        .context("looking for a repository's components")?;
+        Ok(row.is_some())
+    }
+
     pub async fn holds_other_sources(&self, source: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM entities WHERE source <> $1 LIMIT 1")
             .bind(source)

@@ -22,15 +22,34 @@ pub struct StoredSbom {
     pub read_at: i64,
 }
 
+/// Which of a source's SBOMs a replacement keeps as they were, by location and scope.
+pub type Keep<'a> = dyn Fn(&str, &str) -> bool + Sync + 'a;
+
 impl Store {
-    /// Replaces every SBOM of `source` with these, in one transaction.
-    pub async fn replace_sboms(&self, source: &str, sboms: &[StoredSbom]) -> Result<()> {
-        self.write_sboms(Some(source), sboms).await
+    /// Replaces every SBOM of `source` with these, in one transaction, except those `keep`
+    /// keeps as they were (by location and scope): what could not be read this time.
+    pub async fn replace_sboms(
+        &self,
+        source: &str,
+        sboms: &[StoredSbom],
+        keep: &Keep<'_>,
+    ) -> Result<()> {
+        self.write_sboms(Some((source, keep)), sboms).await
     }
 
     /// Keeps one SBOM, in place of what its location held.
     pub async fn put_sbom(&self, sbom: &StoredSbom) -> Result<()> {
         self.write_sboms(None, std::slice::from_ref(sbom)).await
+    }
+
+    /// Whether an SBOM is kept at `location` (one that lists nothing included).
+    pub async fn has_sbom(&self, location: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM sboms WHERE location = $1")
+            .bind(location)
+            .fetch_optional(&self.pool)
+            .await
+            .context("looking for an SBOM")?;
+        Ok(row.is_some())
     }
 
     /// Forgets the SBOM at `location` (a repository that no longer has one).
@@ -43,14 +62,26 @@ impl Store {
         w.commit().await.context("forgetting an SBOM")
     }
 
-    /// Writes `sboms` over their locations, after forgetting all of `source`'s when given.
-    async fn write_sboms(&self, source: Option<&str>, sboms: &[StoredSbom]) -> Result<()> {
+    /// Writes `sboms` over their locations, after forgetting those of `source` that are not
+    /// kept, when given.
+    async fn write_sboms(
+        &self,
+        source: Option<(&str, &Keep<'_>)>,
+        sboms: &[StoredSbom],
+    ) -> Result<()> {
         let mut w = self.write().await?;
-        if let Some(source) = source {
-            sqlx::query("DELETE FROM sboms WHERE source = $1")
-                .bind(source)
-                .execute(&mut *w.tx)
-                .await?;
+        if let Some((source, keep)) = source {
+            let held: Vec<(String, String)> =
+                sqlx::query_as("SELECT location, scope FROM sboms WHERE source = $1")
+                    .bind(source)
+                    .fetch_all(&mut *w.tx)
+                    .await?;
+            for (location, _) in held.iter().filter(|(l, s)| !keep(l, s)) {
+                sqlx::query("DELETE FROM sboms WHERE location = $1")
+                    .bind(location)
+                    .execute(&mut *w.tx)
+                    .await?;
+            }
         }
         for s in sboms {
             sqlx::query("DELETE FROM sboms WHERE location = $1")

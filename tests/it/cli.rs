@@ -549,7 +549,7 @@ fn report_compliance_prints_the_evidence_in_each_format() {
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
-        "entity,lifecycle,owners,oncall,runbook,quarantined,reasons,packages,catalog_generation"
+        "entity,lifecycle,owners,oncall,runbook,quarantined,reasons,packages,catalog_generation,reflects"
     );
     assert_eq!(lines.len(), 3, "{csv}");
     assert!(
@@ -577,6 +577,9 @@ fn report_compliance_prints_the_evidence_in_each_format() {
         "component:default/router-admin"
     );
     assert!(json["catalog_generation"].as_i64().unwrap() > 0);
+    // As of the sync that read the catalog.
+    let synced = json["sources"][0]["synced_at"].as_str().unwrap();
+    assert_eq!(json["reflects"].as_str(), Some(synced), "{json}");
 
     let md = report("md", "");
     assert!(

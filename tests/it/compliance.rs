@@ -191,6 +191,51 @@ async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
                         && p.message.starts_with("SBOM not read")),
                 "{problems:?}"
             );
+
+            // An SBOM that turns unreadable keeps what it delivered last, noted; one that is
+            // gone takes its packages with it.
+            std::fs::write(
+                dir.path().join("router/sbom.spdx.json"),
+                "{\"spdxVersion\": ",
+            )
+            .unwrap();
+            std::fs::remove_file(dir.path().join("web/bom.json")).unwrap();
+            let mut config = Config::default();
+            config.database.url.0 = db.url.clone();
+            config.catalog.local.paths = common::examples();
+            config
+                .catalog
+                .local
+                .paths
+                .push(dir.path().display().to_string());
+            switchboard::sync::sync_local(&config, &app.store, |_, _| {})
+                .await
+                .unwrap();
+            let kept = app.store.load_sboms(&mut names).await.unwrap();
+            let locations: Vec<&str> = kept.iter().map(|s| s.location.as_str()).collect();
+            assert_eq!(locations.len(), 1, "{name}: {locations:?}");
+            assert!(
+                locations[0].ends_with("router/sbom.spdx.json"),
+                "{locations:?}"
+            );
+            assert_eq!(kept[0].sbom.packages.len(), {
+                let mut n = switchboard::compliance::sbom::Names::default();
+                switchboard::compliance::sbom::parse(
+                    sbom("spdx-2.3-cargo-kong-atc-router-syft.spdx.json").as_bytes(),
+                    &mut n,
+                )
+                .unwrap()
+                .packages
+                .len()
+            });
+            let problems = app.store.load_problems().await.unwrap();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.location.ends_with("router/sbom.spdx.json")
+                        && p.message.starts_with("SBOM not read")),
+                "{problems:?}"
+            );
             app.store.close().await;
         }
     })

@@ -1426,6 +1426,39 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
                 "{}",
                 render::text(&r)
             );
+
+            // A store kept from before dependency graphs were read: the next scan reads an
+            // unchanged repository's once; repositories GitHub has none for (the others) are
+            // not asked again, and the scan after asks nothing.
+            env.store
+                .forget_sbom("acme/payments/dependency-graph/sbom")
+                .await
+                .unwrap();
+            let sbom_calls = || -> Vec<String> {
+                env.fake
+                    .calls()
+                    .into_iter()
+                    .filter(|c| c.path.ends_with("/dependency-graph/sbom"))
+                    .map(|c| c.path)
+                    .collect()
+            };
+            env.fake.clear_calls();
+            env.sync().await;
+            assert_eq!(
+                sbom_calls(),
+                ["/repos/acme/payments/dependency-graph/sbom"],
+                "{}",
+                db.name
+            );
+            assert!(
+                env.store
+                    .has_sbom("acme/payments/dependency-graph/sbom")
+                    .await
+                    .unwrap()
+            );
+            env.fake.clear_calls();
+            env.sync().await;
+            assert_eq!(sbom_calls(), Vec::<String>::new());
             env.store.close().await;
         }
     })
