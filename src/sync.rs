@@ -439,7 +439,26 @@ pub async fn sync_terraform(config: &Config, store: &Store) -> Result<String> {
     let files = reads.len();
     let (mut resources, mut quarantined) = (0usize, 0usize);
     let mut replacement = store.begin_replace("terraform").await?;
+    // A path that matched nothing or could not be listed (an unmounted volume): what its
+    // files delivered is kept, not deleted.
+    if !path_problems.is_empty() {
+        replacement.keep_unseen_at_finish();
+    }
     replacement.add_problems(path_problems);
+    // Two files of one workspace (a copy, two backends) would make the same entities.
+    let mut workspaces: std::collections::BTreeMap<String, &str> = Default::default();
+    for (location, _) in &reads {
+        let ws = terraform::workspace_of(std::path::Path::new(location));
+        if let Some(first) = workspaces.insert(ws.clone(), location) {
+            replacement.add_problems([Problem {
+                location: location.clone(),
+                line: 0,
+                message: format!(
+                    "workspace `{ws}` is read from {first} too: the first file's resources win"
+                ),
+            }]);
+        }
+    }
     for (location, read) in reads {
         resources += read.entities.len();
         quarantined += read.entities.iter().filter(|e| e.is_quarantined()).count();

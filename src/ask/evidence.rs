@@ -22,8 +22,8 @@ pub struct Evidence {
     pub filter: String,
     /// When the catalog it reads was assembled in memory (epoch seconds).
     pub catalog_generation: i64,
-    /// The time the catalog reflects: the latest complete sync or webhook event of its
-    /// sources (None before any).
+    /// The time the catalog reflects at least: the oldest of its sources' last complete
+    /// syncs (webhooks may have brought parts of it further; None before any sync).
     pub reflects: Option<DateTime<Utc>>,
     /// Each source as of when: its last complete sync and its last event.
     pub sources: Vec<SourceAsOf>,
@@ -104,11 +104,7 @@ pub fn compliance(ctx: &Context<'_>, filter: &str) -> Result<Evidence, String> {
     let mut evidence = Evidence {
         filter: filter.to_string(),
         catalog_generation: snap.built_at,
-        reflects: sources
-            .iter()
-            .flat_map(|s| [s.synced_at, s.last_event_at])
-            .flatten()
-            .max(),
+        reflects: sources.iter().filter_map(|s| s.synced_at).min(),
         sources,
         at: ctx.now,
         figures: Figures::default(),

@@ -81,9 +81,11 @@ impl Packages {
             Some((ns, n)) if !ns.is_empty() && !n.is_empty() => (Some(ns), n),
             _ => (None, query.as_str()),
         };
-        // `github.com/go-redis/redis/v8` is looked up as `redis`, in its namespace.
-        let name = match namespace {
-            Some(ns) if go_major(name) => ns.rsplit('/').next().unwrap_or(name),
+        // `github.com/go-redis/redis/v8` is looked up as `redis`, in its namespace, at that
+        // major version only.
+        let major = namespace.and_then(|_| go_major(name).then_some(name));
+        let name = match (namespace, major) {
+            (Some(ns), Some(_)) => ns.rsplit('/').next().unwrap_or(name),
             _ => name,
         };
         // A PyPI package is also found by its name as PEP 503 reads it.
@@ -108,14 +110,15 @@ impl Packages {
             .filter(|(_, p, normalised)| !normalised || p.scheme == Scheme::Pep440)
             .map(|(sbom, p, _)| (sbom, p))
             .filter(|(_, p)| {
-                namespace.is_none_or(|ns| {
-                    let have = p.namespace.as_deref().unwrap_or_default();
-                    // A Go module with a major version: its path with or without it.
-                    let module = is_go(p)
-                        && go_major(&p.name)
-                        && have.eq_ignore_ascii_case(&format!("{ns}/{name}"));
-                    module || (!have.is_empty() && have.eq_ignore_ascii_case(ns))
-                })
+                major.is_none_or(|m| p.name.eq_ignore_ascii_case(m))
+                    && namespace.is_none_or(|ns| {
+                        let have = p.namespace.as_deref().unwrap_or_default();
+                        // A Go module with a major version: its path with or without it.
+                        let module = is_go(p)
+                            && go_major(&p.name)
+                            && have.eq_ignore_ascii_case(&format!("{ns}/{name}"));
+                        module || (!have.is_empty() && have.eq_ignore_ascii_case(ns))
+                    })
             })
             .collect()
     }
@@ -207,6 +210,7 @@ mod tests {
         let mut names = Names::default();
         let packages: Vec<Package> = [
             "pkg:golang/github.com/go-redis/redis/v8@v8.11.5",
+            "pkg:golang/github.com/go-redis/redis/v7@v7.4.1",
             "pkg:golang/github.com/redis/go-redis/v9@v9.0.2",
             "pkg:golang/github.com/stretchr/testify@v1.8.4",
             "pkg:npm/redis@4.6.0",
@@ -240,14 +244,12 @@ mod tests {
                 .map(|(_, p)| p.purl.clone().unwrap())
                 .collect()
         };
-        assert_eq!(found("redis").len(), 2, "{:?}", found("redis"));
-        for q in ["github.com/go-redis/redis/v8", "github.com/go-redis/redis"] {
-            assert_eq!(
-                found(q),
-                ["pkg:golang/github.com/go-redis/redis/v8@v8.11.5"],
-                "{q}"
-            );
-        }
+        assert_eq!(found("redis").len(), 3, "{:?}", found("redis"));
+        assert_eq!(
+            found("github.com/go-redis/redis/v8"),
+            ["pkg:golang/github.com/go-redis/redis/v8@v8.11.5"]
+        );
+        assert_eq!(found("github.com/go-redis/redis").len(), 2);
         assert_eq!(found("go-redis").len(), 1);
         assert_eq!(found("github.com/stretchr/testify").len(), 1);
         assert!(found("v8").is_empty());

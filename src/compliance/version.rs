@@ -232,7 +232,7 @@ fn numeric(a: &str, b: &str) -> Ordering {
 
 /// A semantic version, read leniently as npm and cargo lockfiles write them (`v1.2`,
 /// `1.2.3-beta.1+build`): the build is ignored, a missing part is 0.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 struct Semver {
     core: Vec<u64>,
     pre: Vec<String>,
@@ -291,6 +291,15 @@ impl Ord for Semver {
             })
     }
 }
+
+/// Equal as ordered: `1.2.3.0` is `1.2.3`.
+impl PartialEq for Semver {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Semver {}
 
 impl PartialOrd for Semver {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {

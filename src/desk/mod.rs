@@ -1561,9 +1561,10 @@ fn shown(mut with: Value) -> Value {
     if let Some(Value::Array(all)) = with.get("templates") {
         let names: Vec<Value> = all.iter().map(|t| t["template"]["name"].clone()).collect();
         with["templates"] = Value::Array(names);
-    }
-    if let Some(m) = with.as_object_mut() {
-        m.remove("context");
+        // The run's context, given to a step that renders templates itself.
+        if let Some(m) = with.as_object_mut() {
+            m.remove("context");
+        }
     }
     with
 }

@@ -134,6 +134,10 @@ impl GitHubSteps {
         else {
             return Ok(None);
         };
+        // Over 1 MB (or a directory), the contents API gives no content.
+        if v["encoding"] != "base64" {
+            bail!("{repo}'s {path} is not a file GitHub's contents API gives (over 1 MB?)");
+        }
         let b64: String = v["content"]
             .as_str()
             .unwrap_or_default()
@@ -646,7 +650,9 @@ impl Executor for UpdateFromTemplate {
                 })?;
             let answers: Value = serde_saphyr::from_str(&answers)
                 .map_err(|e| anyhow!("{repo}'s {} cannot be read: {e}", drift::ANSWERS))?;
-            let name = answers["template"].as_str().unwrap_or_default();
+            let Some(name) = answers["template"].as_str().filter(|n| !n.is_empty()) else {
+                bail!("{repo}'s {} names no `template`", drift::ANSWERS);
+            };
             let from = drift::text(&answers["version"]);
             let templates = w["templates"].as_array().cloned().unwrap_or_default();
             let Some(t) = templates.iter().find(|t| t["template"]["name"] == name) else {
@@ -663,6 +669,22 @@ impl Executor for UpdateFromTemplate {
             let to = drift::text(&t["template"]["version"]);
             match drift::compare(&from, &to) {
                 std::cmp::Ordering::Equal => {
+                    // Up to date by its answers; the catalog must say so too, or drift would
+                    // list it for ever.
+                    let said = w["context"]["entity"]["metadata"]["annotations"]
+                        [drift::TEMPLATE_VERSION]
+                        .as_str()
+                        .unwrap_or_default();
+                    if !said.is_empty() && drift::compare(said, &to) != std::cmp::Ordering::Equal {
+                        bail!(
+                            "nothing to update: {repo}'s {} is at {to}, the template's version, \
+                             but the catalog still says {said}. If its update was just merged, \
+                             the catalog catches up with the next push or scan; otherwise set \
+                             {} to \"{to}\" in its catalog-info.yaml",
+                            drift::ANSWERS,
+                            drift::TEMPLATE_VERSION
+                        );
+                    }
                     return Ok(json!({"up_to_date": true, "template": name, "version": to}));
                 }
                 std::cmp::Ordering::Greater => {
@@ -705,17 +727,26 @@ impl Executor for UpdateFromTemplate {
                 "\nRequested through Switchboard run {}.",
                 call.run_id
             ));
+            let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+            let about = json!({
+                "template": name, "from": from, "to": to, "files": paths, "changes": changes,
+            });
+            let with_about = |mut out: Value| {
+                for (k, v) in about.as_object().into_iter().flatten() {
+                    out[k] = v.clone();
+                }
+                out
+            };
             // One pull request per repository and version: a second request (a double
-            // click, a colleague) finds the first one open and points at it.
+            // click, a colleague) finds the first one open and points at it, committing
+            // nothing.
             let branch = format!("switchboard/{name}-{to}");
             if let Some(pr) = self.0.open_pull(repo, &branch).await? {
-                return Ok(json!({
+                return Ok(with_about(json!({
                     "number": pr["number"], "html_url": pr["html_url"], "branch": branch,
-                    "base": base, "adopted": true, "template": name, "from": from, "to": to,
-                }));
+                    "base": base, "adopted": true,
+                })));
             }
-            let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-            let paths = json!(paths);
             let spec = PullRequestSpec {
                 repo,
                 branch: &branch,
@@ -723,16 +754,11 @@ impl Executor for UpdateFromTemplate {
                 title: &title,
                 body: &body,
             };
-            let mut out = self
+            let out = self
                 .0
                 .pull_request(call, &spec, Some((&title, files)))
                 .await?;
-            out["template"] = json!(name);
-            out["from"] = json!(from);
-            out["to"] = json!(to);
-            out["files"] = paths;
-            out["changes"] = json!(changes);
-            Ok(out)
+            Ok(with_about(out))
         })
     }
 }

@@ -763,7 +763,6 @@ impl GitHub {
         };
         let same_name = known.is_some_and(|k| k.full_name.eq_ignore_ascii_case(&repo.full_name));
         if same_name && known.and_then(|k| k.head_commit.as_deref()) == Some(head.commit.as_str()) {
-            self.catch_up_sbom(&repo.full_name, now).await?;
             self.remember(repo, Some(head.commit.clone()), now).await?;
             return Ok(None);
         }
@@ -781,14 +780,18 @@ impl GitHub {
         Ok(Some((files, entities, quarantined)))
     }
 
-    /// An unchanged repository's dependency graph, read once if it never was (a store kept
-    /// from before SBOMs were read) and the repository holds components; never again until a
-    /// push changes a manifest.
-    async fn catch_up_sbom(&self, full: &str, now: i64) -> Result<()> {
-        if !self.store.has_sbom(&sbom_location(full)).await?
-            && self.store.holds_components_in(SOURCE, &scope(full)).await?
-        {
-            self.read_sbom(full, true, now).await;
+    /// The dependency graphs of unchanged repositories that hold components but were never
+    /// read (a store kept from before SBOMs were read), at most `CATCH_UP` a scan, so an
+    /// upgrade spreads them over a few scans; never again until a push changes a manifest.
+    async fn catch_up_sboms(&self, unchanged: &[&Repo], now: i64) -> Result<()> {
+        let with_components = self.store.component_scopes(SOURCE).await?;
+        let read = self.store.sbom_locations(SOURCE).await?;
+        let missing = unchanged.iter().filter(|r| {
+            with_components.contains(&scope(&r.full_name))
+                && !read.contains(&sbom_location(&r.full_name))
+        });
+        for r in missing.take(CATCH_UP) {
+            self.read_sbom(&r.full_name, true, now).await;
         }
         Ok(())
     }
@@ -909,12 +912,13 @@ impl GitHub {
                 (!unchanged).then(|| ((*r).clone(), k))
             })
             .collect();
-        for r in wanted
+        let reading: HashSet<i64> = to_read.iter().map(|(r, _)| r.id).collect();
+        let unchanged: Vec<&Repo> = wanted
             .iter()
-            .filter(|r| !to_read.iter().any(|(t, _)| t.id == r.id))
-        {
-            self.catch_up_sbom(&r.full_name, now).await?;
-        }
+            .filter(|r| !reading.contains(&r.id))
+            .copied()
+            .collect();
+        self.catch_up_sboms(&unchanged, now).await?;
         let mut failures: Vec<String> = Vec::new();
         let mut done = 0;
         for batch in to_read.chunks(GRAPHQL_BATCH) {
@@ -1115,6 +1119,9 @@ const MANIFESTS: &[&str] = &[
     "pubspec.lock",
     "Package.resolved",
 ];
+
+/// The most never-read dependency graphs one scan catches up on.
+const CATCH_UP: usize = 100;
 
 /// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
 fn sbom_location(full_name: &str) -> String {

@@ -241,7 +241,9 @@ pub fn sboms(
                     Err(why) => problems.push(Problem {
                         location,
                         line: 1,
-                        message: format!("SBOM not read: {why}; its packages are not answered"),
+                        message: format!(
+                            "SBOM not read: {why}; what it listed when last read is kept"
+                        ),
                     }),
                 }
             }
@@ -259,7 +261,7 @@ pub fn scope_of(location: &str) -> String {
 }
 
 /// Reads at most one byte more than the limit, so a huge file costs no more than that.
-fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = Vec::new();
     std::fs::File::open(path)?

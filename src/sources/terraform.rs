@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -27,7 +29,7 @@ use crate::catalog::validate::{Origin, validate};
 pub const WORKSPACE: &str = "terraform.io/workspace";
 
 /// The largest state file read. A big workspace's state runs to tens of MB.
-const MAX_STATE_BYTES: u64 = 256 << 20;
+const MAX_STATE_BYTES: usize = 256 << 20;
 
 /// Attributes kept for every resource type: what names the object at its provider.
 const IDENTIFYING: &[&str] = &["id", "arn", "name", "self_link"];
@@ -66,8 +68,17 @@ const BY_TYPE: &[(&str, &[&str])] = &[
     ("azurerm_*", &["resource_group_name"]),
 ];
 
-/// Resource types that exist to hold or make a secret: only their address and type are kept
-/// (even an id can be a credential's, an access key's).
+/// Whether a resource type exists to hold or make a secret: only its address and type are
+/// kept (its id can be the secret itself: `random_string`'s is its result).
+fn holds_secret(kind: &str) -> bool {
+    let harmless_random = ["random_pet", "random_integer", "random_shuffle"];
+    (kind.starts_with("random_") && !harmless_random.contains(&kind))
+        || kind.starts_with("tls_")
+        || kind.starts_with("vault_")
+        || SECRET_WORDS.iter().any(|w| kind.contains(w))
+}
+
+/// Words of resource types that hold a secret.
 const SECRET_WORDS: &[&str] = &[
     "password",
     "secret",
@@ -77,6 +88,9 @@ const SECRET_WORDS: &[&str] = &[
     "credential",
     "certificate",
     "key_pair",
+    "api_key",
+    "account_key",
+    "signing_key",
 ];
 
 #[derive(Deserialize)]
@@ -111,13 +125,63 @@ struct Instance {
     #[serde(default)]
     deposed: Option<String>,
     #[serde(default)]
-    attributes: Option<Map<String, Value>>,
+    attributes: Option<Kept<Value>>,
     /// Legacy providers' flattened attributes (`"tags.Name": "web"`).
     #[serde(default)]
-    attributes_flat: Option<BTreeMap<String, String>>,
+    attributes_flat: Option<Kept<String>>,
     #[serde(default)]
     sensitive_attributes: Vec<Value>,
 }
+
+/// The attributes of an instance that any resource type may keep (`could_keep`), read as
+/// the file is parsed: every other value is skipped unread, never held in memory.
+#[derive(Debug, Default)]
+struct Kept<T>(BTreeMap<String, T>);
+
+impl<T> Kept<T> {
+    fn get(&self, k: &str) -> Option<&T> {
+        self.0.get(k)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Kept<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Kept<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of attributes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Kept<T>, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(k) = m.next_key::<String>()? {
+                    if could_keep(&k) {
+                        out.insert(k, m.next_value::<T>()?);
+                    } else {
+                        m.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(Kept(out))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// Whether some resource type keeps an attribute of this name (a flat one: `tags.Name`).
+fn could_keep(k: &str) -> bool {
+    let k = k.split('.').next().unwrap_or(k);
+    IDENTIFYING.contains(&k)
+        || REGION_KEYS.contains(&k)
+        || k == "tags"
+        || BY_TYPE.iter().any(|(_, a)| a.contains(&k))
+}
+
+/// Attributes that say where a resource is.
+const REGION_KEYS: &[&str] = &["region", "location", "zone", "availability_zone"];
 
 /// What one state file yielded.
 #[derive(Debug, Default)]
@@ -180,13 +244,21 @@ pub fn read_state(
             };
         }
     };
-    // serde_json's messages name a line and column, never the text there.
     let state: State = match serde_json::from_slice(&bytes) {
         Ok(s) => s,
         Err(e) => {
+            // Where and what kind of error, never serde's message: it can quote a value.
+            let what = match e.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    "not JSON"
+                }
+                _ => "not a state file",
+            };
             return StateRead {
                 problems: vec![problem(format!(
-                    "Terraform state not read: not a state file ({e}); its resources are kept as last read"
+                    "Terraform state not read: {what} (line {}, column {}); its resources are kept as last read",
+                    e.line(),
+                    e.column()
                 ))],
                 ..StateRead::default()
             };
@@ -230,6 +302,20 @@ pub fn read_state(
             line += 1;
             out.entities.push(about.entity(r, i, line));
         }
+    }
+    // Addresses that make the same name (names compare without case) are told apart by hash.
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for e in &out.entities {
+        *seen.entry(e.key.clone()).or_default() += 1;
+    }
+    for e in out.entities.iter_mut().filter(|e| seen[&e.key] > 1) {
+        let address = e.body["metadata"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = entity_name(&workspace, &address, true);
+        e.body["metadata"]["name"] = json!(name);
+        e.key = EntityRef::new("Resource", "default", &name).key();
     }
     out
 }
@@ -277,7 +363,7 @@ impl About<'_> {
             "apiVersion": "backstage.io/v1alpha1",
             "kind": "Resource",
             "metadata": {
-                "name": entity_name(self.workspace, &address),
+                "name": entity_name(self.workspace, &address, false),
                 "title": address,
                 "description": format!("{} in Terraform workspace {} ({provider})", r.kind, self.workspace),
                 "annotations": annotations,
@@ -351,9 +437,10 @@ fn provider(p: &str) -> String {
     }
 }
 
-/// A valid entity name, unique per workspace and address: `WORKSPACE.ADDRESS` with every other
-/// character a `-`; a long one keeps its head and a hash of the whole.
-fn entity_name(workspace: &str, address: &str) -> String {
+/// A valid entity name for a workspace's address: `WORKSPACE.ADDRESS` with every other
+/// character a `-`; a long one (or, `hashed`, one whose name another address of the file
+/// also makes: `users["a b"]`, `users["a-b"]`) keeps its head and a hash of the whole.
+fn entity_name(workspace: &str, address: &str, hashed: bool) -> String {
     let full = format!("{workspace}.{}", address.replace("module.", ""));
     let mut name = String::with_capacity(full.len());
     for c in full.chars().filter(|c| !matches!(c, ']' | '"')) {
@@ -371,7 +458,7 @@ fn entity_name(workspace: &str, address: &str) -> String {
     let mut name = name
         .trim_matches(|c: char| !c.is_ascii_alphanumeric())
         .to_string();
-    if name.len() > 63 {
+    if hashed || name.len() > 63 {
         use sha2::Digest as _;
         let digest = hex::encode(&sha2::Sha256::digest(full.as_bytes())[..4]);
         name.truncate(54);
@@ -396,19 +483,23 @@ pub fn kept_of(kind: &str, instance: &Value) -> BTreeMap<String, String> {
 /// sensitive. Tags are one `Key=Value, …` text.
 fn kept_attributes(kind: &str, i: &Instance) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if SECRET_WORDS.iter().any(|w| kind.contains(w)) {
+    if holds_secret(kind) {
         return out;
     }
-    let sensitive: Vec<&str> = i
-        .sensitive_attributes
-        .iter()
-        .filter_map(|path| {
-            path.as_array()?
-                .first()?
-                .get("value")
-                .and_then(Value::as_str)
-        })
-        .collect();
+    // The first step of each path the state marks sensitive; a path that cannot be read
+    // withholds everything.
+    let mut sensitive: Vec<&str> = Vec::new();
+    for path in &i.sensitive_attributes {
+        match path
+            .as_array()
+            .and_then(|p| p.first())
+            .and_then(|step| step.get("value"))
+            .and_then(Value::as_str)
+        {
+            Some(first) => sensitive.push(first),
+            None => return out,
+        }
+    }
     let extra = BY_TYPE
         .iter()
         .filter(|(t, _)| match t.strip_suffix('*') {
@@ -416,11 +507,10 @@ fn kept_attributes(kind: &str, i: &Instance) -> BTreeMap<String, String> {
             None => *t == kind,
         })
         .flat_map(|(_, a)| a.iter());
-    let region_keys = ["region", "location", "zone", "availability_zone"];
     let wanted = IDENTIFYING
         .iter()
         .chain(extra)
-        .chain(region_keys.iter())
+        .chain(REGION_KEYS.iter())
         .chain(["tags"].iter());
     for &k in wanted {
         if sensitive.contains(&k) || out.contains_key(k) {
@@ -454,6 +544,7 @@ fn tags(i: &Instance) -> Option<String> {
             .filter_map(|(k, v)| Some(format!("{k}={}", scalar(v)?)))
             .collect(),
         (None, Some(flat)) => flat
+            .0
             .iter()
             .filter(|(k, _)| k.as_str() != "tags.%")
             .filter_map(|(k, v)| Some(format!("{}={v}", k.strip_prefix("tags.")?)))
@@ -478,15 +569,18 @@ fn region(kept: &BTreeMap<String, String>) -> Option<String> {
     if let Some(r) = kept.get("region").or(kept.get("location")) {
         return Some(r.clone());
     }
-    if let Some(z) = kept.get("availability_zone") {
-        return Some(
-            z.trim_end_matches(|c: char| c.is_ascii_lowercase())
-                .to_string(),
-        )
-        .filter(|r| !r.is_empty());
-    }
-    if let Some(z) = kept.get("zone") {
-        return z.rsplit_once('-').map(|(r, _)| r.to_string());
+    // AWS: `us-east-1a` is in `us-east-1` (not a Local Zone's `us-west-2-lax-1a`).
+    static AWS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([a-z]{2}(?:-gov)?-[a-z]+-[0-9]+)[a-z]$").unwrap());
+    // Google Cloud: `europe-west1-b` is in `europe-west1`.
+    static GCP: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^([a-z]+-[a-z]+[0-9]+)-[a-z]$").unwrap());
+    let zoned = ["availability_zone", "zone"]
+        .iter()
+        .filter_map(|k| kept.get(*k))
+        .find_map(|z| AWS.captures(z).or_else(|| GCP.captures(z)));
+    if let Some(c) = zoned {
+        return Some(c[1].to_string());
     }
     kept.get("arn")
         .and_then(|a| a.split(':').nth(3))
@@ -495,25 +589,38 @@ fn region(kept: &BTreeMap<String, String>) -> Option<String> {
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_STATE_BYTES + 1).read_to_end(&mut buf))
+    let buf = super::local::read_limited(path, MAX_STATE_BYTES)
         .map_err(|e| format!("cannot read it: {e}"))?;
-    if buf.len() as u64 > MAX_STATE_BYTES {
+    if buf.len() > MAX_STATE_BYTES {
         return Err(format!("larger than {} MB", MAX_STATE_BYTES >> 20));
     }
     Ok(buf)
 }
 
-/// The state files `paths` name (files or globs), with the problems of paths that name none.
+/// The state files `paths` name (files or globs, `.backup` files left out), with the problems
+/// of paths that name none or cannot be listed: their resources are then kept as last read.
 pub fn state_files(paths: &[String]) -> (Vec<std::path::PathBuf>, Vec<Problem>) {
     let (mut files, mut problems) = (Vec::new(), Vec::new());
     for p in paths {
         let found: Result<Vec<_>, String> = if p.contains(['*', '?', '[']) {
-            glob::glob(p)
-                .map_err(|e| format!("bad glob pattern: {e}"))
-                .map(|g| g.filter_map(Result::ok).filter(|f| f.is_file()).collect())
+            match glob::glob(p) {
+                Err(e) => Err(format!("bad glob pattern: {e}")),
+                Ok(g) => g
+                    .map(|f| {
+                        f.map_err(|e| format!("cannot list {}: {}", e.path().display(), e.error()))
+                    })
+                    .collect::<Result<Vec<_>, String>>()
+                    .map(|f| {
+                        // A backup Terraform writes beside the state is not another workspace.
+                        f.into_iter()
+                            .filter(|f| f.is_file() && !f.to_string_lossy().ends_with(".backup"))
+                            .collect::<Vec<_>>()
+                    })
+                    .and_then(|f| match f.is_empty() {
+                        true => Err("matches no state file".into()),
+                        false => Ok(f),
+                    }),
+            }
         } else if Path::new(p).is_file() {
             Ok(vec![Path::new(p).to_path_buf()])
         } else {
@@ -583,14 +690,39 @@ mod tests {
                 && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
                 && n.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
         };
-        let a = entity_name("prod", "aws_iam_user.users[\"foo.bar\"]");
+        let a = entity_name("prod", "aws_iam_user.users[\"foo.bar\"]", false);
         assert_eq!(a, "prod.aws_iam_user.users-foo.bar");
         let long = "module.ec2_openvpn.module.bastion_sg.aws_security_group_rule.ingress_rules[0]";
         let (x, y) = (
-            entity_name("prod", long),
-            entity_name("prod", &long.replace("[0]", "[1]")),
+            entity_name("prod", long, false),
+            entity_name("prod", &long.replace("[0]", "[1]"), false),
         );
         assert!(valid(&x) && valid(&y) && x != y, "{x} {y}");
+    }
+
+    #[test]
+    fn addresses_that_make_one_name_are_told_apart() {
+        let (a, b) = (
+            entity_name("prod", "x.users[\"a b\"]", true),
+            entity_name("prod", "x.users[\"a-b\"]", true),
+        );
+        assert!(a != b && a.starts_with("prod.x.users-a-b-"), "{a} {b}");
+    }
+
+    #[test]
+    fn regions_come_from_zones_only_when_they_read_as_one() {
+        let of = |k: &str, v: &str| region(&BTreeMap::from([(k.to_string(), v.to_string())]));
+        assert_eq!(
+            of("availability_zone", "us-east-1a").as_deref(),
+            Some("us-east-1")
+        );
+        assert_eq!(
+            of("zone", "europe-west1-b").as_deref(),
+            Some("europe-west1")
+        );
+        assert_eq!(of("availability_zone", "us-west-2-lax-1a"), None);
+        assert_eq!(of("zone", "my-site.com"), None);
+        assert_eq!(of("location", "eastus").as_deref(), Some("eastus"));
     }
 
     #[test]

@@ -71,6 +71,7 @@ impl Store {
             next_seq,
             problems: Vec::new(),
             kept: Vec::new(),
+            keep_unseen: false,
         })
     }
 
@@ -240,6 +241,8 @@ pub struct Replacement {
     next_seq: i64,
     problems: Vec<Problem>,
     kept: Vec<String>,
+    /// Files not seen are kept rather than retired.
+    keep_unseen: bool,
 }
 
 impl Replacement {
@@ -319,9 +322,27 @@ impl Replacement {
         Ok(stored)
     }
 
+    /// At `finish`, keeps as last stored every file this replacement has not seen: a
+    /// configured path could not be read, so what is missing is unknown, not deleted.
+    pub fn keep_unseen_at_finish(&mut self) {
+        self.keep_unseen = true;
+    }
+
     /// Problems found outside any file (a configured path that does not exist).
     pub fn add_problems(&mut self, problems: impl IntoIterator<Item = Problem>) {
         self.problems.extend(problems);
+    }
+
+    /// Retires (`retire`: deletes or orphans) the files at these locations.
+    async fn retire(&mut self, retire: &str, locations: &[String]) -> Result<()> {
+        for loc in locations {
+            sqlx::query(AssertSqlSafe(retire.to_string()))
+                .bind(self.source.clone())
+                .bind(loc)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Retires files the source no longer has, records the problems, and commits.
@@ -334,12 +355,16 @@ impl Replacement {
             ),
             None => "DELETE FROM entities WHERE source = $1 AND location = $2".into(),
         };
-        for loc in self.existing.iter().filter(|l| !self.seen.contains(*l)) {
-            sqlx::query(AssertSqlSafe(retire.clone()))
-                .bind(self.source.clone())
-                .bind(loc)
-                .execute(&mut *self.tx)
-                .await?;
+        let unseen: Vec<String> = self
+            .existing
+            .iter()
+            .filter(|l| !self.seen.contains(*l))
+            .cloned()
+            .collect();
+        if self.keep_unseen {
+            self.kept.extend(unseen);
+        } else {
+            self.retire(&retire, &unseen).await?;
         }
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM sync_problems WHERE source = $1 AND {PROBLEM_IN_SCOPE}"
@@ -437,26 +462,20 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Whether the store holds entities of a source other than `source`.
-    /// Whether `source` holds a component (not orphaned) in a file below `prefix` (a
-    /// repository's `owner/name/`).
-    pub async fn holds_components_in(&self, source: &str, prefix: &str) -> Result<bool> {
-        let escaped = prefix
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let row = sqlx::query(
-            "SELECT 1 FROM entities WHERE source = $1 AND location LIKE $2 ESCAPE '\\' \
-             AND entity_key LIKE 'component:%' AND orphaned_at IS NULL LIMIT 1",
+    /// The scopes (GitHub: `owner/name/`) in which `source` holds a component, not orphaned.
+    pub async fn component_scopes(&self, source: &str) -> Result<HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT scope FROM entities WHERE source = $1 \
+             AND entity_key LIKE 'component:%' AND orphaned_at IS NULL",
         )
         .bind(source)
-        .bind(format!("{escaped}%"))
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await
-        .context("looking for a repository's components")?;
-        Ok(row.is_some())
+        .context("looking for the scopes holding components")?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
+    /// Whether the store holds entities of a source other than `source`.
     pub async fn holds_other_sources(&self, source: &str) -> Result<bool> {
         let row = sqlx::query("SELECT 1 FROM entities WHERE source <> $1 LIMIT 1")
             .bind(source)

@@ -1,6 +1,8 @@
 //! SBOMs: the packages each SBOM file lists, kept per source so a sync replaces what it read
 //! before. Read back into memory (names interned) for `who uses`.
 
+use std::collections::HashSet;
+
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -42,14 +44,14 @@ impl Store {
         self.write_sboms(None, std::slice::from_ref(sbom)).await
     }
 
-    /// Whether an SBOM is kept at `location` (one that lists nothing included).
-    pub async fn has_sbom(&self, location: &str) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM sboms WHERE location = $1")
-            .bind(location)
-            .fetch_optional(&self.pool)
+    /// Where `source`'s SBOMs are kept (those that list nothing included).
+    pub async fn sbom_locations(&self, source: &str) -> Result<HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as("SELECT location FROM sboms WHERE source = $1")
+            .bind(source)
+            .fetch_all(&self.pool)
             .await
-            .context("looking for an SBOM")?;
-        Ok(row.is_some())
+            .context("listing the SBOMs kept")?;
+        Ok(rows.into_iter().map(|(l,)| l).collect())
     }
 
     /// Forgets the SBOM at `location` (a repository that no longer has one).

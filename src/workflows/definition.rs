@@ -711,13 +711,11 @@ impl Reader<'_> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
             {
-                if which != "all" {
-                    bad(
-                        self,
-                        format!("step `{name}`: `templates_from` takes `all`, not `{which}`"),
-                    );
-                }
-                match template::load_all(file) {
+                let all = match which.as_str() {
+                    "all" => template::load_all(file),
+                    _ => Err(format!("`templates_from` takes `all`, not `{which}`")),
+                };
+                match all {
                     Ok(all) => {
                         if let Some(m) = with.as_object_mut() {
                             m.remove("templates_from");

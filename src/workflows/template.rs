@@ -181,7 +181,7 @@ pub fn load_all(workflow_file: &str) -> Result<Value, String> {
 /// root when it has one. A step that re-renders templates itself (`templates`, from
 /// `templates_from: all`) gets them as written, and the run's `context` to render them with.
 pub fn render_step(with: &Value, context: &Value) -> Result<Value, String> {
-    if let Some(templates) = with.get("templates") {
+    if let Some(templates @ Value::Array(_)) = with.get("templates") {
         let mut rest = with.clone();
         if let Some(m) = rest.as_object_mut() {
             m.remove("templates");

@@ -1452,9 +1452,10 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
             );
             assert!(
                 env.store
-                    .has_sbom("acme/payments/dependency-graph/sbom")
+                    .sbom_locations("github")
                     .await
                     .unwrap()
+                    .contains("acme/payments/dependency-graph/sbom")
             );
             env.fake.clear_calls();
             env.sync().await;

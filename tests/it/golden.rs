@@ -760,6 +760,32 @@ async fn drift_lists_what_is_behind_its_golden_path_and_the_update_opens_one_pul
             assert_eq!(run.steps[0].outputs.as_ref().unwrap()["adopted"], true);
             assert_eq!(g.fake.pulls().len(), pulls.len(), "no second pull request");
 
+            // The owners merge it. Until the catalog reads the repository again it says
+            // 1.2.0, and an update says there is nothing to update and why drift still lists it.
+            let (answers, catalog) = (answers.clone(), catalog.clone());
+            g.fake.push(
+                "acme/ledger-api",
+                &[
+                    (".switchboard/answers.yaml", Some(answers.as_str())),
+                    ("catalog-info.yaml", Some(catalog.as_str())),
+                ],
+            );
+            g.fake.clear_calls();
+            let asked = g.say("breanna.davison", update).await;
+            let merged = run_id(&asked);
+            g.work().await;
+            let run = g.store.load_run(merged).await.unwrap().unwrap();
+            assert_eq!(run.state, State::Failed);
+            assert!(
+                run.reason
+                    .as_deref()
+                    .unwrap()
+                    .contains("nothing to update: acme/ledger-api's .switchboard/answers.yaml is at 1.3.0, the template's version, but the catalog still says 1.2.0"),
+                "{:?}",
+                run.reason
+            );
+            assert!(g.writes().is_empty(), "{:?}", g.writes());
+
             // A repository that keeps no answers: the step says so, and nothing is written.
             g.fake.clear_calls();
             let asked = g

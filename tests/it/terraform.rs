@@ -210,7 +210,7 @@ async fn state_files_become_owned_resources_that_components_depend_on() {
                 problems
                     .iter()
                     .any(|p| p.location.ends_with("network.tfstate")
-                        && p.message.contains("not a state file")),
+                        && p.message.contains("not JSON (line 1")),
                 "{problems:?}"
             );
             let mut keys = Vec::new();
@@ -224,6 +224,29 @@ async fn state_files_become_owned_resources_that_components_depend_on() {
                 .unwrap();
             assert_eq!(keys.len(), 6 + 11 + 16, "{name}: {keys:?}");
             assert!(keys.iter().all(|k| !k.contains("sandbox")), "{keys:?}");
+
+            // The states directory goes away (an unmounted volume): its glob matches nothing,
+            // which is noted, and nothing is deleted.
+            std::fs::rename(dir.path().join("states"), dir.path().join("elsewhere")).unwrap();
+            let line = switchboard::sync::sync_terraform(&config, &store)
+                .await
+                .unwrap();
+            assert!(line.contains("from 1 state files"), "{line}");
+            let problems = store.load_problems().await.unwrap();
+            assert!(
+                problems
+                    .iter()
+                    .any(|p| p.message.contains("matches no state file")),
+                "{problems:?}"
+            );
+            let mut kept = 0;
+            store
+                .for_each_entity(i64::MIN, i64::MAX, "", |e| {
+                    kept += usize::from(e.provenance.source == "terraform")
+                })
+                .await
+                .unwrap();
+            assert_eq!(kept, 6 + 11 + 16, "{name}");
         }
     })
     .await;
@@ -284,6 +307,38 @@ fn leaves(v: &Value, out: &mut Vec<String>) {
 async fn nothing_outside_the_allow_list_reaches_the_store() {
     common::within(async {
         let all: Vec<&str> = STATES.iter().map(|(_, f)| *f).collect();
+        // The allow-list, written out here rather than read from the code it checks.
+        let allowed = [
+            "id",
+            "arn",
+            "name",
+            "self_link",
+            "region",
+            "location",
+            "zone",
+            "availability_zone",
+            "tags",
+            "dns_name",
+            "load_balancer_type",
+            "port",
+            "protocol",
+            "load_balancer_arn",
+            "vpc_id",
+            "instance_type",
+            "cidr_block",
+            "retention_in_days",
+        ];
+        for name in &all {
+            let v: Value = serde_json::from_str(&state(name)).unwrap();
+            for r in v["resources"].as_array().unwrap() {
+                for i in r["instances"].as_array().unwrap() {
+                    let kept = terraform::kept_of(r["type"].as_str().unwrap(), i);
+                    for k in kept.keys() {
+                        assert!(allowed.contains(&k.as_str()), "{name}: {k} kept");
+                    }
+                }
+            }
+        }
         let secrets = withheld(&all);
         // The policies, certificates' domains, user ids and outputs of the real files.
         assert!(secrets.len() > 20, "{secrets:?}");
@@ -309,6 +364,58 @@ async fn nothing_outside_the_allow_list_reaches_the_store() {
             assert!(stored.contains("aws_security_group_rule"), "nothing stored");
             let leaked: Vec<&String> = secrets.iter().filter(|s| stored.contains(*s)).collect();
             assert!(leaked.is_empty(), "{}: {leaked:?}", db.name);
+        }
+    })
+    .await;
+}
+
+/// Secrets through a whole sync, in Terraform's own test state edited two ways: `id` marked
+/// sensitive on one instance, and the other's type one that makes a secret (a
+/// `random_string`'s id is its result).
+#[tokio::test]
+async fn marked_and_made_secrets_stay_out_of_the_store() {
+    common::within(async {
+        for db in common::databases().await {
+            let mut v: Value = serde_json::from_str(&state(
+                "tfstate-v4-sensitive-attributes-test-provider.tfstate",
+            ))
+            .unwrap();
+            v["resources"][0]["instances"][0]["sensitive_attributes"] =
+                serde_json::json!([[{"type": "get_attr", "value": "id"}]]);
+            v["resources"][1]["type"] = serde_json::json!("random_string");
+            let dir = common::catalog_dir(&[("states/vault.tfstate", &v.to_string())]);
+            let mut config = Config::default();
+            config.database.url.0 = db.url.clone();
+            config.catalog.terraform.paths =
+                vec![dir.path().join("states/*").display().to_string()];
+            config.catalog.terraform.workspaces =
+                BTreeMap::from([("vault".to_string(), "group:team-a".to_string())]);
+            let store = switchboard::store::Store::connect(&db.url, 2)
+                .await
+                .unwrap();
+            switchboard::sync::sync_terraform(&config, &store)
+                .await
+                .unwrap();
+            let mut stored = Vec::new();
+            store
+                .for_each_entity(i64::MIN, i64::MAX, "", |e| stored.push(e))
+                .await
+                .unwrap();
+            assert_eq!(stored.len(), 2, "{}", db.name);
+            let text = serde_json::to_string(&stored).unwrap();
+            for secret in ["placeholder", "placeheld"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            // What is kept of them: where they are and what they are.
+            let bar = stored
+                .iter()
+                .find(|e| e.body["spec"]["type"] == "random_string")
+                .unwrap();
+            assert_eq!(
+                bar.body["metadata"]["annotations"]["terraform.io/address"],
+                "random_string.bar"
+            );
+            store.close().await;
         }
     })
     .await;
