@@ -179,6 +179,22 @@ impl Golden {
         self.store.load_run(id).await.unwrap().unwrap().state
     }
 
+    /// Breanna (team A) asks for `request`: its run fails saying `why`, having written
+    /// nothing to GitHub.
+    async fn fails_writing_nothing(&self, request: &str, why: &str) {
+        self.fake.clear_calls();
+        let id = run_id(&self.say("breanna.davison", request).await);
+        self.work().await;
+        let run = self.store.load_run(id).await.unwrap().unwrap();
+        assert_eq!(run.state, State::Failed);
+        assert!(
+            run.reason.as_deref().unwrap().contains(why),
+            "{:?}",
+            run.reason
+        );
+        assert!(self.writes().is_empty(), "{:?}", self.writes());
+    }
+
     /// GitHub requests the fake has seen that write (not reads).
     fn writes(&self) -> Vec<String> {
         self.fake
@@ -770,43 +786,19 @@ async fn drift_lists_what_is_behind_its_golden_path_and_the_update_opens_one_pul
                     ("catalog-info.yaml", Some(catalog.as_str())),
                 ],
             );
-            g.fake.clear_calls();
-            let asked = g.say("breanna.davison", update).await;
-            let merged = run_id(&asked);
-            g.work().await;
-            let run = g.store.load_run(merged).await.unwrap().unwrap();
-            assert_eq!(run.state, State::Failed);
-            assert!(
-                run.reason
-                    .as_deref()
-                    .unwrap()
-                    .contains("nothing to update: acme/ledger-api's .switchboard/answers.yaml is at 1.3.0, the template's version, but the catalog still says 1.2.0"),
-                "{:?}",
-                run.reason
-            );
-            assert!(g.writes().is_empty(), "{:?}", g.writes());
+            g.fails_writing_nothing(
+                update,
+                "nothing to update: acme/ledger-api's .switchboard/answers.yaml is at 1.3.0, \
+                 the template's version, but the catalog still says 1.2.0",
+            )
+            .await;
 
             // A repository that keeps no answers: the step says so, and nothing is written.
-            g.fake.clear_calls();
-            let asked = g
-                .say(
-                    "breanna.davison",
-                    "run update-from-template service=legacy-billing",
-                )
-                .await;
-            let lid = run_id(&asked);
-            g.work().await;
-            let run = g.store.load_run(lid).await.unwrap().unwrap();
-            assert_eq!(run.state, State::Failed);
-            assert!(
-                run.reason
-                    .as_deref()
-                    .unwrap()
-                    .contains("acme/checkout has no .switchboard/answers.yaml"),
-                "{:?}",
-                run.reason
-            );
-            assert!(g.writes().is_empty(), "{:?}", g.writes());
+            g.fails_writing_nothing(
+                "run update-from-template service=legacy-billing",
+                "acme/checkout has no .switchboard/answers.yaml",
+            )
+            .await;
             // A service not made from a golden path is refused when asked.
             let r = g
                 .say(
