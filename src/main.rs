@@ -369,6 +369,8 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
 
 async fn serve(config: Config) -> Result<ExitCode> {
     let started = std::time::Instant::now();
+    // Held until the process ends (SQLite only).
+    let _serving = switchboard::store::lock_for_serving(&config.database.url.0)?;
     let app = App::open(&config, Use::Serve).await?;
     let (bot, store, sources) = (app.bot.clone(), app.store.clone(), app.sources.clone());
     tracing::info!(

@@ -93,6 +93,51 @@ pub struct Store {
     write_gate: Arc<tokio::sync::Mutex<()>>,
 }
 
+/// The file of a `sqlite:` URL (None for PostgreSQL and an in-memory database).
+fn sqlite_file(url: &str) -> Option<String> {
+    let path = url
+        .strip_prefix("sqlite:")?
+        .trim_start_matches("//")
+        .split('?')
+        .next()
+        .unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+/// The lock a `serve` holds on its SQLite file for as long as it runs: SQLite serves one
+/// process (questions may still be asked from a shell beside it), and a second `serve` on the
+/// same file is refused with why, never left to contend for it. None for PostgreSQL, where
+/// any number of replicas share the database.
+pub fn lock_for_serving(url: &str) -> Result<Option<std::fs::File>> {
+    let Some(path) = sqlite_file(url) else {
+        return Ok(None);
+    };
+    if let Some(dir) = Path::new(&path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the database directory {}", dir.display()))?;
+    }
+    let lock = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .with_context(|| format!("cannot open {lock}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `switchboard serve` is running on {path} (it holds {lock}): SQLite serves \
+             one process; stop it first, or run several replicas on PostgreSQL (database.url)"
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {lock}"))
+        }
+    }
+}
+
 impl Store {
     /// Connects (creating the SQLite file and its directory if needed) and applies migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
@@ -100,14 +145,8 @@ impl Store {
         let backend = Backend::of(url)?;
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite:")
-                .trim_start_matches("//")
-                .split('?')
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if !path.is_empty() && path != ":memory:" {
+            let path = sqlite_file(&url).unwrap_or_default();
+            if !path.is_empty() {
                 if let Some(dir) = Path::new(&path)
                     .parent()
                     .filter(|d| !d.as_os_str().is_empty())

@@ -264,6 +264,23 @@ fn serve_answers_health_checks() {
     assert!(v["entities"].as_u64().unwrap() > 60, "{body}");
 }
 
+/// SQLite serves one process: a second `serve` on the same file is refused with why, and
+/// the first keeps answering.
+#[test]
+fn a_second_serve_on_one_sqlite_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = own_config(dir.path(), "[http]\nlisten = \"127.0.0.1:0\"\n");
+    let served = common::Served::start(cfg.to_str().unwrap(), &[]);
+    let out = common::run(bin().args(["--config", cfg.to_str().unwrap(), "serve"]));
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("another `switchboard serve` is running on") && said.contains("PostgreSQL"),
+        "{said}"
+    );
+    assert!(served.health().is_some(), "the first one still answers");
+}
+
 #[test]
 fn check_reports_duplicates_and_missing_references_as_warnings() {
     let dir = catalog_dir(&[
