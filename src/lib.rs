@@ -24,6 +24,7 @@ pub mod conversation;
 pub mod desk;
 pub mod executors;
 pub mod failpoints;
+pub mod fuzz;
 pub mod github;
 pub mod http;
 pub mod identity;

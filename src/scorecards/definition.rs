@@ -202,38 +202,44 @@ pub fn load(paths: &[String]) -> (Vec<Scorecard>, Vec<(String, Finding)>) {
                 continue;
             }
         };
-        let docs = match parse_file(&bytes, &ParseLimits::default()) {
-            Ok(d) => d,
-            Err(e) => {
-                problems.push((
-                    file,
+        let (read, found) = parse_bytes(&file, &bytes);
+        problems.extend(found.into_iter().map(|f| (file.clone(), f)));
+        for sc in read {
+            match cards.iter().find(|c| c.name == sc.name) {
+                Some(first) => problems.push((
+                    file.clone(),
                     Finding {
-                        line: 1,
-                        message: e.to_string(),
+                        line: sc.line,
+                        message: format!(
+                            "a scorecard named `{}` is already defined in {}:{}",
+                            sc.name, first.file, first.line
+                        ),
                     },
-                ));
-                continue;
+                )),
+                None => cards.push(sc),
             }
-        };
-        for doc in &docs {
-            match parse(&file, doc) {
-                Ok(sc) => match cards.iter().find(|c| c.name == sc.name) {
-                    Some(first) => problems.push((
-                        file.clone(),
-                        Finding {
-                            line: doc.line,
-                            message: format!(
-                                "a scorecard named `{}` is already defined in {}:{}",
-                                sc.name, first.file, first.line
-                            ),
-                        },
-                    )),
-                    None => cards.push(sc),
-                },
-                Err(findings) => {
-                    problems.extend(findings.into_iter().map(|f| (file.clone(), f)));
-                }
-            }
+        }
+    }
+    (cards, problems)
+}
+
+/// The scorecards one file's bytes define, and the problems of those it leaves out.
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> (Vec<Scorecard>, Vec<Finding>) {
+    let docs = match parse_file(bytes, &ParseLimits::default()) {
+        Ok(d) => d,
+        Err(e) => {
+            let f = Finding {
+                line: 1,
+                message: e.to_string(),
+            };
+            return (Vec::new(), vec![f]);
+        }
+    };
+    let (mut cards, mut problems) = (Vec::new(), Vec::new());
+    for doc in &docs {
+        match parse(file, doc) {
+            Ok(sc) => cards.push(sc),
+            Err(findings) => problems.extend(findings),
         }
     }
     (cards, problems)

@@ -233,18 +233,31 @@ pub fn read_state(
         line: 0,
         message,
     };
-    let bytes = match read_limited(path) {
-        Ok(b) => b,
-        Err(why) => {
-            return StateRead {
-                problems: vec![problem(format!(
-                    "Terraform state not read: {why}; its resources are kept as last read"
-                ))],
-                ..StateRead::default()
-            };
-        }
+    match read_limited(path) {
+        Ok(bytes) => read_state_bytes(&bytes, path, location, owners, read_at),
+        Err(why) => StateRead {
+            problems: vec![problem(format!(
+                "Terraform state not read: {why}; its resources are kept as last read"
+            ))],
+            ..StateRead::default()
+        },
+    }
+}
+
+/// As `read_state`, for a state file's bytes (`path` names its workspace).
+pub fn read_state_bytes(
+    bytes: &[u8],
+    path: &Path,
+    location: &str,
+    owners: &BTreeMap<String, String>,
+    read_at: i64,
+) -> StateRead {
+    let problem = |message: String| Problem {
+        location: location.to_string(),
+        line: 0,
+        message,
     };
-    let state: State = match serde_json::from_slice(&bytes) {
+    let state: State = match serde_json::from_slice(bytes) {
         Ok(s) => s,
         Err(e) => {
             // Where and what kind of error, never serde's message: it can quote a value.

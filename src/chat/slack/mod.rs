@@ -1056,6 +1056,18 @@ enum Delivered {
     Refused,
 }
 
+/// Reads a body as the Events API route and the interactivity route read theirs (the fuzz
+/// target: it must never panic, whatever arrives).
+pub fn read_payloads(body: &[u8]) {
+    if let Ok(SlackPushEvent::EventCallback(cb)) = serde_json::from_slice::<SlackPushEvent>(body) {
+        let _ = asked_by(&cb.event);
+    }
+    if let Ok(form) = serde_urlencoded::from_bytes::<InteractionForm>(body) {
+        let _ = serde_json::from_str::<SlackInteractionEvent>(&form.payload);
+    }
+    let _ = serde_json::from_slice::<SlackInteractionEvent>(body);
+}
+
 /// Who asked, where, and whether that is their direct message with the bot, for the events
 /// that are answered in a conversation.
 fn asked_by(event: &SlackEventCallbackBody) -> Option<(SlackUserId, SlackChannelId, bool)> {
