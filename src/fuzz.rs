@@ -20,6 +20,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("terraform_state", terraform_state),
     ("github_webhook", github_webhook),
     ("slack_payload", slack_payload),
+    ("discord_interaction", discord_interaction),
 ];
 
 /// A question as anyone may type it, through the grammar and answered from a small catalog
@@ -142,6 +143,11 @@ pub fn github_webhook(data: &[u8]) {
 /// A Slack Events API body or interaction payload, as the routes read them.
 pub fn slack_payload(data: &[u8]) {
     crate::chat::slack::read_payloads(data);
+}
+
+/// A Discord interaction's body (HTTP endpoint or gateway), as it is read before answering.
+pub fn discord_interaction(data: &[u8]) {
+    crate::chat::discord::app::read_interaction(data);
 }
 
 /// The catalog `question` answers from: a team, its people, a system of services.

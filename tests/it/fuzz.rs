@@ -55,6 +55,28 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             .filter(|b| b.len() < 64 << 10)
             .collect(),
         "slack_payload" => files(fixtures.join("payloads/slack"), &[".json"]),
+        "discord_interaction" => {
+            let dir = fixtures.join("payloads/discord");
+            let mut found = files(
+                dir.clone(),
+                &[
+                    "interaction-application-command-chat-input.json",
+                    "interaction-autocomplete.json",
+                    "interaction-message-component-button.json",
+                    "interaction-modal-submit-text-input-2024.json",
+                ],
+            );
+            // A subcommand group's invocation, as the gateway delivers it.
+            let envelope: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(
+                    dir.join("gateway-dispatch-INTERACTION_CREATE-subcommand-group.json"),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            found.push(envelope["d"].to_string().into_bytes());
+            found
+        }
         other => panic!("no seeds for {other}"),
     }
 }
@@ -249,6 +271,11 @@ fn github_webhook() {
 #[test]
 fn slack_payload() {
     fuzz("slack_payload");
+}
+
+#[test]
+fn discord_interaction() {
+    fuzz("discord_interaction");
 }
 
 /// Every target has its test here.

@@ -116,6 +116,81 @@ pub(super) struct Asking {
     pub continued_as: Option<String>,
 }
 
+impl Asking {
+    /// Who sent an interaction, and where.
+    fn of(i: &Value) -> Asking {
+        let channel = i["channel_id"]
+            .as_str()
+            .or(i["channel"]["id"].as_str())
+            .map(str::to_string);
+        Asking {
+            user: i["member"]["user"]["id"]
+                .as_str()
+                .or(i["user"]["id"].as_str())
+                .unwrap_or_default()
+                .to_string(),
+            roles: i["member"]["roles"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_str().map(str::to_string))
+                .collect(),
+            // In a thread (Discord sends the channel with its type) or a DM: follow-ups there.
+            follow_up: (i["guild_id"].is_null()
+                || matches!(i["channel"]["type"].as_u64(), Some(10..=12)))
+            .then(|| channel.clone())
+            .flatten(),
+            channel,
+            continued_as: None,
+        }
+    }
+}
+
+/// Reads an interaction's body as `take` reads it, without answering it (the fuzz target:
+/// it must never panic, whatever arrives).
+pub fn read_interaction(body: &[u8]) {
+    static GROUPS: std::sync::OnceLock<Vec<Group>> = std::sync::OnceLock::new();
+    let Ok(i) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let _ = Asking::of(&i);
+    let data = &i["data"];
+    let _ = question_of(GROUPS.get_or_init(commands::groups), data);
+    let _ = focused(&data["options"]);
+    let _ = submitted(&data["components"]);
+}
+
+/// The question a `/sb` invocation stands for, in the command's `groups`.
+fn question_of(groups: &[Group], data: &Value) -> std::result::Result<String, String> {
+    let unknown = || {
+        "That command is not one of this Switchboard's (it may have been updated); \
+         type `/sb` again to see them."
+            .to_string()
+    };
+    if data["name"] != commands::COMMAND {
+        return Err(unknown());
+    }
+    let group = &data["options"][0];
+    let sub = &group["options"][0];
+    let found = groups
+        .iter()
+        .find(|g| group["name"] == g.name)
+        .and_then(|g| g.subs.iter().find(|s| sub["name"] == s.name.as_str()))
+        .ok_or_else(unknown)?;
+    let mut given = Vec::new();
+    for o in sub["options"].as_array().into_iter().flatten() {
+        let name = o["name"].as_str().unwrap_or_default().to_string();
+        let value = match &o["value"] {
+            Value::String(s) => Given::Text(s.clone()),
+            Value::Number(n) => Given::Integer(n.as_i64().unwrap_or_default()),
+            Value::Bool(b) => Given::Flag(*b),
+            _ => continue,
+        };
+        given.push((name, value));
+    }
+    Ok(commands::text_of(found, &given))
+}
+
 impl DiscordApp {
     pub fn new(bot: Arc<Bot>, settings: &DiscordSettings) -> Result<DiscordApp> {
         let key = match &settings.public_key {
@@ -259,34 +334,7 @@ impl DiscordApp {
         if kind == PING {
             return json!({"type": 1});
         }
-        let from = Asking {
-            user: i["member"]["user"]["id"]
-                .as_str()
-                .or(i["user"]["id"].as_str())
-                .unwrap_or_default()
-                .to_string(),
-            roles: i["member"]["roles"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(str::to_string))
-                .collect(),
-            channel: i["channel_id"]
-                .as_str()
-                .or(i["channel"]["id"].as_str())
-                .map(str::to_string),
-            // In a thread (Discord sends the channel with its type) or a DM: follow-ups there.
-            follow_up: (i["guild_id"].is_null()
-                || matches!(i["channel"]["type"].as_u64(), Some(10..=12)))
-            .then(|| {
-                i["channel_id"]
-                    .as_str()
-                    .or(i["channel"]["id"].as_str())
-                    .map(str::to_string)
-            })
-            .flatten(),
-            continued_as: None,
-        };
+        let from = Asking::of(&i);
         let token = i["token"].as_str().unwrap_or_default().to_string();
         let data = &i["data"];
         let input = match kind {
@@ -386,35 +434,7 @@ impl DiscordApp {
 
     /// The question a `/sb` invocation stands for.
     fn question(&self, data: &Value) -> std::result::Result<String, String> {
-        let unknown = || {
-            "That command is not one of this Switchboard's (it may have been updated); \
-             type `/sb` again to see them."
-                .to_string()
-        };
-        if data["name"] != commands::COMMAND {
-            return Err(unknown());
-        }
-        let group = &data["options"][0];
-        let sub = &group["options"][0];
-        let found = self
-            .inner
-            .groups
-            .iter()
-            .find(|g| group["name"] == g.name)
-            .and_then(|g| g.subs.iter().find(|s| sub["name"] == s.name.as_str()))
-            .ok_or_else(unknown)?;
-        let mut given = Vec::new();
-        for o in sub["options"].as_array().into_iter().flatten() {
-            let name = o["name"].as_str().unwrap_or_default().to_string();
-            let value = match &o["value"] {
-                Value::String(s) => Given::Text(s.clone()),
-                Value::Number(n) => Given::Integer(n.as_i64().unwrap_or_default()),
-                Value::Bool(b) => Given::Flag(*b),
-                _ => continue,
-            };
-            given.push((name, value));
-        }
-        Ok(commands::text_of(found, &given))
+        question_of(&self.inner.groups, data)
     }
 
     /// Asks the bot as this Discord user; a failure becomes the reply that says so.
