@@ -37,6 +37,7 @@ pub struct Metrics {
     nudges: Counter,
     digests: Counter,
     ready: Gauge,
+    degraded: Family<Labels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -59,6 +60,7 @@ impl Metrics {
             nudges: Counter::default(),
             digests: Counter::default(),
             ready: Gauge::default(),
+            degraded: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -98,6 +100,12 @@ impl Metrics {
             "ready",
             "1 once the first catalog is loaded and answers are served",
             m.ready.clone(),
+        );
+        registry.register(
+            "degraded",
+            "1 while answers come from memory because a dependency fails, by reason \
+             (database: the store does not answer)",
+            m.degraded.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -150,6 +158,13 @@ impl Metrics {
 
     pub fn set_ready(&self, ready: bool) {
         self.ready.set(i64::from(ready));
+    }
+
+    /// Whether `reason` (`database`) degrades the service now.
+    pub fn set_degraded(&self, reason: &str, degraded: bool) {
+        self.degraded
+            .get_or_create(&vec![("reason".to_string(), reason.to_string())])
+            .set(i64::from(degraded));
     }
 
     /// The figures in Prometheus's text format.

@@ -1,6 +1,7 @@
 //! The HTTP side of the bot: `GET /healthz` (answered from the snapshot, so a container
 //! runtime can tell a live bot from a stuck one), `GET /readyz` (200 once the first catalog is
-//! loaded), `GET /metrics` (Prometheus) plus the routes of the chat adapters that listen over
+//! loaded, saying `degraded` and why while the database does not answer), `GET /metrics`
+//! (Prometheus) plus the routes of the chat adapters that listen over
 //! HTTP (Slack's Events API, Discord's interactions, GitHub's webhooks).
 
 use std::sync::Arc;
@@ -34,11 +35,36 @@ async fn healthz(State(bot): State<Arc<Bot>>) -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({"status": "ok", "entities": bot.snapshot().len()}))
 }
 
+/// Why the service is degraded, if it is: the database does not answer (questions are still
+/// answered from memory). Kept in `/metrics` as `switchboard_degraded{reason}`.
+async fn degraded(bot: &Bot) -> Option<String> {
+    let store = bot.store()?;
+    let trouble = store.trouble(std::time::Duration::from_secs(2)).await;
+    bot.metrics().set_degraded("database", trouble.is_some());
+    trouble.map(|why| {
+        format!(
+            "the database does not answer ({why}): questions are answered from memory; \
+             what must be written (event claims, decisions, runs) waits for it or is refused \
+             with a message"
+        )
+    })
+}
+
+/// Ready (200) once the first catalog is served, and stays 200 while the database does not
+/// answer, saying `degraded` and why: answers come from memory, so a load balancer must not
+/// take every replica out at once.
 async fn readyz(State(bot): State<Arc<Bot>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let entities = bot.snapshot().len();
     if bot.is_ready() {
-        axum::Json(serde_json::json!({"status": "ready", "entities": entities})).into_response()
+        match degraded(&bot).await {
+            None => axum::Json(serde_json::json!({"status": "ready", "entities": entities}))
+                .into_response(),
+            Some(reason) => axum::Json(serde_json::json!({
+                "status": "degraded", "entities": entities, "reason": reason,
+            }))
+            .into_response(),
+        }
     } else {
         (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -51,7 +77,9 @@ async fn readyz(State(bot): State<Arc<Bot>>) -> axum::response::Response {
 /// Prometheus's text format; the runs by state are read from the store at each scrape.
 async fn metrics(State(bot): State<Arc<Bot>>) -> axum::response::Response {
     use axum::response::IntoResponse;
-    if let Some(store) = bot.store() {
+    if let Some(store) = bot.store()
+        && degraded(&bot).await.is_none()
+    {
         match store.run_counts().await {
             Ok(counts) => bot.metrics().runs(&counts),
             Err(e) => tracing::warn!("/metrics cannot count runs: {e:#}"),

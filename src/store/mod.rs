@@ -139,6 +139,16 @@ pub fn lock_for_serving(url: &str) -> Result<Option<std::fs::File>> {
 }
 
 impl Store {
+    /// Whether the database answers, within `within`: why not, if it does not.
+    pub async fn trouble(&self, within: std::time::Duration) -> Option<String> {
+        let asked = sqlx::query("SELECT 1").fetch_one(&self.pool);
+        match tokio::time::timeout(within, asked).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(redact(&e.to_string())),
+            Err(_) => Some(format!("no answer within {within:?}")),
+        }
+    }
+
     /// Connects (creating the SQLite file and its directory if needed) and applies migrations.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
         sqlx::any::install_default_drivers();

@@ -12,6 +12,7 @@ mod codeowners;
 mod compliance;
 mod discord;
 mod discord_gateway;
+mod faults;
 mod fuzz;
 mod github;
 mod golden;

@@ -16,6 +16,7 @@ use switchboard::{Bot, Reply};
 
 pub mod discord_gateway;
 pub mod github;
+pub mod proxy;
 pub mod slack;
 
 /// A path under tests/fixtures, as a string.
