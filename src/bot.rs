@@ -83,6 +83,9 @@ impl ReadModel {
     }
 }
 
+/// The longest question read (Slack caps a message at 40,000 characters, Discord at 2,000).
+pub const MAX_QUESTION_CHARS: usize = 4_000;
+
 pub struct Bot {
     model: ArcSwap<ReadModel>,
     /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
@@ -235,7 +238,8 @@ impl Bot {
     /// Answers one event from any surface. A refusal (a button out of date) is the `Failure`
     /// to show as it is; a fault is logged with a correlation id, and the `Failure` carries
     /// that id for the asker to quote.
-    pub async fn handle(&self, event: ChatEvent) -> Result<Reply, Failure> {
+    pub async fn handle(&self, mut event: ChatEvent) -> Result<Reply, Failure> {
+        event.input = event.input.cleaned();
         let correlation = correlation_id();
         let span = tracing::info_span!(
             "event",
@@ -382,6 +386,19 @@ impl Bot {
         text: &str,
         audience: Audience,
     ) -> Result<Reply, Trouble> {
+        // Chat platforms cap messages well below this; what is longer is no question, and
+        // reading it would cost every fuzzy match its length.
+        let length = text.chars().count();
+        if length > MAX_QUESTION_CHARS {
+            let shown: String = text.chars().take(60).collect();
+            let mut r = Reply::new(crate::conversation::Intent::Unknown, &format!("{shown}…"));
+            r.view.headline = format!(
+                "That is too long to be a question ({length} characters; at most \
+                 {MAX_QUESTION_CHARS}). Ask `help` for what I answer."
+            );
+            r.unresolved = true;
+            return Ok(r);
+        }
         let mut q = ask::parse(text);
         // Kept per platform: a Slack thread and a Discord channel never share a context.
         let conversation = event

@@ -65,6 +65,35 @@ pub enum Input {
     Autocomplete { option: String, partial: String },
 }
 
+impl Input {
+    /// What was typed, without the control characters no one means to send (NUL, escapes;
+    /// tabs and line breaks stay): PostgreSQL refuses a NUL in text, and a terminal obeys an
+    /// escape shown back. A button's value is the core's own and is left alone.
+    pub fn cleaned(self) -> Input {
+        fn clean(s: String) -> String {
+            if !s.chars().any(unwanted) {
+                return s;
+            }
+            s.chars().filter(|c| !unwanted(*c)).collect()
+        }
+        fn unwanted(c: char) -> bool {
+            c.is_control() && !matches!(c, '\n' | '\t')
+        }
+        match self {
+            Input::Text(t) => Input::Text(clean(t)),
+            Input::Form { action, values } => Input::Form {
+                action,
+                values: values.into_iter().map(|(k, v)| (k, clean(v))).collect(),
+            },
+            Input::Autocomplete { option, partial } => Input::Autocomplete {
+                option,
+                partial: clean(partial),
+            },
+            other => other,
+        }
+    }
+}
+
 /// Who is asking, as their platform knows them. Only `platform` is always known; the core
 /// fills the rest from the platform's `Directory` when it has one, and matches the person to
 /// a catalog User (`identity`).

@@ -16,6 +16,7 @@ mod faults;
 mod fuzz;
 mod github;
 mod golden;
+mod hostile;
 mod incident;
 mod pagerduty;
 mod scorecards;
