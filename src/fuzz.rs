@@ -32,18 +32,7 @@ pub fn question(data: &[u8]) {
             .enable_all()
             .build()
             .expect("a runtime");
-        let origin = crate::catalog::ingest::FileOrigin {
-            source: "local",
-            location: "fuzz.yaml",
-            location_type: "file",
-            commit: None,
-            fetched_at: 0,
-        };
-        let report = crate::catalog::ingest::ingest_file(
-            CATALOG.as_bytes(),
-            &origin,
-            &crate::catalog::ingest::Reader::default(),
-        );
+        let report = ingest(CATALOG.as_bytes());
         let snap = crate::catalog::Snapshot::build(report.entities, report.problems, 0);
         let bot = crate::Bot::new(
             snap,
@@ -61,18 +50,7 @@ pub fn question(data: &[u8]) {
 
 /// A catalog file, through parsing, validation and a snapshot of what it holds.
 pub fn catalog_yaml(data: &[u8]) {
-    let origin = crate::catalog::ingest::FileOrigin {
-        source: "local",
-        location: "fuzz.yaml",
-        location_type: "file",
-        commit: None,
-        fetched_at: 0,
-    };
-    let report = crate::catalog::ingest::ingest_file(
-        data,
-        &origin,
-        &crate::catalog::ingest::Reader::default(),
-    );
+    let report = ingest(data);
     let keys: Vec<String> = report.entities.iter().map(|e| e.key.clone()).collect();
     let snap = crate::catalog::Snapshot::build(report.entities, report.problems, 0);
     for k in keys {
@@ -81,6 +59,18 @@ pub fn catalog_yaml(data: &[u8]) {
             "{k} is in the snapshot it was built into"
         );
     }
+}
+
+/// A local catalog file's bytes as a sync reads them.
+fn ingest(data: &[u8]) -> crate::catalog::ingest::FileReport {
+    let origin = crate::catalog::ingest::FileOrigin {
+        source: "local",
+        location: "fuzz.yaml",
+        location_type: "file",
+        commit: None,
+        fetched_at: 0,
+    };
+    crate::catalog::ingest::ingest_file(data, &origin, &crate::catalog::ingest::Reader::default())
 }
 
 /// A CODEOWNERS file, and a path looked up in it.

@@ -193,6 +193,20 @@ pub struct StateRead {
     pub complete: bool,
 }
 
+impl StateRead {
+    /// A file that could not be read: `why`, and what it delivered last is kept.
+    fn not_read(location: &str, why: String) -> StateRead {
+        StateRead {
+            problems: vec![Problem {
+                location: location.to_string(),
+                line: 0,
+                message: format!("{why}; its resources are kept as last read"),
+            }],
+            ..StateRead::default()
+        }
+    }
+}
+
 /// The workspace a state file belongs to: `NAME` for `terraform.tfstate.d/NAME/...` (the local
 /// backend's other workspaces), else the file's name without `.tfstate`/`.json`, or its
 /// directory's name for a plain `terraform.tfstate`.
@@ -228,19 +242,9 @@ pub fn read_state(
     owners: &BTreeMap<String, String>,
     read_at: i64,
 ) -> StateRead {
-    let problem = |message: String| Problem {
-        location: location.to_string(),
-        line: 0,
-        message,
-    };
     match read_limited(path) {
         Ok(bytes) => read_state_bytes(&bytes, path, location, owners, read_at),
-        Err(why) => StateRead {
-            problems: vec![problem(format!(
-                "Terraform state not read: {why}; its resources are kept as last read"
-            ))],
-            ..StateRead::default()
-        },
+        Err(why) => StateRead::not_read(location, format!("Terraform state not read: {why}")),
     }
 }
 
@@ -267,24 +271,24 @@ pub fn read_state_bytes(
                 }
                 _ => "not a state file",
             };
-            return StateRead {
-                problems: vec![problem(format!(
-                    "Terraform state not read: {what} (line {}, column {}); its resources are kept as last read",
+            return StateRead::not_read(
+                location,
+                format!(
+                    "Terraform state not read: {what} (line {}, column {})",
                     e.line(),
                     e.column()
-                ))],
-                ..StateRead::default()
-            };
+                ),
+            );
         }
     };
     if state.version != 4 {
-        return StateRead {
-            problems: vec![problem(format!(
-                "Terraform state format version {} is not read (version 4 is: Terraform 0.12 and later); its resources are kept as last read",
+        return StateRead::not_read(
+            location,
+            format!(
+                "Terraform state format version {} is not read (version 4 is: Terraform 0.12 and later)",
                 state.version
-            ))],
-            ..StateRead::default()
-        };
+            ),
+        );
     }
     let workspace = workspace_of(path);
     let owner = owners.get(&workspace).map(|o| {
