@@ -948,6 +948,7 @@ async fn the_binary_scans_github_and_serve_applies_a_signed_push() {
         let (after, push) = hand_payments_to_team_b(&fake);
         let (status, body) = hook.send("push", &push).await;
         let (forged, _) = hook.send_raw("push", b"{}".to_vec(), "sha256=00").await;
+        serve.assert_logged_none_of(&["ghp_cli", SECRET]);
         drop(serve);
         assert_eq!(status, 200, "{body}");
         assert_eq!(forged, 401);

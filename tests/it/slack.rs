@@ -980,6 +980,9 @@ async fn a_process_killed_between_ack_and_post_answers_at_its_next_start_once() 
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // Neither process logged the bot token or the signing secret.
+        first.assert_logged_none_of(&["xoxb-test", SECRET]);
+        next.assert_logged_none_of(&["xoxb-test", SECRET]);
         drop(next);
         let texts: Vec<&str> = posts
             .iter()

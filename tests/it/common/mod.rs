@@ -330,6 +330,8 @@ pub fn run_with(cmd: &mut std::process::Command, input: &[u8]) -> std::process::
 pub struct Served {
     child: std::process::Child,
     config: String,
+    /// Everything it logged so far (at debug level for Switchboard itself).
+    log: std::sync::Arc<std::sync::Mutex<String>>,
     /// `127.0.0.1:PORT`, as the process bound it.
     pub addr: String,
 }
@@ -341,7 +343,7 @@ impl Served {
         use std::io::BufRead;
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
         cmd.args(["--config", config, "serve"])
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,switchboard=debug")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped());
@@ -351,12 +353,19 @@ impl Served {
         let mut child = cmd.spawn().expect("starting switchboard serve");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
+        let log: std::sync::Arc<std::sync::Mutex<String>> = Default::default();
+        let kept = log.clone();
         // Reads the log to its end, so the process never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stderr)
                 .lines()
                 .map_while(Result::ok)
             {
+                {
+                    let mut all = kept.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
                 if line.contains("HTTP server up")
                     && let Some(addr) = line.split("listen=").nth(1)
                 {
@@ -374,10 +383,25 @@ impl Served {
         let served = Served {
             child,
             config: config.to_string(),
+            log,
             addr,
         };
         assert!(served.health().is_some(), "serve never became healthy");
         served
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Fails the test if its log holds any of `secrets` (tokens, signing secrets).
+    pub fn assert_logged_none_of(&self, secrets: &[&str]) {
+        let log = self.log();
+        assert!(log.contains("HTTP server up"), "the log was read: {log}");
+        for s in secrets {
+            assert!(!log.contains(s), "a secret is in the log:\n{log}");
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
