@@ -365,37 +365,42 @@ async fn forged_stale_and_missing_signatures_are_rejected_and_nothing_is_posted(
         for db in common::databases().await {
             let h = harness_on(db).await;
             let payload = mention("<@U0LAN0Z89> who owns artist-lookup");
-            let body = payload.to_string();
-            let forged = sign(b"not-the-secret", now(), body.as_bytes());
-            let (status, text) = h
-                .send(
-                    "/slack/events",
-                    "application/json",
-                    body.clone(),
-                    now(),
-                    Some(forged),
-                )
-                .await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED);
-            assert!(text.contains("signature"), "{text}");
-            let stale = now() - 301;
-            let (status, _) = h
-                .send(
-                    "/slack/events",
-                    "application/json",
-                    body.clone(),
-                    stale,
-                    None,
-                )
-                .await;
-            assert_eq!(status, StatusCode::UNAUTHORIZED);
-            let req = Request::post("/slack/events")
-                .body(Body::from(body))
-                .unwrap();
-            assert_eq!(
-                h.router.clone().oneshot(req).await.unwrap().status(),
-                StatusCode::UNAUTHORIZED
-            );
+            let button = std::fs::read_to_string(common::fixture(
+                "payloads/slack/interactive-block_actions-button-channel-message.json",
+            ))
+            .unwrap();
+            // Each of the three endpoints: forged, stale and unsigned requests are refused.
+            let endpoints = [
+                ("/slack/events", "application/json", payload.to_string()),
+                (
+                    "/slack/commands",
+                    "application/x-www-form-urlencoded",
+                    "command=%2Fsb&text=who+owns+artist-lookup&user_id=U1&channel_id=C1".into(),
+                ),
+                (
+                    "/slack/interactivity",
+                    "application/x-www-form-urlencoded",
+                    format!(
+                        "payload={}",
+                        url::form_urlencoded::byte_serialize(button.as_bytes()).collect::<String>()
+                    ),
+                ),
+            ];
+            for (path, kind, body) in endpoints {
+                let forged = sign(b"not-the-secret", now(), body.as_bytes());
+                let (status, text) = h.send(path, kind, body.clone(), now(), Some(forged)).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+                assert!(text.contains("signature"), "{path}: {text}");
+                let stale = now() - 301;
+                let (status, _) = h.send(path, kind, body.clone(), stale, None).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} stale");
+                let req = Request::post(path).body(Body::from(body)).unwrap();
+                assert_eq!(
+                    h.router.clone().oneshot(req).await.unwrap().status(),
+                    StatusCode::UNAUTHORIZED,
+                    "{path} unsigned"
+                );
+            }
             assert!(h.settle().await.is_empty());
         }
     })
