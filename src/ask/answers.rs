@@ -140,7 +140,7 @@ pub fn visible(ctx: &Context<'_>, id: Id) -> bool {
 }
 
 /// What the asker may see of what the resolver found: a private entity is not there for them.
-fn resolve_visible(ctx: &Context<'_>, text: &str) -> Resolved {
+pub(crate) fn resolve_visible(ctx: &Context<'_>, text: &str) -> Resolved {
     match resolve(ctx.snap, text) {
         Resolved::One { id, .. } if !visible(ctx, id) => Resolved::None,
         Resolved::Many(ids) => {
@@ -1248,7 +1248,8 @@ fn conflicts(ctx: &Context<'_>, q: &Question) -> Reply {
     let team = if q.subject.is_empty() {
         None
     } else {
-        match resolve(snap, &q.subject) {
+        // A private entity is not there for those who may not see it.
+        match resolve_visible(ctx, &q.subject) {
             Resolved::One { id, .. } => Some(id),
             Resolved::Many(ids) => return did_you_mean(ctx, q, &ids),
             Resolved::None => return not_found(ctx, q),

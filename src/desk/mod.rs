@@ -529,7 +529,8 @@ impl Desk {
             };
             if let Kind::Entity { kinds } = &p.kind {
                 let text = value.as_str().unwrap_or_default();
-                match resolve(snap, text) {
+                // A private entity is not there for those who may not see it.
+                match crate::ask::answers::resolve_visible(a.ctx, text) {
                     Resolved::One { id, .. } => {
                         let e = snap.entity(id);
                         if !kinds.is_empty() && !kinds.iter().any(|k| e.kind_is(k)) {

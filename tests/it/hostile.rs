@@ -1,6 +1,7 @@
-//! Hostile text in every parameter of every command, on SQLite and PostgreSQL: SQL
-//! metacharacters, control and bidirectional characters, and a megabyte. Each is answered (or
-//! refused with a message), nothing panics, and the store is as it was.
+//! Hostile questions, on SQLite and PostgreSQL: SQL metacharacters, control and bidirectional
+//! characters and a megabyte in every parameter of every command (each is answered or refused
+//! with a message, nothing panics, the store is as it was); and a private entity probed through
+//! every command by someone outside its team (it is never named).
 
 use crate::common;
 
@@ -20,17 +21,23 @@ fn hostile() -> Vec<String> {
     ]
 }
 
-/// The first form of a command's usage with every placeholder (an upper-case word) made `h`.
+/// The first form of a command's usage with every placeholder (an upper-case word, alone or
+/// as the value of `key=VALUE`) made `h`.
 fn filled(usage: &str, h: &str) -> String {
+    let placeholder =
+        |word: &str| !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase() || c == '_');
     let form = usage.split(" · ").next().unwrap();
     form.split_whitespace()
         .map(|w| w.trim_matches(|c| c == '[' || c == ']'))
-        .map(|w| {
-            let word = w.trim_matches(|c: char| !c.is_alphanumeric());
-            if !word.is_empty() && word.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
-                w.replace(word, h)
-            } else {
-                w.to_string()
+        .map(|w| match w.split_once('=') {
+            Some((key, value)) if placeholder(value) => format!("{key}={h}"),
+            _ => {
+                let word = w.trim_matches(|c: char| !c.is_alphanumeric());
+                if placeholder(word) {
+                    w.replace(word, h)
+                } else {
+                    w.to_string()
+                }
             }
         })
         .collect::<Vec<_>>()
@@ -91,6 +98,97 @@ async fn hostile_text_in_every_parameter_is_answered_and_changes_nothing() {
                 }
             }
             assert_eq!(count().await, before, "{}: the catalog changed", db.name);
+            app.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// A private component of team-b.
+const PRIVATE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: secret-ledger
+  annotations:
+    switchboard.dev/visibility: private
+    github.com/project-slug: acme/secret-ledger
+  links:
+    - url: https://runbooks.example.com/secret-ledger
+      type: runbook
+spec:
+  type: service
+  lifecycle: production
+  owner: team-b
+  dependsOn: [component:wayback-archive]
+";
+
+#[tokio::test]
+async fn a_private_entity_probed_through_every_command_is_never_named() {
+    common::within(async {
+        for db in common::databases().await {
+            let dir = common::catalog_dir(&[("private.yaml", PRIVATE)]);
+            let mut config = Config::default();
+            config.database.url.0 = db.url.clone();
+            config.catalog.local.paths = common::examples();
+            config
+                .catalog
+                .local
+                .paths
+                .push(dir.path().display().to_string());
+            config.scorecards.path = String::new();
+            let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
+            let app = App::open_at(&config, Use::Ask, clock).await.unwrap();
+            let mut forms: Vec<&str> = COMMANDS.iter().map(|c| c.usage).collect();
+            forms.extend([
+                "run rollback service=X version=1.2.3",
+                "run update-from-template service=X",
+                "report wrong X owner team-a",
+                "find X",
+                "find owner:team-b",
+                "find lifecycle:production missing:oncall",
+            ]);
+            let probes = [
+                "secret-ledger",
+                "component:default/secret-ledger",
+                "secret-ledgr",
+                "team-b",
+            ];
+            for usage in forms {
+                for probe in probes {
+                    let q = filled(usage, probe);
+                    let event =
+                        ChatEvent::console(Some("breanna.davison".into()), &q, app.bot.now());
+                    let Ok(reply) = app.bot.handle(event).await else {
+                        continue;
+                    };
+                    let private = "component:default/secret-ledger";
+                    assert_ne!(reply.entity.as_deref(), Some(private), "`{q}`");
+                    // Its facts: a link and a repository only it holds.
+                    let (text, json) = (render::text(&reply), render::json(&reply));
+                    for shown in [&text, &json] {
+                        assert!(
+                            !shown.contains("runbooks.example.com/secret-ledger")
+                                && !shown.contains("acme/secret-ledger"),
+                            "{}: `{q}` told of it:\n{shown}",
+                            db.name
+                        );
+                        // Asked by another name, it is not offered: what the asker typed may be
+                        // said back to them, nothing more.
+                        if !probe.contains("secret-ledger") {
+                            assert!(
+                                !shown.contains("secret-ledger"),
+                                "`{q}` offered it:\n{shown}"
+                            );
+                        }
+                    }
+                    let offered = reply
+                        .suggestions
+                        .iter()
+                        .chain(reply.actions.iter().map(|a| &a.label))
+                        .any(|s| s.contains("secret-ledger") && !q.contains(s.as_str()));
+                    assert!(!offered, "`{q}` offered it: {:?}", reply.suggestions);
+                }
+            }
             app.store.close().await;
         }
     })
