@@ -24,8 +24,9 @@ use anyhow::{Context as _, Result};
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value, json};
 
+use crate::ask::answers::resolve_visible;
 use crate::ask::grammar::Question;
-use crate::ask::resolve::{Resolved, resolve};
+use crate::ask::resolve::Resolved;
 use crate::ask::{Context, answers};
 use crate::audit::Event;
 use crate::catalog::graph::{self, Limit};
@@ -530,7 +531,7 @@ impl Desk {
             if let Kind::Entity { kinds } = &p.kind {
                 let text = value.as_str().unwrap_or_default();
                 // A private entity is not there for those who may not see it.
-                match crate::ask::answers::resolve_visible(a.ctx, text) {
+                match resolve_visible(a.ctx, text) {
                     Resolved::One { id, .. } => {
                         let e = snap.entity(id);
                         if !kinds.is_empty() && !kinds.iter().any(|k| e.kind_is(k)) {
@@ -1515,7 +1516,7 @@ impl Desk {
         } else if subject.is_empty() {
             (None, None)
         } else {
-            match resolve(snap, subject) {
+            match resolve_visible(a.ctx, subject) {
                 Resolved::One { id, .. } => (Some(snap.entity(id).key()), None),
                 _ => {
                     return Ok(replies::refused(

@@ -8,8 +8,9 @@ use serde_json::json;
 
 use super::{Asked, Desk};
 use crate::ask::Context;
+use crate::ask::answers::resolve_visible;
 use crate::ask::grammar::Question;
-use crate::ask::resolve::{Resolved, resolve};
+use crate::ask::resolve::Resolved;
 use crate::bot::Bot;
 use crate::catalog::{Entity, Id};
 use crate::conversation::{Intent, Reply, Section};
@@ -69,8 +70,8 @@ impl Desk {
             Some(f) if FACTS.contains(&f.as_str()) => (f, rest[1..].join(" ")),
             _ => ("owner".to_string(), rest.join(" ")),
         };
-        let id = match resolve(ctx.snap, name) {
-            Resolved::One { id, .. } if crate::ask::answers::visible(ctx, id) => id,
+        let id = match resolve_visible(ctx, name) {
+            Resolved::One { id, .. } => id,
             _ => {
                 r.view.headline = format!("There is no entity “{name}” in the catalog to report.");
                 r.unresolved = true;
