@@ -4,10 +4,8 @@
 
 use crate::common;
 
-use switchboard::app::{App, Use};
+use switchboard::app::App;
 use switchboard::chat::render;
-use switchboard::clock::Clock;
-use switchboard::config::Config;
 
 const ROUTER: &str = r#"apiVersion: backstage.io/v1alpha1
 kind: Component
@@ -51,15 +49,7 @@ fn sbom(name: &str) -> String {
 }
 
 async fn open(db: &common::TestDb, dir: &std::path::Path) -> App {
-    let mut config = Config::default();
-    config.database.url.0 = db.url.clone();
-    config.catalog.local.paths = common::examples();
-    config.catalog.local.paths.push(dir.display().to_string());
-    config.scorecards.path = String::new();
-    config.oncall.rotations =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
-    let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
-    App::open_at(&config, Use::Ask, clock).await.unwrap()
+    common::open_app(&common::config_with(&db.url, &[dir.display().to_string()])).await
 }
 
 /// A router (cargo, SPDX) and two web components (npm, CycloneDX), each directory with its
@@ -200,14 +190,7 @@ async fn who_uses_a_package_reads_the_sboms_beside_catalog_files() {
             )
             .unwrap();
             std::fs::remove_file(dir.path().join("web/bom.json")).unwrap();
-            let mut config = Config::default();
-            config.database.url.0 = db.url.clone();
-            config.catalog.local.paths = common::examples();
-            config
-                .catalog
-                .local
-                .paths
-                .push(dir.path().display().to_string());
+            let config = common::config_with(&db.url, &[dir.path().display().to_string()]);
             switchboard::sync::sync_local(&config, &app.store, |_, _| {})
                 .await
                 .unwrap();

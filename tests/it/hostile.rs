@@ -5,11 +5,8 @@
 
 use crate::common;
 
-use switchboard::app::{App, Use};
 use switchboard::ask::grammar::COMMANDS;
 use switchboard::chat::{ChatEvent, render};
-use switchboard::clock::Clock;
-use switchboard::config::Config;
 
 fn hostile() -> Vec<String> {
     vec![
@@ -48,12 +45,7 @@ fn filled(usage: &str, h: &str) -> String {
 async fn hostile_text_in_every_parameter_is_answered_and_changes_nothing() {
     common::within(async {
         for db in common::databases().await {
-            let mut config = Config::default();
-            config.database.url.0 = db.url.clone();
-            config.catalog.local.paths = common::examples();
-            config.scorecards.path = String::new();
-            let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
-            let app = App::open_at(&config, Use::Ask, clock).await.unwrap();
+            let app = common::open_app(&common::config_with(&db.url, &[])).await;
             let count = || async {
                 let mut n = 0usize;
                 app.store
@@ -104,40 +96,13 @@ async fn hostile_text_in_every_parameter_is_answered_and_changes_nothing() {
     .await;
 }
 
-/// A private component of team-b.
-const PRIVATE: &str = "apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: secret-ledger
-  annotations:
-    switchboard.dev/visibility: private
-    github.com/project-slug: acme/secret-ledger
-  links:
-    - url: https://runbooks.example.com/secret-ledger
-      type: runbook
-spec:
-  type: service
-  lifecycle: production
-  owner: team-b
-  dependsOn: [component:wayback-archive]
-";
-
 #[tokio::test]
 async fn a_private_entity_probed_through_every_command_is_never_named() {
     common::within(async {
         for db in common::databases().await {
-            let dir = common::catalog_dir(&[("private.yaml", PRIVATE)]);
-            let mut config = Config::default();
-            config.database.url.0 = db.url.clone();
-            config.catalog.local.paths = common::examples();
-            config
-                .catalog
-                .local
-                .paths
-                .push(dir.path().display().to_string());
-            config.scorecards.path = String::new();
-            let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
-            let app = App::open_at(&config, Use::Ask, clock).await.unwrap();
+            let dir = common::catalog_dir(&[("private.yaml", common::PRIVATE)]);
+            let config = common::config_with(&db.url, &[dir.path().display().to_string()]);
+            let app = common::open_app(&config).await;
             let mut forms: Vec<&str> = COMMANDS.iter().map(|c| c.usage).collect();
             forms.extend([
                 "run rollback service=X version=1.2.3",

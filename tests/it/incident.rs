@@ -13,7 +13,6 @@ use serde_json::Value;
 use switchboard::app::{App, Use};
 use switchboard::chat::render;
 use switchboard::clock::Clock;
-use switchboard::config::Config;
 use switchboard::conversation::{ActionId, Actor, ChatEvent, Conversation, Input, Platform, Reply};
 
 const CATALOG: &str = r#"apiVersion: backstage.io/v1alpha1
@@ -137,18 +136,9 @@ impl World {
             ("catalog/incident.yaml", CATALOG),
             ("commands/page-oncall.yaml", &workflow),
         ]);
-        let mut config = Config::default();
-        config.database.url.0 = db.url.clone();
-        config.catalog.local.paths = common::examples();
-        config
-            .catalog
-            .local
-            .paths
-            .push(format!("{}/catalog", dir.path().display()));
+        let mut config =
+            common::config_with(&db.url, &[format!("{}/catalog", dir.path().display())]);
         config.workflows.paths = vec![format!("{}/commands", dir.path().display())];
-        config.scorecards.path = String::new();
-        config.oncall.rotations =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
         let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
         let app = App::open_at(&config, Use::Ask, clock.clone())
             .await

@@ -10,9 +10,7 @@ use serde_json::Value;
 
 use crate::common;
 
-use switchboard::app::{App, Use};
 use switchboard::chat::render;
-use switchboard::clock::Clock;
 use switchboard::config::Config;
 use switchboard::sources::terraform;
 
@@ -72,14 +70,7 @@ fn layout() -> tempfile::TempDir {
 }
 
 fn config(db_url: &str, dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.database.url.0 = db_url.to_string();
-    config.catalog.local.paths = common::examples();
-    config
-        .catalog
-        .local
-        .paths
-        .push(dir.join("catalog").display().to_string());
+    let mut config = common::config_with(db_url, &[dir.join("catalog").display().to_string()]);
     config.catalog.terraform.paths = vec![
         dir.join("terraform.tfstate.d/*/terraform.tfstate")
             .display()
@@ -91,13 +82,7 @@ fn config(db_url: &str, dir: &Path) -> Config {
         ("network".to_string(), "team-b".to_string()),
         ("edge".to_string(), "group:default/team-c".to_string()),
     ]);
-    config.scorecards.path = String::new();
     config
-}
-
-async fn open(config: &Config) -> App {
-    let clock = Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
-    App::open_at(config, Use::Ask, clock).await.unwrap()
 }
 
 #[tokio::test]
@@ -107,7 +92,7 @@ async fn state_files_become_owned_resources_that_components_depend_on() {
             let name = db.name;
             let dir = layout();
             let config = config(&db.url, dir.path());
-            let app = open(&config).await;
+            let app = common::open_app(&config).await;
             let bot = app.bot.clone();
 
             // The load balancer of the payments workspace: owned by its team, with where it
@@ -345,7 +330,7 @@ async fn nothing_outside_the_allow_list_reaches_the_store() {
         for db in common::databases().await {
             let dir = layout();
             let config = config(&db.url, dir.path());
-            let app = open(&config).await;
+            let app = common::open_app(&config).await;
             let mut stored = String::new();
             app.store
                 .for_each_entity(i64::MIN, i64::MAX, "", |e| {

@@ -939,25 +939,11 @@ fn audit_verify_names_the_first_tampered_entry_and_a_cut_tail() {
     assert!(err.contains("cut off"), "{err}");
 }
 
-/// A private component of team-b that depends on team-a's wayback-archive.
-const PRIVATE: &str = "apiVersion: backstage.io/v1alpha1
-kind: Component
-metadata:
-  name: secret-ledger
-  annotations:
-    switchboard.dev/visibility: private
-spec:
-  type: service
-  lifecycle: production
-  owner: team-b
-  dependsOn: [component:wayback-archive]
-";
-
 #[tokio::test]
 async fn a_private_entity_is_answered_to_its_team_and_counted_but_not_named_to_others() {
     common::within(async {
         for db in common::databases().await {
-            let dir = common::catalog_dir(&[("private.yaml", PRIVATE)]);
+            let dir = common::catalog_dir(&[("private.yaml", common::PRIVATE)]);
             let roles = "[roles]\nplatform = [\"user:calum.leavy\"]\n";
             let w = World::open_with(db, &[], roles, &[dir.path().display().to_string()]).await;
             // Its team and a platform engineer see it.

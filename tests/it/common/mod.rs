@@ -36,6 +36,46 @@ pub fn examples() -> Vec<String> {
     ]
 }
 
+/// A configuration over the test database at `url`: the example catalog and `more` (files,
+/// directories) beside it, the demo rotations, no scorecards.
+pub fn config_with(url: &str, more: &[String]) -> switchboard::config::Config {
+    let mut config = switchboard::config::Config::default();
+    config.database.url.0 = url.to_string();
+    config.catalog.local.paths = examples();
+    config.catalog.local.paths.extend(more.iter().cloned());
+    config.scorecards.path = String::new();
+    config.oncall.rotations =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/oncall.yaml");
+    config
+}
+
+/// Opens the app `ask` opens on `config` (a first open syncs), at 09:30 UTC on 1 December 2026.
+pub async fn open_app(config: &switchboard::config::Config) -> switchboard::app::App {
+    let clock = switchboard::clock::Clock::fixed("2026-12-01T09:30:00Z".parse().unwrap());
+    switchboard::app::App::open_at(config, switchboard::app::Use::Ask, clock)
+        .await
+        .unwrap()
+}
+
+/// A private component of team-b that depends on team-a's wayback-archive, with facts only it
+/// holds (a runbook, a repository).
+pub const PRIVATE: &str = "apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata:
+  name: secret-ledger
+  annotations:
+    switchboard.dev/visibility: private
+    github.com/project-slug: acme/secret-ledger
+  links:
+    - url: https://runbooks.example.com/secret-ledger
+      type: runbook
+spec:
+  type: service
+  lifecycle: production
+  owner: team-b
+  dependsOn: [component:wayback-archive]
+";
+
 pub fn scan(paths: &[String]) -> local::ScanOutcome {
     local::scan(paths, &Reader::default(), 1_795_000_000)
 }
