@@ -705,14 +705,9 @@ impl Executor for UpdateFromTemplate {
                     anyhow!("the template `{name}` cannot be rendered with {repo}'s answers: {e}")
                 })?;
             let files = files(&json!({ "files": rendered }), self.name())?;
-            let changelog: Vec<String> = t["template"]["changelog"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect();
-            let changes = drift::changes_between(&changelog, &from, &to);
+            let changes = drift::Template::of(&t["template"])
+                .map(|t| t.changes_since(&from))
+                .unwrap_or_default();
             let title = format!("Update from the {name} golden path: {from} to {to}");
             let mut body = format!(
                 "The files the `{name}` template manages, rendered at version {to} from {} \

@@ -32,18 +32,12 @@ pub struct Template {
     pub changelog: Vec<String>,
 }
 
-/// The templates the workflows carry, each once (the first of a name).
-pub fn templates(workflows: &[Workflow]) -> Vec<Template> {
-    let mut out: Vec<Template> = Vec::new();
-    let mut add = |about: &Value| {
-        let Some(name) = about["name"].as_str() else {
-            return;
-        };
-        if out.iter().any(|t| t.name == name) {
-            return;
-        }
-        out.push(Template {
-            name: name.to_string(),
+impl Template {
+    /// What a step carries of its template (`template::load_tree`'s first half); None without
+    /// a name.
+    pub fn of(about: &Value) -> Option<Template> {
+        Some(Template {
+            name: about["name"].as_str()?.to_string(),
             version: text(&about["version"]),
             changelog: about["changelog"]
                 .as_array()
@@ -52,7 +46,24 @@ pub fn templates(workflows: &[Workflow]) -> Vec<Template> {
                 .filter_map(Value::as_str)
                 .map(str::to_string)
                 .collect(),
-        });
+        })
+    }
+
+    /// Its changelog entries after `from`, up to its version.
+    pub fn changes_since(&self, from: &str) -> Vec<String> {
+        changes_between(&self.changelog, from, &self.version)
+    }
+}
+
+/// The templates the workflows carry, each once (the first of a name).
+pub fn templates(workflows: &[Workflow]) -> Vec<Template> {
+    let mut out: Vec<Template> = Vec::new();
+    let mut add = |about: &Value| {
+        if let Some(t) = Template::of(about)
+            && !out.iter().any(|o| o.name == t.name)
+        {
+            out.push(t);
+        }
     };
     for step in workflows.iter().flat_map(|w| &w.steps) {
         if step.with["template"].is_object() {
@@ -141,9 +152,7 @@ pub fn standings(
             .trim()
             .to_string();
         let t = templates.iter().find(|t| t.name == name);
-        let changes = t
-            .map(|t| changes_between(&t.changelog, &version, &t.version))
-            .unwrap_or_default();
+        let changes = t.map(|t| t.changes_since(&version)).unwrap_or_default();
         out.push(Standing {
             id,
             template: name,
