@@ -754,8 +754,8 @@ impl Bot {
     }
 
     /// Replaces the catalog.
-    pub fn swap_snapshot(&self, snapshot: Snapshot) {
-        let snapshot = Arc::new(snapshot);
+    pub fn swap_snapshot(&self, snapshot: impl Into<Arc<Snapshot>>) {
+        let snapshot = snapshot.into();
         self.update(|m| m.snapshot = snapshot.clone());
     }
 

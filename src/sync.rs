@@ -132,6 +132,9 @@ async fn store_local(
     let path_problems = scan
         .await
         .context("the catalog scan stopped unexpectedly")?;
+    // In the store's order, as a rebuild from it reads them (an edited file keeps its rows'
+    // places; a new file's come last).
+    prepared.sort_by_key(|p| p.as_ref().map_or(i64::MAX, Prepared::seq));
     replacement.add_problems(path_problems);
     // The SBOMs beside the catalog files, for `who uses`.
     let globs = config.catalog.local.sbom_globs.clone();
@@ -530,6 +533,53 @@ pub fn release_memory() {
     // SAFETY: mi_collect only walks mimalloc's own heaps; with another allocator it has
     // nothing to do.
     unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
+/// The live snapshot after `reread_scopes`.
+pub struct Reread {
+    pub snapshot: Arc<Snapshot>,
+    /// Why it was rebuilt from the store rather than patched, when it was.
+    pub rebuilt: Option<String>,
+}
+
+/// Brings parts of a source (`scopes`, location prefixes such as `owner/repo/`) from the
+/// store into `current`, the live snapshot: each is patched in when a patch can say what the
+/// catalog is (`Snapshot::patched`), else the whole snapshot is rebuilt from the store.
+pub async fn reread_scopes(
+    store: &Store,
+    mut current: Arc<Snapshot>,
+    source: &str,
+    scopes: &[String],
+) -> Result<Reread> {
+    let t = Instant::now();
+    for scope in scopes {
+        let rows = store.scope_entities(source, scope).await?;
+        let mut keys = current.scope_keys(source, scope);
+        keys.extend(rows.iter().map(|r| r.key.clone()));
+        let read = crate::catalog::patch::ScopeRead {
+            source: source.to_string(),
+            scope: scope.clone(),
+            elsewhere: store.defined_elsewhere(source, scope, &keys).await?,
+            problems: store.load_problems().await?,
+            rows,
+        };
+        let now = Utc::now().timestamp();
+        match tokio::task::spawn_blocking(move || current.patched(read, now)).await? {
+            Ok(snapshot) => current = Arc::new(snapshot),
+            Err(why) => {
+                tracing::info!("rebuilding the catalog for {source} {scope}: {why}");
+                return Ok(Reread {
+                    snapshot: Arc::new(load_snapshot(store).await?),
+                    rebuilt: Some(why),
+                });
+            }
+        }
+    }
+    tracing::debug!(took = ?t.elapsed(), "{source} {scopes:?} patched into the catalog");
+    Ok(Reread {
+        snapshot: current,
+        rebuilt: None,
+    })
 }
 
 /// Rebuilds the snapshot from the store (start-up). The two halves of the catalog are read

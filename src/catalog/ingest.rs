@@ -166,6 +166,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, reader: &Reader) -> Fi
             },
             reasons,
             claims: Vec::new(),
+            seq: 0,
         });
     }
     report

@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod links;
 pub mod model;
 pub mod parse;
+pub mod patch;
 pub mod placeholders;
 pub mod refs;
 pub mod search;

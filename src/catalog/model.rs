@@ -50,6 +50,10 @@ pub struct RawEntity {
     /// Ownership claims from other sources (CODEOWNERS, PagerDuty); `spec.owner` outranks them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub claims: Vec<Claim>,
+    /// Its row's number in the store (`0` until stored): definitions of one entity compete in
+    /// this order, and the snapshot holds entities in it.
+    #[serde(skip)]
+    pub seq: i64,
 }
 
 /// A source's say on who owns an entity, as that source wrote the owners.

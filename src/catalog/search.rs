@@ -6,7 +6,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::snapshot::{Entity, Id, Snapshot};
+use super::snapshot::{Details, Entity, Id, Snapshot};
 
 /// Trigram postings over normalised names and titles.
 #[derive(Default)]
@@ -53,17 +53,22 @@ pub struct Scored {
     pub score: f32,
 }
 
+/// The trigrams an entity is found by: its name's and its title's.
+fn grams_of(e: &Details) -> Vec<u32> {
+    let mut g = trigrams(&normalize(&e.name));
+    if let Some(t) = &e.title {
+        g.extend(trigrams(&normalize(t)));
+        g.sort_unstable();
+        g.dedup();
+    }
+    g
+}
+
 impl NameIndex {
     pub fn build(entities: &[Entity]) -> NameIndex {
         let mut grams: FxHashMap<u32, Vec<Id>> = FxHashMap::default();
         for (i, e) in entities.iter().enumerate() {
-            let mut g = trigrams(&normalize(&e.name));
-            if let Some(t) = &e.title {
-                g.extend(trigrams(&normalize(t)));
-                g.sort_unstable();
-                g.dedup();
-            }
-            for t in g {
+            for t in grams_of(e) {
                 grams.entry(t).or_default().push(i as Id);
             }
         }
@@ -71,6 +76,51 @@ impl NameIndex {
             v.shrink_to_fit();
         }
         grams.shrink_to_fit();
+        NameIndex { grams }
+    }
+
+    /// The index after a patch, the same as `build` would give: `gone` are old entities no
+    /// longer there, `moved` each old id's new one (`None` when gone; only read when `shifted`,
+    /// that is when ids moved), `added` the new entities.
+    pub fn patched(
+        &self,
+        gone: &[&Details],
+        gone_ids: &[Id],
+        moved: Option<&[Option<Id>]>,
+        added: &[(Id, &Details)],
+    ) -> NameIndex {
+        let mut grams = self.grams.clone();
+        match moved {
+            Some(moved) => {
+                for list in grams.values_mut() {
+                    list.retain_mut(|id| match moved[*id as usize] {
+                        Some(to) => {
+                            *id = to;
+                            true
+                        }
+                        None => false,
+                    });
+                }
+            }
+            None => {
+                for (e, id) in gone.iter().zip(gone_ids) {
+                    for t in grams_of(e) {
+                        if let Some(list) = grams.get_mut(&t) {
+                            list.retain(|x| x != id);
+                        }
+                    }
+                }
+            }
+        }
+        for (id, e) in added {
+            for t in grams_of(e) {
+                let list = grams.entry(t).or_default();
+                if let Err(at) = list.binary_search(id) {
+                    list.insert(at, *id);
+                }
+            }
+        }
+        grams.retain(|_, list| !list.is_empty());
         NameIndex { grams }
     }
 

@@ -23,6 +23,9 @@ pub type Id = u32;
 pub struct Rel {
     pub kind: RelKind,
     pub target: Id,
+    /// Whether this end declares it in its own definition (false when only the other end
+    /// does): what a patch needs to know when the other end is replaced.
+    pub declared: bool,
 }
 
 /// A link from `metadata.links`.
@@ -44,6 +47,8 @@ pub struct Origin {
     pub fetched_at: i64,
     /// Since when its source no longer has it (see `Provenance::orphaned_at`).
     pub orphaned_at: Option<i64>,
+    /// Its row's place in the store's order (`RawEntity::seq`): entities are held in it.
+    pub seq: i64,
 }
 
 impl Origin {
@@ -66,9 +71,57 @@ pub struct Profile {
     pub email: Option<Box<str>>,
 }
 
-/// One entity, as answers need it.
+/// One entity, as answers need it: what its definition says, shared between the snapshots
+/// it is part of, and its relations in this one.
 #[derive(Clone, Debug)]
 pub struct Entity {
+    details: Arc<Details>,
+    /// Relations to entities in the catalog, both directions, sorted.
+    pub relations: Arc<[Rel]>,
+    /// Relations whose target is not in the catalog (shown as warnings), sorted.
+    pub dangling: Arc<[(RelKind, Box<str>)]>,
+}
+
+impl std::ops::Deref for Entity {
+    type Target = Details;
+
+    fn deref(&self) -> &Details {
+        &self.details
+    }
+}
+
+impl Entity {
+    /// An entity with these relations (sorted and merged here) and dangling references.
+    pub(super) fn new(
+        details: Arc<Details>,
+        mut relations: Vec<Rel>,
+        dangling: Arc<[(RelKind, Box<str>)]>,
+    ) -> Entity {
+        merge_relations(&mut relations);
+        Entity {
+            details,
+            relations: relations.into(),
+            dangling,
+        }
+    }
+
+    /// What its definition says, to share with another snapshot.
+    pub(super) fn details_arc(&self) -> Arc<Details> {
+        self.details.clone()
+    }
+
+    /// Targets of one relation kind, in order.
+    pub fn related(&self, kind: RelKind) -> impl Iterator<Item = Id> + '_ {
+        self.relations
+            .iter()
+            .filter(move |r| r.kind == kind)
+            .map(|r| r.target)
+    }
+}
+
+/// What an entity's definition says, apart from its relations.
+#[derive(Clone, Debug)]
+pub struct Details {
     /// Kind as written (`Component`); compare with `kind_is`.
     pub kind: Arc<str>,
     pub namespace: Arc<str>,
@@ -81,10 +134,6 @@ pub struct Entity {
     pub annotations: Box<[(Arc<str>, Box<str>)]>,
     pub links: Box<[Link]>,
     pub profile: Option<Box<Profile>>,
-    /// Relations to entities in the catalog, both directions, sorted.
-    pub relations: Box<[Rel]>,
-    /// Relations whose target is not in the catalog (shown as warnings).
-    pub dangling: Box<[(RelKind, Box<str>)]>,
     pub origin: Origin,
     /// Why the entity is quarantined; empty when it is healthy.
     pub reasons: Box<[Box<str>]>,
@@ -94,7 +143,7 @@ pub struct Entity {
     pub api: Option<Box<super::apidef::Definition>>,
 }
 
-impl Entity {
+impl Details {
     pub fn entity_ref(&self) -> EntityRef {
         EntityRef::new(&self.kind, &self.namespace, &self.name)
     }
@@ -129,14 +178,6 @@ impl Entity {
             .find(|(k, _)| &**k == key)
             .map(|(_, v)| &**v)
     }
-
-    /// Targets of one relation kind, in order.
-    pub fn related(&self, kind: RelKind) -> impl Iterator<Item = Id> + '_ {
-        self.relations
-            .iter()
-            .filter(move |r| r.kind == kind)
-            .map(|r| r.target)
-    }
 }
 
 /// A file or document that could not become an entity, or an entity that lost to another.
@@ -158,13 +199,16 @@ pub struct Conflict {
 }
 
 /// An immutable view of the whole catalog.
+///
+/// Its parts that a patch (`Snapshot::patched`) often leaves as they were are shared with the
+/// snapshot it was patched from.
 #[derive(Default)]
 pub struct Snapshot {
-    entities: Vec<Entity>,
-    by_key: FxHashMap<Box<str>, Id>,
-    names: NameIndex,
+    pub(super) entities: Vec<Entity>,
+    pub(super) by_key: Arc<FxHashMap<Box<str>, Id>>,
+    pub(super) names: Arc<NameIndex>,
     /// Users by chat identity: `slack:U123`, `discord:123`, `email:someone@example.com`.
-    people: FxHashMap<String, Id>,
+    pub(super) people: Arc<FxHashMap<String, Id>>,
     pub problems: Vec<Problem>,
     pub conflicts: Vec<Conflict>,
     /// Kinds that the catalog keeps but does not interpret (Template, unknown kinds), with counts.
@@ -174,9 +218,15 @@ pub struct Snapshot {
     pub disputed: Box<[Id]>,
     /// Groups with members, directly or in a group below them (found once here: a scorecard
     /// asks it of every owner).
-    staffed: rustc_hash::FxHashSet<Id>,
+    pub(super) staffed: Arc<rustc_hash::FxHashSet<Id>>,
     /// Components by where their SBOMs are found, worked out on first use (`who uses`).
-    sbom_scopes: std::sync::OnceLock<FxHashMap<String, Vec<Id>>>,
+    pub(super) sbom_scopes: std::sync::OnceLock<FxHashMap<String, Vec<Id>>>,
+    /// Stored entities that could not be read (their problems are among `problems`): a patch
+    /// cannot tell which to keep, so it gives way to a rebuild.
+    pub(super) unreadable: usize,
+    /// Orphaned definitions a live one of the same entity hides (no conflict: the entity
+    /// moved). Where they are, a patch gives way to a rebuild, which sees every definition.
+    pub(super) shadowed: Vec<Provenance>,
     /// When the snapshot was built, seconds since the epoch.
     pub built_at: i64,
 }
@@ -230,10 +280,18 @@ fn boxed(v: Option<&Value>) -> Option<Box<str>> {
 /// One raw entity turned into its compact form, before it is known whether it wins its key.
 /// Holding these instead of raw documents keeps a large catalog's load small.
 pub struct Prepared {
-    key: String,
-    entity: Entity,
-    relations: Vec<(RelKind, String)>,
+    pub(super) key: String,
+    pub(super) entity: Details,
+    /// The relations it declares, targets as keys, in its definition's order.
+    pub(super) relations: Vec<(RelKind, String)>,
     provenance: Provenance,
+}
+
+impl Prepared {
+    /// Its row's place in the store's order.
+    pub fn seq(&self) -> i64 {
+        self.entity.origin.seq
+    }
 }
 
 /// Turns raw entities into their compact form, one at a time, as they arrive (from a scan or
@@ -310,7 +368,7 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
         })
     });
     let p = &r.provenance;
-    let entity = Entity {
+    let entity = Details {
         kind: interner.get(&kind),
         namespace: interner.get(&namespace),
         name: Box::from(name.as_str()),
@@ -328,8 +386,6 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
         annotations,
         links,
         profile,
-        relations: Box::new([]),
-        dangling: Box::new([]),
         origin: Origin {
             source: interner.get(&p.source),
             location: interner.get(&p.location),
@@ -337,6 +393,7 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
             commit: p.commit.as_deref().map(|c| interner.get(c)),
             fetched_at: p.fetched_at,
             orphaned_at: p.orphaned_at,
+            seq: r.seq,
         },
         reasons: r.reasons.iter().map(|s| Box::from(s.as_str())).collect(),
         claims: r.claims.into_boxed_slice(),
@@ -395,7 +452,7 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
 
 /// Chat identities of Users: the `slack.com/user-id` and `discord.com/user-id` annotations and
 /// the profile e-mail. The first User to claim an identity keeps it.
-fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
+pub(super) fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
     let mut people = FxHashMap::default();
     // GitHub teams, as CODEOWNERS names them: `github-team:org/slug`, and the slug alone.
     for (i, e) in entities
@@ -438,6 +495,42 @@ fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
     people
 }
 
+/// Sorts an entity's relations and merges the duplicates (one relation declared at both ends,
+/// or twice): declared when either was.
+pub(super) fn merge_relations(edges: &mut Vec<Rel>) {
+    edges.sort_unstable();
+    edges.dedup_by(|later, kept| {
+        let same = later.kind == kept.kind && later.target == kept.target;
+        if same {
+            kept.declared |= later.declared;
+        }
+        same
+    });
+}
+
+/// An entity's dangling relations, sorted, each once.
+pub(super) fn sorted_dangling(mut d: Vec<(RelKind, Box<str>)>) -> Arc<[(RelKind, Box<str>)]> {
+    d.sort_unstable();
+    d.dedup();
+    d.into()
+}
+
+/// Kinds kept but not interpreted, with counts, by name.
+pub(super) fn uninterpreted_kinds(entities: &[Entity]) -> Vec<(String, usize)> {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for e in entities {
+        if !KNOWN_KINDS.iter().any(|k| e.kind.eq_ignore_ascii_case(k)) {
+            *counts.entry(&e.kind).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(String, usize)> = counts
+        .into_iter()
+        .map(|(k, n)| (k.to_string(), n))
+        .collect();
+    out.sort();
+    out
+}
+
 impl Snapshot {
     /// The components of each SBOM scope (the directory or repository their SBOMs are found
     /// in, `compliance::scope_of`), worked out once per snapshot, on first use.
@@ -466,18 +559,20 @@ impl Snapshot {
         built_at: i64,
     ) -> Snapshot {
         let started = std::time::Instant::now();
-        let mut entities: Vec<Entity> = Vec::with_capacity(prepared.len());
+        let mut details: Vec<Details> = Vec::with_capacity(prepared.len());
         let mut by_key: FxHashMap<Box<str>, Id> =
             FxHashMap::with_capacity_and_hasher(prepared.len(), Default::default());
         let mut pending: Vec<(Id, RelKind, String)> = Vec::new();
         let mut conflicts = Vec::new();
-        let mut kind_counts: HashMap<String, usize> = HashMap::new();
+        let mut unreadable = 0;
+        let mut shadowed = Vec::new();
 
         for prepared in prepared {
             let p = match prepared {
                 Ok(p) => p,
                 Err(problem) => {
                     problems.push(problem);
+                    unreadable += 1;
                     continue;
                 }
             };
@@ -485,12 +580,17 @@ impl Snapshot {
                 // An orphaned definition (its source no longer has it) never competes with a
                 // live one: the entity moved, and the live definition takes its place.
                 if p.entity.origin.orphaned_at.is_some() {
+                    shadowed.push(p.provenance);
                     continue;
                 }
-                if entities[first as usize].origin.orphaned_at.is_some() {
+                if details[first as usize].origin.orphaned_at.is_some() {
+                    shadowed.push(details[first as usize].origin.to_provenance());
                     pending.retain(|(from, _, _)| *from != first);
                     pending.extend(p.relations.into_iter().map(|(k, t)| (first, k, t)));
-                    entities[first as usize] = p.entity;
+                    // It is held at the place of the definition it replaces.
+                    let mut live = p.entity;
+                    live.origin.seq = details[first as usize].origin.seq;
+                    details[first as usize] = live;
                     continue;
                 }
                 let ignored_owner = p
@@ -500,28 +600,25 @@ impl Snapshot {
                     .map(|(_, o)| o.clone());
                 conflicts.push(Conflict {
                     key: p.key,
-                    kept: entities[first as usize].origin.to_provenance(),
+                    kept: details[first as usize].origin.to_provenance(),
                     ignored: p.provenance,
                     ignored_owner,
                 });
                 continue;
             }
-            let id = entities.len() as Id;
-            if !KNOWN_KINDS.contains(&p.entity.kind.to_ascii_lowercase().as_str()) {
-                *kind_counts.entry(p.entity.kind.to_string()).or_default() += 1;
-            }
+            let id = details.len() as Id;
             pending.extend(p.relations.into_iter().map(|(k, t)| (id, k, t)));
-            entities.push(p.entity);
+            details.push(p.entity);
             by_key.insert(p.key.into_boxed_str(), id);
         }
 
         // Resolve relations and add each in both directions. Edges are counted first so every
         // entity's list is allocated once, at its final size.
-        let mut resolved: Vec<(Id, RelKind, Id)> = Vec::with_capacity(pending.len());
+        let mut resolved: Vec<(Id, RelKind, Id, bool)> = Vec::with_capacity(pending.len());
         let mut dangling: HashMap<Id, Vec<(RelKind, Box<str>)>> = HashMap::new();
         for (from, kind, target) in pending {
             match by_key.get(target.as_str()) {
-                Some(&to) => resolved.push((from, kind, to)),
+                Some(&to) => resolved.push((from, kind, to, true)),
                 None => dangling
                     .entry(from)
                     .or_default()
@@ -530,31 +627,45 @@ impl Snapshot {
         }
         // Components that name a Terraform workspace depend on its resources.
         resolved.extend(
-            crate::sources::terraform::workspace_edges(&entities)
+            crate::sources::terraform::workspace_edges(&details)
                 .into_iter()
-                .map(|(resource, component)| (resource, RelKind::DependencyOf, component)),
+                .map(|(resource, component)| (resource, RelKind::DependencyOf, component, false)),
         );
-        let mut degree = vec![0usize; entities.len()];
-        for &(from, _, to) in &resolved {
+        let mut degree = vec![0usize; details.len()];
+        for &(from, _, to, _) in &resolved {
             degree[from as usize] += 1;
             degree[to as usize] += 1;
         }
         let mut edges: Vec<Vec<Rel>> = degree.into_iter().map(Vec::with_capacity).collect();
-        for (from, kind, to) in resolved {
-            edges[from as usize].push(Rel { kind, target: to });
+        for (from, kind, to, declared) in resolved {
+            edges[from as usize].push(Rel {
+                kind,
+                target: to,
+                declared,
+            });
             edges[to as usize].push(Rel {
                 kind: kind.inverse(),
                 target: from,
+                declared: false,
             });
         }
-        for (i, mut e) in edges.into_iter().enumerate() {
-            e.sort_unstable();
-            e.dedup();
-            entities[i].relations = e.into_boxed_slice();
-        }
-        for (id, d) in dangling {
-            entities[id as usize].dangling = d.into_boxed_slice();
-        }
+        let none: Arc<[(RelKind, Box<str>)]> = Arc::new([]);
+        let entities: Vec<Entity> = details
+            .into_iter()
+            .zip(edges)
+            .enumerate()
+            .map(|(id, (details, mut edges))| Entity {
+                details: Arc::new(details),
+                relations: {
+                    merge_relations(&mut edges);
+                    edges.into()
+                },
+                dangling: match dangling.remove(&(id as Id)) {
+                    Some(d) => sorted_dangling(d),
+                    None => none.clone(),
+                },
+            })
+            .collect();
         let relations_time = started.elapsed();
         let names = NameIndex::build(&entities);
         let people = index_people(&entities);
@@ -564,45 +675,55 @@ impl Snapshot {
             names = ?started.elapsed() - relations_time,
             "snapshot assembled"
         );
-        let mut uninterpreted_kinds: Vec<(String, usize)> = kind_counts.into_iter().collect();
-        uninterpreted_kinds.sort();
         by_key.shrink_to_fit();
         let mut snap = Snapshot {
+            uninterpreted_kinds: uninterpreted_kinds(&entities),
             entities,
-            by_key,
-            names,
-            people,
+            by_key: Arc::new(by_key),
+            names: Arc::new(names),
+            people: Arc::new(people),
             problems,
             conflicts,
-            uninterpreted_kinds,
             disputed: Box::new([]),
             staffed: Default::default(),
             sbom_scopes: Default::default(),
+            unreadable,
+            shadowed,
             built_at,
         };
-        // Every group with members, and every group above one.
-        for (id, e) in snap.entities.iter().enumerate() {
+        snap.staffed = Arc::new(snap.staffed_groups());
+        snap.disputed = snap.disputed_entities();
+        snap
+    }
+
+    /// Every group with members, and every group above one.
+    pub(super) fn staffed_groups(&self) -> rustc_hash::FxHashSet<Id> {
+        let mut staffed = rustc_hash::FxHashSet::default();
+        for (id, e) in self.entities() {
             let mut queue: Vec<Id> =
                 match e.kind_is("group") && e.related(RelKind::HasMember).next().is_some() {
-                    true => vec![id as Id],
+                    true => vec![id],
                     false => continue,
                 };
             while let Some(g) = queue.pop() {
-                if snap.staffed.insert(g) {
-                    queue.extend(snap.entities[g as usize].related(RelKind::ChildOf));
+                if staffed.insert(g) {
+                    queue.extend(self.entity(g).related(RelKind::ChildOf));
                 }
             }
         }
-        snap.disputed = snap
-            .entities()
+        staffed
+    }
+
+    /// Entities with a claim that names none of their owners.
+    pub(super) fn disputed_entities(&self) -> Box<[Id]> {
+        self.entities()
             .filter(|(id, e)| {
                 e.claims
                     .iter()
-                    .any(|c| snap.disagreement(*id, &c.owners).is_some())
+                    .any(|c| self.disagreement(*id, &c.owners).is_some())
             })
             .map(|(id, _)| id)
-            .collect();
-        snap
+            .collect()
     }
 
     /// Whether `group` is a Group with members, directly or in a group below it.

@@ -430,15 +430,16 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
             hooks.github.orphan_repo(&full).await?;
             let what =
                 format!("{full} left the catalog's organisations; its entities are orphaned");
-            (what, true)
+            (what, vec![crate::sources::github::scope(&full)])
         }
         Plan::Ignore(why) => return Ok(why),
         Plan::Change(c) => return keep(&hooks, c).await,
     };
     // An unchanged repository (its head already read) leaves the snapshot as it is.
-    if changed {
-        let snapshot = crate::sync::load_snapshot(&hooks.store).await?;
-        hooks.bot.swap_snapshot(snapshot);
+    if !changed.is_empty() {
+        let current = hooks.bot.snapshot();
+        let reread = crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
+        hooks.bot.swap_snapshot(reread.snapshot);
         // Its dependency graph may have been read again with it.
         if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
             tracing::warn!("SBOMs not reloaded: {e:#}");

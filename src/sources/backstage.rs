@@ -139,6 +139,7 @@ impl BackstageSource {
             },
             reasons,
             claims: Vec::new(),
+            seq: 0,
         })
     }
 }

@@ -1023,21 +1023,21 @@ impl GitHub {
         self.store.delete_github_repo(full_name).await
     }
 
-    /// Re-reads one repository now (a webhook). Returns what happened, and whether the
-    /// store changed.
-    pub async fn refresh_repo(&self, full_name: &str) -> Result<(String, bool)> {
+    /// Re-reads one repository now (a webhook). Returns what happened, and the parts of the
+    /// catalog (location prefixes, `scope_of`) whose stored entities changed.
+    pub async fn refresh_repo(&self, full_name: &str) -> Result<(String, Vec<String>)> {
         let now = Utc::now().timestamp();
         let Some(repo) = self.repo(full_name).await? else {
             self.orphan_repo(full_name).await?;
             return Ok((
                 format!("{full_name} is gone; its entities are orphaned"),
-                true,
+                vec![scope(full_name)],
             ));
         };
         if !self.wanted(&repo) {
             self.orphan_repo(&repo.full_name).await?;
             let what = format!("{} is archived; its entities are orphaned", repo.full_name);
-            return Ok((what, true));
+            return Ok((what, vec![scope(&repo.full_name)]));
         }
         let known = self
             .store
@@ -1055,19 +1055,21 @@ impl GitHub {
             None => None,
         };
         let outcome = self.refresh(&repo, head, state, now).await?;
-        let renamed = stale.is_some();
+        let mut changed = Vec::new();
         if let Some(old) = stale {
             self.forget(&old.full_name).await?;
+            changed.push(scope(&old.full_name));
         }
         Ok(match outcome {
-            Some((files, entities, _)) => (
-                format!(
+            Some((files, entities, _)) => {
+                changed.push(scope(&repo.full_name));
+                let what = format!(
                     "re-read {}: {files} catalog files, {entities} entities",
                     repo.full_name
-                ),
-                true,
-            ),
-            None => (format!("{} unchanged", repo.full_name), renamed),
+                );
+                (what, changed)
+            }
+            None => (format!("{} unchanged", repo.full_name), changed),
         })
     }
 
@@ -1128,8 +1130,8 @@ fn sbom_location(full_name: &str) -> String {
     format!("{}/dependency-graph/sbom", full_name.to_lowercase())
 }
 
-/// The location prefix of a repository's files.
-fn scope(full_name: &str) -> String {
+/// The location prefix of a repository's files: the part of the catalog it holds.
+pub fn scope(full_name: &str) -> String {
     format!("{full_name}/")
 }
 

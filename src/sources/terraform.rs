@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use crate::catalog::RawEntity;
 use crate::catalog::model::Provenance;
 use crate::catalog::refs::EntityRef;
-use crate::catalog::snapshot::{Entity, Id, Problem};
+use crate::catalog::snapshot::{Details, Id, Problem};
 use crate::catalog::validate::{Origin, validate};
 
 /// The annotation that ties resources to a workspace, and components to the workspaces whose
@@ -419,6 +419,7 @@ impl About<'_> {
             },
             reasons,
             claims: Vec::new(),
+            seq: 0,
         }
     }
 }
@@ -659,7 +660,7 @@ pub fn state_files(paths: &[String]) -> (Vec<std::path::PathBuf>, Vec<Problem>) 
 
 /// The edges the workspace annotation makes: every Resource of a workspace is a dependency of
 /// every Component that names the workspace (`resource dependencyOf component`).
-pub fn workspace_edges(entities: &[Entity]) -> Vec<(Id, Id)> {
+pub fn workspace_edges(entities: &[Details]) -> Vec<(Id, Id)> {
     let mut declared: BTreeMap<&str, Vec<Id>> = BTreeMap::new();
     for (id, e) in entities.iter().enumerate() {
         if e.kind_is("component")

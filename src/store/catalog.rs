@@ -1,7 +1,7 @@
 //! The catalog's durable copy: each source's entities by file (scope), replaced one file at a
 //! time, orphaned and purged; the problems found reading them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use futures_util::TryStreamExt;
@@ -214,6 +214,47 @@ impl Store {
         )
     }
 
+    /// What `source` holds under `scope` now, in the store's order: a repository read again,
+    /// for a patch of the live snapshot.
+    pub async fn scope_entities(&self, source: &str, scope: &str) -> Result<Vec<RawEntity>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {ENTITY_COLUMNS} FROM entities WHERE source = $1 AND {} ORDER BY seq",
+            in_scope(scope)
+        )))
+        .bind(source)
+        .bind(scope)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entity_from_row).collect()
+    }
+
+    /// Which of `keys` a row outside `source`'s `scope` defines too (those keys' winner is
+    /// decided across scopes, so a patch gives way to a rebuild).
+    pub async fn defined_elsewhere(
+        &self,
+        source: &str,
+        scope: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>> {
+        let mut out = HashSet::new();
+        for chunk in keys.chunks(BATCH) {
+            let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+            let mut q = sqlx::query(AssertSqlSafe(format!(
+                "SELECT DISTINCT entity_key FROM entities WHERE entity_key IN ({}) \
+                 AND NOT (source = $1 AND {})",
+                list.join(", "),
+                in_scope(scope)
+            )))
+            .bind(source)
+            .bind(scope);
+            for k in chunk {
+                q = q.bind(k.clone());
+            }
+            out.extend(q.fetch_all(&self.pool).await?.iter().map(|r| r.get(0)));
+        }
+        Ok(out)
+    }
+
     /// Removes `source`'s entities orphaned at or before `before`.
     pub async fn purge_orphans(&self, source: &str, before: i64) -> Result<u64> {
         Ok(sqlx::query(
@@ -251,6 +292,10 @@ impl Replacement {
     /// A file that could not be read or parsed in full (`complete` false) and that an earlier
     /// sync stored keeps the entities of that last good read, with a problem saying so: a
     /// broken file or a failed read never deletes what was there.
+    ///
+    /// An entity the file held before keeps its row number, so editing a file moves nothing in
+    /// the catalog's order: the definition that won a key keeps winning it, and the live
+    /// snapshot is patched in place.
     pub async fn file(
         &mut self,
         location: &str,
@@ -260,7 +305,7 @@ impl Replacement {
     ) -> Result<Vec<RawEntity>> {
         self.seen.insert(location.to_string());
         self.problems.extend(problems);
-        let stored = if !complete && self.existing.contains(location) {
+        let mut stored = if !complete && self.existing.contains(location) {
             let mut rows = sqlx::query(AssertSqlSafe(format!(
                 "SELECT {ENTITY_COLUMNS} FROM entities \
                  WHERE source = $1 AND location = $2 ORDER BY line"
@@ -283,12 +328,31 @@ impl Replacement {
         } else {
             entities
         };
+        let mut before: HashMap<String, Vec<i64>> = HashMap::new();
         if self.existing.contains(location) {
-            sqlx::query("DELETE FROM entities WHERE source = $1 AND location = $2")
-                .bind(self.source.clone())
-                .bind(location)
-                .execute(&mut *self.tx)
-                .await?;
+            let rows = sqlx::query(
+                "DELETE FROM entities WHERE source = $1 AND location = $2 \
+                 RETURNING entity_key, seq",
+            )
+            .bind(self.source.clone())
+            .bind(location)
+            .fetch_all(&mut *self.tx)
+            .await?;
+            for r in rows {
+                before.entry(r.get(0)).or_default().push(r.get(1));
+            }
+            for seqs in before.values_mut() {
+                seqs.sort_unstable_by(|a, b| b.cmp(a));
+            }
+        }
+        for e in &mut stored {
+            e.seq = match before.get_mut(&e.key).and_then(Vec::pop) {
+                Some(seq) => seq,
+                None => {
+                    self.next_seq += 1;
+                    self.next_seq - 1
+                }
+            };
         }
         for chunk in stored.chunks(BATCH) {
             let sql = insert_sql(
@@ -311,11 +375,10 @@ impl Replacement {
                     .bind(i64::from(e.is_quarantined()))
                     .bind(serde_json::to_string(&e.reasons)?)
                     .bind(serde_json::to_string(&e.body)?)
-                    .bind(self.next_seq)
+                    .bind(e.seq)
                     .bind(serde_json::to_string(&e.claims)?)
                     .bind(p.orphaned_at)
                     .bind(self.scope.clone());
-                self.next_seq += 1;
             }
             q.execute(&mut *self.tx).await.context("storing entities")?;
         }
@@ -400,7 +463,7 @@ impl Replacement {
 }
 
 /// The columns `entity_from_row` reads, in its order.
-const ENTITY_COLUMNS: &str = "source, location, line, entity_key, commit_sha, fetched_at, reasons, body, claims, orphaned_at";
+const ENTITY_COLUMNS: &str = "source, location, line, entity_key, commit_sha, fetched_at, reasons, body, claims, orphaned_at, seq";
 
 fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
     let reasons: &str = r.get(6);
@@ -419,6 +482,7 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
         reasons: serde_json::from_str(reasons).context("stored reasons are corrupt")?,
         claims: serde_json::from_str(claims).context("stored claims are corrupt")?,
         body: serde_json::from_str(body).context("stored entity is corrupt")?,
+        seq: r.get(10),
     })
 }
 
@@ -437,13 +501,16 @@ fn in_scope(scope: &str) -> &'static str {
 /// backends; problems are few).
 const PROBLEM_IN_SCOPE: &str = "substr(location, 1, CAST($2 AS INTEGER)) = $3";
 
-/// Where a source's row numbers start: local files first, then Backstage, then the rest.
+/// Where a source's row numbers start: local files first, then Backstage, GitHub, Terraform,
+/// then the rest (registrations). No two sources share a range, so rows never tie.
 fn seq_base(source: &str) -> i64 {
     const RANGE: i64 = 1_000_000_000_000;
     match source {
         "local" => 0,
         "backstage" => RANGE,
-        _ => 2 * RANGE,
+        "github" => 2 * RANGE,
+        "terraform" => 3 * RANGE,
+        _ => 4 * RANGE,
     }
 }
 

@@ -19,6 +19,7 @@ mod golden;
 mod hostile;
 mod incident;
 mod pagerduty;
+mod patch;
 mod scorecards;
 mod slack;
 mod slack_socket;

@@ -1,0 +1,352 @@
+//! Patching the live snapshot with one part of a source read again (a repository after a
+//! push), instead of rebuilding it from the whole store.
+//!
+//! The part's old entities are taken out and its new ones put in at their place in the
+//! store's order; the relations between them and the rest are re-resolved in both directions
+//! (references into the part, from it, and dangling ones it now satisfies), and the indexes are
+//! kept in step. What is not touched is shared with the snapshot patched, so a patch costs
+//! what the part touches plus a pass over the entity list. The result is the snapshot a
+//! rebuild from the store gives (`tests/it/patch.rs` compares them after random pushes). When
+//! a patch cannot know that (a key defined in two places, Terraform's workspace edges, a
+//! stored entity that could not be read), it says why and the caller rebuilds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::model::RawEntity;
+use super::snapshot::{
+    Details, Entity, Id, Preparer, Problem, Rel, Snapshot, index_people, sorted_dangling,
+    uninterpreted_kinds,
+};
+
+/// What the store holds now for one part of a source.
+pub struct ScopeRead {
+    pub source: String,
+    /// The part: a location prefix (`owner/repo/`); empty for the whole source.
+    pub scope: String,
+    /// Its entities now, in the store's order.
+    pub rows: Vec<RawEntity>,
+    /// Keys of the part, before or after, that rows outside it define too.
+    pub elsewhere: HashSet<String>,
+    /// Every problem the store records now.
+    pub problems: Vec<Problem>,
+}
+
+/// Where an entity of the patched snapshot comes from.
+#[derive(Clone, Copy)]
+enum Slot {
+    Kept(Id),
+    Fresh(usize),
+}
+
+impl Snapshot {
+    /// The entities of `source` under `scope` (a location prefix; empty for all of it).
+    fn in_scope<'a>(&'a self, source: &'a str, scope: &'a str) -> impl Iterator<Item = Id> + 'a {
+        self.entities()
+            .filter(move |(_, e)| {
+                &*e.origin.source == source && e.origin.location.starts_with(scope)
+            })
+            .map(|(id, _)| id)
+    }
+
+    /// The keys of `source`'s entities under `scope`, to ask the store which are defined
+    /// elsewhere too (`ScopeRead::elsewhere`).
+    pub fn scope_keys(&self, source: &str, scope: &str) -> Vec<String> {
+        self.in_scope(source, scope)
+            .map(|id| self.entity(id).key())
+            .collect()
+    }
+
+    /// This snapshot with `read`'s part replaced, or why only a rebuild can say what it is.
+    pub fn patched(&self, read: ScopeRead, built_at: i64) -> Result<Snapshot, String> {
+        let gone: Vec<Id> = self.in_scope(&read.source, &read.scope).collect();
+        if self.unreadable > 0 {
+            return Err("stored entities could not be read".into());
+        }
+        let mut preparer = Preparer::default();
+        let mut fresh = Vec::with_capacity(read.rows.len());
+        for row in read.rows {
+            match preparer.prepare(row) {
+                Ok(p) => fresh.push(p),
+                Err(p) => return Err(format!("{}: {}", p.location, p.message)),
+            }
+        }
+        fresh.sort_by_key(|p| p.entity.origin.seq);
+
+        // A key's winner is decided across every definition of it: only a rebuild sees them.
+        let gone_set: FxHashSet<Id> = gone.iter().copied().collect();
+        let gone_keys: Vec<String> = gone.iter().map(|&id| self.entity(id).key()).collect();
+        let mut fresh_keys: FxHashSet<&str> = FxHashSet::default();
+        for p in &fresh {
+            if !fresh_keys.insert(&p.key) {
+                return Err(format!("{} is defined twice in {}", p.key, read.scope));
+            }
+            if let Some(id) = self.by_key.get(p.key.as_str())
+                && !gone_set.contains(id)
+            {
+                return Err(format!("{} is defined outside {} too", p.key, read.scope));
+            }
+        }
+        let touched = || {
+            gone_keys
+                .iter()
+                .map(String::as_str)
+                .chain(fresh_keys.iter().copied())
+        };
+        if let Some(k) = touched().find(|k| read.elsewhere.contains(*k)) {
+            return Err(format!("{k} is defined outside {} too", read.scope));
+        }
+        let here =
+            |p: &super::Provenance| p.source == read.source && p.location.starts_with(&read.scope);
+        if let Some(c) = self
+            .conflicts
+            .iter()
+            .find(|c| here(&c.kept) || here(&c.ignored) || touched().any(|k| k == c.key))
+        {
+            return Err(format!("{} has conflicting definitions", c.key));
+        }
+        if let Some(p) = self.shadowed.iter().find(|p| here(p)) {
+            return Err(format!("{} holds an orphaned definition", p.location));
+        }
+        let workspace = crate::sources::terraform::WORKSPACE;
+        if gone
+            .iter()
+            .map(|&id| &**self.entity(id))
+            .chain(fresh.iter().map(|p| &p.entity))
+            .any(|e| e.annotation(workspace).is_some())
+        {
+            return Err("Terraform workspace edges change".into());
+        }
+
+        // The new order: what stays, and the part's entities at their place in the store's.
+        let mut order: Vec<Slot> = Vec::with_capacity(self.len() - gone.len() + fresh.len());
+        let mut moved: Vec<Option<Id>> = vec![None; self.len()];
+        let mut fresh_ids: Vec<Id> = vec![0; fresh.len()];
+        let mut next_fresh = 0;
+        for (id, e) in self.entities() {
+            if gone_set.contains(&id) {
+                continue;
+            }
+            while next_fresh < fresh.len() && fresh[next_fresh].entity.origin.seq < e.origin.seq {
+                fresh_ids[next_fresh] = order.len() as Id;
+                order.push(Slot::Fresh(next_fresh));
+                next_fresh += 1;
+            }
+            moved[id as usize] = Some(order.len() as Id);
+            order.push(Slot::Kept(id));
+        }
+        while next_fresh < fresh.len() {
+            fresh_ids[next_fresh] = order.len() as Id;
+            order.push(Slot::Fresh(next_fresh));
+            next_fresh += 1;
+        }
+        let shifted = moved
+            .iter()
+            .enumerate()
+            .any(|(old, new)| new.is_some_and(|n| n != old as Id));
+        let to_new = |old: Id| moved[old as usize];
+
+        // Keys: shared when the part kept its keys where they were.
+        let same_keys = !shifted
+            && gone.len() == fresh.len()
+            && fresh
+                .iter()
+                .zip(&fresh_ids)
+                .all(|(p, id)| self.by_key.get(p.key.as_str()) == Some(id));
+        let by_key = if same_keys {
+            self.by_key.clone()
+        } else {
+            let mut map = (*self.by_key).clone();
+            for k in &gone_keys {
+                map.remove(k.as_str());
+            }
+            if shifted {
+                for id in map.values_mut() {
+                    *id = to_new(*id).expect("a kept entity has a new id");
+                }
+            }
+            for (p, &id) in fresh.iter().zip(&fresh_ids) {
+                map.insert(p.key.clone().into_boxed_str(), id);
+            }
+            Arc::new(map)
+        };
+
+        // Relations. `added` collects edges the other end's declaration gives an entity.
+        let mut added: FxHashMap<Id, Vec<Rel>> = FxHashMap::default();
+        let mut fresh_rels: Vec<Vec<Rel>> = vec![Vec::new(); fresh.len()];
+        let mut fresh_dangling: Vec<Vec<(super::RelKind, Box<str>)>> =
+            vec![Vec::new(); fresh.len()];
+        for (i, p) in fresh.iter().enumerate() {
+            let from = fresh_ids[i];
+            for (kind, key) in &p.relations {
+                match by_key.get(key.as_str()) {
+                    Some(&to) => {
+                        fresh_rels[i].push(Rel {
+                            kind: *kind,
+                            target: to,
+                            declared: true,
+                        });
+                        added.entry(to).or_default().push(Rel {
+                            kind: kind.inverse(),
+                            target: from,
+                            declared: false,
+                        });
+                    }
+                    None => fresh_dangling[i].push((*kind, key.clone().into_boxed_str())),
+                }
+            }
+        }
+        // Kept entities whose relations change: the gone entities' other ends, the fresh
+        // declarations' targets, and those whose dangling references the part now satisfies.
+        let mut affected: FxHashSet<Id> = FxHashSet::default();
+        for &g in &gone {
+            affected.extend(self.entity(g).relations.iter().map(|r| r.target));
+        }
+        affected.extend(added.keys().filter_map(|&new| match order[new as usize] {
+            Slot::Kept(old) => Some(old),
+            Slot::Fresh(_) => None,
+        }));
+        if !fresh_keys.is_empty() {
+            affected.extend(
+                self.entities()
+                    .filter(|(_, e)| e.dangling.iter().any(|(_, k)| fresh_keys.contains(&**k)))
+                    .map(|(id, _)| id),
+            );
+        }
+        let mut changed: FxHashMap<Id, Entity> = FxHashMap::default();
+        for &old in affected.iter().filter(|id| !gone_set.contains(id)) {
+            let e = self.entity(old);
+            let me = to_new(old).expect("a kept entity has a new id");
+            let mut rels = Vec::with_capacity(e.relations.len());
+            let mut dangling = Vec::new();
+            let mut resolve =
+                |kind: super::RelKind, key: &str, rels: &mut Vec<Rel>| match by_key.get(key) {
+                    Some(&to) => {
+                        rels.push(Rel {
+                            kind,
+                            target: to,
+                            declared: true,
+                        });
+                        added.entry(to).or_default().push(Rel {
+                            kind: kind.inverse(),
+                            target: me,
+                            declared: false,
+                        });
+                        true
+                    }
+                    None => false,
+                };
+            for r in e.relations.iter() {
+                match to_new(r.target) {
+                    Some(to) if !gone_set.contains(&r.target) => {
+                        rels.push(Rel { target: to, ..*r })
+                    }
+                    _ if r.declared => {
+                        // Its own reference to a replaced entity: to the new one of that key.
+                        let key = self.entity(r.target).key();
+                        if !resolve(r.kind, &key, &mut rels) {
+                            dangling.push((r.kind, key.into_boxed_str()));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            for (kind, key) in e.dangling.iter() {
+                if !(fresh_keys.contains(&**key) && resolve(*kind, key, &mut rels)) {
+                    dangling.push((*kind, key.clone()));
+                }
+            }
+            changed.insert(
+                me,
+                Entity::new(e.details_arc(), rels, sorted_dangling(dangling)),
+            );
+        }
+
+        // The entity list, with kept entities' ids moved where the order shifted.
+        let mut fresh_details: Vec<Option<Details>> =
+            fresh.into_iter().map(|p| Some(p.entity)).collect();
+        let mut entities: Vec<Entity> = Vec::with_capacity(order.len());
+        for (new, slot) in order.iter().enumerate() {
+            let new = new as Id;
+            let mut e = match *slot {
+                Slot::Kept(old) => match changed.remove(&new) {
+                    Some(e) => e,
+                    None => {
+                        let e = self.entity(old).clone();
+                        match shifted
+                            && e.relations
+                                .iter()
+                                .any(|r| to_new(r.target) != Some(r.target))
+                        {
+                            true => {
+                                let rels = e
+                                    .relations
+                                    .iter()
+                                    .map(|r| Rel {
+                                        target: to_new(r.target).expect("kept"),
+                                        ..*r
+                                    })
+                                    .collect();
+                                Entity::new(e.details_arc(), rels, e.dangling.clone())
+                            }
+                            false => e,
+                        }
+                    }
+                },
+                Slot::Fresh(i) => Entity::new(
+                    Arc::new(fresh_details[i].take().expect("each fresh entity once")),
+                    std::mem::take(&mut fresh_rels[i]),
+                    sorted_dangling(std::mem::take(&mut fresh_dangling[i])),
+                ),
+            };
+            if let Some(more) = added.remove(&new) {
+                let mut rels = e.relations.to_vec();
+                rels.extend(more);
+                e = Entity::new(e.details_arc(), rels, e.dangling.clone());
+            }
+            entities.push(e);
+        }
+
+        let gone_details: Vec<&Details> = gone.iter().map(|&id| &**self.entity(id)).collect();
+        let fresh_named: Vec<(Id, &Details)> = fresh_ids
+            .iter()
+            .map(|&id| (id, &*entities[id as usize]))
+            .collect();
+        let names = self.names.patched(
+            &gone_details,
+            &gone,
+            shifted.then_some(moved.as_slice()),
+            &fresh_named,
+        );
+        // People and staffed groups only change with Users and Groups, or with ids.
+        let people_or_groups = |e: &Details| e.kind_is("user") || e.kind_is("group");
+        let same_people = !shifted
+            && !gone_details.iter().any(|e| people_or_groups(e))
+            && !fresh_named.iter().any(|(_, e)| people_or_groups(e));
+        let mut snap = Snapshot {
+            people: match same_people {
+                true => self.people.clone(),
+                false => Arc::new(index_people(&entities)),
+            },
+            uninterpreted_kinds: uninterpreted_kinds(&entities),
+            entities,
+            by_key,
+            names: Arc::new(names),
+            problems: read.problems,
+            conflicts: self.conflicts.clone(),
+            disputed: Box::new([]),
+            staffed: self.staffed.clone(),
+            sbom_scopes: Default::default(),
+            unreadable: 0,
+            shadowed: self.shadowed.clone(),
+            built_at,
+        };
+        if !same_people {
+            snap.staffed = Arc::new(snap.staffed_groups());
+        }
+        snap.disputed = snap.disputed_entities();
+        Ok(snap)
+    }
+}
