@@ -74,6 +74,8 @@ impl App {
             }
             Err(e) => return Err(e),
         };
+        // Read before the catalog: a change recorded meanwhile is caught up with, not missed.
+        let (_, generation) = store.feed_bounds().await?;
         let snapshot = if first_start {
             let all = sync::sync_all(config, &store, &sources, |_, _, _| {}).await?;
             for l in all.lines {
@@ -125,6 +127,7 @@ impl App {
             }
             desk.set_made_workflows(made);
         }
+        bot.set_generation(generation);
         bot.set_scorecards(scorecards);
         bot.reload_exemptions(&store).await?;
         bot.reload_changes(&store).await?;

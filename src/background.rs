@@ -4,6 +4,7 @@
 use crate::app::App;
 use crate::bot::Bot;
 use crate::config::Config;
+use crate::feed::Part;
 use crate::sources::rotations;
 use crate::store::Store;
 use crate::sync;
@@ -64,6 +65,11 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         // The previous snapshot is freed now; hand its memory back.
         sync::release_memory();
     }
+    let mut parts = vec![Part::RepoChanges, Part::Packages, Part::Sources];
+    if swapped {
+        parts.push(Part::Catalog);
+    }
+    crate::feed::announce(bot, store, parts).await;
 }
 
 /// Starts the scheduled work of a serving bot: a re-read of the sources now (unless opening
@@ -133,9 +139,16 @@ pub fn spawn(app: &App, config: &Config) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!("forgetting old context and changes: {e:#}"),
                 }
+                // The feed replicas catch up from needs no more than a day.
+                let day_ago = (bot.now() - chrono::Duration::days(1)).timestamp();
+                if let Err(e) = store.forget_changes_before(day_ago).await {
+                    tracing::warn!("forgetting old read-model changes: {e:#}");
+                }
             }
         });
     }
+    // Other replicas' changes are applied here too.
+    crate::feed::spawn(app.bot.clone(), app.store.clone(), crate::feed::LOOK_EVERY);
     // Approved workflow runs are run, one step at a time.
     if let Some(desk) = app.bot.desk().cloned() {
         tokio::spawn(desk.work(app.bot.clone()));

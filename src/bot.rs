@@ -114,6 +114,20 @@ pub struct Bot {
     follow_up_ttl: chrono::Duration,
     /// How long recent changes are kept.
     changes_kept: chrono::Duration,
+    /// This process among the replicas on one database (`feed`).
+    replica: String,
+    /// The last change of the feed this replica's read model reflects.
+    generation: std::sync::atomic::AtomicI64,
+}
+
+/// A name for this process among the replicas: the host (a pod's name), the process id and a
+/// number of the moment, so a restarted process is another replica.
+fn replica_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}-{}-{nanos:x}", std::process::id())
 }
 
 /// How often someone's activity on a platform is written down.
@@ -158,7 +172,25 @@ impl Bot {
             ready: Default::default(),
             follow_up_ttl: chrono::Duration::hours(2),
             changes_kept: chrono::Duration::days(30),
+            replica: replica_name(),
+            generation: Default::default(),
         }
+    }
+
+    /// This process's name among the replicas on its database.
+    pub fn replica(&self) -> &str {
+        &self.replica
+    }
+
+    /// The last change of the feed the read model reflects.
+    pub fn generation(&self) -> i64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Records that the read model reflects the feed up to `generation`.
+    pub fn set_generation(&self, generation: i64) {
+        self.generation
+            .store(generation, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Recent changes are kept for `kept`.
@@ -763,6 +795,18 @@ impl Bot {
     pub fn set_sources(&self, sources: Vec<SourceStatus>) {
         let sources = Arc::new(sources);
         self.update(|m| m.sources = sources.clone());
+    }
+
+    /// Reads each source's last sync and last event again from `store` (another replica
+    /// synced or was sent an event).
+    pub async fn reload_source_statuses(&self, store: &Store) -> anyhow::Result<()> {
+        let mut next = (*self.model.load().sources).clone();
+        for s in &mut next {
+            s.last_complete = store.last_sync(&s.source).await?;
+            s.last_event = store.last_event(&s.source).await?;
+        }
+        self.set_sources(next);
+        Ok(())
     }
 
     /// Records an event a source delivered (a webhook) in its status.

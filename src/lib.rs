@@ -7,7 +7,7 @@
 //! entry point; `chat` holds the adapters; `outbox` is how the core posts unprompted.
 //! Self-service: `workflows` decides (definitions, permissions, policy, the run states),
 //! `desk` acts on it (requests, decisions, the worker) through `executors`, and `audit` chains
-//! the record of it.
+//! the record of it. `feed` keeps several replicas on one database answering alike.
 
 pub mod app;
 pub mod ask;
@@ -24,6 +24,7 @@ pub mod conversation;
 pub mod desk;
 pub mod executors;
 pub mod failpoints;
+pub mod feed;
 pub mod fuzz;
 pub mod github;
 pub mod http;

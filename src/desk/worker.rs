@@ -11,6 +11,7 @@ use super::{Desk, MAX_ATTEMPTS};
 use crate::audit::Event;
 use crate::bot::Bot;
 use crate::catalog::facts::entity_json;
+use crate::feed;
 use crate::workflows::Workflow;
 use crate::workflows::definition::Kind;
 use crate::workflows::executor::Call;
@@ -212,20 +213,22 @@ impl Desk {
                             event("step.succeeded", json!({"step": step.name, "outputs": out})),
                         )
                         .await?;
-                    if executor.changes_scores()
-                        && let Err(e) = bot.reload_exemptions(&self.store).await
-                    {
-                        tracing::error!(run = run.id, "reading the exemptions again: {e:#}");
+                    if executor.changes_scores() {
+                        if let Err(e) = bot.reload_exemptions(&self.store).await {
+                            tracing::error!(run = run.id, "reading the exemptions again: {e:#}");
+                        }
+                        feed::announce(bot, &self.store, vec![feed::Part::Exemptions]).await;
                     }
-                    if executor.changes_catalog()
-                        && let Err(e) = bot.reload_catalog(&self.store).await
-                    {
-                        // Recorded as done; the next sync shows it.
-                        tracing::error!(
-                            run = run.id,
-                            "reloading the catalog after {}: {e:#}",
-                            step.name
-                        );
+                    if executor.changes_catalog() {
+                        if let Err(e) = bot.reload_catalog(&self.store).await {
+                            // Recorded as done; the next sync shows it.
+                            tracing::error!(
+                                run = run.id,
+                                "reloading the catalog after {}: {e:#}",
+                                step.name
+                            );
+                        }
+                        feed::announce(bot, &self.store, vec![feed::Part::Catalog]).await;
                     }
                     outputs.insert(step.name.clone(), json!({"outputs": out}));
                 }

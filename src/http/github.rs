@@ -22,6 +22,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::bot::Bot;
+use crate::feed::Part;
 use crate::sources::github::{GitHub, SOURCE};
 use crate::store::Store;
 
@@ -410,6 +411,7 @@ async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result
     } else {
         format!("kept {what}")
     };
+    let new = !fresh.is_empty();
     hooks.bot.add_repo_changes(fresh);
     let now = Utc::now().timestamp();
     // Kept is kept: failing to note the event for `sync status` only says so in the log.
@@ -417,6 +419,11 @@ async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result
         tracing::warn!("cannot note the GitHub event: {e:#}");
     }
     hooks.bot.note_event(SOURCE, now, &summary);
+    let mut parts = vec![Part::Sources];
+    if new {
+        parts.push(Part::RepoChanges);
+    }
+    crate::feed::announce(&hooks.bot, &hooks.store, parts).await;
     Ok(summary)
 }
 
@@ -435,11 +442,17 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
         Plan::Ignore(why) => return Ok(why),
         Plan::Change(c) => return keep(&hooks, c).await,
     };
+    let mut announce = Vec::new();
     // An unchanged repository (its head already read) leaves the snapshot as it is.
     if !changed.is_empty() {
         let current = hooks.bot.snapshot();
         let reread = crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
         hooks.bot.swap_snapshot(reread.snapshot);
+        let scopes = Part::Scopes {
+            source: SOURCE.into(),
+            scopes: changed,
+        };
+        announce.extend([scopes, Part::Packages]);
         // Its dependency graph may have been read again with it.
         if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
             tracing::warn!("SBOMs not reloaded: {e:#}");
@@ -448,6 +461,8 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     let now = Utc::now().timestamp();
     hooks.store.record_event(SOURCE, now, &summary).await?;
     hooks.bot.note_event(SOURCE, now, &summary);
+    announce.push(Part::Sources);
+    crate::feed::announce(&hooks.bot, &hooks.store, announce).await;
     tracing::info!("GitHub webhook applied: {summary}");
     Ok(summary)
 }

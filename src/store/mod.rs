@@ -24,6 +24,7 @@ mod cards;
 mod catalog;
 mod digests;
 mod events;
+mod feed;
 mod github;
 mod nudges;
 mod people;
@@ -38,6 +39,7 @@ mod watch;
 pub use cards::Card;
 pub use catalog::Replacement;
 pub use digests::DigestRow;
+pub use feed::FeedEntry;
 pub use github::RepoState;
 pub use nudges::{Exemption, Nudge};
 pub use reports::Report;
@@ -88,6 +90,8 @@ pub fn redact(url: &str) -> String {
 pub struct Store {
     pool: AnyPool,
     pub backend: Backend,
+    /// Where it is, for connections of their own (`Store::listen`).
+    url: Arc<str>,
     /// SQLite has one writer: replacements take turns here rather than fail with "database is
     /// locked" when a read transaction tries to become a write one.
     write_gate: Arc<tokio::sync::Mutex<()>>,
@@ -195,6 +199,7 @@ impl Store {
         let store = Store {
             pool,
             backend,
+            url: Arc::from(url.as_str()),
             write_gate: Arc::default(),
         };
         store.migrate().await?;

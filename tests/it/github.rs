@@ -685,6 +685,116 @@ async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit
     .await;
 }
 
+/// Another replica on the same database: a process of its own, as it starts (its catalog from
+/// the store), with its own connections.
+async fn replica(db_url: &str) -> (Arc<Bot>, Store) {
+    let store = Store::connect(db_url, 2).await.unwrap();
+    let (_, generation) = store.feed_bounds().await.unwrap();
+    let bot = Arc::new(Bot::new(
+        sync::load_snapshot(&store).await.unwrap(),
+        Rotations::default(),
+        Default::default(),
+    ));
+    bot.set_generation(generation);
+    bot.set_sources(vec![switchboard::sync::SourceStatus {
+        source: "github".into(),
+        last_complete: None,
+        last_error: None,
+        every_secs: 0,
+        last_event: None,
+    }]);
+    (bot, store)
+}
+
+/// Waits until `bot` answers `q` with something containing `want`. On PostgreSQL the replica
+/// is woken by the store's notification (its own look at the feed is an hour away); on SQLite,
+/// one process serves and the feed is read when asked.
+async fn until_answered(bot: &Bot, store: &Store, q: &str, want: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if store.backend == switchboard::store::Backend::Sqlite {
+            switchboard::feed::catch_up(bot, store).await.unwrap();
+        }
+        let got = answer(bot, q).await;
+        if got.contains(want) || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (a, hook) = serve_hooks(&env).await;
+            let (c, c_store) = replica(&db.url).await;
+            switchboard::feed::spawn(
+                c.clone(),
+                c_store.clone(),
+                std::time::Duration::from_secs(3600),
+            );
+            assert!(
+                answer(&c, "who owns payments-service")
+                    .await
+                    .contains("owned by team-a")
+            );
+
+            // A push to replica A: replica C answers the new owner, with the new commit.
+            let (after, push) = hand_payments_to_team_b(&env.fake);
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{body}");
+            assert!(
+                answer(&a, "who owns payments-service")
+                    .await
+                    .contains("owned by team-b")
+            );
+            let now =
+                until_answered(&c, &c_store, "who owns payments-service", "owned by team-b").await;
+            assert!(now.contains("owned by team-b"), "{}: {now}", db.name);
+            assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
+            let status = until_answered(&c, &c_store, "sync status", "re-read acme/payments").await;
+            assert!(
+                status.contains("re-read acme/payments"),
+                "{}: {status}",
+                db.name
+            );
+
+            // A rename touches two repositories' entities: both reach C.
+            env.fake.rename("acme/ledger", "ledger-v2");
+            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
+            p["changes"]["repository"]["name"]["from"] = json!("ledger");
+            let (status, body) = hook.send("repository", &p).await;
+            assert_eq!(status, 200, "{body}");
+            let info = until_answered(&c, &c_store, "info ledger", "in acme/ledger-v2 @").await;
+            assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
+            assert!(
+                !info.contains("orphaned") && !info.contains("defined again"),
+                "{info}"
+            );
+
+            // Both replicas read the feed to its end; neither holds a change the other lacks.
+            let (_, latest) = env.store.feed_bounds().await.unwrap();
+            until_answered(&c, &c_store, "info ledger", "in acme/ledger-v2 @").await;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while c.generation() < latest && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert_eq!(c.generation(), latest, "{}", db.name);
+            for q in [
+                "who owns payments-service",
+                "info ledger",
+                "what depends on ledger",
+            ] {
+                assert_eq!(answer(&a, q).await, answer(&c, q).await, "{}: {q}", db.name);
+            }
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_nothing() {
     common::within(async {
