@@ -4,8 +4,9 @@
 //! The part's old entities are taken out and its new ones put in at their place in the
 //! store's order; the relations between them and the rest are re-resolved in both directions
 //! (references into the part, from it, and dangling ones it now satisfies), and the indexes are
-//! kept in step. What is not touched is shared with the snapshot patched, so a patch costs
-//! what the part touches plus a pass over the entity list. The result is the snapshot a
+//! kept in step. Entities' details, and the indexes a part leaves as they were, are shared with
+//! the snapshot patched; a patch costs what the part touches, a few passes over the entity list
+//! and copies of the name index (and of the key index when keys come or go). The result is the snapshot a
 //! rebuild from the store gives (`tests/it/patch.rs` compares them after random pushes). When
 //! a patch cannot know that (a key defined in two places, Terraform's workspace edges, a
 //! stored entity that could not be read), it says why and the caller rebuilds.
@@ -320,11 +321,14 @@ impl Snapshot {
             shifted.then_some(moved.as_slice()),
             &fresh_named,
         );
-        // People and staffed groups only change with Users and Groups, or with ids.
+        // People only change with Users and Groups, or with ids; staffed groups also with a
+        // group's relations (a member that is not a User).
         let people_or_groups = |e: &Details| e.kind_is("user") || e.kind_is("group");
         let same_people = !shifted
             && !gone_details.iter().any(|e| people_or_groups(e))
             && !fresh_named.iter().any(|(_, e)| people_or_groups(e));
+        let same_staffed =
+            same_people && !affected.iter().any(|&id| self.entity(id).kind_is("group"));
         let mut snap = Snapshot {
             people: match same_people {
                 true => self.people.clone(),
@@ -343,7 +347,7 @@ impl Snapshot {
             shadowed: self.shadowed.clone(),
             built_at,
         };
-        if !same_people {
+        if !same_staffed {
             snap.staffed = Arc::new(snap.staffed_groups());
         }
         snap.disputed = snap.disputed_entities();

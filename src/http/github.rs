@@ -442,27 +442,35 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
         Plan::Ignore(why) => return Ok(why),
         Plan::Change(c) => return keep(&hooks, c).await,
     };
-    let mut announce = Vec::new();
-    // An unchanged repository (its head already read) leaves the snapshot as it is.
+    // What the store holds now is for every replica, whatever happens here next.
+    let mut parts = vec![Part::Sources];
     if !changed.is_empty() {
-        let current = hooks.bot.snapshot();
-        let reread = crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
-        hooks.bot.swap_snapshot(reread.snapshot);
         let scopes = Part::Scopes {
             source: SOURCE.into(),
-            scopes: changed,
+            scopes: changed.clone(),
         };
-        announce.extend([scopes, Part::Packages]);
-        // Its dependency graph may have been read again with it.
-        if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
-            tracing::warn!("SBOMs not reloaded: {e:#}");
-        }
+        parts.extend([scopes, Part::Packages]);
     }
-    let now = Utc::now().timestamp();
-    hooks.store.record_event(SOURCE, now, &summary).await?;
-    hooks.bot.note_event(SOURCE, now, &summary);
-    announce.push(Part::Sources);
-    crate::feed::announce(&hooks.bot, &hooks.store, announce).await;
+    let applied = async {
+        // An unchanged repository (its head already read) leaves the snapshot as it is.
+        if !changed.is_empty() {
+            let current = hooks.bot.snapshot();
+            let reread =
+                crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
+            hooks.bot.swap_snapshot(reread.snapshot);
+            // Its dependency graph may have been read again with it.
+            if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
+                tracing::warn!("SBOMs not reloaded: {e:#}");
+            }
+        }
+        let now = Utc::now().timestamp();
+        hooks.store.record_event(SOURCE, now, &summary).await?;
+        hooks.bot.note_event(SOURCE, now, &summary);
+        anyhow::Ok(())
+    }
+    .await;
+    crate::feed::announce(&hooks.bot, &hooks.store, parts).await;
+    applied?;
     tracing::info!("GitHub webhook applied: {summary}");
     Ok(summary)
 }

@@ -16,7 +16,7 @@ pub struct FeedEntry {
     /// The replica that made it (and has applied it already).
     pub replica: String,
     pub at: i64,
-    /// What changed, as `crate::feed::Change` writes it.
+    /// What changed: the `crate::feed::Part`s, as JSON.
     pub what: String,
 }
 
@@ -26,16 +26,10 @@ impl Store {
     /// generations are committed in order: a replica that has read up to one has seen every
     /// earlier one.
     pub async fn record_change(&self, replica: &str, at: i64, what: &str) -> Result<i64> {
-        let (_gate, mut tx) = match self.backend {
-            Backend::Sqlite => (
-                Some(self.write_gate.clone().lock_owned().await),
-                self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            ),
-            Backend::Postgres => (None, self.pool.begin().await?),
-        };
+        let mut w = self.write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock(74151)")
-                .execute(&mut *tx)
+                .execute(&mut *w.tx)
                 .await?;
         }
         let generation: i64 = sqlx::query(
@@ -46,7 +40,7 @@ impl Store {
         .bind(replica)
         .bind(at)
         .bind(what)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *w.tx)
         .await
         .context("recording a change of the read model")?
         .get(0);
@@ -54,10 +48,10 @@ impl Store {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(generation.to_string())
-                .execute(&mut *tx)
+                .execute(&mut *w.tx)
                 .await?;
         }
-        tx.commit().await?;
+        w.commit().await?;
         Ok(generation)
     }
 

@@ -519,8 +519,9 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
             // Most pushes are patched; the rest rebuilt for a reason a patch cannot settle.
             assert!(
                 patched * 2 > SCRIPTED + PUSHES,
-                "{} seed {seed}: {patched} of {PUSHES} pushes patched; rebuilt: {rebuilt:?}",
-                db.name
+                "{} seed {seed}: {patched} of {} pushes patched; rebuilt: {rebuilt:?}",
+                db.name,
+                SCRIPTED + PUSHES
             );
             store.close().await;
         }
