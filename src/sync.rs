@@ -552,15 +552,18 @@ pub async fn reread_scopes(
     scopes: &[String],
 ) -> Result<Reread> {
     let t = Instant::now();
+    let problems = store.load_problems().await?;
     for scope in scopes {
         let rows = store.scope_entities(source, scope).await?;
         let mut keys = current.scope_keys(source, scope);
         keys.extend(rows.iter().map(|r| r.key.clone()));
+        keys.sort_unstable();
+        keys.dedup();
         let read = crate::catalog::patch::ScopeRead {
             source: source.to_string(),
             scope: scope.clone(),
             elsewhere: store.defined_elsewhere(source, scope, &keys).await?,
-            problems: store.load_problems().await?,
+            problems: problems.clone(),
             rows,
         };
         let now = Utc::now().timestamp();

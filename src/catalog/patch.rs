@@ -180,22 +180,16 @@ impl Snapshot {
         let mut fresh_dangling: Vec<Vec<(super::RelKind, Box<str>)>> =
             vec![Vec::new(); fresh.len()];
         for (i, p) in fresh.iter().enumerate() {
-            let from = fresh_ids[i];
             for (kind, key) in &p.relations {
-                match by_key.get(key.as_str()) {
-                    Some(&to) => {
-                        fresh_rels[i].push(Rel {
-                            kind: *kind,
-                            target: to,
-                            declared: true,
-                        });
-                        added.entry(to).or_default().push(Rel {
-                            kind: kind.inverse(),
-                            target: from,
-                            declared: false,
-                        });
-                    }
-                    None => fresh_dangling[i].push((*kind, key.clone().into_boxed_str())),
+                if !link(
+                    &by_key,
+                    &mut added,
+                    fresh_ids[i],
+                    *kind,
+                    key,
+                    &mut fresh_rels[i],
+                ) {
+                    fresh_dangling[i].push((*kind, key.clone().into_boxed_str()));
                 }
             }
         }
@@ -222,23 +216,9 @@ impl Snapshot {
             let me = to_new(old).expect("a kept entity has a new id");
             let mut rels = Vec::with_capacity(e.relations.len());
             let mut dangling = Vec::new();
-            let mut resolve =
-                |kind: super::RelKind, key: &str, rels: &mut Vec<Rel>| match by_key.get(key) {
-                    Some(&to) => {
-                        rels.push(Rel {
-                            kind,
-                            target: to,
-                            declared: true,
-                        });
-                        added.entry(to).or_default().push(Rel {
-                            kind: kind.inverse(),
-                            target: me,
-                            declared: false,
-                        });
-                        true
-                    }
-                    None => false,
-                };
+            let mut resolve = |kind, key: &str, rels: &mut Vec<Rel>| {
+                link(&by_key, &mut added, me, kind, key, rels)
+            };
             for r in e.relations.iter() {
                 match to_new(r.target) {
                     Some(to) if !gone_set.contains(&r.target) => {
@@ -353,4 +333,30 @@ impl Snapshot {
         snap.disputed = snap.disputed_entities();
         Ok(snap)
     }
+}
+
+/// Resolves a relation `from` declares to `key`: the edge goes on `from` (`rels`), its inverse
+/// into `added` for the other end. False when no entity has the key (it stays dangling).
+fn link(
+    by_key: &FxHashMap<Box<str>, Id>,
+    added: &mut FxHashMap<Id, Vec<Rel>>,
+    from: Id,
+    kind: super::RelKind,
+    key: &str,
+    rels: &mut Vec<Rel>,
+) -> bool {
+    let Some(&to) = by_key.get(key) else {
+        return false;
+    };
+    rels.push(Rel {
+        kind,
+        target: to,
+        declared: true,
+    });
+    added.entry(to).or_default().push(Rel {
+        kind: kind.inverse(),
+        target: from,
+        declared: false,
+    });
+    true
 }

@@ -685,6 +685,15 @@ async fn a_push_webhook_changes_the_owner_in_the_next_answer_with_the_new_commit
     .await;
 }
 
+/// Renames `acme/ledger` to `ledger-v2` on the fake and sends GitHub's recorded webhook for it.
+async fn rename_ledger(env: &Env, hook: &Hook) {
+    env.fake.rename("acme/ledger", "ledger-v2");
+    let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
+    p["changes"]["repository"]["name"]["from"] = json!("ledger");
+    let (status, body) = hook.send("repository", &p).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Another replica on the same database: a process of its own, as it starts (its catalog from
 /// the store), with its own connections.
 async fn replica(db_url: &str) -> (Arc<Bot>, Store) {
@@ -762,11 +771,7 @@ async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
             );
 
             // A rename touches two repositories' entities: both reach C.
-            env.fake.rename("acme/ledger", "ledger-v2");
-            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
-            p["changes"]["repository"]["name"]["from"] = json!("ledger");
-            let (status, body) = hook.send("repository", &p).await;
-            assert_eq!(status, 200, "{body}");
+            rename_ledger(&env, &hook).await;
             let info = until_answered(&c, &c_store, "info ledger", "in acme/ledger-v2 @").await;
             assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
             assert!(
@@ -872,11 +877,7 @@ async fn renamed_and_deleted_repositories_are_followed() {
             let (bot, hook) = serve_hooks(&env).await;
 
             // Renamed: the entities move to the new name, with no orphaned copy left behind.
-            env.fake.rename("acme/ledger", "ledger-v2");
-            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
-            p["changes"]["repository"]["name"]["from"] = json!("ledger");
-            let (status, body) = hook.send("repository", &p).await;
-            assert_eq!(status, 200, "{body}");
+            rename_ledger(&env, &hook).await;
             let info = answer(&bot, "info ledger").await;
             assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
             assert!(

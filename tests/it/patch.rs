@@ -12,7 +12,8 @@
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use switchboard::catalog::{RawEntity, Snapshot};
+use switchboard::catalog::model::identity;
+use switchboard::catalog::{EntityRef, RawEntity, Snapshot};
 use switchboard::chat::render;
 use switchboard::sources::rotations::Rotations;
 use switchboard::store::Store;
@@ -54,20 +55,12 @@ struct Repo {
 }
 
 fn scope(repo: usize) -> String {
-    format!("acme/repo-{repo}/")
+    switchboard::sources::github::scope(&format!("acme/repo-{repo}"))
 }
 
 fn key_of(body: &Value) -> String {
-    let kind = body["kind"].as_str().unwrap_or("").to_lowercase();
-    let ns = body["metadata"]["namespace"]
-        .as_str()
-        .unwrap_or("default")
-        .to_lowercase();
-    let name = body["metadata"]["name"]
-        .as_str()
-        .unwrap_or("")
-        .to_lowercase();
-    format!("{kind}:{ns}/{name}")
+    let (kind, namespace, name) = identity(body).expect("an entity");
+    EntityRef::new(&kind, &namespace, &name).key()
 }
 
 fn raw(body: &Value, location: &str, line: u32, now: i64) -> RawEntity {
