@@ -134,7 +134,7 @@ impl App {
         bot.reload_packages(&store).await?;
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
-            bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);
+            crate::background::refresh_rosters(&bot, &store, pd).await;
         }
         Ok(App {
             bot,

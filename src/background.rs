@@ -17,6 +17,71 @@ const LOOK_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 /// BENCHMARKS.md), and nudges and digests need no second-by-second news.
 const LOOK_GAP: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The lease scheduled work runs under: one replica at a time holds it.
+pub const LEASE: &str = "scheduled-work";
+
+/// How long the lease lasts unrenewed: a replica that dies has its scheduled work taken over
+/// after this.
+pub const LEASE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Whether this replica runs the scheduled work now: it holds the lease, renewed every third
+/// of `LEASE_FOR` (and asked for as often by the others). On SQLite one process serves (a lock
+/// on the file says so): it always does.
+#[derive(Clone)]
+pub struct Turn(tokio::sync::watch::Receiver<bool>);
+
+impl Turn {
+    /// Holds the lease for `bot`'s replica from now on, for as long as the process lives.
+    pub fn hold(bot: std::sync::Arc<Bot>, store: Store, lease_for: std::time::Duration) -> Turn {
+        if store.backend != crate::store::Backend::Postgres {
+            return Turn(tokio::sync::watch::channel(true).1);
+        }
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(lease_for / 3);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                // Wall time: every replica's lease is read on the same clock.
+                let now = chrono::Utc::now().timestamp();
+                let until = now + lease_for.as_secs() as i64;
+                let held = match store.hold_lease(LEASE, bot.replica(), now, until).await {
+                    Ok(fence) => fence.is_some(),
+                    // Unrenewed, the lease runs out for another replica to take: stop first.
+                    Err(e) => {
+                        tracing::warn!("scheduled work paused, the lease is not renewed: {e:#}");
+                        false
+                    }
+                };
+                if held != *tx.borrow() {
+                    tracing::info!(replica = bot.replica(), held, "the scheduled work's lease");
+                }
+                tx.send_replace(held);
+                if tx.is_closed() {
+                    return;
+                }
+            }
+        });
+        Turn(rx)
+    }
+
+    /// Whether this replica runs scheduled work now.
+    pub fn mine(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Waits for this replica's next try at the lease (its renewal, when it holds it).
+    pub async fn changed(&mut self) {
+        let _ = self.0.changed().await;
+    }
+
+    /// Waits until this replica runs scheduled work.
+    pub async fn wait(&mut self) {
+        // The sender lives as long as the process (or the turn is always held).
+        let _ = self.0.wait_for(|held| *held).await;
+    }
+}
+
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
     let _one_at_a_time = bot.rebuilding().await;
@@ -76,18 +141,21 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
 /// just did one) and then on the shortest configured interval, expired button actions
 /// forgotten, and PagerDuty's rosters every `pagerduty.ttl_secs`. Times come from the bot's
 /// clock.
-pub fn spawn(app: &App, config: &Config) {
+pub fn spawn(app: &App, config: &Config) -> Turn {
+    let turn = Turn::hold(app.bot.clone(), app.store.clone(), LEASE_FOR);
     let synced = app.synced;
     // Answer from the store at once; re-read the sources now (unless that just happened) and
     // then on an interval.
     {
-        let (bot, store, sources, cfg) = (
+        let (bot, store, sources, cfg, mut turn) = (
             app.bot.clone(),
             app.store.clone(),
             app.sources.clone(),
             config.clone(),
+            turn.clone(),
         );
         tokio::spawn(async move {
+            turn.wait().await;
             if !synced {
                 resync(&bot, &store, &sources, &cfg).await;
             }
@@ -108,17 +176,22 @@ pub fn spawn(app: &App, config: &Config) {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
-                resync(&bot, &store, &sources, &cfg).await;
+                if turn.mine() {
+                    resync(&bot, &store, &sources, &cfg).await;
+                }
             }
         });
     }
     // Buttons' actions kept past their time are forgotten, a few times a day.
     {
-        let (bot, store) = (app.bot.clone(), app.store.clone());
+        let (bot, store, turn) = (app.bot.clone(), app.store.clone(), turn.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
             loop {
                 tick.tick().await;
+                if !turn.mine() {
+                    continue;
+                }
                 let before = (bot.now() - crate::conversation::STORED_FOR).timestamp();
                 match store.forget_actions(before).await {
                     Ok(n) if n > 0 => {
@@ -158,52 +231,56 @@ pub fn spawn(app: &App, config: &Config) {
     // due nudges and digests are
     // sent every minute (quiet hours end, days turn, the digest schedule comes round).
     if let Some(desk) = app.bot.desk().cloned() {
-        let (bot, store) = (app.bot.clone(), app.store.clone());
+        let (bot, store, turn) = (app.bot.clone(), app.store.clone(), turn.clone());
         tokio::spawn(async move {
             let watch = crate::scorecards::watch::Watch::default();
             let mut looked: Option<tokio::time::Instant> = None;
             let mut changed = false;
             loop {
-                let since = looked.map(|t| t.elapsed());
-                if since.is_none_or(|s| s >= LOOK_EVERY || (changed && s >= LOOK_GAP)) {
-                    looked = Some(tokio::time::Instant::now());
-                    changed = false;
-                    match watch.look(&store, &bot).await {
-                        Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => {
-                            tracing::info!(
-                                changes = o.changes.len(),
-                                problems = o.raised.len(),
-                                cleared = o.cleared.len(),
-                                "the catalog changed"
-                            );
-                            // `changes X` and the incident card show what the watch saw.
-                            if let Err(e) = bot.reload_changes(&store).await {
-                                tracing::warn!("recent changes not reloaded: {e:#}");
+                // Watched, nudged and digested by one replica; usage is each replica's own.
+                if turn.mine() {
+                    let since = looked.map(|t| t.elapsed());
+                    if since.is_none_or(|s| s >= LOOK_EVERY || (changed && s >= LOOK_GAP)) {
+                        looked = Some(tokio::time::Instant::now());
+                        changed = false;
+                        match watch.look(&store, &bot).await {
+                            Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => {
+                                tracing::info!(
+                                    changes = o.changes.len(),
+                                    problems = o.raised.len(),
+                                    cleared = o.cleared.len(),
+                                    "the catalog changed"
+                                );
+                                // `changes X` and the incident card show what the watch saw.
+                                if let Err(e) = bot.reload_changes(&store).await {
+                                    tracing::warn!("recent changes not reloaded: {e:#}");
+                                }
+                                crate::feed::announce(&bot, &store, vec![Part::RepoChanges]).await;
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                changed = true;
+                                tracing::warn!("the catalog watch failed (tried again): {e:#}")
                             }
                         }
-                        Ok(_) => {}
-                        Err(e) => {
-                            changed = true;
-                            tracing::warn!("the catalog watch failed (tried again): {e:#}")
+                    }
+                    match desk.send_nudges(&bot).await {
+                        Ok(n) => bot.metrics().nudges_sent(n),
+                        Err(e) => tracing::warn!("sending nudges: {e:#}"),
+                    }
+                    match desk.send_digests(&bot).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            bot.metrics().digests_sent(n);
+                            tracing::info!(sent = n, "weekly digests sent");
                         }
+                        Err(e) => tracing::warn!("sending digests: {e:#}"),
                     }
-                }
-                match desk.send_nudges(&bot).await {
-                    Ok(n) => bot.metrics().nudges_sent(n),
-                    Err(e) => tracing::warn!("sending nudges: {e:#}"),
-                }
-                match desk.send_digests(&bot).await {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        bot.metrics().digests_sent(n);
-                        tracing::info!(sent = n, "weekly digests sent");
+                    match desk.sweep_reports(&bot).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(closed = n, "reports closed: their facts changed"),
+                        Err(e) => tracing::warn!("closing reports: {e:#}"),
                     }
-                    Err(e) => tracing::warn!("sending digests: {e:#}"),
-                }
-                match desk.sweep_reports(&bot).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(closed = n, "reports closed: their facts changed"),
-                    Err(e) => tracing::warn!("closing reports: {e:#}"),
                 }
                 if let Err(e) = bot.flush_usage().await {
                     tracing::warn!("recording usage (kept for the next minute): {e:#}");
@@ -215,16 +292,35 @@ pub fn spawn(app: &App, config: &Config) {
             }
         });
     }
-    // PagerDuty's rosters are refreshed in the background; answers read the last ones.
+    // PagerDuty's rosters are refreshed in the background (answers read the last ones), by
+    // the replica whose turn it is, kept in the store for the others.
     if let Some(pd) = app.sources.pagerduty.clone() {
-        let bot = app.bot.clone();
+        let (bot, store, turn) = (app.bot.clone(), app.store.clone(), turn.clone());
         let period = std::time::Duration::from_secs(config.pagerduty.ttl_secs.max(10));
         tokio::spawn(async move {
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
             loop {
                 tick.tick().await;
-                bot.swap_rosters(pd.refresh(&bot.snapshot(), bot.now()).await);
+                if turn.mine() {
+                    refresh_rosters(&bot, &store, &pd).await;
+                }
             }
         });
+    }
+    turn
+}
+
+/// Fetches PagerDuty's rosters that are due (after those another replica kept), keeps them for
+/// the other replicas, and answers from them.
+pub async fn refresh_rosters(bot: &Bot, store: &Store, pd: &crate::sources::pagerduty::PagerDuty) {
+    match store.load_rosters().await {
+        Ok(kept) => pd.seed(kept),
+        Err(e) => tracing::warn!("PagerDuty's kept rosters not read: {e:#}"),
+    }
+    let rosters = pd.refresh(&bot.snapshot(), bot.now()).await;
+    bot.swap_rosters(rosters.clone());
+    match store.put_rosters(&rosters).await {
+        Ok(()) => crate::feed::announce(bot, store, vec![Part::Rosters]).await,
+        Err(e) => tracing::warn!("other replicas keep their rosters: {e:#}"),
     }
 }

@@ -876,6 +876,14 @@ impl Bot {
         Ok(())
     }
 
+    /// Reads again the SBOMs of `scopes` (`github:owner/repo`), for `who uses`: what a push
+    /// changed, not every SBOM kept.
+    pub async fn reread_sboms(&self, store: &Store, scopes: &[String]) -> anyhow::Result<()> {
+        let sboms = store.sboms_in(scopes, &mut Default::default()).await?;
+        self.update(|m| m.packages = Arc::new(m.packages.rescoped(scopes, sboms.clone())));
+        Ok(())
+    }
+
     /// Adds changes just recorded (a webhook's): answers see them at once.
     pub fn add_repo_changes(&self, fresh: Vec<crate::changes::RepoChange>) {
         if fresh.is_empty() {

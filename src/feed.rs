@@ -32,8 +32,12 @@ pub enum Part {
     RepoChanges,
     /// The SBOMs `who uses` reads.
     Packages,
+    /// The SBOMs of these scopes (`github:owner/repo`), read again.
+    Sboms { scopes: Vec<String> },
     /// Scorecard exemptions in force.
     Exemptions,
+    /// PagerDuty's rosters.
+    Rosters,
     /// Each source's last sync and last event (`sync status`).
     Sources,
 }
@@ -79,6 +83,7 @@ pub async fn catch_up(bot: &Bot, store: &Store) -> Result<usize> {
             Part::RepoChanges,
             Part::Packages,
             Part::Exemptions,
+            Part::Rosters,
             Part::Sources,
         ]);
     }
@@ -124,9 +129,25 @@ async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
     }
     if parts.contains(&Part::Packages) {
         bot.reload_packages(store).await?;
+    } else {
+        let scopes: BTreeSet<&String> = parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Sboms { scopes } => Some(scopes),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !scopes.is_empty() {
+            let scopes: Vec<String> = scopes.into_iter().cloned().collect();
+            bot.reread_sboms(store, &scopes).await?;
+        }
     }
     if parts.contains(&Part::Exemptions) {
         bot.reload_exemptions(store).await?;
+    }
+    if parts.contains(&Part::Rosters) {
+        bot.swap_rosters(store.load_rosters().await?);
     }
     if parts.contains(&Part::Sources) {
         bot.reload_source_statuses(store).await?;

@@ -497,7 +497,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
             switchboard::http::router(bot.clone(), routes),
         ));
     }
-    background::spawn(&app, &config);
+    let turn = background::spawn(&app, &config);
     let console = !platforms && config.chat.console && std::io::stdin().is_terminal();
     if console {
         if let Some(desk) = bot.desk() {
@@ -519,10 +519,27 @@ async fn serve(config: Config) -> Result<ExitCode> {
                 "no chat platform configured and no terminal attached; serving HTTP only"
             );
         }
-        tokio::signal::ctrl_c().await?;
+        stopped().await?;
+    }
+    // Another replica takes the scheduled work at once, not after the lease runs out.
+    if turn.mine()
+        && let Err(e) = store.release_lease(background::LEASE, bot.replica()).await
+    {
+        tracing::warn!("the scheduled work moves on when its lease runs out: {e:#}");
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Until the process is asked to stop: Ctrl-C, or SIGTERM (what a container is stopped with).
+async fn stopped() -> Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("listening for Ctrl-C")?,
+        _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+    }
+    Ok(())
 }
 
 /// One thing `check` found.

@@ -51,16 +51,16 @@ fn go_major(segment: &str) -> bool {
         && segment[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-/// The SBOMs, and where each package name is listed.
+/// SBOMs, and where each package name is listed.
 #[derive(Debug, Default)]
-pub struct Packages {
+struct Index {
     sboms: Vec<StoredSbom>,
     /// Lower-case package name → (SBOM, package) positions.
     by_name: HashMap<String, Vec<(u32, u32)>>,
 }
 
-impl Packages {
-    pub fn new(sboms: Vec<StoredSbom>) -> Packages {
+impl Index {
+    fn new(sboms: Vec<StoredSbom>) -> Index {
         let mut by_name: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
         for (s, sbom) in sboms.iter().enumerate() {
             for (p, package) in sbom.sbom.packages.iter().enumerate() {
@@ -70,7 +70,100 @@ impl Packages {
                     .push((s as u32, p as u32));
             }
         }
-        Packages { sboms, by_name }
+        Index { sboms, by_name }
+    }
+
+    /// Each package listed under `name` (a lower-case key), with its SBOM; `normalised` when
+    /// `name` is a PyPI name as PEP 503 reads it.
+    fn listed<'a>(
+        &'a self,
+        name: &str,
+        normalised: bool,
+    ) -> impl Iterator<Item = (&'a StoredSbom, &'a Package, bool)> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(move |&(s, p)| {
+                let sbom = &self.sboms[s as usize];
+                (sbom, &sbom.sbom.packages[p as usize], normalised)
+            })
+    }
+}
+
+/// How many scopes are read again before they are folded into the bulk: a push re-indexes
+/// this many at most, and a fold (every this many pushes) the whole.
+const FOLD_AT: usize = 256;
+
+/// The SBOMs, and where each package name is listed: a bulk shared between versions, and
+/// the SBOMs read again since, which replace the bulk's of their scopes. A push re-indexes its
+/// repository's SBOM, not every SBOM kept.
+#[derive(Debug, Default)]
+pub struct Packages {
+    bulk: std::sync::Arc<Index>,
+    /// Scopes whose SBOMs in `bulk` are replaced by `fresh`'s (none, when none is kept now).
+    replaced: std::collections::HashSet<String>,
+    fresh: Index,
+}
+
+impl Packages {
+    pub fn new(sboms: Vec<StoredSbom>) -> Packages {
+        Packages {
+            bulk: std::sync::Arc::new(Index::new(sboms)),
+            ..Packages::default()
+        }
+    }
+
+    /// These packages with the SBOMs of `scopes` as `sboms` (what the store keeps there now).
+    pub fn rescoped(&self, scopes: &[String], sboms: Vec<StoredSbom>) -> Packages {
+        let mut replaced = self.replaced.clone();
+        replaced.extend(scopes.iter().cloned());
+        let kept = self
+            .fresh
+            .sboms
+            .iter()
+            .filter(|s| !scopes.contains(&s.scope))
+            .cloned();
+        let mut fresh: Vec<StoredSbom> = kept.chain(sboms).collect();
+        if replaced.len() < FOLD_AT {
+            fresh.sort_by(|a, b| a.location.cmp(&b.location));
+            return Packages {
+                bulk: self.bulk.clone(),
+                replaced,
+                fresh: Index::new(fresh),
+            };
+        }
+        let mut all: Vec<StoredSbom> = self
+            .bulk
+            .sboms
+            .iter()
+            .filter(|s| !replaced.contains(&s.scope))
+            .cloned()
+            .collect();
+        all.append(&mut fresh);
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        Packages::new(all)
+    }
+
+    /// Every SBOM held.
+    fn all(&self) -> impl Iterator<Item = &StoredSbom> {
+        self.bulk
+            .sboms
+            .iter()
+            .filter(|s| !self.replaced.contains(&s.scope))
+            .chain(&self.fresh.sboms)
+    }
+
+    /// Each package listed under `name` (a lower-case key) in an SBOM held now.
+    fn listed<'a>(
+        &'a self,
+        name: &str,
+        normalised: bool,
+    ) -> impl Iterator<Item = (&'a StoredSbom, &'a Package, bool)> + 'a {
+        self.bulk
+            .listed(name, normalised)
+            .filter(|(s, _, _)| !self.replaced.contains(&s.scope))
+            .chain(self.fresh.listed(name, normalised))
     }
 
     /// The packages `query` names, with the SBOM listing each: `lodash`, or with its
@@ -91,22 +184,8 @@ impl Packages {
         // A PyPI package is also found by its name as PEP 503 reads it.
         let normal = pep503(name);
         let pypi_too = (normal != name).then_some(normal.as_str());
-        self.by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(|&pos| (pos, false))
-            .chain(
-                pypi_too
-                    .and_then(|n| self.by_name.get(n))
-                    .into_iter()
-                    .flatten()
-                    .map(|&pos| (pos, true)),
-            )
-            .map(|((s, p), normalised)| {
-                let sbom = &self.sboms[s as usize];
-                (sbom, &sbom.sbom.packages[p as usize], normalised)
-            })
+        self.listed(name, false)
+            .chain(pypi_too.into_iter().flat_map(|n| self.listed(n, true)))
             .filter(|(_, p, normalised)| !normalised || p.scheme == Scheme::Pep440)
             .map(|(sbom, p, _)| (sbom, p))
             .filter(|(_, p)| {
@@ -125,8 +204,7 @@ impl Packages {
 
     /// How many SBOMs are held (a repository known to have none is not one).
     pub fn sboms(&self) -> usize {
-        self.sboms
-            .iter()
+        self.all()
             .filter(|s| s.sbom.format != super::sbom::NO_GRAPH)
             .count()
     }
@@ -136,7 +214,7 @@ impl Packages {
     pub fn held_bytes(&self) -> usize {
         let mut names = std::collections::HashSet::new();
         let mut bytes = 0;
-        for s in &self.sboms {
+        for s in self.bulk.sboms.iter().chain(&self.fresh.sboms) {
             bytes += std::mem::size_of_val(s) + s.location.capacity() + s.scope.capacity();
             for p in &s.sbom.packages {
                 bytes += std::mem::size_of_val(p)
@@ -148,9 +226,9 @@ impl Packages {
             }
         }
         bytes
-            + self
-                .by_name
-                .iter()
+            + [&self.bulk.by_name, &self.fresh.by_name]
+                .into_iter()
+                .flatten()
                 .map(|(k, v)| k.capacity() + v.capacity() * 8)
                 .sum::<usize>()
     }
@@ -253,5 +331,57 @@ mod tests {
         assert_eq!(found("go-redis").len(), 1);
         assert_eq!(found("github.com/stretchr/testify").len(), 1);
         assert!(found("v8").is_empty());
+    }
+
+    /// SBOMs read again replace their scopes' in place, as a whole reload would, before and
+    /// after the fresh ones are folded into the bulk.
+    #[test]
+    fn rescoped_sboms_answer_as_a_reload_does() {
+        let mut names = Names::default();
+        let sbom = |names: &mut Names, repo: usize, version: &str| StoredSbom {
+            location: format!("acme/r{repo}/dependency-graph/sbom"),
+            source: "github".into(),
+            scope: format!("github:acme/r{repo}"),
+            sbom: Sbom {
+                format: "SPDX-2.3".into(),
+                packages: vec![package(
+                    names,
+                    "lodash",
+                    &format!("pkg:npm/lodash@{version}"),
+                )],
+            },
+            read_at: 0,
+        };
+        let mut held: Vec<StoredSbom> = (0..10).map(|r| sbom(&mut names, r, "1.0")).collect();
+        let mut packages = Packages::new(held.clone());
+        let mut folds = 0;
+        let listed = |p: &Packages| -> Vec<(String, String)> {
+            let mut v: Vec<_> = p
+                .named("lodash")
+                .iter()
+                .map(|(s, p)| (s.location.clone(), p.purl.clone().unwrap()))
+                .collect();
+            v.sort();
+            v
+        };
+        for push in 0..(2 * FOLD_AT + 3) {
+            let repo = push % (FOLD_AT + 20);
+            let scope = format!("github:acme/r{repo}");
+            held.retain(|s| s.scope != scope);
+            // Every third push drops the repository's SBOM; others read a new version.
+            let now: Vec<StoredSbom> = if push % 3 == 0 {
+                vec![]
+            } else {
+                vec![sbom(&mut names, repo, &format!("2.{push}"))]
+            };
+            held.extend(now.iter().cloned());
+            let next = packages.rescoped(&[scope], now);
+            folds += usize::from(!std::sync::Arc::ptr_eq(&next.bulk, &packages.bulk));
+            packages = next;
+            let reloaded = Packages::new(held.clone());
+            assert_eq!(listed(&packages), listed(&reloaded), "push {push}");
+            assert_eq!(packages.sboms(), reloaded.sboms(), "push {push}");
+        }
+        assert_eq!(folds, 2);
     }
 }

@@ -431,6 +431,7 @@ async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result
 async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     // One change at a time, syncs included, so snapshots are swapped in the order they landed.
     let _one_at_a_time = hooks.bot.rebuilding().await;
+    let started = std::time::Instant::now();
     let (summary, changed) = match plan {
         Plan::Refresh(full) => hooks.github.refresh_repo(&full).await?,
         Plan::Orphan(full) => {
@@ -443,14 +444,26 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
         Plan::Change(c) => return keep(&hooks, c).await,
     };
     // What the store holds now is for every replica, whatever happens here next.
+    // The SBOMs kept for the repositories read again (a repository's scope is `owner/repo/`).
+    let sboms: Vec<String> = changed
+        .iter()
+        .map(|s| crate::compliance::github_scope(s.trim_end_matches('/')))
+        .collect();
     let mut parts = vec![Part::Sources];
     if !changed.is_empty() {
         let scopes = Part::Scopes {
             source: SOURCE.into(),
             scopes: changed.clone(),
         };
-        parts.extend([scopes, Part::Packages]);
+        parts.extend([
+            scopes,
+            Part::Sboms {
+                scopes: sboms.clone(),
+            },
+        ]);
     }
+    let read = started.elapsed();
+    let mut patched = std::time::Duration::ZERO;
     let applied = async {
         // An unchanged repository (its head already read) leaves the snapshot as it is.
         if !changed.is_empty() {
@@ -458,9 +471,10 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
             let reread =
                 crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
             hooks.bot.swap_snapshot(reread.snapshot);
+            patched = started.elapsed() - read;
             // Its dependency graph may have been read again with it.
-            if let Err(e) = hooks.bot.reload_packages(&hooks.store).await {
-                tracing::warn!("SBOMs not reloaded: {e:#}");
+            if let Err(e) = hooks.bot.reread_sboms(&hooks.store, &sboms).await {
+                tracing::warn!("SBOMs not read again: {e:#}");
             }
         }
         let now = Utc::now().timestamp();
@@ -471,7 +485,13 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     .await;
     crate::feed::announce(&hooks.bot, &hooks.store, parts).await;
     applied?;
-    tracing::info!("GitHub webhook applied: {summary}");
+    // Where a push's time goes: GitHub and the store, the snapshot, the rest.
+    tracing::info!(
+        read_ms = read.as_millis() as u64,
+        patch_ms = patched.as_millis() as u64,
+        total_ms = started.elapsed().as_millis() as u64,
+        "GitHub webhook applied: {summary}"
+    );
     Ok(summary)
 }
 

@@ -16,7 +16,7 @@ pub const ANNOTATIONS: &[(&str, &str)] = &[
 ];
 
 /// One person on call: who, at which level, from when until when.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OnCallEntry {
     pub name: String,
     pub email: Option<String>,
@@ -28,7 +28,7 @@ pub struct OnCallEntry {
 }
 
 /// What PagerDuty says about one target.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Roster {
     pub entries: Vec<OnCallEntry>,
     /// The PagerDuty teams of a service (an ownership claim, precedence 3).

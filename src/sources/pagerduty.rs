@@ -199,6 +199,12 @@ impl PagerDuty {
         })
     }
 
+    /// Starts from `rosters` (as another replica kept them): what is fresh there is not
+    /// fetched again.
+    pub fn seed(&self, rosters: Rosters) {
+        *self.cache.lock().expect("cache lock") = rosters;
+    }
+
     /// Refreshes every target the catalog names whose roster is older than the TTL, and
     /// returns all rosters. A failure keeps the last roster with the error beside it; a rate
     /// limit stops this round (the rest keep theirs).

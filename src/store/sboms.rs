@@ -122,30 +122,54 @@ impl Store {
         .fetch(&self.pool);
         let mut out = Vec::new();
         while let Some(r) = rows.try_next().await.context("reading the SBOMs")? {
-            let listed: Vec<(Option<String>, String, String, Option<String>)> =
-                serde_json::from_str(&r.get::<String, _>(4))
-                    .context("an SBOM's packages as kept")?;
-            let packages = listed
-                .into_iter()
-                .map(|(namespace, name, version, purl)| Package {
-                    name: names.intern(&name),
-                    namespace: namespace.map(|n| names.intern(&n)),
-                    version,
-                    scheme: purl.as_deref().map_or(Scheme::Generic, Scheme::of_purl),
-                    purl,
-                })
-                .collect();
-            out.push(StoredSbom {
-                location: r.get(0),
-                source: r.get(1),
-                scope: r.get(2),
-                sbom: Sbom {
-                    format: r.get(3),
-                    packages,
-                },
-                read_at: r.get(5),
-            });
+            out.push(kept(&r, names)?);
         }
         Ok(out)
     }
+
+    /// The SBOMs kept for `scopes` (`github:owner/repo`), in order of location.
+    pub async fn sboms_in(&self, scopes: &[String], names: &mut Names) -> Result<Vec<StoredSbom>> {
+        let mut out = Vec::new();
+        for scope in scopes {
+            let rows = sqlx::query(
+                "SELECT location, source, scope, format, packages, read_at FROM sboms \
+                 WHERE scope = $1",
+            )
+            .bind(scope)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the SBOMs")?;
+            for r in &rows {
+                out.push(kept(r, names)?);
+            }
+        }
+        out.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(out)
+    }
+}
+
+/// An SBOM as a row keeps it.
+fn kept(r: &sqlx::any::AnyRow, names: &mut Names) -> Result<StoredSbom> {
+    let listed: Vec<(Option<String>, String, String, Option<String>)> =
+        serde_json::from_str(&r.get::<String, _>(4)).context("an SBOM's packages as kept")?;
+    let packages = listed
+        .into_iter()
+        .map(|(namespace, name, version, purl)| Package {
+            name: names.intern(&name),
+            namespace: namespace.map(|n| names.intern(&n)),
+            version,
+            scheme: purl.as_deref().map_or(Scheme::Generic, Scheme::of_purl),
+            purl,
+        })
+        .collect();
+    Ok(StoredSbom {
+        location: r.get(0),
+        source: r.get(1),
+        scope: r.get(2),
+        sbom: Sbom {
+            format: r.get(3),
+            packages,
+        },
+        read_at: r.get(5),
+    })
 }

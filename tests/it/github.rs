@@ -750,7 +750,9 @@ async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
                     .contains("owned by team-a")
             );
 
-            // A push to replica A: replica C answers the new owner, with the new commit.
+            // A push to replica A: replica C answers the new owner, with the new commit, and
+            // the repository's dependency graph read with it.
+            env.fake.set_sbom("acme/payments", "6.1.0");
             let (after, push) = hand_payments_to_team_b(&env.fake);
             let (status, body) = hook.send("push", &push).await;
             assert_eq!(status, 200, "{body}");
@@ -763,6 +765,8 @@ async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
                 until_answered(&c, &c_store, "who owns payments-service", "owned by team-b").await;
             assert!(now.contains("owned by team-b"), "{}: {now}", db.name);
             assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
+            let uses = until_answered(&c, &c_store, "who uses rails", "6.1.0").await;
+            assert!(uses.contains("payments-service"), "{}: {uses}", db.name);
             let status = until_answered(&c, &c_store, "sync status", "re-read acme/payments").await;
             assert!(
                 status.contains("re-read acme/payments"),
@@ -791,6 +795,7 @@ async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
                 "who owns payments-service",
                 "info ledger",
                 "what depends on ledger",
+                "who uses rails",
             ] {
                 assert_eq!(answer(&a, q).await, answer(&c, q).await, "{}: {q}", db.name);
             }

@@ -207,6 +207,7 @@ spec:
 struct Setup {
     fake: Fake,
     pd: PagerDuty,
+    cfg: PagerDutyConfig,
     convo: common::Convo,
     _dir: tempfile::TempDir,
 }
@@ -228,6 +229,7 @@ async fn setup() -> Setup {
     let s = Setup {
         fake,
         pd,
+        cfg,
         convo,
         _dir: dir,
     };
@@ -358,6 +360,59 @@ async fn when_pagerduty_fails_the_last_roster_answers_and_says_how_old_it_is() {
         s.refresh(s.convo.now + Duration::minutes(3)).await;
         let answer = s.ask("who is on call for payments-service");
         assert!(!answer.contains("could not be refreshed"), "{answer}");
+    })
+    .await;
+}
+
+/// Rosters one replica fetched answer on every replica: kept in the store and announced in the
+/// feed. A replica taking the scheduled work over starts from them: nothing still fresh is
+/// fetched again.
+#[tokio::test]
+async fn rosters_fetched_by_one_replica_answer_on_another() {
+    common::within(async {
+        for db in common::databases().await {
+            let s = setup().await;
+            let store = switchboard::store::Store::connect(&db.url, 2)
+                .await
+                .unwrap();
+            let a = &s.convo.bot;
+            switchboard::background::refresh_rosters(a, &store, &s.pd).await;
+
+            let c = switchboard::Bot::new(
+                Default::default(),
+                common::demo_rotations(),
+                Default::default(),
+            );
+            c.swap_snapshot(a.snapshot());
+            let q = "who is on call for payments-service";
+            let asked = |bot: &switchboard::Bot| {
+                let event = switchboard::chat::ChatEvent::console(None, q, s.convo.now);
+                futures_executor::block_on(bot.handle(event)).map(|r| render::text(&r))
+            };
+            let before = asked(&c).unwrap();
+            assert!(!before.contains("Earline"), "{}: {before}", db.name);
+            switchboard::feed::catch_up(&c, &store).await.unwrap();
+            let after = asked(&c).unwrap();
+            assert!(
+                after.contains("Earline Greenholt is on call for payments-service"),
+                "{}: {after}",
+                db.name
+            );
+            assert_eq!(after, asked(a).unwrap(), "{}", db.name);
+
+            // C takes the scheduled work over with a PagerDuty client of its own.
+            let requests = s.fake.requests.load(Ordering::SeqCst);
+            let own = PagerDuty::new(&s.cfg, Some("test-token".into())).unwrap();
+            switchboard::background::refresh_rosters(&c, &store, &own).await;
+            assert_eq!(
+                s.fake.requests.load(Ordering::SeqCst),
+                requests,
+                "{}",
+                db.name
+            );
+            assert_eq!(asked(&c).unwrap(), after);
+            store.close().await;
+        }
     })
     .await;
 }

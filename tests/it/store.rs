@@ -376,3 +376,75 @@ async fn a_stored_button_is_honoured_for_thirty_days_then_refused_as_expired() {
     })
     .await;
 }
+
+/// The scheduled work's lease: one holder at a time, renewed by its holder under the same
+/// fence, taken by another only once it has run out (or been given up), with the next fence.
+#[tokio::test]
+async fn a_lease_has_one_holder_until_it_runs_out() {
+    common::within(async {
+        for db in common::databases().await {
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            let hold = |who: &'static str, now: i64| {
+                let store = store.clone();
+                async move { store.hold_lease("work", who, now, now + 30).await.unwrap() }
+            };
+            assert_eq!(hold("a", 100).await, Some(1), "{}", db.name);
+            assert_eq!(hold("b", 110).await, None, "{}", db.name);
+            assert_eq!(hold("a", 120).await, Some(1), "renewed: {}", db.name);
+            // a's lease (until 150) has run out at 151: b takes it.
+            assert_eq!(hold("b", 151).await, Some(2), "{}", db.name);
+            assert_eq!(hold("a", 152).await, None, "{}", db.name);
+            // Given up: taken at once.
+            store.release_lease("work", "a").await.unwrap();
+            assert_eq!(hold("a", 153).await, None, "not a's to give: {}", db.name);
+            store.release_lease("work", "b").await.unwrap();
+            assert_eq!(hold("a", 154).await, Some(3), "{}", db.name);
+            // Another lease is another name.
+            assert_eq!(
+                store.hold_lease("other", "b", 154, 184).await.unwrap(),
+                Some(1)
+            );
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+/// Replicas take turns at the scheduled work: one holds it; when it stops renewing (its
+/// process died), another takes it over once the lease has run out.
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_work_moves_to_another_replica_when_its_holder_dies() {
+    common::within(async {
+        let Some(db) = common::databases()
+            .await
+            .into_iter()
+            .find(|d| d.name == "postgres")
+        else {
+            return;
+        };
+        let store = Store::connect(&db.url, 4).await.unwrap();
+        let replica = || {
+            std::sync::Arc::new(switchboard::Bot::new(
+                Default::default(),
+                Default::default(),
+                Default::default(),
+            ))
+        };
+        let lease_for = std::time::Duration::from_secs(3);
+        let (a, b) = (replica(), replica());
+        let mut first = switchboard::background::Turn::hold(a.clone(), store.clone(), lease_for);
+        first.wait().await;
+        let mut second = switchboard::background::Turn::hold(b.clone(), store.clone(), lease_for);
+        // b asks at least twice while a holds it, and is refused.
+        for _ in 0..2 {
+            second.changed().await;
+            assert!(first.mine() && !second.mine());
+        }
+        // a's process is gone: its turn stops renewing; b takes over after the lease.
+        drop(first);
+        second.wait().await;
+        assert!(second.mine());
+        store.close().await;
+    })
+    .await;
+}
