@@ -104,7 +104,10 @@ impl App {
         .with_notify_prefer(config.notify.prefer.platform())
         .with_nudges(config.nudges.clone())
         .with_digests(config.digests.clone())
-        .with_paging(config.incident.clone());
+        .with_paging(config.incident.clone())
+        .with_lease(std::time::Duration::from_secs(
+            config.workflows.lease_secs.max(1),
+        ));
         desk.load_workflows(Some(config.workflows.paths.clone()));
         let bot = Arc::new(
             Bot::new(snapshot, rotations, config.catalog.limit())

@@ -276,12 +276,16 @@ pub struct Workflows {
     /// Workflow definitions, one per YAML file: files, directories (their `*.yaml`, not below)
     /// and globs.
     pub paths: Vec<String>,
+    /// How long a replica's claim on a run lasts without a step recorded: a run whose replica
+    /// died is taken over by another after this.
+    pub lease_secs: u64,
 }
 
 impl Default for Workflows {
     fn default() -> Self {
         Workflows {
             paths: vec!["commands/*.yaml".into()],
+            lease_secs: 300,
         }
     }
 }

@@ -39,10 +39,32 @@ pub struct MessageRef {
 /// The future an `Outbox` call returns.
 pub type Sending<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
+/// A post to make once: the key it carries, and, when a process that died may have made it
+/// already, since when (epoch seconds) to look for it.
+#[derive(Clone, Copy, Debug)]
+pub struct Once<'a> {
+    pub key: &'a str,
+    pub look_since: Option<i64>,
+}
+
 /// Posts and updates messages on one platform.
 pub trait Outbox: Send + Sync {
     /// Posts `reply` as a regular message, and says where it went.
     fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef>;
+
+    /// Posts `reply` under `once.key`, carried in the message where the platform keeps such
+    /// marks (Slack's message metadata). With `once.look_since`, a message carrying the key
+    /// posted since then is returned instead of posting again. A platform that keeps no marks
+    /// posts (the default).
+    fn post_once<'a>(
+        &'a self,
+        to: &'a Destination,
+        reply: &'a Reply,
+        once: Once<'a>,
+    ) -> Sending<'a, MessageRef> {
+        let _ = once;
+        self.post(to, reply)
+    }
 
     /// Replaces the message `at` with `reply`.
     fn update<'a>(&'a self, at: &'a MessageRef, reply: &'a Reply) -> Sending<'a, ()>;

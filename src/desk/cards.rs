@@ -457,14 +457,25 @@ impl Desk {
     /// Posts `reply` to the team `team`: to its channel (the Group's `slack.com/channel-id`,
     /// else `discord.com/channel-id`, on a platform with an outbox), else by DM to its members
     /// who are tech leads (`roles.tech_leads`). An error is a failure worth trying again; a
-    /// post refused for good tries the next way.
+    /// post refused for good tries the next way. `once`: each post carries its key, and looks
+    /// for what a process that died may have posted under it.
     pub async fn tell_team(
         &self,
         snap: &Snapshot,
         team: crate::catalog::Id,
         reply: &crate::conversation::Reply,
+        once: Option<crate::outbox::Once<'_>>,
     ) -> Result<Told> {
         let g = snap.entity(team);
+        let post = |outbox: &'_ std::sync::Arc<dyn crate::outbox::Outbox>, to: Destination| {
+            let outbox = outbox.clone();
+            async move {
+                match once {
+                    Some(once) => outbox.post_once(&to, reply, once).await,
+                    None => outbox.post(&to, reply).await,
+                }
+            }
+        };
         let mut refused = Vec::new();
         let mut order: Vec<Platform> = self.prefer.into_iter().collect();
         order.extend([Platform::Slack, Platform::Discord]);
@@ -477,10 +488,7 @@ impl Desk {
             let Some(channel) = g.annotation(key) else {
                 continue;
             };
-            match outbox
-                .post(&Destination::Channel(channel.to_string()), reply)
-                .await
-            {
+            match post(&outbox, Destination::Channel(channel.to_string())).await {
                 Ok(at) => {
                     return Ok(Told {
                         at: vec![at],
@@ -508,7 +516,7 @@ impl Desk {
                 refused.push(format!("{lead}: not reachable"));
                 continue;
             };
-            match outbox.post(&Destination::User(id), reply).await {
+            match post(&outbox, Destination::User(id)).await {
                 Ok(at) => told.at.push(at),
                 Err(e) => {
                     tracing::warn!(team = %g.key(), "cannot write to {lead}: {e:#}");

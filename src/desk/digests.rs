@@ -1,6 +1,7 @@
 //! Weekly digests, sent on `digests.schedule`: for the schedule's latest period, each team that
 //! owns something gets one digest (a row per team and period is written before it is sent, so
-//! a restart or another process never sends a second; a failed send is tried again), none when
+//! a restart or another process never sends a second; a failed send is tried again; a send
+//! whose process died is taken over after looking for what it posted), none when
 //! its catalog did not change; and the platform digest to `digests.platform_channel`. The first
 //! period after install is a baseline: nothing is sent for it.
 
@@ -12,9 +13,10 @@ use crate::bot::Bot;
 use crate::catalog::{Id, RelKind, Snapshot};
 use crate::config::Digests;
 use crate::conversation::{Platform, Reply};
-use crate::outbox::Destination;
+use crate::outbox::{Destination, Once};
 use crate::scorecards::digest::{Recorded, platform_digest, team_digest};
 use crate::scorecards::watch::iso_week;
+use crate::store::DigestClaim;
 use crate::workflows::run::State;
 
 /// The row key of the platform digest (teams are Group references).
@@ -23,6 +25,21 @@ const PLATFORM: &str = "@platform";
 const BASELINE: &str = "";
 /// Weeks of trend a digest shows.
 const TREND_WEEKS: i64 = 8;
+/// How long a digest's claim holds without its end recorded: past it, the process that
+/// claimed it is taken to have died (twice the scheduled work's lease, which it lost by then),
+/// and another sends it, after looking for what the first may have posted.
+const STALE_CLAIM: chrono::Duration =
+    chrono::Duration::seconds(2 * crate::background::LEASE_FOR.as_secs() as i64);
+
+/// Whether a claim is this process's to send, and since when to look for what a dead one may
+/// have posted.
+fn looked_for(claim: DigestClaim) -> Option<Option<i64>> {
+    match claim {
+        DigestClaim::Taken => Some(None),
+        DigestClaim::TakenOver { since } => Some(Some(since)),
+        DigestClaim::Elsewhere => None,
+    }
+}
 
 /// The schedule's latest occurrence at or before `now`: its period key (the UTC time) and time.
 pub fn latest_period(settings: &Digests, now: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
@@ -67,12 +84,18 @@ impl Desk {
                 .await?;
             return Ok(0);
         }
+        // A claim older than this was made by a process that died sending it.
+        let stale_before = (now - STALE_CLAIM).timestamp();
         let done: std::collections::HashSet<String> = self
             .store
             .digests_of(&period)
             .await?
             .into_iter()
-            .filter(|d| d.state != "pending")
+            .filter(|d| {
+                let abandoned =
+                    d.state == "sending" && d.sent_at.is_some_and(|at| at < stale_before);
+                d.state != "pending" && !abandoned
+            })
             .map(|d| d.team)
             .collect();
         if done.contains(BASELINE) {
@@ -88,22 +111,28 @@ impl Desk {
             self.store
                 .open_digest(&key, &period, "pending", now.timestamp())
                 .await?;
-            if !self
+            let claim = self
                 .store
-                .claim_digest(&key, &period, now.timestamp())
-                .await?
-            {
+                .claim_digest(&key, &period, now.timestamp(), stale_before)
+                .await?;
+            let Some(look_since) = looked_for(claim) else {
                 continue;
-            }
+            };
             let made = async {
                 let Some(reply) = self.digest(bot, team, &period).await? else {
                     return Ok::<_, anyhow::Error>(("silent", String::new(), None));
                 };
-                let told = self.tell_team(&snap, team, &reply).await?;
+                let once = Once {
+                    key: &format!("digest:{key}:{period}"),
+                    look_since,
+                };
+                let told = self.tell_team(&snap, team, &reply, Some(once)).await?;
                 Ok(("sent", reply.view.headline, Some(told.describe())))
             };
             match made.await {
                 Ok((state, summary, to)) => {
+                    // Sent, not yet recorded: where a crash leaves the claim to be taken over.
+                    self.failpoints.hit("after_digest")?;
                     sent += usize::from(state == "sent");
                     self.store
                         .finish_digest(&key, &period, state, &summary, to.as_deref())
@@ -121,13 +150,17 @@ impl Desk {
             self.store
                 .open_digest(PLATFORM, &period, "pending", now.timestamp())
                 .await?;
-            if self
+            let claim = self
                 .store
-                .claim_digest(PLATFORM, &period, now.timestamp())
-                .await?
-            {
+                .claim_digest(PLATFORM, &period, now.timestamp(), stale_before)
+                .await?;
+            if let Some(look_since) = looked_for(claim) {
                 let reply = self.platform_digest(bot, &period).await?;
-                match self.post_platform(&reply).await {
+                let once = Once {
+                    key: &format!("digest:{PLATFORM}:{period}"),
+                    look_since,
+                };
+                match self.post_platform(&reply, once).await {
                     Ok(to) => {
                         sent += 1;
                         self.store
@@ -209,12 +242,12 @@ impl Desk {
     }
 
     /// Posts the platform digest to `digests.platform_channel` (Slack, else Discord).
-    async fn post_platform(&self, reply: &Reply) -> Result<String> {
+    async fn post_platform(&self, reply: &Reply, once: Once<'_>) -> Result<String> {
         let channel = &self.digests.platform_channel;
         for platform in [Platform::Slack, Platform::Discord] {
             if let Some(outbox) = self.outbox(platform) {
                 let at = outbox
-                    .post(&Destination::Channel(channel.clone()), reply)
+                    .post_once(&Destination::Channel(channel.clone()), reply, once)
                     .await?;
                 return Ok(format!("{}:{}", at.platform.name(), at.channel));
             }

@@ -202,8 +202,10 @@ impl Desk {
             executors,
             failpoints,
             wake: tokio::sync::Notify::new(),
+            // The host (a pod's name) first, so a run's holder says which replica it is.
             owner: format!(
-                "{}-{}",
+                "{}-{}-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into()),
                 std::process::id(),
                 chrono::Utc::now().timestamp_millis()
             ),
@@ -224,6 +226,19 @@ impl Desk {
     }
 
     /// Pages as `[incident]` says.
+    /// Arms these failpoints (tests of what a crash at one leaves).
+    pub fn with_failpoints(mut self, failpoints: Failpoints) -> Desk {
+        self.failpoints = failpoints;
+        self
+    }
+
+    /// A run claimed here is taken over by another replica once `lease` passes with no step
+    /// recorded (`workflows.lease_secs`).
+    pub fn with_lease(mut self, lease: Duration) -> Desk {
+        self.lease = lease;
+        self
+    }
+
     pub fn with_paging(mut self, paging: crate::config::Incident) -> Desk {
         self.paging = paging;
         self

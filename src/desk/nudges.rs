@@ -74,7 +74,7 @@ impl Desk {
                 continue;
             }
             let reply = card(&n, &snap, self.nudging.snooze_days);
-            match self.tell_team(&snap, team, &reply).await {
+            match self.tell_team(&snap, team, &reply, None).await {
                 Ok(told) => {
                     let to = told.describe();
                     if told.nowhere.is_some() {

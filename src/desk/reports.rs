@@ -150,7 +150,7 @@ impl Desk {
                     note.view.context.push(format!(
                         "Report {report_id}; it closes by itself when the {fact} changes."
                     ));
-                    match self.tell_team(ctx.snap, g, &note).await {
+                    match self.tell_team(ctx.snap, g, &note, None).await {
                         Ok(t) if t.nowhere.is_none() => {
                             self.store
                                 .report_told(report_id, ctx.now.timestamp())

@@ -56,12 +56,18 @@ async fn degraded(bot: &Bot) -> Option<String> {
 async fn readyz(State(bot): State<Arc<Bot>>) -> axum::response::Response {
     use axum::response::IntoResponse;
     let entities = bot.snapshot().len();
+    // The last change of the read-model feed this replica has applied: replicas that say the
+    // same number answer alike.
+    let generation = bot.generation();
     if bot.is_ready() {
         match degraded(&bot).await {
-            None => axum::Json(serde_json::json!({"status": "ready", "entities": entities}))
-                .into_response(),
+            None => axum::Json(serde_json::json!({
+                "status": "ready", "entities": entities, "generation": generation,
+            }))
+            .into_response(),
             Some(reason) => axum::Json(serde_json::json!({
-                "status": "degraded", "entities": entities, "reason": reason,
+                "status": "degraded", "entities": entities, "generation": generation,
+                "reason": reason,
             }))
             .into_response(),
         }

@@ -22,6 +22,18 @@ pub struct DigestRow {
     pub sent_to: Option<String>,
 }
 
+/// What claiming a digest gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestClaim {
+    /// A pending digest, this process's to send.
+    Taken,
+    /// Claimed at `since` by a process that never finished it: this one's now, and what that
+    /// one may have posted is looked for first.
+    TakenOver { since: i64 },
+    /// Another process's, or already done.
+    Elsewhere,
+}
+
 impl Store {
     /// Whether any digest period was ever recorded (none: this is the first).
     pub async fn digests_started(&self) -> Result<bool> {
@@ -55,19 +67,55 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Takes a pending digest to send it: true for the one process that does.
-    pub async fn claim_digest(&self, team: &str, period: &str, now: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE digests SET state = 'sending', attempts = attempts + 1, sent_at = $1 \
-             WHERE team = $2 AND period = $3 AND state = 'pending'",
-        )
-        .bind(now)
-        .bind(team)
-        .bind(period)
-        .execute(&self.pool)
-        .await
-        .context("claiming a digest")?;
-        Ok(done.rows_affected() == 1)
+    /// Takes a digest to send it: a pending one, or one whose sender claimed it before
+    /// `stale_before` and never said how it ended (its process died). One process gets it.
+    pub async fn claim_digest(
+        &self,
+        team: &str,
+        period: &str,
+        now: i64,
+        stale_before: i64,
+    ) -> Result<DigestClaim> {
+        let row: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT state, sent_at FROM digests WHERE team = $1 AND period = $2")
+                .bind(team)
+                .bind(period)
+                .fetch_optional(&self.pool)
+                .await
+                .context("reading a digest")?;
+        let (taken, claim) = match row {
+            Some((state, _)) if state == "pending" => (
+                sqlx::query(
+                    "UPDATE digests SET state = 'sending', attempts = attempts + 1, sent_at = $1 \
+                     WHERE team = $2 AND period = $3 AND state = 'pending'",
+                )
+                .bind(now)
+                .bind(team)
+                .bind(period),
+                DigestClaim::Taken,
+            ),
+            Some((state, Some(at))) if state == "sending" && at < stale_before => (
+                sqlx::query(
+                    "UPDATE digests SET attempts = attempts + 1, sent_at = $1 \
+                     WHERE team = $2 AND period = $3 AND state = 'sending' AND sent_at = $4",
+                )
+                .bind(now)
+                .bind(team)
+                .bind(period)
+                .bind(at),
+                DigestClaim::TakenOver { since: at },
+            ),
+            _ => return Ok(DigestClaim::Elsewhere),
+        };
+        let done = taken
+            .execute(&self.pool)
+            .await
+            .context("claiming a digest")?;
+        Ok(if done.rows_affected() == 1 {
+            claim
+        } else {
+            DigestClaim::Elsewhere
+        })
     }
 
     /// Records how a claimed digest ended: `sent` (with where), `silent`, or back to

@@ -40,7 +40,7 @@ mod watch;
 
 pub use cards::Card;
 pub use catalog::Replacement;
-pub use digests::DigestRow;
+pub use digests::{DigestClaim, DigestRow};
 pub use feed::FeedEntry;
 pub use github::RepoState;
 pub use nudges::{Exemption, Nudge};

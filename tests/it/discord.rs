@@ -434,7 +434,7 @@ pub(crate) fn fixture(name: &str) -> Value {
 }
 
 /// Discord's documented slash-command interaction, as `/sb GROUP SUB` with these options.
-fn slash(id: &str, group: &str, sub: &str, options: Value) -> Value {
+pub(crate) fn slash(id: &str, group: &str, sub: &str, options: Value) -> Value {
     let mut i = fixture("docs-interaction-application-command-chat-input.json");
     i["id"] = json!(id);
     i["data"]["name"] = json!("sb");

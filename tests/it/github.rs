@@ -46,7 +46,7 @@ spec:
   memberOf: [team-a]
 "#;
 
-fn component(name: &str, owner: &str) -> String {
+pub(crate) fn component(name: &str, owner: &str) -> String {
     format!(
         "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: {name}\n\
          spec:\n  type: service\n  lifecycle: production\n  owner: {owner}\n"
@@ -62,12 +62,12 @@ spec:
     - ./services/*.yaml
 "#;
 
-const SECRET: &str = "It's a Secret to Everybody";
+pub(crate) const SECRET: &str = "It's a Secret to Everybody";
 
 /// The fake organisation: teams, payments (CODEOWNERS disagrees), ledger (CODEOWNERS in docs/
 /// naming a user), checkout (a Location with a glob), a broken repository, one without a
 /// catalog, and an archived one.
-fn populate(fake: &FakeGitHub) {
+pub(crate) fn populate(fake: &FakeGitHub) {
     fake.add_repo("acme", "teams", &[("catalog-info.yaml", TEAMS)]);
     fake.add_repo(
         "acme",
@@ -532,7 +532,7 @@ async fn the_scan_stops_before_spending_the_last_of_the_rate_budget() {
     .await;
 }
 
-fn sign(body: &[u8]) -> String {
+pub(crate) fn sign(body: &[u8]) -> String {
     switchboard::http::github::sign(SECRET.as_bytes(), body)
 }
 
@@ -552,7 +552,7 @@ fn payload(fixture: &str, full: &str) -> Value {
 }
 
 /// A push to `full`'s `branch` whose one commit modified `paths`.
-fn push_payload(full: &str, branch: &str, after: &str, paths: &[&str]) -> Value {
+pub(crate) fn push_payload(full: &str, branch: &str, after: &str, paths: &[&str]) -> Value {
     let mut p = payload("webhook-push-default-branch-adds-file.json", full);
     p["ref"] = json!(format!("refs/heads/{branch}"));
     p["after"] = json!(after);

@@ -20,7 +20,7 @@ use switchboard::store::Store;
 use switchboard::workflows::run::State;
 use tower::ServiceExt;
 
-const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub(crate) const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 
 struct Harness {
     bot: Arc<Bot>,
@@ -244,7 +244,7 @@ impl Harness {
 }
 
 /// Slack's documented app_mention event, mentioning the bot with `text`.
-fn mention(text: &str) -> Value {
+pub(crate) fn mention(text: &str) -> Value {
     let mut payload = docs_json("events-event_callback-app_mention.docs.txt");
     payload["event"]["text"] = json!(text);
     payload
@@ -258,7 +258,7 @@ async fn crashing(db: common::TestDb, failpoint: &str) -> Harness {
 }
 
 /// Slack's documented examples carry trailing commas; this reads them as Slack sends them.
-fn docs_json(name: &str) -> Value {
+pub(crate) fn docs_json(name: &str) -> Value {
     let text = std::fs::read_to_string(common::fixture(&format!("payloads/slack/{name}"))).unwrap();
     let strict = regex::Regex::new(r",(\s*[}\]])")
         .unwrap()
@@ -466,7 +466,7 @@ async fn the_slash_command_answers_the_asker_with_a_share_button() {
 }
 
 /// Slack's block_actions payload, with our button and a message container.
-fn click(action_id: &str, value: &str, ephemeral: bool) -> String {
+pub(crate) fn click(action_id: &str, value: &str, ephemeral: bool) -> String {
     let mut p: Value = serde_json::from_str(
         &std::fs::read_to_string(common::fixture(
             "payloads/slack/interactive-block_actions-button-home-tab.json",

@@ -116,24 +116,36 @@ impl World {
     ) {
         let (fake, api_url) = common::slack::FakeSlack::start().await;
         let mut w = World::new(url, files, at).await;
-        let desk = Arc::new(configure(common::shipped_desk(&w.store)));
+        let (bot, desk) = w.replica(&api_url, configure).await;
+        w.bot = bot;
+        (w, fake, desk)
+    }
+
+    /// Another bot and desk on this world's store and clock (another replica), posting to the
+    /// Slack at `api_url` through the real adapter.
+    pub async fn replica(
+        &self,
+        api_url: &str,
+        configure: impl FnOnce(switchboard::desk::Desk) -> switchboard::desk::Desk,
+    ) -> (Arc<Bot>, Arc<switchboard::desk::Desk>) {
+        let desk = Arc::new(configure(common::shipped_desk(&self.store)));
         let cards = scorecards(&BASICS.replace("group:default/team-a", "group:default/standards"));
         desk.set_made_workflows(switchboard::scorecards::exemptions::workflows(&cards, 30).0);
         let bot = Arc::new(
             Bot::new(
-                sync::load_snapshot(&w.store).await.unwrap(),
+                sync::load_snapshot(&self.store).await.unwrap(),
                 Rotations::default(),
                 Default::default(),
             )
-            .with_store(w.store.clone())
-            .with_clock(w.clock.clone())
+            .with_store(self.store.clone())
+            .with_clock(self.clock.clone())
             .with_desk(desk.clone()),
         );
         let slack = switchboard::chat::slack::SlackApp::new(
             bot.clone(),
-            w.store.clone(),
+            self.store.clone(),
             &switchboard::chat::slack::SlackSettings {
-                api_url,
+                api_url: api_url.to_string(),
                 bot_token: "xoxb-test".into(),
                 signing_secret: "secret".into(),
                 app_token: String::new(),
@@ -145,8 +157,7 @@ impl World {
         .unwrap();
         desk.add_outbox(switchboard::chat::Platform::Slack, Arc::new(slack));
         bot.set_scorecards(cards);
-        w.bot = bot;
-        (w, fake, desk)
+        (bot, desk)
     }
 
     /// Writes (or, with None, deletes) catalog files and syncs them in.
@@ -687,6 +698,119 @@ async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_sile
             assert_eq!(sent.len(), 2, "{n}");
             assert!(sent[1].to_string().contains("bronze → silver"), "{n}");
             assert_eq!(desk.send_digests(&w.bot).await.unwrap(), 0, "{n}");
+            w.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// A replica that dies after posting a digest and before recording it: the replica that takes
+/// the scheduled work over finds the post by its key in the channel and records it; the team
+/// gets one digest. A claim younger than a minute is left to its sender.
+#[tokio::test]
+async fn a_digest_whose_sender_died_after_posting_it_is_recorded_not_posted_again() {
+    within(async {
+        for db in databases().await {
+            let n = db.name;
+            let ledger = component("ledger", "team-a", true, "");
+            let files = [
+                ("team.yaml", TEAM),
+                ("standards.yaml", PLATFORM_TEAM),
+                ("ledger.yaml", ledger.as_str()),
+            ];
+            let digests = switchboard::config::Digests {
+                schedule: "0 9 * * MON".to_string().try_into().unwrap(),
+                timezone: "Europe/Berlin".to_string().try_into().unwrap(),
+                ..Default::default()
+            };
+            let (fake, api_url) = common::slack::FakeSlack::start().await;
+            let mut w = World::new(&db.url, &files, "2026-11-30T09:00:00Z").await;
+            let (bot, dying) = w
+                .replica(&api_url, |d| {
+                    d.with_digests(digests.clone()).with_failpoints(
+                        switchboard::failpoints::Failpoints::parse("after_digest=error").unwrap(),
+                    )
+                })
+                .await;
+            w.bot = bot;
+            let watch = Watch::default();
+            watch.look(&w.store, &w.bot).await.unwrap();
+            assert_eq!(
+                dying.send_digests(&w.bot).await.unwrap(),
+                0,
+                "{n}: baseline"
+            );
+            w.clock.advance(chrono::Duration::days(2));
+            w.edit(&[(
+                "ledger.yaml",
+                Some(&component("ledger", "team-a", false, "")),
+            )])
+            .await;
+            watch.look(&w.store, &w.bot).await.unwrap();
+
+            // Monday: the digest is posted, and its sender dies before recording that.
+            w.clock.set("2026-12-07T08:30:00Z".parse().unwrap());
+            assert!(dying.send_digests(&w.bot).await.is_err(), "{n}");
+            assert_eq!(posted(&fake).len(), 1, "{n}");
+            let period = "2026-12-07T08:00Z";
+            let rows = w.store.digests_of(period).await.unwrap();
+            assert_eq!(rows[0].state, "sending", "{n}: {rows:?}");
+
+            // Another replica, at once: the claim is still its sender's.
+            let (bot2, taking_over) = w
+                .replica(&api_url, |d| d.with_digests(digests.clone()))
+                .await;
+            w.clock.advance(chrono::Duration::seconds(20));
+            assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 0, "{n}");
+            assert_eq!(
+                w.store.digests_of(period).await.unwrap()[0].state,
+                "sending"
+            );
+            // Two minutes on, it takes the digest over: finds the post, records it.
+            w.clock.advance(chrono::Duration::minutes(2));
+            assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 1, "{n}");
+            let sent = posted(&fake);
+            assert_eq!(sent.len(), 1, "{n}: one digest, {sent:?}");
+            assert_eq!(
+                sent[0]["metadata"]["event_payload"]["key"],
+                format!("digest:group:default/team-a:{period}"),
+                "{n}"
+            );
+            let looked = fake
+                .calls()
+                .iter()
+                .filter(|(m, _)| m == "conversations.history")
+                .count();
+            assert_eq!(looked, 1, "{n}");
+            let rows = w.store.digests_of(period).await.unwrap();
+            assert_eq!(
+                (rows[0].state.as_str(), rows[0].sent_to.as_deref()),
+                ("sent", Some("slack:C0TEAMA")),
+                "{n}: {rows:?}"
+            );
+            assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 0, "{n}");
+            assert_eq!(posted(&fake).len(), 1, "{n}");
+
+            // A sender that died after claiming and before posting: the post is made once.
+            w.edit(&[("ledger.yaml", Some(&ledger))]).await;
+            bot2.swap_snapshot(w.bot.snapshot());
+            watch.look(&w.store, &bot2).await.unwrap();
+            w.clock.set("2026-12-14T08:30:00Z".parse().unwrap());
+            let (team, next) = ("group:default/team-a", "2026-12-14T08:00Z");
+            let at = w.clock.now().timestamp();
+            w.store
+                .open_digest(team, next, "pending", at)
+                .await
+                .unwrap();
+            let claim = w.store.claim_digest(team, next, at, at - 60).await.unwrap();
+            assert_eq!(claim, switchboard::store::DigestClaim::Taken, "{n}");
+            assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 0, "{n}");
+            w.clock.advance(chrono::Duration::minutes(2));
+            assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 1, "{n}");
+            let sent = posted(&fake);
+            assert_eq!(sent.len(), 2, "{n}");
+            assert!(sent[1].to_string().contains("bronze → silver"), "{n}");
+            assert_eq!(w.store.digests_of(next).await.unwrap()[0].state, "sent");
             w.store.close().await;
         }
     })

@@ -65,7 +65,7 @@ steps:
 "#;
 
 /// A workflow whose step calls a hook, signed.
-fn hooked(url: &str) -> String {
+pub(crate) fn hooked(url: &str) -> String {
     format!(
         r#"name: request-db
 title: Request a database
@@ -93,7 +93,7 @@ steps:
     )
 }
 
-const SECRET: &str = "hook-secret-for-tests";
+pub(crate) const SECRET: &str = "hook-secret-for-tests";
 
 struct World {
     app: App,

@@ -27,7 +27,7 @@ use crate::bot::Bot;
 use crate::chat::{ActionId, Actor, Audience, Conversation, Input, Platform, Reply};
 use crate::failpoints::Failpoints;
 use crate::identity::{Directory, Profile};
-use crate::outbox::{Destination, MessageRef, Outbox, Recipient, Sending, Undeliverable};
+use crate::outbox::{Destination, MessageRef, Once, Outbox, Recipient, Sending, Undeliverable};
 use crate::store::Store;
 
 /// What the adapter needs to reach Slack. Tokens come from the environment only.
@@ -147,15 +147,29 @@ impl Pacer {
 /// after a crash looks for before posting again.
 const ANSWER_KEY: &str = "switchboard_answer";
 
-/// An answer's content, keyed with the event it answers.
-fn keyed(content: SlackMessageContent, event_id: &str) -> SlackMessageContent {
+/// The metadata type every post made once (a digest) carries, with its key.
+const POST_KEY: &str = "switchboard_post";
+
+/// Content marked with metadata `kind` whose `field` is `value`: what a look before posting
+/// again finds.
+fn marked(
+    content: SlackMessageContent,
+    kind: &str,
+    field: &str,
+    value: &str,
+) -> SlackMessageContent {
     content.with_metadata(SlackMessageMetadata {
-        event_type: ANSWER_KEY.to_string(),
+        event_type: kind.to_string(),
         event_payload: Some(std::collections::HashMap::from([(
-            "event_id".to_string(),
-            event_id.to_string(),
+            field.to_string(),
+            value.to_string(),
         )])),
     })
+}
+
+/// An answer's content, keyed with the event it answers.
+fn keyed(content: SlackMessageContent, event_id: &str) -> SlackMessageContent {
+    marked(content, ANSWER_KEY, "event_id", event_id)
 }
 
 /// A page of `conversations.replies` or `conversations.history`, read for answer keys only
@@ -170,6 +184,8 @@ struct Messages {
 
 #[derive(serde::Deserialize)]
 struct KeyedMessage {
+    #[serde(default)]
+    ts: Option<String>,
     #[serde(default)]
     metadata: Option<serde_json::Value>,
 }
@@ -850,8 +866,18 @@ impl SlackApp {
         asked_at: &SlackTs,
         event_id: &str,
     ) -> bool {
-        match self.find_answer(channel, thread, asked_at, event_id).await {
-            Ok(found) => found,
+        match self
+            .find_marked(
+                channel,
+                thread,
+                &asked_at.0,
+                ANSWER_KEY,
+                "event_id",
+                event_id,
+            )
+            .await
+        {
+            Ok(found) => found.is_some(),
             Err(e) => {
                 // Better a second answer than none: post when the conversation cannot be read.
                 tracing::warn!(
@@ -863,15 +889,17 @@ impl SlackApp {
         }
     }
 
-    /// Reads the thread's replies (or the channel's history since the question), page by page,
-    /// for a message carrying the event's answer key.
-    async fn find_answer(
+    /// Reads the thread's replies (or the channel's history since `oldest`, a Slack ts), page
+    /// by page, for a message marked `kind` with `field` = `value`: its ts.
+    async fn find_marked(
         &self,
         channel: &SlackChannelId,
         thread: Option<&SlackTs>,
-        asked_at: &SlackTs,
-        event_id: &str,
-    ) -> Result<bool> {
+        oldest: &str,
+        kind: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<String>> {
         let method = if thread.is_some() {
             "conversations.replies"
         } else {
@@ -882,7 +910,7 @@ impl SlackApp {
         for _ in 0..LOOKUP_PAGES {
             let mut params: Vec<(&str, Option<String>)> = vec![
                 ("channel", Some(channel.0.clone())),
-                ("oldest", Some(asked_at.0.clone())),
+                ("oldest", Some(oldest.to_string())),
                 ("include_all_metadata", Some("true".into())),
                 ("limit", Some("200".into())),
                 ("cursor", cursor.clone()),
@@ -894,23 +922,23 @@ impl SlackApp {
                 session.http_session_api.http_get(method, &params, None)
             })
             .await?;
-            let answered = page.messages.iter().any(|m| {
+            let found = page.messages.into_iter().find(|m| {
                 m.metadata.as_ref().is_some_and(|md| {
-                    md["event_type"] == ANSWER_KEY && md["event_payload"]["event_id"] == event_id
+                    md["event_type"] == kind && md["event_payload"][field] == value
                 })
             });
-            if answered {
-                return Ok(true);
+            if let Some(m) = found {
+                return Ok(Some(m.ts.unwrap_or_default()));
             }
             cursor = page
                 .response_metadata
                 .and_then(|r| r.next_cursor)
                 .filter(|c| !c.is_empty());
             if cursor.is_none() {
-                return Ok(false);
+                return Ok(None);
             }
         }
-        Ok(false)
+        Ok(None)
     }
 
     /// Answers a button click; runs after the ack.
@@ -1307,28 +1335,88 @@ async fn socket_interaction(
 /// Slack as the outbound port: `chat.postMessage` to a channel, `conversations.open` then
 /// `chat.postMessage` to a person, `chat.update` for a message posted earlier; paced and
 /// retried as answers are.
+impl SlackApp {
+    /// The conversation (and thread) a destination is.
+    async fn conversation(&self, to: &Destination) -> Result<(SlackChannelId, Option<SlackTs>)> {
+        Ok(match to {
+            Destination::Channel(c) => (SlackChannelId(c.clone()), None),
+            Destination::Thread { channel, thread } => (
+                SlackChannelId(channel.clone()),
+                Some(SlackTs(thread.clone())),
+            ),
+            Destination::User(u) => (self.dm_channel(u).await?, None),
+        })
+    }
+
+    /// Posts `reply` there, marked with `once`'s key if given, then its pictures.
+    async fn post_marked(
+        &self,
+        channel: SlackChannelId,
+        thread: Option<SlackTs>,
+        reply: &Reply,
+        once: Option<&str>,
+    ) -> Result<MessageRef> {
+        let reply = self.fitted(reply.clone()).await;
+        let mut content = blocks::content(&reply, false);
+        if let Some(key) = once {
+            content = marked(content, POST_KEY, "key", key);
+        }
+        let at = self
+            .post_message(channel.clone(), thread.clone(), content)
+            .await?;
+        self.upload(&channel, thread.as_ref(), &reply.attachments)
+            .await;
+        Ok(at)
+    }
+}
+
 impl Outbox for SlackApp {
     fn post<'a>(&'a self, to: &'a Destination, reply: &'a Reply) -> Sending<'a, MessageRef> {
         Box::pin(async move {
-            let (channel, thread) = match to {
-                Destination::Channel(c) => (SlackChannelId(c.clone()), None),
-                Destination::Thread { channel, thread } => (
-                    SlackChannelId(channel.clone()),
-                    Some(SlackTs(thread.clone())),
-                ),
-                Destination::User(u) => (self.dm_channel(u).await?, None),
-            };
-            let reply = self.fitted(reply.clone()).await;
-            let at = self
-                .post_message(
-                    channel.clone(),
-                    thread.clone(),
-                    blocks::content(&reply, false),
-                )
-                .await?;
-            self.upload(&channel, thread.as_ref(), &reply.attachments)
-                .await;
-            Ok(at)
+            let (channel, thread) = self.conversation(to).await?;
+            self.post_marked(channel, thread, reply, None).await
+        })
+    }
+
+    fn post_once<'a>(
+        &'a self,
+        to: &'a Destination,
+        reply: &'a Reply,
+        once: Once<'a>,
+    ) -> Sending<'a, MessageRef> {
+        Box::pin(async move {
+            let (channel, thread) = self.conversation(to).await?;
+            if let Some(since) = once.look_since {
+                let oldest = format!("{since}.000000");
+                match self
+                    .find_marked(
+                        &channel,
+                        thread.as_ref(),
+                        &oldest,
+                        POST_KEY,
+                        "key",
+                        once.key,
+                    )
+                    .await
+                {
+                    Ok(Some(ts)) => {
+                        tracing::info!(key = once.key, "posted before a restart: not again");
+                        return Ok(MessageRef {
+                            platform: Platform::Slack,
+                            channel: channel.0,
+                            id: ts,
+                        });
+                    }
+                    Ok(None) => {}
+                    // Better a second post than none: post when the conversation cannot be read.
+                    Err(e) => tracing::warn!(
+                        key = once.key,
+                        "cannot look for a post already made, posting: {e:#}"
+                    ),
+                }
+            }
+            self.post_marked(channel, thread, reply, Some(once.key))
+                .await
         })
     }
 

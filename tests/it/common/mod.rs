@@ -467,6 +467,17 @@ impl Served {
         None
     }
 
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process at once (SIGKILL): nothing it was doing is finished or given up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits, 30 s at most, for the process to end by itself; its exit code.
     pub fn exit_code(&mut self) -> Option<i32> {
         for _ in 0..300 {

@@ -28,6 +28,8 @@ pub struct FakeSlack {
     pub history_refused: Arc<std::sync::atomic::AtomicBool>,
     /// A channel posts to which Slack refuses for good, and the error code it says.
     pub refused_channel: Arc<Mutex<Option<(String, String)>>>,
+    /// When each accepted chat.postMessage arrived, with its body.
+    pub posted_at: Arc<Mutex<Vec<(std::time::Instant, Value)>>>,
 }
 
 impl FakeSlack {
@@ -129,6 +131,10 @@ impl FakeSlack {
                 } else {
                     ok
                 };
+                if method == "chat.postMessage" {
+                    let arrived = (std::time::Instant::now(), v.clone());
+                    fake.posted_at.lock().unwrap().push(arrived);
+                }
                 fake.calls.lock().unwrap().push((method.to_string(), v));
                 (
                     StatusCode::OK,
