@@ -8,7 +8,8 @@
 //!
 //! Prints: API requests per entity and per repository for a first scan and for an unchanged
 //! rescan, both scans' wall time, and webhook-to-answer latency (a push changes an owner; from
-//! the signed webhook sent to the new owner being what `who owns` answers) p50/p99.
+//! the signed webhook sent to the new owner being what `who owns` answers) p50/p99. With
+//! `RUST_LOG=switchboard=debug`, each push logs where its time went.
 
 #[path = "../tests/it/common/github.rs"]
 mod fake;
@@ -63,6 +64,13 @@ fn main() {
         .collect();
     let repos = args.first().copied().unwrap_or(2000);
     let pushes = args.get(1).copied().unwrap_or(200);
+    // `RUST_LOG=switchboard=debug` shows where each push's time goes.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(run(repos, pushes));
 }

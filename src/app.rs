@@ -137,7 +137,8 @@ impl App {
         bot.reload_packages(&store).await?;
         bot.set_sources(sync::source_statuses(config, &store, &[]).await?);
         if let Some(pd) = &sources.pagerduty {
-            crate::background::refresh_rosters(&bot, &store, pd).await;
+            // Kept for the other replicas once this one runs the scheduled work.
+            crate::background::refresh_rosters(&bot, &store, pd, false).await;
         }
         Ok(App {
             bot,

@@ -25,60 +25,113 @@ pub const LEASE: &str = "scheduled-work";
 pub const LEASE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Whether this replica runs the scheduled work now: it holds the lease, renewed every third
-/// of `LEASE_FOR` (and asked for as often by the others). On SQLite one process serves (a lock
-/// on the file says so): it always does.
+/// of `LEASE_FOR` (and asked for as often by the others). It counts as held until a third of
+/// `LEASE_FOR` before the lease would run out unrenewed, so a replica whose renewals stall
+/// stops before another may take over (replicas' clocks are assumed within seconds of each
+/// other, as NTP keeps them). On SQLite one process serves (`serve` locks the file): it always
+/// does.
 #[derive(Clone)]
-pub struct Turn(tokio::sync::watch::Receiver<bool>);
+pub struct Turn {
+    held_until: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+    /// Asks the renewing task to give the lease up and stop; answered once it has.
+    stop: Option<tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>>,
+}
 
 impl Turn {
-    /// Holds the lease for `bot`'s replica from now on, for as long as the process lives.
+    /// Holds the lease for `bot`'s replica from now on, until `release` or the process ends.
     pub fn hold(bot: std::sync::Arc<Bot>, store: Store, lease_for: std::time::Duration) -> Turn {
         if store.backend != crate::store::Backend::Postgres {
-            return Turn(tokio::sync::watch::channel(true).1);
+            let forever = tokio::time::Instant::now() + std::time::Duration::from_secs(1 << 40);
+            return Turn {
+                held_until: tokio::sync::watch::channel(Some(forever)).1,
+                stop: None,
+            };
         }
-        let (tx, rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = tokio::sync::watch::channel(None);
+        let (stop, mut stopping) =
+            tokio::sync::mpsc::channel::<tokio::sync::oneshot::Sender<()>>(1);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(lease_for / 3);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    done = stopping.recv() => {
+                        tx.send_replace(None);
+                        if let Err(e) = store.release_lease(LEASE, bot.replica()).await {
+                            tracing::warn!("the scheduled work moves on when its lease runs out: {e:#}");
+                        }
+                        if let Some(done) = done {
+                            let _ = done.send(());
+                        }
+                        return;
+                    }
+                }
+                let asked = tokio::time::Instant::now();
                 // Wall time: every replica's lease is read on the same clock.
                 let now = chrono::Utc::now().timestamp();
                 let until = now + lease_for.as_secs() as i64;
-                let held = match store.hold_lease(LEASE, bot.replica(), now, until).await {
-                    Ok(fence) => fence.is_some(),
+                let renewal = store.hold_lease(LEASE, bot.replica(), now, until);
+                let held = match tokio::time::timeout(lease_for / 3, renewal).await {
+                    Ok(Ok(fence)) => fence.is_some(),
                     // Unrenewed, the lease runs out for another replica to take: stop first.
-                    Err(e) => {
+                    Ok(Err(e)) => {
                         tracing::warn!("scheduled work paused, the lease is not renewed: {e:#}");
                         false
                     }
+                    Err(_) => {
+                        tracing::warn!("scheduled work paused, the lease's renewal is stalled");
+                        false
+                    }
                 };
-                if held != *tx.borrow() {
+                let was = tx.borrow().is_some();
+                if held != was {
                     tracing::info!(replica = bot.replica(), held, "the scheduled work's lease");
                 }
-                tx.send_replace(held);
+                tx.send_replace(held.then(|| asked + lease_for - lease_for / 3));
                 if tx.is_closed() {
                     return;
                 }
             }
         });
-        Turn(rx)
+        Turn {
+            held_until: rx,
+            stop: Some(stop),
+        }
     }
 
     /// Whether this replica runs scheduled work now.
     pub fn mine(&self) -> bool {
-        *self.0.borrow()
+        self.held_until
+            .borrow()
+            .is_some_and(|until| tokio::time::Instant::now() < until)
     }
 
     /// Waits for this replica's next try at the lease (its renewal, when it holds it).
     pub async fn changed(&mut self) {
-        let _ = self.0.changed().await;
+        let _ = self.held_until.changed().await;
     }
 
     /// Waits until this replica runs scheduled work.
     pub async fn wait(&mut self) {
-        // The sender lives as long as the process (or the turn is always held).
-        let _ = self.0.wait_for(|held| *held).await;
+        while !self.mine() {
+            // The sender lives as long as the process (or the turn is always held).
+            if self.held_until.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Gives the lease up (a process stopping), for another replica to take at once; no more
+    /// scheduled work runs here.
+    pub async fn release(&self) {
+        let Some(stop) = &self.stop else {
+            return;
+        };
+        let (done, given_up) = tokio::sync::oneshot::channel();
+        if stop.send(done).await.is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), given_up).await;
+        }
     }
 }
 
@@ -184,14 +237,13 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
     }
     // Buttons' actions kept past their time are forgotten, a few times a day.
     {
-        let (bot, store, turn) = (app.bot.clone(), app.store.clone(), turn.clone());
+        let (bot, store, mut turn) = (app.bot.clone(), app.store.clone(), turn.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(6 * 3600));
             loop {
                 tick.tick().await;
-                if !turn.mine() {
-                    continue;
-                }
+                // Due: swept once this replica's turn comes, not skipped for six hours.
+                turn.wait().await;
                 let before = (bot.now() - crate::conversation::STORED_FOR).timestamp();
                 match store.forget_actions(before).await {
                     Ok(n) if n > 0 => {
@@ -302,7 +354,7 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
             loop {
                 tick.tick().await;
                 if turn.mine() {
-                    refresh_rosters(&bot, &store, &pd).await;
+                    refresh_rosters(&bot, &store, &pd, true).await;
                 }
             }
         });
@@ -310,15 +362,24 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
     turn
 }
 
-/// Fetches PagerDuty's rosters that are due (after those another replica kept), keeps them for
-/// the other replicas, and answers from them.
-pub async fn refresh_rosters(bot: &Bot, store: &Store, pd: &crate::sources::pagerduty::PagerDuty) {
+/// Fetches PagerDuty's rosters that are due (after those another replica kept) and answers
+/// from them; with `keep`, keeps them for the other replicas (the replica running the
+/// scheduled work does; a shell only reads).
+pub async fn refresh_rosters(
+    bot: &Bot,
+    store: &Store,
+    pd: &crate::sources::pagerduty::PagerDuty,
+    keep: bool,
+) {
     match store.load_rosters().await {
         Ok(kept) => pd.seed(kept),
         Err(e) => tracing::warn!("PagerDuty's kept rosters not read: {e:#}"),
     }
     let rosters = pd.refresh(&bot.snapshot(), bot.now()).await;
     bot.swap_rosters(rosters.clone());
+    if !keep {
+        return;
+    }
     match store.put_rosters(&rosters).await {
         Ok(()) => crate::feed::announce(bot, store, vec![Part::Rosters]).await,
         Err(e) => tracing::warn!("other replicas keep their rosters: {e:#}"),

@@ -122,7 +122,7 @@ pub struct Bot {
 
 /// A name for this process among the replicas: the host (a pod's name), the process id and a
 /// number of the moment, so a restarted process is another replica.
-fn replica_name() -> String {
+pub(crate) fn replica_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -522,11 +522,7 @@ async fn serve(config: Config) -> Result<ExitCode> {
         stopped().await?;
     }
     // Another replica takes the scheduled work at once, not after the lease runs out.
-    if turn.mine()
-        && let Err(e) = store.release_lease(background::LEASE, bot.replica()).await
-    {
-        tracing::warn!("the scheduled work moves on when its lease runs out: {e:#}");
-    }
+    turn.release().await;
     store.close().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -552,6 +552,7 @@ pub async fn reread_scopes(
     scopes: &[String],
 ) -> Result<Reread> {
     let t = Instant::now();
+    let mut patching = std::time::Duration::ZERO;
     let problems = store.load_problems().await?;
     for scope in scopes {
         let rows = store.scope_entities(source, scope).await?;
@@ -567,7 +568,10 @@ pub async fn reread_scopes(
             rows,
         };
         let now = Utc::now().timestamp();
-        match tokio::task::spawn_blocking(move || current.patched(read, now)).await? {
+        let p = Instant::now();
+        let patched = tokio::task::spawn_blocking(move || current.patched(read, now)).await?;
+        patching += p.elapsed();
+        match patched {
             Ok(snapshot) => current = Arc::new(snapshot),
             Err(why) => {
                 tracing::info!("rebuilding the catalog for {source} {scope}: {why}");
@@ -578,7 +582,11 @@ pub async fn reread_scopes(
             }
         }
     }
-    tracing::debug!(took = ?t.elapsed(), "{source} {scopes:?} patched into the catalog");
+    tracing::debug!(
+        took = ?t.elapsed(),
+        patching = ?patching,
+        "{source} {scopes:?} patched into the catalog"
+    );
     Ok(Reread {
         snapshot: current,
         rebuilt: None,

@@ -26,17 +26,20 @@ const BASELINE: &str = "";
 /// Weeks of trend a digest shows.
 const TREND_WEEKS: i64 = 8;
 /// How long a digest's claim holds without its end recorded: past it, the process that
-/// claimed it is taken to have died (twice the scheduled work's lease, which it lost by then),
-/// and another sends it, after looking for what the first may have posted.
-const STALE_CLAIM: chrono::Duration =
-    chrono::Duration::seconds(2 * crate::background::LEASE_FOR.as_secs() as i64);
+/// claimed it is taken to have died (twice the scheduled work's lease, which a dead replica has
+/// lost by then), and the replica now running the scheduled work sends it, after looking for
+/// what the first may have posted. A sender still alive past it records nothing (its claim was
+/// taken over).
+const STALE_CLAIM: i64 = 2 * crate::background::LEASE_FOR.as_secs() as i64;
 
-/// Whether a claim is this process's to send, and since when to look for what a dead one may
-/// have posted.
-fn looked_for(claim: DigestClaim) -> Option<Option<i64>> {
+/// Whether a claim is this process's to send: the attempt it records its end under, and since
+/// when to look for what an earlier attempt may have posted.
+fn taken(claim: DigestClaim) -> Option<(i64, Option<i64>)> {
     match claim {
-        DigestClaim::Taken => Some(None),
-        DigestClaim::TakenOver { since } => Some(Some(since)),
+        DigestClaim::Taken {
+            attempt,
+            look_since,
+        } => Some((attempt, look_since)),
         DigestClaim::Elsewhere => None,
     }
 }
@@ -85,7 +88,7 @@ impl Desk {
             return Ok(0);
         }
         // A claim older than this was made by a process that died sending it.
-        let stale_before = (now - STALE_CLAIM).timestamp();
+        let stale_before = now.timestamp() - STALE_CLAIM;
         let done: std::collections::HashSet<String> = self
             .store
             .digests_of(&period)
@@ -111,11 +114,12 @@ impl Desk {
             self.store
                 .open_digest(&key, &period, "pending", now.timestamp())
                 .await?;
+            let at = bot.now().timestamp();
             let claim = self
                 .store
-                .claim_digest(&key, &period, now.timestamp(), stale_before)
+                .claim_digest(&key, &period, at, at - STALE_CLAIM)
                 .await?;
-            let Some(look_since) = looked_for(claim) else {
+            let Some((attempt, look_since)) = taken(claim) else {
                 continue;
             };
             let made = async {
@@ -134,14 +138,12 @@ impl Desk {
                     // Sent, not yet recorded: where a crash leaves the claim to be taken over.
                     self.failpoints.hit("after_digest")?;
                     sent += usize::from(state == "sent");
-                    self.store
-                        .finish_digest(&key, &period, state, &summary, to.as_deref())
+                    self.finish(&key, &period, attempt, state, &summary, to.as_deref())
                         .await?;
                 }
                 Err(e) => {
                     tracing::warn!(team = %key, "cannot send a digest (tried again): {e:#}");
-                    self.store
-                        .finish_digest(&key, &period, "pending", "", None)
+                    self.finish(&key, &period, attempt, "pending", "", None)
                         .await?;
                 }
             }
@@ -150,11 +152,12 @@ impl Desk {
             self.store
                 .open_digest(PLATFORM, &period, "pending", now.timestamp())
                 .await?;
+            let at = bot.now().timestamp();
             let claim = self
                 .store
-                .claim_digest(PLATFORM, &period, now.timestamp(), stale_before)
+                .claim_digest(PLATFORM, &period, at, at - STALE_CLAIM)
                 .await?;
-            if let Some(look_since) = looked_for(claim) {
+            if let Some((attempt, look_since)) = taken(claim) {
                 let reply = self.platform_digest(bot, &period).await?;
                 let once = Once {
                     key: &format!("digest:{PLATFORM}:{period}"),
@@ -163,26 +166,45 @@ impl Desk {
                 match self.post_platform(&reply, once).await {
                     Ok(to) => {
                         sent += 1;
-                        self.store
-                            .finish_digest(
-                                PLATFORM,
-                                &period,
-                                "sent",
-                                &reply.view.headline,
-                                Some(&to),
-                            )
+                        let headline = &reply.view.headline;
+                        self.finish(PLATFORM, &period, attempt, "sent", headline, Some(&to))
                             .await?;
                     }
                     Err(e) => {
                         tracing::warn!("cannot send the platform digest (tried again): {e:#}");
-                        self.store
-                            .finish_digest(PLATFORM, &period, "pending", "", None)
+                        self.finish(PLATFORM, &period, attempt, "pending", "", None)
                             .await?;
                     }
                 }
             }
         }
         Ok(sent)
+    }
+
+    /// Records how a claimed digest ended, unless another process took it over since (this
+    /// one was too slow: the log says so, and that one's record stands).
+    async fn finish(
+        &self,
+        team: &str,
+        period: &str,
+        attempt: i64,
+        state: &str,
+        summary: &str,
+        to: Option<&str>,
+    ) -> Result<()> {
+        let recorded = self
+            .store
+            .finish_digest(team, period, attempt, state, summary, to)
+            .await?;
+        if !recorded {
+            tracing::warn!(
+                team,
+                period,
+                state,
+                "a digest was taken over while it was sent"
+            );
+        }
+        Ok(())
     }
 
     /// `team`'s digest for `period` as things stand (None: its catalog did not change since

@@ -202,13 +202,8 @@ impl Desk {
             executors,
             failpoints,
             wake: tokio::sync::Notify::new(),
-            // The host (a pod's name) first, so a run's holder says which replica it is.
-            owner: format!(
-                "{}-{}-{}",
-                std::env::var("HOSTNAME").unwrap_or_else(|_| "switchboard".into()),
-                std::process::id(),
-                chrono::Utc::now().timestamp_millis()
-            ),
+            // The replica's name: a run's holder says which replica it is.
+            owner: crate::bot::replica_name(),
             lease: Duration::from_secs(300),
             busy: tokio::sync::Mutex::new(()),
             stopping: Default::default(),
@@ -225,7 +220,6 @@ impl Desk {
         }
     }
 
-    /// Pages as `[incident]` says.
     /// Arms these failpoints (tests of what a crash at one leaves).
     pub fn with_failpoints(mut self, failpoints: Failpoints) -> Desk {
         self.failpoints = failpoints;
@@ -239,6 +233,7 @@ impl Desk {
         self
     }
 
+    /// Pages as `[incident]` says.
     pub fn with_paging(mut self, paging: crate::config::Incident) -> Desk {
         self.paging = paging;
         self

@@ -25,11 +25,13 @@ pub struct DigestRow {
 /// What claiming a digest gave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DigestClaim {
-    /// A pending digest, this process's to send.
-    Taken,
-    /// Claimed at `since` by a process that never finished it: this one's now, and what that
-    /// one may have posted is looked for first.
-    TakenOver { since: i64 },
+    /// This process's to send, as its `attempt`th claim (the one its end is recorded under);
+    /// with `look_since` when an earlier attempt may have posted it (it failed, or its process
+    /// died): what it posted is looked for first.
+    Taken {
+        attempt: i64,
+        look_since: Option<i64>,
+    },
     /// Another process's, or already done.
     Elsewhere,
 }
@@ -76,71 +78,72 @@ impl Store {
         now: i64,
         stale_before: i64,
     ) -> Result<DigestClaim> {
-        let row: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT state, sent_at FROM digests WHERE team = $1 AND period = $2")
-                .bind(team)
-                .bind(period)
-                .fetch_optional(&self.pool)
-                .await
-                .context("reading a digest")?;
-        let (taken, claim) = match row {
-            Some((state, _)) if state == "pending" => (
-                sqlx::query(
-                    "UPDATE digests SET state = 'sending', attempts = attempts + 1, sent_at = $1 \
-                     WHERE team = $2 AND period = $3 AND state = 'pending'",
-                )
-                .bind(now)
-                .bind(team)
-                .bind(period),
-                DigestClaim::Taken,
-            ),
-            Some((state, Some(at))) if state == "sending" && at < stale_before => (
-                sqlx::query(
-                    "UPDATE digests SET attempts = attempts + 1, sent_at = $1 \
-                     WHERE team = $2 AND period = $3 AND state = 'sending' AND sent_at = $4",
-                )
-                .bind(now)
-                .bind(team)
-                .bind(period)
-                .bind(at),
-                DigestClaim::TakenOver { since: at },
-            ),
-            _ => return Ok(DigestClaim::Elsewhere),
+        let row: Option<(String, Option<i64>, i64, i64)> = sqlx::query_as(
+            "SELECT state, sent_at, attempts, created_at FROM digests \
+             WHERE team = $1 AND period = $2",
+        )
+        .bind(team)
+        .bind(period)
+        .fetch_optional(&self.pool)
+        .await
+        .context("reading a digest")?;
+        let Some((state, sent_at, attempts, created_at)) = row else {
+            return Ok(DigestClaim::Elsewhere);
         };
-        let done = taken
-            .execute(&self.pool)
-            .await
-            .context("claiming a digest")?;
+        let abandoned = state == "sending" && sent_at.is_some_and(|at| at < stale_before);
+        if state != "pending" && !abandoned {
+            return Ok(DigestClaim::Elsewhere);
+        }
+        // Whoever counted the attempts last is the one claim that wins.
+        let done = sqlx::query(
+            "UPDATE digests SET state = 'sending', attempts = attempts + 1, sent_at = $1 \
+             WHERE team = $2 AND period = $3 AND state = $4 AND attempts = $5",
+        )
+        .bind(now)
+        .bind(team)
+        .bind(period)
+        .bind(&state)
+        .bind(attempts)
+        .execute(&self.pool)
+        .await
+        .context("claiming a digest")?;
         Ok(if done.rows_affected() == 1 {
-            claim
+            DigestClaim::Taken {
+                attempt: attempts + 1,
+                // An earlier attempt may have posted before it failed or died.
+                look_since: (attempts > 0).then_some(created_at),
+            }
         } else {
             DigestClaim::Elsewhere
         })
     }
 
-    /// Records how a claimed digest ended: `sent` (with where), `silent`, or back to
-    /// `pending` after a failure.
+    /// Records how the claim `attempt` of a digest ended: `sent` (with where), `silent`, or
+    /// back to `pending` after a failure. False, recording nothing, when another process
+    /// took the digest over since.
     pub async fn finish_digest(
         &self,
         team: &str,
         period: &str,
+        attempt: i64,
         state: &str,
         summary: &str,
         sent_to: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE digests SET state = $1, summary = $2, sent_to = $3 \
-             WHERE team = $4 AND period = $5",
+             WHERE team = $4 AND period = $5 AND state = 'sending' AND attempts = $6",
         )
         .bind(state)
         .bind(summary)
         .bind(sent_to)
         .bind(team)
         .bind(period)
+        .bind(attempt)
         .execute(&self.pool)
         .await
         .context("recording a digest's end")?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The digests of `period`, by team.

@@ -8,12 +8,19 @@ use super::Store;
 use crate::oncall::pagerduty::{Cached, Roster, Rosters};
 
 impl Store {
-    /// Keeps `rosters` in place of every roster kept before.
+    /// Keeps `rosters` in place of every roster kept before (two replicas writing at once
+    /// each write whole rows: the later one's stand).
     pub async fn put_rosters(&self, rosters: &Rosters) -> Result<()> {
         let mut w = self.write().await?;
-        sqlx::query("DELETE FROM pagerduty_rosters")
-            .execute(&mut *w.tx)
+        let kept: Vec<(String,)> = sqlx::query_as("SELECT target FROM pagerduty_rosters")
+            .fetch_all(&mut *w.tx)
             .await?;
+        for (gone,) in kept.iter().filter(|(t,)| !rosters.contains_key(t)) {
+            sqlx::query("DELETE FROM pagerduty_rosters WHERE target = $1")
+                .bind(gone)
+                .execute(&mut *w.tx)
+                .await?;
+        }
         for (target, cached) in rosters {
             let roster = cached
                 .roster
@@ -21,7 +28,8 @@ impl Store {
                 .map(|r| serde_json::to_string(r).expect("a roster serializes"));
             sqlx::query(
                 "INSERT INTO pagerduty_rosters (target, roster, error_at, error) \
-                 VALUES ($1, $2, $3, $4)",
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (target) DO UPDATE SET \
+                 roster = excluded.roster, error_at = excluded.error_at, error = excluded.error",
             )
             .bind(target)
             .bind(roster)

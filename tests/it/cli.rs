@@ -621,3 +621,48 @@ fn report_compliance_prints_the_evidence_in_each_format() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `deploy/kubernetes.yaml` stays true to the code: its configuration is read as Switchboard
+/// reads it (unknown keys refused), its probes are the paths served, and every variable it
+/// sets from the Secret is one the code reads.
+#[test]
+fn the_kubernetes_manifest_is_configuration_switchboard_reads() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("deploy/kubernetes.yaml")).unwrap();
+    let docs: Vec<serde_json::Value> = text
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).unwrap())
+        .collect();
+    let kind = |k: &str| docs.iter().find(|d| d["kind"] == k).unwrap();
+    let toml_text = kind("ConfigMap")["data"]["switchboard.toml"]
+        .as_str()
+        .unwrap();
+    let config: switchboard::config::Config = toml::from_str(toml_text).unwrap();
+    assert!(config.slack.enabled);
+    let container = &kind("Deployment")["spec"]["template"]["spec"]["containers"][0];
+    for (probe, path) in [
+        ("startupProbe", "/readyz"),
+        ("readinessProbe", "/readyz"),
+        ("livenessProbe", "/healthz"),
+    ] {
+        assert_eq!(container[probe]["httpGet"]["path"], path, "{probe}");
+    }
+    let mut sources = String::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                sources.push_str(&std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let env = container["env"].as_array().unwrap();
+    for var in env.iter().filter(|v| v.get("valueFrom").is_some()) {
+        let name = var["name"].as_str().unwrap();
+        let read = name.starts_with("SWITCHBOARD__") || sources.contains(&format!("\"{name}\""));
+        assert!(read, "{name} is set by the manifest but read nowhere");
+    }
+}

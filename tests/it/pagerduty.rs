@@ -376,7 +376,7 @@ async fn rosters_fetched_by_one_replica_answer_on_another() {
                 .await
                 .unwrap();
             let a = &s.convo.bot;
-            switchboard::background::refresh_rosters(a, &store, &s.pd).await;
+            switchboard::background::refresh_rosters(a, &store, &s.pd, true).await;
 
             let c = switchboard::Bot::new(
                 Default::default(),
@@ -403,7 +403,7 @@ async fn rosters_fetched_by_one_replica_answer_on_another() {
             // C takes the scheduled work over with a PagerDuty client of its own.
             let requests = s.fake.requests.load(Ordering::SeqCst);
             let own = PagerDuty::new(&s.cfg, Some("test-token".into())).unwrap();
-            switchboard::background::refresh_rosters(&c, &store, &own).await;
+            switchboard::background::refresh_rosters(&c, &store, &own, true).await;
             assert_eq!(
                 s.fake.requests.load(Ordering::SeqCst),
                 requests,

@@ -181,6 +181,37 @@ async fn a_replica_killed_in_the_middle_of_a_step_has_its_run_finished_by_anothe
                 assert!(served.health().is_some(), "{name} still answers");
             }
         }
+
+        // The replica running the scheduled work is stopped as a container is (SIGTERM): it
+        // gives the lease up as it goes, for another to take at once.
+        let lease = async || -> (String, i64) {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            sqlx::query_as("SELECT holder, until FROM leases WHERE name = 'scheduled-work'")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap()
+        };
+        // (Held by a living replica: if the killed one held it, another takes it once it runs out.)
+        let killed_name = replicas[killed].0;
+        let holder = until(async || {
+            let (holder, _) = lease().await;
+            (!holder.starts_with(killed_name)).then_some(holder)
+        })
+        .await;
+        let stopping = replicas
+            .iter()
+            .position(|(name, _)| holder.starts_with(name))
+            .unwrap_or_else(|| panic!("the lease's holder {holder} is a replica"));
+        assert_ne!(stopping, killed, "a killed replica renews nothing");
+        replicas[stopping].1.terminate();
+        let code = tokio::task::block_in_place(|| replicas[stopping].1.exit_code());
+        assert_eq!(code, Some(0), "{}", replicas[stopping].1.log());
+        let (after, until) = lease().await;
+        assert!(
+            after != holder || until == 0,
+            "given up: {after} until {until}"
+        );
         store.close().await;
     })
     .await;

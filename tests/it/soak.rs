@@ -441,7 +441,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                                         ));
                                         break;
                                     }
-                                    tokio::time::sleep(Duration::from_millis(5)).await;
+                                    tokio::time::sleep(Duration::from_millis(20)).await;
                                 }
                             }
                             spread.lock().unwrap().push(applied.elapsed());

@@ -803,7 +803,11 @@ async fn a_digest_whose_sender_died_after_posting_it_is_recorded_not_posted_agai
                 .await
                 .unwrap();
             let claim = w.store.claim_digest(team, next, at, at - 60).await.unwrap();
-            assert_eq!(claim, switchboard::store::DigestClaim::Taken, "{n}");
+            let fresh = switchboard::store::DigestClaim::Taken {
+                attempt: 1,
+                look_since: None,
+            };
+            assert_eq!(claim, fresh, "{n}");
             assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 0, "{n}");
             w.clock.advance(chrono::Duration::minutes(2));
             assert_eq!(taking_over.send_digests(&bot2).await.unwrap(), 1, "{n}");

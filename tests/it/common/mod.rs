@@ -472,6 +472,15 @@ impl Served {
         self.child.id()
     }
 
+    /// Asks the process to stop (SIGTERM), as a container runtime does.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success());
+    }
+
     /// Kills the process at once (SIGKILL): nothing it was doing is finished or given up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
