@@ -6,7 +6,8 @@
 //! (references into the part, from it, and dangling ones it now satisfies), and the indexes are
 //! kept in step. Entities' details, and the indexes a part leaves as they were, are shared with
 //! the snapshot patched; a patch costs what the part touches, a few passes over the entity list
-//! and copies of the name index (and of the key index when keys come or go). The result is the snapshot a
+//! and copies of the name index (and of the key index when keys come or go). Disputed ownership
+//! is weighed again only where relations changed, unless people or keys did. The result is the snapshot a
 //! rebuild from the store gives (`tests/it/patch.rs` compares them after random pushes). When
 //! a patch cannot know that (a key defined in two places, Terraform's workspace edges, a
 //! stored entity that could not be read), it says why and the caller rebuilds.
@@ -18,8 +19,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::model::RawEntity;
 use super::snapshot::{
-    Details, Entity, Id, Preparer, Problem, Rel, Snapshot, index_people, sorted_dangling,
-    uninterpreted_kinds,
+    Details, Entity, Id, KNOWN_KINDS, Preparer, Problem, Rel, Snapshot, index_people,
+    sorted_dangling, uninterpreted_kinds,
 };
 
 /// What the store holds now for one part of a source.
@@ -245,6 +246,24 @@ impl Snapshot {
             );
         }
 
+        // Whose ownership may have changed: whose relations do (new ids).
+        let mut rechecked: Vec<Id> = changed
+            .keys()
+            .chain(added.keys())
+            .chain(&fresh_ids)
+            .copied()
+            .collect();
+        rechecked.sort_unstable();
+        rechecked.dedup();
+        // Whether the part's keys are the ones it had (who a claim names stays who it was).
+        let same_keys_set = {
+            let mut before: Vec<&str> = gone_keys.iter().map(String::as_str).collect();
+            let mut after: Vec<&str> = fresh_keys.iter().copied().collect();
+            before.sort_unstable();
+            after.sort_unstable();
+            before == after
+        };
+
         // The entity list, with kept entities' ids moved where the order shifted.
         let mut fresh_details: Vec<Option<Details>> =
             fresh.into_iter().map(|p| Some(p.entity)).collect();
@@ -314,7 +333,16 @@ impl Snapshot {
                 true => self.people.clone(),
                 false => Arc::new(index_people(&entities)),
             },
-            uninterpreted_kinds: uninterpreted_kinds(&entities),
+            // Counted again only when the part held or holds a kind Switchboard does not read.
+            uninterpreted_kinds: match gone_details
+                .iter()
+                .copied()
+                .chain(fresh_named.iter().map(|(_, e)| *e))
+                .all(|e| KNOWN_KINDS.iter().any(|k| e.kind.eq_ignore_ascii_case(k)))
+            {
+                true => self.uninterpreted_kinds.clone(),
+                false => uninterpreted_kinds(&entities),
+            },
             entities,
             by_key,
             names: Arc::new(names),
@@ -330,7 +358,22 @@ impl Snapshot {
         if !same_staffed {
             snap.staffed = Arc::new(snap.staffed_groups());
         }
-        snap.disputed = snap.disputed_entities();
+        // Disputes only change where ownership does, while who a claim names stays who it was
+        // (the same people and the same keys); else every claim is weighed again.
+        snap.disputed = if same_people && same_keys_set {
+            let mut disputed: Vec<Id> = self
+                .disputed
+                .iter()
+                .filter(|id| !gone_set.contains(id))
+                .filter_map(|&id| to_new(id))
+                .filter(|id| rechecked.binary_search(id).is_err())
+                .collect();
+            disputed.extend(rechecked.iter().copied().filter(|&id| snap.is_disputed(id)));
+            disputed.sort_unstable();
+            disputed.into()
+        } else {
+            snap.disputed_entities()
+        };
         Ok(snap)
     }
 }

@@ -717,13 +717,17 @@ impl Snapshot {
     /// Entities with a claim that names none of their owners.
     pub(super) fn disputed_entities(&self) -> Box<[Id]> {
         self.entities()
-            .filter(|(id, e)| {
-                e.claims
-                    .iter()
-                    .any(|c| self.disagreement(*id, &c.owners).is_some())
-            })
             .map(|(id, _)| id)
+            .filter(|&id| self.is_disputed(id))
             .collect()
+    }
+
+    /// Whether a claim on `id` disagrees with its owners.
+    pub(super) fn is_disputed(&self, id: Id) -> bool {
+        self.entity(id)
+            .claims
+            .iter()
+            .any(|c| self.disagreement(id, &c.owners).is_some())
     }
 
     /// Whether `group` is a Group with members, directly or in a group below it.

@@ -25,6 +25,18 @@ async fn get(served: &common::Served, path: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
+/// A proxy of the test's own between a served process and `url`'s server, and the URL of the
+/// same database through it.
+async fn proxied(url: &str) -> (Proxy, String) {
+    let (host, rest) = url
+        .split_once('@')
+        .map(|(_, r)| r.split_once('/').unwrap())
+        .unwrap();
+    let proxy = Proxy::start(host).await;
+    let through = format!("postgres://postgres@{}/{rest}", proxy.addr);
+    (proxy, through)
+}
+
 /// `/readyz` until its status is `want`, 30 s at most; its body then.
 async fn readiness(served: &common::Served, want: &str) -> Value {
     let mut last = Value::Null;
@@ -44,22 +56,12 @@ async fn readiness(served: &common::Served, want: &str) -> Value {
 async fn a_database_that_stops_answering_degrades_readiness_but_not_the_service() {
     common::within(async {
         // PostgreSQL only: it is what replicas share, and what a network can cut.
-        let Some(db) = common::databases()
-            .await
-            .into_iter()
-            .find(|d| d.name == "postgres")
-        else {
+        let Some(db) = common::postgres().await else {
             return;
         };
-        let (host, rest) = db
-            .url
-            .split_once('@')
-            .map(|(_, r)| r.split_once('/').unwrap())
-            .unwrap();
-        let proxy = Proxy::start(host).await;
+        let (proxy, url) = proxied(&db.url).await;
         let dir = tempfile::tempdir().unwrap();
         let cfg = dir.path().join("switchboard.toml");
-        let url = format!("postgres://postgres@{}/{rest}", proxy.addr);
         std::fs::write(
             &cfg,
             format!(
@@ -112,6 +114,106 @@ async fn a_database_that_stops_answering_degrades_readiness_but_not_the_service(
         );
         proxy.restore();
         readiness(&served, "ready").await;
+        drop(served);
+    })
+    .await;
+}
+
+/// A Slack event that arrives while the database is cut cannot be claimed: it is not
+/// acknowledged (503, so Slack sends it again) and nothing is posted. Slack's retry once the
+/// database is back is answered, once; a retry of an event already answered is not.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_the_database_cannot_take_is_refused_for_slack_to_retry_then_answered_once() {
+    common::within(async {
+        let Some(db) = common::postgres().await else {
+            return;
+        };
+        let (proxy, url) = proxied(&db.url).await;
+        let (slack, slack_url) = common::slack::FakeSlack::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[database]\nurl = \"{url}\"\n[http]\nlisten = \"127.0.0.1:0\"\n\
+                 [catalog.local]\npaths = {:?}\n\
+                 [slack]\nenabled = true\nmode = \"events\"\napi_url = \"{slack_url}\"\n",
+                common::examples()
+            ),
+        )
+        .unwrap();
+        let cfg = cfg.display().to_string();
+        let served = tokio::task::spawn_blocking(move || {
+            common::Served::start(
+                &cfg,
+                &[
+                    ("SLACK_BOT_TOKEN", "xoxb-faults"),
+                    ("SLACK_SIGNING_SECRET", crate::slack::SECRET),
+                ],
+            )
+        })
+        .await
+        .unwrap();
+        readiness(&served, "ready").await;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let send = |id: &str, retry: bool| {
+            let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns artist-lookup");
+            payload["event_id"] = serde_json::json!(id);
+            let body = payload.to_string();
+            let ts = chrono::Utc::now().timestamp();
+            let sig = switchboard::chat::slack::signature::sign(
+                crate::slack::SECRET.as_bytes(),
+                ts,
+                body.as_bytes(),
+            );
+            let mut req = client
+                .post(format!("{}/slack/events", served.url()))
+                .header("content-type", "application/json")
+                .header("x-slack-request-timestamp", ts.to_string())
+                .header("x-slack-signature", sig);
+            if retry {
+                req = req.header("x-slack-retry-num", "1");
+            }
+            async move { req.body(body).send().await.unwrap().status().as_u16() }
+        };
+        let answers = |id: &str| {
+            slack
+                .posted_at
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, b)| b["metadata"]["event_payload"]["event_id"] == id)
+                .count()
+        };
+
+        proxy.cut();
+        readiness(&served, "degraded").await;
+        assert_eq!(send("EvCUT", false).await, 503, "not acknowledged");
+
+        proxy.restore();
+        readiness(&served, "ready").await;
+        assert_eq!(send("EvCUT", true).await, 200);
+        // Answered (after the acknowledgement), then a retry of it and a later event: when
+        // the later one is answered, a second answer to the first would have come already.
+        for _ in 0..300 {
+            if answers("EvCUT") > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(send("EvCUT", true).await, 200);
+        assert_eq!(send("EvAFTER", false).await, 200);
+        for _ in 0..300 {
+            if answers("EvAFTER") > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!((answers("EvCUT"), answers("EvAFTER")), (1, 1));
+        served.assert_logged_none_of(&["xoxb-faults", crate::slack::SECRET]);
         drop(served);
     })
     .await;

@@ -76,9 +76,35 @@ fn raw(body: &Value, location: &str, line: u32, now: i64) -> RawEntity {
             orphaned_at: None,
         },
         reasons: Vec::new(),
-        claims: Vec::new(),
+        claims: claims(body, location),
         seq: 0,
     }
+}
+
+/// Components and APIs are claimed by the CODEOWNERS of their repository for team-a (by
+/// GitHub team) or team-b (by reference), by the parity of their name's length: those owned by
+/// another team are disputed, and owner edits, renames and Groups coming and going change that.
+fn claims(body: &Value, location: &str) -> Vec<switchboard::catalog::model::Claim> {
+    let kind = body["kind"].as_str().unwrap_or("");
+    if !matches!(kind, "Component" | "API") {
+        return Vec::new();
+    }
+    let name = body["metadata"]["name"].as_str().unwrap_or("");
+    let owner = match name.len() % 2 {
+        0 => "@acme/team-a",
+        _ => "group:default/team-b",
+    };
+    let repo = location
+        .splitn(3, '/')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    vec![switchboard::catalog::model::Claim {
+        source: "codeowners".into(),
+        owners: vec![owner.into()],
+        location: format!("{repo}/.github/CODEOWNERS"),
+        line: 1,
+    }]
 }
 
 /// Stores what `repo` holds now, as a scan of it does.
@@ -426,11 +452,19 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
         for db in databases().await {
             let mut rng = Rng(seed);
             let store = Store::connect(&db.url, 2).await.unwrap();
-            // Backstage's example catalog, spread over the repositories, two files each.
+            // Backstage's example catalog, spread over the repositories, two files each: people
+            // (Users and Groups) in the last two, the rest in the others, as organisations
+            // keep them (a push to a component's repository then leaves people as they were).
             let scanned = common::scan(&examples());
             let mut repos = vec![Repo::default(); REPOS];
             for (i, e) in scanned.entities.iter().enumerate() {
-                let repo = &mut repos[i % REPOS];
+                let people = e.key.starts_with("user:") || e.key.starts_with("group:");
+                let n = if people {
+                    REPOS - 2 + i % 2
+                } else {
+                    i % (REPOS - 2)
+                };
+                let repo = &mut repos[n];
                 if repo.files.len() < 2 {
                     repo.files
                         .push((format!("catalog-{}.yaml", repo.files.len()), Vec::new()));
@@ -444,6 +478,13 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
                 push(&store, n, repo, now).await;
             }
             let mut live = Arc::new(sync::load_snapshot(&store).await.unwrap());
+            // Claims that disagree with owners: disputes for the patch to keep in step.
+            let disputed = |s: &Snapshot| {
+                fingerprint(s)
+                    .iter()
+                    .any(|l| l.starts_with("disputed [") && l != "disputed []")
+            };
+            assert!(disputed(&live), "{}", db.name);
             let bot = Bot::new(
                 Snapshot::default(),
                 Rotations::default(),

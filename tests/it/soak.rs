@@ -191,10 +191,7 @@ async fn slack_send(
 
 /// Runs the soak on `n` replicas; None without PostgreSQL.
 async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
-    let db = common::databases()
-        .await
-        .into_iter()
-        .find(|d| d.name == "postgres")?;
+    let db = common::postgres().await?;
     let (slack, slack_url) = FakeSlack::start().await;
     let (_discord, discord_url) = crate::discord::FakeDiscord::start().await;
     let github = FakeGitHub::start().await;

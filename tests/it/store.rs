@@ -415,11 +415,7 @@ async fn a_lease_has_one_holder_until_it_runs_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scheduled_work_moves_to_another_replica_when_its_holder_dies() {
     common::within(async {
-        let Some(db) = common::databases()
-            .await
-            .into_iter()
-            .find(|d| d.name == "postgres")
-        else {
+        let Some(db) = common::postgres().await else {
             return;
         };
         let store = Store::connect(&db.url, 4).await.unwrap();

@@ -575,6 +575,15 @@ fn posted(fake: &common::slack::FakeSlack) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Digests on Mondays at 09:00 in Berlin.
+fn mondays_in_berlin() -> switchboard::config::Digests {
+    switchboard::config::Digests {
+        schedule: "0 9 * * MON".to_string().try_into().unwrap(),
+        timezone: "Europe/Berlin".to_string().try_into().unwrap(),
+        ..Default::default()
+    }
+}
+
 #[tokio::test]
 async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_silent_when_nothing_did()
  {
@@ -587,11 +596,7 @@ async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_sile
                 ("standards.yaml", PLATFORM_TEAM),
                 ("ledger.yaml", ledger.as_str()),
             ];
-            let digests = switchboard::config::Digests {
-                schedule: "0 9 * * MON".to_string().try_into().unwrap(),
-                timezone: "Europe/Berlin".to_string().try_into().unwrap(),
-                ..Default::default()
-            };
+            let digests = mondays_in_berlin();
             // Monday 30 November, 10:00 in Berlin: this week's digest time has passed.
             let (w, fake, desk) = World::with_slack(&db.url, &files, "2026-11-30T09:00:00Z", |d| {
                 d.with_digests(digests.clone())
@@ -718,11 +723,7 @@ async fn a_digest_whose_sender_died_after_posting_it_is_recorded_not_posted_agai
                 ("standards.yaml", PLATFORM_TEAM),
                 ("ledger.yaml", ledger.as_str()),
             ];
-            let digests = switchboard::config::Digests {
-                schedule: "0 9 * * MON".to_string().try_into().unwrap(),
-                timezone: "Europe/Berlin".to_string().try_into().unwrap(),
-                ..Default::default()
-            };
+            let digests = mondays_in_berlin();
             let (fake, api_url) = common::slack::FakeSlack::start().await;
             let mut w = World::new(&db.url, &files, "2026-11-30T09:00:00Z").await;
             let (bot, dying) = w

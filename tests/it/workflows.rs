@@ -1527,3 +1527,75 @@ async fn one_reminder_goes_to_those_who_have_not_decided_and_escalates_to_the_pe
     })
     .await;
 }
+
+/// Someone the catalog does not know, and a developer of another team, try every mutating
+/// command and every button of a run's card: each is refused with a message saying why and
+/// audited as refused, and nothing else changes (no run requested, the run still awaiting
+/// approval, nothing decided, nothing reloaded).
+#[tokio::test]
+async fn strangers_and_other_teams_change_nothing_through_any_command_or_button() {
+    common::within(async {
+        for db in common::databases().await {
+            let name = db.name;
+            let w = World::open(
+                db,
+                &[
+                    ("register-component", shipped()),
+                    ("rotate-secret", TWO_KEYS.into()),
+                ],
+                "",
+            )
+            .await;
+            let asked = w
+                .say(
+                    "breanna.davison",
+                    r#"run register-component name=ledger-api owner=team-a description="Books every payment""#,
+                )
+                .await;
+            let id = run_id(&asked);
+            let runs = w.store().runs_in(&[], 500).await.unwrap().len();
+            let audited = w.audit_actions().await;
+            let refused = |r: &str| {
+                let r = r.to_lowercase();
+                ["not matched to a catalog user", "you are none of these", "may not", "only ", "is for ", "cannot "]
+                    .iter()
+                    .any(|why| r.contains(why))
+            };
+            let commands = [
+                "run register-component name=evil owner=team-a description=x".to_string(),
+                "run rotate-secret service=wayback-archive reason=leaked".to_string(),
+                format!("approve {id}"),
+                format!("deny {id} not yours"),
+                format!("cancel {id} not yours"),
+                "reload workflows".to_string(),
+            ];
+            for who in ["nobody@example.com", "amelia.park"] {
+                for c in &commands {
+                    let r = text(&w.say(who, c).await);
+                    assert!(refused(&r), "{name}: {who}: {c}: {r}");
+                }
+                for (verb, reason) in [
+                    ("approve", None),
+                    ("deny", Some("no")),
+                    ("emergency", Some("it is on fire")),
+                    ("acknowledge", None),
+                    ("flag", Some("should not have run")),
+                ] {
+                    let r = text(&click(&w, who, verb, id, reason).await);
+                    assert!(refused(&r), "{name}: {who} clicks {verb}: {r}");
+                }
+            }
+            assert_eq!(w.state(id).await, State::AwaitingApproval, "{name}");
+            assert_eq!(w.store().runs_in(&[], 500).await.unwrap().len(), runs, "{name}");
+            // Each attempt is audited as refused, and nothing else is.
+            let after = w.audit_actions().await;
+            let attempts = 2 * (commands.len() + 5);
+            assert_eq!(after.len(), audited.len() + attempts, "{name}: {after:?}");
+            assert!(
+                after[audited.len()..].iter().all(|a| a == "permission.denied"),
+                "{name}: {after:?}"
+            );
+        }
+    })
+    .await;
+}

@@ -268,16 +268,21 @@ pub async fn databases() -> Vec<TestDb> {
         _dir: Some(dir),
         drop: None,
     }];
-    if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
-        let (url, name) = fresh_postgres(&base).await;
-        out.push(TestDb {
-            url,
-            name: "postgres",
-            _dir: None,
-            drop: Some((base, name)),
-        });
-    }
+    out.extend(postgres().await);
     out
+}
+
+/// A fresh PostgreSQL database when `SWITCHBOARD_TEST_POSTGRES_URL` is set (for what only
+/// replicas sharing a server do; `.ci/run` always sets it), else None.
+pub async fn postgres() -> Option<TestDb> {
+    let base = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL").ok()?;
+    let (url, name) = fresh_postgres(&base).await;
+    Some(TestDb {
+        url,
+        name: "postgres",
+        _dir: None,
+        drop: Some((base, name)),
+    })
 }
 
 async fn fresh_postgres(base: &str) -> (String, String) {
@@ -374,6 +379,9 @@ pub struct Served {
     log: std::sync::Arc<std::sync::Mutex<String>>,
     /// `127.0.0.1:PORT`, as the process bound it.
     pub addr: String,
+    /// The tokens and secrets it was given: its log must hold none of them (checked when it is
+    /// dropped, so every served process of the test run is scanned).
+    secrets: Vec<String>,
 }
 
 impl Served {
@@ -420,11 +428,22 @@ impl Served {
                 panic!("serve did not say where it listens within 30 s");
             }
         };
+        let secrets = env
+            .iter()
+            .filter(|(k, _)| {
+                ["TOKEN", "SECRET", "PRIVATE_KEY"]
+                    .iter()
+                    .any(|s| k.ends_with(s))
+            })
+            .map(|(_, v)| v.to_string())
+            .filter(|v| v.len() >= 6)
+            .collect();
         let served = Served {
             child,
             config: config.to_string(),
             log,
             addr,
+            secrets,
         };
         assert!(served.health().is_some(), "serve never became healthy");
         served
@@ -503,6 +522,12 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let log = self.log();
+            for s in &self.secrets {
+                assert!(!log.contains(s.as_str()), "a secret is in the log:\n{log}");
+            }
+        }
     }
 }
 
