@@ -91,8 +91,9 @@ impl Index {
     }
 }
 
-/// How many scopes are read again before they are folded into the bulk: a push re-indexes
-/// this many at most, and a fold (every this many pushes) the whole.
+/// How many distinct scopes are read again before they are folded into the bulk: a push
+/// re-indexes the SBOMs of this many at most, and a fold (once this many scopes were pushed)
+/// the whole.
 const FOLD_AT: usize = 256;
 
 /// The SBOMs, and where each package name is listed: a bulk shared between versions, and

@@ -443,12 +443,12 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
         Plan::Ignore(why) => return Ok(why),
         Plan::Change(c) => return keep(&hooks, c).await,
     };
-    // What the store holds now is for every replica, whatever happens here next.
     // The SBOMs kept for the repositories read again (a repository's scope is `owner/repo/`).
     let sboms: Vec<String> = changed
         .iter()
         .map(|s| crate::compliance::github_scope(s.trim_end_matches('/')))
         .collect();
+    // What the store holds now is for every replica, whatever happens here next.
     let mut parts = vec![Part::Sources];
     if !changed.is_empty() {
         let scopes = Part::Scopes {

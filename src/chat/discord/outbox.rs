@@ -1,9 +1,10 @@
 //! Discord as the outbound port: a channel message, a DM (the DM channel opened first), a
 //! reply under a message posted earlier, an edit of a message posted earlier; regular bot
 //! messages, so an approval card can be edited long after the 15 minutes an interaction's
-//! response lives. Every post carries a nonce made of where it goes and what it says, with
-//! `enforce_nonce`: the same post made again within Discord's window (a retry after a lost
-//! answer) gets the message the first one made.
+//! response lives. Every post carries a nonce made of where it goes and what it says (or, for a
+//! post made once, its key), with `enforce_nonce`: the same post made again within Discord's
+//! window (a retry after a lost answer, a digest taken over) gets the message the first one
+//! made.
 
 use anyhow::Context as _;
 use serde_json::json;
