@@ -33,7 +33,8 @@ pub const LEASE_FOR: std::time::Duration = std::time::Duration::from_secs(30);
 #[derive(Clone)]
 pub struct Turn {
     held_until: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
-    /// Asks the renewing task to give the lease up and stop; answered once it has.
+    /// Asks the renewing task to give the lease up and stop; answered once it has. None on
+    /// SQLite, where no task renews a lease.
     stop: Option<tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>>,
 }
 
@@ -41,9 +42,8 @@ impl Turn {
     /// Holds the lease for `bot`'s replica from now on, until `release` or the process ends.
     pub fn hold(bot: std::sync::Arc<Bot>, store: Store, lease_for: std::time::Duration) -> Turn {
         if store.backend != crate::store::Backend::Postgres {
-            let forever = tokio::time::Instant::now() + std::time::Duration::from_secs(1 << 40);
             return Turn {
-                held_until: tokio::sync::watch::channel(Some(forever)).1,
+                held_until: tokio::sync::watch::channel(None).1,
                 stop: None,
             };
         }
@@ -100,11 +100,13 @@ impl Turn {
         }
     }
 
-    /// Whether this replica runs scheduled work now.
+    /// Whether this replica runs scheduled work now: always on SQLite (nothing renews there).
     pub fn mine(&self) -> bool {
-        self.held_until
-            .borrow()
-            .is_some_and(|until| tokio::time::Instant::now() < until)
+        self.stop.is_none()
+            || self
+                .held_until
+                .borrow()
+                .is_some_and(|until| tokio::time::Instant::now() < until)
     }
 
     /// Waits for this replica's next try at the lease (its renewal, when it holds it).

@@ -87,18 +87,14 @@ impl Desk {
                 .await?;
             return Ok(0);
         }
-        // A claim older than this was made by a process that died sending it.
-        let stale_before = now.timestamp() - STALE_CLAIM;
+        // Ended (sent, silent, the baseline); a digest being sent is the claim's to settle
+        // (`Store::claim_digest` takes over one whose sender died).
         let done: std::collections::HashSet<String> = self
             .store
             .digests_of(&period)
             .await?
             .into_iter()
-            .filter(|d| {
-                let abandoned =
-                    d.state == "sending" && d.sent_at.is_some_and(|at| at < stale_before);
-                d.state != "pending" && !abandoned
-            })
+            .filter(|d| d.state != "pending" && d.state != "sending")
             .map(|d| d.team)
             .collect();
         if done.contains(BASELINE) {

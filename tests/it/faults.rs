@@ -159,25 +159,16 @@ async fn an_event_the_database_cannot_take_is_refused_for_slack_to_retry_then_an
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
+        let url = served.url();
         let send = |id: &str, retry: bool| {
             let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns artist-lookup");
             payload["event_id"] = serde_json::json!(id);
-            let body = payload.to_string();
-            let ts = chrono::Utc::now().timestamp();
-            let sig = switchboard::chat::slack::signature::sign(
-                crate::slack::SECRET.as_bytes(),
-                ts,
-                body.as_bytes(),
-            );
-            let mut req = client
-                .post(format!("{}/slack/events", served.url()))
-                .header("content-type", "application/json")
-                .header("x-slack-request-timestamp", ts.to_string())
-                .header("x-slack-signature", sig);
-            if retry {
-                req = req.header("x-slack-retry-num", "1");
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let body = payload.to_string();
+                let json = "application/json";
+                crate::slack::send_signed(&client, &url, "/slack/events", json, body, retry).await
             }
-            async move { req.body(body).send().await.unwrap().status().as_u16() }
         };
         let answers = |id: &str| {
             slack

@@ -243,6 +243,34 @@ impl Harness {
     }
 }
 
+/// A Slack request to a served process at `url`, signed as Slack signs it (with Slack's
+/// retry headers when `retry`): its status, 0 when it could not be sent.
+pub(crate) async fn send_signed(
+    client: &reqwest::Client,
+    url: &str,
+    path: &str,
+    content_type: &str,
+    body: String,
+    retry: bool,
+) -> u16 {
+    let ts = chrono::Utc::now().timestamp();
+    let sig = switchboard::chat::slack::signature::sign(SECRET.as_bytes(), ts, body.as_bytes());
+    let mut req = client
+        .post(format!("{url}{path}"))
+        .header("content-type", content_type)
+        .header("x-slack-request-timestamp", ts.to_string())
+        .header("x-slack-signature", sig);
+    if retry {
+        req = req
+            .header("x-slack-retry-num", "1")
+            .header("x-slack-retry-reason", "http_timeout");
+    }
+    match req.body(body).send().await {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
 /// Slack's documented app_mention event, mentioning the bot with `text`.
 pub(crate) fn mention(text: &str) -> Value {
     let mut payload = docs_json("events-event_callback-app_mention.docs.txt");

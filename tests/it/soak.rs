@@ -158,37 +158,6 @@ async fn mixed_traffic_on_one_and_three_replicas_is_answered_exactly_once() {
     .expect("the soak took longer than its time limit");
 }
 
-/// A signed Slack request to a replica.
-async fn slack_send(
-    client: &reqwest::Client,
-    url: &str,
-    path: &str,
-    content_type: &str,
-    body: String,
-    retry: bool,
-) -> u16 {
-    let ts = chrono::Utc::now().timestamp();
-    let sig = switchboard::chat::slack::signature::sign(
-        crate::slack::SECRET.as_bytes(),
-        ts,
-        body.as_bytes(),
-    );
-    let mut req = client
-        .post(format!("{url}{path}"))
-        .header("content-type", content_type)
-        .header("x-slack-request-timestamp", ts.to_string())
-        .header("x-slack-signature", sig);
-    if retry {
-        req = req
-            .header("x-slack-retry-num", "1")
-            .header("x-slack-retry-reason", "http_timeout");
-    }
-    match req.body(body).send().await {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
-    }
-}
-
 /// Runs the soak on `n` replicas; None without PostgreSQL.
 async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     let db = common::postgres().await?;
@@ -291,16 +260,9 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             // thinks went unacknowledged.
             12 | 13 if f.questions > 0 => {
                 f.retries += 1;
-                let id = format!("EvSOAK{}", i.saturating_sub(7));
-                let mut payload = crate::slack::mention(&format!(
-                    "<@U0LAN0Z89> {}",
-                    QUESTIONS[(i - 7) % QUESTIONS.len()]
-                ));
-                payload["event_id"] = json!(id);
-                payload["event"]["channel"] = json!(format!("C{:08}", (i - 7) % 100));
-                payload["event"]["ts"] = json!(format!("1700001000.{:06}", i - 7));
+                let (_, payload) = question(i - 7);
                 tasks.spawn(async move {
-                    let status = slack_send(
+                    let status = crate::slack::send_signed(
                         &client,
                         &other,
                         "/slack/events",
@@ -322,7 +284,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                     &format!("sb1:ask:{}", QUESTIONS[i % QUESTIONS.len()]),
                 );
                 tasks.spawn(async move {
-                    let status = slack_send(
+                    let status = crate::slack::send_signed(
                         &client,
                         &replica,
                         "/slack/interactivity",
@@ -454,17 +416,10 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             // A question, mentioning the bot in one of a hundred channels.
             _ => {
                 f.questions += 1;
-                let id = format!("EvSOAK{i}");
-                let mut payload = crate::slack::mention(&format!(
-                    "<@U0LAN0Z89> {}",
-                    QUESTIONS[i % QUESTIONS.len()]
-                ));
-                payload["event_id"] = json!(id);
-                payload["event"]["channel"] = json!(format!("C{:08}", i % 100));
-                payload["event"]["ts"] = json!(format!("1700001000.{i:06}"));
+                let (id, payload) = question(i);
                 asked.lock().unwrap().insert(id, Instant::now());
                 tasks.spawn(async move {
-                    let status = slack_send(
+                    let status = crate::slack::send_signed(
                         &client,
                         &replica,
                         "/slack/events",
@@ -503,7 +458,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
         let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns artist-lookup");
         payload["event_id"] = json!(id);
         payload["event"]["ts"] = json!(format!("1700002000.{r:06}"));
-        slack_send(
+        crate::slack::send_signed(
             &client,
             &urls[r],
             "/slack/events",
@@ -575,6 +530,18 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     drop(replicas);
     store.close().await;
     Some(f)
+}
+
+/// The `i`th event's question: its event id, and Slack's mention of the bot asking it in one
+/// of a hundred channels (sent again as is, it is Slack's retry of it).
+fn question(i: usize) -> (String, Value) {
+    let id = format!("EvSOAK{i}");
+    let text = format!("<@U0LAN0Z89> {}", QUESTIONS[i % QUESTIONS.len()]);
+    let mut payload = crate::slack::mention(&text);
+    payload["event_id"] = json!(id);
+    payload["event"]["channel"] = json!(format!("C{:08}", i % 100));
+    payload["event"]["ts"] = json!(format!("1700001000.{i:06}"));
+    (id, payload)
 }
 
 /// A click on a button carrying `value`, in `channel`, answered to the clicker alone.

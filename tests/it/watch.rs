@@ -575,6 +575,15 @@ fn posted(fake: &common::slack::FakeSlack) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The catalog digests are made of: team-a, the standards team, and `ledger`.
+fn digested(ledger: &str) -> [(&'static str, &str); 3] {
+    [
+        ("team.yaml", TEAM),
+        ("standards.yaml", PLATFORM_TEAM),
+        ("ledger.yaml", ledger),
+    ]
+}
+
 /// Digests on Mondays at 09:00 in Berlin.
 fn mondays_in_berlin() -> switchboard::config::Digests {
     switchboard::config::Digests {
@@ -591,11 +600,7 @@ async fn a_digest_goes_once_per_team_and_period_says_what_changed_and_stays_sile
         for db in databases().await {
             let n = db.name;
             let ledger = component("ledger", "team-a", true, "");
-            let files = [
-                ("team.yaml", TEAM),
-                ("standards.yaml", PLATFORM_TEAM),
-                ("ledger.yaml", ledger.as_str()),
-            ];
+            let files = digested(&ledger);
             let digests = mondays_in_berlin();
             // Monday 30 November, 10:00 in Berlin: this week's digest time has passed.
             let (w, fake, desk) = World::with_slack(&db.url, &files, "2026-11-30T09:00:00Z", |d| {
@@ -718,11 +723,7 @@ async fn a_digest_whose_sender_died_after_posting_it_is_recorded_not_posted_agai
         for db in databases().await {
             let n = db.name;
             let ledger = component("ledger", "team-a", true, "");
-            let files = [
-                ("team.yaml", TEAM),
-                ("standards.yaml", PLATFORM_TEAM),
-                ("ledger.yaml", ledger.as_str()),
-            ];
+            let files = digested(&ledger);
             let digests = mondays_in_berlin();
             let (fake, api_url) = common::slack::FakeSlack::start().await;
             let mut w = World::new(&db.url, &files, "2026-11-30T09:00:00Z").await;
