@@ -306,7 +306,11 @@ impl Bot {
             }
             Err(Trouble::Internal(e)) => {
                 span.in_scope(|| tracing::error!("answering failed: {e:#}"));
-                Err(Failure::Internal { correlation })
+                if crate::store::unreachable(&e) {
+                    Err(Failure::Unavailable { correlation })
+                } else {
+                    Err(Failure::Internal { correlation })
+                }
             }
         }
     }

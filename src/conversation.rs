@@ -191,6 +191,11 @@ pub enum Failure {
          keeps happening, give the platform team that reference."
     )]
     Internal { correlation: String },
+    #[error(
+        "My database does not answer just now, so I could not do this. Try again in a minute: \
+         nothing already done is done twice (reference {correlation})."
+    )]
+    Unavailable { correlation: String },
 }
 
 impl Failure {
@@ -199,7 +204,9 @@ impl Failure {
         let mut r = Reply::new(Intent::Unknown, "");
         r.view.headline = self.to_string();
         let correlation = match self {
-            Failure::Internal { correlation } => Some(correlation.as_str()),
+            Failure::Internal { correlation } | Failure::Unavailable { correlation } => {
+                Some(correlation.as_str())
+            }
             Failure::Refused(_) => None,
         };
         r.result = serde_json::json!({"error": self.to_string(), "correlation": correlation});

@@ -130,10 +130,19 @@ impl Desk {
                     .get(&n.team)
                     .is_some_and(|t| person.groups.contains(&t));
                 if !(member || person.acts_anywhere()) {
-                    r.view.headline = format!(
-                        "Only members of {} (or platform engineers) may snooze its nudges; nothing was done.",
+                    let rule = format!(
+                        "Only members of {} (or platform engineers) may snooze its nudges",
                         n.team
                     );
+                    self.store
+                        .audit(&a.event(
+                            "permission.denied",
+                            Some(n.entity.clone()),
+                            None,
+                            json!({"command": "snooze", "nudge": id, "rule": rule}),
+                        ))
+                        .await?;
+                    r.view.headline = format!("{rule}; nothing was done.");
                     r.result = json!({"nudge": id, "snoozed": false});
                     return Ok(r);
                 }

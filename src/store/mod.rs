@@ -144,6 +144,25 @@ pub fn lock_for_serving(url: &str) -> Result<Option<std::fs::File>> {
     }
 }
 
+/// How long a query waits for a connection before the database counts as unreachable.
+const ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether `e` came of a database that cannot be reached (a connection refused or broken, no
+/// connection to be had in time), rather than of what was asked of it.
+pub fn unreachable(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>().is_some_and(|s| {
+            matches!(
+                s,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+            )
+        })
+    })
+}
+
 impl Store {
     /// Whether the database answers, within `within`: why not, if it does not.
     pub async fn trouble(&self, within: std::time::Duration) -> Option<String> {
@@ -179,6 +198,9 @@ impl Store {
         let sqlite = backend == Backend::Sqlite;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // A database that cannot be reached is said so within seconds (a reply, a 503 for
+            // Slack to retry), not after the pool's default of 30 s.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {

@@ -27,7 +27,7 @@ async fn get(served: &common::Served, path: &str) -> (u16, String) {
 
 /// A proxy of the test's own between a served process and `url`'s server, and the URL of the
 /// same database through it.
-async fn proxied(url: &str) -> (Proxy, String) {
+pub(crate) async fn proxied(url: &str) -> (Proxy, String) {
     let (host, rest) = url
         .split_once('@')
         .map(|(_, r)| r.split_once('/').unwrap())

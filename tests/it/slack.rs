@@ -1567,6 +1567,76 @@ async fn an_approval_card_is_posted_and_dmed_decided_by_button_and_every_copy_ke
     .await;
 }
 
+/// An approval clicked while the database is cut is not half done: the approver is told the
+/// database does not answer, the run still awaits approval and the audit log holds nothing
+/// more. Clicked again once the database is back, it counts once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_approval_clicked_while_the_database_is_cut_is_refused_with_a_message_then_counts_once()
+{
+    common::within(async {
+        // PostgreSQL only: a network can cut it (through a proxy of the test's own).
+        let Some(mut db) = common::postgres().await else {
+            return;
+        };
+        let (proxy, through) = crate::faults::proxied(&db.url).await;
+        db.url = through;
+        let dir = team_a();
+        let h = harness_with(db, &[dir.path().display().to_string()]).await;
+        requested_by_ray(&h).await;
+        let approvals = |h: &Harness| {
+            let store = h.store.clone();
+            async move {
+                let entries = store.audit_entries(0, 100).await.unwrap();
+                let approved = entries
+                    .iter()
+                    .filter(|e| e.event.action == "run.approved")
+                    .count();
+                (entries.len(), approved)
+            }
+        };
+        let (audited, approved) = approvals(&h).await;
+        assert_eq!(approved, 0);
+        let egon = card_for(&h, "user:default/egon.spengler").await;
+
+        proxy.cut();
+        let click = h
+            .click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
+            .await;
+        assert_eq!(
+            click,
+            StatusCode::OK,
+            "a click is acknowledged; its answer comes after"
+        );
+        h.settle().await;
+        let said = last_said_to(&h, "W012A3CDE");
+        assert!(
+            said.starts_with("My database does not answer just now, so I could not do this."),
+            "{said}"
+        );
+        assert!(said.contains("reference "), "{said}");
+
+        proxy.restore();
+        let run = h.store.load_run(1).await.unwrap().unwrap();
+        assert_eq!(
+            (run.state, run.approvals.len()),
+            (State::AwaitingApproval, 0)
+        );
+        assert_eq!(approvals(&h).await, (audited, 0), "nothing was recorded");
+
+        h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
+            .await;
+        h.settle().await;
+        assert_eq!(
+            last_said_to(&h, "W012A3CDE"),
+            "Run 1 is approved; it runs now"
+        );
+        let run = h.store.load_run(1).await.unwrap().unwrap();
+        assert_eq!((run.state, run.approvals.len()), (State::Approved, 1));
+        assert_eq!(approvals(&h).await.1, 1);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn deny_opens_a_form_for_the_reason_and_the_requester_is_told_it() {
     common::within(async {

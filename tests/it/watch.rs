@@ -559,6 +559,14 @@ async fn nudges_go_once_within_the_daily_number_outside_quiet_hours_and_can_be_s
             let audit = w.store.audit_entries(0, 100).await.unwrap();
             let actions: Vec<&str> = audit.iter().map(|e| e.event.action.as_str()).collect();
             assert!(actions.contains(&"nudge.snoozed"), "{n}: {actions:?}");
+            // eve's refused snooze is recorded as refused, with its rule.
+            let eve = audit
+                .iter()
+                .find(|e| e.event.action == "permission.denied")
+                .unwrap_or_else(|| panic!("{n}: eve's refusal audited: {actions:?}"));
+            assert_eq!(eve.event.actor, "user:default/eve", "{n}");
+            assert_eq!(eve.event.detail["command"], "snooze", "{n}");
+            assert!(eve.event.detail["rule"].as_str().unwrap().contains("Only members"), "{n}");
             assert!(actions.contains(&"step.succeeded"), "{n}: {actions:?}");
             w.store.close().await;
         }
