@@ -54,9 +54,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = generated::work_dir();
     println!(
-        "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) | peak RSS |"
+        "| components (entities) | YAML parse | ingest (parse+validate) | store write (SQLite) | snapshot build | full sync (× parse) | sync peak (per entity) | heap/entity | exact p50/p99 | fuzzy p50/p99 | blast radius p50/p99 | start → first answer | serving RSS (per entity) | peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (n, dir) in &catalogs {
         rt.block_on(bench_size(*n, dir, &work));
     }
@@ -64,9 +64,9 @@ fn main() {
     if let Ok(base) = std::env::var("SWITCHBOARD_TEST_POSTGRES_URL") {
         println!();
         println!(
-            "| components (entities) | store write (PostgreSQL) | start → first answer (PostgreSQL) |"
+            "| components (entities) | store write (PostgreSQL) | full sync (PostgreSQL) | sync peak (per entity) | start → first answer (PostgreSQL) |"
         );
-        println!("|---|---|---|");
+        println!("|---|---|---|---|---|");
         for (n, dir) in &catalogs {
             rt.block_on(postgres_figures(*n, dir, &work, &base));
         }
@@ -79,6 +79,11 @@ async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
     let entities = out.entities.len();
     let db = postgres::FreshDb::create(base, &n.to_string()).await;
     let url = db.url.clone();
+    drop(out);
+    let sync_db = postgres::FreshDb::create(base, &format!("{n}_sync")).await;
+    let (sync, sync_peak) = full_sync(&sync_db.url, &root, entities, work);
+    sync_db.drop().await;
+    let out = local::scan(std::slice::from_ref(&root), &Reader::default(), 0);
     let write = rate(entities, store_catalog(&url, &out).await);
     let cfg_path = work.join(format!("bench-pg-{n}.toml"));
     std::fs::write(
@@ -88,7 +93,8 @@ async fn postgres_figures(n: usize, dir: &Path, work: &Path, base: &str) {
     .unwrap();
     let first_answer = first_answer(&cfg_path);
     println!(
-        "| {n} ({entities}) | {write} | {:.2} s |",
+        "| {n} ({entities}) | {write} | {} | {sync_peak} | {:.2} s |",
+        rate(entities, sync),
         first_answer.as_secs_f64()
     );
     db.drop().await;
@@ -124,6 +130,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
         .iter()
         .map(|b| parse_file(b, &reader.limits).unwrap().len())
         .sum();
+    let parse_rate = docs as f64 / t.elapsed().as_secs_f64();
     let parse = rate(docs, t.elapsed());
     drop(bytes);
 
@@ -142,6 +149,18 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     // Store write: the whole sync into a fresh SQLite file.
     let db = work.join(format!("bench-{n}.db"));
     let _ = std::fs::remove_file(&db);
+    let (sync, sync_peak) = full_sync(
+        &format!("sqlite://{}", db.display()),
+        &root,
+        out.entities.len(),
+        work,
+    );
+    let full_sync = format!(
+        "{} ({:.2}×)",
+        rate(entities, sync),
+        entities as f64 / sync.as_secs_f64() / parse_rate
+    );
+    let _ = std::fs::remove_file(&db);
     let mut cfg = Config::default();
     cfg.database.url.0 = format!("sqlite://{}", db.display());
     cfg.catalog.local.paths = vec![root.clone()];
@@ -152,7 +171,6 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let t = Instant::now();
     let snap = Snapshot::build(out.entities, out.problems, 0);
     let build = t.elapsed();
-    let full_sync = rate(entities, ingest_time + store_time + build);
     let relation_rows: usize = snap.entities().map(|(_, e)| e.relations.len()).sum();
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap()).unwrap();
@@ -219,7 +237,7 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     let (rss, peak) = serving_rss(&cfg_path, work);
 
     println!(
-        "| {n} ({entities}) | {parse} | {ingest} | {store_write} | {:.0} ms | {full_sync} | {heap} | {} | {} | {} | {:.2} s | {:.0} MiB ({:.0} B) | {:.0} MiB |",
+        "| {n} ({entities}) | {parse} | {ingest} | {store_write} | {:.0} ms | {full_sync} | {sync_peak} | {heap} | {} | {} | {} | {:.2} s | {:.0} MiB ({:.0} B) | {:.0} MiB |",
         build.as_secs_f64() * 1e3,
         pct(exact),
         pct(fuzzy),
@@ -274,6 +292,38 @@ fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
             .expect("memory figures in /proc")
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The real binary's `switchboard sync` of the catalog at `root` into the empty database at
+/// `url`, from process start to exit (read, validate, store, assemble): how long it took, and
+/// its peak memory (MiB, and per entity) as the command reports it.
+fn full_sync(url: &str, root: &str, entities: usize, work: &Path) -> (Duration, String) {
+    let cfg = work.join("sync.toml");
+    std::fs::write(
+        &cfg,
+        format!("[database]\nurl = \"{url}\"\n[catalog.local]\npaths = [\"{root}\"]\n"),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["--config", cfg.to_str().unwrap(), "sync"])
+        .output()
+        .unwrap();
+    let took = t.elapsed();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains(&format!(": {entities} entities")), "{out}");
+    let peak: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("peak memory "))
+        .and_then(|m| m.trim_end_matches(" MiB").parse().ok())
+        .expect("the sync reports its peak memory");
+    let per = peak * 1024.0 * 1024.0 / entities as f64;
+    (took, format!("{peak:.0} MiB ({:.1} KiB)", per / 1024.0))
 }
 
 /// Start-up to first answer of the real binary against the database `cfg_path` names, as after

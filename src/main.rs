@@ -301,6 +301,10 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             for l in all.lines {
                 println!("{l}");
             }
+            // What a machine (a pod's memory limit) must allow for a sync of this catalog.
+            if let Some(kib) = peak_memory_kib() {
+                println!("peak memory {} MiB", kib.div_ceil(1024));
+            }
             store.close().await;
             Ok(ExitCode::SUCCESS)
         }
@@ -882,4 +886,17 @@ async fn digest(
         Format::Dot => anyhow::bail!("digests are not graphs: use --format text or json"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The most memory this process has held (Linux's high-water mark), where the system says.
+fn peak_memory_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }

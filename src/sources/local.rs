@@ -1,8 +1,9 @@
 //! The local source: catalog files named in `catalog.local.paths` (files, directories, globs),
 //! plus whatever their Location entities point at, relative to the Location's own file.
 //!
-//! Files are read and parsed on all cores, a slice of discovered files at a time, and handed
-//! over in the order of discovery, so "the first definition wins" is deterministic.
+//! Files are read and parsed on all cores, a slice of discovered files at a time (the next
+//! slice while the last is handed over), and handed over in the order of discovery, so "the
+//! first definition wins" is deterministic.
 
 use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
@@ -76,46 +77,79 @@ pub fn scan_each(
         }
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    // A wave is read in slices, so a directory of thousands of files never sits in memory whole.
-    let slice = 16 * threads;
     while !wave.is_empty() {
         wave.retain(|f| seen.insert(clean(f)));
         let mut next = Vec::new();
-        for files in wave.chunks(slice) {
-            let results = read_all(files, reader, fetched_at, threads);
-            for (file, result) in files.iter().zip(results) {
-                let location = display(file);
-                let (mut report, unreadable) = match result {
-                    Err(e) => (FileReport::unreadable(&location, &e.to_string()), true),
-                    Ok(r) => (r, false),
-                };
-                let dir = file.parent().unwrap_or(Path::new("."));
-                for t in std::mem::take(&mut report.targets) {
-                    if t.contains("://") {
-                        continue;
-                    }
-                    match expand(&dir.join(&t)) {
-                        Ok(found) => next.extend(found),
-                        Err(msg) => {
-                            let line = report
-                                .entities
-                                .iter()
-                                .find(|e| e.key.starts_with("location:"))
-                                .map_or(1, |e| e.provenance.line);
-                            report.note(&location, line, format!("Location target {t}: {msg}"));
+        // A wave is read in slices, so a directory of thousands of files never sits in memory
+        // whole; the next slice is read while the last one is handed over (and stored).
+        let slices = slices(&wave, threads);
+        std::thread::scope(|s| {
+            let mut ahead = slices
+                .first()
+                .map(|files| s.spawn(|| read_all(files, reader, fetched_at, threads)));
+            for (k, files) in slices.iter().enumerate() {
+                let results = ahead
+                    .take()
+                    .expect("a slice read ahead")
+                    .join()
+                    .expect("catalog reader thread panicked");
+                ahead = slices
+                    .get(k + 1)
+                    .map(|files| s.spawn(|| read_all(files, reader, fetched_at, threads)));
+                for (file, result) in files.iter().zip(results) {
+                    let location = display(file);
+                    let (mut report, unreadable) = match result {
+                        Err(e) => (FileReport::unreadable(&location, &e.to_string()), true),
+                        Ok(r) => (r, false),
+                    };
+                    let dir = file.parent().unwrap_or(Path::new("."));
+                    for t in std::mem::take(&mut report.targets) {
+                        if t.contains("://") {
+                            continue;
+                        }
+                        match expand(&dir.join(&t)) {
+                            Ok(found) => next.extend(found),
+                            Err(msg) => {
+                                let line = report
+                                    .entities
+                                    .iter()
+                                    .find(|e| e.key.starts_with("location:"))
+                                    .map_or(1, |e| e.provenance.line);
+                                report.note(&location, line, format!("Location target {t}: {msg}"));
+                            }
                         }
                     }
+                    on_file(ScannedFile {
+                        location,
+                        report,
+                        unreadable,
+                    });
                 }
-                on_file(ScannedFile {
-                    location,
-                    report,
-                    unreadable,
-                });
             }
-        }
+        });
         wave = next;
     }
     path_problems
+}
+
+/// Cuts a wave of files into slices read at once: 16 files a core at most, and about
+/// `SLICE_BYTES` of YAML, so a slice of large files still holds only a few megabytes raw.
+fn slices(wave: &[PathBuf], threads: usize) -> Vec<&[PathBuf]> {
+    const SLICE_BYTES: u64 = 4 << 20;
+    let most = 16 * threads;
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, f) in wave.iter().enumerate() {
+        bytes += std::fs::metadata(f).map_or(0, |m| m.len());
+        if i + 1 - start >= most || bytes >= SLICE_BYTES {
+            out.push(&wave[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < wave.len() {
+        out.push(&wave[start..]);
+    }
+    out
 }
 
 fn read_all(
