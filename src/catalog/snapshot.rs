@@ -284,7 +284,6 @@ pub struct Prepared {
     pub(super) entity: Details,
     /// The relations it declares, targets as keys, in its definition's order.
     pub(super) relations: Vec<(RelKind, String)>,
-    provenance: Provenance,
 }
 
 impl Prepared {
@@ -411,7 +410,6 @@ fn prepare(r: RawEntity, interner: &mut Interner) -> Result<Prepared, Problem> {
         key,
         entity,
         relations,
-        provenance: r.provenance,
     })
 }
 
@@ -580,7 +578,7 @@ impl Snapshot {
                 // An orphaned definition (its source no longer has it) never competes with a
                 // live one: the entity moved, and the live definition takes its place.
                 if p.entity.origin.orphaned_at.is_some() {
-                    shadowed.push(p.provenance);
+                    shadowed.push(p.entity.origin.to_provenance());
                     continue;
                 }
                 if details[first as usize].origin.orphaned_at.is_some() {
@@ -601,7 +599,7 @@ impl Snapshot {
                 conflicts.push(Conflict {
                     key: p.key,
                     kept: details[first as usize].origin.to_provenance(),
-                    ignored: p.provenance,
+                    ignored: p.entity.origin.to_provenance(),
                     ignored_owner,
                 });
                 continue;

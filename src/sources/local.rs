@@ -135,7 +135,7 @@ pub fn scan_each(
 /// Cuts a wave of files into slices read at once: 16 files a core at most, and about
 /// `SLICE_BYTES` of YAML, so a slice of large files still holds only a few megabytes raw.
 fn slices(wave: &[PathBuf], threads: usize) -> Vec<&[PathBuf]> {
-    const SLICE_BYTES: u64 = 4 << 20;
+    const SLICE_BYTES: u64 = 2 << 20;
     let most = 16 * threads;
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0u64);

@@ -62,6 +62,7 @@ impl Store {
         let next_seq = last.unwrap_or(seq_base(source)) + 1;
         Ok(Replacement {
             tx,
+            backend: self.backend,
             source: source.to_string(),
             scope: scope.to_string(),
             orphan_at,
@@ -272,6 +273,7 @@ impl Store {
 /// A replacement of one source's entities under way (see `Store::begin_replace`).
 pub struct Replacement {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
     source: String,
     scope: String,
     /// When set, files the source no longer has are orphaned at this time, not deleted.
@@ -356,6 +358,7 @@ impl Replacement {
         }
         for chunk in stored.chunks(BATCH) {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO entities (source, location, line, entity_key, commit_sha, fetched_at, \
                  quarantined, reasons, body, seq, claims, orphaned_at, scope) VALUES ",
                 13,
@@ -439,6 +442,7 @@ impl Replacement {
         .await?;
         for (chunk_no, chunk) in self.problems.chunks(BATCH).enumerate() {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO sync_problems (source, location, line, message, seq) VALUES ",
                 5,
                 chunk.len(),
@@ -559,6 +563,13 @@ mod tests {
 
     #[test]
     fn insert_sql_numbers_parameters() {
-        assert_eq!(insert_sql("I ", 2, 2, ""), "I ($1, $2), ($3, $4)");
+        assert_eq!(
+            insert_sql(Backend::Postgres, "I ", 2, 2, ""),
+            "I ($1, $2), ($3, $4)"
+        );
+        assert_eq!(
+            insert_sql(Backend::Sqlite, "I ", 2, 2, " S"),
+            "I (?, ?), (?, ?) S"
+        );
     }
 }

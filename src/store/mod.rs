@@ -278,8 +278,16 @@ impl Write {
     }
 }
 
-/// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows.
-pub(crate) fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -> String {
+/// `prefix ($1, …, $cols), (…) … suffix` for `rows` rows; on SQLite the parameters are
+/// anonymous (`?`): binding each of a statement's thousands of named parameters makes SQLite
+/// search their names, which cost half of a full sync's time.
+pub(crate) fn insert_sql(
+    backend: Backend,
+    prefix: &str,
+    cols: usize,
+    rows: usize,
+    suffix: &str,
+) -> String {
     let mut sql = String::from(prefix);
     for r in 0..rows {
         if r > 0 {
@@ -290,7 +298,10 @@ pub(crate) fn insert_sql(prefix: &str, cols: usize, rows: usize, suffix: &str) -
             if c > 0 {
                 sql.push_str(", ");
             }
-            sql.push_str(&format!("${}", r * cols + c + 1));
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => sql.push_str(&format!("${}", r * cols + c + 1)),
+            }
         }
         sql.push(')');
     }

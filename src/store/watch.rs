@@ -162,6 +162,7 @@ impl Store {
         }
         for chunk in o.seen.chunks(BATCH) {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO watched_entities (entity, owner, source, quarantined, scores, at) \
                  VALUES ",
                 6,
@@ -194,6 +195,7 @@ impl Store {
         }
         for chunk in o.changes.chunks(BATCH) {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO catalog_changes \
                  (at, entity, team, change, scorecard, before, after, source) VALUES ",
                 8,
@@ -216,6 +218,7 @@ impl Store {
         }
         for chunk in o.scores.chunks(BATCH) {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO entity_scores (scorecard, entity, week, score, level, at) VALUES ",
                 6,
                 chunk.len(),
@@ -236,6 +239,7 @@ impl Store {
         }
         for chunk in o.teams.chunks(BATCH) {
             let sql = insert_sql(
+                self.backend,
                 "INSERT INTO team_scores (scorecard, team, week, entities, score, levels, at) \
                  VALUES ",
                 7,
