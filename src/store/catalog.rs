@@ -39,6 +39,26 @@ impl Store {
             ),
             Backend::Postgres => (None, self.pool.begin().await?),
         };
+        if self.backend == Backend::Postgres {
+            // Replacements of one part take turns, on every replica: two pushes to a
+            // repository applied at once would otherwise both insert its rows, and the second
+            // fail on the first's. A whole source's replacement waits for every part's, and
+            // they for it. Held until the transaction ends.
+            let wait = if scope.is_empty() {
+                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
+                    .bind(source)
+            } else {
+                sqlx::query(
+                    "SELECT 1 FROM (SELECT pg_advisory_xact_lock_shared(hashtext($1)), \
+                     pg_advisory_xact_lock(hashtext($1 || ' ' || $2))) l",
+                )
+                .bind(source)
+                .bind(scope)
+            };
+            wait.execute(&mut *tx)
+                .await
+                .context("waiting for another replacement of the same part")?;
+        }
         let existing: HashSet<String> = sqlx::query(AssertSqlSafe(format!(
             "SELECT DISTINCT location FROM entities WHERE source = $1 AND {}",
             in_scope(scope)

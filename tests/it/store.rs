@@ -444,3 +444,91 @@ async fn scheduled_work_moves_to_another_replica_when_its_holder_dies() {
     })
     .await;
 }
+
+/// Two replacements of one repository at once (two pushes applied together, on one replica or
+/// two) take turns: both succeed, and the later one's entities are what is kept. Without
+/// turns, the second inserts the rows the first is inserting and fails on them.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_replacements_of_one_repository_at_once_take_turns() {
+    use switchboard::catalog::model::{Provenance, RawEntity};
+    const LOC: &str = "acme/payments/catalog-info.yaml";
+    const SCOPE: &str = "acme/payments/";
+    fn entity(owner: &str) -> RawEntity {
+        RawEntity {
+            key: "component:default/payments".into(),
+            body: serde_json::json!({
+                "apiVersion": "backstage.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "payments"},
+                "spec": {"type": "service", "lifecycle": "production", "owner": owner}
+            }),
+            provenance: Provenance {
+                source: "github".into(),
+                location: LOC.into(),
+                line: 1,
+                commit: None,
+                fetched_at: 1,
+                orphaned_at: None,
+            },
+            reasons: Vec::new(),
+            claims: Vec::new(),
+            seq: 0,
+        }
+    }
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 4).await.unwrap();
+            let replace = |store: Store, owner: &'static str| async move {
+                let mut r = store.begin_replace_in("github", SCOPE, Some(2)).await?;
+                r.file(LOC, vec![entity(owner)], Vec::new(), true).await?;
+                r.finish().await.map(|_| ())
+            };
+            // What an earlier scan stored.
+            replace(store.clone(), "team-a").await.unwrap();
+            // The first push's rows are written, not yet committed, when the second begins.
+            let mut first = store
+                .begin_replace_in("github", SCOPE, Some(2))
+                .await
+                .unwrap();
+            first
+                .file(LOC, vec![entity("team-b")], Vec::new(), true)
+                .await
+                .unwrap();
+            let second = tokio::spawn(replace(store.clone(), "team-c"));
+            if db.name == "postgres" {
+                // Until the second waits for the first.
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+                loop {
+                    let waiting: i64 = sqlx::query_scalar(
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+                    if waiting > 0 {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            first.finish().await.unwrap();
+            second
+                .await
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{}: the second replacement failed: {e:#}", db.name));
+            let snap = sync::load_snapshot(&store).await.unwrap();
+            let defined = snap
+                .entities()
+                .filter(|(_, e)| e.name.as_ref() == "payments")
+                .count();
+            assert_eq!(defined, 1, "{}", db.name);
+            let text = ask(snap, "who owns payments");
+            assert!(text.contains("team-c"), "{}: {text}", db.name);
+            assert!(!text.contains("team-b"), "{}: {text}", db.name);
+            store.close().await;
+        }
+    })
+    .await;
+}
