@@ -141,12 +141,10 @@ impl Turn {
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
     let _one_at_a_time = bot.rebuilding().await;
     let started = std::time::Instant::now();
-    let (mut snapshot, mut status) = (None, None);
+    let (mut snapshot, mut status, mut lines) = (None, None, Vec::new());
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
-        Ok(all) => {
-            for l in &all.lines {
-                tracing::info!("{l}");
-            }
+        Ok(mut all) => {
+            lines = std::mem::take(&mut all.lines);
             match sync::source_statuses(cfg, store, &all.failures).await {
                 Ok(s) => status = Some(s),
                 Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
@@ -184,6 +182,10 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     if swapped {
         // The previous snapshot is freed now; hand its memory back.
         sync::release_memory();
+    }
+    // Said once the new catalog answers (and the old one is gone).
+    for l in &lines {
+        tracing::info!("{l}");
     }
     let mut parts = vec![Part::RepoChanges, Part::Packages, Part::Sources];
     if swapped {
@@ -317,6 +319,8 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                                 tracing::warn!("the catalog watch failed (tried again): {e:#}")
                             }
                         }
+                        // A look builds a scored copy of the catalog; hand it back.
+                        sync::release_memory();
                     }
                     match desk.send_nudges(&bot).await {
                         Ok(n) => bot.metrics().nudges_sent(n),

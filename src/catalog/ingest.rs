@@ -80,6 +80,7 @@ pub fn ingest_file(bytes: &[u8], origin: &FileOrigin<'_>, reader: &Reader) -> Fi
             return report;
         }
     };
+    report.entities.reserve(docs.len());
     for doc in docs {
         let body = match doc.value {
             Ok(ref v) => v,

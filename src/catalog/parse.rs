@@ -65,8 +65,9 @@ pub fn parse_file(bytes: &[u8], limits: &ParseLimits) -> Result<Vec<Document>, F
     }
     let text = std::str::from_utf8(bytes).map_err(|e| FileError::NotUtf8(e.valid_up_to()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut docs = Vec::new();
-    for (start, body) in split_documents(text) {
+    let split = split_documents(text);
+    let mut docs = Vec::with_capacity(split.len());
+    for (start, body) in split {
         let Some(first) = first_content_line(&body) else {
             continue;
         };

@@ -126,7 +126,7 @@ fn compare(ctx: &Context<'_>, memory: &Memory, now: DateTime<Utc>) -> Observatio
             owner: owner.clone(),
             source: e.origin.source.to_string(),
             quarantined,
-            scores: BTreeMap::new(),
+            scores: Default::default(),
         };
         // Quarantined entities are not scored: they are listed apart.
         let scored: Vec<(&Scorecard, super::score::Scored)> = if quarantined {
@@ -236,7 +236,9 @@ fn compare(ctx: &Context<'_>, memory: &Memory, now: DateTime<Utc>) -> Observatio
             }
         }
         for (sc, s) in &scored {
-            let (score, level) = &now_seen.scores[&sc.name];
+            let Some((score, level)) = now_seen.scores.get(&sc.name) else {
+                continue;
+            };
             let old = before.and_then(|b| b.scores.get(&sc.name));
             if old == Some(&(*score, level.clone())) {
                 continue;

@@ -297,10 +297,11 @@ pub fn scope_of(location: &str) -> String {
 /// Reads at most one byte more than the limit, so a huge file costs no more than that.
 pub(crate) fn read_limited(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut buf = Vec::new();
-    std::fs::File::open(path)?
-        .take(limit as u64 + 1)
-        .read_to_end(&mut buf)?;
+    let file = std::fs::File::open(path)?;
+    // Sized from the file's length, so a large file is not read into a buffer that doubles.
+    let size = file.metadata().map_or(0, |m| m.len() as usize);
+    let mut buf = Vec::with_capacity(size.min(limit) + 1);
+    file.take(limit as u64 + 1).read_to_end(&mut buf)?;
     Ok(buf)
 }
 

@@ -21,7 +21,43 @@ pub struct Watched {
     pub source: String,
     pub quarantined: bool,
     /// Scorecard name → (score, level reached).
-    pub scores: BTreeMap<String, (u32, Option<String>)>,
+    pub scores: Scores,
+}
+
+/// Scorecard name → (score, level reached), in name order; stored as a JSON object. A sorted
+/// list rather than a map: an entity is on one to a few scorecards, and the watch keeps this
+/// for every entity, where a BTreeMap's first node alone costs some 600 bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scores(Vec<(String, (u32, Option<String>))>);
+
+impl Scores {
+    fn find(&self, name: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(n, _)| n.as_str().cmp(name))
+    }
+
+    pub fn insert(&mut self, name: String, score: (u32, Option<String>)) {
+        match self.find(&name) {
+            Ok(i) => self.0[i].1 = score,
+            Err(i) => self.0.insert(i, (name, score)),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&(u32, Option<String>)> {
+        self.find(name).ok().map(|i| &self.0[i].1)
+    }
+}
+
+impl Serialize for Scores {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(name, score)| (name, score)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Scores {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, (u32, Option<String>)>::deserialize(d)?;
+        Ok(Scores(map.into_iter().collect()))
+    }
 }
 
 /// One entry of the catalog change log.

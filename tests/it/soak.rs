@@ -5,9 +5,12 @@
 //! it prints answer latencies, how long a push took to reach the other replicas, and each
 //! replica's resident memory over time.
 //!
-//! `SWITCHBOARD_SOAK_SECS` (10), `SWITCHBOARD_SOAK_RATE` (events per second, 10) and
-//! `SWITCHBOARD_SOAK_REPLICAS` (`1,3`) set the run; the defaults are the short smoke run the
-//! test suite makes. PostgreSQL only.
+//! `SWITCHBOARD_SOAK_SECS` (10), `SWITCHBOARD_SOAK_RATE` (events per second, 10),
+//! `SWITCHBOARD_SOAK_REPLICAS` (`1,3`) and `SWITCHBOARD_SOAK_CHANNELS` (the channels questions
+//! are asked in, 100) set the run; the defaults are the short smoke run the test suite makes.
+//! A replica posts to one channel about once a second, as Slack allows, so questions faster
+//! than the channels queue by design: raise the channels to find what a replica itself takes.
+//! PostgreSQL only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -244,6 +247,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     };
     let started = Instant::now();
     let total = (secs * rate) as usize;
+    let channels: usize = env_or("SWITCHBOARD_SOAK_CHANNELS", 100).max(1);
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = tokio::task::JoinSet::new();
@@ -260,7 +264,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             // thinks went unacknowledged.
             12 | 13 if f.questions > 0 => {
                 f.retries += 1;
-                let (_, payload) = question(i - 7);
+                let (_, payload) = question(i - 7, channels);
                 tasks.spawn(async move {
                     let status = crate::slack::send_signed(
                         &client,
@@ -416,7 +420,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             // A question, mentioning the bot in one of a hundred channels.
             _ => {
                 f.questions += 1;
-                let (id, payload) = question(i);
+                let (id, payload) = question(i, channels);
                 asked.lock().unwrap().insert(id, Instant::now());
                 tasks.spawn(async move {
                     let status = crate::slack::send_signed(
@@ -534,12 +538,12 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
 
 /// The `i`th event's question: its event id, and Slack's mention of the bot asking it in one
 /// of a hundred channels (sent again as is, it is Slack's retry of it).
-fn question(i: usize) -> (String, Value) {
+fn question(i: usize, channels: usize) -> (String, Value) {
     let id = format!("EvSOAK{i}");
     let text = format!("<@U0LAN0Z89> {}", QUESTIONS[i % QUESTIONS.len()]);
     let mut payload = crate::slack::mention(&text);
     payload["event_id"] = json!(id);
-    payload["event"]["channel"] = json!(format!("C{:08}", i % 100));
+    payload["event"]["channel"] = json!(format!("C{:08}", i % channels));
     payload["event"]["ts"] = json!(format!("1700001000.{i:06}"));
     (id, payload)
 }
