@@ -183,7 +183,8 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         // The previous snapshot is freed now; hand its memory back.
         sync::release_memory();
     }
-    // Said once the new catalog answers (and the old one is gone).
+    // Said once the new catalog answers (and the old one's memory is handed back, but for
+    // what questions still under way hold).
     for l in &lines {
         tracing::info!("{l}");
     }

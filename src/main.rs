@@ -27,11 +27,14 @@ use switchboard::{Bot, background, sync};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's `purge_delay` (milliseconds before freed pages go back to the system): its
-/// default of a second let a sync's parsed documents pile up, 1.3× the peak of 10 ms.
+/// default of a second let a sync's parsed documents pile up, 1.3× the peak of 10 ms. An
+/// operator's `MIMALLOC_PURGE_DELAY` still decides.
 fn return_freed_memory_promptly() {
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15; // mi_option_purge_delay
-    // SAFETY: setting an option is mimalloc's documented way to configure it at run time.
-    unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10) }
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an option is mimalloc's documented way to configure it at run time.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 10) }
+    }
 }
 
 #[derive(Parser)]

@@ -236,9 +236,7 @@ fn compare(ctx: &Context<'_>, memory: &Memory, now: DateTime<Utc>) -> Observatio
             }
         }
         for (sc, s) in &scored {
-            let Some((score, level)) = now_seen.scores.get(&sc.name) else {
-                continue;
-            };
+            let (score, level) = now_seen.scores.get(&sc.name).expect("scored above");
             let old = before.and_then(|b| b.scores.get(&sc.name));
             if old == Some(&(*score, level.clone())) {
                 continue;

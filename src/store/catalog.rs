@@ -39,26 +39,7 @@ impl Store {
             ),
             Backend::Postgres => (None, self.pool.begin().await?),
         };
-        if self.backend == Backend::Postgres {
-            // Replacements of one part take turns, on every replica: two pushes to a
-            // repository applied at once would otherwise both insert its rows, and the second
-            // fail on the first's. A whole source's replacement waits for every part's, and
-            // they for it. Held until the transaction ends.
-            let wait = if scope.is_empty() {
-                sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock(hashtext($1))) l")
-                    .bind(source)
-            } else {
-                sqlx::query(
-                    "SELECT 1 FROM (SELECT pg_advisory_xact_lock_shared(hashtext($1)), \
-                     pg_advisory_xact_lock(hashtext($1 || ' ' || $2))) l",
-                )
-                .bind(source)
-                .bind(scope)
-            };
-            wait.execute(&mut *tx)
-                .await
-                .context("waiting for another replacement of the same part")?;
-        }
+        take_turn(self.backend, &mut tx, source).await?;
         let existing: HashSet<String> = sqlx::query(AssertSqlSafe(format!(
             "SELECT DISTINCT location FROM entities WHERE source = $1 AND {}",
             in_scope(scope)
@@ -197,7 +178,9 @@ impl Store {
     /// Orphans every entity of `source` under `scope` (a repository that was deleted,
     /// archived or moved away). `purge_orphans` removes them once the grace period is over.
     pub async fn orphan_scope(&self, source: &str, scope: &str, now: i64) -> Result<u64> {
-        Ok(sqlx::query(AssertSqlSafe(format!(
+        let mut tx = self.pool.begin().await?;
+        take_turn(self.backend, &mut tx, source).await?;
+        let n = sqlx::query(AssertSqlSafe(format!(
             "UPDATE entities SET orphaned_at = $3 WHERE source = $1 AND {} \
              AND orphaned_at IS NULL",
             in_scope(scope)
@@ -205,23 +188,29 @@ impl Store {
         .bind(source)
         .bind(scope)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Removes every entity of `source` under `scope` at once (a repository that was renamed,
     /// once it has been read under its new name).
     pub async fn drop_scope(&self, source: &str, scope: &str) -> Result<u64> {
-        Ok(sqlx::query(AssertSqlSafe(format!(
+        let mut tx = self.pool.begin().await?;
+        take_turn(self.backend, &mut tx, source).await?;
+        let n = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM entities WHERE source = $1 AND {}",
             in_scope(scope)
         )))
         .bind(source)
         .bind(scope)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// How many problems the last syncs of a source left.
@@ -513,6 +502,28 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
 /// An entity row is in scope `$2` (a repository's `owner/repo/`; `''` is the whole source).
 /// The column is indexed with the source, so replacing one repository of thousands reads only
 /// its rows.
+/// On PostgreSQL, waits until no other transaction changes `source`'s rows, on any replica, and
+/// holds that turn until this transaction ends. Two pushes applied at once would otherwise both
+/// insert a repository's rows (the second failing on the first's), or number their rows from
+/// the same last `seq`. On SQLite, the write lock a replacement takes already does this.
+async fn take_turn(
+    backend: Backend,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    source: &str,
+) -> Result<()> {
+    // The two-number form: its own key space, apart from the store's one-number locks.
+    const CATALOG_ROWS: i32 = 7415;
+    if backend == Backend::Postgres {
+        sqlx::query("SELECT 1 FROM (SELECT pg_advisory_xact_lock($1, hashtext($2))) l")
+            .bind(CATALOG_ROWS)
+            .bind(source)
+            .execute(&mut **tx)
+            .await
+            .context("waiting for another change to the same source's entities")?;
+    }
+    Ok(())
+}
+
 fn in_scope(scope: &str) -> &'static str {
     if scope.is_empty() {
         "$2 = ''"

@@ -417,7 +417,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                     }
                 });
             }
-            // A question, mentioning the bot in one of a hundred channels.
+            // A question, mentioning the bot in one of the channels.
             _ => {
                 f.questions += 1;
                 let (id, payload) = question(i, channels);
@@ -537,7 +537,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
 }
 
 /// The `i`th event's question: its event id, and Slack's mention of the bot asking it in one
-/// of a hundred channels (sent again as is, it is Slack's retry of it).
+/// of `channels` channels (sent again as is, it is Slack's retry of it).
 fn question(i: usize, channels: usize) -> (String, Value) {
     let id = format!("EvSOAK{i}");
     let text = format!("<@U0LAN0Z89> {}", QUESTIONS[i % QUESTIONS.len()]);

@@ -445,9 +445,10 @@ async fn scheduled_work_moves_to_another_replica_when_its_holder_dies() {
     .await;
 }
 
-/// Two replacements of one repository at once (two pushes applied together, on one replica or
-/// two) take turns: both succeed, and the later one's entities are what is kept. Without
-/// turns, the second inserts the rows the first is inserting and fails on them.
+/// Two replacements of one repository at once (two pushes applied together on two replicas;
+/// one replica applies its pushes one at a time) take turns: both succeed, and the later one's
+/// entities are what is kept. Without turns, on PostgreSQL, the second inserts the rows the
+/// first is inserting and fails on them; SQLite's write lock always made them take turns.
 #[tokio::test(flavor = "multi_thread")]
 async fn two_replacements_of_one_repository_at_once_take_turns() {
     use switchboard::catalog::model::{Provenance, RawEntity};
