@@ -1099,6 +1099,19 @@ impl Desk {
         r
     }
 
+    /// Records a refused mutating command (`permission.denied`): what was asked, and the rule.
+    async fn record_denial(
+        &self,
+        a: &Asked<'_>,
+        target: Option<String>,
+        run_id: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<()> {
+        let event = a.event("permission.denied", target, run_id, detail);
+        self.store.audit(&event).await?;
+        Ok(())
+    }
+
     /// A refusal of a mutating command: recorded, and said with its rule.
     #[allow(clippy::too_many_arguments)]
     async fn denied(
@@ -1111,13 +1124,8 @@ impl Desk {
         run_id: Option<i64>,
         denied: Denied,
     ) -> Result<Reply> {
-        let event = a.event(
-            "permission.denied",
-            target,
-            run_id,
-            json!({"command": intent, "workflow": workflow, "rule": denied.rule}),
-        );
-        self.store.audit(&event).await?;
+        let detail = json!({"command": intent, "workflow": workflow, "rule": denied.rule});
+        self.record_denial(a, target, run_id, detail).await?;
         Ok(replies::refused(
             intent,
             query,

@@ -134,13 +134,8 @@ impl Desk {
                         "Only members of {} (or platform engineers) may snooze its nudges",
                         n.team
                     );
-                    self.store
-                        .audit(&a.event(
-                            "permission.denied",
-                            Some(n.entity.clone()),
-                            None,
-                            json!({"command": "snooze", "nudge": id, "rule": rule}),
-                        ))
+                    let detail = json!({"command": "snooze", "nudge": id, "rule": rule});
+                    self.record_denial(a, Some(n.entity.clone()), None, detail)
                         .await?;
                     r.view.headline = format!("{rule}; nothing was done.");
                     r.result = json!({"nudge": id, "snoozed": false});

@@ -32,13 +32,10 @@ impl Store {
     ) -> Result<Replacement> {
         // On SQLite the transaction takes the write lock at once (IMMEDIATE): one that reads
         // first fails, instead of waiting, when another connection writes in between.
-        let (gate, mut tx) = match self.backend {
-            Backend::Sqlite => (
-                Some(self.write_gate.clone().lock_owned().await),
-                self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            ),
-            Backend::Postgres => (None, self.pool.begin().await?),
-        };
+        let super::Write {
+            mut tx,
+            _gate: gate,
+        } = self.write().await?;
         take_turn(self.backend, &mut tx, source).await?;
         let existing: HashSet<String> = sqlx::query(AssertSqlSafe(format!(
             "SELECT DISTINCT location FROM entities WHERE source = $1 AND {}",
@@ -178,8 +175,8 @@ impl Store {
     /// Orphans every entity of `source` under `scope` (a repository that was deleted,
     /// archived or moved away). `purge_orphans` removes them once the grace period is over.
     pub async fn orphan_scope(&self, source: &str, scope: &str, now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        take_turn(self.backend, &mut tx, source).await?;
+        let mut w = self.write().await?;
+        take_turn(self.backend, &mut w.tx, source).await?;
         let n = sqlx::query(AssertSqlSafe(format!(
             "UPDATE entities SET orphaned_at = $3 WHERE source = $1 AND {} \
              AND orphaned_at IS NULL",
@@ -188,28 +185,28 @@ impl Store {
         .bind(source)
         .bind(scope)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *w.tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
+        w.commit().await?;
         Ok(n)
     }
 
     /// Removes every entity of `source` under `scope` at once (a repository that was renamed,
     /// once it has been read under its new name).
     pub async fn drop_scope(&self, source: &str, scope: &str) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        take_turn(self.backend, &mut tx, source).await?;
+        let mut w = self.write().await?;
+        take_turn(self.backend, &mut w.tx, source).await?;
         let n = sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM entities WHERE source = $1 AND {}",
             in_scope(scope)
         )))
         .bind(source)
         .bind(scope)
-        .execute(&mut *tx)
+        .execute(&mut *w.tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
+        w.commit().await?;
         Ok(n)
     }
 
@@ -499,9 +496,6 @@ fn entity_from_row(r: &sqlx::any::AnyRow) -> Result<RawEntity> {
     })
 }
 
-/// An entity row is in scope `$2` (a repository's `owner/repo/`; `''` is the whole source).
-/// The column is indexed with the source, so replacing one repository of thousands reads only
-/// its rows.
 /// On PostgreSQL, waits until no other transaction changes `source`'s rows, on any replica, and
 /// holds that turn until this transaction ends. Two pushes applied at once would otherwise both
 /// insert a repository's rows (the second failing on the first's), or number their rows from
@@ -524,6 +518,9 @@ async fn take_turn(
     Ok(())
 }
 
+/// An entity row is in scope `$2` (a repository's `owner/repo/`; `''` is the whole source).
+/// The column is indexed with the source, so replacing one repository of thousands reads only
+/// its rows.
 fn in_scope(scope: &str) -> &'static str {
     if scope.is_empty() {
         "$2 = ''"

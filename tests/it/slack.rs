@@ -1378,6 +1378,14 @@ async fn card_texts(h: &Harness) -> Vec<String> {
 }
 
 /// What the bot said to `user` alone, last.
+/// Egon clicks Approve on his copy of run 1's card: what he is told, once it is answered.
+async fn egon_approves(h: &Harness, egon: &switchboard::store::Card) -> String {
+    h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
+        .await;
+    h.settle().await;
+    last_said_to(h, "W012A3CDE")
+}
+
 fn last_said_to(h: &Harness, user: &str) -> String {
     h.of("chat.postEphemeral")
         .iter()
@@ -1455,11 +1463,8 @@ async fn an_approval_card_is_posted_and_dmed_decided_by_button_and_every_copy_ke
 
             // Egon approves from his DM: told alone, and every copy shows it.
             let egon = card_for(&h, "user:default/egon.spengler").await;
-            h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
-                .await;
-            h.settle().await;
             assert_eq!(
-                last_said_to(&h, "W012A3CDE"),
+                egon_approves(&h, &egon).await,
                 "Run 1 is approved; it runs now"
             );
             for text in card_texts(&h).await {
@@ -1481,11 +1486,8 @@ async fn an_approval_card_is_posted_and_dmed_decided_by_button_and_every_copy_ke
                 .collect();
             assert_eq!(told.len(), 1, "the requester is told in his thread");
             // A double click changes nothing and says how the run stands.
-            h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
-                .await;
-            h.settle().await;
             assert!(
-                last_said_to(&h, "W012A3CDE").starts_with(
+                egon_approves(&h, &egon).await.starts_with(
                     "Run 1 no longer awaits a decision (now approved); nothing changed"
                 )
             );
@@ -1623,11 +1625,8 @@ async fn an_approval_clicked_while_the_database_is_cut_is_refused_with_a_message
         );
         assert_eq!(approvals(&h).await, (audited, 0), "nothing was recorded");
 
-        h.click_on("W012A3CDE", &egon.at.channel, &egon.at.id, "sb1:approve:1")
-            .await;
-        h.settle().await;
         assert_eq!(
-            last_said_to(&h, "W012A3CDE"),
+            egon_approves(&h, &egon).await,
             "Run 1 is approved; it runs now"
         );
         let run = h.store.load_run(1).await.unwrap().unwrap();
