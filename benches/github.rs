@@ -97,18 +97,28 @@ async fn run(repos: usize, pushes: usize) {
     // more than an hour's budget of 5,000 (an App on Enterprise Cloud gets 15,000; the bench
     // is about Switchboard's side, so it gets what it needs).
     fake.set_remaining(5_000 + 2 * repos as u64);
-    let location = "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: org-catalog\nspec:\n  targets:\n    - ./groups.yaml\n    - ./systems.yaml\n    - ./apis.yaml\n";
-    let (groups, systems, apis) = (read("groups.yaml"), read("systems.yaml"), read("apis.yaml"));
-    fake.add_repo(
-        "acme",
-        "catalog",
-        &[
-            ("catalog-info.yaml", location),
-            ("groups.yaml", &groups),
-            ("systems.yaml", &systems),
-            ("apis.yaml", &apis),
-        ],
+    // Groups, systems and APIs in files of at most 1,000 documents each, behind one Location
+    // (a single file of 20,000 APIs would pass the 1 MiB a catalog file may hold).
+    let groups = read("groups.yaml");
+    let mut files: Vec<(String, String)> = Vec::new();
+    for kind in ["groups", "systems", "apis"] {
+        let all = docs(&read(&format!("{kind}.yaml")));
+        for (i, chunk) in all.chunks(1000).enumerate() {
+            files.push((format!("{kind}-{i:03}.yaml"), chunk.join("\n---\n")));
+        }
+    }
+    let mut location = String::from(
+        "apiVersion: backstage.io/v1alpha1\nkind: Location\nmetadata:\n  name: org-catalog\nspec:\n  targets:\n",
     );
+    for (path, _) in &files {
+        location.push_str(&format!("    - ./{path}\n"));
+    }
+    files.push(("catalog-info.yaml".into(), location));
+    let listed: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, t)| (p.as_str(), t.as_str()))
+        .collect();
+    fake.add_repo("acme", "catalog", &listed);
     let mut components = Vec::new();
     for f in std::fs::read_dir(&gen_dir).unwrap() {
         let p = f.unwrap().path();

@@ -9,6 +9,7 @@ pub mod facts;
 pub mod graph;
 pub mod ingest;
 pub mod links;
+pub mod list;
 pub mod model;
 pub mod parse;
 pub mod patch;

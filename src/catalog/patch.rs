@@ -4,19 +4,24 @@
 //! The part's old entities are taken out and its new ones put in at their place in the
 //! store's order; the relations between them and the rest are re-resolved in both directions
 //! (references into the part, from it, and dangling ones it now satisfies), and the indexes are
-//! kept in step. Entities' details, and the indexes a part leaves as they were, are shared with
-//! the snapshot patched; a patch costs what the part touches, a few passes over the entity list
-//! and copies of the name index (and of the key index when keys come or go). Disputed ownership
-//! is weighed again only where relations changed, unless people or keys did. The result is the snapshot a
-//! rebuild from the store gives (`tests/it/patch.rs` compares them after random pushes). When
-//! a patch cannot know that (a key defined in two places, Terraform's workspace edges, a
-//! stored entity that could not be read), it says why and the caller rebuilds.
+//! kept in step. Entities' details, the chunks of the entity list a patch leaves alone and the
+//! indexes it leaves as they were are shared with the snapshot patched. A part whose entities
+//! keep their rows (an edited file: the usual push) keeps their places, and its patch costs
+//! what it touches: the chunks holding the entities whose definitions or relations change, the
+//! name index only when names do. A part that gains or loses entities moves the others' ids:
+//! that patch renumbers every relation, a pass over the entity list and copies of the name and
+//! key indexes. Disputed ownership is weighed again only where relations changed, unless
+//! people or keys did. The result is the snapshot a rebuild from the store gives
+//! (`tests/it/patch.rs` compares them after random pushes). When a patch cannot know that (a
+//! key defined in two places, Terraform's workspace edges, a stored entity that could not be
+//! read), it says why and the caller rebuilds.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::list::EntityList;
 use super::model::RawEntity;
 use super::snapshot::{
     Details, Entity, Id, KNOWN_KINDS, Preparer, Problem, Rel, Snapshot, index_people,
@@ -44,26 +49,18 @@ enum Slot {
 }
 
 impl Snapshot {
-    /// The entities of `source` under `scope` (a location prefix; empty for all of it).
-    fn in_scope<'a>(&'a self, source: &'a str, scope: &'a str) -> impl Iterator<Item = Id> + 'a {
-        self.entities()
-            .filter(move |(_, e)| {
-                &*e.origin.source == source && e.origin.location.starts_with(scope)
-            })
-            .map(|(id, _)| id)
-    }
-
     /// The keys of `source`'s entities under `scope`, to ask the store which are defined
     /// elsewhere too (`ScopeRead::elsewhere`).
     pub fn scope_keys(&self, source: &str, scope: &str) -> Vec<String> {
         self.in_scope(source, scope)
+            .into_iter()
             .map(|id| self.entity(id).key())
             .collect()
     }
 
     /// This snapshot with `read`'s part replaced, or why only a rebuild can say what it is.
     pub fn patched(&self, read: ScopeRead, built_at: i64) -> Result<Snapshot, String> {
-        let gone: Vec<Id> = self.in_scope(&read.source, &read.scope).collect();
+        let gone: Vec<Id> = self.in_scope(&read.source, &read.scope);
         if self.unreadable > 0 {
             return Err("stored entities could not be read".into());
         }
@@ -123,32 +120,62 @@ impl Snapshot {
         }
 
         // The new order: what stays, and the part's entities at their place in the store's.
-        let mut order: Vec<Slot> = Vec::with_capacity(self.len() - gone.len() + fresh.len());
-        let mut moved: Vec<Option<Id>> = vec![None; self.len()];
-        let mut fresh_ids: Vec<Id> = vec![0; fresh.len()];
-        let mut next_fresh = 0;
-        for (id, e) in self.entities() {
-            if gone_set.contains(&id) {
-                continue;
+        // Most often the part's entities keep their rows (an edited file) and so their places:
+        // then nothing else moves, and the new order is not written out.
+        let in_place = gone.len() == fresh.len()
+            && gone
+                .iter()
+                .zip(&fresh)
+                .all(|(&g, p)| self.entity(g).origin.seq == p.entity.origin.seq);
+        let mut order: Vec<Slot> = Vec::new();
+        let mut moved: Vec<Option<Id>> = Vec::new();
+        let fresh_ids: Vec<Id> = if in_place {
+            gone.clone()
+        } else {
+            order.reserve(self.len() - gone.len() + fresh.len());
+            moved = vec![None; self.len()];
+            let mut fresh_ids = vec![0; fresh.len()];
+            let mut next_fresh = 0;
+            for (id, e) in self.entities() {
+                if gone_set.contains(&id) {
+                    continue;
+                }
+                while next_fresh < fresh.len() && fresh[next_fresh].entity.origin.seq < e.origin.seq
+                {
+                    fresh_ids[next_fresh] = order.len() as Id;
+                    order.push(Slot::Fresh(next_fresh));
+                    next_fresh += 1;
+                }
+                moved[id as usize] = Some(order.len() as Id);
+                order.push(Slot::Kept(id));
             }
-            while next_fresh < fresh.len() && fresh[next_fresh].entity.origin.seq < e.origin.seq {
+            while next_fresh < fresh.len() {
                 fresh_ids[next_fresh] = order.len() as Id;
                 order.push(Slot::Fresh(next_fresh));
                 next_fresh += 1;
             }
-            moved[id as usize] = Some(order.len() as Id);
-            order.push(Slot::Kept(id));
-        }
-        while next_fresh < fresh.len() {
-            fresh_ids[next_fresh] = order.len() as Id;
-            order.push(Slot::Fresh(next_fresh));
-            next_fresh += 1;
-        }
-        let shifted = moved
+            fresh_ids
+        };
+        let len = self.len() - gone.len() + fresh.len();
+        let shifted = !in_place
+            && moved
+                .iter()
+                .enumerate()
+                .any(|(old, new)| new.is_some_and(|n| n != old as Id));
+        let to_new = |old: Id| match in_place {
+            true => (!gone_set.contains(&old)).then_some(old),
+            false => moved[old as usize],
+        };
+        let fresh_at: FxHashMap<Id, usize> = fresh_ids
             .iter()
             .enumerate()
-            .any(|(old, new)| new.is_some_and(|n| n != old as Id));
-        let to_new = |old: Id| moved[old as usize];
+            .map(|(i, &id)| (id, i))
+            .collect();
+        let slot = |new: Id| match fresh_at.get(&new) {
+            Some(&i) => Slot::Fresh(i),
+            None if in_place => Slot::Kept(new),
+            None => order[new as usize],
+        };
 
         // Keys: shared when the part kept its keys where they were.
         let same_keys = !shifted
@@ -195,19 +222,25 @@ impl Snapshot {
             }
         }
         // Kept entities whose relations change: the gone entities' other ends, the fresh
-        // declarations' targets, and those whose dangling references the part now satisfies.
+        // declarations' targets, and those whose dangling references the part now satisfies
+        // (only a key new to the catalog can: one it had was no one's dangling reference).
         let mut affected: FxHashSet<Id> = FxHashSet::default();
         for &g in &gone {
             affected.extend(self.entity(g).relations.iter().map(|r| r.target));
         }
-        affected.extend(added.keys().filter_map(|&new| match order[new as usize] {
+        affected.extend(added.keys().filter_map(|&new| match slot(new) {
             Slot::Kept(old) => Some(old),
             Slot::Fresh(_) => None,
         }));
-        if !fresh_keys.is_empty() {
+        let new_keys: FxHashSet<&str> = fresh_keys
+            .iter()
+            .copied()
+            .filter(|k| !gone_keys.iter().any(|g| g == k))
+            .collect();
+        if !new_keys.is_empty() {
             affected.extend(
                 self.entities()
-                    .filter(|(_, e)| e.dangling.iter().any(|(_, k)| fresh_keys.contains(&**k)))
+                    .filter(|(_, e)| e.dangling.iter().any(|(_, k)| new_keys.contains(&**k)))
                     .map(|(id, _)| id),
             );
         }
@@ -236,7 +269,7 @@ impl Snapshot {
                 }
             }
             for (kind, key) in e.dangling.iter() {
-                if !(fresh_keys.contains(&**key) && resolve(*kind, key, &mut rels)) {
+                if !(new_keys.contains(&**key) && resolve(*kind, key, &mut rels)) {
                     dangling.push((*kind, key.clone()));
                 }
             }
@@ -263,14 +296,12 @@ impl Snapshot {
             after.sort_unstable();
             before == after
         };
-
-        // The entity list, with kept entities' ids moved where the order shifted.
+        // The entity list: each entity whose relations or definition changed, and every kept
+        // one where ids moved (its relations renumbered).
         let mut fresh_details: Vec<Option<Details>> =
             fresh.into_iter().map(|p| Some(p.entity)).collect();
-        let mut entities: Vec<Entity> = Vec::with_capacity(order.len());
-        for (new, slot) in order.iter().enumerate() {
-            let new = new as Id;
-            let mut e = match *slot {
+        let mut make = |new: Id| -> Entity {
+            let mut e = match slot(new) {
                 Slot::Kept(old) => match changed.remove(&new) {
                     Some(e) => e,
                     None => {
@@ -306,28 +337,75 @@ impl Snapshot {
                 rels.extend(more);
                 e = Entity::new(e.details_arc(), rels, e.dangling.clone());
             }
-            entities.push(e);
-        }
+            e
+        };
+        let entities: EntityList = if in_place {
+            // Those are the ones rechecked (the rest are as they were).
+            let made: Vec<(Id, Entity)> = rechecked.iter().map(|&id| (id, make(id))).collect();
+            self.entities.with(made)
+        } else {
+            (0..len as Id).map(make).collect()
+        };
+        // Whether a kept group's members or parents changed (a part that holds a Group or a
+        // User changes people, below).
+        let staffing = |e: &Entity| -> Vec<(super::RelKind, Id)> {
+            e.relations
+                .iter()
+                .filter(|r| matches!(r.kind, super::RelKind::HasMember | super::RelKind::ChildOf))
+                .map(|r| (r.kind, r.target))
+                .collect()
+        };
+        let members_change = rechecked.iter().any(|&new| match slot(new) {
+            Slot::Kept(old) => {
+                let e = entities.get(new);
+                e.kind_is("group") && (shifted || staffing(self.entity(old)) != staffing(e))
+            }
+            Slot::Fresh(_) => false,
+        });
 
         let gone_details: Vec<&Details> = gone.iter().map(|&id| &**self.entity(id)).collect();
         let fresh_named: Vec<(Id, &Details)> = fresh_ids
             .iter()
-            .map(|&id| (id, &*entities[id as usize]))
+            .map(|&id| (id, &**entities.get(id)))
             .collect();
-        let names = self.names.patched(
-            &gone_details,
-            &gone,
-            shifted.then_some(moved.as_slice()),
-            &fresh_named,
-        );
+        // Names and places: shared when the part's entities kept their ids, names and titles
+        // (or files).
+        let pairs = || {
+            gone_details
+                .iter()
+                .zip(&fresh_named)
+                .map(|(g, (_, f))| (*g, *f))
+        };
+        let names = match in_place && pairs().all(|(g, f)| g.name == f.name && g.title == f.title) {
+            true => self.names.clone(),
+            false => Arc::new(self.names.patched(
+                &gone_details,
+                &gone,
+                shifted.then_some(moved.as_slice()),
+                &fresh_named,
+            )),
+        };
+        let by_location = match in_place
+            && pairs().all(|(g, f)| {
+                g.origin.source == f.origin.source && g.origin.location == f.origin.location
+            }) {
+            true => self.by_location.clone(),
+            false => {
+                let kept = self
+                    .by_location
+                    .iter()
+                    .filter_map(|&id| to_new(id))
+                    .collect();
+                super::snapshot::by_location(&entities, Some((kept, fresh_ids.clone())))
+            }
+        };
         // People only change with Users and Groups, or with ids; staffed groups also with a
-        // group's relations (a member that is not a User).
+        // group's members or parents.
         let people_or_groups = |e: &Details| e.kind_is("user") || e.kind_is("group");
         let same_people = !shifted
             && !gone_details.iter().any(|e| people_or_groups(e))
             && !fresh_named.iter().any(|(_, e)| people_or_groups(e));
-        let same_staffed =
-            same_people && !affected.iter().any(|&id| self.entity(id).kind_is("group"));
+        let same_staffed = same_people && !members_change;
         let mut snap = Snapshot {
             people: match same_people {
                 true => self.people.clone(),
@@ -345,7 +423,8 @@ impl Snapshot {
             },
             entities,
             by_key,
-            names: Arc::new(names),
+            by_location,
+            names,
             problems: read.problems,
             conflicts: self.conflicts.clone(),
             disputed: Box::new([]),

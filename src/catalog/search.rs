@@ -6,7 +6,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::snapshot::{Details, Entity, Id, Snapshot};
+use super::list::EntityList;
+use super::snapshot::{Details, Id, Snapshot};
 
 /// Trigram postings over normalised names and titles.
 #[derive(Default)]
@@ -65,7 +66,7 @@ fn grams_of(e: &Details) -> Vec<u32> {
 }
 
 impl NameIndex {
-    pub fn build(entities: &[Entity]) -> NameIndex {
+    pub fn build(entities: &EntityList) -> NameIndex {
         let mut grams: FxHashMap<u32, Vec<Id>> = FxHashMap::default();
         for (i, e) in entities.iter().enumerate() {
             for t in grams_of(e) {

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
+use super::list::EntityList;
 use super::model::{Claim, Provenance, RawEntity, RelKind, identity, spec_relations};
 use super::refs::{DEFAULT_NAMESPACE, EntityRef};
 use super::search::NameIndex;
@@ -204,8 +205,11 @@ pub struct Conflict {
 /// snapshot it was patched from.
 #[derive(Default)]
 pub struct Snapshot {
-    pub(super) entities: Vec<Entity>,
+    pub(super) entities: EntityList,
     pub(super) by_key: Arc<FxHashMap<Box<str>, Id>>,
+    /// Every id, in the order of (source, location, id): a part of a source (a location
+    /// prefix) is one run of it.
+    pub(super) by_location: Arc<[Id]>,
     pub(super) names: Arc<NameIndex>,
     /// Users by chat identity: `slack:U123`, `discord:123`, `email:someone@example.com`.
     pub(super) people: Arc<FxHashMap<String, Id>>,
@@ -450,7 +454,7 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
 
 /// Chat identities of Users: the `slack.com/user-id` and `discord.com/user-id` annotations and
 /// the profile e-mail. The first User to claim an identity keeps it.
-pub(super) fn index_people(entities: &[Entity]) -> FxHashMap<String, Id> {
+pub(super) fn index_people(entities: &EntityList) -> FxHashMap<String, Id> {
     let mut people = FxHashMap::default();
     // GitHub teams, as CODEOWNERS names them: `github-team:org/slug`, and the slug alone.
     for (i, e) in entities
@@ -514,9 +518,9 @@ pub(super) fn sorted_dangling(mut d: Vec<(RelKind, Box<str>)>) -> Arc<[(RelKind,
 }
 
 /// Kinds kept but not interpreted, with counts, by name.
-pub(super) fn uninterpreted_kinds(entities: &[Entity]) -> Vec<(String, usize)> {
+pub(super) fn uninterpreted_kinds(entities: &EntityList) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    for e in entities {
+    for e in entities.iter() {
         if !KNOWN_KINDS.iter().any(|k| e.kind.eq_ignore_ascii_case(k)) {
             *counts.entry(&e.kind).or_default() += 1;
         }
@@ -527,6 +531,35 @@ pub(super) fn uninterpreted_kinds(entities: &[Entity]) -> Vec<(String, usize)> {
         .collect();
     out.sort();
     out
+}
+
+/// Every id of `entities` in the order of (source, location, id) (`Snapshot::by_location`).
+/// `kept`: the order of most of them already, from a snapshot being patched (ids as they are
+/// in `entities`), into which the rest are merged.
+pub(super) fn by_location(entities: &EntityList, kept: Option<(Vec<Id>, Vec<Id>)>) -> Arc<[Id]> {
+    let at = |id: Id| {
+        let o = &entities.get(id).origin;
+        (&*o.source, &*o.location, id)
+    };
+    let Some((kept, mut rest)) = kept else {
+        let mut all: Vec<(&str, &str, Id)> = (0..entities.len() as Id).map(at).collect();
+        all.sort_unstable();
+        return all.into_iter().map(|(_, _, id)| id).collect();
+    };
+    rest.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
+    let mut out = Vec::with_capacity(kept.len() + rest.len());
+    let mut rest = rest.into_iter().peekable();
+    for id in kept {
+        while let Some(&r) = rest.peek()
+            && at(r) < at(id)
+        {
+            out.push(r);
+            rest.next();
+        }
+        out.push(id);
+    }
+    out.extend(rest);
+    out.into()
 }
 
 impl Snapshot {
@@ -648,7 +681,7 @@ impl Snapshot {
             });
         }
         let none: Arc<[(RelKind, Box<str>)]> = Arc::new([]);
-        let entities: Vec<Entity> = details
+        let entities: EntityList = details
             .into_iter()
             .zip(edges)
             .enumerate()
@@ -667,6 +700,7 @@ impl Snapshot {
         let relations_time = started.elapsed();
         let names = NameIndex::build(&entities);
         let people = index_people(&entities);
+        let by_location = by_location(&entities, None);
         tracing::debug!(
             entities = entities.len(),
             keys_and_relations = ?relations_time,
@@ -678,6 +712,7 @@ impl Snapshot {
             uninterpreted_kinds: uninterpreted_kinds(&entities),
             entities,
             by_key: Arc::new(by_key),
+            by_location,
             names: Arc::new(names),
             people: Arc::new(people),
             problems,
@@ -754,11 +789,27 @@ impl Snapshot {
     }
 
     pub fn entity(&self, id: Id) -> &Entity {
-        &self.entities[id as usize]
+        self.entities.get(id)
     }
 
     pub fn entities(&self) -> impl Iterator<Item = (Id, &Entity)> {
         self.entities.iter().enumerate().map(|(i, e)| (i as Id, e))
+    }
+
+    /// The entities of `source` under `scope` (a location prefix; empty for all of it), by id.
+    pub fn in_scope(&self, source: &str, scope: &str) -> Vec<Id> {
+        let at = |id: &Id| {
+            let o = &self.entity(*id).origin;
+            (&*o.source, &*o.location)
+        };
+        let start = self
+            .by_location
+            .partition_point(|id| at(id) < (source, scope));
+        let run = self.by_location[start..]
+            .partition_point(|id| matches!(at(id), (s, l) if s == source && l.starts_with(scope)));
+        let mut ids = self.by_location[start..start + run].to_vec();
+        ids.sort_unstable();
+        ids
     }
 
     /// Looks up a canonical key (`kind:namespace/name`, any case).

@@ -224,15 +224,22 @@ impl Store {
     /// What `source` holds under `scope` now, in the store's order: a repository read again,
     /// for a patch of the live snapshot.
     pub async fn scope_entities(&self, source: &str, scope: &str) -> Result<Vec<RawEntity>> {
+        // Sorted here, not by the query: with `ORDER BY seq` SQLite's planner walks the
+        // source's rows in seq order (every repository's) instead of the scope's index.
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {ENTITY_COLUMNS} FROM entities WHERE source = $1 AND {} ORDER BY seq",
+            "SELECT {ENTITY_COLUMNS} FROM entities WHERE source = $1 AND {}",
             in_scope(scope)
         )))
         .bind(source)
         .bind(scope)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(entity_from_row).collect()
+        let mut out = rows
+            .iter()
+            .map(entity_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_unstable_by_key(|e| e.seq);
+        Ok(out)
     }
 
     /// Which of `keys` a row outside `source`'s `scope` defines too (those keys' winner is

@@ -396,6 +396,14 @@ fn fingerprint(s: &Snapshot) -> Vec<String> {
         out.push(line);
     }
     out.push(format!("disputed {:?}", s.disputed));
+    for n in 0..REPOS {
+        out.push(format!(
+            "in {} {:?}",
+            scope(n),
+            s.in_scope(SOURCE, &scope(n))
+        ));
+    }
+    out.push(format!("in all {:?}", s.in_scope(SOURCE, "")));
     out.push(format!("uninterpreted {:?}", s.uninterpreted_kinds));
     for c in &s.conflicts {
         out.push(format!(
