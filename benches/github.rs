@@ -101,8 +101,12 @@ async fn run(repos: usize, pushes: usize) {
     // (a single file of 20,000 APIs would pass the 1 MiB a catalog file may hold).
     let groups = read("groups.yaml");
     let mut files: Vec<(String, String)> = Vec::new();
-    for kind in ["groups", "systems", "apis"] {
-        let all = docs(&read(&format!("{kind}.yaml")));
+    for (kind, text) in [
+        ("groups", groups.clone()),
+        ("systems", read("systems.yaml")),
+        ("apis", read("apis.yaml")),
+    ] {
+        let all = docs(&text);
         for (i, chunk) in all.chunks(1000).enumerate() {
             files.push((format!("{kind}-{i:03}.yaml"), chunk.join("\n---\n")));
         }

@@ -554,24 +554,16 @@ pub async fn reread_scopes(
     let t = Instant::now();
     let mut patching = std::time::Duration::ZERO;
     let problems = store.load_problems().await?;
-    let t_problems = t.elapsed();
-    let mut t_rows = std::time::Duration::ZERO;
-    let mut t_elsewhere = std::time::Duration::ZERO;
     for scope in scopes {
-        let r = Instant::now();
         let rows = store.scope_entities(source, scope).await?;
         let mut keys = current.scope_keys(source, scope);
         keys.extend(rows.iter().map(|r| r.key.clone()));
         keys.sort_unstable();
         keys.dedup();
-        t_rows += r.elapsed();
-        let r = Instant::now();
-        let elsewhere = store.defined_elsewhere(source, scope, &keys).await?;
-        t_elsewhere += r.elapsed();
         let read = crate::catalog::patch::ScopeRead {
             source: source.to_string(),
             scope: scope.clone(),
-            elsewhere,
+            elsewhere: store.defined_elsewhere(source, scope, &keys).await?,
             problems: problems.clone(),
             rows,
         };
@@ -592,9 +584,7 @@ pub async fn reread_scopes(
     }
     tracing::debug!(
         took = ?t.elapsed(),
-        problems = ?t_problems,
-        rows = ?t_rows,
-        elsewhere = ?t_elsewhere,
+        reading_back = ?t.elapsed() - patching,
         patching = ?patching,
         "{source} {scopes:?} patched into the catalog"
     );

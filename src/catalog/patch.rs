@@ -156,7 +156,6 @@ impl Snapshot {
             }
             fresh_ids
         };
-        let len = self.len() - gone.len() + fresh.len();
         let shifted = !in_place
             && moved
                 .iter()
@@ -166,15 +165,20 @@ impl Snapshot {
             true => (!gone_set.contains(&old)).then_some(old),
             false => moved[old as usize],
         };
-        let fresh_at: FxHashMap<Id, usize> = fresh_ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
-        let slot = |new: Id| match fresh_at.get(&new) {
-            Some(&i) => Slot::Fresh(i),
-            None if in_place => Slot::Kept(new),
-            None => order[new as usize],
+        // In place, a fresh entity has its gone one's id (the order is not written out).
+        let fresh_at: FxHashMap<Id, usize> = match in_place {
+            true => fresh_ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| (id, i))
+                .collect(),
+            false => FxHashMap::default(),
+        };
+        let slot = |new: Id| match in_place {
+            true => fresh_at
+                .get(&new)
+                .map_or(Slot::Kept(new), |&i| Slot::Fresh(i)),
+            false => order[new as usize],
         };
 
         // Keys: shared when the part kept its keys where they were.
@@ -344,7 +348,7 @@ impl Snapshot {
             let made: Vec<(Id, Entity)> = rechecked.iter().map(|&id| (id, make(id))).collect();
             self.entities.with(made)
         } else {
-            (0..len as Id).map(make).collect()
+            (0..order.len() as Id).map(make).collect()
         };
         // Whether a kept group's members or parents changed (a part that holds a Group or a
         // User changes people, below).
@@ -396,7 +400,7 @@ impl Snapshot {
                     .iter()
                     .filter_map(|&id| to_new(id))
                     .collect();
-                super::snapshot::by_location(&entities, Some((kept, fresh_ids.clone())))
+                super::snapshot::merged_by_location(&entities, kept, fresh_ids.clone())
             }
         };
         // People only change with Users and Groups, or with ids; staffed groups also with a

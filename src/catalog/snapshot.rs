@@ -534,32 +534,42 @@ pub(super) fn uninterpreted_kinds(entities: &EntityList) -> Vec<(String, usize)>
 }
 
 /// Every id of `entities` in the order of (source, location, id) (`Snapshot::by_location`).
-/// `kept`: the order of most of them already, from a snapshot being patched (ids as they are
-/// in `entities`), into which the rest are merged.
-pub(super) fn by_location(entities: &EntityList, kept: Option<(Vec<Id>, Vec<Id>)>) -> Arc<[Id]> {
-    let at = |id: Id| {
-        let o = &entities.get(id).origin;
-        (&*o.source, &*o.location, id)
-    };
-    let Some((kept, mut rest)) = kept else {
-        let mut all: Vec<(&str, &str, Id)> = (0..entities.len() as Id).map(at).collect();
-        all.sort_unstable();
-        return all.into_iter().map(|(_, _, id)| id).collect();
-    };
-    rest.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
-    let mut out = Vec::with_capacity(kept.len() + rest.len());
-    let mut rest = rest.into_iter().peekable();
+pub(super) fn by_location(entities: &EntityList) -> Arc<[Id]> {
+    let mut all: Vec<(&str, &str, Id)> = (0..entities.len() as Id)
+        .map(|id| location_of(entities, id))
+        .collect();
+    all.sort_unstable();
+    all.into_iter().map(|(_, _, id)| id).collect()
+}
+
+/// `by_location` of a patched list: `kept`, the order of every entity but `fresh` already
+/// (ids as they are in `entities`), with `fresh` merged in.
+pub(super) fn merged_by_location(
+    entities: &EntityList,
+    kept: Vec<Id>,
+    mut fresh: Vec<Id>,
+) -> Arc<[Id]> {
+    let at = |id: Id| location_of(entities, id);
+    fresh.sort_unstable_by(|a, b| at(*a).cmp(&at(*b)));
+    let mut out = Vec::with_capacity(kept.len() + fresh.len());
+    let mut fresh = fresh.into_iter().peekable();
     for id in kept {
-        while let Some(&r) = rest.peek()
-            && at(r) < at(id)
+        while let Some(&f) = fresh.peek()
+            && at(f) < at(id)
         {
-            out.push(r);
-            rest.next();
+            out.push(f);
+            fresh.next();
         }
         out.push(id);
     }
-    out.extend(rest);
+    out.extend(fresh);
     out.into()
+}
+
+/// What `by_location` orders an entity by.
+fn location_of(entities: &EntityList, id: Id) -> (&str, &str, Id) {
+    let o = &entities.get(id).origin;
+    (&o.source, &o.location, id)
 }
 
 impl Snapshot {
@@ -700,7 +710,7 @@ impl Snapshot {
         let relations_time = started.elapsed();
         let names = NameIndex::build(&entities);
         let people = index_people(&entities);
-        let by_location = by_location(&entities, None);
+        let by_location = by_location(&entities);
         tracing::debug!(
             entities = entities.len(),
             keys_and_relations = ?relations_time,
