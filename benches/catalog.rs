@@ -249,8 +249,9 @@ async fn bench_size(n: usize, dir: &Path, work: &Path) {
     );
 }
 
-/// Resident memory (KiB) of `switchboard serve` once it has loaded the catalog from the store
-/// and finished its start-up re-read of the files (what a running bot holds), and its peak.
+/// Resident memory (KiB) of `switchboard serve` once it has loaded the catalog from the store,
+/// re-read the files at start-up and made its catalog watch's first look (what a running bot
+/// holds between looks, a second after the last), and its peak.
 fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
     use std::io::{BufRead, BufReader};
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -267,20 +268,26 @@ fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
     .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(["--config", cfg.to_str().unwrap(), "serve"])
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,switchboard::scorecards::watch=debug")
         .env("NO_COLOR", "1")
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut synced = false;
     for line in stderr.lines() {
         let line = line.unwrap();
-        assert!(!line.contains("ERROR"), "{line}");
-        if line.contains(" synced ") {
+        assert!(
+            !line.contains("ERROR") && !line.contains("watch failed"),
+            "{line}"
+        );
+        synced |= line.contains(" synced ");
+        if synced && line.contains("the catalog watch looked") {
             break;
         }
     }
+    std::thread::sleep(Duration::from_secs(1));
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();

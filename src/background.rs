@@ -202,6 +202,9 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
 pub fn spawn(app: &App, config: &Config) -> Turn {
     let turn = Turn::hold(app.bot.clone(), app.store.clone(), LEASE_FOR);
     let synced = app.synced;
+    // Whether the start-up re-read is over (it did not need to happen, ran, or failed): the
+    // catalog watch scores what it read, not the stored catalog it replaces seconds later.
+    let (reread, reread_done) = tokio::sync::watch::channel(synced);
     // Answer from the store at once; re-read the sources now (unless that just happened) and
     // then on an interval.
     {
@@ -216,6 +219,7 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
             turn.wait().await;
             if !synced {
                 resync(&bot, &store, &sources, &cfg).await;
+                let _ = reread.send(true);
             }
             // The shortest configured interval; GitHub scans only when its own is due.
             let github = sources
@@ -289,15 +293,18 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
     // sent every minute (quiet hours end, days turn, the digest schedule comes round).
     if let Some(desk) = app.bot.desk().cloned() {
         let (bot, store, turn) = (app.bot.clone(), app.store.clone(), turn.clone());
+        let mut reread_done = reread_done;
         tokio::spawn(async move {
             let watch = crate::scorecards::watch::Watch::default();
             let mut looked: Option<tokio::time::Instant> = None;
             let mut changed = false;
+            let mut reread_over = *reread_done.borrow();
             loop {
                 // Watched, nudged and digested by one replica; usage is each replica's own.
                 if turn.mine() {
                     let since = looked.map(|t| t.elapsed());
-                    if since.is_none_or(|s| s >= LOOK_EVERY || (changed && s >= LOOK_GAP)) {
+                    let due = since.is_none_or(|s| s >= LOOK_EVERY || (changed && s >= LOOK_GAP));
+                    if due && reread_over {
                         looked = Some(tokio::time::Instant::now());
                         changed = false;
                         match watch.look(&store, &bot).await {
@@ -346,6 +353,8 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                 }
                 tokio::select! {
                     _ = bot.catalog_changed() => changed = true,
+                    // The first look is due once the start-up re-read is over (or its task).
+                    _ = reread_done.wait_for(|over| *over), if !reread_over => reread_over = true,
                     _ = tokio::time::sleep(std::time::Duration::from_secs(60)) => {}
                 }
             }

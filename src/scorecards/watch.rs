@@ -1,9 +1,10 @@
 //! The catalog watch: each new snapshot (or new set of scorecards) is scored whole, compared
-//! with what was seen last (kept in the store, so a restart picks up where it stopped), and
-//! what changed is written down in one transaction — the catalog change log, each entity's
-//! score for the ISO week, each team's weekly figures — with the problems its owners are to be
-//! nudged about. The first look at the catalog, and the first scoring on a scorecard new to
-//! it, are a silent baseline: nothing is logged as changed and nobody is nudged.
+//! with what was seen last (read from the store at each look, so a restart, or another replica
+//! that held the turn meanwhile, is where the comparison picks up), and what changed is written
+//! down in one transaction — the catalog change log, each entity's score for the ISO week,
+//! each team's weekly figures — with the problems its owners are to be nudged about. The first
+//! look at the catalog, and the first scoring on a scorecard new to it, are a silent baseline:
+//! nothing is logged as changed and nobody is nudged.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -22,19 +23,21 @@ use crate::store::{Change, Observation, Problem, Store, TeamWeek, Watched, WeekS
 /// baselined, beside the scorecards' names.
 const CATALOG: &str = "";
 
-/// What the watch remembers between looks.
-#[derive(Default)]
+/// What a look compares the catalog with: what the last look saw, read from the store.
 struct Memory {
     seen: HashMap<String, Watched>,
     baselined: HashSet<String>,
-    /// The last figures written per (scorecard, team), with their week.
+    /// The figures written per (scorecard, team) for the week.
     teams: HashMap<(String, String), TeamWeek>,
 }
 
-/// The watch of one process. Looks take turns.
+/// The watch of one process. Looks take turns. Between looks it keeps nothing: each reads
+/// what the last one saw from the store, whichever replica made it, so a replica that gets
+/// the turn back does not log again what another logged meanwhile. (What was seen of every
+/// entity costs some 500 bytes an entity, held all the time for a look every few minutes.)
 #[derive(Default)]
 pub struct Watch {
-    memory: tokio::sync::Mutex<Option<Memory>>,
+    looking: tokio::sync::Mutex<()>,
 }
 
 /// An ISO week as stored: `2026-W49`.
@@ -45,49 +48,38 @@ pub fn iso_week(at: DateTime<Utc>) -> String {
 
 impl Watch {
     /// Looks at the bot's catalog, records what changed in `store`, and says what it wrote.
-    /// The first call of a process reads what was seen last; scoring runs off the async
-    /// threads.
+    /// Scoring runs off the async threads.
     pub async fn look(&self, store: &Store, bot: &Arc<Bot>) -> Result<Observation> {
-        let mut guard = self.memory.lock().await;
-        // Taken out while in use: a failure on the way reads it from the store again.
-        let memory = match guard.take() {
-            Some(m) => m,
-            None => {
-                let (seen, baselined) = store.load_watched().await?;
-                Memory {
-                    seen,
-                    baselined: baselined.into_iter().collect(),
-                    teams: HashMap::new(),
-                }
-            }
-        };
+        let _turn = self.looking.lock().await;
         let now = bot.now();
+        let started = std::time::Instant::now();
+        let (seen, baselined) = store.load_watched().await?;
+        let teams = store.week_team_scores(&iso_week(now)).await?;
+        let read = started.elapsed();
+        let memory = Memory {
+            seen,
+            baselined: baselined.into_iter().collect(),
+            teams: teams
+                .into_iter()
+                .map(|t| ((t.scorecard.clone(), t.team.clone()), t))
+                .collect(),
+        };
         let on = bot.clone();
-        let (mut memory, observed) = tokio::task::spawn_blocking(move || {
-            let observed = on.as_itself(|ctx| compare(ctx, &memory, now));
-            (memory, observed)
-        })
-        .await?;
+        // What was seen is dropped there too, off the async threads.
+        let observed =
+            tokio::task::spawn_blocking(move || on.as_itself(|ctx| compare(ctx, &memory, now)))
+                .await?;
+        let scored = started.elapsed() - read;
         store.record_observation(&observed, now.timestamp()).await?;
-        remember(&mut memory, &observed);
-        *guard = Some(memory);
+        tracing::debug!(
+            seen = observed.seen.len(),
+            scores = observed.scores.len(),
+            ?read,
+            ?scored,
+            took = ?started.elapsed(),
+            "the catalog watch looked"
+        );
         Ok(observed)
-    }
-}
-
-/// Applies what was written to the memory.
-fn remember(memory: &mut Memory, o: &Observation) {
-    for e in &o.gone {
-        memory.seen.remove(e);
-    }
-    for (e, w) in &o.seen {
-        memory.seen.insert(e.clone(), w.clone());
-    }
-    memory.baselined.extend(o.baselined.iter().cloned());
-    for t in &o.teams {
-        memory
-            .teams
-            .insert((t.scorecard.clone(), t.team.clone()), t.clone());
     }
 }
 

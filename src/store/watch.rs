@@ -149,25 +149,30 @@ impl Observation {
 impl Store {
     /// What the watch saw last, and the scorecards (`''`: the catalog) already baselined.
     pub async fn load_watched(&self) -> Result<(HashMap<String, Watched>, Vec<String>)> {
-        let rows =
+        use futures_util::TryStreamExt;
+        let mut seen = HashMap::new();
+        // Row by row: at 100,000 entities the rows at once would cost as much again.
+        let mut rows =
             sqlx::query("SELECT entity, owner, source, quarantined, scores FROM watched_entities")
-                .fetch_all(&self.pool)
-                .await
-                .context("reading what the catalog watch saw")?;
-        let mut seen = HashMap::with_capacity(rows.len());
-        for r in &rows {
-            let scores: String = r.get(4);
+                .fetch(&self.pool);
+        while let Some(r) = rows
+            .try_next()
+            .await
+            .context("reading what the catalog watch saw")?
+        {
+            let scores: &str = r.get(4);
             seen.insert(
                 r.get::<String, _>(0),
                 Watched {
                     owner: r.get(1),
                     source: r.get(2),
                     quarantined: r.get::<i64, _>(3) != 0,
-                    scores: serde_json::from_str(&scores)
+                    scores: serde_json::from_str(scores)
                         .context("a watched entity's scores are corrupt")?,
                 },
             );
         }
+        drop(rows);
         let baselined = sqlx::query("SELECT scorecard FROM watch_baselines")
             .fetch_all(&self.pool)
             .await
@@ -374,7 +379,7 @@ impl Store {
         from_week: &str,
         until_week: &str,
     ) -> Result<Vec<TeamWeek>> {
-        let rows = sqlx::query(
+        sqlx::query(
             "SELECT scorecard, team, week, entities, score, levels FROM team_scores \
              WHERE team = $1 AND week >= $2 AND week <= $3 ORDER BY week, scorecard",
         )
@@ -383,21 +388,25 @@ impl Store {
         .bind(until_week)
         .fetch_all(&self.pool)
         .await
-        .context("reading a team's weekly scores")?;
-        rows.iter()
-            .map(|r| {
-                let levels: String = r.get(5);
-                Ok(TeamWeek {
-                    scorecard: r.get(0),
-                    team: r.get(1),
-                    week: r.get(2),
-                    entities: r.get::<i64, _>(3) as u32,
-                    score: r.get::<i64, _>(4) as u32,
-                    levels: serde_json::from_str(&levels)
-                        .context("a team's weekly levels are corrupt")?,
-                })
-            })
-            .collect()
+        .context("reading a team's weekly scores")?
+        .iter()
+        .map(team_week)
+        .collect()
+    }
+
+    /// Every team's figures on every scorecard in `week`.
+    pub async fn week_team_scores(&self, week: &str) -> Result<Vec<TeamWeek>> {
+        sqlx::query(
+            "SELECT scorecard, team, week, entities, score, levels FROM team_scores \
+             WHERE week = $1",
+        )
+        .bind(week)
+        .fetch_all(&self.pool)
+        .await
+        .context("reading the week's team scores")?
+        .iter()
+        .map(team_week)
+        .collect()
     }
 
     /// An entity's weekly scores on every scorecard, oldest first.
@@ -421,4 +430,17 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// A row of `team_scores`: scorecard, team, week, entities, score, levels.
+fn team_week(r: &sqlx::any::AnyRow) -> Result<TeamWeek> {
+    let levels: String = r.get(5);
+    Ok(TeamWeek {
+        scorecard: r.get(0),
+        team: r.get(1),
+        week: r.get(2),
+        entities: r.get::<i64, _>(3) as u32,
+        score: r.get::<i64, _>(4) as u32,
+        levels: serde_json::from_str(&levels).context("a team's weekly levels are corrupt")?,
+    })
 }

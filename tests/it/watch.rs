@@ -1,6 +1,6 @@
 //! The catalog watch on real databases: a silent baseline, then each kind of change logged
 //! once with its source and team, weekly scores kept, problems raised and cleared, and a
-//! restart that picks up where the last process stopped.
+//! restart (or another replica's turn) that picks up where the last look stopped.
 
 use std::sync::Arc;
 
@@ -359,6 +359,11 @@ async fn the_watch_logs_each_change_once_after_a_silent_baseline_and_across_a_re
                 "{n}"
             );
             assert_eq!(back.baselined, ["more"], "{n}");
+
+            // The first process gets the turn back: it compares with what the other saw
+            // since, not with what it saw itself, and finds nothing new.
+            let turn_back = watch.look(&w.store, &w.bot).await.unwrap();
+            assert!(turn_back.is_empty(), "{n}: {turn_back:?}");
             w.store.close().await;
         }
     })
