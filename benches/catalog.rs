@@ -275,9 +275,23 @@ fn serving_rss(cfg_path: &Path, work: &Path) -> (u64, u64) {
         .spawn()
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
+    // Read on a thread of its own, so that a process that never says so is given up on.
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(600);
     let mut synced = false;
-    for line in stderr.lines() {
-        let line = line.unwrap();
+    loop {
+        let Ok(line) = lines.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        else {
+            let _ = child.kill();
+            panic!("serve did not re-read the catalog and look at it within 10 minutes");
+        };
         assert!(
             !line.contains("ERROR") && !line.contains("watch failed"),
             "{line}"

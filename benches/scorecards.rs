@@ -6,7 +6,8 @@
 //! `scorecard team T` over 200 random teams and `scorecard component-N` over 2,000 random
 //! components, p50/p99. Then the catalog watch on a SQLite file: the first look (every entity
 //! scored on every check, the baseline written), a look at an unchanged catalog, and the
-//! memory the watch keeps; the digests of 1,000 teams (each with a change to report); and the
+//! memory resident after the first look over before it (the watch keeps nothing between looks:
+//! what the allocator holds on to); the digests of 1,000 teams (each with a change to report); and the
 //! blast-radius graph of the entity with the most dependents, cut at its node limit, drawn.
 
 #[path = "support/generated.rs"]
@@ -133,7 +134,7 @@ async fn watch_and_digests(n: usize, snap: Arc<Snapshot>) {
     assert!(again.is_empty());
     println!(
         "\nwatch at {n}: first look (baseline: {} entities, {} weekly scores written) {:.2} s; \
-         unchanged catalog {:.2} s; memory kept ~{} MB",
+         unchanged catalog {:.2} s; resident after the first look, over before ~{} MB",
         seen,
         written,
         baseline.as_secs_f64(),

@@ -307,8 +307,8 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                     if due && reread_over {
                         looked = Some(tokio::time::Instant::now());
                         changed = false;
-                        match watch.look(&store, &bot).await {
-                            Ok(o) if !o.changes.is_empty() || !o.raised.is_empty() => {
+                        match watch.look_while(&store, &bot, || turn.mine()).await {
+                            Ok(Some(o)) if !o.changes.is_empty() || !o.raised.is_empty() => {
                                 tracing::info!(
                                     changes = o.changes.len(),
                                     problems = o.raised.len(),

@@ -37,6 +37,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 ///   its own option before `main`, when its first memory is already marked: the process-wide
 ///   switch covers that memory too.
 fn return_freed_memory_promptly() {
+    // mimalloc v3's numbering (libmimalloc-sys builds v3 unless its `v2` feature is on).
     const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15; // mi_option_purge_delay
     const ALLOW_THP: libmimalloc_sys::mi_option_t = 43; // mi_option_allow_thp
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {

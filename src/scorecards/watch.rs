@@ -50,6 +50,20 @@ impl Watch {
     /// Looks at the bot's catalog, records what changed in `store`, and says what it wrote.
     /// Scoring runs off the async threads.
     pub async fn look(&self, store: &Store, bot: &Arc<Bot>) -> Result<Observation> {
+        self.look_while(store, bot, || true)
+            .await
+            .map(Option::unwrap_or_default)
+    }
+
+    /// As `look`, but writes nothing (and says None) unless `ours()` still holds once the
+    /// catalog is scored: a replica whose turn at the scheduled work ran out during the look
+    /// leaves it to the one that holds it now, which reads what was seen afresh.
+    pub async fn look_while(
+        &self,
+        store: &Store,
+        bot: &Arc<Bot>,
+        ours: impl Fn() -> bool,
+    ) -> Result<Option<Observation>> {
         let _turn = self.looking.lock().await;
         let now = bot.now();
         let started = std::time::Instant::now();
@@ -70,6 +84,10 @@ impl Watch {
             tokio::task::spawn_blocking(move || on.as_itself(|ctx| compare(ctx, &memory, now)))
                 .await?;
         let scored = started.elapsed() - read;
+        if !ours() {
+            tracing::info!("the scheduled work's turn passed during the catalog watch's look");
+            return Ok(None);
+        }
         store.record_observation(&observed, now.timestamp()).await?;
         tracing::debug!(
             seen = observed.seen.len(),
@@ -79,7 +97,7 @@ impl Watch {
             took = ?started.elapsed(),
             "the catalog watch looked"
         );
-        Ok(observed)
+        Ok(Some(observed))
     }
 }
 

@@ -25,8 +25,8 @@ pub struct Watched {
 }
 
 /// Scorecard name → (score, level reached), in name order; stored as a JSON object. A sorted
-/// list rather than a map: an entity is on one to a few scorecards, and the watch keeps this
-/// for every entity, where a BTreeMap's first node alone costs some 600 bytes.
+/// list rather than a map: an entity is on one to a few scorecards, and a look holds this for
+/// every entity, where a BTreeMap's first node alone costs some 600 bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Scores(Vec<(String, (u32, Option<String>))>);
 

@@ -86,6 +86,8 @@ struct Figures {
     propagation_ms: (f64, f64, f64),
     /// Per replica: RSS at the first sample, the highest, the last (MiB).
     rss: Vec<(f64, f64, f64)>,
+    /// What went wrong (a request refused, a push that did not spread), with how often.
+    failures: std::collections::BTreeMap<String, usize>,
 }
 
 impl Figures {
@@ -134,6 +136,9 @@ impl Figures {
                 "  replica {i} RSS: {first:.0} MiB at the start, {high:.0} MiB at most, {last:.0} MiB at the end"
             );
         }
+        for (what, n) in &self.failures {
+            println!("  FAILED {n}×: {what}");
+        }
     }
 }
 
@@ -151,7 +156,9 @@ async fn mixed_traffic_on_one_and_three_replicas_is_answered_exactly_once() {
             let Some(f) = soak(n, secs, rate).await else {
                 return;
             };
+            // The figures first: a run that fails says how far it got.
             f.print();
+            assert!(f.failures.is_empty(), "{:?}", f.failures);
             assert_eq!(f.unanswered, 0, "{f:?}");
             assert_eq!(f.doubled, 0, "{f:?}");
             assert_eq!(f.clicks_answered, f.clicks, "{f:?}");
@@ -168,6 +175,11 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     let (_discord, discord_url) = crate::discord::FakeDiscord::start().await;
     let github = FakeGitHub::start().await;
     crate::github::populate(&github);
+    // A push costs about three requests of the fake's hourly budget (5,000, what GitHub gives
+    // a token), and the run sends one for every 20 events: from some 1,600 pushes on, the
+    // budget would refuse them, not Switchboard. The run gets the budget it needs, as an
+    // installation granted a higher limit has.
+    github.set_remaining(5_000.max(secs * rate / 20 * 4 + 1_000));
     let key = SigningKey::from_bytes(&[42u8; 32]);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("switchboard.toml");
@@ -400,7 +412,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                                     }
                                     if Instant::now() > deadline {
                                         failures.lock().unwrap().push(format!(
-                                            "{other} did not reach generation {latest} in 30 s"
+                                            "{other} did not reach a push's generation in 30 s"
                                         ));
                                         break;
                                     }
@@ -520,8 +532,9 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             )
         })
         .collect();
-    let failed = failures.lock().unwrap().clone();
-    assert!(failed.is_empty(), "{} failures: {failed:?}", failed.len());
+    for what in failures.lock().unwrap().drain(..) {
+        *f.failures.entry(what).or_default() += 1;
+    }
     for r in &replicas {
         r.assert_logged_none_of(&[
             "xoxb-soak",

@@ -364,6 +364,20 @@ async fn the_watch_logs_each_change_once_after_a_silent_baseline_and_across_a_re
             // since, not with what it saw itself, and finds nothing new.
             let turn_back = watch.look(&w.store, &w.bot).await.unwrap();
             assert!(turn_back.is_empty(), "{n}: {turn_back:?}");
+
+            // A look whose turn ran out before it was done writes nothing; the next holder
+            // logs the change, once.
+            w.edit(&[("search.yaml", None)]).await;
+            let logged = w.store.changes(None, None, 0).await.unwrap().len();
+            let lost = watch.look_while(&w.store, &w.bot, || false).await.unwrap();
+            assert!(lost.is_none(), "{n}");
+            assert_eq!(w.store.changes(None, None, 0).await.unwrap().len(), logged, "{n}");
+            let next = restarted.look(&w.store, &w.bot).await.unwrap();
+            assert_eq!(
+                kinds(&next.changes),
+                [("component:default/search".to_string(), "removed".to_string())],
+                "{n}"
+            );
             w.store.close().await;
         }
     })
