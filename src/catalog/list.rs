@@ -16,37 +16,34 @@ pub type EntityList = Chunked<Entity>;
 const CHUNK_BITS: u32 = 10;
 const CHUNK: usize = 1 << CHUNK_BITS;
 
-/// A list by id, in shared chunks.
+/// A list by id, in shared chunks: every chunk full but the last.
 pub struct Chunked<T> {
     chunks: Vec<Arc<[T]>>,
-    len: usize,
 }
 
 impl<T> Clone for Chunked<T> {
     fn clone(&self) -> Self {
         Chunked {
             chunks: self.chunks.clone(),
-            len: self.len,
         }
     }
 }
 
 impl<T> Default for Chunked<T> {
     fn default() -> Self {
-        Chunked {
-            chunks: Vec::new(),
-            len: 0,
-        }
+        Chunked { chunks: Vec::new() }
     }
 }
 
 impl<T: Clone> Chunked<T> {
     pub fn len(&self) -> usize {
-        self.len
+        self.chunks
+            .last()
+            .map_or(0, |last| (self.chunks.len() - 1) * CHUNK + last.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.chunks.is_empty()
     }
 
     pub fn get(&self, id: Id) -> &T {
@@ -80,10 +77,7 @@ impl<T: Clone> Chunked<T> {
         if let Some((n, list)) = copying {
             chunks[n] = list.into();
         }
-        Chunked {
-            chunks,
-            len: self.len,
-        }
+        Chunked { chunks }
     }
 }
 
@@ -91,16 +85,14 @@ impl<T> FromIterator<T> for Chunked<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Chunked<T> {
         let mut iter = iter.into_iter();
         let mut chunks = Vec::new();
-        let mut len = 0;
         loop {
             let chunk: Vec<T> = iter.by_ref().take(CHUNK).collect();
             if chunk.is_empty() {
                 break;
             }
-            len += chunk.len();
             chunks.push(chunk.into());
         }
-        Chunked { chunks, len }
+        Chunked { chunks }
     }
 }
 
@@ -125,6 +117,7 @@ mod tests {
             want[at] = v;
         }
         assert_eq!(changed.iter().copied().collect::<Vec<_>>(), want);
+        assert_eq!(changed.len(), n);
         assert_eq!(*changed.get(5), 1005);
         assert_eq!(*list.get(5), 5, "the list changed from is as it was");
         // The third chunk was not touched: the two lists hold the same one.

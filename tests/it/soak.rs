@@ -24,6 +24,10 @@ use crate::common;
 use crate::common::github::FakeGitHub;
 use crate::common::slack::FakeSlack;
 
+/// Events in one round of the mix (`soak`): 13 questions, 2 retries, a click, 3 Discord
+/// commands and a push.
+const MIX: usize = 20;
+
 /// What is asked, in turn (the Backstage example catalog's entities).
 const QUESTIONS: &[&str] = &[
     "who owns artist-lookup",
@@ -176,10 +180,10 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     let github = FakeGitHub::start().await;
     crate::github::populate(&github);
     // A push costs about three requests of the fake's hourly budget (5,000, what GitHub gives
-    // a token), and the run sends one for every 20 events: from some 1,600 pushes on, the
+    // a token), and the run sends one a round of the mix: from some 1,600 pushes on, the
     // budget would refuse them, not Switchboard. The run gets the budget it needs, as an
     // installation granted a higher limit has.
-    github.set_remaining(5_000.max(secs * rate / 20 * 4 + 1_000));
+    github.set_remaining(5_000.max(secs * rate / MIX as u64 * 4 + 1_000));
     let key = SigningKey::from_bytes(&[42u8; 32]);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("switchboard.toml");
@@ -271,7 +275,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
         let client = client.clone();
         let failures = failures.clone();
         f.events += 1;
-        match i % 20 {
+        match i % MIX {
             // A retry of an earlier question, to another replica, as Slack retries one it
             // thinks went unacknowledged.
             12 | 13 if f.questions > 0 => {
