@@ -1,12 +1,14 @@
-//! A push patched into the live snapshot, by what it does to the file's entities: edits one
-//! (they keep their rows), removes one (every entity after it in the store's order moves up) or
-//! adds one (a new row, at the end of its source's order). Run:
+//! A push patched into the live snapshot, by what it does to its repository's entities: edits
+//! one (they keep their rows), removes one (every entity after it in the store's order moves
+//! up in a rebuild) or adds one (a new row, after its source's last). Run:
 //! `cargo bench --bench patch [-- SIZES]`, SIZES like `10000,100000` (the default).
 //!
-//! On the synthetic catalogs of the catalog benchmark, stored in SQLite: the file holding the
-//! catalog's middle entity is written again (not timed), then re-read from the store and
-//! patched into the live snapshot, and the replaced snapshot dropped, as a webhook does (timed).
-//! Each push is checked to be patched (not rebuilt) and to say what the file now holds.
+//! The synthetic catalogs of the catalog benchmark, stored in SQLite as a GitHub organisation:
+//! each file of the catalog a repository, and in the middle of the store's order one more, a
+//! service repository with two components. Its file is written again (not timed), then
+//! re-read from the store and patched into the live snapshot, and the replaced snapshot
+//! dropped, as a webhook does (timed). Each push is checked to be patched (not rebuilt) and
+//! to say what the repository now holds.
 
 use std::time::{Duration, Instant};
 
@@ -26,9 +28,9 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let work = generated::work_dir();
     println!(
-        "| components (entities) | file's entities | edit p50 / p99 | remove p50 / p99 | add p50 / p99 | whole rebuild |"
+        "| components (entities) | edit p50 / p99 | remove p50 / p99 | add p50 / p99 | whole rebuild |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for (n, dir) in &catalogs {
         rt.block_on(bench_size(*n, dir, &work));
     }
@@ -44,46 +46,79 @@ fn pct(mut v: Vec<Duration>) -> String {
     )
 }
 
-/// Stores what the file at `location` holds now (one push's store write).
-async fn write(store: &Store, location: &str, rows: &[RawEntity]) {
-    let mut r = store.begin_replace_in("local", location, None).await.unwrap();
-    r.file(location, rows.to_vec(), Vec::new(), true)
-        .await
-        .unwrap();
+const SOURCE: &str = "github";
+
+/// Stores what the repository `scope` holds now (one push's store write): one file.
+async fn write(store: &Store, scope: &str, rows: &[RawEntity]) {
+    let mut r = store.begin_replace_in(SOURCE, scope, None).await.unwrap();
+    let location = format!("{scope}catalog-info.yaml");
+    let rows: Vec<RawEntity> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut e = e.clone();
+            e.provenance.source = SOURCE.into();
+            e.provenance.location = location.clone();
+            e.provenance.line = i as u32 + 1;
+            e
+        })
+        .collect();
+    r.file(&location, rows, Vec::new(), true).await.unwrap();
     r.finish().await.unwrap();
+}
+
+/// A component like `like`, named `name`.
+fn named(like: &RawEntity, name: &str) -> RawEntity {
+    let mut e = like.clone();
+    e.body["metadata"]["name"] = name.into();
+    e.key = format!("component:default/{name}");
+    e
 }
 
 async fn bench_size(n: usize, dir: &std::path::Path, work: &std::path::Path) {
     let root = dir.join("location.yaml").display().to_string();
     let out = local::scan(std::slice::from_ref(&root), &Reader::default(), 0);
-    let entities = out.entities.len();
+    let entities = out.entities.len() + 2;
     let db = work.join(format!("bench-patch-{n}.db"));
     let _ = std::fs::remove_file(&db);
     let store = Store::connect(&format!("sqlite://{}", db.display()), 2)
         .await
         .unwrap();
-    store
-        .replace_source("local", &out.entities, &out.problems, &[])
-        .await
-        .unwrap();
-    // The file of the catalog's middle entity: removing from it moves half the catalog.
-    let location = out.entities[entities / 2].provenance.location.clone();
-    let rows: Vec<RawEntity> = out
-        .entities
+    // Each file a repository, in order; the service repository after the middle one.
+    let mut files: Vec<Vec<RawEntity>> = Vec::new();
+    for e in out.entities {
+        match files.last_mut() {
+            Some(f) if f[0].provenance.location == e.provenance.location => f.push(e),
+            _ => files.push(vec![e]),
+        }
+    }
+    let like = files
         .iter()
-        .filter(|e| e.provenance.location == location)
-        .cloned()
-        .collect();
-    drop(out);
+        .flatten()
+        .find(|e| e.key.starts_with("component:"))
+        .expect("a component")
+        .clone();
+    let service = [
+        named(&like, "middle-service-a"),
+        named(&like, "middle-service-b"),
+    ];
+    let scope = "bench/middle-service/";
+    for (i, rows) in files.iter().enumerate() {
+        write(&store, &format!("bench/file-{i:04}/"), rows).await;
+        if i == files.len() / 2 {
+            write(&store, scope, &service).await;
+        }
+    }
+    drop(files);
     let t = Instant::now();
     let mut live = std::sync::Arc::new(sync::load_snapshot(&store).await.unwrap());
     let rebuild = t.elapsed();
     assert_eq!(live.len(), entities);
 
-    // The first entity of the file comes and goes; the second's description is edited.
-    let first = rows[0].key.clone();
+    // The first component comes and goes; the second's description is edited.
+    let first = service[0].key.clone();
     let edited = |round: usize| {
-        let mut rows = rows.clone();
+        let mut rows = service.to_vec();
         rows[1].body["metadata"]["description"] = format!("edited {round}").into();
         rows
     };
@@ -94,9 +129,9 @@ async fn bench_size(n: usize, dir: &std::path::Path, work: &std::path::Path) {
             ("remove", edited(round)[1..].to_vec(), &mut remove),
             ("add", edited(round), &mut add),
         ] {
-            write(&store, &location, &file).await;
+            write(&store, scope, &file).await;
             let t = Instant::now();
-            let reread = sync::reread_scopes(&store, live, "local", std::slice::from_ref(&location))
+            let reread = sync::reread_scopes(&store, live, SOURCE, &[scope.to_string()])
                 .await
                 .unwrap();
             live = reread.snapshot;
@@ -110,8 +145,7 @@ async fn bench_size(n: usize, dir: &std::path::Path, work: &std::path::Path) {
     store.close().await;
     let _ = std::fs::remove_file(&db);
     println!(
-        "| {n} ({entities}) | {} | {} | {} | {} | {:.0} ms |",
-        rows.len(),
+        "| {n} ({entities}) | {} | {} | {} | {:.0} ms |",
         pct(edit),
         pct(remove),
         pct(add),

@@ -1,5 +1,6 @@
 //! A snapshot's entity list, in chunks a patched snapshot shares with the one it was patched
 //! from: a patch that changes a few entities copies the chunks holding them, not the list.
+//! An entity a patch removes leaves its id empty, so that no other entity moves.
 //!
 //! A flat list would have a patch touch every entity (a reference count each, scattered over
 //! the heap) to copy it, and the old snapshot's drop touch them all again: at 127,000 entities
@@ -9,8 +10,8 @@ use std::sync::Arc;
 
 use super::snapshot::{Entity, Id};
 
-/// The entities of a snapshot, by id.
-pub type EntityList = Chunked<Entity>;
+/// The entities of a snapshot, by id; `None` where a patch removed one.
+pub type EntityList = Chunked<Option<Entity>>;
 
 /// Entities per chunk (a power of two: an id splits into chunk and place by shifting).
 const CHUNK_BITS: u32 = 10;
@@ -81,6 +82,48 @@ impl<T: Clone> Chunked<T> {
     }
 }
 
+impl<T: Clone> Chunked<T> {
+    /// This list with `more` after its last element (its last chunk copied if it has room).
+    pub fn extended(mut self, more: impl IntoIterator<Item = T>) -> Chunked<T> {
+        let mut more = more.into_iter().peekable();
+        if more.peek().is_none() {
+            return self;
+        }
+        if let Some(last) = self.chunks.last_mut()
+            && last.len() < CHUNK
+        {
+            let mut list = last.to_vec();
+            list.extend(more.by_ref().take(CHUNK - list.len()));
+            *last = list.into();
+        }
+        self.chunks.extend(more.collect::<Chunked<T>>().chunks);
+        self
+    }
+}
+
+impl EntityList {
+    /// The entity at `id`, which no patch has removed (relations and indexes hold no other).
+    pub fn at(&self, id: Id) -> &Entity {
+        self.get(id)
+            .as_ref()
+            .expect("a removed entity's id is not used")
+    }
+
+    /// Every entity with its id, in order, skipping the ids of removed ones.
+    pub fn live(&self) -> impl Iterator<Item = (Id, &Entity)> {
+        self.iter()
+            .enumerate()
+            .filter_map(|(id, e)| e.as_ref().map(|e| (id as Id, e)))
+    }
+
+    /// The last entity, if any.
+    pub fn last_live(&self) -> Option<&Entity> {
+        (0..self.len() as Id)
+            .rev()
+            .find_map(|id| self.get(id).as_ref())
+    }
+}
+
 impl<T> FromIterator<T> for Chunked<T> {
     fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Chunked<T> {
         let mut iter = iter.into_iter();
@@ -124,5 +167,34 @@ mod tests {
         assert!(Arc::ptr_eq(&list.chunks[2], &changed.chunks[2]));
         assert!(!Arc::ptr_eq(&list.chunks[0], &changed.chunks[0]));
         assert!(Chunked::<u32>::default().is_empty());
+    }
+
+    #[test]
+    fn an_extended_list_fills_its_last_chunk_first() {
+        for (n, more) in [
+            (0, 3),
+            (CHUNK - 2, 5),
+            (CHUNK, 1),
+            (2 * CHUNK + 1, 2 * CHUNK),
+        ] {
+            let list: Chunked<u32> = (0..n as u32).collect();
+            let longer = list.clone().extended(n as u32..(n + more) as u32);
+            assert_eq!(longer.len(), n + more, "{n} + {more}");
+            assert_eq!(
+                longer.iter().copied().collect::<Vec<_>>(),
+                (0..(n + more) as u32).collect::<Vec<_>>()
+            );
+            // Every chunk is full but the last, so an id finds its element.
+            assert!(
+                longer.chunks[..longer.chunks.len() - 1]
+                    .iter()
+                    .all(|c| c.len() == CHUNK)
+            );
+            assert_eq!(*longer.get((n + more - 1) as Id), (n + more - 1) as u32);
+            assert_eq!(list.len(), n, "the list extended is as it was");
+            if n >= CHUNK {
+                assert!(Arc::ptr_eq(&list.chunks[0], &longer.chunks[0]));
+            }
+        }
     }
 }

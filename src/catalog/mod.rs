@@ -8,6 +8,7 @@ pub mod apidef;
 pub mod facts;
 pub mod graph;
 pub mod ingest;
+pub mod keys;
 pub mod links;
 pub mod list;
 pub mod model;

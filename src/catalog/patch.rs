@@ -5,13 +5,16 @@
 //! store's order; the relations between them and the rest are re-resolved in both directions
 //! (references into the part, from it, and dangling ones it now satisfies), and the indexes are
 //! kept in step. Entities' details, the chunks of the entity list a patch leaves alone and the
-//! indexes it leaves as they were are shared with the snapshot patched. A part whose entities
-//! keep their rows (an edited file: the usual push) keeps their places, and its patch costs
-//! what it touches: the chunks holding the entities whose definitions or relations change, the
-//! name index only when names do. A part that gains or loses entities moves the others' ids:
-//! that patch renumbers every relation, a pass over the entity list and copies of the name and
-//! key indexes. Disputed ownership is weighed again only where relations changed, unless
-//! people or keys did. The result is the snapshot a rebuild from the store gives
+//! indexes it leaves as they were are shared with the snapshot patched. No other entity moves:
+//! an entity whose row the store kept (an edited file: the usual push) keeps its id, a new one
+//! goes after the last (the store numbers new rows after its source's), and a removed one
+//! leaves its id empty. The patch then costs what it touches: the chunks holding the entities
+//! whose definitions or relations change, the name and key indexes when names and keys do.
+//! Only a new entity that another source's must follow, or empty ids grown past an eighth of
+//! the list, renumber every entity: a pass over the list and copies of the indexes, after
+//! which no id is empty. The order of the entities, and so every answer, is the same either
+//! way. Disputed ownership is weighed again only where relations changed, unless
+//! people did. The result is the snapshot a rebuild from the store gives
 //! (`tests/it/patch.rs` compares them after random pushes). When a patch cannot know that (a
 //! key defined in two places, Terraform's workspace edges, a stored entity that could not be
 //! read), it says why and the caller rebuilds.
@@ -21,6 +24,7 @@ use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::keys::Keys;
 use super::list::EntityList;
 use super::model::RawEntity;
 use super::snapshot::{
@@ -82,8 +86,8 @@ impl Snapshot {
             if !fresh_keys.insert(&p.key) {
                 return Err(format!("{} is defined twice in {}", p.key, read.scope));
             }
-            if let Some(id) = self.by_key.get(p.key.as_str())
-                && !gone_set.contains(id)
+            if let Some(id) = self.by_key.get(&p.key)
+                && !gone_set.contains(&id)
             {
                 return Err(format!("{} is defined outside {} too", p.key, read.scope));
             }
@@ -119,22 +123,52 @@ impl Snapshot {
             return Err("Terraform workspace edges change".into());
         }
 
-        // The new order: what stays, and the part's entities at their place in the store's.
-        // Most often the part's entities keep their rows (an edited file) and so their places:
-        // then nothing else moves, and the new order is not written out.
-        let in_place = gone.len() == fresh.len()
-            && gone
-                .iter()
-                .zip(&fresh)
-                .all(|(&g, p)| self.entity(g).origin.seq == p.entity.origin.seq);
+        // Where the part's entities go, at their place in the store's order. Mostly no other
+        // entity moves (`stable`): one whose row the store kept (an edited file) takes the id
+        // of the one it replaces; a new row, which the store numbers after every row of its
+        // source, goes after the last entity; one whose row went leaves its id empty. Only a
+        // new row that another source's entities must follow, or more empty ids than an eighth
+        // of the list, renumber every entity (and so empty no id).
+        let bound = self.id_bound() as Id;
+        let gone_at: FxHashMap<i64, Id> = gone
+            .iter()
+            .map(|&g| (self.entity(g).origin.seq, g))
+            .collect();
+        let last_seq = self.entities.last_live().map(|e| e.origin.seq);
+        let mut fresh_ids = vec![0; fresh.len()];
+        let mut stable = true;
+        let mut appended = 0;
+        for (i, p) in fresh.iter().enumerate() {
+            fresh_ids[i] = match gone_at.get(&p.entity.origin.seq) {
+                Some(&g) => g,
+                None if last_seq.is_none_or(|last| p.entity.origin.seq > last) => {
+                    appended += 1;
+                    bound + appended - 1
+                }
+                None => {
+                    stable = false;
+                    break;
+                }
+            };
+        }
+        let emptied: Vec<Id> = match stable {
+            true => {
+                let reused: FxHashSet<Id> = fresh_ids.iter().copied().collect();
+                gone.iter()
+                    .copied()
+                    .filter(|g| !reused.contains(g))
+                    .collect()
+            }
+            false => Vec::new(),
+        };
+        let stable = stable && (self.holes + emptied.len()) * 8 <= self.id_bound();
+        // The part's entities replace its old ones row for row (the usual push).
+        let same_rows = stable && appended == 0 && emptied.is_empty();
         let mut order: Vec<Slot> = Vec::new();
         let mut moved: Vec<Option<Id>> = Vec::new();
-        let fresh_ids: Vec<Id> = if in_place {
-            gone.clone()
-        } else {
+        if !stable {
             order.reserve(self.len() - gone.len() + fresh.len());
-            moved = vec![None; self.len()];
-            let mut fresh_ids = vec![0; fresh.len()];
+            moved = vec![None; self.id_bound()];
             let mut next_fresh = 0;
             for (id, e) in self.entities() {
                 if gone_set.contains(&id) {
@@ -154,19 +188,18 @@ impl Snapshot {
                 order.push(Slot::Fresh(next_fresh));
                 next_fresh += 1;
             }
-            fresh_ids
-        };
-        let shifted = !in_place
+        }
+        let shifted = !stable
             && moved
                 .iter()
                 .enumerate()
                 .any(|(old, new)| new.is_some_and(|n| n != old as Id));
-        let to_new = |old: Id| match in_place {
+        let to_new = |old: Id| match stable {
             true => (!gone_set.contains(&old)).then_some(old),
             false => moved[old as usize],
         };
-        // In place, a fresh entity has its gone one's id (the order is not written out).
-        let fresh_at: FxHashMap<Id, usize> = match in_place {
+        // When stable, the new order is not written out: what is not fresh kept its id.
+        let fresh_at: FxHashMap<Id, usize> = match stable {
             true => fresh_ids
                 .iter()
                 .enumerate()
@@ -174,7 +207,7 @@ impl Snapshot {
                 .collect(),
             false => FxHashMap::default(),
         };
-        let slot = |new: Id| match in_place {
+        let slot = |new: Id| match stable {
             true => fresh_at
                 .get(&new)
                 .map_or(Slot::Kept(new), |&i| Slot::Fresh(i)),
@@ -187,23 +220,20 @@ impl Snapshot {
             && fresh
                 .iter()
                 .zip(&fresh_ids)
-                .all(|(p, id)| self.by_key.get(p.key.as_str()) == Some(id));
-        let by_key = if same_keys {
-            self.by_key.clone()
-        } else {
-            let mut map = (*self.by_key).clone();
-            for k in &gone_keys {
-                map.remove(k.as_str());
+                .all(|(p, &id)| self.by_key.get(&p.key) == Some(id));
+        let by_key = match same_keys {
+            true => self.by_key.clone(),
+            false => {
+                let renumber = |id| to_new(id).expect("a kept entity has a new id");
+                self.by_key.edited(
+                    gone_keys.iter().map(String::as_str),
+                    shifted.then_some(&renumber as &dyn Fn(Id) -> Id),
+                    fresh
+                        .iter()
+                        .zip(&fresh_ids)
+                        .map(|(p, &id)| (p.key.clone().into_boxed_str(), id)),
+                )
             }
-            if shifted {
-                for id in map.values_mut() {
-                    *id = to_new(*id).expect("a kept entity has a new id");
-                }
-            }
-            for (p, &id) in fresh.iter().zip(&fresh_ids) {
-                map.insert(p.key.clone().into_boxed_str(), id);
-            }
-            Arc::new(map)
         };
 
         // Relations. `added` collects edges the other end's declaration gives an entity.
@@ -292,14 +322,6 @@ impl Snapshot {
             .collect();
         rechecked.sort_unstable();
         rechecked.dedup();
-        // Whether the part's keys are the ones it had (who a claim names stays who it was).
-        let same_keys_set = {
-            let mut before: Vec<&str> = gone_keys.iter().map(String::as_str).collect();
-            let mut after: Vec<&str> = fresh_keys.iter().copied().collect();
-            before.sort_unstable();
-            after.sort_unstable();
-            before == after
-        };
         // The entity list: each entity whose relations or definition changed, and every kept
         // one where ids moved (its relations renumbered).
         let mut fresh_details: Vec<Option<Details>> =
@@ -343,12 +365,21 @@ impl Snapshot {
             }
             e
         };
-        let entities: EntityList = if in_place {
-            // Those are the ones rechecked (the rest are as they were).
-            let made: Vec<(Id, Entity)> = rechecked.iter().map(|&id| (id, make(id))).collect();
-            self.entities.with(made)
+        let entities: EntityList = if stable {
+            // Those are the ones rechecked (the rest are as they were), the ones emptied, and
+            // the ones after the last.
+            let mut made: Vec<(Id, Option<Entity>)> = rechecked
+                .iter()
+                .filter(|&&id| id < bound)
+                .map(|&id| (id, Some(make(id))))
+                .collect();
+            made.extend(emptied.iter().map(|&id| (id, None)));
+            made.sort_unstable_by_key(|(id, _)| *id);
+            let after: Vec<Option<Entity>> =
+                (bound..bound + appended).map(|id| Some(make(id))).collect();
+            self.entities.with(made).extended(after)
         } else {
-            (0..order.len() as Id).map(make).collect()
+            (0..order.len() as Id).map(|id| Some(make(id))).collect()
         };
         // Whether a kept group's members or parents changed (a part that holds a Group or a
         // User changes people, below).
@@ -361,7 +392,7 @@ impl Snapshot {
         };
         let members_change = rechecked.iter().any(|&new| match slot(new) {
             Slot::Kept(old) => {
-                let e = entities.get(new);
+                let e = entities.at(new);
                 e.kind_is("group") && (shifted || staffing(self.entity(old)) != staffing(e))
             }
             Slot::Fresh(_) => false,
@@ -370,7 +401,7 @@ impl Snapshot {
         let gone_details: Vec<&Details> = gone.iter().map(|&id| &**self.entity(id)).collect();
         let fresh_named: Vec<(Id, &Details)> = fresh_ids
             .iter()
-            .map(|&id| (id, &**entities.get(id)))
+            .map(|&id| (id, &**entities.at(id)))
             .collect();
         // Names and places: shared when the part's entities kept their ids, names and titles
         // (or files).
@@ -380,20 +411,33 @@ impl Snapshot {
                 .zip(&fresh_named)
                 .map(|(g, (_, f))| (*g, *f))
         };
-        let names = match in_place && pairs().all(|(g, f)| g.name == f.name && g.title == f.title) {
+        let names = match same_rows && pairs().all(|(g, f)| g.name == f.name && g.title == f.title)
+        {
             true => self.names.clone(),
-            false => Arc::new(self.names.patched(
-                &gone_details,
-                &gone,
-                shifted.then_some(moved.as_slice()),
-                &fresh_named,
-            )),
+            false => Arc::new(
+                self.names.patched(
+                    &gone
+                        .iter()
+                        .copied()
+                        .zip(gone_details.iter().copied())
+                        .collect::<Vec<_>>(),
+                    shifted.then_some(moved.as_slice()),
+                    &fresh_named,
+                ),
+            ),
         };
-        let by_location = match in_place
+        let by_location = match same_rows
             && pairs().all(|(g, f)| {
                 g.origin.source == f.origin.source && g.origin.location == f.origin.location
             }) {
             true => self.by_location.clone(),
+            // The part's entities are one run of the order: theirs now take its place.
+            false if stable => super::snapshot::spliced_by_location(
+                &entities,
+                &self.by_location,
+                self.scope_run(&read.source, &read.scope),
+                fresh_ids.clone(),
+            ),
             false => {
                 let kept = self
                     .by_location
@@ -435,15 +479,22 @@ impl Snapshot {
             staffed: self.staffed.clone(),
             sbom_scopes: Default::default(),
             unreadable: 0,
+            holes: match stable {
+                true => self.holes + emptied.len(),
+                false => 0,
+            },
             shadowed: self.shadowed.clone(),
             built_at,
         };
         if !same_staffed {
             snap.staffed = Arc::new(snap.staffed_groups());
         }
-        // Disputes only change where ownership does, while who a claim names stays who it was
-        // (the same people and the same keys); else every claim is weighed again.
-        snap.disputed = if same_people && same_keys_set {
+        // With the same people, a claim names whom it named: its verdict changes only where
+        // the entity's relations do. A key that came or went changes the verdict only of
+        // claims on entities related to it (and so rechecked): a claim agrees when it names
+        // an owner, and an entity's owners are its relations. Else every claim is weighed
+        // again.
+        snap.disputed = if same_people {
             let mut disputed: Vec<Id> = self
                 .disputed
                 .iter()
@@ -464,14 +515,14 @@ impl Snapshot {
 /// Resolves a relation `from` declares to `key`: the edge goes on `from` (`rels`), its inverse
 /// into `added` for the other end. False when no entity has the key (it stays dangling).
 fn link(
-    by_key: &FxHashMap<Box<str>, Id>,
+    by_key: &Keys,
     added: &mut FxHashMap<Id, Vec<Rel>>,
     from: Id,
     kind: super::RelKind,
     key: &str,
     rels: &mut Vec<Rel>,
 ) -> bool {
-    let Some(&to) = by_key.get(key) else {
+    let Some(to) = by_key.get(key) else {
         return false;
     };
     rels.push(Rel {

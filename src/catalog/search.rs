@@ -4,15 +4,18 @@
 //! indexed by trigram. A fuzzy query gathers candidates from its rarer trigrams, then ranks them
 //! by edit distance, so it costs a few postings lists instead of a scan of the catalog.
 
+use std::sync::Arc;
+
 use rustc_hash::FxHashMap;
 
 use super::list::EntityList;
 use super::snapshot::{Details, Id, Snapshot};
 
-/// Trigram postings over normalised names and titles.
+/// Trigram postings over normalised names and titles. Each list is sorted by id, and shared
+/// with the indexes patched from this one until a patch changes it.
 #[derive(Default)]
 pub struct NameIndex {
-    grams: FxHashMap<u32, Vec<Id>>,
+    grams: FxHashMap<u32, Arc<[Id]>>,
 }
 
 /// Lowercases and turns every run of characters other than letters and digits into one `-`.
@@ -68,58 +71,67 @@ fn grams_of(e: &Details) -> Vec<u32> {
 impl NameIndex {
     pub fn build(entities: &EntityList) -> NameIndex {
         let mut grams: FxHashMap<u32, Vec<Id>> = FxHashMap::default();
-        for (i, e) in entities.iter().enumerate() {
+        for (i, e) in entities.live() {
             for t in grams_of(e) {
-                grams.entry(t).or_default().push(i as Id);
+                grams.entry(t).or_default().push(i);
             }
         }
-        for v in grams.values_mut() {
-            v.shrink_to_fit();
+        NameIndex {
+            grams: grams.into_iter().map(|(t, ids)| (t, ids.into())).collect(),
         }
-        grams.shrink_to_fit();
-        NameIndex { grams }
     }
 
-    /// The index after a patch, the same as `build` would give: `gone` are old entities no
-    /// longer there, `moved` each old id's new one (`None` when gone; only read when `shifted`,
-    /// that is when ids moved), `added` the new entities.
+    /// The index after a patch, the same as `build` would give: `gone` are the old entities
+    /// replaced, `added` the new ones; `moved` each old id's new one (`None` when gone), when
+    /// ids moved. Only the lists of trigrams whose ids change are copied (all of them when ids
+    /// moved), each in one pass, whatever the number of changes: an entity that keeps its id
+    /// and its trigrams changes none.
     pub fn patched(
         &self,
-        gone: &[&Details],
-        gone_ids: &[Id],
+        gone: &[(Id, &Details)],
         moved: Option<&[Option<Id>]>,
         added: &[(Id, &Details)],
     ) -> NameIndex {
-        let mut grams = self.grams.clone();
-        match moved {
-            Some(moved) => {
-                for list in grams.values_mut() {
-                    list.retain_mut(|id| match moved[*id as usize] {
-                        Some(to) => {
-                            *id = to;
-                            true
-                        }
-                        None => false,
-                    });
-                }
-            }
-            None => {
-                for (e, id) in gone.iter().zip(gone_ids) {
-                    for t in grams_of(e) {
-                        if let Some(list) = grams.get_mut(&t) {
-                            list.retain(|x| x != id);
-                        }
-                    }
+        // Per trigram: the ids that leave its list and those that join it.
+        let mut changes: FxHashMap<u32, (Vec<Id>, Vec<Id>)> = FxHashMap::default();
+        if moved.is_none() {
+            for (id, e) in gone {
+                for t in grams_of(e) {
+                    changes.entry(t).or_default().0.push(*id);
                 }
             }
         }
         for (id, e) in added {
             for t in grams_of(e) {
-                let list = grams.entry(t).or_default();
-                if let Err(at) = list.binary_search(id) {
-                    list.insert(at, *id);
-                }
+                changes.entry(t).or_default().1.push(*id);
             }
+        }
+        let mut grams = self.grams.clone();
+        if let Some(moved) = moved {
+            for list in grams.values_mut() {
+                *list = list.iter().filter_map(|&id| moved[id as usize]).collect();
+            }
+        }
+        for (t, (mut out, mut join)) in changes {
+            out.sort_unstable();
+            join.sort_unstable();
+            // An id that leaves and joins stays.
+            let both: Vec<Id> = join
+                .iter()
+                .copied()
+                .filter(|id| out.binary_search(id).is_ok())
+                .collect();
+            out.retain(|id| both.binary_search(id).is_err());
+            join.retain(|id| both.binary_search(id).is_err());
+            if out.is_empty() && join.is_empty() {
+                continue;
+            }
+            let old = grams.get(&t).map_or(&[][..], |l| &l[..]);
+            let list = merged(old, &out, &join);
+            match list.is_empty() {
+                true => grams.remove(&t),
+                false => grams.insert(t, list.into()),
+            };
         }
         grams.retain(|_, list| !list.is_empty());
         NameIndex { grams }
@@ -136,7 +148,10 @@ impl NameIndex {
     /// Ids sharing the most trigrams with `norm`, best first, at most `limit`.
     fn candidates(&self, snap: &Snapshot, norm: &str, limit: usize) -> Vec<Id> {
         let grams = trigrams(norm);
-        let mut lists: Vec<&Vec<Id>> = grams.iter().filter_map(|g| self.grams.get(g)).collect();
+        let mut lists: Vec<&[Id]> = grams
+            .iter()
+            .filter_map(|g| self.grams.get(g).map(|l| &l[..]))
+            .collect();
         if lists.is_empty() {
             return Vec::new();
         }
@@ -146,7 +161,7 @@ impl NameIndex {
         let common = (snap.len() / 20).max(2_000);
         let keep = lists.iter().filter(|l| l.len() <= common).count().max(3);
         // Dense counters: cheaper than a hash map for the thousands of postings a query touches.
-        let mut counts = vec![0u8; snap.len()];
+        let mut counts = vec![0u8; snap.id_bound()];
         let mut touched: Vec<Id> = Vec::new();
         for l in lists.iter().take(keep) {
             for &id in l.iter() {
@@ -193,6 +208,25 @@ impl NameIndex {
         scored.truncate(limit);
         scored
     }
+}
+
+/// `list` without `out` and with `join` (all three sorted), sorted, in one pass.
+fn merged(list: &[Id], out: &[Id], join: &[Id]) -> Vec<Id> {
+    let mut merged = Vec::with_capacity(list.len() + join.len());
+    let (mut out, mut join) = (out.iter().peekable(), join.iter().peekable());
+    for &id in list {
+        while out.next_if(|&&o| o < id).is_some() {}
+        if out.next_if(|&&o| o == id).is_some() {
+            continue;
+        }
+        while let Some(&j) = join.next_if(|&&j| j < id) {
+            merged.push(j);
+        }
+        join.next_if(|&&j| j == id);
+        merged.push(id);
+    }
+    merged.extend(join);
+    merged
 }
 
 /// 1 − (edit distance / longer length), with a bonus when every query word starts a word of the
@@ -259,5 +293,35 @@ mod tests {
         assert!(similarity("payment-service", "payments-service") >= 0.9);
         assert!(similarity("artist-lookup", "queue-proxy") < 0.5);
         assert_eq!(damerau_levenshtein(b"ab", b"ba"), 1);
+    }
+
+    #[test]
+    fn a_list_merged_in_one_pass_is_the_list_changed_one_id_at_a_time() {
+        let list = [2, 4, 6, 8, 10];
+        for (out, join) in [
+            (vec![], vec![]),
+            (vec![2, 10], vec![]),
+            (vec![], vec![1, 5, 11]),
+            (vec![4, 6], vec![3, 6, 12]),
+            (vec![3], vec![0, 2]),
+            (vec![2, 4, 6, 8, 10], vec![]),
+        ] {
+            let mut want: Vec<Id> = list
+                .iter()
+                .copied()
+                .filter(|id| !out.contains(id))
+                .collect();
+            for j in &join {
+                if let Err(at) = want.binary_search(j) {
+                    want.insert(at, *j);
+                }
+            }
+            assert_eq!(
+                merged(&list, &out, &join),
+                want,
+                "out {out:?} join {join:?}"
+            );
+        }
+        assert_eq!(merged(&[], &[], &[7]), [7]);
     }
 }

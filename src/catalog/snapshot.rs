@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 
 use serde_json::Value;
 
+use super::keys::Keys;
 use super::list::EntityList;
 use super::model::{Claim, Provenance, RawEntity, RelKind, identity, spec_relations};
 use super::refs::{DEFAULT_NAMESPACE, EntityRef};
@@ -206,7 +207,7 @@ pub struct Conflict {
 #[derive(Default)]
 pub struct Snapshot {
     pub(super) entities: EntityList,
-    pub(super) by_key: Arc<FxHashMap<Box<str>, Id>>,
+    pub(super) by_key: Keys,
     /// Every id, in the order of (source, location, id): a part of a source (a location
     /// prefix) is one run of it.
     pub(super) by_location: Arc<[Id]>,
@@ -228,6 +229,9 @@ pub struct Snapshot {
     /// Stored entities that could not be read (their problems are among `problems`): a patch
     /// cannot tell which to keep, so it gives way to a rebuild.
     pub(super) unreadable: usize,
+    /// Ids a patch emptied (their entities removed, the ids of the rest kept): the entity list
+    /// is this much longer than the catalog.
+    pub(super) holes: usize,
     /// Orphaned definitions a live one of the same entity hides (no conflict: the entity
     /// moved). Where they are, a patch gives way to a rebuild, which sees every definition.
     pub(super) shadowed: Vec<Provenance>,
@@ -457,27 +461,15 @@ fn prepare_all(raw: Vec<RawEntity>) -> Vec<Result<Prepared, Problem>> {
 pub(super) fn index_people(entities: &EntityList) -> FxHashMap<String, Id> {
     let mut people = FxHashMap::default();
     // GitHub teams, as CODEOWNERS names them: `github-team:org/slug`, and the slug alone.
-    for (i, e) in entities
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind_is("group"))
-    {
+    for (i, e) in entities.live().filter(|(_, e)| e.kind_is("group")) {
         if let Some(slug) = e.annotation("github.com/team-slug") {
             let slug = slug.trim_start_matches('@').to_lowercase();
             let short = slug.rsplit('/').next().unwrap_or(&slug).to_string();
-            people
-                .entry(format!("github-team:{slug}"))
-                .or_insert(i as Id);
-            people
-                .entry(format!("github-team:{short}"))
-                .or_insert(i as Id);
+            people.entry(format!("github-team:{slug}")).or_insert(i);
+            people.entry(format!("github-team:{short}")).or_insert(i);
         }
     }
-    for (i, e) in entities
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind_is("user"))
-    {
+    for (i, e) in entities.live().filter(|(_, e)| e.kind_is("user")) {
         let keys = [
             e.annotation("github.com/user-login")
                 .map(|v| format!("github-user:{}", v.to_lowercase())),
@@ -491,7 +483,7 @@ pub(super) fn index_people(entities: &EntityList) -> FxHashMap<String, Id> {
                 .map(|m| format!("email:{}", m.to_lowercase())),
         ];
         for k in keys.into_iter().flatten() {
-            people.entry(k).or_insert(i as Id);
+            people.entry(k).or_insert(i);
         }
     }
     people
@@ -520,7 +512,7 @@ pub(super) fn sorted_dangling(mut d: Vec<(RelKind, Box<str>)>) -> Arc<[(RelKind,
 /// Kinds kept but not interpreted, with counts, by name.
 pub(super) fn uninterpreted_kinds(entities: &EntityList) -> Vec<(String, usize)> {
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    for e in entities.iter() {
+    for (_, e) in entities.live() {
         if !KNOWN_KINDS.iter().any(|k| e.kind.eq_ignore_ascii_case(k)) {
             *counts.entry(&e.kind).or_default() += 1;
         }
@@ -535,8 +527,9 @@ pub(super) fn uninterpreted_kinds(entities: &EntityList) -> Vec<(String, usize)>
 
 /// Every id of `entities` in the order of (source, location, id) (`Snapshot::by_location`).
 pub(super) fn by_location(entities: &EntityList) -> Arc<[Id]> {
-    let mut all: Vec<(&str, &str, Id)> = (0..entities.len() as Id)
-        .map(|id| location_of(entities, id))
+    let mut all: Vec<(&str, &str, Id)> = entities
+        .live()
+        .map(|(id, _)| location_of(entities, id))
         .collect();
     all.sort_unstable();
     all.into_iter().map(|(_, _, id)| id).collect()
@@ -566,9 +559,25 @@ pub(super) fn merged_by_location(
     out.into()
 }
 
+/// `by_location` of a patched list whose ids did not move: `old`'s with the run of one part
+/// (`run`) replaced by the part's entities now (`part`, ids as they are in `entities`).
+pub(super) fn spliced_by_location(
+    entities: &EntityList,
+    old: &[Id],
+    run: std::ops::Range<usize>,
+    mut part: Vec<Id>,
+) -> Arc<[Id]> {
+    part.sort_unstable_by(|a, b| location_of(entities, *a).cmp(&location_of(entities, *b)));
+    let mut out = Vec::with_capacity(old.len() - run.len() + part.len());
+    out.extend_from_slice(&old[..run.start]);
+    out.extend(part);
+    out.extend_from_slice(&old[run.end..]);
+    out.into()
+}
+
 /// What `by_location` orders an entity by.
 fn location_of(entities: &EntityList, id: Id) -> (&str, &str, Id) {
-    let o = &entities.get(id).origin;
+    let o = &entities.at(id).origin;
     (&o.source, &o.location, id)
 }
 
@@ -695,16 +704,18 @@ impl Snapshot {
             .into_iter()
             .zip(edges)
             .enumerate()
-            .map(|(id, (details, mut edges))| Entity {
-                details: Arc::new(details),
-                relations: {
-                    merge_relations(&mut edges);
-                    edges.into()
-                },
-                dangling: match dangling.remove(&(id as Id)) {
-                    Some(d) => sorted_dangling(d),
-                    None => none.clone(),
-                },
+            .map(|(id, (details, mut edges))| {
+                Some(Entity {
+                    details: Arc::new(details),
+                    relations: {
+                        merge_relations(&mut edges);
+                        edges.into()
+                    },
+                    dangling: match dangling.remove(&(id as Id)) {
+                        Some(d) => sorted_dangling(d),
+                        None => none.clone(),
+                    },
+                })
             })
             .collect();
         let relations_time = started.elapsed();
@@ -717,11 +728,10 @@ impl Snapshot {
             names = ?started.elapsed() - relations_time,
             "snapshot assembled"
         );
-        by_key.shrink_to_fit();
         let mut snap = Snapshot {
             uninterpreted_kinds: uninterpreted_kinds(&entities),
             entities,
-            by_key: Arc::new(by_key),
+            by_key: by_key.into(),
             by_location,
             names: Arc::new(names),
             people: Arc::new(people),
@@ -731,6 +741,7 @@ impl Snapshot {
             staffed: Default::default(),
             sbom_scopes: Default::default(),
             unreadable,
+            holes: 0,
             shadowed,
             built_at,
         };
@@ -791,23 +802,36 @@ impl Snapshot {
     }
 
     pub fn len(&self) -> usize {
-        self.entities.len()
+        self.entities.len() - self.holes
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entities.is_empty()
+        self.len() == 0
+    }
+
+    /// Every id is below this (it is above `len` by the ids a patch emptied).
+    pub fn id_bound(&self) -> usize {
+        self.entities.len()
     }
 
     pub fn entity(&self, id: Id) -> &Entity {
-        self.entities.get(id)
+        self.entities.at(id)
     }
 
+    /// Every entity, in the store's order, with its id.
     pub fn entities(&self) -> impl Iterator<Item = (Id, &Entity)> {
-        self.entities.iter().enumerate().map(|(i, e)| (i as Id, e))
+        self.entities.live()
     }
 
     /// The entities of `source` under `scope` (a location prefix; empty for all of it), by id.
     pub fn in_scope(&self, source: &str, scope: &str) -> Vec<Id> {
+        let mut ids = self.by_location[self.scope_run(source, scope)].to_vec();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Where the entities of `source` under `scope` are in `by_location` (one run of it).
+    pub(super) fn scope_run(&self, source: &str, scope: &str) -> std::ops::Range<usize> {
         let at = |id: &Id| {
             let o = &self.entity(*id).origin;
             (&*o.source, &*o.location)
@@ -817,18 +841,16 @@ impl Snapshot {
             .partition_point(|id| at(id) < (source, scope));
         let run = self.by_location[start..]
             .partition_point(|id| matches!(at(id), (s, l) if s == source && l.starts_with(scope)));
-        let mut ids = self.by_location[start..start + run].to_vec();
-        ids.sort_unstable();
-        ids
+        start..start + run
     }
 
     /// Looks up a canonical key (`kind:namespace/name`, any case).
     pub fn get(&self, key: &str) -> Option<Id> {
-        self.by_key.get(key.to_lowercase().as_str()).copied()
+        self.by_key.get(&key.to_lowercase())
     }
 
     pub fn get_ref(&self, r: &EntityRef) -> Option<Id> {
-        self.by_key.get(r.key().as_str()).copied()
+        self.by_key.get(&r.key())
     }
 
     /// Entities named exactly `name` in the default namespace, in kind priority order.

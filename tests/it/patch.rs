@@ -351,8 +351,13 @@ fn mutate(rng: &mut Rng, repos: &mut [Repo], n: usize, all_keys: &[String], step
 }
 
 /// Everything a snapshot says, entity by entity, in its order, with relations as keys.
+/// What `s` holds, entity by entity in order, with entities named by key rather than id (a patch
+/// leaves the ids of removed entities empty where a rebuild numbers the rest again).
 fn fingerprint(s: &Snapshot) -> Vec<String> {
     let mut out = Vec::new();
+    let keys = |ids: &[switchboard::catalog::Id]| -> Vec<String> {
+        ids.iter().map(|&id| s.entity(id).key()).collect()
+    };
     for (id, e) in s.entities() {
         let rels: Vec<String> = e
             .relations
@@ -363,7 +368,7 @@ fn fingerprint(s: &Snapshot) -> Vec<String> {
             })
             .collect();
         let mut line = format!(
-            "{id} seq={} {} {:?} {:?}@{}:{} orphaned={:?} rels={rels:?} dangling={:?} reasons={:?}",
+            "seq={} {} {:?} {:?}@{}:{} orphaned={:?} rels={rels:?} dangling={:?} reasons={:?}",
             e.origin.seq,
             e.key(),
             e.title,
@@ -395,15 +400,15 @@ fn fingerprint(s: &Snapshot) -> Vec<String> {
         }
         out.push(line);
     }
-    out.push(format!("disputed {:?}", s.disputed));
+    out.push(format!("disputed {:?}", keys(&s.disputed)));
     for n in 0..REPOS {
         out.push(format!(
             "in {} {:?}",
             scope(n),
-            s.in_scope(SOURCE, &scope(n))
+            keys(&s.in_scope(SOURCE, &scope(n)))
         ));
     }
-    out.push(format!("in all {:?}", s.in_scope(SOURCE, "")));
+    out.push(format!("in all {:?}", keys(&s.in_scope(SOURCE, ""))));
     out.push(format!("uninterpreted {:?}", s.uninterpreted_kinds));
     for c in &s.conflicts {
         out.push(format!(
@@ -498,7 +503,7 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
                 Rotations::default(),
                 Default::default(),
             );
-            let (mut patched, mut rebuilt) = (0, Vec::new());
+            let (mut patched, mut rebuilt, mut holey) = (0, Vec::new(), 0);
             for step in 0..SCRIPTED + PUSHES {
                 now += 60;
                 let mut n = rng.below(REPOS);
@@ -525,6 +530,9 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
                 match &reread.rebuilt {
                     None => patched += 1,
                     Some(why) => rebuilt.push(why.clone()),
+                }
+                if reread.snapshot.id_bound() > reread.snapshot.len() {
+                    holey += 1;
                 }
                 // The scripted pushes take the patch's every path, then give way to rebuilds.
                 if step < SCRIPTED {
@@ -558,12 +566,108 @@ async fn a_patched_snapshot_answers_as_a_rebuild_from_the_store_after_every_push
                 }
                 live = reread.snapshot;
             }
+            // Removed entities left their ids empty (the scripted move and removal at least).
+            assert!(holey > 0, "{} seed {seed}", db.name);
             // Most pushes are patched; the rest rebuilt for a reason a patch cannot settle.
             assert!(
                 patched * 2 > SCRIPTED + PUSHES,
                 "{} seed {seed}: {patched} of {} pushes patched; rebuilt: {rebuilt:?}",
                 db.name,
                 SCRIPTED + PUSHES
+            );
+            store.close().await;
+        }
+    })
+    .await;
+}
+
+/// Entities taken out one push at a time leave their ids empty, and one put back goes after the
+/// last, so that no other entity moves; once the empty ids pass an eighth of the list, a patch
+/// numbers every entity again. Each patch gives what a rebuild from the store gives.
+#[tokio::test]
+async fn removed_entities_leave_their_ids_empty_until_a_patch_numbers_the_catalog_again() {
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            let docs: Vec<Value> = common::scan(&examples())
+                .entities
+                .iter()
+                .map(|e| e.body.clone())
+                .collect();
+            // The first repository holds every entity but the people; the second, the people.
+            let people = |d: &Value| d["kind"] == "User" || d["kind"] == "Group";
+            let mut repos = [Repo::default(), Repo::default()];
+            repos[0].files.push((
+                "catalog-info.yaml".into(),
+                docs.iter().filter(|d| !people(d)).cloned().collect(),
+            ));
+            repos[1].files.push((
+                "people.yaml".into(),
+                docs.iter().filter(|d| people(d)).cloned().collect(),
+            ));
+            let mut now = 1_795_000_000;
+            push(&store, 0, &mut repos[0], now).await;
+            push(&store, 1, &mut repos[1], now).await;
+            let mut live = Arc::new(sync::load_snapshot(&store).await.unwrap());
+            let total = live.len();
+            let (mut emptied, mut renumbered, mut put_back) = (0, 0, false);
+            for step in 0..total {
+                now += 60;
+                // Take the first entity out of the first file (every other moves up in a
+                // rebuild); once, put an earlier one back (a new row: after the last).
+                let what = match step {
+                    3 => {
+                        let doc = docs.iter().find(|d| !people(d)).unwrap().clone();
+                        let what = format!("{} put back", key_of(&doc));
+                        repos[0].files[0].1.push(doc);
+                        put_back = true;
+                        what
+                    }
+                    _ if repos[0].files[0].1.len() > 1 => {
+                        format!("{} taken out", key_of(&repos[0].files[0].1.remove(0)))
+                    }
+                    _ => break,
+                };
+                push(&store, 0, &mut repos[0], now).await;
+                let had_holes = live.id_bound() > live.len();
+                let reread = sync::reread_scopes(&store, live.clone(), SOURCE, &[scope(0)])
+                    .await
+                    .unwrap();
+                let context = format!("{} step {step}: {what}", db.name);
+                assert_eq!(reread.rebuilt, None, "{context}");
+                let fresh = sync::load_snapshot(&store).await.unwrap();
+                assert_eq!(
+                    fingerprint(&reread.snapshot),
+                    fingerprint(&fresh),
+                    "{context}"
+                );
+                let patched = &reread.snapshot;
+                assert_eq!(patched.len(), fresh.len(), "{context}");
+                match (had_holes, patched.id_bound() > patched.len()) {
+                    (_, true) => {
+                        emptied += 1;
+                        // No entity moved.
+                        for (id, e) in live.entities() {
+                            let now = patched.get(&e.key());
+                            assert!(now.is_none_or(|now| now == id), "{context}: {}", e.key());
+                        }
+                    }
+                    (true, false) => renumbered += 1,
+                    (false, false) => {}
+                }
+                // While ids are empty, they are at most an eighth of the list.
+                assert!(
+                    (patched.id_bound() - patched.len()) * 8 <= patched.id_bound(),
+                    "{context}"
+                );
+                live = reread.snapshot;
+            }
+            assert!(put_back, "{}", db.name);
+            assert!(emptied > 0, "{}: no patch left an id empty", db.name);
+            assert!(
+                renumbered > 0,
+                "{}: no patch numbered the catalog again",
+                db.name
             );
             store.close().await;
         }
