@@ -58,6 +58,11 @@ impl Watch {
     /// As `look`, but writes nothing (and says None) unless `ours()` still holds once the
     /// catalog is scored: a replica whose turn at the scheduled work ran out during the look
     /// leaves it to the one that holds it now, which reads what was seen afresh.
+    ///
+    /// A look first applies what the other replicas changed and this one has not applied yet
+    /// (`feed::catch_up`; it does every few seconds anyway): what was seen last may be another
+    /// replica's look at a newer catalog, and the catalog this one had not caught up with
+    /// would be logged as changed back.
     pub async fn look_while(
         &self,
         store: &Store,
@@ -65,6 +70,7 @@ impl Watch {
         ours: impl Fn() -> bool,
     ) -> Result<Option<Observation>> {
         let _turn = self.looking.lock().await;
+        crate::feed::catch_up(bot, store).await?;
         let now = bot.now();
         let started = std::time::Instant::now();
         let (seen, baselined) = store.load_watched().await?;

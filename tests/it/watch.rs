@@ -378,6 +378,34 @@ async fn the_watch_logs_each_change_once_after_a_silent_baseline_and_across_a_re
                 [("component:default/search".to_string(), "removed".to_string())],
                 "{n}"
             );
+
+            // A replica that has not yet applied another's change gets the turn: it catches
+            // up before it looks, and does not log the catalog it had as the change undone.
+            let behind = Arc::new(
+                Bot::new(
+                    sync::load_snapshot(&w.store).await.unwrap(),
+                    Rotations::default(),
+                    Default::default(),
+                )
+                .with_store(w.store.clone())
+                .with_clock(w.clock.clone()),
+            );
+            let mut cards = scorecards(BASICS);
+            cards.extend(scorecards(&BASICS.replace("name: basics", "name: more")));
+            behind.set_scorecards(cards);
+            w.edit(&[("search.yaml", Some(&search))]).await;
+            switchboard::feed::announce(&w.bot, &w.store, vec![switchboard::feed::Part::Catalog])
+                .await;
+            let added = restarted.look(&w.store, &w.bot).await.unwrap();
+            assert_eq!(
+                kinds(&added.changes),
+                [("component:default/search".to_string(), "added".to_string())],
+                "{n}"
+            );
+            assert!(behind.snapshot().get("component:default/search").is_none(), "{n}");
+            let caught_up = Watch::default().look(&w.store, &behind).await.unwrap();
+            assert!(caught_up.is_empty(), "{n}: {caught_up:?}");
+            assert!(behind.snapshot().get("component:default/search").is_some(), "{n}");
             w.store.close().await;
         }
     })
