@@ -195,6 +195,25 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     crate::feed::announce(bot, store, parts).await;
 }
 
+/// Reads the dependency graphs that scans left unread, within GitHub's rate budget, after the
+/// catalog is re-read and outside its turn (pushes are applied meanwhile); `who uses` answers
+/// from them once read. What the budget does not allow waits for the next re-read.
+pub async fn read_missing_sboms(bot: &Bot, store: &Store, sources: &sync::Sources) {
+    let Some(github) = &sources.github else {
+        return;
+    };
+    match github.read_missing_sboms().await {
+        Ok((0, _)) => {}
+        Ok(_) => {
+            if let Err(e) = bot.reload_packages(store).await {
+                tracing::warn!("SBOMs not reloaded: {e:#}");
+            }
+            crate::feed::announce(bot, store, vec![Part::Packages]).await;
+        }
+        Err(e) => tracing::warn!("dependency graphs not read: {e:#}"),
+    }
+}
+
 /// Starts the scheduled work of a serving bot: a re-read of the sources now (unless opening
 /// just did one) and then on the shortest configured interval, expired button actions
 /// forgotten, and PagerDuty's rosters every `pagerduty.ttl_secs`. Times come from the bot's
@@ -221,6 +240,7 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                 resync(&bot, &store, &sources, &cfg).await;
                 let _ = reread.send(true);
             }
+            read_missing_sboms(&bot, &store, &sources).await;
             // The shortest configured interval; GitHub scans only when its own is due.
             let github = sources
                 .github
@@ -240,6 +260,7 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                 tick.tick().await;
                 if turn.mine() {
                     resync(&bot, &store, &sources, &cfg).await;
+                    read_missing_sboms(&bot, &store, &sources).await;
                 }
             }
         });

@@ -95,6 +95,7 @@ impl Answer {
 #[derive(Default)]
 struct Rate {
     remaining: Option<u64>,
+    limit: Option<u64>,
     reset: Option<i64>,
 }
 
@@ -161,6 +162,20 @@ impl Api {
     /// API requests made so far.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Whether requests that can wait for the next hour may be made now: more than a fifth of
+    /// the hour's budget is left (the rest is kept for pushes, scans and workflows), or what
+    /// is left is not known (no request yet, or the hour has turned since the last).
+    pub fn spare(&self) -> bool {
+        let rate = self.rate.lock().expect("rate lock");
+        if rate.reset.is_some_and(|r| r <= Utc::now().timestamp()) {
+            return true;
+        }
+        match rate.remaining {
+            Some(left) => left > (rate.limit.unwrap_or(0) / 5).max(self.reserve),
+            None => true,
+        }
     }
 
     /// Waits for the rate limit to reset when the budget is nearly spent.
@@ -272,11 +287,13 @@ impl Api {
             let h = resp.headers();
             let header = |k: &str| h.get(k).and_then(|v| v.to_str().ok()).map(str::to_string);
             let remaining = header("x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+            let limit = header("x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
             let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
             {
                 let mut rate = self.rate.lock().expect("rate lock");
                 if remaining.is_some() {
                     rate.remaining = remaining;
+                    rate.limit = limit;
                     rate.reset = reset;
                 }
             }

@@ -332,6 +332,15 @@ async fn run(cmd: Cmd, config: Config) -> Result<ExitCode> {
             for l in all.lines {
                 println!("{l}");
             }
+            // The dependency graphs the scan left, as many as the rate budget spares.
+            if let Some(github) = &sources.github {
+                let (read, left) = github.read_missing_sboms().await?;
+                if read + left > 0 {
+                    println!(
+                        "GitHub dependency graphs: {read} read, {left} left for when the rate budget spares them"
+                    );
+                }
+            }
             // What a machine (a pod's memory limit) must allow for a sync of this catalog.
             if let Some(kib) = peak_memory_kib() {
                 println!("peak memory {} MiB", kib.div_ceil(1024));

@@ -748,12 +748,17 @@ impl GitHub {
     }
 
     /// Stores a repository at `head` unless that commit is the one already read.
-    /// Returns the files and entities stored, None when nothing changed.
+    /// Returns the files and entities stored, None when nothing changed. The dependency graph
+    /// of a repository with components is read again when one is kept (the push may have
+    /// changed it); one never read is read now with `new_sbom` (a webhook: one request), else
+    /// left to `read_missing_sboms` (a scan: a first scan of a large organisation would spend
+    /// an hour's budget on them before its catalog is read).
     async fn refresh(
         &self,
         repo: &Repo,
         head: Option<&Head>,
         known: Option<&RepoState>,
+        new_sbom: bool,
         now: i64,
     ) -> Result<Option<(usize, usize, usize)>> {
         let Some(head) = head else {
@@ -775,25 +780,53 @@ impl GitHub {
             .flat_map(|(_, f)| &f.entities)
             .any(|e| e.key.starts_with("component:"));
         let (entities, quarantined) = self.store_repo(&repo.full_name, read, now).await?;
-        self.read_sbom(&repo.full_name, components, now).await;
+        if !components
+            || new_sbom
+            || self
+                .store
+                .sbom_kept(&sbom_location(&repo.full_name))
+                .await?
+        {
+            self.read_sbom(&repo.full_name, components, now).await;
+        }
         self.remember(repo, Some(head.commit.clone()), now).await?;
         Ok(Some((files, entities, quarantined)))
     }
 
-    /// The dependency graphs of unchanged repositories that hold components but were never
-    /// read (a store kept from before SBOMs were read), at most `CATCH_UP` a scan, so an
-    /// upgrade spreads them over a few scans; never again until a push changes a manifest.
-    async fn catch_up_sboms(&self, unchanged: &[&Repo], now: i64) -> Result<()> {
-        let with_components = self.store.component_scopes(SOURCE).await?;
+    /// Reads the dependency graphs never read of the repositories that hold components (new
+    /// to a scan, or kept from before SBOMs were read) while the rate budget has requests to
+    /// spare (`Api::spare`: a fifth of the hour is kept for pushes, scans and workflows).
+    /// Returns how many were read and how many are left for a later call; a scan's catalog is
+    /// complete without them, and `who uses` answers from those read. Never again, once read,
+    /// until a push changes a manifest.
+    pub async fn read_missing_sboms(&self) -> Result<(usize, usize)> {
+        let now = Utc::now().timestamp();
         let read = self.store.sbom_locations(SOURCE).await?;
-        let missing = unchanged.iter().filter(|r| {
-            with_components.contains(&scope(&r.full_name))
-                && !read.contains(&sbom_location(&r.full_name))
-        });
-        for r in missing.take(CATCH_UP) {
-            self.read_sbom(&r.full_name, true, now).await;
+        let mut missing: Vec<String> = self
+            .store
+            .component_scopes(SOURCE)
+            .await?
+            .into_iter()
+            .map(|s| s.trim_end_matches('/').to_string())
+            .filter(|full| !read.contains(&sbom_location(full)))
+            .collect();
+        missing.sort_unstable();
+        let mut done = 0;
+        for full in &missing {
+            if !self.api.spare() {
+                break;
+            }
+            self.read_sbom(full, true, now).await;
+            done += 1;
         }
-        Ok(())
+        if done < missing.len() {
+            tracing::info!(
+                read = done,
+                left = missing.len() - done,
+                "dependency graphs left for when the rate budget has requests to spare"
+            );
+        }
+        Ok((done, missing.len() - done))
     }
 
     /// Reads `full`'s SBOM from GitHub's dependency graph and keeps it (or forgets it, when
@@ -912,13 +945,6 @@ impl GitHub {
                 (!unchanged).then(|| ((*r).clone(), k))
             })
             .collect();
-        let reading: HashSet<i64> = to_read.iter().map(|(r, _)| r.id).collect();
-        let unchanged: Vec<&Repo> = wanted
-            .iter()
-            .filter(|r| !reading.contains(&r.id))
-            .copied()
-            .collect();
-        self.catch_up_sboms(&unchanged, now).await?;
         let mut failures: Vec<String> = Vec::new();
         let mut done = 0;
         for batch in to_read.chunks(GRAPHQL_BATCH) {
@@ -957,7 +983,10 @@ impl GitHub {
                         Err(e) => tracing::warn!(repo = %repo.full_name, "changes not kept: {e:#}"),
                     }
                 }
-                match self.refresh(repo, head, known_as.as_ref(), now).await {
+                match self
+                    .refresh(repo, head, known_as.as_ref(), false, now)
+                    .await
+                {
                     Ok(Some((files, entities, quarantined))) => {
                         report.read += 1;
                         report.files += files;
@@ -1054,7 +1083,7 @@ impl GitHub {
             Some(Ok(head)) => head.as_ref(),
             None => None,
         };
-        let outcome = self.refresh(&repo, head, state, now).await?;
+        let outcome = self.refresh(&repo, head, state, true, now).await?;
         let mut changed = Vec::new();
         if let Some(old) = stale {
             self.forget(&old.full_name).await?;
@@ -1121,9 +1150,6 @@ const MANIFESTS: &[&str] = &[
     "pubspec.lock",
     "Package.resolved",
 ];
-
-/// The most never-read dependency graphs one scan catches up on.
-const CATCH_UP: usize = 100;
 
 /// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
 fn sbom_location(full_name: &str) -> String {

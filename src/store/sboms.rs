@@ -54,6 +54,17 @@ impl Store {
         Ok(rows.into_iter().map(|(l,)| l).collect())
     }
 
+    /// Whether an SBOM is kept at `location` (one that lists nothing included).
+    pub async fn sbom_kept(&self, location: &str) -> Result<bool> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT location FROM sboms WHERE location = $1")
+                .bind(location)
+                .fetch_optional(&self.pool)
+                .await
+                .context("looking for a kept SBOM")?;
+        Ok(row.is_some())
+    }
+
     /// Forgets the SBOM at `location` (a repository that no longer has one).
     pub async fn forget_sbom(&self, location: &str) -> Result<()> {
         let mut w = self.write().await?;

@@ -81,6 +81,8 @@ struct Figures {
     clicks: usize,
     discord: usize,
     pushes: usize,
+    /// Pushes still being applied when the webhook's wait ran out (answered 202).
+    pushes_late: usize,
     unanswered: usize,
     doubled: usize,
     clicks_answered: usize,
@@ -126,8 +128,8 @@ impl Figures {
             self.discord_ms.0, self.discord_ms.1
         );
         println!(
-            "  GitHub push → applied (webhook answered): p50 {:.1} ms, p99 {:.1} ms",
-            self.webhook_ms.0, self.webhook_ms.1
+            "  GitHub push → applied (webhook answered): p50 {:.1} ms, p99 {:.1} ms; {} of {} still applying when the webhook was answered (202)",
+            self.webhook_ms.0, self.webhook_ms.1, self.pushes_late, self.pushes
         );
         if self.replicas > 1 {
             println!(
@@ -257,6 +259,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     let webhook_ms: Arc<Mutex<Vec<Duration>>> = Default::default();
     let propagation_ms: Arc<Mutex<Vec<Duration>>> = Default::default();
     let failures: Arc<Mutex<Vec<String>>> = Default::default();
+    let late = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut f = Figures {
         replicas: n,
         ..Figures::default()
@@ -375,7 +378,8 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                 );
                 let bytes = serde_json::to_vec(&push).unwrap();
                 let sig = crate::github::sign(&bytes);
-                let (times, spread) = (webhook_ms.clone(), propagation_ms.clone());
+                let (times, spread, late) =
+                    (webhook_ms.clone(), propagation_ms.clone(), late.clone());
                 let (store, others): (Store, Vec<String>) = (
                     store.clone(),
                     urls.iter().filter(|u| **u != replica).cloned().collect(),
@@ -424,6 +428,10 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                                 }
                             }
                             spread.lock().unwrap().push(applied.elapsed());
+                        }
+                        // Accepted, and applied in the background: checked after the load.
+                        Ok(r) if r.status() == 202 => {
+                            late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         }
                         Ok(r) => failures
                             .lock()
@@ -491,6 +499,56 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !last.iter().all(|id| answers(&slack).contains_key(id)) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Every push accepted is applied in the end, late ones too: every replica answers with the
+    // owner the last push gave.
+    f.pushes_late = late.load(std::sync::atomic::Ordering::Relaxed);
+    if f.pushes > 0 {
+        let (owner, other) = match owner_is_b {
+            true => ("team-b", "team-a"),
+            false => ("team-a", "team-b"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for (r, url) in urls.iter().enumerate() {
+            let mut attempt = 0;
+            let answered = loop {
+                attempt += 1;
+                let id = format!("EvSOAKOWNER{r}x{attempt}");
+                let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns payments-service");
+                payload["event_id"] = json!(id);
+                payload["event"]["ts"] = json!(format!("1700003000.{r:03}{attempt:03}"));
+                crate::slack::send_signed(
+                    &client,
+                    url,
+                    "/slack/events",
+                    "application/json",
+                    payload.to_string(),
+                    false,
+                )
+                .await;
+                let said = loop {
+                    let said = slack.posted_at.lock().unwrap().iter().find_map(|(_, b)| {
+                        (b["metadata"]["event_payload"]["event_id"] == id.as_str())
+                            .then(|| b.to_string())
+                    });
+                    if said.is_some() || Instant::now() > deadline {
+                        break said;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                };
+                match said {
+                    Some(text) if text.contains(owner) && !text.contains(other) => break true,
+                    _ if Instant::now() > deadline => break false,
+                    _ => tokio::time::sleep(Duration::from_secs(1)).await,
+                }
+            };
+            if !answered {
+                failures.lock().unwrap().push(format!(
+                    "replica {r} did not answer the last push's owner ({owner}) within 120 s of the load"
+                ));
+            }
+        }
     }
     sampling.abort();
 
