@@ -195,18 +195,22 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     crate::feed::announce(bot, store, parts).await;
 }
 
-/// Reads the dependency graphs that scans left unread, within GitHub's rate budget, after the
-/// catalog is re-read and outside its turn (pushes are applied meanwhile); `who uses` answers
-/// from them once read. What the budget does not allow waits for the next re-read.
-pub async fn read_missing_sboms(bot: &Bot, store: &Store, sources: &sync::Sources) {
-    let Some(github) = &sources.github else {
-        return;
-    };
+/// How often the dependency graphs scans left unread are read: each hour of GitHub's rate
+/// budget spares what it can.
+const SBOMS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Reads the dependency graphs that scans left unread, within GitHub's rate budget, outside
+/// the catalog's turn (pushes are applied meanwhile; only the SBOMs' reload takes it, so that
+/// it does not undo a push's); `who uses` answers from them once read.
+async fn read_missing_sboms(bot: &Bot, store: &Store, github: &crate::sources::github::GitHub) {
     match github.read_missing_sboms().await {
         Ok((0, _)) => {}
         Ok(_) => {
-            if let Err(e) = bot.reload_packages(store).await {
-                tracing::warn!("SBOMs not reloaded: {e:#}");
+            {
+                let _one_at_a_time = bot.rebuilding().await;
+                if let Err(e) = bot.reload_packages(store).await {
+                    tracing::warn!("SBOMs not reloaded: {e:#}");
+                }
             }
             crate::feed::announce(bot, store, vec![Part::Packages]).await;
         }
@@ -240,7 +244,6 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                 resync(&bot, &store, &sources, &cfg).await;
                 let _ = reread.send(true);
             }
-            read_missing_sboms(&bot, &store, &sources).await;
             // The shortest configured interval; GitHub scans only when its own is due.
             let github = sources
                 .github
@@ -260,8 +263,20 @@ pub fn spawn(app: &App, config: &Config) -> Turn {
                 tick.tick().await;
                 if turn.mine() {
                     resync(&bot, &store, &sources, &cfg).await;
-                    read_missing_sboms(&bot, &store, &sources).await;
                 }
+            }
+        });
+    }
+    // Dependency graphs the scans left, once the start-up re-read is over and then hourly.
+    if let Some(github) = app.sources.github.clone() {
+        let (bot, store, mut turn) = (app.bot.clone(), app.store.clone(), turn.clone());
+        let mut reread_done = reread_done.clone();
+        tokio::spawn(async move {
+            let _ = reread_done.wait_for(|over| *over).await;
+            loop {
+                turn.wait().await;
+                read_missing_sboms(&bot, &store, &github).await;
+                tokio::time::sleep(SBOMS_EVERY).await;
             }
         });
     }

@@ -704,8 +704,9 @@ impl Bot {
         }
     }
 
-    /// Who is on call for `target` now (catalog references), as answers say it.
-    pub fn oncall_now(&self, target: crate::catalog::Id) -> Vec<String> {
+    /// Who is on call for the entity `key` now (catalog references), as answers say it; no
+    /// one when the catalog no longer holds it.
+    pub fn oncall_now(&self, key: &str) -> Vec<String> {
         let model = self.model.load_full();
         let asker = Asker {
             identity: None,
@@ -714,7 +715,10 @@ impl Bot {
         };
         let viewer = Person::default();
         let ctx = model.context(self.limit, &asker, &viewer, self.now(), chrono_tz::UTC);
-        ask::answers::oncall_people(&ctx, target, ctx.now)
+        match ctx.snap.get(key) {
+            Some(target) => ask::answers::oncall_people(&ctx, target, ctx.now),
+            None => Vec::new(),
+        }
     }
 
     /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the

@@ -178,6 +178,11 @@ impl Api {
         }
     }
 
+    /// When the hour of the rate budget last seen ends (epoch seconds), if known.
+    pub fn budget_reset(&self) -> Option<i64> {
+        self.rate.lock().expect("rate lock").reset
+    }
+
     /// Waits for the rate limit to reset when the budget is nearly spent.
     async fn pace(&self) -> Result<()> {
         let wait = {

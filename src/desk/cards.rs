@@ -373,7 +373,7 @@ impl Desk {
         // Escalation: the target's on-call people not asked yet get the card too.
         let mut escalated = Vec::new();
         if let Some(crate::workflows::definition::Who::Oncall) = escalate
-            && let Some(target) = run.target.as_deref().and_then(|t| snap.get(t))
+            && let Some(target) = run.target.as_deref().filter(|t| snap.get(t).is_some())
         {
             let card = replies::card(
                 run,

@@ -794,11 +794,12 @@ impl GitHub {
     }
 
     /// Reads the dependency graphs never read of the repositories that hold components (new
-    /// to a scan, or kept from before SBOMs were read) while the rate budget has requests to
-    /// spare (`Api::spare`: a fifth of the hour is kept for pushes, scans and workflows).
-    /// Returns how many were read and how many are left for a later call; a scan's catalog is
-    /// complete without them, and `who uses` answers from those read. Never again, once read,
-    /// until a push changes a manifest.
+    /// to a scan, or kept from before SBOMs were read) while this hour of the rate budget has
+    /// requests to spare (`Api::spare`: a fifth of the hour is kept for pushes, scans and
+    /// workflows). Returns how many were kept and how many are left for a later call (those
+    /// that failed among them, with a warning each); a scan's catalog is complete without
+    /// them, and `who uses` answers from those kept. Never again, once kept, until a push
+    /// changes a manifest.
     pub async fn read_missing_sboms(&self) -> Result<(usize, usize)> {
         let now = Utc::now().timestamp();
         let read = self.store.sbom_locations(SOURCE).await?;
@@ -810,29 +811,35 @@ impl GitHub {
             .map(|s| s.trim_end_matches('/').to_string())
             .filter(|full| !read.contains(&sbom_location(full)))
             .collect();
-        missing.sort_unstable();
-        let mut done = 0;
+        missing.sort_unstable_by_key(|full| full.to_lowercase());
+        missing.dedup_by_key(|full| full.to_lowercase());
+        // This hour's spare requests only: the next hour's are the next call's.
+        let mut hour = self.api.budget_reset();
+        let mut kept = 0;
         for full in &missing {
-            if !self.api.spare() {
+            if !self.api.spare() || hour.is_some_and(|h| self.api.budget_reset() != Some(h)) {
                 break;
             }
-            self.read_sbom(full, true, now).await;
-            done += 1;
+            if self.read_sbom(full, true, now).await {
+                kept += 1;
+            }
+            hour = hour.or(self.api.budget_reset());
         }
-        if done < missing.len() {
+        if kept < missing.len() {
             tracing::info!(
-                read = done,
-                left = missing.len() - done,
+                kept,
+                left = missing.len() - kept,
                 "dependency graphs left for when the rate budget has requests to spare"
             );
         }
-        Ok((done, missing.len() - done))
+        Ok((kept, missing.len() - kept))
     }
 
     /// Reads `full`'s SBOM from GitHub's dependency graph and keeps it (or forgets it, when
     /// the repository holds no entity or has no dependency graph). A failure keeps what was
-    /// kept, with a warning: it never fails the read of the repository.
-    async fn read_sbom(&self, full: &str, wanted: bool, now: i64) {
+    /// kept, with a warning: it never fails the read of the repository. Says whether it kept
+    /// (or forgot) what it meant to.
+    async fn read_sbom(&self, full: &str, wanted: bool, now: i64) -> bool {
         let location = sbom_location(full);
         let kept = if !wanted {
             self.store.forget_sbom(&location).await
@@ -882,9 +889,10 @@ impl GitHub {
                 Err(e) => Err(e),
             }
         };
-        if let Err(e) = kept {
+        if let Err(e) = &kept {
             tracing::warn!(repo = full, "dependency graph not kept: {e:#}");
         }
+        kept.is_ok()
     }
 
     async fn remember(&self, repo: &Repo, head: Option<String>, now: i64) -> Result<()> {

@@ -1567,7 +1567,7 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
             env.fake.clear_calls();
             assert_eq!(github.read_missing_sboms().await.unwrap(), (0, 1), "{}", db.name);
             assert_eq!(sbom_calls(), Vec::<String>::new(), "{}", db.name);
-            env.fake.set_remaining(5_000);
+            env.fake.new_hour(5_000);
             let github = env.github();
             env.sync_with(github.clone()).await;
             assert_eq!(github.read_missing_sboms().await.unwrap(), (1, 0), "{}", db.name);

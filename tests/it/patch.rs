@@ -646,10 +646,16 @@ async fn removed_entities_leave_their_ids_empty_until_a_patch_numbers_the_catalo
                 match (had_holes, patched.id_bound() > patched.len()) {
                     (_, true) => {
                         emptied += 1;
-                        // No entity moved.
+                        // No entity moved; what is gone is gone from the keys too.
                         for (id, e) in live.entities() {
-                            let now = patched.get(&e.key());
-                            assert!(now.is_none_or(|now| now == id), "{context}: {}", e.key());
+                            let key = e.key();
+                            let now = patched.get(&key);
+                            assert_eq!(
+                                now.is_some(),
+                                fresh.get(&key).is_some(),
+                                "{context}: {key}"
+                            );
+                            assert!(now.is_none_or(|now| now == id), "{context}: {key}");
                         }
                     }
                     (true, false) => renumbered += 1,
@@ -667,6 +673,54 @@ async fn removed_entities_leave_their_ids_empty_until_a_patch_numbers_the_catalo
             assert!(
                 renumbered > 0,
                 "{}: no patch numbered the catalog again",
+                db.name
+            );
+
+            // An entity of a source ordered after GitHub's (a registration): a new GitHub
+            // entity comes before it, so that patch numbers the catalog again.
+            let registered = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "registered"},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}});
+            let mut r = store
+                .begin_replace_in("register", "form/", None)
+                .await
+                .unwrap();
+            let mut row = raw(&registered, "form/registered", 1, now);
+            row.provenance.source = "register".into();
+            r.file("form/registered", vec![row], Vec::new(), true)
+                .await
+                .unwrap();
+            r.finish().await.unwrap();
+            let live = Arc::new(sync::load_snapshot(&store).await.unwrap());
+            let before = live.get("component:default/registered").unwrap();
+            let new = json!({"apiVersion": "backstage.io/v1alpha1", "kind": "Component",
+                "metadata": {"name": "late-arrival"},
+                "spec": {"type": "service", "lifecycle": "production", "owner": "team-a"}});
+            repos[0].files[0].1.push(new);
+            push(&store, 0, &mut repos[0], now + 60).await;
+            let reread = sync::reread_scopes(&store, live.clone(), SOURCE, &[scope(0)])
+                .await
+                .unwrap();
+            assert_eq!(reread.rebuilt, None, "{}", db.name);
+            let fresh = sync::load_snapshot(&store).await.unwrap();
+            assert_eq!(
+                fingerprint(&reread.snapshot),
+                fingerprint(&fresh),
+                "{}",
+                db.name
+            );
+            let patched = &reread.snapshot;
+            assert_eq!(patched.id_bound(), patched.len(), "{}", db.name);
+            assert!(
+                patched.get("component:default/late-arrival").unwrap()
+                    < patched.get("component:default/registered").unwrap(),
+                "{}",
+                db.name
+            );
+            assert_eq!(
+                patched.get("component:default/registered"),
+                Some(before + 1),
+                "{}",
                 db.name
             );
             store.close().await;

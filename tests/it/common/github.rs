@@ -69,6 +69,8 @@ struct Inner {
     calls: Vec<Call>,
     limit: u64,
     remaining: u64,
+    /// When the budget's hour ends (epoch seconds): fixed for the hour, as GitHub says it.
+    reset: i64,
     fails: Vec<Fail>,
     /// Repositories GraphQL refuses to show (FORBIDDEN, as behind SAML enforcement).
     forbidden: Vec<String>,
@@ -144,6 +146,7 @@ impl FakeGitHub {
             calls: Vec::new(),
             limit: 5000,
             remaining: 5000,
+            reset: chrono::Utc::now().timestamp() + 3600,
             fails: Vec::new(),
             forbidden: Vec::new(),
             meta: HashMap::new(),
@@ -432,6 +435,13 @@ impl FakeGitHub {
         self.inner.lock().unwrap().remaining = remaining;
     }
 
+    /// A new hour of the rate budget: `remaining` left until an hour from now.
+    pub fn new_hour(&self, remaining: u64) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.remaining = remaining;
+        inner.reset = chrono::Utc::now().timestamp() + 3600;
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
@@ -542,10 +552,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
     let h = |s: String| HeaderValue::from_str(&s).unwrap();
     headers.insert("x-ratelimit-limit", h(inner.limit.to_string()));
     headers.insert("x-ratelimit-remaining", h(inner.remaining.to_string()));
-    headers.insert(
-        "x-ratelimit-reset",
-        h((chrono::Utc::now().timestamp() + 3600).to_string()),
-    );
+    headers.insert("x-ratelimit-reset", h(inner.reset.to_string()));
     if let Some(e) = etag {
         headers.insert("etag", h(e));
     }
