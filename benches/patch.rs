@@ -10,7 +10,7 @@
 //! dropped, as a webhook does (timed). Each push is checked to be patched (not rebuilt) and
 //! to say what the repository now holds.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use switchboard::catalog::ingest::Reader;
 use switchboard::catalog::model::RawEntity;
@@ -20,6 +20,9 @@ use switchboard::sync;
 
 #[path = "support/generated.rs"]
 mod generated;
+#[allow(dead_code)]
+#[path = "support/measure.rs"]
+mod measure;
 
 const ROUNDS: usize = 30;
 
@@ -34,16 +37,6 @@ fn main() {
     for (n, dir) in &catalogs {
         rt.block_on(bench_size(*n, dir, &work));
     }
-}
-
-fn pct(mut v: Vec<Duration>) -> String {
-    v.sort();
-    let p = |q: f64| v[((v.len() as f64 * q) as usize).min(v.len() - 1)];
-    format!(
-        "{:.1} / {:.1} ms",
-        p(0.5).as_secs_f64() * 1e3,
-        p(0.99).as_secs_f64() * 1e3
-    )
 }
 
 const SOURCE: &str = "github";
@@ -146,9 +139,9 @@ async fn bench_size(n: usize, dir: &std::path::Path, work: &std::path::Path) {
     let _ = std::fs::remove_file(&db);
     println!(
         "| {n} ({entities}) | {} | {} | {} | {:.0} ms |",
-        pct(edit),
-        pct(remove),
-        pct(add),
+        measure::pct_ms(edit),
+        measure::pct_ms(remove),
+        measure::pct_ms(add),
         rebuild.as_secs_f64() * 1e3
     );
 }

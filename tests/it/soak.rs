@@ -446,20 +446,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                 f.questions += 1;
                 let (id, payload) = question(i, channels);
                 asked.lock().unwrap().insert(id, Instant::now());
-                tasks.spawn(async move {
-                    let status = crate::slack::send_signed(
-                        &client,
-                        &replica,
-                        "/slack/events",
-                        "application/json",
-                        payload.to_string(),
-                        false,
-                    )
-                    .await;
-                    if status != 200 {
-                        failures.lock().unwrap().push(format!("question: {status}"));
-                    }
-                });
+                tasks.spawn(async move { ask(&client, &replica, &payload, &failures).await });
             }
         }
     }
@@ -521,18 +508,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                 let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns payments-service");
                 payload["event_id"] = json!(id);
                 payload["event"]["ts"] = json!(format!("1700003000.{r:03}{attempt:03}"));
-                let status = crate::slack::send_signed(
-                    &client,
-                    url,
-                    "/slack/events",
-                    "application/json",
-                    payload.to_string(),
-                    false,
-                )
-                .await;
-                if status != 200 {
-                    failures.lock().unwrap().push(format!("question: {status}"));
-                }
+                ask(&client, url, &payload, &failures).await;
                 let said = loop {
                     let said = slack.posted_at.lock().unwrap().iter().find_map(|(_, b)| {
                         (b["metadata"]["event_payload"]["event_id"] == id.as_str())
@@ -616,6 +592,22 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     drop(replicas);
     store.close().await;
     Some(f)
+}
+
+/// Sends Slack's event `payload` (a question) to the replica at `url`; a refusal is a failure.
+async fn ask(client: &reqwest::Client, url: &str, payload: &Value, failures: &Mutex<Vec<String>>) {
+    let status = crate::slack::send_signed(
+        client,
+        url,
+        "/slack/events",
+        "application/json",
+        payload.to_string(),
+        false,
+    )
+    .await;
+    if status != 200 {
+        failures.lock().unwrap().push(format!("question: {status}"));
+    }
 }
 
 /// The `i`th event's question: its event id, and Slack's mention of the bot asking it in one
