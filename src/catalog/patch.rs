@@ -64,7 +64,10 @@ impl Snapshot {
 
     /// This snapshot with `read`'s part replaced, or why only a rebuild can say what it is.
     pub fn patched(&self, read: ScopeRead, built_at: i64) -> Result<Snapshot, String> {
-        let gone: Vec<Id> = self.in_scope(&read.source, &read.scope);
+        // The part's entities: one run of the location order.
+        let run = self.scope_run(&read.source, &read.scope);
+        let mut gone: Vec<Id> = self.by_location[run.clone()].to_vec();
+        gone.sort_unstable();
         if self.unreadable > 0 {
             return Err("stored entities could not be read".into());
         }
@@ -435,7 +438,7 @@ impl Snapshot {
             false if stable => super::snapshot::spliced_by_location(
                 &entities,
                 &self.by_location,
-                self.scope_run(&read.source, &read.scope),
+                run,
                 fresh_ids.clone(),
             ),
             false => {

@@ -379,10 +379,9 @@ impl Store {
         from_week: &str,
         until_week: &str,
     ) -> Result<Vec<TeamWeek>> {
-        sqlx::query(
-            "SELECT scorecard, team, week, entities, score, levels FROM team_scores \
-             WHERE team = $1 AND week >= $2 AND week <= $3 ORDER BY week, scorecard",
-        )
+        sqlx::query(AssertSqlSafe(format!(
+            "{TEAM_WEEKS} WHERE team = $1 AND week >= $2 AND week <= $3 ORDER BY week, scorecard"
+        )))
         .bind(team)
         .bind(from_week)
         .bind(until_week)
@@ -396,17 +395,14 @@ impl Store {
 
     /// Every team's figures on every scorecard in `week`.
     pub async fn week_team_scores(&self, week: &str) -> Result<Vec<TeamWeek>> {
-        sqlx::query(
-            "SELECT scorecard, team, week, entities, score, levels FROM team_scores \
-             WHERE week = $1",
-        )
-        .bind(week)
-        .fetch_all(&self.pool)
-        .await
-        .context("reading the week's team scores")?
-        .iter()
-        .map(team_week)
-        .collect()
+        sqlx::query(AssertSqlSafe(format!("{TEAM_WEEKS} WHERE week = $1")))
+            .bind(week)
+            .fetch_all(&self.pool)
+            .await
+            .context("reading the week's team scores")?
+            .iter()
+            .map(team_week)
+            .collect()
     }
 
     /// An entity's weekly scores on every scorecard, oldest first.
@@ -432,7 +428,10 @@ impl Store {
     }
 }
 
-/// A row of `team_scores`: scorecard, team, week, entities, score, levels.
+/// The rows of `team_scores`, as `team_week` reads them.
+const TEAM_WEEKS: &str = "SELECT scorecard, team, week, entities, score, levels FROM team_scores";
+
+/// A row of `TEAM_WEEKS`.
 fn team_week(r: &sqlx::any::AnyRow) -> Result<TeamWeek> {
     let levels: String = r.get(5);
     Ok(TeamWeek {

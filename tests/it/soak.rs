@@ -284,20 +284,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
             12 | 13 if f.questions > 0 => {
                 f.retries += 1;
                 let (_, payload) = question(i - 7, channels);
-                tasks.spawn(async move {
-                    let status = crate::slack::send_signed(
-                        &client,
-                        &other,
-                        "/slack/events",
-                        "application/json",
-                        payload.to_string(),
-                        true,
-                    )
-                    .await;
-                    if status != 200 {
-                        failures.lock().unwrap().push(format!("retry: {status}"));
-                    }
-                });
+                tasks.spawn(async move { send(&client, &other, &payload, true, &failures).await });
             }
             // A click on a did-you-mean button (its question rides in its value).
             14 => {
@@ -446,7 +433,9 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                 f.questions += 1;
                 let (id, payload) = question(i, channels);
                 asked.lock().unwrap().insert(id, Instant::now());
-                tasks.spawn(async move { ask(&client, &replica, &payload, &failures).await });
+                tasks.spawn(
+                    async move { send(&client, &replica, &payload, false, &failures).await },
+                );
             }
         }
     }
@@ -508,7 +497,7 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
                 let mut payload = crate::slack::mention("<@U0LAN0Z89> who owns payments-service");
                 payload["event_id"] = json!(id);
                 payload["event"]["ts"] = json!(format!("1700003000.{r:03}{attempt:03}"));
-                ask(&client, url, &payload, &failures).await;
+                send(&client, url, &payload, false, &failures).await;
                 let said = loop {
                     let said = slack.posted_at.lock().unwrap().iter().find_map(|(_, b)| {
                         (b["metadata"]["event_payload"]["event_id"] == id.as_str())
@@ -594,19 +583,27 @@ async fn soak(n: usize, secs: u64, rate: u64) -> Option<Figures> {
     Some(f)
 }
 
-/// Sends Slack's event `payload` (a question) to the replica at `url`; a refusal is a failure.
-async fn ask(client: &reqwest::Client, url: &str, payload: &Value, failures: &Mutex<Vec<String>>) {
+/// Sends Slack's event `payload` (a question, or with `retry` Slack's retry of one) to the
+/// replica at `url`; a refusal is a failure.
+async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    payload: &Value,
+    retry: bool,
+    failures: &Mutex<Vec<String>>,
+) {
     let status = crate::slack::send_signed(
         client,
         url,
         "/slack/events",
         "application/json",
         payload.to_string(),
-        false,
+        retry,
     )
     .await;
     if status != 200 {
-        failures.lock().unwrap().push(format!("question: {status}"));
+        let what = if retry { "retry" } else { "question" };
+        failures.lock().unwrap().push(format!("{what}: {status}"));
     }
 }
 

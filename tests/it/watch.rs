@@ -131,16 +131,7 @@ impl World {
         let desk = Arc::new(configure(common::shipped_desk(&self.store)));
         let cards = scorecards(&BASICS.replace("group:default/team-a", "group:default/standards"));
         desk.set_made_workflows(switchboard::scorecards::exemptions::workflows(&cards, 30).0);
-        let bot = Arc::new(
-            Bot::new(
-                sync::load_snapshot(&self.store).await.unwrap(),
-                Rotations::default(),
-                Default::default(),
-            )
-            .with_store(self.store.clone())
-            .with_clock(self.clock.clone())
-            .with_desk(desk.clone()),
-        );
+        let bot = Arc::new(self.another_bot().await.with_desk(desk.clone()));
         let slack = switchboard::chat::slack::SlackApp::new(
             bot.clone(),
             self.store.clone(),
@@ -158,6 +149,18 @@ impl World {
         desk.add_outbox(switchboard::chat::Platform::Slack, Arc::new(slack));
         bot.set_scorecards(cards);
         (bot, desk)
+    }
+
+    /// A bot on this world's store and clock, with the catalog the store holds (another
+    /// replica, as it starts).
+    pub async fn another_bot(&self) -> Bot {
+        Bot::new(
+            sync::load_snapshot(&self.store).await.unwrap(),
+            Rotations::default(),
+            Default::default(),
+        )
+        .with_store(self.store.clone())
+        .with_clock(self.clock.clone())
     }
 
     /// Writes (or, with None, deletes) catalog files and syncs them in.
@@ -381,15 +384,7 @@ async fn the_watch_logs_each_change_once_after_a_silent_baseline_and_across_a_re
 
             // A replica that has not yet applied another's change gets the turn: it catches
             // up before it looks, and does not log the catalog it had as the change undone.
-            let behind = Arc::new(
-                Bot::new(
-                    sync::load_snapshot(&w.store).await.unwrap(),
-                    Rotations::default(),
-                    Default::default(),
-                )
-                .with_store(w.store.clone())
-                .with_clock(w.clock.clone()),
-            );
+            let behind = Arc::new(w.another_bot().await);
             let mut cards = scorecards(BASICS);
             cards.extend(scorecards(&BASICS.replace("name: basics", "name: more")));
             behind.set_scorecards(cards);
