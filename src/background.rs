@@ -138,9 +138,14 @@ impl Turn {
 }
 
 /// One background re-read of the sources and rotations; a failure keeps what the bot has.
+///
+/// The sources are read and stored, and the new catalog read back, outside the catalog's
+/// turn: a scan of a large organisation takes minutes, and pushes are applied meanwhile (the
+/// store keeps the later of two reads of a repository). What they swapped into the live catalog
+/// is patched again into the new one before it is swapped in (`Bot::caught_up`).
 pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Config) {
-    let _one_at_a_time = bot.rebuilding().await;
     let started = std::time::Instant::now();
+    let read = bot.reading_catalog();
     let (mut snapshot, mut status, mut lines) = (None, None, Vec::new());
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(mut all) => {
@@ -158,10 +163,22 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
                 bot.metrics()
                     .synced(&source, started.elapsed().as_secs_f64(), n);
             }
-            snapshot = Some(all.snapshot);
+            snapshot = Some((all.snapshot, all.read_from));
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }
+    let _one_at_a_time = bot.rebuilding().await;
+    let snapshot = match snapshot {
+        Some((built, since)) => match bot.caught_up(store, &read, since, built.into()).await {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!("sync not swapped in, keeping the current catalog: {e:#}");
+                None
+            }
+        },
+        None => None,
+    };
+    drop(read);
     let rotations = match rotations::load(&cfg.oncall.rotations) {
         Ok(r) => Some(r),
         Err(e) => {

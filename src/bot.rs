@@ -9,7 +9,7 @@
 //! back from the store when the button carried a key (`fit_buttons`). A new question is a grammar row and an answer (`ask`); a new button is an
 //! `ActionId` variant, handled in `Bot::respond`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -91,6 +91,10 @@ pub struct Bot {
     /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
     /// swapped in the order their reads happened and none undoes a newer one.
     rebuild: tokio::sync::Mutex<()>,
+    /// What was swapped into the catalog while a rebuild read the store outside the turn.
+    swapped: std::sync::Mutex<Swapped>,
+    /// Held by whoever catches up with the other replicas' changes (`feed::catch_up`).
+    catching_up: tokio::sync::Mutex<()>,
     limit: Limit,
     clock: Clock,
     /// Where buttons too long to carry their action keep it; without one they are left out.
@@ -118,6 +122,49 @@ pub struct Bot {
     replica: String,
     /// The last change of the feed this replica's read model reflects.
     generation: std::sync::atomic::AtomicI64,
+}
+
+/// What was swapped into the catalog, and when, while rebuilds read the store outside the
+/// catalog's turn (a sync's scan and read can take minutes; pushes are applied meanwhile).
+#[derive(Default)]
+struct Swapped {
+    /// Rebuilds reading now; the log is kept only while there is one.
+    readers: usize,
+    log: Vec<(std::time::Instant, Swap)>,
+}
+
+impl Swapped {
+    fn log_since(&self, since: std::time::Instant) -> Vec<Swap> {
+        self.log
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+enum Swap {
+    /// Parts of a source patched in from the store.
+    Scopes { source: String, scopes: Vec<String> },
+    /// A whole catalog.
+    Whole,
+}
+
+/// Held by a rebuild that reads the store outside the catalog's turn (`Bot::reading_catalog`):
+/// while one is held, the bot logs what it swaps in, for `Bot::caught_up`.
+pub struct CatalogRead<'a> {
+    bot: &'a Bot,
+}
+
+impl Drop for CatalogRead<'_> {
+    fn drop(&mut self) {
+        let mut swapped = self.bot.swapped.lock().expect("swap log");
+        swapped.readers -= 1;
+        if swapped.readers == 0 {
+            swapped.log.clear();
+        }
+    }
 }
 
 /// A name for this process among the replicas: the host (a pod's name), the process id and a
@@ -160,6 +207,8 @@ impl Bot {
                 packages: Arc::default(),
             }),
             rebuild: tokio::sync::Mutex::new(()),
+            swapped: Default::default(),
+            catching_up: tokio::sync::Mutex::new(()),
             limit,
             clock: Clock::system(),
             store: None,
@@ -220,12 +269,20 @@ impl Bot {
         self.desk.as_ref()
     }
 
-    /// Rebuilds the catalog from the store (after a workflow registered entities).
-    pub async fn reload_catalog(&self, store: &Store) -> anyhow::Result<()> {
-        let _turn = self.rebuilding().await;
-        let snapshot = crate::sync::load_snapshot(store).await?;
-        self.refresh(Some(snapshot), None, None);
-        Ok(())
+    /// Reads the whole catalog again from the store (after a workflow registered entities,
+    /// or another replica synced) and swaps it in. It is read outside the catalog's turn
+    /// (seconds at 100,000 entities), so pushes are applied meanwhile; they are patched again
+    /// into it before the swap (`caught_up`). Returns holding the turn, for what goes with it.
+    pub async fn reload_catalog(
+        &self,
+        store: &Store,
+    ) -> anyhow::Result<tokio::sync::MutexGuard<'_, ()>> {
+        let read = self.reading_catalog();
+        let since = std::time::Instant::now();
+        let built = crate::sync::load_snapshot(store).await?;
+        let turn = self.rebuilding().await;
+        self.swap_snapshot(self.caught_up(store, &read, since, built.into()).await?);
+        Ok(turn)
     }
 
     /// Keeps long buttons' actions in `store`.
@@ -727,6 +784,12 @@ impl Bot {
         self.rebuild.lock().await
     }
 
+    /// Waits for any other catch-up with the feed to finish (`feed::catch_up`); hold the
+    /// guard from reading the feed to recording the generation reached.
+    pub async fn catching_up(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.catching_up.lock().await
+    }
+
     /// Swaps in a read model with one part changed; the one place the model is replaced.
     /// Questions already running finish on the model they loaded.
     fn update(&self, change: impl Fn(&mut ReadModel)) {
@@ -771,15 +834,14 @@ impl Bot {
     /// swap: no question sees the new catalog with the old status. A part that is None stays.
     pub fn refresh(
         &self,
-        snapshot: Option<Snapshot>,
+        snapshot: Option<Arc<Snapshot>>,
         sources: Option<Vec<SourceStatus>>,
         rotations: Option<Rotations>,
     ) {
-        let (snapshot, sources, rotations) = (
-            snapshot.map(Arc::new),
-            sources.map(Arc::new),
-            rotations.map(Arc::new),
-        );
+        let (sources, rotations) = (sources.map(Arc::new), rotations.map(Arc::new));
+        if snapshot.is_some() {
+            self.log_swap(Swap::Whole);
+        }
         self.update(|m| {
             if let Some(s) = &snapshot {
                 m.snapshot = s.clone();
@@ -793,10 +855,78 @@ impl Bot {
         });
     }
 
-    /// Replaces the catalog.
+    /// Replaces the catalog (hold the turn: `rebuilding`).
     pub fn swap_snapshot(&self, snapshot: impl Into<Arc<Snapshot>>) {
+        self.log_swap(Swap::Whole);
         let snapshot = snapshot.into();
         self.update(|m| m.snapshot = snapshot.clone());
+    }
+
+    /// Brings parts of a source (`scopes`) from the store into the live catalog (hold the
+    /// turn: `rebuilding`): patched in where a patch can say what the catalog is, else rebuilt.
+    pub async fn patch_scopes(
+        &self,
+        store: &Store,
+        source: &str,
+        scopes: &[String],
+    ) -> anyhow::Result<()> {
+        let reread = crate::sync::reread_scopes(store, self.snapshot(), source, scopes).await?;
+        self.log_swap(Swap::Scopes {
+            source: source.to_string(),
+            scopes: scopes.to_vec(),
+        });
+        let snapshot = reread.snapshot;
+        self.update(|m| m.snapshot = snapshot.clone());
+        Ok(())
+    }
+
+    fn log_swap(&self, swap: Swap) {
+        let mut swapped = self.swapped.lock().expect("swap log");
+        if swapped.readers > 0 {
+            swapped.log.push((std::time::Instant::now(), swap));
+        }
+    }
+
+    /// Starts a rebuild that reads the store outside the catalog's turn: until the guard is
+    /// dropped, what is swapped into the catalog is logged, for `caught_up`.
+    pub fn reading_catalog(&self) -> CatalogRead<'_> {
+        self.swapped.lock().expect("swap log").readers += 1;
+        CatalogRead { bot: self }
+    }
+
+    /// `built`, a catalog read from the store from `since` on (outside the turn, under
+    /// `read`), with what was swapped into the live catalog meanwhile patched in again from
+    /// the store: the pushes applied while it was read, which it may have missed. Hold the
+    /// turn (`rebuilding`) from this call to the swap. Should a whole catalog have been swapped
+    /// in meanwhile, which of the two read the store last is unknown: the catalog is read again.
+    pub async fn caught_up(
+        &self,
+        store: &Store,
+        read: &CatalogRead<'_>,
+        since: std::time::Instant,
+        built: Arc<Snapshot>,
+    ) -> anyhow::Result<Arc<Snapshot>> {
+        debug_assert!(std::ptr::eq(read.bot, self));
+        let mut by_source: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+        let swapped = self.swapped.lock().expect("swap log").log_since(since);
+        for swap in &swapped {
+            match swap {
+                Swap::Whole => return Ok(Arc::new(crate::sync::load_snapshot(store).await?)),
+                Swap::Scopes { source, scopes } => by_source
+                    .entry(source)
+                    .or_default()
+                    .extend(scopes.iter().cloned()),
+            }
+        }
+        let mut current = built;
+        for (source, scopes) in by_source {
+            let scopes: Vec<String> = scopes.into_iter().collect();
+            tracing::info!(source, ?scopes, "patched again into the re-read catalog");
+            current = crate::sync::reread_scopes(store, current, source, &scopes)
+                .await?
+                .snapshot;
+        }
+        Ok(current)
     }
 
     /// Records how each source stands after a sync.

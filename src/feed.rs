@@ -64,7 +64,7 @@ pub async fn announce(bot: &Bot, store: &Store, parts: Vec<Part>) {
 /// Applies the changes other replicas recorded since this one last looked. Returns how many
 /// entries it read.
 pub async fn catch_up(bot: &Bot, store: &Store) -> Result<usize> {
-    let _turn = bot.rebuilding().await;
+    let _one_at_a_time = bot.catching_up().await;
     let had = bot.generation();
     let entries = store.changes_after(had).await?;
     let Some(last) = entries.last().map(|e| e.generation) else {
@@ -104,11 +104,13 @@ pub async fn catch_up(bot: &Bot, store: &Store) -> Result<usize> {
     Ok(entries.len())
 }
 
-/// Brings these parts of the read model up to the store.
+/// Brings these parts of the read model up to the store; a whole catalog is read outside the
+/// catalog's turn (`Bot::reload_catalog`).
 async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
-    if parts.contains(&Part::Catalog) {
-        bot.swap_snapshot(crate::sync::load_snapshot(store).await?);
+    let _turn = if parts.contains(&Part::Catalog) {
+        bot.reload_catalog(store).await?
     } else {
+        let turn = bot.rebuilding().await;
         let mut by_source: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         for p in &parts {
             if let Part::Scopes { source, scopes } = p {
@@ -120,10 +122,10 @@ async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
         }
         for (source, scopes) in by_source {
             let scopes: Vec<String> = scopes.into_iter().collect();
-            let reread = crate::sync::reread_scopes(store, bot.snapshot(), source, &scopes).await?;
-            bot.swap_snapshot(reread.snapshot);
+            bot.patch_scopes(store, source, &scopes).await?;
         }
-    }
+        turn
+    };
     if parts.contains(&Part::RepoChanges) {
         bot.reload_changes(store).await?;
     }

@@ -198,6 +198,9 @@ async fn assemble(
 /// What a sync of every source did.
 pub struct SyncAll {
     pub snapshot: Snapshot,
+    /// When the snapshot's read of the store began: changes stored later may be missing from
+    /// it (`Bot::caught_up` patches them in).
+    pub read_from: Instant,
     /// A summary line per source.
     pub lines: Vec<String>,
     /// Sources that failed, and why; they keep what they delivered last.
@@ -339,11 +342,13 @@ pub async fn sync_all(
             Err(e) => fail("github", e, &mut lines),
         }
     }
+    let read_from = Instant::now();
     if lines.is_empty() && !store.holds_other_sources("local").await? {
         let mut p = progress;
         let (snapshot, local) = sync_local(config, store, move |f, e| p("local", f, e)).await?;
         return Ok(SyncAll {
             snapshot,
+            read_from,
             lines: vec![local.summary()],
             failures,
         });
@@ -365,6 +370,7 @@ pub async fn sync_all(
     lines.insert(0, local.report.with_snapshot(&snapshot).summary());
     Ok(SyncAll {
         snapshot,
+        read_from,
         lines,
         failures,
     })

@@ -467,10 +467,10 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     let applied = async {
         // An unchanged repository (its head already read) leaves the snapshot as it is.
         if !changed.is_empty() {
-            let current = hooks.bot.snapshot();
-            let reread =
-                crate::sync::reread_scopes(&hooks.store, current, SOURCE, &changed).await?;
-            hooks.bot.swap_snapshot(reread.snapshot);
+            hooks
+                .bot
+                .patch_scopes(&hooks.store, SOURCE, &changed)
+                .await?;
             patched = started.elapsed() - read;
             // Its dependency graph may have been read again with it.
             if let Err(e) = hooks.bot.reread_sboms(&hooks.store, &sboms).await {

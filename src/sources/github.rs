@@ -728,12 +728,31 @@ impl GitHub {
         Ok((blobs, tree.truncated))
     }
 
-    /// Stores what a repository holds now; files it no longer has are orphaned.
-    async fn store_repo(&self, full: &str, read: RepoRead, now: i64) -> Result<(usize, usize)> {
+    /// Stores what a repository holds at `head` (files it no longer has are orphaned), with
+    /// what was read of it; None when a read of a later push is stored already (this one is
+    /// older: a scan that read the repository before a push another task or replica applied).
+    async fn store_repo(
+        &self,
+        repo: &Repo,
+        head: &Head,
+        read: RepoRead,
+        now: i64,
+    ) -> Result<Option<(usize, usize)>> {
         let mut r = self
             .store
-            .begin_replace_in(SOURCE, &scope(full), Some(now))
+            .begin_replace_in(SOURCE, &scope(&repo.full_name), Some(now))
             .await?;
+        if !r
+            .claim_repo(&repo_state(repo, Some(head.commit.clone()), now))
+            .await?
+        {
+            tracing::info!(
+                repo = %repo.full_name,
+                commit = %head.commit,
+                "a later push is read already; this older read is not kept"
+            );
+            return Ok(None);
+        }
         let (mut entities, mut quarantined) = (0, 0);
         for (location, report) in read.files {
             let stored = r
@@ -744,15 +763,15 @@ impl GitHub {
         }
         r.add_problems(read.problems);
         r.finish().await?;
-        Ok((entities, quarantined))
+        Ok(Some((entities, quarantined)))
     }
 
-    /// Stores a repository at `head` unless that commit is the one already read.
-    /// Returns the files and entities stored, None when nothing changed. The dependency graph
-    /// of a repository with components is read again when one is kept (the push may have
-    /// changed it); one never read is read now with `new_sbom` (a webhook: one request), else
-    /// left to `read_missing_sboms` (a scan: a first scan of a large organisation would spend
-    /// an hour's budget on them before its catalog is read).
+    /// Stores a repository at `head` unless that commit is the one already read (or a read of
+    /// a later push is kept). Returns the files and entities stored, None when nothing changed.
+    /// The dependency graph of a repository with components is read again when one is kept
+    /// (the push may have changed it); one never read is read now with `new_sbom` (a webhook:
+    /// one request), else left to `read_missing_sboms` (a scan: a first scan of a large
+    /// organisation would spend an hour's budget on them before its catalog is read).
     async fn refresh(
         &self,
         repo: &Repo,
@@ -779,7 +798,9 @@ impl GitHub {
             .iter()
             .flat_map(|(_, f)| &f.entities)
             .any(|e| e.key.starts_with("component:"));
-        let (entities, quarantined) = self.store_repo(&repo.full_name, read, now).await?;
+        let Some((entities, quarantined)) = self.store_repo(repo, head, read, now).await? else {
+            return Ok(None);
+        };
         if !components
             || new_sbom
             || self
@@ -789,7 +810,6 @@ impl GitHub {
         {
             self.read_sbom(&repo.full_name, components, now).await;
         }
-        self.remember(repo, Some(head.commit.clone()), now).await?;
         Ok(Some((files, entities, quarantined)))
     }
 
@@ -897,14 +917,7 @@ impl GitHub {
 
     async fn remember(&self, repo: &Repo, head: Option<String>, now: i64) -> Result<()> {
         self.store
-            .put_github_repo(&RepoState {
-                full_name: repo.full_name.clone(),
-                repo_id: repo.id,
-                pushed_at: repo.pushed_at.clone().unwrap_or_default(),
-                default_branch: repo.branch().to_string(),
-                head_commit: head,
-                read_at: now,
-            })
+            .put_github_repo(&repo_state(repo, head, now))
             .await
     }
 
@@ -1160,6 +1173,18 @@ const MANIFESTS: &[&str] = &[
 ];
 
 /// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
+/// What a read of `repo` at `head` saw, as the store keeps it.
+fn repo_state(repo: &Repo, head: Option<String>, now: i64) -> RepoState {
+    RepoState {
+        full_name: repo.full_name.clone(),
+        repo_id: repo.id,
+        pushed_at: repo.pushed_at.clone().unwrap_or_default(),
+        default_branch: repo.branch().to_string(),
+        head_commit: head,
+        read_at: now,
+    }
+}
+
 fn sbom_location(full_name: &str) -> String {
     format!("{}/dependency-graph/sbom", full_name.to_lowercase())
 }

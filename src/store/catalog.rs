@@ -285,7 +285,7 @@ impl Store {
 
 /// A replacement of one source's entities under way (see `Store::begin_replace`).
 pub struct Replacement {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    pub(super) tx: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
     source: String,
     scope: String,

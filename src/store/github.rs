@@ -7,6 +7,7 @@ use anyhow::Result;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::Store;
+use super::catalog::Replacement;
 
 /// What a GitHub scan saw of a repository.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +20,39 @@ pub struct RepoState {
     /// The default branch's commit that was read; None when the repository has no catalog file.
     pub head_commit: Option<String>,
     pub read_at: i64,
+}
+
+/// The upsert of a repository's row, kept only when no later push's read is stored.
+fn put_repo(state: &RepoState) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO github_repos \
+         (full_name, repo_id, pushed_at, default_branch, head_commit, read_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO UPDATE SET \
+         repo_id = excluded.repo_id, pushed_at = excluded.pushed_at, \
+         default_branch = excluded.default_branch, head_commit = excluded.head_commit, \
+         read_at = excluded.read_at WHERE github_repos.pushed_at <= excluded.pushed_at",
+    )
+    .bind(state.full_name.to_lowercase())
+    .bind(state.repo_id)
+    .bind(state.pushed_at.clone())
+    .bind(state.default_branch.clone())
+    .bind(state.head_commit.clone())
+    .bind(state.read_at)
+}
+
+impl Replacement {
+    /// Claims a repository's entities for a read of it (`state`) in this replacement's
+    /// transaction. False when a read of a later push is stored already: a scan that read the
+    /// repository before a push, and stores after the push was applied, must not bring the older
+    /// commit back (drop the replacement). Replacements of one source take turns, so the check
+    /// and the write cannot interleave with another's.
+    pub async fn claim_repo(&mut self, state: &RepoState) -> Result<bool> {
+        Ok(put_repo(state)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected()
+            > 0)
+    }
 }
 
 impl Store {
@@ -58,22 +92,10 @@ impl Store {
             .collect())
     }
 
+    /// Keeps what a scan or a push saw of a repository, unless a read of a later push
+    /// (`pushed_at`) is kept already: a slow read never overwrites a newer one.
     pub async fn put_github_repo(&self, state: &RepoState) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO github_repos \
-             (full_name, repo_id, pushed_at, default_branch, head_commit, read_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO UPDATE SET \
-             repo_id = excluded.repo_id, pushed_at = excluded.pushed_at, default_branch = excluded.default_branch, \
-             head_commit = excluded.head_commit, read_at = excluded.read_at",
-        )
-        .bind(state.full_name.to_lowercase())
-        .bind(state.repo_id)
-        .bind(state.pushed_at.clone())
-        .bind(state.default_branch.clone())
-        .bind(state.head_commit.clone())
-        .bind(state.read_at)
-        .execute(&self.pool)
-        .await?;
+        put_repo(state).execute(&self.pool).await?;
         Ok(())
     }
 

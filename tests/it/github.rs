@@ -806,6 +806,149 @@ async fn a_change_sent_to_one_replica_reaches_another_on_the_same_database() {
     .await;
 }
 
+/// Hands payments-service back to team-a in a new commit and sends its push to `hook`;
+/// returns the commit.
+async fn hand_payments_back_to_team_a(env: &Env, hook: &Hook) -> String {
+    let after = env.fake.push(
+        "acme/payments",
+        &[(
+            "catalog-info.yaml",
+            Some(&component("payments-service", "team-a")),
+        )],
+    );
+    let push = push_payload("acme/payments", "main", &after, &["catalog-info.yaml"]);
+    let (status, body) = hook.send("push", &push).await;
+    assert_eq!(status, 200, "{body}");
+    after
+}
+
+#[tokio::test]
+async fn a_push_during_a_sync_is_applied_at_once_and_the_sync_does_not_bring_an_older_read_back() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            // A push whose webhook was lost: the next scan reads it (team-b).
+            let (first, _) = hand_payments_to_team_b(&env.fake);
+            // The scan's query of the changed repositories' heads is answered as they are
+            // (the first push), then held back.
+            let mut held = env.fake.hold("/graphql");
+            let resync = {
+                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
+                let sources = Sources {
+                    github: Some(env.github()),
+                    ..Sources::default()
+                };
+                tokio::spawn(async move {
+                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
+                })
+            };
+            held.arrived().await;
+
+            // Meanwhile a later push hands payments-service back to team-a: applied at once
+            // (200, not 202 behind the sync), while the sync waits on GitHub.
+            let second = hand_payments_back_to_team_a(&env, &hook).await;
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(
+                now.contains("owned by team-a") && now.contains(&format!("@ {}", &second[..7])),
+                "{}: {now}",
+                db.name
+            );
+            assert!(!resync.is_finished());
+
+            // The sync stores what it read after the push was applied: not the older commit.
+            held.release();
+            resync.await.unwrap();
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(
+                now.contains("owned by team-a") && now.contains(&format!("@ {}", &second[..7])),
+                "{}: {now}",
+                db.name
+            );
+            let kept = env.store.github_repos(None).await.unwrap();
+            assert_eq!(
+                kept["acme/payments"].head_commit.as_deref(),
+                Some(second.as_str()),
+                "{}: the first push ({first}) came back",
+                db.name
+            );
+            let stored = sync::load_snapshot(&env.store).await.unwrap();
+            let again = ask(&convo(stored), "who owns payments-service");
+            assert!(again.contains("owned by team-a"), "{}: {again}", db.name);
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_catalog_read_while_pushes_are_applied_gets_them_before_it_is_swapped_in() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            assert!(
+                answer(&bot, "who owns payments-service")
+                    .await
+                    .contains("owned by team-a")
+            );
+            // A rebuild reads the store (team-a owns payments-service)...
+            let read = bot.reading_catalog();
+            let since = std::time::Instant::now();
+            let built = sync::load_snapshot(&env.store).await.unwrap();
+            // ...while a push is applied to the live catalog.
+            let (after, push) = hand_payments_to_team_b(&env.fake);
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{body}");
+
+            // What the rebuild swaps in has the push.
+            let turn = bot.rebuilding().await;
+            let caught = bot
+                .caught_up(&env.store, &read, since, built.into())
+                .await
+                .unwrap();
+            bot.swap_snapshot(caught);
+            drop(turn);
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(
+                now.contains("owned by team-b") && now.contains(&format!("@ {}", &after[..7])),
+                "{}: {now}",
+                db.name
+            );
+
+            // A whole catalog swapped in meanwhile (as after a registration), holding a change
+            // no patch brought: the rebuild is read again rather than trusted.
+            let since = std::time::Instant::now();
+            let built = sync::load_snapshot(&env.store).await.unwrap();
+            let back = env.fake.push(
+                "acme/payments",
+                &[(
+                    "catalog-info.yaml",
+                    Some(&component("payments-service", "team-a")),
+                )],
+            );
+            env.github().refresh_repo("acme/payments").await.unwrap();
+            drop(bot.reload_catalog(&env.store).await.unwrap());
+            let turn = bot.rebuilding().await;
+            let caught = bot
+                .caught_up(&env.store, &read, since, built.into())
+                .await
+                .unwrap();
+            bot.swap_snapshot(caught);
+            drop(turn);
+            drop(read);
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(
+                now.contains("owned by team-a") && now.contains(&format!("@ {}", &back[..7])),
+                "{}: {now}",
+                db.name
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn webhooks_that_are_forged_malformed_repeated_or_beside_the_point_change_nothing() {
     common::within(async {

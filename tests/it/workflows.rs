@@ -817,7 +817,7 @@ async fn a_registration_gives_way_when_a_source_defines_the_same_entity() {
             let all = switchboard::sync::sync_all(&config, w.store(), &sources, |_, _, _| {})
                 .await
                 .unwrap();
-            w.app.bot.refresh(Some(all.snapshot), None, None);
+            w.app.bot.swap_snapshot(all.snapshot);
             let owner = w.say("breanna.davison", "who owns ledger-api").await;
             assert_eq!(owner.result["owners"][0]["ref"], "group:default/team-b", "{}", text(&owner));
             assert!(!text(&owner).contains("registered by run"), "{}", text(&owner));
@@ -1240,7 +1240,7 @@ async fn an_approver_who_left_the_team_before_the_run_started_fails_it() {
                     .all(|g| snap.entity(g).name.as_ref() != "team-a"),
                 "the edit moved her"
             );
-            w.app.bot.refresh(Some(snap), None, None);
+            w.app.bot.swap_snapshot(snap);
             w.work().await;
             let run = w.store().load_run(id).await.unwrap().unwrap();
             assert_eq!(run.state, State::Failed);

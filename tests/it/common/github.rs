@@ -90,6 +90,35 @@ struct Inner {
     deployments: Vec<(String, Value)>,
     /// What `dependency-graph/sbom` answers, by repository (lowercase); 404 for others.
     sboms: HashMap<String, Value>,
+    /// Requests to answer as things stand when they arrive, but to hold back (`hold`).
+    holds: Vec<(String, Holding)>,
+}
+
+/// The fake's half of a held request: it says when one arrived and waits to be released.
+struct Holding {
+    arrived: tokio::sync::oneshot::Sender<()>,
+    released: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// The test's half of a held request (`FakeGitHub::hold`).
+pub struct Held {
+    arrived: tokio::sync::oneshot::Receiver<()>,
+    release: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Held {
+    /// Waits until the request arrived (and was answered as things stood then).
+    pub async fn arrived(&mut self) {
+        tokio::time::timeout(std::time::Duration::from_secs(30), &mut self.arrived)
+            .await
+            .expect("the held request did not arrive within 30 s")
+            .expect("the fake is gone");
+    }
+
+    /// Lets its answer go.
+    pub fn release(self) {
+        let _ = self.release.send(());
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -157,6 +186,7 @@ impl FakeGitHub {
             merged: Vec::new(),
             deployments: Vec::new(),
             sboms: HashMap::new(),
+            holds: Vec::new(),
         }));
         let app = Router::new().fallback(handle).with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -442,6 +472,21 @@ impl FakeGitHub {
         inner.reset = chrono::Utc::now().timestamp() + 3600;
     }
 
+    /// The next request whose path contains `needle` is answered as things stand when it
+    /// arrives, and the answer held back until the test releases it (a slow network).
+    pub fn hold(&self, needle: &str) -> Held {
+        let (arrived_tx, arrived) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::oneshot::channel();
+        self.inner.lock().unwrap().holds.push((
+            needle.to_string(),
+            Holding {
+                arrived: arrived_tx,
+                released,
+            },
+        ));
+        Held { arrived, release }
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.inner.lock().unwrap().calls.clone()
     }
@@ -507,60 +552,73 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
     let posted = axum::body::to_bytes(req.into_body(), 16 << 20)
         .await
         .unwrap_or_default();
-    let mut inner = inner.lock().unwrap();
-    let (status, body, etag, link, retry_after) = if path_q == "/graphql" {
-        graphql(&mut inner, &posted)
-    } else if method == "GET" {
-        answer(&mut inner, &path_q)
-    } else {
-        let body: Value = serde_json::from_slice(&posted).unwrap_or(Value::Null);
-        let done = write(&mut inner, &method, &path_q, &body);
-        match inner
-            .lost
-            .iter_mut()
-            .find(|(needle, times)| *times > 0 && path_q.contains(needle.as_str()))
-        {
-            Some((_, times)) if done.0 < 300 => {
-                *times -= 1;
-                (
-                    502,
-                    json!({"message": "Server Error"}).to_string(),
-                    None,
-                    None,
-                    None,
-                )
+    // The lock is let go before a held answer waits.
+    let (headers, status, body, held) = {
+        let mut inner = inner.lock().unwrap();
+        let (status, body, etag, link, retry_after) = if path_q == "/graphql" {
+            graphql(&mut inner, &posted)
+        } else if method == "GET" {
+            answer(&mut inner, &path_q)
+        } else {
+            let body: Value = serde_json::from_slice(&posted).unwrap_or(Value::Null);
+            let done = write(&mut inner, &method, &path_q, &body);
+            match inner
+                .lost
+                .iter_mut()
+                .find(|(needle, times)| *times > 0 && path_q.contains(needle.as_str()))
+            {
+                Some((_, times)) if done.0 < 300 => {
+                    *times -= 1;
+                    (
+                        502,
+                        json!({"message": "Server Error"}).to_string(),
+                        None,
+                        None,
+                        None,
+                    )
+                }
+                _ => done,
             }
-            _ => done,
+        };
+        let (status, body) = match (&etag, &if_none_match) {
+            (Some(e), Some(m)) if status == 200 && e == m => (304, String::new()),
+            _ => (status, body),
+        };
+        // Like GitHub, a 304 does not count against the budget.
+        if status != 304 && inner.remaining > 0 {
+            inner.remaining -= 1;
         }
+        let held = inner
+            .holds
+            .iter()
+            .position(|(needle, _)| path_q.contains(needle.as_str()))
+            .map(|i| inner.holds.remove(i).1);
+        inner.calls.push(Call {
+            method,
+            path: path_q,
+            status,
+            auth,
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        let h = |s: String| HeaderValue::from_str(&s).unwrap();
+        headers.insert("x-ratelimit-limit", h(inner.limit.to_string()));
+        headers.insert("x-ratelimit-remaining", h(inner.remaining.to_string()));
+        headers.insert("x-ratelimit-reset", h(inner.reset.to_string()));
+        if let Some(e) = etag {
+            headers.insert("etag", h(e));
+        }
+        if let Some(l) = link {
+            headers.insert("link", h(l));
+        }
+        if let Some(r) = retry_after {
+            headers.insert("retry-after", h(r.to_string()));
+        }
+        (headers, status, body, held)
     };
-    let (status, body) = match (&etag, &if_none_match) {
-        (Some(e), Some(m)) if status == 200 && e == m => (304, String::new()),
-        _ => (status, body),
-    };
-    // Like GitHub, a 304 does not count against the budget.
-    if status != 304 && inner.remaining > 0 {
-        inner.remaining -= 1;
-    }
-    inner.calls.push(Call {
-        method,
-        path: path_q,
-        status,
-        auth,
-    });
-    let mut headers = HeaderMap::new();
-    headers.insert("content-type", HeaderValue::from_static("application/json"));
-    let h = |s: String| HeaderValue::from_str(&s).unwrap();
-    headers.insert("x-ratelimit-limit", h(inner.limit.to_string()));
-    headers.insert("x-ratelimit-remaining", h(inner.remaining.to_string()));
-    headers.insert("x-ratelimit-reset", h(inner.reset.to_string()));
-    if let Some(e) = etag {
-        headers.insert("etag", h(e));
-    }
-    if let Some(l) = link {
-        headers.insert("link", h(l));
-    }
-    if let Some(r) = retry_after {
-        headers.insert("retry-after", h(r.to_string()));
+    if let Some(h) = held {
+        let _ = h.arrived.send(());
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(60), h.released).await;
     }
     (
         StatusCode::from_u16(status).unwrap(),
