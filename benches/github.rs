@@ -8,8 +8,10 @@
 //!
 //! Prints: API requests per entity and per repository for a first scan, for the dependency
 //! graphs read after it, and for an unchanged rescan, their wall time, and webhook-to-answer latency (a push changes an owner; from
-//! the signed webhook sent to the new owner being what `who owns` answers) p50/p99. With
-//! `RUST_LOG=switchboard=debug`, each push logs where its time went.
+//! the signed webhook sent to the new owner being what `who owns` answers) p50/p99: one push
+//! at a time, 50 at once to repositories of their own, and one after another while an
+//! unchanged rescan runs in the background. With `RUST_LOG=switchboard=debug`, each push logs
+//! where its time went.
 
 #[path = "../tests/it/common/github.rs"]
 mod fake;
@@ -73,6 +75,79 @@ fn main() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(run(repos, pushes));
+}
+
+/// Sends signed pushes that change a component's owner, each then asked `who owns`.
+struct Pusher {
+    client: reqwest::Client,
+    hook_url: String,
+    fake: fake::FakeGitHub,
+    template: serde_json::Value,
+    /// Each component's name, owner and document.
+    names: Vec<(String, String, String)>,
+    teams: Vec<String>,
+    bot: Arc<Bot>,
+}
+
+impl Pusher {
+    /// Push number `i` (its repository picked from `i`): from the webhook sent to the answer
+    /// naming the new owner.
+    async fn push(&self, i: usize) -> Duration {
+        let (name, owner, doc) = &self.names[(i * 7919) % self.names.len()];
+        let new_owner = self
+            .teams
+            .iter()
+            .find(|t| !owner.ends_with(t.as_str()) && (i + t.len()).is_multiple_of(3))
+            .unwrap_or(&self.teams[0]);
+        let changed = doc.replace(
+            &format!("owner: {}", field(doc, "owner").unwrap()),
+            &format!("owner: {new_owner}"),
+        );
+        let full = format!("acme/{name}");
+        let after = self
+            .fake
+            .push(&full, &[("catalog-info.yaml", Some(&changed))]);
+        let mut p = self.template.clone();
+        p["ref"] = json!("refs/heads/main");
+        p["after"] = json!(after);
+        p["repository"]["full_name"] = json!(full);
+        p["repository"]["name"] = json!(name);
+        p["repository"]["owner"]["login"] = json!("acme");
+        p["repository"]["default_branch"] = json!("main");
+        p["commits"][0]["added"] = json!([]);
+        p["commits"][0]["modified"] = json!(["catalog-info.yaml"]);
+        p["head_commit"]["modified"] = json!(["catalog-info.yaml"]);
+        let body = serde_json::to_vec(&p).unwrap();
+        let sig = switchboard::http::github::sign(SECRET, &body);
+        let t = Instant::now();
+        let resp = self
+            .client
+            .post(&self.hook_url)
+            .header("x-github-event", "push")
+            .header("x-github-delivery", format!("bench-{i}"))
+            .header("x-hub-signature-256", sig)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        let reply = self
+            .bot
+            .handle(ChatEvent::console(
+                None,
+                format!("who owns {name}"),
+                self.bot.now(),
+            ))
+            .await
+            .unwrap();
+        let elapsed = t.elapsed();
+        let headline = &reply.view.headline;
+        assert!(
+            headline.ends_with(&format!("owned by {new_owner}")),
+            "the answer follows the push: {headline}"
+        );
+        elapsed
+    }
 }
 
 async fn run(repos: usize, pushes: usize) {
@@ -232,7 +307,6 @@ async fn run(repos: usize, pushes: usize) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let hook_url = format!("http://{}/github/webhook", listener.local_addr().unwrap());
     tokio::spawn(switchboard::http::serve(listener, router));
-    let client = reqwest::Client::new();
     let template: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixture(
             "payloads/github/webhook-push-default-branch-adds-file.json",
@@ -244,58 +318,61 @@ async fn run(repos: usize, pushes: usize) {
         .iter()
         .filter_map(|d| field(d, "name").map(str::to_string))
         .collect();
+    let pusher = Arc::new(Pusher {
+        client: reqwest::Client::new(),
+        hook_url,
+        fake: fake.clone(),
+        template,
+        names: names.clone(),
+        teams,
+        bot: bot.clone(),
+    });
     let mut latencies = Vec::with_capacity(pushes);
     for i in 0..pushes {
-        let (name, owner, doc) = &names[(i * 7919) % names.len()];
-        let new_owner = teams
-            .iter()
-            .find(|t| !owner.ends_with(t.as_str()) && (i + t.len()) % 3 == 0)
-            .unwrap_or(&teams[0]);
-        let changed = doc.replace(
-            &format!("owner: {}", field(doc, "owner").unwrap()),
-            &format!("owner: {new_owner}"),
-        );
-        let full = format!("acme/{name}");
-        let after = fake.push(&full, &[("catalog-info.yaml", Some(&changed))]);
-        let mut p = template.clone();
-        p["ref"] = json!("refs/heads/main");
-        p["after"] = json!(after);
-        p["repository"]["full_name"] = json!(full);
-        p["repository"]["name"] = json!(name);
-        p["repository"]["owner"]["login"] = json!("acme");
-        p["repository"]["default_branch"] = json!("main");
-        p["commits"][0]["added"] = json!([]);
-        p["commits"][0]["modified"] = json!(["catalog-info.yaml"]);
-        p["head_commit"]["modified"] = json!(["catalog-info.yaml"]);
-        let body = serde_json::to_vec(&p).unwrap();
-        let sig = switchboard::http::github::sign(SECRET, &body);
-        let t = Instant::now();
-        let resp = client
-            .post(&hook_url)
-            .header("x-github-event", "push")
-            .header("x-github-delivery", format!("bench-{i}"))
-            .header("x-hub-signature-256", sig)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status(), 200);
-        let reply = bot
-            .handle(ChatEvent::console(
-                None,
-                format!("who owns {name}"),
-                bot.now(),
-            ))
-            .await
-            .unwrap();
-        latencies.push(t.elapsed());
-        let headline = &reply.view.headline;
-        assert!(
-            headline.ends_with(&format!("owned by {new_owner}")),
-            "the answer follows the push: {headline}"
-        );
+        latencies.push(pusher.push(i).await);
     }
     latencies.sort();
+
+    // Pushes at once, each to a repository of its own: how many are applied a second.
+    let burst = pushes.clamp(1, 50);
+    let t = Instant::now();
+    let sent: Vec<_> = (0..burst)
+        .map(|i| {
+            let pusher = pusher.clone();
+            tokio::spawn(async move { pusher.push(pushes + i).await })
+        })
+        .collect();
+    let mut at_once = Vec::with_capacity(burst);
+    for s in sent {
+        at_once.push(s.await.unwrap());
+    }
+    let burst_time = t.elapsed();
+    at_once.sort();
+
+    // Pushes while an unchanged rescan runs in the background, as the hourly sync does.
+    let sources = Sources {
+        github: Some(github()),
+        ..Sources::default()
+    };
+    let rescan = {
+        let (bot, store, cfg) = (bot.clone(), store.clone(), cfg.clone());
+        tokio::spawn(async move {
+            let t = Instant::now();
+            switchboard::background::resync(&bot, &store, &sources, &cfg).await;
+            t.elapsed()
+        })
+    };
+    let mut during = Vec::new();
+    let mut i = pushes + burst;
+    loop {
+        during.push(pusher.push(i).await);
+        i += 1;
+        if rescan.is_finished() {
+            break;
+        }
+    }
+    let rescan_busy = rescan.await.unwrap();
+    during.sort();
 
     println!("GitHub source: {repo_count} repositories, {entities} entities, SQLite");
     println!("| figure | value |");
@@ -319,6 +396,18 @@ async fn run(repos: usize, pushes: usize) {
         pct(&latencies, 0.5),
         pct(&latencies, 0.99),
         latencies.last().unwrap()
+    );
+    println!(
+        "| {burst} pushes at once | {:.0} applied a second; webhook → answer p50 {:.1?}, max {:.1?} |",
+        burst as f64 / burst_time.as_secs_f64(),
+        pct(&at_once, 0.5),
+        at_once.last().unwrap()
+    );
+    println!(
+        "| pushes during an unchanged rescan ({rescan_busy:.2?}) | {} pushes, webhook → answer p50 {:.1?}, max {:.1?} |",
+        during.len(),
+        pct(&during, 0.5),
+        during.last().unwrap()
     );
     store.close().await;
 }

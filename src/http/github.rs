@@ -427,10 +427,14 @@ async fn keep(hooks: &Webhooks, c: crate::changes::RepoChange) -> anyhow::Result
     Ok(summary)
 }
 
-/// Applies a change: the store first, then a new snapshot from it.
+/// Applies a change: the store first, then the live catalog patched from it.
+///
+/// GitHub is read and the store written outside the catalog's turn, so pushes to different
+/// repositories (and a sync) go on side by side: the store keeps the later of two reads of a
+/// repository, whichever lands last. Only the patch takes the turn; it reads the repository's
+/// entities back from the store, so two patches of one repository in either order leave what
+/// the store holds.
 async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
-    // One change at a time, syncs included, so snapshots are swapped in the order they landed.
-    let _one_at_a_time = hooks.bot.rebuilding().await;
     let started = std::time::Instant::now();
     let (summary, changed) = match plan {
         Plan::Refresh(full) => hooks.github.refresh_repo(&full).await?,
@@ -463,15 +467,17 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
         ]);
     }
     let read = started.elapsed();
-    let mut patched = std::time::Duration::ZERO;
+    let (mut waited, mut patched) = Default::default();
     let applied = async {
         // An unchanged repository (its head already read) leaves the snapshot as it is.
         if !changed.is_empty() {
+            let _turn = hooks.bot.rebuilding().await;
+            waited = started.elapsed() - read;
             hooks
                 .bot
                 .patch_scopes(&hooks.store, SOURCE, &changed)
                 .await?;
-            patched = started.elapsed() - read;
+            patched = started.elapsed() - read - waited;
             // Its dependency graph may have been read again with it.
             if let Err(e) = hooks.bot.reread_sboms(&hooks.store, &sboms).await {
                 tracing::warn!("SBOMs not read again: {e:#}");
@@ -485,9 +491,11 @@ async fn apply(hooks: Arc<Webhooks>, plan: Plan) -> anyhow::Result<String> {
     .await;
     crate::feed::announce(&hooks.bot, &hooks.store, parts).await;
     applied?;
-    // Where a push's time goes: GitHub and the store, the snapshot, the rest.
+    // Where a push's time goes: GitHub and the store, waiting for the catalog's turn, the
+    // patch, the rest.
     tracing::info!(
         read_ms = read.as_millis() as u64,
+        wait_ms = waited.as_millis() as u64,
         patch_ms = patched.as_millis() as u64,
         total_ms = started.elapsed().as_millis() as u64,
         "GitHub webhook applied: {summary}"

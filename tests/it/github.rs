@@ -882,6 +882,59 @@ async fn a_push_during_a_sync_is_applied_at_once_and_the_sync_does_not_bring_an_
 }
 
 #[tokio::test]
+async fn a_slow_read_of_one_pushed_repository_holds_up_no_push_to_another() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            let hook = Arc::new(hook);
+            // A push to ledger whose read of GitHub hangs.
+            let ledger = env.fake.push(
+                "acme/ledger",
+                &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+            );
+            let mut held = env.fake.hold("/graphql");
+            let slow = {
+                let (hook, push) = (
+                    hook.clone(),
+                    push_payload("acme/ledger", "main", &ledger, &["catalog-info.yaml"]),
+                );
+                tokio::spawn(async move { hook.send("push", &push).await })
+            };
+            held.arrived().await;
+
+            // A push to payments meanwhile is applied at once.
+            let (after, push) = hand_payments_to_team_b(&env.fake);
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{}: {body}", db.name);
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
+            assert!(!slow.is_finished());
+
+            // Once GitHub answers, ledger's push lands too.
+            held.release();
+            let (status, body) = slow.await.unwrap();
+            assert!(status == 200 || status == 202, "{}: {body}", db.name);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            let mut info = answer(&bot, "who owns ledger").await;
+            while !info.contains(&format!("@ {}", &ledger[..7]))
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                info = answer(&bot, "who owns ledger").await;
+            }
+            assert!(
+                info.contains("owned by team-b") && info.contains(&format!("@ {}", &ledger[..7])),
+                "{}: {info}",
+                db.name
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_catalog_read_while_pushes_are_applied_gets_them_before_it_is_swapped_in() {
     common::within(async {
         for db in common::databases().await {
