@@ -99,6 +99,34 @@ struct Rate {
     reset: Option<i64>,
 }
 
+/// GitHub counts REST requests and GraphQL queries in budgets of their own.
+#[derive(Default)]
+struct Rates {
+    rest: Rate,
+    graphql: Rate,
+}
+
+impl Rates {
+    fn of(&mut self, graphql: bool) -> &mut Rate {
+        if graphql {
+            &mut self.graphql
+        } else {
+            &mut self.rest
+        }
+    }
+
+    /// What is known of the budget a request draws on: its own as last seen, or, before GitHub
+    /// has said anything of it, the other's (no better is assumed of a budget not yet seen).
+    fn known(&self, graphql: bool) -> &Rate {
+        let (own, other) = if graphql {
+            (&self.graphql, &self.rest)
+        } else {
+            (&self.rest, &self.graphql)
+        };
+        if own.remaining.is_some() { own } else { other }
+    }
+}
+
 /// GitHub's API with one set of credentials and one rate budget.
 pub struct Api {
     crab: Octocrab,
@@ -110,7 +138,7 @@ pub struct Api {
     max_wait_secs: u64,
     reserve: u64,
     requests: AtomicU64,
-    rate: Mutex<Rate>,
+    rates: Mutex<Rates>,
 }
 
 impl Api {
@@ -155,7 +183,7 @@ impl Api {
             max_wait_secs: config.max_wait_secs,
             reserve: config.reserve,
             requests: AtomicU64::new(0),
-            rate: Mutex::new(Rate::default()),
+            rates: Mutex::new(Rates::default()),
         })
     }
 
@@ -164,11 +192,13 @@ impl Api {
         self.requests.load(Ordering::Relaxed)
     }
 
-    /// Whether requests that can wait for the next hour may be made now: more than a fifth of
-    /// the hour's budget is left (the rest is kept for pushes, scans and workflows), or what
-    /// is left is not known (no request yet, or the hour has turned since the last).
+    /// Whether REST requests that can wait for the next hour (dependency graphs) may be made
+    /// now: more than a fifth of the hour's REST budget is left (the rest is kept for pushes,
+    /// scans and workflows), or what is left is not known (no request yet, or the hour has
+    /// turned since the last). GraphQL's budget, which a scan spends last, is its own.
     pub fn spare(&self) -> bool {
-        let rate = self.rate.lock().expect("rate lock");
+        let rates = self.rates.lock().expect("rate lock");
+        let rate = rates.known(false);
         if rate.reset.is_some_and(|r| r <= Utc::now().timestamp()) {
             return true;
         }
@@ -178,15 +208,17 @@ impl Api {
         }
     }
 
-    /// When the hour of the rate budget last seen ends (epoch seconds), if known.
+    /// When the hour of the REST budget last seen ends (epoch seconds), if known.
     pub fn budget_reset(&self) -> Option<i64> {
-        self.rate.lock().expect("rate lock").reset
+        self.rates.lock().expect("rate lock").known(false).reset
     }
 
-    /// Waits for the rate limit to reset when the budget is nearly spent.
-    async fn pace(&self) -> Result<()> {
+    /// Waits for the rate limit to reset when the budget a request draws on (`graphql`'s or
+    /// REST's) is nearly spent.
+    async fn pace(&self, graphql: bool) -> Result<()> {
         let wait = {
-            let rate = self.rate.lock().expect("rate lock");
+            let rates = self.rates.lock().expect("rate lock");
+            let rate = rates.known(graphql);
             match (rate.remaining, rate.reset) {
                 (Some(left), Some(reset)) if left <= self.reserve => {
                     (reset - Utc::now().timestamp()).max(0) as u64
@@ -196,18 +228,23 @@ impl Api {
         };
         if wait > self.max_wait_secs {
             bail!(
-                "GitHub's rate budget is spent until {}s from now, longer than \
+                "GitHub's {} rate budget is spent until {}s from now, longer than \
                  catalog.github.max_wait_secs",
+                if graphql { "GraphQL" } else { "REST" },
                 wait
             );
         }
         if wait > 0 {
             tracing::warn!(
                 wait_secs = wait,
+                graphql,
                 "GitHub rate budget low; waiting for the reset"
             );
             tokio::time::sleep(Duration::from_secs(wait)).await;
-            self.rate.lock().expect("rate lock").remaining = None;
+            // Forget the budget waited for (the other's, when it stood in for this one).
+            let mut rates = self.rates.lock().expect("rate lock");
+            let own = rates.of(graphql).remaining.is_some();
+            rates.of(if own { graphql } else { !graphql }).remaining = None;
         }
         Ok(())
     }
@@ -247,9 +284,10 @@ impl Api {
         {
             bail!("GitHub requests are GET, POST, PATCH or PUT, not {method}");
         }
+        let graphql = path == "/graphql";
         let mut attempt = 0;
         loop {
-            self.pace().await?;
+            self.pace(graphql).await?;
             let mut headers = http::HeaderMap::new();
             headers.insert(
                 http::header::ACCEPT,
@@ -266,7 +304,7 @@ impl Api {
                 headers.insert(http::header::IF_NONE_MATCH, v);
             }
             self.requests.fetch_add(1, Ordering::Relaxed);
-            let sent = if path == "/graphql" {
+            let sent = if graphql {
                 let gql = self.graphql.as_ref().unwrap_or(&self.crab);
                 gql._post(path, body).await
             } else if method == http::Method::GET {
@@ -295,7 +333,8 @@ impl Api {
             let limit = header("x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
             let reset = header("x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
             {
-                let mut rate = self.rate.lock().expect("rate lock");
+                let mut rates = self.rates.lock().expect("rate lock");
+                let rate = rates.of(graphql);
                 if remaining.is_some() {
                     rate.remaining = remaining;
                     rate.limit = limit;

@@ -1743,8 +1743,8 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
 
             // A store kept from before dependency graphs were read: a repository's is read
             // after the next scan; repositories GitHub has none for (the others) are not asked
-            // again, and the catch-up after asks nothing. While a fifth of the hour's budget or
-            // less is left (kept for pushes, scans and workflows), it waits.
+            // again, and the catch-up after asks nothing. While a fifth of the hour's REST
+            // budget or less is left (kept for pushes, scans and workflows), it waits.
             env.store
                 .forget_sbom("acme/payments/dependency-graph/sbom")
                 .await
@@ -1757,9 +1757,17 @@ async fn the_dependency_graph_of_catalog_repositories_answers_who_uses() {
                     .map(|c| c.path)
                     .collect()
             };
-            env.fake.set_remaining(1_000);
+            // REST's budget (which graphs draw on) is low; GraphQL's, counted apart and the
+            // last a scan of a moved repository hears of, is not.
+            env.fake.set_remaining_of(false, 1_000);
+            env.fake.set_remaining_of(true, 5_000);
+            env.fake.push_elsewhere("acme/ledger");
             let github = env.github();
             env.sync_with(github.clone()).await;
+            assert_eq!(
+                env.fake.calls().last().map(|c| c.path.as_str()),
+                Some("/graphql")
+            );
             env.fake.clear_calls();
             assert_eq!(github.read_missing_sboms().await.unwrap(), (0, 1), "{}", db.name);
             assert_eq!(sbom_calls(), Vec::<String>::new(), "{}", db.name);

@@ -1,7 +1,7 @@
 //! A stateful fake of GitHub's API on loopback, for the real octocrab client: organisations
 //! with repositories, commits, trees, blobs and CODEOWNERS; the REST listing with ETags and
 //! 304s; GraphQL for the query Switchboard sends; App installation tokens; rate-limit headers
-//! that count down; injected failures (a 429 in the middle of a listing, GraphQL's
+//! that count down (REST's and GraphQL's budgets apart); injected failures (a 429 in the middle of a listing, GraphQL's
 //! RATE_LIMITED, a repository GraphQL refuses). For the golden paths: repositories generated
 //! from a template, the Git data API (refs, blobs, trees, commits), pull requests, and workflow
 //! dispatches whose runs carry a `run-name`, each answered with GitHub's recorded payloads.
@@ -68,7 +68,8 @@ struct Inner {
     clock: i64,
     calls: Vec<Call>,
     limit: u64,
-    remaining: u64,
+    /// What is left of the hour's budgets, REST's and GraphQL's (GitHub counts them apart).
+    remaining: [u64; 2],
     /// When the budget's hour ends (epoch seconds): fixed for the hour, as GitHub says it.
     reset: i64,
     fails: Vec<Fail>,
@@ -174,7 +175,7 @@ impl FakeGitHub {
             clock: 1_767_225_600, // 2026-01-01
             calls: Vec::new(),
             limit: 5000,
-            remaining: 5000,
+            remaining: [5000; 2],
             reset: chrono::Utc::now().timestamp() + 3600,
             fails: Vec::new(),
             forbidden: Vec::new(),
@@ -460,15 +461,20 @@ impl FakeGitHub {
         }
     }
 
-    /// Sets what the rate-limit headers say is left.
+    /// Sets what the rate-limit headers say is left, of REST's budget and GraphQL's alike.
     pub fn set_remaining(&self, remaining: u64) {
-        self.inner.lock().unwrap().remaining = remaining;
+        self.inner.lock().unwrap().remaining = [remaining; 2];
     }
 
-    /// A new hour of the rate budget: `remaining` left until an hour from now.
+    /// Sets what is left of REST's budget (`graphql` false) or GraphQL's.
+    pub fn set_remaining_of(&self, graphql: bool, remaining: u64) {
+        self.inner.lock().unwrap().remaining[usize::from(graphql)] = remaining;
+    }
+
+    /// A new hour of the rate budgets: `remaining` left of each until an hour from now.
     pub fn new_hour(&self, remaining: u64) {
         let mut inner = self.inner.lock().unwrap();
-        inner.remaining = remaining;
+        inner.remaining = [remaining; 2];
         inner.reset = chrono::Utc::now().timestamp() + 3600;
     }
 
@@ -585,8 +591,9 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
             _ => (status, body),
         };
         // Like GitHub, a 304 does not count against the budget.
-        if status != 304 && inner.remaining > 0 {
-            inner.remaining -= 1;
+        let budget = usize::from(path_q == "/graphql");
+        if status != 304 && inner.remaining[budget] > 0 {
+            inner.remaining[budget] -= 1;
         }
         let held = inner
             .holds
@@ -603,7 +610,12 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, req: Request) -> Respons
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         let h = |s: String| HeaderValue::from_str(&s).unwrap();
         headers.insert("x-ratelimit-limit", h(inner.limit.to_string()));
-        headers.insert("x-ratelimit-remaining", h(inner.remaining.to_string()));
+        headers.insert(
+            "x-ratelimit-remaining",
+            h(inner.remaining[budget].to_string()),
+        );
+        let resource = if budget == 1 { "graphql" } else { "core" };
+        headers.insert("x-ratelimit-resource", h(resource.to_string()));
         headers.insert("x-ratelimit-reset", h(inner.reset.to_string()));
         if let Some(e) = etag {
             headers.insert("etag", h(e));
