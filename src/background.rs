@@ -167,7 +167,7 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }
-    let _one_at_a_time = bot.rebuilding().await;
+    let one_at_a_time = bot.rebuilding().await;
     let snapshot = match snapshot {
         Some((built, since)) => match bot.caught_up(store, &read, since, built.into()).await {
             Ok(s) => Some(s),
@@ -188,13 +188,15 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     };
     let swapped = snapshot.is_some();
     bot.refresh(snapshot, status, rotations);
+    // And the SBOMs beside the catalog files, in the same turn: a push's reread of its
+    // repository's SBOM is not undone.
+    if let Err(e) = bot.reload_packages(store).await {
+        tracing::warn!("SBOMs not reloaded: {e:#}");
+    }
+    drop(one_at_a_time);
     // The scan may have found deploys and merges that webhooks missed.
     if let Err(e) = bot.reload_changes(store).await {
         tracing::warn!("recent changes not reloaded: {e:#}");
-    }
-    // And the SBOMs beside the catalog files.
-    if let Err(e) = bot.reload_packages(store).await {
-        tracing::warn!("SBOMs not reloaded: {e:#}");
     }
     if swapped {
         // The previous snapshot is freed now; hand its memory back.

@@ -9,7 +9,7 @@
 //! back from the store when the button carried a key (`fit_buttons`). A new question is a grammar row and an answer (`ask`); a new button is an
 //! `ActionId` variant, handled in `Bot::respond`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -88,8 +88,10 @@ pub const MAX_QUESTION_CHARS: usize = 4_000;
 
 pub struct Bot {
     model: ArcSwap<ReadModel>,
-    /// Held by whoever reads sources into a new snapshot (a sync, a webhook), so snapshots are
-    /// swapped in the order their reads happened and none undoes a newer one.
+    /// The catalog's turn: held by whoever swaps a catalog in (a push's patch, a catch-up, a
+    /// sync's new catalog), from reading what it swaps in from the store to the swap, and for
+    /// the SBOMs that go with it, so none undoes a newer one. Sources are never read under it,
+    /// and whole catalogs are read outside it (`reading_catalog`).
     rebuild: tokio::sync::Mutex<()>,
     /// What was swapped into the catalog while a rebuild read the store outside the turn.
     swapped: std::sync::Mutex<Swapped>,
@@ -778,8 +780,9 @@ impl Bot {
         }
     }
 
-    /// Waits for any other rebuild of the snapshot to finish; hold the guard from reading the
-    /// sources to swapping the snapshot in.
+    /// Waits for the catalog's turn; hold the guard from reading what is swapped in from the
+    /// store to the swap (a patch), or from catching a whole catalog up to swapping it in
+    /// (`caught_up`).
     pub async fn rebuilding(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.rebuild.lock().await
     }
@@ -907,20 +910,16 @@ impl Bot {
         built: Arc<Snapshot>,
     ) -> anyhow::Result<Arc<Snapshot>> {
         debug_assert!(std::ptr::eq(read.bot, self));
-        let mut by_source: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
         let swapped = self.swapped.lock().expect("swap log").log_since(since);
-        for swap in &swapped {
-            match swap {
-                Swap::Whole => return Ok(Arc::new(crate::sync::load_snapshot(store).await?)),
-                Swap::Scopes { source, scopes } => by_source
-                    .entry(source)
-                    .or_default()
-                    .extend(scopes.iter().cloned()),
-            }
+        if swapped.iter().any(|s| matches!(s, Swap::Whole)) {
+            return Ok(Arc::new(crate::sync::load_snapshot(store).await?));
         }
+        let scopes = crate::sync::scopes_by_source(swapped.iter().filter_map(|s| match s {
+            Swap::Scopes { source, scopes } => Some((source.as_str(), scopes.as_slice())),
+            Swap::Whole => None,
+        }));
         let mut current = built;
-        for (source, scopes) in by_source {
-            let scopes: Vec<String> = scopes.into_iter().collect();
+        for (source, scopes) in scopes {
             tracing::info!(source, ?scopes, "patched again into the re-read catalog");
             current = crate::sync::reread_scopes(store, current, source, &scopes)
                 .await?

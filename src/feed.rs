@@ -10,7 +10,7 @@
 //! every few seconds and after their listening connection comes back, so a lost notification
 //! costs seconds, not a stale answer forever.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -104,31 +104,23 @@ pub async fn catch_up(bot: &Bot, store: &Store) -> Result<usize> {
     Ok(entries.len())
 }
 
-/// Brings these parts of the read model up to the store; a whole catalog is read outside the
-/// catalog's turn (`Bot::reload_catalog`).
+/// Brings these parts of the read model up to the store. The catalog and the SBOMs are changed
+/// in the catalog's turn (a whole catalog is read outside it: `Bot::reload_catalog`); the rest
+/// after it.
 async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
-    let _turn = if parts.contains(&Part::Catalog) {
+    let turn = if parts.contains(&Part::Catalog) {
         bot.reload_catalog(store).await?
     } else {
         let turn = bot.rebuilding().await;
-        let mut by_source: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-        for p in &parts {
-            if let Part::Scopes { source, scopes } = p {
-                by_source
-                    .entry(source)
-                    .or_default()
-                    .extend(scopes.iter().cloned());
-            }
-        }
-        for (source, scopes) in by_source {
-            let scopes: Vec<String> = scopes.into_iter().collect();
+        let scopes = crate::sync::scopes_by_source(parts.iter().filter_map(|p| match p {
+            Part::Scopes { source, scopes } => Some((source.as_str(), scopes.as_slice())),
+            _ => None,
+        }));
+        for (source, scopes) in scopes {
             bot.patch_scopes(store, source, &scopes).await?;
         }
         turn
     };
-    if parts.contains(&Part::RepoChanges) {
-        bot.reload_changes(store).await?;
-    }
     if parts.contains(&Part::Packages) {
         bot.reload_packages(store).await?;
     } else {
@@ -144,6 +136,10 @@ async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
             let scopes: Vec<String> = scopes.into_iter().cloned().collect();
             bot.reread_sboms(store, &scopes).await?;
         }
+    }
+    drop(turn);
+    if parts.contains(&Part::RepoChanges) {
+        bot.reload_changes(store).await?;
     }
     if parts.contains(&Part::Exemptions) {
         bot.reload_exemptions(store).await?;

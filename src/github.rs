@@ -115,19 +115,26 @@ impl Rates {
         }
     }
 
-    /// What is known of the budget a request draws on: its own as last seen, or, before GitHub
-    /// has said anything of it, the other's (no better is assumed of a budget not yet seen).
-    fn known(&self, graphql: bool) -> &Rate {
-        let (own, other) = if graphql {
-            (&self.graphql, &self.rest)
+    /// Which budget speaks for a request drawing on GraphQL's (`graphql`) or REST's: its own
+    /// once GitHub has said anything of it, else the other (no better is assumed of a budget
+    /// not yet seen).
+    fn speaking(&self, graphql: bool) -> bool {
+        let own = if graphql { &self.graphql } else { &self.rest };
+        if own.remaining.is_some() {
+            graphql
         } else {
-            (&self.rest, &self.graphql)
-        };
-        if own.remaining.is_some() { own } else { other }
+            !graphql
+        }
+    }
+
+    /// The budget that speaks for a request drawing on `graphql`'s or REST's.
+    fn known(&mut self, graphql: bool) -> &mut Rate {
+        let budget = self.speaking(graphql);
+        self.of(budget)
     }
 }
 
-/// GitHub's API with one set of credentials and one rate budget.
+/// GitHub's API with one set of credentials and its rate budgets.
 pub struct Api {
     crab: Octocrab,
     /// The same credentials at the GraphQL endpoint's base, where it differs from the REST
@@ -197,7 +204,7 @@ impl Api {
     /// scans and workflows), or what is left is not known (no request yet, or the hour has
     /// turned since the last). GraphQL's budget, which a scan spends last, is its own.
     pub fn spare(&self) -> bool {
-        let rates = self.rates.lock().expect("rate lock");
+        let mut rates = self.rates.lock().expect("rate lock");
         let rate = rates.known(false);
         if rate.reset.is_some_and(|r| r <= Utc::now().timestamp()) {
             return true;
@@ -216,35 +223,40 @@ impl Api {
     /// Waits for the rate limit to reset when the budget a request draws on (`graphql`'s or
     /// REST's) is nearly spent.
     async fn pace(&self, graphql: bool) -> Result<()> {
-        let wait = {
-            let rates = self.rates.lock().expect("rate lock");
-            let rate = rates.known(graphql);
+        // The budget that speaks for this request: its own, or the other standing in for it.
+        let (wait, budget) = {
+            let mut rates = self.rates.lock().expect("rate lock");
+            let budget = rates.speaking(graphql);
+            let rate = rates.of(budget);
             match (rate.remaining, rate.reset) {
                 (Some(left), Some(reset)) if left <= self.reserve => {
-                    (reset - Utc::now().timestamp()).max(0) as u64
+                    ((reset - Utc::now().timestamp()).max(0) as u64, budget)
                 }
-                _ => 0,
+                _ => (0, budget),
             }
         };
+        let name = |graphql: bool| if graphql { "GraphQL" } else { "REST" };
         if wait > self.max_wait_secs {
+            let standing_in = if budget == graphql {
+                String::new()
+            } else {
+                format!(", standing in for {}'s, not yet seen", name(graphql))
+            };
             bail!(
-                "GitHub's {} rate budget is spent until {}s from now, longer than \
-                 catalog.github.max_wait_secs",
-                if graphql { "GraphQL" } else { "REST" },
+                "GitHub's rate budget is spent ({}'s{standing_in}) until {}s from now, longer \
+                 than catalog.github.max_wait_secs",
+                name(budget),
                 wait
             );
         }
         if wait > 0 {
             tracing::warn!(
                 wait_secs = wait,
-                graphql,
+                budget = name(budget),
                 "GitHub rate budget low; waiting for the reset"
             );
             tokio::time::sleep(Duration::from_secs(wait)).await;
-            // Forget the budget waited for (the other's, when it stood in for this one).
-            let mut rates = self.rates.lock().expect("rate lock");
-            let own = rates.of(graphql).remaining.is_some();
-            rates.of(if own { graphql } else { !graphql }).remaining = None;
+            self.rates.lock().expect("rate lock").of(budget).remaining = None;
         }
         Ok(())
     }

@@ -541,6 +541,25 @@ pub fn release_memory() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
+/// The scopes of several changes, merged per source: each once, in order (for
+/// `reread_scopes`).
+pub fn scopes_by_source<'a>(
+    changes: impl IntoIterator<Item = (&'a str, &'a [String])>,
+) -> std::collections::BTreeMap<&'a str, Vec<String>> {
+    let mut by_source: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (source, scopes) in changes {
+        by_source
+            .entry(source)
+            .or_default()
+            .extend(scopes.iter().cloned());
+    }
+    by_source
+        .into_iter()
+        .map(|(source, scopes)| (source, scopes.into_iter().collect()))
+        .collect()
+}
+
 /// The live snapshot after `reread_scopes`.
 pub struct Reread {
     pub snapshot: Arc<Snapshot>,

@@ -8,7 +8,8 @@
 //! deployment status that ended, a completed workflow run and a merged pull request are kept
 //! for `changes X` and the incident card (once each, however often delivered). The
 //! change is applied before the answer when it takes under `APPLY_WAIT` (GitHub waits 10 s),
-//! else it goes on in the background. Changes are applied one at a time, between syncs.
+//! else it goes on in the background. GitHub is read and the store written beside other pushes
+//! and syncs; patches of the live catalog take turns (see `apply`).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1172,7 +1172,6 @@ const MANIFESTS: &[&str] = &[
     "Package.resolved",
 ];
 
-/// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
 /// What a read of `repo` at `head` saw, as the store keeps it.
 fn repo_state(repo: &Repo, head: Option<String>, now: i64) -> RepoState {
     RepoState {
@@ -1185,6 +1184,7 @@ fn repo_state(repo: &Repo, head: Option<String>, now: i64) -> RepoState {
     }
 }
 
+/// Where a repository's SBOM is kept (one per repository, whatever the case of its name).
 fn sbom_location(full_name: &str) -> String {
     format!("{}/dependency-graph/sbom", full_name.to_lowercase())
 }

@@ -22,13 +22,19 @@ pub struct RepoState {
     pub read_at: i64,
 }
 
-/// The upsert of a repository's row, kept only when no later push's read is stored.
+/// The upsert of a repository's row, kept only when no later push's read is stored. GitHub's
+/// `pushed_at` has whole seconds (RFC 3339, compared as text): two reads of the same second
+/// with different heads cannot say which is newer, so the last one is kept with `pushed_at`
+/// blanked, and the next scan reads the repository again.
 fn put_repo(state: &RepoState) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO github_repos \
          (full_name, repo_id, pushed_at, default_branch, head_commit, read_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (full_name) DO UPDATE SET \
-         repo_id = excluded.repo_id, pushed_at = excluded.pushed_at, \
+         repo_id = excluded.repo_id, \
+         pushed_at = CASE WHEN github_repos.pushed_at = excluded.pushed_at \
+           AND COALESCE(github_repos.head_commit, '') <> COALESCE(excluded.head_commit, '') \
+           THEN '' ELSE excluded.pushed_at END, \
          default_branch = excluded.default_branch, head_commit = excluded.head_commit, \
          read_at = excluded.read_at WHERE github_repos.pushed_at <= excluded.pushed_at",
     )

@@ -533,3 +533,60 @@ async fn two_replacements_of_one_repository_at_once_take_turns() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_repository_keeps_its_latest_read_and_a_tie_of_the_same_second_is_read_again() {
+    within(async {
+        for db in databases().await {
+            let store = Store::connect(&db.url, 2).await.unwrap();
+            let state = |pushed_at: &str, head: &str| switchboard::store::RepoState {
+                full_name: "acme/Payments".into(),
+                repo_id: 7,
+                pushed_at: pushed_at.into(),
+                default_branch: "main".into(),
+                head_commit: Some(head.into()),
+                read_at: 1,
+            };
+            let kept = || async {
+                let r = store.github_repos(None).await.unwrap()["acme/payments"].clone();
+                (r.pushed_at, r.head_commit.unwrap())
+            };
+            let (first, second) = ("2026-12-03T10:00:00Z", "2026-12-03T10:00:05Z");
+            store.put_github_repo(&state(second, "b")).await.unwrap();
+            // An older read stored late changes nothing.
+            store.put_github_repo(&state(first, "a")).await.unwrap();
+            assert_eq!(
+                kept().await,
+                (second.to_string(), "b".to_string()),
+                "{}",
+                db.name
+            );
+            // The same second with another head: which is newer is unknown, so the row is
+            // kept for the next scan to read again (its pushed_at no longer matches).
+            store.put_github_repo(&state(second, "c")).await.unwrap();
+            assert_eq!(
+                kept().await,
+                (String::new(), "c".to_string()),
+                "{}",
+                db.name
+            );
+            // That read settles it.
+            store.put_github_repo(&state(second, "b")).await.unwrap();
+            assert_eq!(
+                kept().await,
+                (second.to_string(), "b".to_string()),
+                "{}",
+                db.name
+            );
+            store.put_github_repo(&state(second, "b")).await.unwrap();
+            assert_eq!(
+                kept().await,
+                (second.to_string(), "b".to_string()),
+                "{}",
+                db.name
+            );
+            store.close().await;
+        }
+    })
+    .await;
+}
