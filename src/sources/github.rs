@@ -1049,14 +1049,16 @@ impl GitHub {
         let live_ids: HashSet<i64> = wanted.iter().map(|r| r.id).collect();
         for (name, state) in &known {
             if !live.contains(name) && !live_ids.contains(&state.repo_id) {
+                self.store.mark_github_repo_gone(name, now).await?;
                 self.store
                     .orphan_scope(SOURCE, &scope(&state.full_name), now)
                     .await?;
                 self.store.forget_sbom(&sbom_location(name)).await?;
-                self.store.delete_github_repo(name).await?;
                 report.orphaned += 1;
             }
         }
+        // Marks of repositories gone before this scan began have done their work.
+        self.store.forget_gone_github_repos(now).await?;
         let grace = self.config.orphan_grace_secs as i64;
         self.store.purge_orphans(SOURCE, now - grace).await?;
         report.entities = self.store.count_entities(SOURCE).await? as usize;
@@ -1067,10 +1069,12 @@ impl GitHub {
     }
 
     /// Drops a repository's entities at once (it was renamed: it lives on under its new name).
+    /// Marked gone first: a scan that read it under that name stores nothing of it after.
     async fn forget(&self, full_name: &str) -> Result<()> {
+        let now = Utc::now().timestamp();
+        self.store.mark_github_repo_gone(full_name, now).await?;
         self.store.drop_scope(SOURCE, &scope(full_name)).await?;
-        self.store.forget_sbom(&sbom_location(full_name)).await?;
-        self.store.delete_github_repo(full_name).await
+        self.store.forget_sbom(&sbom_location(full_name)).await
     }
 
     /// Re-reads one repository now (a webhook). Returns what happened, and the parts of the
@@ -1124,13 +1128,14 @@ impl GitHub {
     }
 
     /// Orphans a repository's entities (deleted, archived, moved out of the organisations).
+    /// Marked gone first: a scan that read it before stores nothing of it after.
     pub async fn orphan_repo(&self, full_name: &str) -> Result<()> {
         let now = Utc::now().timestamp();
+        self.store.mark_github_repo_gone(full_name, now).await?;
         self.store
             .orphan_scope(SOURCE, &scope(full_name), now)
             .await?;
-        self.store.forget_sbom(&sbom_location(full_name)).await?;
-        self.store.delete_github_repo(full_name).await
+        self.store.forget_sbom(&sbom_location(full_name)).await
     }
 
     /// Whether a push touching `paths` can change the catalog.

@@ -25,7 +25,9 @@ pub struct RepoState {
 /// The upsert of a repository's row, kept only when no later push's read is stored. GitHub's
 /// `pushed_at` has whole seconds (RFC 3339, compared as text): two reads of the same second
 /// with different heads cannot say which is newer, so the last one is kept with `pushed_at`
-/// blanked, and the next scan reads the repository again.
+/// blanked, and the next scan reads the repository again. A repository marked gone keeps its
+/// mark against a read that began (`read_at`) no later than it went
+/// (`Store::mark_github_repo_gone`).
 fn put_repo(state: &RepoState) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
         "INSERT INTO github_repos \
@@ -36,7 +38,9 @@ fn put_repo(state: &RepoState) -> sqlx::query::Query<'static, sqlx::Any, sqlx::a
            AND COALESCE(github_repos.head_commit, '') <> COALESCE(excluded.head_commit, '') \
            THEN '' ELSE excluded.pushed_at END, \
          default_branch = excluded.default_branch, head_commit = excluded.head_commit, \
-         read_at = excluded.read_at WHERE github_repos.pushed_at <= excluded.pushed_at",
+         read_at = excluded.read_at, gone_at = NULL \
+         WHERE github_repos.pushed_at <= excluded.pushed_at \
+         AND (github_repos.gone_at IS NULL OR github_repos.gone_at < excluded.read_at)",
     )
     .bind(state.full_name.to_lowercase())
     .bind(state.repo_id)
@@ -69,11 +73,11 @@ impl Store {
         only: Option<(&str, i64)>,
     ) -> Result<HashMap<String, RepoState>> {
         const SELECT: &str = "SELECT full_name, repo_id, pushed_at, default_branch, head_commit, read_at \
-             FROM github_repos";
+             FROM github_repos WHERE gone_at IS NULL";
         let rows = match only {
             Some((name, id)) => {
                 sqlx::query(AssertSqlSafe(format!(
-                    "{SELECT} WHERE full_name = $1 OR repo_id = $2"
+                    "{SELECT} AND (full_name = $1 OR repo_id = $2)"
                 )))
                 .bind(name.to_lowercase())
                 .bind(id)
@@ -99,15 +103,33 @@ impl Store {
     }
 
     /// Keeps what a scan or a push saw of a repository, unless a read of a later push
-    /// (`pushed_at`) is kept already: a slow read never overwrites a newer one.
+    /// (`pushed_at`) is kept already, or it was marked gone since the read began: a slow read
+    /// never overwrites a newer one.
     pub async fn put_github_repo(&self, state: &RepoState) -> Result<()> {
         put_repo(state).execute(&self.pool).await?;
         Ok(())
     }
 
-    pub async fn delete_github_repo(&self, full_name: &str) -> Result<()> {
-        sqlx::query("DELETE FROM github_repos WHERE full_name = $1")
-            .bind(full_name.to_lowercase())
+    /// Marks a repository gone from the catalog at `now` (deleted, archived, transferred or
+    /// renamed away): no read of it that began at or before `now` is kept (a scan that listed it
+    /// before), and it is no longer among `github_repos`. A read that began later (it was
+    /// brought back) is kept.
+    pub async fn mark_github_repo_gone(&self, full_name: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE github_repos SET gone_at = $2, head_commit = NULL WHERE full_name = $1",
+        )
+        .bind(full_name.to_lowercase())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets the gone marks set before `before` (a complete scan that began then saw what is
+    /// gone and what is not).
+    pub async fn forget_gone_github_repos(&self, before: i64) -> Result<()> {
+        sqlx::query("DELETE FROM github_repos WHERE gone_at < $1")
+            .bind(before)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -695,6 +695,17 @@ async fn rename_ledger(env: &Env, hook: &Hook) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Archives `full` on the fake and sends its webhook (GitHub documents no example of this
+/// event; it is the renamed payload with the archived action).
+async fn archive(env: &Env, hook: &Hook, full: &str) {
+    env.fake.archive(full);
+    let mut p = payload("webhook-repository-renamed.json", full);
+    p["action"] = json!("archived");
+    p["repository"]["archived"] = json!(true);
+    let (status, body) = hook.send("repository", &p).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 /// Another replica on the same database: a process of its own, as it starts (its catalog from
 /// the store), with its own connections.
 async fn replica(db_url: &str) -> (Arc<Bot>, Store) {
@@ -875,6 +886,68 @@ async fn a_push_during_a_sync_is_applied_at_once_and_the_sync_does_not_bring_an_
             let stored = sync::load_snapshot(&env.store).await.unwrap();
             let again = ask(&convo(stored), "who owns payments-service");
             assert!(again.contains("owned by team-a"), "{}: {again}", db.name);
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_repository_renamed_or_archived_during_a_sync_is_not_brought_back_by_it() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            // Pushes whose webhooks were lost: the next scan reads both repositories.
+            env.fake.push(
+                "acme/ledger",
+                &[("catalog-info.yaml", Some(&component("ledger", "team-b")))],
+            );
+            env.fake.push(
+                "acme/checkout",
+                &[("services/cart.yaml", Some(&component("cart", "team-a")))],
+            );
+            // The scan reads them (under their names, unarchived), then waits on GitHub...
+            let mut held = env.fake.hold("/graphql");
+            let resync = {
+                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
+                let sources = Sources {
+                    github: Some(env.github()),
+                    ..Sources::default()
+                };
+                tokio::spawn(async move {
+                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
+                })
+            };
+            held.arrived().await;
+            // ...while ledger is renamed and checkout archived.
+            rename_ledger(&env, &hook).await;
+            archive(&env, &hook, "acme/checkout").await;
+            held.release();
+            resync.await.unwrap();
+
+            // What the scan read under the old name and before the archive is not kept.
+            let info = answer(&bot, "info ledger").await;
+            assert!(info.contains("in acme/ledger-v2 @"), "{}: {info}", db.name);
+            assert!(
+                !info.contains("orphaned") && !info.contains("defined again"),
+                "{}: {info}",
+                db.name
+            );
+            let cart = answer(&bot, "info cart").await;
+            assert!(cart.contains("orphaned"), "{}: {cart}", db.name);
+            let kept = env.store.github_repos(None).await.unwrap();
+            assert!(
+                !kept.contains_key("acme/ledger") && !kept.contains_key("acme/checkout"),
+                "{}: {:?}",
+                db.name,
+                kept.keys()
+            );
+            // The next scan sees what is gone and forgets the marks; nothing comes back.
+            let all = env.sync().await;
+            let c = convo(all.snapshot);
+            assert!(ask(&c, "info cart").contains("orphaned"), "{}", db.name);
+            assert!(ask(&c, "info ledger").contains("in acme/ledger-v2 @"));
             env.store.close().await;
         }
     })
@@ -1087,14 +1160,8 @@ async fn renamed_and_deleted_repositories_are_followed() {
                 "{info}"
             );
 
-            // Archived (GitHub documents no example of this event; it is the renamed payload
-            // with the archived action): orphaned.
-            env.fake.archive("acme/ledger-v2");
-            let mut p = payload("webhook-repository-renamed.json", "acme/ledger-v2");
-            p["action"] = json!("archived");
-            p["repository"]["archived"] = json!(true);
-            let (status, body) = hook.send("repository", &p).await;
-            assert_eq!(status, 200, "{body}");
+            // Archived: orphaned.
+            archive(&env, &hook, "acme/ledger-v2").await;
             let info = answer(&bot, "info ledger").await;
             assert!(info.contains("is orphaned"), "{info}");
 
