@@ -988,14 +988,8 @@ async fn a_slow_read_of_one_pushed_repository_holds_up_no_push_to_another() {
             held.release();
             let (status, body) = slow.await.unwrap();
             assert!(status == 200 || status == 202, "{}: {body}", db.name);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            let mut info = answer(&bot, "who owns ledger").await;
-            while !info.contains(&format!("@ {}", &ledger[..7]))
-                && std::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                info = answer(&bot, "who owns ledger").await;
-            }
+            let at = format!("@ {}", &ledger[..7]);
+            let info = until_answered(&bot, &env.store, "who owns ledger", &at).await;
             assert!(
                 info.contains("owned by team-b") && info.contains(&format!("@ {}", &ledger[..7])),
                 "{}: {info}",

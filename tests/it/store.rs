@@ -552,39 +552,32 @@ async fn a_repository_keeps_its_latest_read_and_a_tie_of_the_same_second_is_read
                 (r.pushed_at, r.head_commit.unwrap())
             };
             let (first, second) = ("2026-12-03T10:00:00Z", "2026-12-03T10:00:05Z");
-            store.put_github_repo(&state(second, "b")).await.unwrap();
-            // An older read stored late changes nothing.
-            store.put_github_repo(&state(first, "a")).await.unwrap();
-            assert_eq!(
-                kept().await,
-                (second.to_string(), "b".to_string()),
-                "{}",
-                db.name
-            );
-            // The same second with another head: which is newer is unknown, so the row is
-            // kept for the next scan to read again (its pushed_at no longer matches).
-            store.put_github_repo(&state(second, "c")).await.unwrap();
-            assert_eq!(
-                kept().await,
-                (String::new(), "c".to_string()),
-                "{}",
-                db.name
-            );
-            // That read settles it.
-            store.put_github_repo(&state(second, "b")).await.unwrap();
-            assert_eq!(
-                kept().await,
-                (second.to_string(), "b".to_string()),
-                "{}",
-                db.name
-            );
-            store.put_github_repo(&state(second, "b")).await.unwrap();
-            assert_eq!(
-                kept().await,
-                (second.to_string(), "b".to_string()),
-                "{}",
-                db.name
-            );
+            for (pushed_at, head, kept_as, why) in [
+                (second, "b", (second, "b"), "the first read"),
+                (
+                    first,
+                    "a",
+                    (second, "b"),
+                    "an older read stored late changes nothing",
+                ),
+                // Which of two reads of one second is newer is unknown: the row is left for
+                // the next scan to read again (its pushed_at no longer matches).
+                (second, "c", ("", "c"), "the same second with another head"),
+                (second, "b", (second, "b"), "a read again settles it"),
+                (
+                    second,
+                    "b",
+                    (second, "b"),
+                    "and the same read again changes nothing",
+                ),
+            ] {
+                store
+                    .put_github_repo(&state(pushed_at, head))
+                    .await
+                    .unwrap();
+                let want = (kept_as.0.to_string(), kept_as.1.to_string());
+                assert_eq!(kept().await, want, "{}: {why}", db.name);
+            }
             store.close().await;
         }
     })
