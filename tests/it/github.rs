@@ -893,6 +893,58 @@ async fn a_push_during_a_sync_is_applied_at_once_and_the_sync_does_not_bring_an_
 }
 
 #[tokio::test]
+async fn a_push_patched_in_after_a_sync_read_the_store_is_in_the_catalog_it_swaps_in() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, _hook) = serve_hooks(&env).await;
+            // The catalog's turn is held (as by a long patch) while a sync runs: it reads its
+            // sources and the store, records its figures, then waits for the turn.
+            let turn = bot.rebuilding().await;
+            let resync = {
+                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
+                let sources = Sources {
+                    github: Some(env.github()),
+                    ..Sources::default()
+                };
+                tokio::spawn(async move {
+                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
+                })
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !bot
+                .metrics()
+                .encode()
+                .contains("sync_duration_seconds{source=\"github\"}")
+            {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the sync did not read"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            // A push stored and patched in now comes after the sync's read of the store.
+            let (after, _) = hand_payments_to_team_b(&env.fake);
+            env.github().refresh_repo("acme/payments").await.unwrap();
+            let scope = switchboard::sources::github::scope("acme/payments");
+            bot.patch_scopes(&env.store, "github", &[scope])
+                .await
+                .unwrap();
+            drop(turn);
+            resync.await.unwrap();
+            let now = answer(&bot, "who owns payments-service").await;
+            assert!(
+                now.contains("owned by team-b") && now.contains(&format!("@ {}", &after[..7])),
+                "{}: {now}",
+                db.name
+            );
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_repository_renamed_or_archived_during_a_sync_is_not_brought_back_by_it() {
     common::within(async {
         for db in common::databases().await {
