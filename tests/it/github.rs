@@ -174,6 +174,18 @@ impl Env {
         self.sync_with(self.github()).await
     }
 
+    /// A serving bot's background sync (`background::resync`) by a new GitHub client, running.
+    fn resync_in_background(&self, bot: &Arc<Bot>) -> tokio::task::JoinHandle<()> {
+        let (bot, store, cfg) = (bot.clone(), self.store.clone(), self.cfg.clone());
+        let sources = Sources {
+            github: Some(self.github()),
+            ..Sources::default()
+        };
+        tokio::spawn(
+            async move { switchboard::background::resync(&bot, &store, &sources, &cfg).await },
+        )
+    }
+
     async fn sync_with(&self, github: Arc<GitHub>) -> sync::SyncAll {
         let sources = Sources {
             github: Some(github),
@@ -651,6 +663,15 @@ async fn serve_hooks(env: &Env) -> (Arc<Bot>, Hook) {
     (bot, hook)
 }
 
+/// Asserts that `bot` answers payments-service owned by `owner`, read at `commit`.
+async fn owns_at(bot: &Bot, owner: &str, commit: &str, db: &str) {
+    let now = answer(bot, "who owns payments-service").await;
+    assert!(
+        now.contains(&format!("owned by {owner}")) && now.contains(&format!("@ {}", &commit[..7])),
+        "{db}: {now}"
+    );
+}
+
 async fn answer(bot: &Bot, q: &str) -> String {
     render::text(&common::ask(bot, q).await)
 }
@@ -844,38 +865,19 @@ async fn a_push_during_a_sync_is_applied_at_once_and_the_sync_does_not_bring_an_
             // The scan's query of the changed repositories' heads is answered as they are
             // (the first push), then held back.
             let mut held = env.fake.hold("/graphql");
-            let resync = {
-                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
-                let sources = Sources {
-                    github: Some(env.github()),
-                    ..Sources::default()
-                };
-                tokio::spawn(async move {
-                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
-                })
-            };
+            let resync = env.resync_in_background(&bot);
             held.arrived().await;
 
             // Meanwhile a later push hands payments-service back to team-a: applied at once
             // (200, not 202 behind the sync), while the sync waits on GitHub.
             let second = hand_payments_back_to_team_a(&env, &hook).await;
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(
-                now.contains("owned by team-a") && now.contains(&format!("@ {}", &second[..7])),
-                "{}: {now}",
-                db.name
-            );
+            owns_at(&bot, "team-a", &second, db.name).await;
             assert!(!resync.is_finished());
 
             // The sync stores what it read after the push was applied: not the older commit.
             held.release();
             resync.await.unwrap();
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(
-                now.contains("owned by team-a") && now.contains(&format!("@ {}", &second[..7])),
-                "{}: {now}",
-                db.name
-            );
+            owns_at(&bot, "team-a", &second, db.name).await;
             let kept = env.store.github_repos(None).await.unwrap();
             assert_eq!(
                 kept["acme/payments"].head_commit.as_deref(),
@@ -901,16 +903,7 @@ async fn a_push_patched_in_after_a_sync_read_the_store_is_in_the_catalog_it_swap
             // The catalog's turn is held (as by a long patch) while a sync runs: it reads its
             // sources and the store, records its figures, then waits for the turn.
             let turn = bot.rebuilding().await;
-            let resync = {
-                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
-                let sources = Sources {
-                    github: Some(env.github()),
-                    ..Sources::default()
-                };
-                tokio::spawn(async move {
-                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
-                })
-            };
+            let resync = env.resync_in_background(&bot);
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
             while !bot
                 .metrics()
@@ -932,12 +925,7 @@ async fn a_push_patched_in_after_a_sync_read_the_store_is_in_the_catalog_it_swap
                 .unwrap();
             drop(turn);
             resync.await.unwrap();
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(
-                now.contains("owned by team-b") && now.contains(&format!("@ {}", &after[..7])),
-                "{}: {now}",
-                db.name
-            );
+            owns_at(&bot, "team-b", &after, db.name).await;
             env.store.close().await;
         }
     })
@@ -961,16 +949,7 @@ async fn a_repository_renamed_or_archived_during_a_sync_is_not_brought_back_by_i
             );
             // The scan reads them (under their names, unarchived), then waits on GitHub...
             let mut held = env.fake.hold("/graphql");
-            let resync = {
-                let (bot, store, cfg) = (bot.clone(), env.store.clone(), env.cfg.clone());
-                let sources = Sources {
-                    github: Some(env.github()),
-                    ..Sources::default()
-                };
-                tokio::spawn(async move {
-                    switchboard::background::resync(&bot, &store, &sources, &cfg).await
-                })
-            };
+            let resync = env.resync_in_background(&bot);
             held.arrived().await;
             // ...while ledger is renamed and checkout archived.
             rename_ledger(&env, &hook).await;
@@ -1032,8 +1011,7 @@ async fn a_slow_read_of_one_pushed_repository_holds_up_no_push_to_another() {
             let (after, push) = hand_payments_to_team_b(&env.fake);
             let (status, body) = hook.send("push", &push).await;
             assert_eq!(status, 200, "{}: {body}", db.name);
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(now.contains(&format!("@ {}", &after[..7])), "{now}");
+            owns_at(&bot, "team-b", &after, db.name).await;
             assert!(!slow.is_finished());
 
             // Once GitHub answers, ledger's push lands too.
@@ -1081,12 +1059,7 @@ async fn a_catalog_read_while_pushes_are_applied_gets_them_before_it_is_swapped_
                 .unwrap();
             bot.swap_snapshot(caught);
             drop(turn);
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(
-                now.contains("owned by team-b") && now.contains(&format!("@ {}", &after[..7])),
-                "{}: {now}",
-                db.name
-            );
+            owns_at(&bot, "team-b", &after, db.name).await;
 
             // A whole catalog swapped in meanwhile (as after a registration), holding a change
             // no patch brought: the rebuild is read again rather than trusted.
@@ -1109,12 +1082,7 @@ async fn a_catalog_read_while_pushes_are_applied_gets_them_before_it_is_swapped_
             bot.swap_snapshot(caught);
             drop(turn);
             drop(read);
-            let now = answer(&bot, "who owns payments-service").await;
-            assert!(
-                now.contains("owned by team-a") && now.contains(&format!("@ {}", &back[..7])),
-                "{}: {now}",
-                db.name
-            );
+            owns_at(&bot, "team-a", &back, db.name).await;
             env.store.close().await;
         }
     })
