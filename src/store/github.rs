@@ -52,9 +52,9 @@ fn put_repo(state: &RepoState) -> sqlx::query::Query<'static, sqlx::Any, sqlx::a
 
 impl Replacement {
     /// Claims a repository's entities for a read of it (`state`) in this replacement's
-    /// transaction. False when a read of a later push is stored already: a scan that read the
-    /// repository before a push, and stores after the push was applied, must not bring the older
-    /// commit back (drop the replacement). Replacements of one source take turns, so the check
+    /// transaction. False when a read of a later push is stored already, or the repository
+    /// was marked gone since this read began: a scan that read it before a push, a rename or an
+    /// archive, and stores after, must not bring the older state back (drop the replacement). Replacements of one source take turns, so the check
     /// and the write cannot interleave with another's.
     pub async fn claim_repo(&mut self, state: &RepoState) -> Result<bool> {
         Ok(put_repo(state)
