@@ -147,9 +147,16 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
     let started = std::time::Instant::now();
     let read = bot.reading_catalog();
     let (mut snapshot, mut status, mut lines) = (None, None, Vec::new());
+    // And the SBOMs beside the catalog files, read again too (outside the turn, as the
+    // catalog is).
+    let mut packages = None;
     match sync::sync_all(cfg, store, sources, |_, _, _| {}).await {
         Ok(mut all) => {
             lines = std::mem::take(&mut all.lines);
+            match bot.read_packages(store).await {
+                Ok(p) => packages = Some(p),
+                Err(e) => tracing::warn!("SBOMs not reloaded: {e:#}"),
+            }
             match sync::source_statuses(cfg, store, &all.failures).await {
                 Ok(s) => status = Some(s),
                 Err(e) => tracing::error!("cannot read the sync record: {e:#}"),
@@ -167,6 +174,13 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         }
         Err(e) => tracing::error!("sync failed, keeping the current catalog: {e:#}"),
     }
+    let rotations = match rotations::load(&cfg.oncall.rotations) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            tracing::error!("rotations not reloaded, keeping the current ones: {e:#}");
+            None
+        }
+    };
     let one_at_a_time = bot.rebuilding().await;
     let snapshot = match snapshot {
         Some((built, since)) => match bot.caught_up(store, &read, since, built.into()).await {
@@ -178,21 +192,14 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
         },
         None => None,
     };
-    drop(read);
-    let rotations = match rotations::load(&cfg.oncall.rotations) {
-        Ok(r) => Some(r),
-        Err(e) => {
-            tracing::error!("rotations not reloaded, keeping the current ones: {e:#}");
-            None
-        }
-    };
     let swapped = snapshot.is_some();
     bot.refresh(snapshot, status, rotations);
-    // And the SBOMs beside the catalog files, in the same turn: a push's reread of its
-    // repository's SBOM is not undone.
-    if let Err(e) = bot.reload_packages(store).await {
+    if let Some(packages) = packages
+        && let Err(e) = bot.swap_packages(store, &read, packages).await
+    {
         tracing::warn!("SBOMs not reloaded: {e:#}");
     }
+    drop(read);
     drop(one_at_a_time);
     // The scan may have found deploys and merges that webhooks missed.
     if let Err(e) = bot.reload_changes(store).await {
@@ -219,17 +226,14 @@ pub async fn resync(bot: &Bot, store: &Store, sources: &sync::Sources, cfg: &Con
 const SBOMS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Reads the dependency graphs that scans left unread, within GitHub's rate budget, outside
-/// the catalog's turn (pushes are applied meanwhile; only the SBOMs' reload takes it, so that
-/// it does not undo a push's); `who uses` answers from them once read.
+/// the catalog's turn (pushes are applied meanwhile; only the swap of the SBOMs reloaded
+/// takes it, so that it does not undo a push's); `who uses` answers from them once read.
 async fn read_missing_sboms(bot: &Bot, store: &Store, github: &crate::sources::github::GitHub) {
     match github.read_missing_sboms().await {
         Ok((0, _)) => {}
         Ok(_) => {
-            {
-                let _one_at_a_time = bot.rebuilding().await;
-                if let Err(e) = bot.reload_packages(store).await {
-                    tracing::warn!("SBOMs not reloaded: {e:#}");
-                }
+            if let Err(e) = bot.reload_packages(store).await {
+                tracing::warn!("SBOMs not reloaded: {e:#}");
             }
             crate::feed::announce(bot, store, vec![Part::Packages]).await;
         }

@@ -88,12 +88,13 @@ pub const MAX_QUESTION_CHARS: usize = 4_000;
 
 pub struct Bot {
     model: ArcSwap<ReadModel>,
-    /// The catalog's turn: held by whoever swaps a catalog in (a push's patch, a catch-up, a
-    /// sync's new catalog), from reading what it swaps in from the store to the swap, and for
-    /// the SBOMs that go with it, so none undoes a newer one. Sources are never read under it,
-    /// and whole catalogs are read outside it (`reading_catalog`).
+    /// The catalog's turn: held by whoever swaps a catalog or SBOMs in (a push's patch, a
+    /// catch-up, a sync's new catalog), from reading what it swaps in from the store to the
+    /// swap, so none undoes a newer one. Sources are never read under it, and whole catalogs
+    /// and every SBOM are read outside it (`reading_catalog`).
     rebuild: tokio::sync::Mutex<()>,
-    /// What was swapped into the catalog while a rebuild read the store outside the turn.
+    /// What was swapped into the catalog and the SBOMs while a rebuild read the store outside
+    /// the turn.
     swapped: std::sync::Mutex<Swapped>,
     /// Held by whoever catches up with the other replicas' changes (`feed::catch_up`).
     catching_up: tokio::sync::Mutex<()>,
@@ -126,8 +127,9 @@ pub struct Bot {
     generation: std::sync::atomic::AtomicI64,
 }
 
-/// What was swapped into the catalog, and when, while rebuilds read the store outside the
-/// catalog's turn (a sync's scan and read can take minutes; pushes are applied meanwhile).
+/// What was swapped into the catalog and the SBOMs, and when, while rebuilds read the store
+/// outside the catalog's turn (a sync's scan and read can take minutes; pushes are applied
+/// meanwhile).
 #[derive(Default)]
 struct Swapped {
     /// Rebuilds reading now; the log is kept only while there is one.
@@ -151,6 +153,16 @@ enum Swap {
     Scopes { source: String, scopes: Vec<String> },
     /// A whole catalog.
     Whole,
+    /// The SBOMs of these scopes (`github:owner/repo`), read again.
+    Sboms(Vec<String>),
+    /// Every SBOM.
+    AllSboms,
+}
+
+/// Every SBOM, read outside the catalog's turn (`Bot::read_packages`), to swap in.
+pub struct PackagesRead {
+    since: std::time::Instant,
+    packages: crate::compliance::packages::Packages,
 }
 
 /// Held by a rebuild that reads the store outside the catalog's turn (`Bot::reading_catalog`):
@@ -167,6 +179,23 @@ impl Drop for CatalogRead<'_> {
             swapped.log.clear();
         }
     }
+}
+
+/// `read`, each source's status as read from the store, with the event `current` holds for it
+/// where that one is later.
+fn with_later_events(current: &[SourceStatus], read: &[SourceStatus]) -> Arc<Vec<SourceStatus>> {
+    let mut next = read.to_vec();
+    for s in &mut next {
+        let noted = current.iter().find(|c| c.source == s.source);
+        if let Some((at, what)) = noted.and_then(|c| c.last_event.as_ref())
+            && s.last_event
+                .as_ref()
+                .is_none_or(|(read_at, _)| at > read_at)
+        {
+            s.last_event = Some((*at, what.clone()));
+        }
+    }
+    Arc::new(next)
 }
 
 /// A name for this process among the replicas: the host (a pod's name), the process id and a
@@ -841,7 +870,7 @@ impl Bot {
         sources: Option<Vec<SourceStatus>>,
         rotations: Option<Rotations>,
     ) {
-        let (sources, rotations) = (sources.map(Arc::new), rotations.map(Arc::new));
+        let rotations = rotations.map(Arc::new);
         if snapshot.is_some() {
             self.log_swap(Swap::Whole);
         }
@@ -850,7 +879,7 @@ impl Bot {
                 m.snapshot = s.clone();
             }
             if let Some(s) = &sources {
-                m.sources = s.clone();
+                m.sources = with_later_events(&m.sources, s);
             }
             if let Some(r) = &rotations {
                 m.rotations = r.clone();
@@ -916,7 +945,7 @@ impl Bot {
         }
         let scopes = crate::sync::scopes_by_source(swapped.iter().filter_map(|s| match s {
             Swap::Scopes { source, scopes } => Some((source.as_str(), scopes.as_slice())),
-            Swap::Whole => None,
+            _ => None,
         }));
         let mut current = built;
         for (source, scopes) in scopes {
@@ -928,10 +957,10 @@ impl Bot {
         Ok(current)
     }
 
-    /// Records how each source stands after a sync.
+    /// Records how each source stands after a sync. An event noted since `sources` were read
+    /// from the store (a webhook's, applied beside the sync) is kept.
     pub fn set_sources(&self, sources: Vec<SourceStatus>) {
-        let sources = Arc::new(sources);
-        self.update(|m| m.sources = sources.clone());
+        self.update(|m| m.sources = with_later_events(&m.sources, &sources));
     }
 
     /// Reads each source's last sync and last event again from `store` (another replica
@@ -1004,19 +1033,76 @@ impl Bot {
         Ok(())
     }
 
-    /// Reads the SBOMs the store keeps, for `who uses`.
+    /// Reads every SBOM the store keeps again, for `who uses`, and swaps them in. They are
+    /// read outside the catalog's turn (seconds at 100,000 repositories), so pushes are
+    /// applied meanwhile; only the swap takes it (`read_packages`, `swap_packages`).
     pub async fn reload_packages(&self, store: &Store) -> anyhow::Result<()> {
+        let read = self.reading_catalog();
+        let packages = self.read_packages(store).await?;
+        let _turn = self.rebuilding().await;
+        self.swap_packages(store, &read, packages).await
+    }
+
+    /// Every SBOM the store keeps, read outside the catalog's turn under `read` (a
+    /// `reading_catalog` guard held until `swap_packages`).
+    pub async fn read_packages(&self, store: &Store) -> anyhow::Result<PackagesRead> {
+        let since = std::time::Instant::now();
         let mut names = crate::compliance::sbom::Names::default();
         let sboms = store.load_sboms(&mut names).await?;
-        let packages = Arc::new(crate::compliance::packages::Packages::new(sboms));
+        Ok(PackagesRead {
+            since,
+            packages: crate::compliance::packages::Packages::new(sboms),
+        })
+    }
+
+    /// Swaps in SBOMs read by `read_packages`, with those that pushes read again meanwhile
+    /// read again from the store, so that none is undone. Hold the turn (`rebuilding`) for
+    /// this call. Should every SBOM have been swapped in meanwhile, which of the two read the
+    /// store last is unknown: they are read again.
+    pub async fn swap_packages(
+        &self,
+        store: &Store,
+        read: &CatalogRead<'_>,
+        loaded: PackagesRead,
+    ) -> anyhow::Result<()> {
+        debug_assert!(std::ptr::eq(read.bot, self));
+        let swapped = self
+            .swapped
+            .lock()
+            .expect("swap log")
+            .log_since(loaded.since);
+        let packages = if swapped.iter().any(|s| matches!(s, Swap::AllSboms)) {
+            self.read_packages(store).await?.packages
+        } else {
+            let scopes: Vec<String> = swapped
+                .into_iter()
+                .filter_map(|s| match s {
+                    Swap::Sboms(scopes) => Some(scopes),
+                    _ => None,
+                })
+                .flatten()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if scopes.is_empty() {
+                loaded.packages
+            } else {
+                tracing::info!(?scopes, "SBOMs read again into the re-read ones");
+                let sboms = store.sboms_in(&scopes, &mut Default::default()).await?;
+                loaded.packages.rescoped(&scopes, sboms)
+            }
+        };
+        self.log_swap(Swap::AllSboms);
+        let packages = Arc::new(packages);
         self.update(|m| m.packages = packages.clone());
         Ok(())
     }
 
     /// Reads again the SBOMs of `scopes` (`github:owner/repo`), for `who uses`: what a push
-    /// changed, not every SBOM kept.
+    /// changed, not every SBOM kept. Hold the turn (`rebuilding`).
     pub async fn reread_sboms(&self, store: &Store, scopes: &[String]) -> anyhow::Result<()> {
         let sboms = store.sboms_in(scopes, &mut Default::default()).await?;
+        self.log_swap(Swap::Sboms(scopes.to_vec()));
         self.update(|m| m.packages = Arc::new(m.packages.rescoped(scopes, sboms.clone())));
         Ok(())
     }

@@ -105,9 +105,15 @@ pub async fn catch_up(bot: &Bot, store: &Store) -> Result<usize> {
 }
 
 /// Brings these parts of the read model up to the store. The catalog and the SBOMs are changed
-/// in the catalog's turn (a whole catalog is read outside it: `Bot::reload_catalog`); the rest
-/// after it.
+/// in the catalog's turn; a whole catalog, or every SBOM, is read outside it
+/// (`Bot::reload_catalog`, `Bot::read_packages`). The rest is reloaded after it.
 async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
+    let read = bot.reading_catalog();
+    let packages = if parts.contains(&Part::Packages) {
+        Some(bot.read_packages(store).await?)
+    } else {
+        None
+    };
     let turn = if parts.contains(&Part::Catalog) {
         bot.reload_catalog(store).await?
     } else {
@@ -121,8 +127,8 @@ async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
         }
         turn
     };
-    if parts.contains(&Part::Packages) {
-        bot.reload_packages(store).await?;
+    if let Some(packages) = packages {
+        bot.swap_packages(store, &read, packages).await?;
     } else {
         let scopes: BTreeSet<&String> = parts
             .iter()
@@ -138,6 +144,7 @@ async fn apply(bot: &Bot, store: &Store, parts: BTreeSet<Part>) -> Result<()> {
         }
     }
     drop(turn);
+    drop(read);
     if parts.contains(&Part::RepoChanges) {
         bot.reload_changes(store).await?;
     }

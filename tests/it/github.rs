@@ -904,18 +904,7 @@ async fn a_push_patched_in_after_a_sync_read_the_store_is_in_the_catalog_it_swap
             // sources and the store, records its figures, then waits for the turn.
             let turn = bot.rebuilding().await;
             let resync = env.resync_in_background(&bot);
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-            while !bot
-                .metrics()
-                .encode()
-                .contains("sync_duration_seconds{source=\"github\"}")
-            {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the sync did not read"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            until_the_sync_has_read(&bot).await;
             // A push stored and patched in now comes after the sync's read of the store.
             let (after, _) = hand_payments_to_team_b(&env.fake);
             env.github().refresh_repo("acme/payments").await.unwrap();
@@ -926,6 +915,106 @@ async fn a_push_patched_in_after_a_sync_read_the_store_is_in_the_catalog_it_swap
             drop(turn);
             resync.await.unwrap();
             owns_at(&bot, "team-b", &after, db.name).await;
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+/// Waits until a background sync has read its sources, the store and the SBOMs (it records
+/// its figures then, before it takes the catalog's turn).
+async fn until_the_sync_has_read(bot: &Bot) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !bot
+        .metrics()
+        .encode()
+        .contains("sync_duration_seconds{source=\"github\"}")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync did not read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_sbom_a_push_read_after_a_sync_read_the_sboms_is_in_those_it_swaps_in() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            env.fake.set_sbom("acme/payments", "6.1.0");
+            let (bot, _hook) = serve_hooks(&env).await;
+            bot.reload_packages(&env.store).await.unwrap();
+            let before = answer(&bot, "who uses rails").await;
+            assert!(before.contains("6.1.0"), "{}: {before}", db.name);
+            // The turn is held while a sync reads its sources, the store and every SBOM.
+            let turn = bot.rebuilding().await;
+            let resync = env.resync_in_background(&bot);
+            until_the_sync_has_read(&bot).await;
+            // A push that changes the lockfile, read and patched in now: after the sync's read
+            // of the SBOMs.
+            env.fake.set_sbom("acme/payments", "7.1.0");
+            env.fake.push(
+                "acme/payments",
+                &[("Gemfile.lock", Some("rails (7.1.0)\n"))],
+            );
+            env.github().refresh_repo("acme/payments").await.unwrap();
+            let scope = switchboard::compliance::github_scope("acme/payments");
+            bot.reread_sboms(&env.store, &[scope]).await.unwrap();
+            drop(turn);
+            resync.await.unwrap();
+            let after = answer(&bot, "who uses rails").await;
+            assert!(
+                after.contains("7.1.0") && !after.contains("6.1.0"),
+                "{}: the sync's older read came back: {after}",
+                db.name
+            );
+
+            // Every SBOM swapped in meanwhile (as another replica's sync brings), holding one
+            // no push's re-read brought: the earlier read is read again rather than trusted.
+            let read = bot.reading_catalog();
+            let older = bot.read_packages(&env.store).await.unwrap();
+            env.fake.set_sbom("acme/payments", "7.2.0");
+            env.fake.push(
+                "acme/payments",
+                &[("Gemfile.lock", Some("rails (7.2.0)\n"))],
+            );
+            env.github().refresh_repo("acme/payments").await.unwrap();
+            bot.reload_packages(&env.store).await.unwrap();
+            let turn = bot.rebuilding().await;
+            bot.swap_packages(&env.store, &read, older).await.unwrap();
+            drop(turn);
+            drop(read);
+            let last = answer(&bot, "who uses rails").await;
+            assert!(last.contains("7.2.0"), "{}: {last}", db.name);
+            env.store.close().await;
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_event_noted_after_a_sync_read_the_source_statuses_stays_in_sync_status() {
+    common::within(async {
+        for db in common::databases().await {
+            let env = setup(&db.url).await;
+            let (bot, hook) = serve_hooks(&env).await;
+            // A sync reads how each source stands...
+            let read = sync::source_statuses(&env.cfg, &env.store, &[])
+                .await
+                .unwrap();
+            // ...then a push is applied beside it, before it swaps its catalog in.
+            let (_, push) = hand_payments_to_team_b(&env.fake);
+            let (status, body) = hook.send("push", &push).await;
+            assert_eq!(status, 200, "{body}");
+            bot.refresh(None, Some(read), None);
+            let status = answer(&bot, "sync status").await;
+            assert!(
+                status.contains("re-read acme/payments"),
+                "{}: {status}",
+                db.name
+            );
             env.store.close().await;
         }
     })
